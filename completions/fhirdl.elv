@@ -1,0 +1,334 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[fhirdl] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'fhirdl'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'fhirdl'= {
+            cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --profile 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand -v 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand --verbose 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand login 'Sign in to a provider in the browser and save the profile'
+            cand status 'Show each profile''s provider, patient, granted scopes and token state'
+            cand logout 'Revoke the tokens at the provider and forget them (and the profile)'
+            cand profile 'List, show or remove saved profiles'
+            cand providers 'List the built-in provider presets and their endpoints'
+            cand completions 'Print a shell completion script'
+            cand sandbox 'Run the embedded SMART on FHIR test server in the foreground'
+            cand demo 'Try fhirdl end to end against the embedded sandbox: no account, no internet'
+            cand sandbox-browser 'A scripted browser for the sandbox''s login page (used as $BROWSER by the tests)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'fhirdl;login'= {
+            cand --provider 'A built-in provider preset (see `fhirdl providers`)'
+            cand --fhir-base 'The FHIR base URL of any SMART on FHIR server (overrides the preset''s)'
+            cand --client-id 'The client id of your app registration'
+            cand --scope 'Scopes to request instead of the ones fhirdl chooses from the server''s capabilities'
+            cand --port 'Fixed loopback port for the redirect URI (default: an ephemeral port)'
+            cand --redirect-path 'Path of the redirect URI (default /callback)'
+            cand --redirect-host 'Host name in the redirect URI'
+            cand --timeout 'How long to wait for the browser sign-in (e.g. 300, 90s, 5m)'
+            cand --credential-store 'Where to keep the tokens: the OS keyring, or an owner-only file in the data folder'
+            cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --profile 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand --confidential 'The app is a confidential client: ask for its secret (FHIRDL_CLIENT_SECRET or a prompt)'
+            cand --no-browser 'Do not open a browser; print the sign-in address instead'
+            cand --paste 'For remote machines: open the address anywhere, then paste back where the browser landed'
+            cand --no-aud 'Do not send the `aud` parameter (for servers that reject it)'
+            cand -v 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand --verbose 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'fhirdl;status'= {
+            cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --profile 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand --offline 'Do not contact the provider (skip the Patient read)'
+            cand --all 'Show every profile, not only the selected one'
+            cand -v 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand --verbose 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'fhirdl;logout'= {
+            cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --profile 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand --keep-profile 'Keep the profile''s settings; only forget the tokens'
+            cand -v 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand --verbose 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'fhirdl;profile'= {
+            cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --profile 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand -v 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand --verbose 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'List saved profiles'
+            cand show 'Show one profile''s settings (no secrets are stored there)'
+            cand remove 'Remove a profile and its stored credentials (without revoking; see `fhirdl logout`)'
+            cand default 'Make a profile the default for commands run without --profile'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'fhirdl;profile;list'= {
+            cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --profile 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand -v 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand --verbose 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'fhirdl;profile;show'= {
+            cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --profile 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand -v 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand --verbose 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'fhirdl;profile;remove'= {
+            cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --profile 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand -v 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand --verbose 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'fhirdl;profile;default'= {
+            cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --profile 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand -v 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand --verbose 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'fhirdl;profile;help'= {
+            cand list 'List saved profiles'
+            cand show 'Show one profile''s settings (no secrets are stored there)'
+            cand remove 'Remove a profile and its stored credentials (without revoking; see `fhirdl logout`)'
+            cand default 'Make a profile the default for commands run without --profile'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'fhirdl;profile;help;list'= {
+        }
+        &'fhirdl;profile;help;show'= {
+        }
+        &'fhirdl;profile;help;remove'= {
+        }
+        &'fhirdl;profile;help;default'= {
+        }
+        &'fhirdl;profile;help;help'= {
+        }
+        &'fhirdl;providers'= {
+            cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --profile 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand -v 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand --verbose 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'fhirdl;completions'= {
+            cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --profile 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand -v 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand --verbose 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'fhirdl;sandbox'= {
+            cand --port 'Port to listen on (127.0.0.1); 0 picks a free one'
+            cand --seed 'Seed of the generated patients'
+            cand --resources 'Approximate number of resources per patient'
+            cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --profile 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand --dstu2 'Serve a DSTU2 Conformance and DSTU2 resources instead of R4'
+            cand --confidential 'Also register a confidential client (its secret is printed)'
+            cand -v 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand --verbose 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'fhirdl;demo'= {
+            cand --dir 'Keep the demo''s files here instead of `<data dir>/demo`'
+            cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --profile 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand -v 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand --verbose 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'fhirdl;sandbox-browser'= {
+            cand --user 'Sandbox user name'
+            cand --password 'Sandbox password'
+            cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --profile 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand --deny 'Press Deny instead of Allow on the consent page'
+            cand --tamper-state 'Replace the `state` in the final redirect (to test the state check)'
+            cand -v 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand --verbose 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'fhirdl;help'= {
+            cand login 'Sign in to a provider in the browser and save the profile'
+            cand status 'Show each profile''s provider, patient, granted scopes and token state'
+            cand logout 'Revoke the tokens at the provider and forget them (and the profile)'
+            cand profile 'List, show or remove saved profiles'
+            cand providers 'List the built-in provider presets and their endpoints'
+            cand completions 'Print a shell completion script'
+            cand sandbox 'Run the embedded SMART on FHIR test server in the foreground'
+            cand demo 'Try fhirdl end to end against the embedded sandbox: no account, no internet'
+            cand sandbox-browser 'A scripted browser for the sandbox''s login page (used as $BROWSER by the tests)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'fhirdl;help;login'= {
+        }
+        &'fhirdl;help;status'= {
+        }
+        &'fhirdl;help;logout'= {
+        }
+        &'fhirdl;help;profile'= {
+            cand list 'List saved profiles'
+            cand show 'Show one profile''s settings (no secrets are stored there)'
+            cand remove 'Remove a profile and its stored credentials (without revoking; see `fhirdl logout`)'
+            cand default 'Make a profile the default for commands run without --profile'
+        }
+        &'fhirdl;help;profile;list'= {
+        }
+        &'fhirdl;help;profile;show'= {
+        }
+        &'fhirdl;help;profile;remove'= {
+        }
+        &'fhirdl;help;profile;default'= {
+        }
+        &'fhirdl;help;providers'= {
+        }
+        &'fhirdl;help;completions'= {
+        }
+        &'fhirdl;help;sandbox'= {
+        }
+        &'fhirdl;help;demo'= {
+        }
+        &'fhirdl;help;sandbox-browser'= {
+        }
+        &'fhirdl;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,366 @@
+//! SMART discovery: where to sign in, found from the FHIR server's own documents.
+//!
+//! First `<base>/.well-known/smart-configuration` (SMART App Launch 2.x); when that is missing or
+//! unusable, the `oauth-uris` extension in the CapabilityStatement (R4/STU3) or Conformance
+//! (DSTU2) `rest.security`. `<base>/metadata` is read either way for the FHIR version and the
+//! server software. Endpoints must be https (or http on loopback).
+
+use crate::error::{Failure, Kind};
+use crate::http::{is_secure_or_loopback, redact_url, Http, FHIR_JSON};
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use url::Url;
+
+const OAUTH_URIS: &str = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DiscoverySource {
+    SmartConfiguration,
+    CapabilityStatement,
+    Conformance,
+}
+
+/// What the server told us about signing in, cached in the profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Discovery {
+    pub source: DiscoverySource,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(default)]
+    pub token_endpoint_auth_methods: Vec<String>,
+    #[serde(default)]
+    pub scopes_supported: Vec<String>,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    #[serde(default)]
+    pub code_challenge_methods: Vec<String>,
+    /// RFC 9207: the server adds `iss` to its authorization responses.
+    #[serde(default)]
+    pub iss_parameter_supported: bool,
+    /// `fhirVersion` from the CapabilityStatement/Conformance, e.g. "4.0.1".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fhir_version: Option<String>,
+    /// `software.name` and `software.version`, when the server says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software: Option<String>,
+    /// When this was fetched (RFC 3339).
+    pub fetched_at: String,
+}
+
+impl Discovery {
+    /// "R4", "STU3", "DSTU2" from the fhirVersion, or the raw version.
+    pub fn fhir_release(&self) -> Option<String> {
+        self.fhir_version.as_deref().map(fhir_release_name)
+    }
+
+    /// The server takes a client secret in the Authorization header (the RFC 8414 default
+    /// when the server lists no methods) rather than in the form body.
+    pub fn prefers_basic_auth(&self) -> bool {
+        let m = &self.token_endpoint_auth_methods;
+        m.is_empty()
+            || m.iter().any(|x| x == "client_secret_basic")
+            || !m.iter().any(|x| x == "client_secret_post")
+    }
+}
+
+pub fn fhir_release_name(version: &str) -> String {
+    match version.split('.').take(2).collect::<Vec<_>>().as_slice() {
+        ["4", "0"] => "R4".into(),
+        ["4", "3"] => "R4B".into(),
+        ["5", _] => "R5".into(),
+        ["3", "0"] => "STU3".into(),
+        ["1", "0"] => "DSTU2".into(),
+        _ => version.to_string(),
+    }
+}
+
+/// Joins a path to the FHIR base (which has no trailing slash in profiles).
+pub fn base_join(base: &Url, path: &str) -> Result<Url> {
+    let s = format!(
+        "{}/{}",
+        base.as_str().trim_end_matches('/'),
+        path.trim_start_matches('/')
+    );
+    Ok(Url::parse(&s)?)
+}
+
+/// Parses and checks a FHIR base given by the user.
+pub fn parse_fhir_base(raw: &str) -> Result<Url> {
+    let url = Url::parse(raw.trim()).map_err(|e| {
+        Failure::new(Kind::Usage, format!("'{raw}' is not a valid URL: {e}"))
+            .hint("give the FHIR base URL, e.g. https://fhir.example.org/r4")
+    })?;
+    if !is_secure_or_loopback(&url) {
+        return Err(Failure::new(Kind::Usage, format!("refusing the FHIR base {url}: it is not https"))
+            .hint("health data and tokens travel only over https (plain http is allowed only on this computer's loopback address)")
+            .into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Failure::new(
+            Kind::Usage,
+            format!("the FHIR base {url} must not have a query or fragment"),
+        )
+        .into());
+    }
+    let trimmed = url.as_str().trim_end_matches('/').to_string();
+    Ok(Url::parse(&trimmed)?)
+}
+
+/// Fetches and combines the discovery documents of `base`.
+pub async fn discover(http: &Http, base: &Url) -> Result<Discovery> {
+    let smart_url = base_join(base, ".well-known/smart-configuration")?;
+    let metadata_url = base_join(base, "metadata")?;
+    let (smart, metadata) = tokio::join!(
+        http.get_json(&smart_url, "application/json"),
+        http.get_json(&metadata_url, FHIR_JSON)
+    );
+    let smart_doc = match smart {
+        Ok(r) if r.status.is_success() => Some(r.body),
+        _ => None,
+    };
+    let (metadata_doc, metadata_err) = match metadata {
+        Ok(r) if r.status.is_success() => (Some(r.body), None),
+        Ok(r) => (None, Some(format!("HTTP {}", r.status.as_u16()))),
+        Err(e) => (None, Some(format!("{e:#}"))),
+    };
+    let now = crate::timefmt::now_rfc3339();
+    let found = smart_doc
+        .as_ref()
+        .and_then(|d| from_smart_configuration(d, &now))
+        .or_else(|| metadata_doc.as_ref().and_then(|d| from_metadata(d, &now)));
+    let Some(mut discovery) = found else {
+        let mut why = format!(
+            "{} offers no SMART sign-in: no usable {} and no oauth-uris in {}",
+            redact_url(base),
+            smart_url.path(),
+            metadata_url.path()
+        );
+        if let Some(e) = metadata_err {
+            why.push_str(&format!(" ({}: {e})", metadata_url.path()));
+        }
+        return Err(Failure::new(Kind::Network, why)
+            .hint("check that this is the FHIR base URL of a SMART on FHIR server (it usually ends in /fhir/r4 or similar)")
+            .into());
+    };
+    if let Some(meta) = &metadata_doc {
+        discovery.fhir_version = meta
+            .get("fhirVersion")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        discovery.software = software_of(meta);
+    }
+    check_endpoints(&discovery)?;
+    Ok(discovery)
+}
+
+fn strings(doc: &Value, key: &str) -> Vec<String> {
+    doc.get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn string(doc: &Value, key: &str) -> Option<String> {
+    doc.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+/// Reads `.well-known/smart-configuration`; `None` unless both required endpoints are present.
+pub fn from_smart_configuration(doc: &Value, now: &str) -> Option<Discovery> {
+    Some(Discovery {
+        source: DiscoverySource::SmartConfiguration,
+        authorization_endpoint: string(doc, "authorization_endpoint")?,
+        token_endpoint: string(doc, "token_endpoint")?,
+        revocation_endpoint: string(doc, "revocation_endpoint"),
+        issuer: string(doc, "issuer"),
+        token_endpoint_auth_methods: strings(doc, "token_endpoint_auth_methods_supported"),
+        scopes_supported: strings(doc, "scopes_supported"),
+        capabilities: strings(doc, "capabilities"),
+        code_challenge_methods: strings(doc, "code_challenge_methods_supported"),
+        iss_parameter_supported: doc
+            .get("authorization_response_iss_parameter_supported")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        fhir_version: None,
+        software: None,
+        fetched_at: now.to_string(),
+    })
+}
+
+/// Reads the `oauth-uris` extension of a CapabilityStatement or Conformance.
+pub fn from_metadata(doc: &Value, now: &str) -> Option<Discovery> {
+    let source = match doc.get("resourceType").and_then(Value::as_str)? {
+        "CapabilityStatement" => DiscoverySource::CapabilityStatement,
+        "Conformance" => DiscoverySource::Conformance,
+        _ => return None,
+    };
+    let rests = doc.get("rest")?.as_array()?;
+    let uris = rests.iter().find_map(|rest| {
+        rest.get("security")?
+            .get("extension")?
+            .as_array()?
+            .iter()
+            .find(|e| e.get("url").and_then(Value::as_str) == Some(OAUTH_URIS))
+    })?;
+    let sub = |name: &str| -> Option<String> {
+        uris.get("extension")?
+            .as_array()?
+            .iter()
+            .find(|e| e.get("url").and_then(Value::as_str) == Some(name))?
+            .get("valueUri")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    Some(Discovery {
+        source,
+        authorization_endpoint: sub("authorize")?,
+        token_endpoint: sub("token")?,
+        revocation_endpoint: sub("revoke"),
+        issuer: None,
+        token_endpoint_auth_methods: Vec::new(),
+        scopes_supported: Vec::new(),
+        capabilities: Vec::new(),
+        code_challenge_methods: Vec::new(),
+        iss_parameter_supported: false,
+        fhir_version: None,
+        software: None,
+        fetched_at: now.to_string(),
+    })
+}
+
+fn software_of(meta: &Value) -> Option<String> {
+    let sw = meta.get("software")?;
+    let name = sw.get("name").and_then(Value::as_str)?;
+    Some(match sw.get("version").and_then(Value::as_str) {
+        Some(v) => format!("{name} {v}"),
+        None => name.to_string(),
+    })
+}
+
+fn check_endpoints(d: &Discovery) -> Result<()> {
+    let named = [
+        ("authorization", Some(&d.authorization_endpoint)),
+        ("token", Some(&d.token_endpoint)),
+        ("revocation", d.revocation_endpoint.as_ref()),
+    ];
+    for (what, value) in named {
+        let Some(raw) = value else { continue };
+        let url = Url::parse(raw).map_err(|e| {
+            Failure::new(
+                Kind::Network,
+                format!("the server's {what} endpoint '{raw}' is not a valid URL: {e}"),
+            )
+        })?;
+        if !is_secure_or_loopback(&url) {
+            return Err(Failure::new(
+                Kind::Network,
+                format!("refusing the server's {what} endpoint {url}: it is not https"),
+            )
+            .hint("sign-in traffic must be encrypted; report this to the provider")
+            .into());
+        }
+    }
+    if !d.code_challenge_methods.is_empty() && !d.code_challenge_methods.iter().any(|m| m == "S256")
+    {
+        return Err(Failure::new(
+            Kind::Network,
+            "the server does not offer PKCE with S256, which fhirdl requires for a safe sign-in",
+        )
+        .into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_smart_configuration() {
+        let doc = json!({
+            "authorization_endpoint": "https://a.example/authorize",
+            "token_endpoint": "https://a.example/token",
+            "capabilities": ["permission-v2"],
+            "code_challenge_methods_supported": ["S256"]
+        });
+        let d = from_smart_configuration(&doc, "t").unwrap();
+        assert_eq!(d.source, DiscoverySource::SmartConfiguration);
+        assert_eq!(d.capabilities, vec!["permission-v2"]);
+        assert!(d.prefers_basic_auth());
+        assert!(from_smart_configuration(&json!({"token_endpoint": "x"}), "t").is_none());
+        assert!(from_smart_configuration(&json!([1, 2]), "t").is_none());
+    }
+
+    #[test]
+    fn reads_oauth_uris_from_conformance() {
+        let doc = json!({
+            "resourceType": "Conformance",
+            "fhirVersion": "1.0.2",
+            "rest": [{"security": {"extension": [{
+                "url": OAUTH_URIS,
+                "extension": [
+                    {"url": "authorize", "valueUri": "https://a.example/auth"},
+                    {"url": "token", "valueUri": "https://a.example/token"},
+                    {"url": "revoke", "valueUri": "https://a.example/revoke"}
+                ]
+            }]}}]
+        });
+        let d = from_metadata(&doc, "t").unwrap();
+        assert_eq!(d.source, DiscoverySource::Conformance);
+        assert_eq!(
+            d.revocation_endpoint.as_deref(),
+            Some("https://a.example/revoke")
+        );
+        assert!(from_metadata(&json!({"resourceType": "Patient"}), "t").is_none());
+        assert!(from_metadata(
+            &json!({"resourceType": "CapabilityStatement", "rest": "x"}),
+            "t"
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn refuses_plain_http_endpoints() {
+        let mut d = from_smart_configuration(
+            &json!({"authorization_endpoint": "http://evil.example/a", "token_endpoint": "https://a/t"}),
+            "t",
+        )
+        .unwrap();
+        assert!(check_endpoints(&d).is_err());
+        d.authorization_endpoint = "http://127.0.0.1:4/a".into();
+        assert!(check_endpoints(&d).is_ok());
+        d.code_challenge_methods = vec!["plain".into()];
+        assert!(check_endpoints(&d).is_err());
+    }
+
+    #[test]
+    fn base_handling() {
+        assert_eq!(
+            parse_fhir_base("https://x.example/fhir/r4/")
+                .unwrap()
+                .as_str(),
+            "https://x.example/fhir/r4"
+        );
+        assert!(parse_fhir_base("http://x.example/fhir").is_err());
+        assert!(parse_fhir_base("not a url").is_err());
+        let b = parse_fhir_base("https://x.example/fhir/r4").unwrap();
+        assert_eq!(
+            base_join(&b, "metadata").unwrap().as_str(),
+            "https://x.example/fhir/r4/metadata"
+        );
+        assert_eq!(fhir_release_name("4.0.1"), "R4");
+        assert_eq!(fhir_release_name("1.0.2"), "DSTU2");
+        assert_eq!(fhir_release_name("3.0.2"), "STU3");
+    }
+}

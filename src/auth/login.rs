@@ -1,0 +1,228 @@
+//! The SMART standalone launch: authorization code with PKCE S256 through the loopback listener
+//! (or a pasted address), then the code exchange.
+//!
+//! The browser receives only the authorize URL; the code verifier, the code and the tokens stay in
+//! this process and are never printed.
+
+use super::credentials::Credentials;
+use super::discovery::Discovery;
+use super::loopback::{check_callback, parse_pasted, CallbackParams, Expected, Loopback};
+use super::oauth::{build_client, credentials_from, describe_token_error};
+use super::scopes::grant_warnings;
+use crate::config::RedirectSettings;
+use crate::error::{Failure, Kind};
+use crate::http::{oauth_request, Http};
+use crate::output::Ui;
+use crate::secret::Secret;
+use anyhow::Result;
+use oauth2::{AuthorizationCode, CsrfToken, PkceCodeChallenge, Scope};
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+use url::Url;
+
+/// A program-driven browser (the demo's): gets the authorize URL, returns when it is done.
+pub type HeadlessBrowser =
+    Box<dyn FnOnce(Url) -> Pin<Box<dyn Future<Output = Result<()>> + Send>> + Send>;
+
+/// How the user reaches the sign-in page.
+pub enum Mode {
+    /// Open the system browser (falls back to printing the address).
+    Browser,
+    /// Print the address; the redirect comes back to the loopback listener.
+    NoBrowser,
+    /// Print the address and read the address the browser landed on from stdin (SSH).
+    Paste,
+    /// A program plays the browser.
+    Headless(HeadlessBrowser),
+}
+
+pub struct SignIn<'a> {
+    pub profile_name: &'a str,
+    pub fhir_base: &'a Url,
+    pub client_id: &'a str,
+    pub client_secret: Option<Secret>,
+    pub discovery: &'a Discovery,
+    pub scope: String,
+    pub send_aud: bool,
+    pub redirect: RedirectSettings,
+    pub timeout: Duration,
+    pub mode: Mode,
+}
+
+pub struct SignedIn {
+    pub credentials: Credentials,
+    pub warnings: Vec<String>,
+    pub redirect_uri: String,
+}
+
+enum Arrival {
+    Callback(CallbackParams),
+    Pasted(Result<CallbackParams>),
+    BrowserFailed(anyhow::Error),
+}
+
+pub async fn sign_in(http: &Http, ui: &Ui, req: SignIn<'_>) -> Result<SignedIn> {
+    let lb = Loopback::bind(req.redirect.host, req.redirect.port, &req.redirect.path).await?;
+    let redirect_uri = lb.redirect_uri();
+    let client = build_client(
+        req.client_id,
+        req.client_secret.as_ref(),
+        req.discovery,
+        Some(&redirect_uri),
+    )?;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut auth = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scopes(
+            req.scope
+                .split_whitespace()
+                .map(|s| Scope::new(s.to_string())),
+        )
+        .set_pkce_challenge(challenge);
+    if req.send_aud {
+        auth = auth.add_extra_param("aud", req.fhir_base.as_str().to_string());
+    }
+    let (authorize_url, csrf) = auth.url();
+    let expected = Expected {
+        state: csrf.secret().clone(),
+        iss: req
+            .discovery
+            .iss_parameter_supported
+            .then(|| req.discovery.issuer.clone())
+            .flatten(),
+    };
+    let mut waiting = lb.serve();
+    let host = authorize_url
+        .host_str()
+        .unwrap_or("the provider")
+        .to_string();
+
+    let (arrival_tx, mut arrival_rx) = tokio::sync::mpsc::channel::<Arrival>(2);
+    match req.mode {
+        Mode::Browser => {
+            ui.info(&format!(
+                "Opening the sign-in page of {host} in your browser…"
+            ));
+            match super::browser::open(authorize_url.as_str()).await {
+                Some(_) => ui.info(&format!("If no browser window opened, visit this address:\n  {authorize_url}")),
+                None => ui.info(&format!(
+                    "No browser could be started. Open this address in a browser on this computer:\n  {authorize_url}"
+                )),
+            }
+        }
+        Mode::NoBrowser => {
+            ui.info(&format!(
+                "Open this address in a browser on this computer to sign in:\n  {authorize_url}"
+            ));
+        }
+        Mode::Paste => {
+            ui.info(&format!(
+                "Open this address in a browser on any computer and sign in:\n  {authorize_url}\n\n\
+                 The browser then goes to {redirect_uri}…, which will probably fail to load on that\n\
+                 computer. That is expected: copy the whole address from its address bar and paste it here."
+            ));
+            eprint!("Address: ");
+            let tx = arrival_tx.clone();
+            // A plain thread: a blocked stdin read must not keep the runtime from shutting down.
+            std::thread::spawn(move || {
+                let mut line = String::new();
+                let result = match std::io::stdin().read_line(&mut line) {
+                    Ok(0) => Err(Failure::new(
+                        Kind::LoginFailed,
+                        "no address was pasted (end of input)",
+                    )
+                    .into()),
+                    Ok(_) => parse_pasted(&line),
+                    Err(e) => Err(anyhow::anyhow!("cannot read the pasted address: {e}")),
+                };
+                let _ = tx.blocking_send(Arrival::Pasted(result));
+            });
+        }
+        Mode::Headless(browser) => {
+            let tx = arrival_tx.clone();
+            let url = authorize_url.clone();
+            tokio::spawn(async move {
+                if let Err(e) = browser(url).await {
+                    let _ = tx.send(Arrival::BrowserFailed(e)).await;
+                }
+            });
+        }
+    }
+    drop(arrival_tx);
+    ui.info(&format!(
+        "Waiting for the sign-in to finish (up to {})…",
+        crate::timefmt::human_duration(req.timeout.as_secs() as i64)
+    ));
+
+    let arrival = tokio::select! {
+        cb = waiting.callback() => Arrival::Callback(cb?),
+        Some(a) = arrival_rx.recv() => a,
+        _ = tokio::time::sleep(req.timeout) => {
+            return Err(Failure::new(
+                Kind::LoginFailed,
+                format!("no sign-in response arrived within {}", crate::timefmt::human_duration(req.timeout.as_secs() as i64)),
+            )
+            .hint(format!(
+                "finish the sign-in in the browser sooner or allow more time with --timeout; if the provider showed an error about the redirect URI, your app registration must list {redirect_uri} exactly (match it with --port, --redirect-path and --redirect-host)"
+            ))
+            .into());
+        }
+        _ = tokio::signal::ctrl_c() => {
+            return Err(Failure::new(Kind::Interrupted, "sign-in interrupted; nothing was saved").into());
+        }
+    };
+    let params = match arrival {
+        Arrival::Callback(p) => p,
+        Arrival::Pasted(p) => p?,
+        Arrival::BrowserFailed(e) => {
+            return Err(e.context("the sign-in in the built-in browser failed"))
+        }
+    };
+    let code = check_callback(&params, &expected);
+    // Let the browser receive its "you may close this tab" page before the listener goes away.
+    waiting.finish().await;
+    let code = code?;
+    ui.info("Signed in at the provider; exchanging the authorization code…");
+
+    let adapter = |r| oauth_request(http, r);
+    let response = client
+        .exchange_code(AuthorizationCode::new(code.expose().to_string()))
+        .set_pkce_verifier(verifier)
+        .request_async(&adapter)
+        .await
+        .map_err(|e| {
+            let f = describe_token_error(&e, &req.discovery.token_endpoint);
+            let hint = match f.code.as_deref() {
+                Some("invalid_client") | Some("unauthorized_client") => Some(
+                    "check the client id and, for a confidential app, the secret in FHIRDL_CLIENT_SECRET".to_string(),
+                ),
+                Some("invalid_grant") if f.message.to_ascii_lowercase().contains("redirect") => Some(format!(
+                    "the server refused the redirect URI {redirect_uri}: if your app registration fixed a port or path, use --port and --redirect-path"
+                )),
+                Some("invalid_grant") => Some("the code expired or was already used; run `fhirdl login` again".into()),
+                _ => None,
+            };
+            let kind = if f.transport { Kind::Network } else { Kind::LoginFailed };
+            let mut failure = Failure::new(kind, f.message);
+            if let Some(h) = hint {
+                failure = failure.hint(h);
+            }
+            anyhow::Error::from(failure)
+        })?;
+    let credentials = credentials_from(&response, &req.scope, None, req.client_secret.clone());
+    if credentials.patient.is_none() {
+        return Err(Failure::new(
+            Kind::LoginFailed,
+            "the provider signed you in but did not say which patient record is yours (no 'patient' in the token response)",
+        )
+        .hint("the scope must include launch/patient; check --scope and the app registration")
+        .into());
+    }
+    let warnings = grant_warnings(&credentials.scope, credentials.refresh_token.is_some());
+    Ok(SignedIn {
+        credentials,
+        warnings,
+        redirect_uri,
+    })
+}

@@ -1,0 +1,11 @@
+//! Signing in: SMART discovery, scopes, the loopback login, tokens, and where they are kept.
+
+pub mod browser;
+pub mod credentials;
+pub mod discovery;
+pub mod login;
+pub mod loopback;
+pub mod oauth;
+pub mod scopes;
+pub mod session;
+pub mod store;

@@ -1,0 +1,366 @@
+//! The typed `oauth2` client for one provider, the SMART extras of its token responses, and the
+//! translation of token-endpoint failures into messages a patient can act on.
+//!
+//! Every request goes through [`crate::http::oauth_request`], so `oauth2` uses fhirdl's single
+//! reqwest client (same TLS stack, same-origin redirects, same redacted tracing).
+
+use super::credentials::{fhir_user_from_id_token, Credentials};
+use super::discovery::Discovery;
+use crate::error::{Failure, Kind};
+use crate::http::{oauth_request, redact_url, Http, OauthTransportError};
+use crate::secret::Secret;
+use crate::timefmt::now_unix;
+use anyhow::{Context, Result};
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
+};
+use oauth2::{
+    AuthType, AuthUrl, ClientId, ClientSecret, EndpointNotSet, EndpointSet, ExtraTokenFields,
+    RedirectUrl, RefreshToken, RequestTokenError, StandardRevocableToken, StandardTokenResponse,
+    TokenResponse, TokenUrl,
+};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// SMART App Launch additions to the token response.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SmartFields {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patient: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encounter: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<Secret>,
+}
+
+impl ExtraTokenFields for SmartFields {}
+
+pub type SmartTokenResponse = StandardTokenResponse<SmartFields, BasicTokenType>;
+
+pub type SmartClient = oauth2::Client<
+    BasicErrorResponse,
+    SmartTokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+/// Builds the client for a provider from its discovery document.
+pub fn build_client(
+    client_id: &str,
+    client_secret: Option<&Secret>,
+    discovery: &Discovery,
+    redirect_uri: Option<&str>,
+) -> Result<SmartClient> {
+    let auth = AuthUrl::new(discovery.authorization_endpoint.clone())
+        .context("the authorization endpoint is not a valid URL")?;
+    let token = TokenUrl::new(discovery.token_endpoint.clone())
+        .context("the token endpoint is not a valid URL")?;
+    let auth_type = if discovery.prefers_basic_auth() {
+        AuthType::BasicAuth
+    } else {
+        AuthType::RequestBody
+    };
+    let mut client = oauth2::Client::new(ClientId::new(client_id.to_string()))
+        .set_auth_uri(auth)
+        .set_token_uri(token)
+        .set_auth_type(auth_type);
+    if let Some(secret) = client_secret {
+        client = client.set_client_secret(ClientSecret::new(secret.expose().to_string()));
+    }
+    if let Some(uri) = redirect_uri {
+        client = client
+            .set_redirect_uri(RedirectUrl::new(uri.to_string()).context("invalid redirect URI")?);
+    }
+    Ok(client)
+}
+
+/// Turns a token response into stored credentials. `previous` supplies what a refresh response
+/// may leave out (refresh token, patient, granted scope).
+pub fn credentials_from(
+    resp: &SmartTokenResponse,
+    requested_scope: &str,
+    previous: Option<&Credentials>,
+    client_secret: Option<Secret>,
+) -> Credentials {
+    let now = now_unix();
+    let extra = resp.extra_fields();
+    let scope = resp
+        .scopes()
+        .map(|s| s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" "))
+        .or_else(|| previous.map(|p| p.scope.clone()))
+        .unwrap_or_else(|| requested_scope.to_string());
+    let (refresh_token, refresh_token_issued_at) = match resp.refresh_token() {
+        Some(rt) => (Some(Secret::new(rt.secret().clone())), Some(now)),
+        None => (
+            previous.and_then(|p| p.refresh_token.clone()),
+            previous.and_then(|p| p.refresh_token_issued_at),
+        ),
+    };
+    let fhir_user = extra
+        .id_token
+        .as_ref()
+        .and_then(|t| fhir_user_from_id_token(t.expose()))
+        .or_else(|| previous.and_then(|p| p.fhir_user.clone()));
+    let patient = extra
+        .patient
+        .clone()
+        .or_else(|| previous.and_then(|p| p.patient.clone()))
+        .or_else(|| fhir_user.as_deref().and_then(patient_from_fhir_user));
+    Credentials {
+        access_token: Secret::new(resp.access_token().secret().clone()),
+        expires_at: resp
+            .expires_in()
+            .map(|d| now + i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4)),
+        refresh_token,
+        refresh_token_issued_at,
+        scope,
+        patient,
+        encounter: extra
+            .encounter
+            .clone()
+            .or_else(|| previous.and_then(|p| p.encounter.clone())),
+        fhir_user,
+        client_secret: client_secret.or_else(|| previous.and_then(|p| p.client_secret.clone())),
+        signed_in_at: previous.map_or(now, |p| p.signed_in_at),
+    }
+}
+
+/// `https://x/fhir/Patient/123` → `123`, when the signed-in user is a patient.
+pub fn patient_from_fhir_user(fhir_user: &str) -> Option<String> {
+    let mut parts = fhir_user.trim_end_matches('/').rsplit('/');
+    let id = parts.next()?;
+    (parts.next()? == "Patient" && !id.is_empty()).then(|| id.to_string())
+}
+
+/// What the token endpoint did, for the caller to decide the exit code.
+#[derive(Debug)]
+pub struct TokenFailure {
+    /// The OAuth error code (`invalid_grant`, `invalid_client`, …) when the server sent one.
+    pub code: Option<String>,
+    pub message: String,
+    /// The failure is on the way (unreachable, broke off), not an answer.
+    pub transport: bool,
+}
+
+pub type TokenError = RequestTokenError<OauthTransportError, BasicErrorResponse>;
+
+/// Describes a failed token request without quoting the response body (it may hold tokens).
+pub fn describe_token_error(err: &TokenError, endpoint: &str) -> TokenFailure {
+    let shown = Url::parse(endpoint)
+        .map(|u| redact_url(&u))
+        .unwrap_or_default();
+    match err {
+        RequestTokenError::ServerResponse(e) => {
+            let code = e.error().to_string();
+            let mut message = format!("the token endpoint {shown} refused the request: {code}");
+            if let Some(d) = e.error_description() {
+                message.push_str(&format!(" ({})", clean(d)));
+            }
+            TokenFailure {
+                code: Some(code),
+                message,
+                transport: false,
+            }
+        }
+        RequestTokenError::Request(e) => TokenFailure {
+            code: None,
+            message: format!("cannot reach the token endpoint {shown}: {e}"),
+            transport: true,
+        },
+        RequestTokenError::Parse(e, body) => {
+            let trimmed: Vec<u8> = body
+                .iter()
+                .copied()
+                .skip_while(u8::is_ascii_whitespace)
+                .take(1)
+                .collect();
+            let what = if trimmed.first() == Some(&b'<') {
+                "an HTML page".to_string()
+            } else if serde_json::from_slice::<serde_json::Value>(body).is_err() {
+                "something that is not JSON".to_string()
+            } else {
+                // Only the path is shown: serde's message may quote a value.
+                format!("JSON without a usable '{}'", e.path())
+            };
+            TokenFailure {
+                code: None,
+                message: format!(
+                    "the token endpoint {shown} answered with {what} instead of a token response"
+                ),
+                transport: false,
+            }
+        }
+        RequestTokenError::Other(m) => TokenFailure {
+            code: None,
+            message: format!(
+                "the token endpoint {shown} answered unexpectedly: {}",
+                clean(m)
+            ),
+            transport: false,
+        },
+    }
+}
+
+/// Server-provided text, shortened and stripped of control characters before it is shown.
+pub fn clean(text: &str) -> String {
+    let s: String = text.chars().filter(|c| !c.is_control()).take(300).collect();
+    s.trim().to_string()
+}
+
+/// Exchanges a refresh token. `invalid_grant` means the sign-in is over: exit "login required".
+pub async fn refresh(
+    http: &Http,
+    client: &SmartClient,
+    profile: &str,
+    refresh_token: &Secret,
+) -> Result<SmartTokenResponse> {
+    let rt = RefreshToken::new(refresh_token.expose().to_string());
+    let adapter = |req| oauth_request(http, req);
+    let result = client
+        .exchange_refresh_token(&rt)
+        .request_async(&adapter)
+        .await;
+    result.map_err(|e| {
+        let f = describe_token_error(&e, client.token_uri().as_str());
+        match f.code.as_deref() {
+            Some("invalid_grant") => Failure::login_required(
+                profile,
+                format!(
+                    "the provider no longer accepts the saved sign-in of profile '{profile}' (the refresh token expired or was revoked): {}",
+                    f.message
+                ),
+            )
+            .into(),
+            Some("invalid_client") | Some("unauthorized_client") => Failure::new(Kind::LoginFailed, f.message)
+                .hint(format!("check the client id and secret, then: fhirdl login --profile {profile}"))
+                .into(),
+            _ if f.transport => Failure::new(Kind::Network, f.message).into(),
+            _ => Failure::new(Kind::Network, f.message).into(),
+        }
+    })
+}
+
+/// Which token [`revoke`] sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    Access,
+    Refresh,
+}
+
+/// Revokes a token at the revocation endpoint (RFC 7009), authenticating the client the same way
+/// as at the token endpoint. Written by hand because `oauth2` refuses the plain-http loopback
+/// endpoints that local test servers use.
+pub async fn revoke(
+    http: &Http,
+    endpoint: &str,
+    client_id: &str,
+    client_secret: Option<&Secret>,
+    basic_auth: bool,
+    token: &Secret,
+    kind: TokenKind,
+) -> Result<()> {
+    let url = Url::parse(endpoint).context("the revocation endpoint is not a valid URL")?;
+    let shown = redact_url(&url);
+    let hint = match kind {
+        TokenKind::Access => "access_token",
+        TokenKind::Refresh => "refresh_token",
+    };
+    let mut form: Vec<(&str, &str)> = vec![("token", token.expose()), ("token_type_hint", hint)];
+    let mut req = http
+        .client()
+        .post(url.clone())
+        .header(reqwest::header::ACCEPT, "application/json");
+    match client_secret {
+        Some(secret) if basic_auth => {
+            let enc =
+                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            req = req.basic_auth(enc(client_id), Some(enc(secret.expose())));
+        }
+        Some(secret) => {
+            form.push(("client_id", client_id));
+            form.push(("client_secret", secret.expose()));
+        }
+        None => form.push(("client_id", client_id)),
+    }
+    let req = req
+        .form(&form)
+        .build()
+        .context("cannot build the revocation request")?;
+    let resp = http.send(req).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot reach the revocation endpoint {shown}: {}",
+            crate::http::describe_reqwest(&e)
+        )
+    })?;
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let body = crate::http::read_capped(resp, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let code = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(clean))
+        .map(|c| format!(": {c}"))
+        .unwrap_or_default();
+    anyhow::bail!(
+        "the revocation endpoint {shown} answered HTTP {}{code}",
+        status.as_u16()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patient_from_fhir_user_forms() {
+        assert_eq!(
+            patient_from_fhir_user("https://a/fhir/Patient/123").as_deref(),
+            Some("123")
+        );
+        assert_eq!(patient_from_fhir_user("Patient/9").as_deref(), Some("9"));
+        assert_eq!(
+            patient_from_fhir_user("https://a/fhir/Practitioner/1"),
+            None
+        );
+        assert_eq!(patient_from_fhir_user("x"), None);
+    }
+
+    #[test]
+    fn token_response_keeps_smart_extras_and_hides_secrets() {
+        let body = serde_json::json!({
+            "access_token": "AT-secret", "token_type": "bearer", "expires_in": 3600,
+            "scope": "launch/patient patient/*.rs offline_access", "refresh_token": "RT-secret",
+            "patient": "p-1", "encounter": "e-1"
+        });
+        let resp: SmartTokenResponse = serde_json::from_value(body).unwrap();
+        let c = credentials_from(&resp, "ignored", None, None);
+        assert_eq!(c.patient.as_deref(), Some("p-1"));
+        assert_eq!(c.encounter.as_deref(), Some("e-1"));
+        assert_eq!(c.scope, "launch/patient patient/*.rs offline_access");
+        assert!(c.expires_in().unwrap() > 3500);
+        let dbg = format!("{c:?} {:?}", resp.extra_fields());
+        assert!(
+            !dbg.contains("AT-secret") && !dbg.contains("RT-secret"),
+            "{dbg}"
+        );
+        // A refresh answer without refresh token or patient keeps the previous ones.
+        let again: SmartTokenResponse = serde_json::from_value(
+            serde_json::json!({"access_token": "AT2", "token_type": "Bearer"}),
+        )
+        .unwrap();
+        let c2 = credentials_from(&again, "x", Some(&c), None);
+        assert_eq!(c2.refresh_token.unwrap().expose(), "RT-secret");
+        assert_eq!(c2.patient.as_deref(), Some("p-1"));
+        assert_eq!(c2.scope, c.scope);
+    }
+}

@@ -1,0 +1,114 @@
+//! A signed-in profile: its credentials, refreshed before they expire and once after a 401.
+//!
+//! Concurrent callers share one refresh (the credentials sit behind an async mutex and a caller
+//! that waited re-checks whether someone else already refreshed). A rotated refresh token is
+//! written to the credential store before the new access token is handed out, so a crash can
+//! never leave only a revoked refresh token on disk.
+
+use super::credentials::Credentials;
+use super::oauth::{build_client, credentials_from, refresh, SmartClient};
+use super::store::CredentialStore;
+use crate::config::Profile;
+use crate::error::Failure;
+use crate::http::Http;
+use crate::secret::Secret;
+use anyhow::{Context, Result};
+use tokio::sync::Mutex;
+
+pub struct Session {
+    pub profile_name: String,
+    pub profile: Profile,
+    store: CredentialStore,
+    http: Http,
+    client: SmartClient,
+    creds: Mutex<Credentials>,
+}
+
+impl Session {
+    /// Loads the stored credentials of a profile; none stored means "login required".
+    pub async fn open(
+        http: Http,
+        store: CredentialStore,
+        profile_name: &str,
+        profile: Profile,
+    ) -> Result<Session> {
+        let creds = store.load(profile_name).await?.ok_or_else(|| {
+            Failure::login_required(
+                profile_name,
+                format!("profile '{profile_name}' is not signed in"),
+            )
+        })?;
+        let discovery = profile.discovery.as_ref().ok_or_else(|| {
+            Failure::login_required(
+                profile_name,
+                format!("profile '{profile_name}' has no discovery data"),
+            )
+        })?;
+        let client = build_client(
+            &profile.client_id,
+            creds.client_secret.as_ref(),
+            discovery,
+            None,
+        )?;
+        Ok(Session {
+            profile_name: profile_name.to_string(),
+            profile,
+            store,
+            http,
+            client,
+            creds: Mutex::new(creds),
+        })
+    }
+
+    /// A copy of the current credentials.
+    pub async fn credentials(&self) -> Credentials {
+        self.creds.lock().await.clone()
+    }
+
+    pub fn store(&self) -> &CredentialStore {
+        &self.store
+    }
+
+    pub fn client(&self) -> &SmartClient {
+        &self.client
+    }
+
+    /// An access token that will last at least the next minute (refreshing when needed).
+    pub async fn access_token(&self) -> Result<Secret> {
+        let mut creds = self.creds.lock().await;
+        if creds.needs_refresh() {
+            self.refresh_locked(&mut creds).await?;
+        }
+        Ok(creds.access_token.clone())
+    }
+
+    /// The server refused `used` with 401: refresh, unless another caller already did.
+    pub async fn after_unauthorized(&self, used: &Secret) -> Result<Secret> {
+        let mut creds = self.creds.lock().await;
+        if &creds.access_token == used {
+            self.refresh_locked(&mut creds).await?;
+        }
+        Ok(creds.access_token.clone())
+    }
+
+    async fn refresh_locked(&self, creds: &mut Credentials) -> Result<()> {
+        let name = &self.profile_name;
+        let Some(rt) = creds.refresh_token.clone() else {
+            return Err(Failure::login_required(
+                name,
+                format!(
+                    "the access token of profile '{name}' expired and there is no refresh token (offline access was not granted)"
+                ),
+            )
+            .into());
+        };
+        let resp = refresh(&self.http, &self.client, name, &rt).await?;
+        let fresh = credentials_from(&resp, &creds.scope, Some(creds), None);
+        self.store
+            .save(name, &fresh)
+            .await
+            .context("cannot save the refreshed credentials")?;
+        *creds = fresh;
+        Ok(())
+    }
+}

@@ -1,0 +1,326 @@
+//! What the user typed: clap types and value validation only.
+//!
+//! Nothing here reads files, the environment beyond clap's `env` fallbacks, or the network;
+//! [`crate::settings`] turns these into what a command will do.
+
+use crate::error::EXIT_CODES_HELP;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fhirdl",
+    version,
+    about = "Take your medical record home: sign in to your provider's patient portal (SMART on FHIR) and download every FHIR resource you may see",
+    after_help = EXIT_CODES_HELP,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Profile to use (a saved provider sign-in); defaults to the only or default profile.
+    #[arg(
+        long,
+        short = 'p',
+        global = true,
+        env = "FHIRDL_PROFILE",
+        value_name = "NAME"
+    )]
+    pub profile: Option<String>,
+    /// More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors and warnings on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Print one machine-readable JSON document on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Folder for the settings file (default: the platform's config folder).
+    #[arg(long, global = true, env = "FHIRDL_CONFIG_DIR", value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
+    /// Folder for exports and the file credential store (default: the platform's data folder).
+    #[arg(long, global = true, env = "FHIRDL_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Sign in to a provider in the browser and save the profile.
+    #[command(after_help = LOGIN_EXAMPLES)]
+    Login(LoginArgs),
+    /// Show each profile's provider, patient, granted scopes and token state.
+    #[command(after_help = "Examples:\n  fhirdl status\n  fhirdl status --profile nextgen --json")]
+    Status(StatusArgs),
+    /// Revoke the tokens at the provider and forget them (and the profile).
+    #[command(
+        after_help = "Examples:\n  fhirdl logout --profile nextgen\n  fhirdl logout --profile nextgen --keep-profile"
+    )]
+    Logout(LogoutArgs),
+    /// List, show or remove saved profiles.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    /// List the built-in provider presets and their endpoints.
+    #[command(after_help = "Examples:\n  fhirdl providers\n  fhirdl providers --json")]
+    Providers,
+    /// Print a shell completion script.
+    #[command(after_help = COMPLETION_EXAMPLES)]
+    Completions {
+        /// The shell to generate for.
+        shell: clap_complete::Shell,
+    },
+    /// Run the embedded SMART on FHIR test server in the foreground.
+    #[command(
+        after_help = "Examples:\n  fhirdl sandbox\n  fhirdl sandbox --port 8765 --confidential\n  # then, in another terminal:\n  fhirdl login --profile test --fhir-base http://127.0.0.1:8765/fhir/r4 --client-id fhirdl-sandbox --credential-store file"
+    )]
+    Sandbox(SandboxArgs),
+    /// Try fhirdl end to end against the embedded sandbox: no account, no internet.
+    #[command(after_help = "Examples:\n  fhirdl demo\n  fhirdl demo --json")]
+    Demo(DemoArgs),
+    /// A scripted browser for the sandbox's login page (used as $BROWSER by the tests).
+    #[command(hide = true)]
+    SandboxBrowser(SandboxBrowserArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SandboxBrowserArgs {
+    /// Sandbox user name.
+    #[arg(long, default_value = "alice")]
+    pub user: String,
+    /// Sandbox password.
+    #[arg(long, default_value = "alice-sandbox")]
+    pub password: String,
+    /// Press Deny instead of Allow on the consent page.
+    #[arg(long)]
+    pub deny: bool,
+    /// Replace the `state` in the final redirect (to test the state check).
+    #[arg(long)]
+    pub tamper_state: bool,
+    /// The authorize URL.
+    pub url: String,
+}
+
+const LOGIN_EXAMPLES: &str = "\
+Examples:
+  # NextGen Enterprise (client id and secret come from your app registration)
+  FHIRDL_CLIENT_SECRET=… fhirdl login --provider nextgen-enterprise-r4 --client-id my-app --profile nextgen
+  # Any SMART on FHIR server, found from its discovery documents
+  fhirdl login --fhir-base https://fhir.example.org/r4 --client-id my-app --profile clinic
+  # App registered with a fixed redirect URI http://127.0.0.1:8400/oauth/callback
+  fhirdl login --profile clinic --port 8400 --redirect-path /oauth/callback
+  # Over SSH: open the link on any computer, paste back the address you were sent to
+  fhirdl login --profile nextgen --paste
+  # A headless server without a keyring
+  fhirdl login --profile nextgen --credential-store file
+
+The client secret is read from FHIRDL_CLIENT_SECRET or asked for with a hidden prompt; it is
+never accepted as a command-line argument.";
+
+const COMPLETION_EXAMPLES: &str = "\
+Examples:
+  fhirdl completions bash > ~/.local/share/bash-completion/completions/fhirdl
+  fhirdl completions zsh > ~/.zfunc/_fhirdl
+  fhirdl completions fish > ~/.config/fish/completions/fhirdl.fish";
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct LoginArgs {
+    /// A built-in provider preset (see `fhirdl providers`).
+    #[arg(long, value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(crate::providers::names()))]
+    pub provider: Option<String>,
+    /// The FHIR base URL of any SMART on FHIR server (overrides the preset's).
+    #[arg(long, value_name = "URL")]
+    pub fhir_base: Option<String>,
+    /// The client id of your app registration.
+    #[arg(long, env = "FHIRDL_CLIENT_ID", value_name = "ID")]
+    pub client_id: Option<String>,
+    /// The app is a confidential client: ask for its secret (FHIRDL_CLIENT_SECRET or a prompt).
+    #[arg(long)]
+    pub confidential: bool,
+    /// Scopes to request instead of the ones fhirdl chooses from the server's capabilities.
+    #[arg(long, value_name = "SCOPES")]
+    pub scope: Option<String>,
+    /// Fixed loopback port for the redirect URI (default: an ephemeral port).
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Path of the redirect URI (default /callback).
+    #[arg(long, value_name = "PATH", value_parser = parse_redirect_path)]
+    pub redirect_path: Option<String>,
+    /// Host name in the redirect URI.
+    #[arg(long, value_enum, value_name = "HOST")]
+    pub redirect_host: Option<RedirectHost>,
+    /// Do not open a browser; print the sign-in address instead.
+    #[arg(long)]
+    pub no_browser: bool,
+    /// For remote machines: open the address anywhere, then paste back where the browser landed.
+    #[arg(long)]
+    pub paste: bool,
+    /// Do not send the `aud` parameter (for servers that reject it).
+    #[arg(long)]
+    pub no_aud: bool,
+    /// How long to wait for the browser sign-in (e.g. 300, 90s, 5m).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
+    pub timeout: Duration,
+    /// Where to keep the tokens: the OS keyring, or an owner-only file in the data folder.
+    #[arg(long, value_enum, value_name = "STORE")]
+    pub credential_store: Option<StoreKind>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct StatusArgs {
+    /// Do not contact the provider (skip the Patient read).
+    #[arg(long)]
+    pub offline: bool,
+    /// Show every profile, not only the selected one.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct LogoutArgs {
+    /// Keep the profile's settings; only forget the tokens.
+    #[arg(long)]
+    pub keep_profile: bool,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum ProfileCommand {
+    /// List saved profiles.
+    List,
+    /// Show one profile's settings (no secrets are stored there).
+    Show {
+        /// Profile name (default: --profile or the default profile).
+        name: Option<String>,
+    },
+    /// Remove a profile and its stored credentials (without revoking; see `fhirdl logout`).
+    Remove {
+        /// Profile name.
+        name: String,
+    },
+    /// Make a profile the default for commands run without --profile.
+    Default {
+        /// Profile name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SandboxArgs {
+    /// Port to listen on (127.0.0.1); 0 picks a free one.
+    #[arg(long, default_value_t = 8765)]
+    pub port: u16,
+    /// Seed of the generated patients.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Serve a DSTU2 Conformance and DSTU2 resources instead of R4.
+    #[arg(long)]
+    pub dstu2: bool,
+    /// Also register a confidential client (its secret is printed).
+    #[arg(long)]
+    pub confidential: bool,
+    /// Approximate number of resources per patient.
+    #[arg(long, default_value_t = 120)]
+    pub resources: usize,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DemoArgs {
+    /// Keep the demo's files here instead of `<data dir>/demo`.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StoreKind {
+    /// The OS credential store (Keychain, Credential Manager, Secret Service).
+    Keyring,
+    /// An owner-only (0600) file in the data folder.
+    File,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+pub enum RedirectHost {
+    #[value(name = "127.0.0.1")]
+    #[serde(rename = "127.0.0.1")]
+    Ipv4Loopback,
+    #[value(name = "localhost")]
+    #[serde(rename = "localhost")]
+    Localhost,
+}
+
+impl RedirectHost {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedirectHost::Ipv4Loopback => "127.0.0.1",
+            RedirectHost::Localhost => "localhost",
+        }
+    }
+}
+
+/// Parses `300`, `90s`, `5m`, `1h`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 's')) => (&s[..i], 1),
+        Some((i, 'm')) => (&s[..i], 60),
+        Some((i, 'h')) => (&s[..i], 3600),
+        _ => (s, 1),
+    };
+    let n: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration like 300, 90s, 5m or 1h"))?;
+    if n == 0 {
+        return Err("the duration must be more than zero".into());
+    }
+    Ok(Duration::from_secs(n.saturating_mul(mult)))
+}
+
+/// A redirect path must be an absolute URL path without query or fragment.
+pub fn parse_redirect_path(s: &str) -> Result<String, String> {
+    if !s.starts_with('/') {
+        return Err("the redirect path must start with '/'".into());
+    }
+    if s.contains(['?', '#', ' ']) || s.chars().any(|c| c.is_control()) {
+        return Err(
+            "the redirect path may not contain '?', '#', spaces or control characters".into(),
+        );
+    }
+    Ok(s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("300"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn redirect_paths() {
+        assert!(parse_redirect_path("/callback").is_ok());
+        assert!(parse_redirect_path("callback").is_err());
+        assert!(parse_redirect_path("/cb?x=1").is_err());
+    }
+}

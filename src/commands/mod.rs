@@ -1,0 +1,43 @@
+//! One module per command. Each gets a [`Ctx`] and returns `Result<()>`; `lib::run` maps the
+//! error to an exit code.
+
+pub mod completions;
+pub mod demo;
+pub mod login;
+pub mod logout;
+pub mod profile;
+pub mod providers;
+pub mod sandbox;
+pub mod status;
+
+use crate::http::Http;
+use crate::output::Ui;
+use crate::settings::Settings;
+use std::sync::Arc;
+
+/// What every command needs: the resolved settings, the UI, and the one HTTP client.
+#[derive(Clone)]
+pub struct Ctx {
+    pub settings: Settings,
+    pub ui: Arc<Ui>,
+    pub http: Http,
+}
+
+impl Ctx {
+    pub fn new(settings: Settings) -> anyhow::Result<Ctx> {
+        let ui = Arc::new(Ui::from_settings(&settings));
+        let http = Http::new(ui.clone())?;
+        Ok(Ctx { settings, ui, http })
+    }
+
+    /// The same context with other folders (the demo's isolated ones).
+    pub fn with_paths(&self, paths: crate::settings::Paths) -> Ctx {
+        let mut settings = self.settings.clone();
+        settings.paths = paths;
+        Ctx {
+            settings,
+            ui: self.ui.clone(),
+            http: self.http.clone(),
+        }
+    }
+}

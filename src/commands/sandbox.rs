@@ -1,0 +1,104 @@
+//! `fhirdl sandbox`: the embedded SMART on FHIR server in the foreground, and the hidden scripted
+//! browser the tests use as `$BROWSER`.
+
+use super::Ctx;
+use crate::cli::{SandboxArgs, SandboxBrowserArgs};
+use crate::error::{Failure, Kind};
+use crate::sandbox::browser::{sign_in, Consent};
+use crate::sandbox::{FhirFlavor, Sandbox, SandboxConfig};
+use anyhow::Result;
+use serde_json::json;
+use std::net::SocketAddr;
+
+/// Secret of the sandbox's confidential client (a test server on loopback; not a real secret).
+pub const SANDBOX_CONFIDENTIAL: (&str, &str) = ("fhirdl-sandbox-confidential", "sandbox-secret");
+
+pub async fn run(ctx: &Ctx, args: &SandboxArgs) -> Result<()> {
+    let config = SandboxConfig {
+        bind: SocketAddr::from(([127, 0, 0, 1], args.port)),
+        seed: args.seed,
+        flavor: if args.dstu2 {
+            FhirFlavor::Dstu2
+        } else {
+            FhirFlavor::R4
+        },
+        smart_configuration: !args.dstu2,
+        confidential_client: args.confidential.then(|| {
+            (
+                SANDBOX_CONFIDENTIAL.0.to_string(),
+                SANDBOX_CONFIDENTIAL.1.to_string(),
+            )
+        }),
+        resources_per_patient: args.resources,
+        ..SandboxConfig::default()
+    };
+    let sandbox = Sandbox::start(config).await.map_err(|e| {
+        Failure::new(
+            Kind::Usage,
+            format!("cannot start the sandbox on 127.0.0.1:{}: {e:#}", args.port),
+        )
+        .hint("pick another --port, or --port 0 for a free one")
+    })?;
+    let base = sandbox.fhir_base();
+    let users = sandbox.users();
+    let mut text = format!(
+        "fhirdl sandbox (synthetic data, seed {}) is running.\n\n  FHIR base:  {base}\n  client id:  {} (public)\n",
+        args.seed,
+        sandbox.config().public_client_id
+    );
+    if let Some((id, secret)) = &sandbox.config().confidential_client {
+        text.push_str(&format!("  confidential client: {id}  secret: {secret}  (a test value, for this sandbox only)\n"));
+    }
+    text.push_str("\n  Test patients (portal logins):\n");
+    for u in &users {
+        text.push_str(&format!(
+            "    {:<8} password {:<16} {} (Patient/{})\n",
+            u.username, u.password, u.display_name, u.patient_id
+        ));
+    }
+    text.push_str(&format!(
+        "\n  Try it in another terminal:\n    fhirdl login --profile sandbox --fhir-base {base} --client-id {} --credential-store file\n\nPress Ctrl-C to stop.",
+        sandbox.config().public_client_id
+    ));
+    ctx.ui.out(&text);
+    ctx.ui.json_out(&json!({
+        "fhir_base": base.as_str(),
+        "client_id": sandbox.config().public_client_id,
+        "confidential_client_id": sandbox.config().confidential_client.as_ref().map(|c| c.0.clone()),
+        "users": users.iter().map(|u| json!({
+            "username": u.username, "password": u.password, "patient": u.patient_id, "name": u.display_name
+        })).collect::<Vec<_>>(),
+    }));
+    let _ = tokio::signal::ctrl_c().await;
+    ctx.ui.info("Stopping the sandbox.");
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+pub async fn browser(args: &SandboxBrowserArgs) -> Result<()> {
+    let mut url = url::Url::parse(&args.url)?;
+    if args.tamper_state {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k == "state" {
+                    "tampered".to_string()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    let consent = if args.deny {
+        Consent::Deny
+    } else {
+        Consent::Allow
+    };
+    let outcome = sign_in(&url, &args.user, &args.password, consent).await?;
+    if outcome.status >= 400 {
+        anyhow::bail!("the last page answered HTTP {}", outcome.status);
+    }
+    Ok(())
+}

@@ -1,0 +1,262 @@
+//! `fhirdl status`: what each profile is signed in as, and whether the sign-in still works.
+
+use super::Ctx;
+use crate::auth::session::Session;
+use crate::auth::store::CredentialStore;
+use crate::cli::StatusArgs;
+use crate::config::{self, Profile};
+use crate::error::{exit_code, fail, Kind};
+use crate::fhir::client::{patient_name, FhirClient};
+use crate::timefmt::{human_duration, now_unix, unix_to_rfc3339};
+use anyhow::Result;
+use serde::Serialize;
+use std::sync::Arc;
+use url::Url;
+
+#[derive(Debug, Serialize)]
+struct ProfileStatus {
+    profile: String,
+    default: bool,
+    provider: Option<String>,
+    fhir_base: String,
+    fhir_version: Option<String>,
+    software: Option<String>,
+    signed_in: bool,
+    patient: Option<String>,
+    patient_name: Option<String>,
+    fhir_user: Option<String>,
+    scope: Option<String>,
+    access_token_expires_at: Option<String>,
+    access_token_expires_in_seconds: Option<i64>,
+    refresh_token: bool,
+    refresh_token_since: Option<String>,
+    signed_in_at: Option<String>,
+    credential_store: String,
+    redirect_uri: String,
+    last_sync: Option<String>,
+    /// "ok", "not-signed-in", "login-required", "unreachable", "offline", "error".
+    check: String,
+    problem: Option<String>,
+    #[serde(skip)]
+    exit: i32,
+}
+
+pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
+    let cfg = config::load(&ctx.settings)?;
+    let names: Vec<String> = if args.all
+        || (ctx.settings.profile.is_none()
+            && cfg.profiles.len() > 1
+            && cfg.default_profile.is_none())
+    {
+        cfg.names()
+    } else {
+        vec![cfg.select(ctx.settings.profile.as_deref())?.0]
+    };
+    if names.is_empty() {
+        cfg.select(None)?;
+    }
+    let mut statuses = Vec::new();
+    for name in &names {
+        let Some(profile) = cfg.profiles.get(name) else {
+            continue;
+        };
+        let is_default = cfg.default_profile.as_deref() == Some(name.as_str());
+        statuses.push(status_of(ctx, name, profile, is_default, args.offline).await);
+    }
+    for s in &statuses {
+        ctx.ui.out(&render(s));
+    }
+    ctx.ui
+        .json_out(&serde_json::json!({ "profiles": statuses }));
+    let worst = statuses.iter().map(|s| s.exit).max().unwrap_or(0);
+    match worst {
+        0 => Ok(()),
+        4 => Err(fail(
+            Kind::LoginRequired,
+            "a profile needs a new sign-in (see above)",
+        )),
+        6 => Err(fail(
+            Kind::Network,
+            "a provider could not be reached (see above)",
+        )),
+        7 => Err(fail(
+            Kind::CredentialStore,
+            "a credential store could not be used (see above)",
+        )),
+        _ => Err(anyhow::anyhow!(
+            "status could not be determined for every profile (see above)"
+        )),
+    }
+}
+
+async fn status_of(
+    ctx: &Ctx,
+    name: &str,
+    profile: &Profile,
+    is_default: bool,
+    offline: bool,
+) -> ProfileStatus {
+    let store = CredentialStore::new(profile.credential_store, &ctx.settings.paths);
+    let mut s = ProfileStatus {
+        profile: name.to_string(),
+        default: is_default,
+        provider: profile.provider.clone(),
+        fhir_base: profile.fhir_base.clone(),
+        fhir_version: profile.discovery.as_ref().and_then(|d| d.fhir_release()),
+        software: profile.discovery.as_ref().and_then(|d| d.software.clone()),
+        signed_in: false,
+        patient: None,
+        patient_name: None,
+        fhir_user: None,
+        scope: None,
+        access_token_expires_at: None,
+        access_token_expires_in_seconds: None,
+        refresh_token: false,
+        refresh_token_since: None,
+        signed_in_at: None,
+        credential_store: store.describe(),
+        redirect_uri: profile.redirect.display(),
+        last_sync: None,
+        check: "ok".into(),
+        problem: None,
+        exit: 0,
+    };
+    let creds = match store.load(name).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            s.check = "not-signed-in".into();
+            s.problem = Some(format!(
+                "not signed in: run `fhirdl login --profile {name}`"
+            ));
+            s.exit = 4;
+            return s;
+        }
+        Err(e) => {
+            s.check = "error".into();
+            s.exit = exit_code(&e);
+            s.problem = Some(format!("{e:#}"));
+            return s;
+        }
+    };
+    s.signed_in = true;
+    s.patient = creds.patient.clone();
+    s.fhir_user = creds.fhir_user.clone();
+    s.scope = Some(creds.scope.clone());
+    s.access_token_expires_at = creds.expires_at.map(unix_to_rfc3339);
+    s.access_token_expires_in_seconds = creds.expires_in();
+    s.refresh_token = creds.refresh_token.is_some();
+    s.refresh_token_since = creds.refresh_token_issued_at.map(unix_to_rfc3339);
+    s.signed_in_at = Some(unix_to_rfc3339(creds.signed_in_at));
+    if offline {
+        s.check = "offline".into();
+        return s;
+    }
+    let (Some(pid), Ok(base)) = (creds.patient.clone(), Url::parse(&profile.fhir_base)) else {
+        return s;
+    };
+    let result = async {
+        let session = Session::open(ctx.http.clone(), store.clone(), name, profile.clone()).await?;
+        let fhir = FhirClient::new(ctx.http.clone(), base, Arc::new(session));
+        let patient = fhir.read("Patient", &pid).await?;
+        let after = fhir.session().credentials().await;
+        anyhow::Ok((patient, after))
+    }
+    .await;
+    match result {
+        Ok((patient, after)) => {
+            s.patient_name = patient_name(&patient);
+            // A refresh may have happened: show the current token.
+            s.access_token_expires_at = after.expires_at.map(unix_to_rfc3339);
+            s.access_token_expires_in_seconds = after.expires_in();
+            s.refresh_token = after.refresh_token.is_some();
+            s.refresh_token_since = after.refresh_token_issued_at.map(unix_to_rfc3339);
+        }
+        Err(e) => {
+            s.exit = exit_code(&e);
+            s.check = match s.exit {
+                4 => "login-required",
+                6 => "unreachable",
+                _ => "error",
+            }
+            .into();
+            let hint = crate::error::hint_of(&e)
+                .map(|h| format!(" ({h})"))
+                .unwrap_or_default();
+            s.problem = Some(format!("{e:#}{hint}"));
+        }
+    }
+    s
+}
+
+fn render(s: &ProfileStatus) -> String {
+    let mut out = format!(
+        "Profile {}{}\n",
+        s.profile,
+        if s.default { " (default)" } else { "" }
+    );
+    let mut line = |k: &str, v: String| out.push_str(&format!("  {k:<15}{v}\n"));
+    if let Some(p) = &s.provider {
+        line("provider:", p.clone());
+    }
+    let mut base = s.fhir_base.clone();
+    if let Some(v) = &s.fhir_version {
+        base.push_str(&format!(" (FHIR {v})"));
+    }
+    line("FHIR base:", base);
+    if let Some(sw) = &s.software {
+        line("server:", sw.clone());
+    }
+    if s.signed_in {
+        let who = match (&s.patient, &s.patient_name) {
+            (Some(id), Some(n)) => format!("{id} — {n}"),
+            (Some(id), None) => id.clone(),
+            _ => "unknown".into(),
+        };
+        line("patient:", who);
+        line("scopes:", s.scope.clone().unwrap_or_default());
+        let expiry = match (
+            &s.access_token_expires_at,
+            s.access_token_expires_in_seconds,
+        ) {
+            (Some(at), Some(secs)) if secs > 0 => {
+                format!("expires in {} ({at})", human_duration(secs))
+            }
+            (Some(at), Some(secs)) => format!(
+                "expired {} ago ({at}){}",
+                human_duration(-secs),
+                if s.refresh_token {
+                    "; will be refreshed"
+                } else {
+                    ""
+                }
+            ),
+            _ => "no expiry stated".into(),
+        };
+        line("access token:", expiry);
+        let refresh = match (&s.refresh_token, &s.refresh_token_since) {
+            (true, Some(since)) => {
+                let age =
+                    crate::timefmt::parse_rfc3339(since).map(|t| human_duration(now_unix() - t));
+                format!(
+                    "held since {since}{}",
+                    age.map(|a| format!(" ({a} ago)")).unwrap_or_default()
+                )
+            }
+            (true, None) => "held".into(),
+            _ => "none".into(),
+        };
+        line("refresh token:", refresh);
+    } else {
+        line("signed in:", "no".into());
+    }
+    line("credentials:", s.credential_store.clone());
+    line("redirect URI:", s.redirect_uri.clone());
+    line(
+        "last sync:",
+        s.last_sync.clone().unwrap_or_else(|| "never".into()),
+    );
+    if let Some(p) = &s.problem {
+        line("problem:", p.clone());
+    }
+    out
+}

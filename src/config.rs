@@ -1,0 +1,252 @@
+//! The settings file: one human-readable TOML file holding every profile.
+//!
+//! A profile is a provider sign-in: FHIR base, client id, redirect settings, which credential
+//! store holds its tokens, and the cached discovery result. No secret is ever stored here; the
+//! credential store ([`crate::auth::store`]) holds tokens and client secrets.
+
+use crate::auth::discovery::Discovery;
+use crate::cli::{RedirectHost, StoreKind};
+use crate::error::{Failure, Kind};
+use crate::fsutil;
+use crate::settings::Settings;
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ConfigFile {
+    /// Profile used when --profile is not given and there is more than one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_profile: Option<String>,
+    #[serde(default)]
+    pub profiles: BTreeMap<String, Profile>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Profile {
+    /// Preset name, when the profile was made from one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    pub fhir_base: String,
+    pub client_id: String,
+    /// A client secret is kept in the credential store and sent to the token endpoint.
+    #[serde(default)]
+    pub confidential: bool,
+    /// Scopes to request instead of the computed ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(default = "yes")]
+    pub send_aud: bool,
+    #[serde(default)]
+    pub redirect: RedirectSettings,
+    pub credential_store: StoreKind,
+    /// Where `sync` writes (remembered from `--out`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_dir: Option<PathBuf>,
+    /// Cached SMART discovery; refreshed by every login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<Discovery>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RedirectSettings {
+    pub host: RedirectHost,
+    /// 0 means an ephemeral port chosen at each login.
+    pub port: u16,
+    pub path: String,
+}
+
+impl Default for RedirectSettings {
+    fn default() -> Self {
+        RedirectSettings {
+            host: RedirectHost::Ipv4Loopback,
+            port: 0,
+            path: "/callback".into(),
+        }
+    }
+}
+
+impl RedirectSettings {
+    /// The redirect URI for a concrete port.
+    pub fn uri(&self, port: u16) -> String {
+        format!("http://{}:{}{}", self.host.as_str(), port, self.path)
+    }
+
+    /// How the redirect URI will look, for display (`<port>` when ephemeral).
+    pub fn display(&self) -> String {
+        if self.port == 0 {
+            format!(
+                "http://{}:<ephemeral port>{}",
+                self.host.as_str(),
+                self.path
+            )
+        } else {
+            self.uri(self.port)
+        }
+    }
+}
+
+/// Profile names become file names and keyring entries: keep them simple.
+pub fn validate_profile_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with(['.', '-'])
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(
+            Failure::new(Kind::Usage, format!("'{name}' is not a valid profile name"))
+                .hint("use 1 to 64 letters, digits, '-', '_' or '.', not starting with '.' or '-'")
+                .into(),
+        )
+    }
+}
+
+impl ConfigFile {
+    /// Reads the settings file; a missing file is an empty configuration.
+    pub fn load(path: &Path) -> Result<ConfigFile> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigFile::default()),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        toml::from_str(&text).map_err(|e| {
+            Failure::new(
+                Kind::Usage,
+                format!(
+                    "the settings file {} is not valid: {}",
+                    path.display(),
+                    e.message()
+                ),
+            )
+            .hint("fix or remove the file; `fhirdl login` recreates profiles")
+            .into()
+        })
+    }
+
+    /// Writes the settings file atomically (0600).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut text = String::from(
+            "# fhirdl settings: one [profiles.NAME] table per provider sign-in.\n\
+             # No secrets are kept here; tokens live in the credential store.\n\n",
+        );
+        text.push_str(&toml::to_string_pretty(self).context("cannot serialize the settings")?);
+        fsutil::write_atomic(path, text.as_bytes())
+    }
+
+    /// Which profile a command means: --profile, else the default, else the only one.
+    pub fn select(&self, explicit: Option<&str>) -> Result<(String, &Profile)> {
+        let name = match explicit {
+            Some(n) => n.to_string(),
+            None => match (&self.default_profile, self.profiles.len()) {
+                (Some(d), _) if self.profiles.contains_key(d) => d.clone(),
+                (_, 1) => self.profiles.keys().next().cloned().unwrap_or_default(),
+                (_, 0) => {
+                    return Err(Failure::new(Kind::LoginRequired, "no profile is saved yet")
+                        .hint("sign in first: fhirdl login --provider <preset> --client-id <id>  (see `fhirdl providers`)")
+                        .into())
+                }
+                _ => {
+                    return Err(Failure::new(
+                        Kind::Usage,
+                        format!("several profiles are saved ({}); which one?", self.names().join(", ")),
+                    )
+                    .hint("pass --profile NAME, or set one with `fhirdl profile default NAME`")
+                    .into())
+                }
+            },
+        };
+        match self.profiles.get(&name) {
+            Some(p) => Ok((name, p)),
+            None => Err(Failure::new(Kind::Usage, format!("no profile named '{name}'"))
+                .hint(if self.profiles.is_empty() {
+                    "sign in first: fhirdl login --profile NAME --provider <preset> --client-id <id>".to_string()
+                } else {
+                    format!("saved profiles: {}", self.names().join(", "))
+                })
+                .into()),
+        }
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.profiles.keys().cloned().collect()
+    }
+}
+
+/// Loads the settings file named by `settings`.
+pub fn load(settings: &Settings) -> Result<ConfigFile> {
+    ConfigFile::load(&settings.paths.config_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile() -> Profile {
+        Profile {
+            provider: None,
+            fhir_base: "https://example.org/fhir".into(),
+            client_id: "app".into(),
+            confidential: false,
+            scope: None,
+            send_aud: true,
+            redirect: RedirectSettings::default(),
+            credential_store: StoreKind::File,
+            out_dir: None,
+            discovery: None,
+        }
+    }
+
+    #[test]
+    fn round_trip_and_select() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let mut cfg = ConfigFile::load(&path).unwrap();
+        assert!(cfg.select(None).is_err());
+        cfg.profiles.insert("a".into(), profile());
+        cfg.save(&path).unwrap();
+        let back = ConfigFile::load(&path).unwrap();
+        assert_eq!(back.profiles["a"], profile());
+        assert_eq!(back.select(None).unwrap().0, "a");
+        let mut two = back.clone();
+        two.profiles.insert("b".into(), profile());
+        assert!(two.select(None).is_err());
+        two.default_profile = Some("b".into());
+        assert_eq!(two.select(None).unwrap().0, "b");
+        assert!(two.select(Some("zzz")).is_err());
+    }
+
+    #[test]
+    fn bad_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "profiles = 3").unwrap();
+        let err = ConfigFile::load(&path).unwrap_err();
+        assert!(err.to_string().contains("is not valid"), "{err}");
+    }
+
+    #[test]
+    fn profile_names() {
+        for ok in ["nextgen", "a.b-c_d", "X1"] {
+            assert!(validate_profile_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", ".hidden", "-x", "a/b", "a b", "../x", &"x".repeat(65)] {
+            assert!(validate_profile_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn redirect_uri_forms() {
+        let r = RedirectSettings::default();
+        assert_eq!(r.uri(5000), "http://127.0.0.1:5000/callback");
+        assert!(r.display().contains("<ephemeral port>"));
+    }
+}

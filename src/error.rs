@@ -1,0 +1,175 @@
+//! Typed failures that decide an exit code, and the one place that maps errors to exit codes.
+//!
+//! Library code returns `anyhow::Error` with context; where the caller (or the user) must act on
+//! a specific condition it wraps a [`Failure`] with a [`Kind`] and, ideally, a hint. `main` calls
+//! [`exit_code`] on whatever error reaches it. This module does not print anything.
+
+use std::fmt;
+
+/// What kind of failure happened; each kind has one documented exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Bad flags or arguments, or a missing value the user must give (exit 2).
+    Usage,
+    /// The run finished but some parts failed (exit 3; used by `sync`).
+    Partial,
+    /// No usable credentials: never signed in, refresh token expired or revoked (exit 4).
+    LoginRequired,
+    /// The sign-in itself failed: denied, state mismatch, timeout, rejected code (exit 5).
+    LoginFailed,
+    /// The provider could not be reached or answered something unusable (exit 6).
+    Network,
+    /// The credential store could not be used (exit 7).
+    CredentialStore,
+    /// Another fhirdl run holds the lock on this folder (exit 8; used by `sync`).
+    Locked,
+    /// Interrupted by Ctrl-C (exit 130).
+    Interrupted,
+}
+
+impl Kind {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Kind::Usage => 2,
+            Kind::Partial => 3,
+            Kind::LoginRequired => 4,
+            Kind::LoginFailed => 5,
+            Kind::Network => 6,
+            Kind::CredentialStore => 7,
+            Kind::Locked => 8,
+            Kind::Interrupted => 130,
+        }
+    }
+}
+
+/// Exit code for an unexpected failure that carries no [`Kind`].
+pub const EXIT_OTHER: i32 = 1;
+
+/// Every documented exit code with its meaning, for `--help` and README.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0    success
+  1    unexpected error
+  2    usage error (bad flags, missing client secret without a terminal, unknown profile)
+  3    partial success (some resource types failed; see the summary)
+  4    login required (not signed in, or the refresh token expired or was revoked)
+  5    sign-in failed (denied in the browser, state mismatch, timeout, code rejected)
+  6    network or server error (unreachable, not a FHIR/SMART server, bad response)
+  7    credential store unavailable (use --credential-store file on headless machines)
+  8    another fhirdl run holds the lock
+  130  interrupted (Ctrl-C)";
+
+/// A failure the user can act on: a message, a kind that picks the exit code, and a hint.
+#[derive(Debug)]
+pub struct Failure {
+    pub kind: Kind,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Failure {
+    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Failure {
+            kind,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn login_required(profile: &str, why: impl Into<String>) -> Self {
+        Failure::new(Kind::LoginRequired, why)
+            .hint(format!("run: fhirdl login --profile {profile}"))
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// Shorthand: `Err(fail(Kind::Usage, "…"))?`.
+pub fn fail(kind: Kind, message: impl Into<String>) -> anyhow::Error {
+    Failure::new(kind, message).into()
+}
+
+/// The first [`Failure`] in the chain, if any.
+pub fn failure_of(err: &anyhow::Error) -> Option<&Failure> {
+    err.chain().find_map(|e| e.downcast_ref::<Failure>())
+}
+
+/// Maps any error to its exit code: a [`Failure`]'s kind, a network error from reqwest, else 1.
+pub fn exit_code(err: &anyhow::Error) -> i32 {
+    if let Some(f) = failure_of(err) {
+        return f.kind.exit_code();
+    }
+    if err
+        .chain()
+        .any(|e| e.downcast_ref::<reqwest::Error>().is_some())
+    {
+        return Kind::Network.exit_code();
+    }
+    EXIT_OTHER
+}
+
+/// The hint to show under an error, if any: the first one in the chain.
+pub fn hint_of(err: &anyhow::Error) -> Option<String> {
+    if let Some(h) = failure_of(err).and_then(|f| f.hint.clone()) {
+        return Some(h);
+    }
+    if let Some(e) = err.chain().find_map(|e| e.downcast_ref::<reqwest::Error>()) {
+        if e.is_connect() {
+            return Some(
+                "check the address and your network connection; `fhirdl -v …` shows each request"
+                    .into(),
+            );
+        }
+        if e.is_timeout() {
+            return Some("the server did not answer in time; try again later".into());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn exit_code_found_through_context() {
+        let err = anyhow::Error::from(Failure::login_required("work", "refresh token expired"))
+            .context("reading Patient");
+        assert_eq!(exit_code(&err), 4);
+        assert_eq!(
+            hint_of(&err).as_deref(),
+            Some("run: fhirdl login --profile work")
+        );
+        let plain: anyhow::Result<()> = Err(anyhow::anyhow!("boom")).context("x");
+        assert_eq!(exit_code(&plain.unwrap_err()), 1);
+    }
+
+    #[test]
+    fn every_kind_is_documented() {
+        for kind in [
+            Kind::Usage,
+            Kind::Partial,
+            Kind::LoginRequired,
+            Kind::LoginFailed,
+            Kind::Network,
+            Kind::CredentialStore,
+            Kind::Locked,
+            Kind::Interrupted,
+        ] {
+            let code = format!("  {:<4} ", kind.exit_code());
+            assert!(EXIT_CODES_HELP.contains(&code), "{kind:?} missing");
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Talking FHIR with a signed-in session.
+
+pub mod client;

@@ -1,0 +1,349 @@
+//! The one HTTP stack: a reqwest client (rustls), request tracing with redaction, JSON reading
+//! with clear errors, and the adapter through which the `oauth2` crate uses the same client.
+//!
+//! Redirects are followed only within the same origin (scheme, host, port), so a bearer token or
+//! a token request never travels to another host. Fetching FHIR resources with a token is in
+//! [`crate::fhir`]; this module knows nothing about tokens.
+
+use crate::error::{Failure, Kind};
+use crate::output::Ui;
+use anyhow::{Context, Result};
+use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use url::Url;
+
+/// Largest JSON document fhirdl reads into memory (discovery documents, token responses, pages).
+pub const MAX_JSON_BYTES: usize = 64 * 1024 * 1024;
+
+pub const FHIR_JSON: &str =
+    "application/fhir+json, application/json+fhir;q=0.9, application/json;q=0.8";
+
+/// Query parameters whose values never appear in traces or errors.
+const SENSITIVE_PARAMS: &[&str] = &[
+    "code",
+    "state",
+    "code_verifier",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "client_secret",
+    "token",
+    "password",
+];
+
+#[derive(Clone)]
+pub struct Http {
+    client: reqwest::Client,
+    ui: Arc<Ui>,
+}
+
+impl Http {
+    pub fn new(ui: Arc<Ui>) -> Result<Http> {
+        let policy = reqwest::redirect::Policy::custom(|attempt| {
+            let same_origin = attempt
+                .previous()
+                .first()
+                .is_some_and(|first| first.origin() == attempt.url().origin());
+            if attempt.previous().len() > 5 || !same_origin {
+                attempt.stop()
+            } else {
+                attempt.follow()
+            }
+        });
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("fhirdl/", env!("CARGO_PKG_VERSION")))
+            .redirect(policy)
+            .connect_timeout(Duration::from_secs(20))
+            .timeout(Duration::from_secs(120))
+            .build()
+            .context("cannot set up the HTTP client")?;
+        Ok(Http { client, ui })
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    pub fn ui(&self) -> &Ui {
+        &self.ui
+    }
+
+    /// Sends a request, tracing it at -v (one line) and -vv (headers, redacted).
+    pub async fn send(&self, req: reqwest::Request) -> Result<reqwest::Response, reqwest::Error> {
+        let method = req.method().clone();
+        let url = redact_url(req.url());
+        if self.ui.verbosity >= 2 {
+            self.ui.trace(&format!("> {method} {url}"));
+            trace_headers(&self.ui, ">", req.headers());
+        }
+        let started = Instant::now();
+        let result = self.client.execute(req).await;
+        let ms = started.elapsed().as_millis();
+        match &result {
+            Ok(resp) => {
+                if self.ui.verbosity >= 1 {
+                    let len = resp
+                        .content_length()
+                        .map(|n| format!("{n} B"))
+                        .unwrap_or_else(|| "? B".into());
+                    self.ui.trace(&format!(
+                        "{method} {url} → {} ({ms} ms, {len})",
+                        resp.status().as_u16()
+                    ));
+                }
+                if self.ui.verbosity >= 2 {
+                    trace_headers(&self.ui, "<", resp.headers());
+                }
+            }
+            Err(e) if self.ui.verbosity >= 1 => {
+                self.ui.trace(&format!(
+                    "{method} {url} → failed after {ms} ms: {}",
+                    describe_reqwest(e)
+                ));
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// GETs a JSON document (discovery, metadata) without credentials.
+    pub async fn get_json(&self, url: &Url, accept: &str) -> Result<JsonResponse> {
+        let req = self
+            .client
+            .get(url.clone())
+            .header(ACCEPT, accept)
+            .build()
+            .context("cannot build the request")?;
+        let resp = self
+            .send(req)
+            .await
+            .with_context(|| format!("cannot reach {}", redact_url(url)))?;
+        read_json(resp).await
+    }
+}
+
+/// A parsed JSON body with the response's status and headers.
+#[derive(Debug)]
+pub struct JsonResponse {
+    pub url: Url,
+    pub status: reqwest::StatusCode,
+    pub headers: HeaderMap,
+    pub body: serde_json::Value,
+}
+
+/// Reads a response body as JSON, refusing HTML pages and other non-JSON with a clear error.
+pub async fn read_json(resp: reqwest::Response) -> Result<JsonResponse> {
+    let url = resp.url().clone();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let bytes = read_capped(resp, MAX_JSON_BYTES).await.with_context(|| {
+        format!(
+            "the connection to {} broke while reading the answer",
+            redact_url(&url)
+        )
+    })?;
+    let shown = redact_url(&url);
+    if content_type.contains("html") || looks_like_html(&bytes) {
+        return Err(Failure::new(
+            Kind::Network,
+            format!(
+                "{shown} answered HTTP {} with an HTML page, not JSON",
+                status.as_u16()
+            ),
+        )
+        .hint("this is often a login or error page: check that the address is the FHIR base URL")
+        .into());
+    }
+    let body = serde_json::from_slice(&bytes).map_err(|e| {
+        Failure::new(
+            Kind::Network,
+            format!(
+                "{shown} answered HTTP {} with a body that is not valid JSON ({e}; content type '{}')",
+                status.as_u16(),
+                if content_type.is_empty() { "none" } else { &content_type }
+            ),
+        )
+    })?;
+    Ok(JsonResponse {
+        url,
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Reads a whole body, but no more than `cap` bytes.
+pub async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if out.len() + chunk.len() > cap {
+            anyhow::bail!(
+                "the answer is larger than {} MiB; refusing to read it",
+                cap / (1024 * 1024)
+            );
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+fn looks_like_html(bytes: &[u8]) -> bool {
+    let start: Vec<u8> = bytes
+        .iter()
+        .skip_while(|b| b.is_ascii_whitespace())
+        .take(15)
+        .map(|b| b.to_ascii_lowercase())
+        .collect();
+    start.starts_with(b"<!doctype html") || start.starts_with(b"<html")
+}
+
+/// A URL with the values of sensitive query parameters replaced by `(redacted)`, and without
+/// any user:password part.
+pub fn redact_url(url: &Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_password(None);
+    if u.query().is_some() {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if SENSITIVE_PARAMS.contains(&k.as_ref()) {
+                    "(redacted)".to_string()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
+}
+
+fn trace_headers(ui: &Ui, dir: &str, headers: &HeaderMap) {
+    for (name, value) in headers {
+        let shown = match name.as_str() {
+            "authorization" | "cookie" | "set-cookie" | "proxy-authorization" => "(redacted)",
+            _ => value.to_str().unwrap_or("(binary)"),
+        };
+        ui.trace(&format!("{dir} {name}: {shown}"));
+    }
+}
+
+/// A short description of a transport error, without the URL (callers add a redacted one).
+pub fn describe_reqwest(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "the answer broke off"
+    } else {
+        "request failed"
+    };
+    let mut source = std::error::Error::source(e);
+    let mut detail = String::new();
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {detail}")
+    }
+}
+
+/// Is this URL allowed to carry OAuth or FHIR traffic: https, or http on a loopback host.
+pub fn is_secure_or_loopback(url: &Url) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => is_loopback_host(url),
+        _ => false,
+    }
+}
+
+pub fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// The adapter that lets the `oauth2` crate send its requests through our client (one HTTP
+/// stack, same redirect policy, same tracing).
+pub async fn oauth_request(
+    http: &Http,
+    request: oauth2::HttpRequest,
+) -> Result<oauth2::HttpResponse, OauthTransportError> {
+    let (parts, body) = request.into_parts();
+    let url = Url::parse(&parts.uri.to_string()).map_err(|e| OauthTransportError(e.to_string()))?;
+    let mut req = reqwest::Request::new(parts.method, url);
+    *req.headers_mut() = parts.headers;
+    *req.body_mut() = Some(body.into());
+    let resp = http
+        .send(req)
+        .await
+        .map_err(|e| OauthTransportError(describe_reqwest(&e)))?;
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = read_capped(resp, MAX_JSON_BYTES)
+        .await
+        .map_err(|e| OauthTransportError(e.to_string()))?;
+    let mut out = oauth2::http::Response::builder()
+        .status(status)
+        .body(bytes)
+        .map_err(|e| OauthTransportError(e.to_string()))?;
+    *out.headers_mut() = headers;
+    Ok(out)
+}
+
+/// A transport failure talking to an OAuth endpoint (already redacted).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct OauthTransportError(pub String);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_hides_sensitive_values_only() {
+        let u = Url::parse("http://127.0.0.1:5/cb?code=abc&state=xyz&iss=https%3A%2F%2Fa").unwrap();
+        let r = redact_url(&u);
+        assert!(!r.contains("abc") && !r.contains("xyz"), "{r}");
+        assert!(r.contains("iss=https"), "{r}");
+        let u = Url::parse("https://user:pw@h/x").unwrap();
+        assert!(!redact_url(&u).contains("pw"));
+    }
+
+    #[test]
+    fn loopback_rules() {
+        let ok = [
+            "https://a.example/x",
+            "http://127.0.0.1:9/x",
+            "http://localhost/x",
+            "http://[::1]:3/",
+        ];
+        for u in ok {
+            assert!(is_secure_or_loopback(&Url::parse(u).unwrap()), "{u}");
+        }
+        for u in ["http://a.example/x", "ftp://127.0.0.1/", "http://10.0.0.1/"] {
+            assert!(!is_secure_or_loopback(&Url::parse(u).unwrap()), "{u}");
+        }
+    }
+
+    #[test]
+    fn html_sniffing() {
+        assert!(looks_like_html(b"  <!DOCTYPE html><html>"));
+        assert!(looks_like_html(b"<html>"));
+        assert!(!looks_like_html(b"{\"a\":1}"));
+    }
+}

@@ -1,0 +1,82 @@
+//! fhirdl: take your medical record home from a SMART on FHIR patient portal.
+//!
+//! `main.rs` only calls [`run`]. The modules, one concern each: [`cli`] (what was typed),
+//! [`settings`] and [`config`] (where things live, saved profiles), [`auth`] (discovery, login,
+//! tokens, credential store), [`http`] and [`fhir`] (the network), [`commands`] (one module per
+//! command), [`sandbox`] (the embedded SMART on FHIR test server), and small helpers.
+
+pub mod auth;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod fhir;
+pub mod fsutil;
+pub mod http;
+pub mod output;
+pub mod providers;
+pub mod sandbox;
+pub mod secret;
+pub mod settings;
+pub mod timefmt;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use commands::Ctx;
+
+/// Parses the command line, runs the command, prints any error, and returns the exit code.
+pub fn run() -> i32 {
+    let cli = Cli::parse();
+    let settings = match settings::Settings::from_args(&cli.global) {
+        Ok(s) => s,
+        Err(e) => {
+            output::Ui::default().error(&e);
+            return error::exit_code(&e);
+        }
+    };
+    let ctx = match Ctx::new(settings) {
+        Ok(c) => c,
+        Err(e) => {
+            output::Ui::default().error(&e);
+            return error::exit_code(&e);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let e = anyhow::Error::from(e).context("cannot start the async runtime");
+            ctx.ui.error(&e);
+            return error::exit_code(&e);
+        }
+    };
+    let result = runtime.block_on(dispatch(&ctx, &cli.command));
+    // Do not wait for stray background work (a browser launcher, a pasted-line reader).
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            ctx.ui.error(&e);
+            error::exit_code(&e)
+        }
+    }
+}
+
+async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<()> {
+    match command {
+        Command::Login(args) => commands::login::run(ctx, args).await,
+        Command::Status(args) => commands::status::run(ctx, args).await,
+        Command::Logout(args) => commands::logout::run(ctx, args).await,
+        Command::Profile(cmd) => commands::profile::run(ctx, cmd).await,
+        Command::Providers => commands::providers::run(ctx),
+        Command::Completions { shell } => {
+            commands::completions::run(*shell);
+            Ok(())
+        }
+        Command::Sandbox(args) => commands::sandbox::run(ctx, args).await,
+        Command::SandboxBrowser(args) => commands::sandbox::browser(args).await,
+        Command::Demo(args) => commands::demo::run(ctx, args).await,
+    }
+}

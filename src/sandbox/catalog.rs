@@ -1,0 +1,110 @@
+//! What the sandbox serves: resource types per FHIR flavor, which ones belong to a patient and
+//! which are shared, and which search parameters each supports. Pure lookups, no state.
+
+use super::FhirFlavor;
+
+/// Resources any valid token may read (no patient compartment).
+pub(super) const SHARED_TYPES: [&str; 4] =
+    ["Practitioner", "Organization", "Location", "Medication"];
+
+/// How a resource type relates to the patient compartment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum TypeKind {
+    Patient,
+    /// Searchable per patient (`patient=` / `subject=`).
+    Clinical,
+    /// Read-only document bytes owned by a patient.
+    Binary,
+    /// Readable by anyone; search by `_id` only.
+    Shared,
+}
+
+/// Clinical types, in the order metadata lists them.
+pub(super) fn clinical_types(flavor: FhirFlavor) -> [&'static str; 9] {
+    [
+        "AllergyIntolerance",
+        "Condition",
+        "DiagnosticReport",
+        "DocumentReference",
+        "Encounter",
+        "Immunization",
+        medication_request(flavor),
+        "Observation",
+        "Procedure",
+    ]
+}
+
+pub(super) fn medication_request(flavor: FhirFlavor) -> &'static str {
+    match flavor {
+        FhirFlavor::R4 => "MedicationRequest",
+        FhirFlavor::Dstu2 => "MedicationOrder",
+    }
+}
+
+/// Every type served, with its kind; `None` for types this sandbox does not know.
+pub(super) fn kind_of(flavor: FhirFlavor, resource_type: &str) -> Option<TypeKind> {
+    match resource_type {
+        "Patient" => Some(TypeKind::Patient),
+        "Binary" => Some(TypeKind::Binary),
+        t if SHARED_TYPES.contains(&t) => Some(TypeKind::Shared),
+        t if clinical_types(flavor).contains(&t) => Some(TypeKind::Clinical),
+        _ => None,
+    }
+}
+
+/// All served types: Patient, the clinical types, Binary, then the shared ones.
+pub(super) fn all_types(flavor: FhirFlavor) -> Vec<&'static str> {
+    let mut types = vec!["Patient"];
+    types.extend(clinical_types(flavor));
+    types.push("Binary");
+    types.extend(SHARED_TYPES);
+    types
+}
+
+/// Types with a `category` search parameter.
+pub(super) fn has_category(resource_type: &str) -> bool {
+    matches!(
+        resource_type,
+        "Condition" | "Observation" | "DiagnosticReport" | "DocumentReference"
+    )
+}
+
+/// The element holding the patient reference of a clinical type.
+pub(super) fn patient_element(flavor: FhirFlavor, resource_type: &str) -> &'static str {
+    match (flavor, resource_type) {
+        (_, "AllergyIntolerance" | "Immunization") => "patient",
+        (FhirFlavor::Dstu2, "Condition" | "MedicationOrder" | "Encounter") => "patient",
+        _ => "subject",
+    }
+}
+
+/// A resource id as FHIR allows it: `[A-Za-z0-9\-\.]{1,64}`.
+pub(super) fn is_valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_follow_the_fhir_rule() {
+        assert!(is_valid_id("obs-1.2"));
+        assert!(!is_valid_id(""));
+        assert!(!is_valid_id("a/b"));
+        assert!(!is_valid_id(&"a".repeat(65)));
+    }
+
+    #[test]
+    fn dstu2_serves_medication_order() {
+        assert_eq!(
+            kind_of(FhirFlavor::Dstu2, "MedicationOrder"),
+            Some(TypeKind::Clinical)
+        );
+        assert_eq!(kind_of(FhirFlavor::Dstu2, "MedicationRequest"), None);
+        assert_eq!(kind_of(FhirFlavor::R4, "Binary"), Some(TypeKind::Binary));
+    }
+}

@@ -1,0 +1,351 @@
+//! The FHIR API outside search: bearer-token checks, OperationOutcome errors, the
+//! CapabilityStatement/Conformance, SMART configuration, `read` and Binary download.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+use super::catalog::{self, TypeKind};
+use super::grants::BearerError;
+use super::scopes::{self, Interaction};
+use super::shared::Shared;
+use super::store::StoredResource;
+use super::FhirFlavor;
+
+pub(super) const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
+
+pub(super) fn fhir_json(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, FHIR_JSON)], body).into_response()
+}
+
+/// An OperationOutcome with one error issue; `code` is a FHIR issue-type code.
+fn outcome(status: StatusCode, code: &str, diagnostics: &str) -> Response {
+    let body = json!({
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": code, "diagnostics": diagnostics}],
+    });
+    fhir_json(status, body.to_string())
+}
+
+/// A failed FHIR request, sent as an OperationOutcome.
+#[derive(Debug)]
+pub(super) struct FhirError {
+    status: StatusCode,
+    code: &'static str,
+    diagnostics: String,
+}
+
+impl FhirError {
+    pub(super) fn forbidden(diagnostics: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", diagnostics)
+    }
+
+    pub(super) fn bad_request(diagnostics: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid", diagnostics)
+    }
+
+    pub(super) fn not_found(diagnostics: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", diagnostics)
+    }
+
+    pub(super) fn unknown_type(resource_type: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not-supported",
+            format!("resource type {resource_type} is not served here"),
+        )
+    }
+
+    fn unauthorized(diagnostics: &str) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "login", diagnostics)
+    }
+
+    fn new(status: StatusCode, code: &'static str, diagnostics: impl Into<String>) -> Self {
+        FhirError {
+            status,
+            code,
+            diagnostics: diagnostics.into(),
+        }
+    }
+}
+
+impl IntoResponse for FhirError {
+    fn into_response(self) -> Response {
+        let mut response = outcome(self.status, self.code, &self.diagnostics);
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer realm="fhirdl-sandbox", error="invalid_token""#),
+            );
+        }
+        response
+    }
+}
+
+pub(super) async fn not_found() -> Response {
+    outcome(StatusCode::NOT_FOUND, "not-found", "no such endpoint")
+}
+
+pub(super) async fn method_not_allowed() -> Response {
+    outcome(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "not-supported",
+        "this endpoint does not support that HTTP method",
+    )
+}
+
+/// What the request's bearer token allows.
+pub(super) struct Access {
+    pub patient: String,
+    pub scope: String,
+}
+
+/// Checks `Authorization: Bearer`; a 401 with `WWW-Authenticate` when it is missing, unknown,
+/// expired or revoked.
+pub(super) fn bearer(shared: &Shared, headers: &HeaderMap) -> Result<Access, FhirError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    let result = match token {
+        None => Err("an access token is required (Authorization: Bearer)"),
+        Some(token) => match shared.auth().bearer(token) {
+            Ok(grant) => Ok(Access {
+                patient: grant.patient.clone(),
+                scope: grant.scope.clone(),
+            }),
+            Err(BearerError::Expired) => Err("the access token has expired"),
+            Err(BearerError::Unknown) => Err("the access token is unknown or revoked"),
+        },
+    };
+    result.map_err(FhirError::unauthorized)
+}
+
+/// 403 unless the token's scopes cover `interaction` on `resource_type` (shared types are open
+/// to every valid token).
+pub(super) fn check_scope(
+    shared: &Shared,
+    access: &Access,
+    resource_type: &str,
+    interaction: Interaction,
+) -> Result<(), FhirError> {
+    let kind = catalog::kind_of(shared.config.flavor, resource_type);
+    if kind == Some(TypeKind::Shared) || scopes::allows(&access.scope, resource_type, interaction) {
+        Ok(())
+    } else {
+        Err(FhirError::forbidden(format!(
+            "the granted scopes do not allow access to {resource_type}"
+        )))
+    }
+}
+
+/// GET {base}/{type}/{id}
+pub(super) async fn read(
+    State(shared): State<Arc<Shared>>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    headers: HeaderMap,
+) -> Response {
+    let Ok(Path((resource_type, id))) = path else {
+        return FhirError::bad_request("the URL path is not valid").into_response();
+    };
+    read_resource(&shared, &headers, &resource_type, &id)
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+fn read_resource(
+    shared: &Shared,
+    headers: &HeaderMap,
+    resource_type: &str,
+    id: &str,
+) -> Result<Response, FhirError> {
+    // Unknown types are a 404 before any token check: nothing to protect there.
+    if catalog::kind_of(shared.config.flavor, resource_type).is_none() {
+        return Err(FhirError::unknown_type(resource_type));
+    }
+    let access = bearer(shared, headers)?;
+    check_scope(shared, &access, resource_type, Interaction::Read)?;
+    if resource_type == "Patient" && id != access.patient {
+        return Err(FhirError::forbidden(
+            "this token may only read its own patient",
+        ));
+    }
+    let not_found = || FhirError::not_found(format!("{resource_type}/{id} does not exist"));
+    let stored = shared
+        .resources()
+        .get(resource_type, id)
+        .ok_or_else(not_found)?;
+    if stored
+        .patient
+        .as_deref()
+        .is_some_and(|owner| owner != access.patient)
+    {
+        return Err(FhirError::forbidden(
+            "this resource belongs to another patient",
+        ));
+    }
+    let mut response = match &stored.content {
+        Some((content_type, bytes)) if !wants_fhir_json(headers) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, content_type.clone())],
+            bytes.clone(),
+        )
+            .into_response(),
+        _ => fhir_json(StatusCode::OK, stored.json.clone()),
+    };
+    add_version_headers(&mut response, &stored);
+    Ok(response)
+}
+
+/// Binary reads return the raw bytes unless the client asks for FHIR JSON.
+fn wants_fhir_json(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/fhir+json") || v.contains("application/json"))
+}
+
+fn add_version_headers(response: &mut Response, stored: &StoredResource) {
+    let headers = response.headers_mut();
+    if let Ok(etag) = HeaderValue::from_str(&format!("W/\"{}\"", stored.version)) {
+        headers.insert(header::ETAG, etag);
+    }
+    let modified = SystemTime::from(stored.last_updated);
+    if let Ok(value) = HeaderValue::from_str(&httpdate::fmt_http_date(modified)) {
+        headers.insert(header::LAST_MODIFIED, value);
+    }
+}
+
+/// GET {base}/metadata: no token needed.
+pub(super) async fn metadata(State(shared): State<Arc<Shared>>) -> Response {
+    fhir_json(StatusCode::OK, capability_statement(&shared).to_string())
+}
+
+fn capability_statement(shared: &Shared) -> Value {
+    let config = &shared.config;
+    let dstu2 = config.flavor == FhirFlavor::Dstu2;
+    let service_system = if dstu2 {
+        "http://hl7.org/fhir/restful-security-service"
+    } else {
+        "http://terminology.hl7.org/CodeSystem/restful-security-service"
+    };
+    let mut security = json!({
+        "service": [{
+            "coding": [{"system": service_system, "code": "SMART-on-FHIR"}],
+            "text": "OAuth2 using SMART-on-FHIR profile (see http://docs.smarthealthit.org)",
+        }],
+    });
+    if config.oauth_uris_in_metadata || dstu2 {
+        let mut uris = vec![
+            json!({"url": "authorize", "valueUri": format!("{}/oauth/authorize", shared.issuer)}),
+            json!({"url": "token", "valueUri": format!("{}/oauth/token", shared.issuer)}),
+        ];
+        if config.revocation {
+            uris.push(
+                json!({"url": "revoke", "valueUri": format!("{}/oauth/revoke", shared.issuer)}),
+            );
+        }
+        security["extension"] = json!([{
+            "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+            "extension": uris,
+        }]);
+    }
+    let resources: Vec<Value> = catalog::all_types(config.flavor)
+        .into_iter()
+        .map(|t| resource_capability(config.flavor, t))
+        .collect();
+    let mut statement = json!({
+        "resourceType": if dstu2 { "Conformance" } else { "CapabilityStatement" },
+        "status": "active",
+        "date": "2025-01-01",
+        "publisher": "fhirdl",
+        "kind": "instance",
+        "software": {"name": "fhirdl sandbox", "version": env!("CARGO_PKG_VERSION")},
+        "implementation": {"description": "fhirdl sandbox EHR", "url": shared.fhir_base},
+        "fhirVersion": if dstu2 { "1.0.2" } else { "4.0.1" },
+        "format": ["application/fhir+json", "json"],
+        "rest": [{"mode": "server", "security": security, "resource": resources}],
+    });
+    if dstu2 {
+        statement["acceptUnknown"] = json!("no");
+    }
+    statement
+}
+
+fn resource_capability(flavor: FhirFlavor, resource_type: &'static str) -> Value {
+    let kind = catalog::kind_of(flavor, resource_type);
+    if kind == Some(TypeKind::Binary) {
+        return json!({"type": resource_type, "interaction": [{"code": "read"}]});
+    }
+    let param = |name: &str, kind: &str| json!({"name": name, "type": kind});
+    let mut params = Vec::new();
+    if kind == Some(TypeKind::Clinical) {
+        params.push(param("patient", "reference"));
+        params.push(param("subject", "reference"));
+    }
+    params.push(param("_id", "token"));
+    if kind != Some(TypeKind::Shared) {
+        params.push(param("_lastUpdated", "date"));
+    }
+    if catalog::has_category(resource_type) {
+        params.push(param("category", "token"));
+    }
+    json!({
+        "type": resource_type,
+        "interaction": [{"code": "read"}, {"code": "search-type"}],
+        "searchParam": params,
+    })
+}
+
+/// GET {base}/.well-known/smart-configuration (SMART App Launch 2.x): no token needed.
+pub(super) async fn smart_configuration(State(shared): State<Arc<Shared>>) -> Response {
+    let config = &shared.config;
+    let mut scopes = vec!["openid", "fhirUser", "launch/patient", "offline_access"];
+    if config.scopes_v2 {
+        scopes.push("patient/*.rs");
+    }
+    scopes.push("patient/*.read");
+    let mut capabilities = vec![
+        "launch-standalone",
+        "client-public",
+        "client-confidential-symmetric",
+        "context-standalone-patient",
+        "permission-offline",
+        "permission-patient",
+        "sso-openid-connect",
+    ];
+    if config.scopes_v2 {
+        capabilities.push("permission-v2");
+    }
+    capabilities.extend(["permission-v1", "authorize-post"]);
+    let mut body = json!({
+        "issuer": shared.issuer,
+        "authorization_endpoint": format!("{}/oauth/authorize", shared.issuer),
+        "token_endpoint": format!("{}/oauth/token", shared.issuer),
+        "token_endpoint_auth_methods_supported": config.token_auth_methods,
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "scopes_supported": scopes,
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
+        "capabilities": capabilities,
+    });
+    if config.revocation {
+        body["revocation_endpoint"] = json!(format!("{}/oauth/revoke", shared.issuer));
+    }
+    if config.iss_parameter {
+        body["authorization_response_iss_parameter_supported"] = json!(true);
+    }
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}

@@ -1,0 +1,365 @@
+//! The embedded sandbox EHR: a SMART on FHIR server (OAuth 2 + FHIR R4/DSTU2 read API) that runs
+//! in-process on 127.0.0.1 for tests, benchmarks and `fhirdl demo`.
+//!
+//! This file owns the public surface ([`Sandbox`], [`SandboxConfig`]) and the server's lifetime.
+//! It does not own behaviour: OAuth lives in `authorize` and `token`, the FHIR API in `fhir` and `search`, the
+//! generated record in `data`, mutable state in `store`. `browser` plays the user's part of a
+//! login so tests can drive the whole flow without a real browser.
+
+mod authorize;
+pub mod browser;
+mod catalog;
+mod data;
+mod fhir;
+mod form;
+mod grants;
+mod html;
+mod instant;
+mod pdf;
+mod scopes;
+mod search;
+mod secret;
+mod shared;
+mod store;
+mod token;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use url::Url;
+
+use shared::Shared;
+
+/// Which FHIR release the sandbox speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FhirFlavor {
+    R4,
+    Dstu2,
+}
+
+impl FhirFlavor {
+    fn base_path(self) -> &'static str {
+        match self {
+            FhirFlavor::R4 => "/fhir/r4",
+            FhirFlavor::Dstu2 => "/fhir/dstu2",
+        }
+    }
+}
+
+/// A portal account of the sandbox; each one sees exactly one patient.
+#[derive(Clone, Debug)]
+pub struct SandboxUser {
+    pub username: String,
+    pub password: String,
+    pub patient_id: String,
+    pub display_name: String,
+}
+
+/// How the sandbox behaves; every field maps to a server quirk fhirdl must cope with.
+#[derive(Clone)]
+pub struct SandboxConfig {
+    /// Listen address; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// Seed of the generated record (same seed, same resources).
+    pub seed: u64,
+    pub flavor: FhirFlavor,
+    /// Serve `/.well-known/smart-configuration` (never served for DSTU2).
+    pub smart_configuration: bool,
+    /// Put the `oauth-uris` extension into the CapabilityStatement (always for DSTU2).
+    pub oauth_uris_in_metadata: bool,
+    /// Advertise and accept SMART v2 scopes (`patient/*.rs`); v1 `.read` is always accepted.
+    pub scopes_v2: bool,
+    pub public_client_id: String,
+    /// `(client_id, client_secret)` of a confidential client.
+    pub confidential_client: Option<(String, String)>,
+    /// Accepted confidential client authentication methods.
+    pub token_auth_methods: Vec<String>,
+    pub access_token_ttl: Duration,
+    /// Each refresh issues a new refresh token and invalidates the old one.
+    pub refresh_token_rotation: bool,
+    pub revocation: bool,
+    /// The authorize request must carry `aud` equal to the FHIR base URL.
+    pub require_aud: bool,
+    /// RFC 9207 `iss` on authorization responses.
+    pub iss_parameter: bool,
+    /// Sign this user in without a login form or consent page.
+    pub auto_login: Option<String>,
+    /// `None`: any http loopback redirect URI; `Some`: exact match against this list.
+    pub registered_redirect_uris: Option<Vec<String>>,
+    /// Grant exactly this scope string, whatever was asked for.
+    pub granted_scope_override: Option<String>,
+    /// Clinical resources generated per patient (the Patient itself and Binaries not counted).
+    pub resources_per_patient: usize,
+    pub page_size_default: usize,
+    pub page_size_max: usize,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            seed: 42,
+            flavor: FhirFlavor::R4,
+            smart_configuration: true,
+            oauth_uris_in_metadata: true,
+            scopes_v2: true,
+            public_client_id: "fhirdl-sandbox".to_owned(),
+            confidential_client: None,
+            token_auth_methods: vec![
+                "client_secret_basic".to_owned(),
+                "client_secret_post".to_owned(),
+            ],
+            access_token_ttl: Duration::from_secs(3600),
+            refresh_token_rotation: true,
+            revocation: true,
+            require_aud: true,
+            iss_parameter: false,
+            auto_login: None,
+            registered_redirect_uris: None,
+            granted_scope_override: None,
+            resources_per_patient: 120,
+            page_size_default: 50,
+            page_size_max: 200,
+        }
+    }
+}
+
+// Written by hand so a confidential client's secret never reaches a log line.
+impl fmt::Debug for SandboxConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let confidential = self
+            .confidential_client
+            .as_ref()
+            .map(|(id, _)| format!("({id:?}, (redacted))"));
+        f.debug_struct("SandboxConfig")
+            .field("bind", &self.bind)
+            .field("seed", &self.seed)
+            .field("flavor", &self.flavor)
+            .field("smart_configuration", &self.smart_configuration)
+            .field("oauth_uris_in_metadata", &self.oauth_uris_in_metadata)
+            .field("scopes_v2", &self.scopes_v2)
+            .field("public_client_id", &self.public_client_id)
+            .field("confidential_client", &confidential)
+            .field("token_auth_methods", &self.token_auth_methods)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("refresh_token_rotation", &self.refresh_token_rotation)
+            .field("revocation", &self.revocation)
+            .field("require_aud", &self.require_aud)
+            .field("iss_parameter", &self.iss_parameter)
+            .field("auto_login", &self.auto_login)
+            .field("registered_redirect_uris", &self.registered_redirect_uris)
+            .field("granted_scope_override", &self.granted_scope_override)
+            .field("resources_per_patient", &self.resources_per_patient)
+            .field("page_size_default", &self.page_size_default)
+            .field("page_size_max", &self.page_size_max)
+            .finish()
+    }
+}
+
+/// Request counters, for tests that must prove a request was (or was not) made.
+///
+/// `requests` counts every request; `fhir_requests` those under the FHIR base (metadata and
+/// smart-configuration included); `token_requests` every POST to the token endpoint;
+/// `refresh_grants` token requests with `grant_type=refresh_token` (successful or not);
+/// `revocations` authenticated revocation requests; `authorize_requests` GET and POST to the
+/// authorize endpoint (login and consent steps included); `unauthorized` responses with status 401.
+#[derive(Clone, Debug, Default)]
+pub struct SandboxStats {
+    pub requests: u64,
+    pub fhir_requests: u64,
+    pub token_requests: u64,
+    pub refresh_grants: u64,
+    pub revocations: u64,
+    pub authorize_requests: u64,
+    pub unauthorized: u64,
+}
+
+/// A running sandbox server. Dropping it stops the server.
+pub struct Sandbox {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Sandbox {
+    /// Generates the record, binds `config.bind` and serves on the current tokio runtime.
+    pub async fn start(config: SandboxConfig) -> anyhow::Result<Sandbox> {
+        validate(&config)?;
+        let listener = tokio::net::TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("binding the sandbox to {}", config.bind))?;
+        let addr = listener
+            .local_addr()
+            .context("reading the sandbox's bound address")?;
+        let origin = Url::parse(&format!("http://{addr}/")).context("building the origin URL")?;
+        let shared = Arc::new(Shared::new(config, origin)?);
+
+        let app = router(&shared);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        });
+        let task = tokio::spawn(async move {
+            // The listener is ours; an accept error here only ends the sandbox.
+            let _ = server.await;
+        });
+        Ok(Sandbox {
+            shared,
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT/`
+    pub fn origin(&self) -> Url {
+        self.shared.origin.clone()
+    }
+
+    /// `http://127.0.0.1:PORT/fhir/r4` (or `/fhir/dstu2`), without a trailing slash.
+    pub fn fhir_base(&self) -> Url {
+        self.shared.fhir_base_url()
+    }
+
+    pub fn config(&self) -> &SandboxConfig {
+        &self.shared.config
+    }
+
+    pub fn users(&self) -> Vec<SandboxUser> {
+        self.shared.users.clone()
+    }
+
+    /// Every token, code, verifier and client secret issued or received, for leak scans.
+    pub fn issued_secrets(&self) -> Vec<String> {
+        self.shared.secrets.snapshot()
+    }
+
+    /// Server-side revocation of every grant: refresh gives `invalid_grant`, bearer gives 401.
+    pub fn revoke_all_tokens(&self) {
+        self.shared.auth().revoke_all();
+    }
+
+    /// Every current access token becomes expired; refresh tokens stay valid.
+    pub fn expire_access_tokens(&self) {
+        self.shared.auth().expire_access_tokens();
+    }
+
+    pub fn stats(&self) -> SandboxStats {
+        self.shared.stats.snapshot()
+    }
+
+    /// Inserts or replaces a resource by type and id; bumps `meta.versionId` and sets
+    /// `meta.lastUpdated` to now.
+    pub fn set_resource(&self, resource: serde_json::Value) -> anyhow::Result<()> {
+        self.shared.set_resource(resource)
+    }
+
+    pub fn delete_resource(&self, resource_type: &str, id: &str) -> bool {
+        self.shared.resources_mut().remove(resource_type, id)
+    }
+
+    /// Resources in the patient's compartment that search can reach: the Patient and its
+    /// clinical resources (Binaries and shared resources are not counted).
+    pub fn resource_count(&self, patient_id: &str) -> usize {
+        self.shared.resources().count_for_patient(patient_id)
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish (5 s at most) and returns.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take() {
+            if tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("addr", &self.addr)
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn validate(config: &SandboxConfig) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        config.page_size_default >= 1 && config.page_size_max >= 1,
+        "sandbox page sizes must be at least 1"
+    );
+    anyhow::ensure!(
+        !config.public_client_id.is_empty(),
+        "the sandbox's public client id must not be empty"
+    );
+    if let Some(user) = &config.auto_login {
+        anyhow::ensure!(
+            data::USERNAMES.contains(&user.as_str()),
+            "auto_login names unknown user {user:?}; the sandbox has {:?}",
+            data::USERNAMES
+        );
+    }
+    Ok(())
+}
+
+fn router(shared: &Arc<Shared>) -> Router {
+    let base = shared.config.flavor.base_path();
+    let mut app = Router::new()
+        .route(
+            "/oauth/authorize",
+            get(authorize::get).post(authorize::post),
+        )
+        .route("/oauth/token", post(token::token))
+        .route(&format!("{base}/metadata"), get(fhir::metadata))
+        .route(
+            &format!("{base}/{{resource_type}}"),
+            get(search::search_get),
+        )
+        .route(
+            &format!("{base}/{{resource_type}}/_search"),
+            post(search::search_post),
+        )
+        .route(&format!("{base}/{{resource_type}}/{{id}}"), get(fhir::read));
+    if shared.config.revocation {
+        app = app.route("/oauth/revoke", post(token::revoke));
+    }
+    if shared.serves_smart_configuration() {
+        app = app.route(
+            &format!("{base}/.well-known/smart-configuration"),
+            get(fhir::smart_configuration),
+        );
+    }
+    app.fallback(fhir::not_found)
+        .method_not_allowed_fallback(fhir::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(shared),
+            shared::count_request,
+        ))
+        .with_state(Arc::clone(shared))
+}

@@ -1,0 +1,138 @@
+//! SMART scopes: which requested scopes the sandbox grants, and whether a granted scope string
+//! lets a token read or search a resource type (v1 `patient/T.read`, v2 `patient/T.rs`).
+
+use super::catalog;
+use super::FhirFlavor;
+
+/// What a FHIR request does with a type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Interaction {
+    Read,
+    Search,
+}
+
+/// The requested scopes the sandbox recognises, space separated, in request order.
+pub(super) fn grantable(requested: &str, flavor: FhirFlavor, v2: bool) -> String {
+    let mut granted: Vec<&str> = Vec::new();
+    for scope in requested.split_whitespace() {
+        if is_recognised(scope, flavor, v2) && !granted.contains(&scope) {
+            granted.push(scope);
+        }
+    }
+    granted.join(" ")
+}
+
+fn is_recognised(scope: &str, flavor: FhirFlavor, v2: bool) -> bool {
+    match scope {
+        "openid" | "fhirUser" | "launch/patient" | "offline_access" | "online_access" => true,
+        _ => match resource_scope(scope) {
+            Some((t, permission)) => {
+                let known_type = t == "*" || catalog::kind_of(flavor, t).is_some();
+                known_type && (permission == "read" || (v2 && permission == "rs"))
+            }
+            None => false,
+        },
+    }
+}
+
+/// `patient/Observation.rs` → `("Observation", "rs")`.
+fn resource_scope(scope: &str) -> Option<(&str, &str)> {
+    scope.strip_prefix("patient/")?.split_once('.')
+}
+
+pub(super) fn has(scope: &str, wanted: &str) -> bool {
+    scope.split_whitespace().any(|s| s == wanted)
+}
+
+/// Whether every scope in `narrower` is part of `wider`.
+pub(super) fn is_subset(narrower: &str, wider: &str) -> bool {
+    narrower.split_whitespace().all(|s| has(wider, s))
+}
+
+/// Whether `scope` permits `interaction` on `resource_type`. Binary bytes come with the
+/// DocumentReference that points at them, so DocumentReference access covers Binary too.
+pub(super) fn allows(scope: &str, resource_type: &str, interaction: Interaction) -> bool {
+    scope
+        .split_whitespace()
+        .filter_map(resource_scope)
+        .any(|(t, permission)| {
+            let type_matches = t == "*"
+                || t == resource_type
+                || (resource_type == "Binary" && t == "DocumentReference");
+            type_matches && permits(permission, interaction)
+        })
+}
+
+/// v1 `read` covers read and search; a v2 permission string (`cruds` order) needs its letter.
+fn permits(permission: &str, interaction: Interaction) -> bool {
+    if permission == "read" || permission == "*" {
+        return true;
+    }
+    let is_v2 = !permission.is_empty() && permission.chars().all(|c| "cruds".contains(c));
+    let letter = match interaction {
+        Interaction::Read => 'r',
+        Interaction::Search => 's',
+    };
+    is_v2 && permission.contains(letter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grants_only_recognised_scopes() {
+        let requested = "openid fhirUser offline_access patient/*.rs patient/*.read \
+                         patient/Observation.rs user/*.read patient/Spaceship.read launch";
+        assert_eq!(
+            grantable(requested, FhirFlavor::R4, true),
+            "openid fhirUser offline_access patient/*.rs patient/*.read patient/Observation.rs"
+        );
+        assert_eq!(
+            grantable(requested, FhirFlavor::R4, false),
+            "openid fhirUser offline_access patient/*.read"
+        );
+    }
+
+    #[test]
+    fn v1_and_v2_permissions() {
+        assert!(allows("patient/*.read", "Condition", Interaction::Search));
+        assert!(allows(
+            "patient/Condition.rs",
+            "Condition",
+            Interaction::Read
+        ));
+        assert!(allows(
+            "patient/Condition.s",
+            "Condition",
+            Interaction::Search
+        ));
+        assert!(!allows(
+            "patient/Condition.s",
+            "Condition",
+            Interaction::Read
+        ));
+        assert!(!allows(
+            "patient/Condition.rs",
+            "Observation",
+            Interaction::Read
+        ));
+        assert!(allows(
+            "patient/DocumentReference.rs",
+            "Binary",
+            Interaction::Read
+        ));
+        assert!(!allows(
+            "openid offline_access",
+            "Patient",
+            Interaction::Read
+        ));
+        assert!(!allows("patient/*.xyz", "Patient", Interaction::Read));
+    }
+
+    #[test]
+    fn subsets() {
+        assert!(is_subset("patient/*.rs", "openid patient/*.rs"));
+        assert!(!is_subset("patient/*.rs offline_access", "patient/*.rs"));
+    }
+}

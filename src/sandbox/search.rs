@@ -1,0 +1,416 @@
+//! FHIR search (`GET {base}/{type}?…` and `POST {base}/{type}/_search`): parameter parsing,
+//! the patient-compartment rule, filtering the sorted index, and searchset Bundles with
+//! `_offset` paging links.
+//!
+//! Unknown parameters are ignored (FHIR's default lenient handling); known ones with values or
+//! modifiers the sandbox does not support are a 400, so a client never gets unfiltered results
+//! it believes were filtered.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use time::OffsetDateTime;
+use url::form_urlencoded;
+
+use super::catalog::{self, TypeKind};
+use super::fhir::{self, Access, FhirError};
+use super::instant::{format_instant, DateFilter};
+use super::scopes::Interaction;
+use super::shared::Shared;
+use super::store::{Coding, StoredResource};
+
+/// The paging parameter this sandbox puts into `next` links.
+const OFFSET: &str = "_offset";
+
+/// GET {base}/{type}
+pub(super) async fn search_get(
+    State(shared): State<Arc<Shared>>,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let params = parse_pairs(query.unwrap_or_default().as_bytes());
+    respond(&shared, path, &headers, params)
+}
+
+/// POST {base}/{type}/_search with a form body (query parameters count too).
+pub(super) async fn search_post(
+    State(shared): State<Arc<Shared>>,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut params = parse_pairs(query.unwrap_or_default().as_bytes());
+    params.extend(parse_pairs(&body));
+    respond(&shared, path, &headers, params)
+}
+
+fn parse_pairs(input: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(input).into_owned().collect()
+}
+
+fn respond(
+    shared: &Shared,
+    path: Result<Path<String>, PathRejection>,
+    headers: &HeaderMap,
+    params: Vec<(String, String)>,
+) -> Response {
+    let Ok(Path(resource_type)) = path else {
+        return FhirError::bad_request("the URL path is not valid").into_response();
+    };
+    search(shared, headers, &resource_type, &params).unwrap_or_else(IntoResponse::into_response)
+}
+
+/// A parsed search request.
+#[derive(Debug, Default)]
+struct Query {
+    patients: Vec<String>,
+    ids: Option<HashSet<String>>,
+    last_updated: Vec<DateFilter>,
+    /// AND of ORs: each `category` parameter is a list of alternatives.
+    categories: Vec<Vec<TokenFilter>>,
+    count: Option<usize>,
+    offset: usize,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct TokenFilter {
+    system: Option<String>,
+    code: Option<String>,
+}
+
+impl TokenFilter {
+    fn parse(value: &str) -> Option<TokenFilter> {
+        let filter = match value.split_once('|') {
+            None => TokenFilter {
+                system: None,
+                code: (!value.is_empty()).then(|| value.to_owned()),
+            },
+            Some((system, code)) => TokenFilter {
+                system: Some(system.to_owned()),
+                code: (!code.is_empty()).then(|| code.to_owned()),
+            },
+        };
+        (filter.code.is_some() || filter.system.as_deref().is_some_and(|s| !s.is_empty()))
+            .then_some(filter)
+    }
+
+    fn matches(&self, (system, code): &Coding) -> bool {
+        self.system.as_ref().is_none_or(|s| s == system)
+            && self.code.as_ref().is_none_or(|c| c == code)
+    }
+}
+
+const KNOWN: [&str; 7] = [
+    "patient",
+    "subject",
+    "_id",
+    "_lastUpdated",
+    "category",
+    "_count",
+    OFFSET,
+];
+
+fn parse_query(
+    shared: &Shared,
+    kind: TypeKind,
+    resource_type: &str,
+    params: &[(String, String)],
+) -> Result<Query, String> {
+    let mut query = Query::default();
+    for (name, value) in params {
+        if let Some((base, _)) = name.split_once(':') {
+            if KNOWN.contains(&base) {
+                return Err(format!("search modifiers are not supported ({name})"));
+            }
+            continue;
+        }
+        match name.as_str() {
+            "patient" | "subject" => {
+                if kind != TypeKind::Clinical {
+                    return Err(format!("{resource_type} has no {name} search parameter"));
+                }
+                for reference in value.split(',') {
+                    let id = patient_id_in(reference, &shared.fhir_base).ok_or_else(|| {
+                        format!("{name}={reference} is not a Patient id or reference")
+                    })?;
+                    query.patients.push(id.to_owned());
+                }
+            }
+            "_id" => {
+                let ids: HashSet<String> = value.split(',').map(str::to_owned).collect();
+                if let Some(bad) = ids.iter().find(|id| !catalog::is_valid_id(id)) {
+                    return Err(format!("_id {bad:?} is not a valid id"));
+                }
+                query.ids = Some(match query.ids.take() {
+                    Some(earlier) => earlier.intersection(&ids).cloned().collect(),
+                    None => ids,
+                });
+            }
+            "_lastUpdated" => query.last_updated.push(DateFilter::parse(value)?),
+            "category" => {
+                if !catalog::has_category(resource_type) {
+                    return Err(format!("{resource_type} has no category search parameter"));
+                }
+                let alternatives = value
+                    .split(',')
+                    .map(TokenFilter::parse)
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| format!("category={value} is not a valid token"))?;
+                query.categories.push(alternatives);
+            }
+            "_count" => {
+                let count = value
+                    .parse::<usize>()
+                    .map_err(|_| format!("_count={value} is not a non-negative integer"))?;
+                query.count = Some(count.min(shared.config.page_size_max));
+            }
+            OFFSET => {
+                query.offset = value
+                    .parse()
+                    .map_err(|_| format!("{OFFSET}={value} is not a non-negative integer"))?;
+            }
+            _ => {}
+        }
+    }
+    Ok(query)
+}
+
+/// `123`, `Patient/123` or `<base>/Patient/123` → `123`.
+fn patient_id_in<'a>(reference: &'a str, fhir_base: &str) -> Option<&'a str> {
+    let relative = reference
+        .strip_prefix(fhir_base)
+        .map_or(reference, |r| r.trim_start_matches('/'));
+    let id = relative.strip_prefix("Patient/").unwrap_or(relative);
+    catalog::is_valid_id(id).then_some(id)
+}
+
+fn search(
+    shared: &Shared,
+    headers: &HeaderMap,
+    resource_type: &str,
+    params: &[(String, String)],
+) -> Result<Response, FhirError> {
+    let Some(kind) = catalog::kind_of(shared.config.flavor, resource_type) else {
+        return Err(FhirError::unknown_type(resource_type));
+    };
+    let access = fhir::bearer(shared, headers)?;
+    if kind == TypeKind::Binary {
+        return Err(FhirError::bad_request(
+            "Binary is not searchable; read Binary/<id> from a DocumentReference",
+        ));
+    }
+    fhir::check_scope(shared, &access, resource_type, Interaction::Search)?;
+    let query = parse_query(shared, kind, resource_type, params).map_err(FhirError::bad_request)?;
+    check_compartment(kind, resource_type, &query, &access)?;
+
+    let count = query.count.unwrap_or(shared.config.page_size_default);
+    let (total, page) = {
+        let store = shared.resources();
+        match kind {
+            TypeKind::Shared => {
+                let mut found: Vec<Arc<StoredResource>> = query
+                    .ids
+                    .iter()
+                    .flatten()
+                    .filter_map(|id| store.get(resource_type, id))
+                    .collect();
+                found.sort_by_key(|r| r.sort_key());
+                select(found.iter(), &query, count)
+            }
+            _ => match store.patient_index(&access.patient, resource_type) {
+                Some(index) => {
+                    let from = query
+                        .last_updated
+                        .iter()
+                        .filter_map(DateFilter::lower_bound)
+                        .max();
+                    let start = (from.unwrap_or(i128::MIN), String::new());
+                    select(index.range(start..).map(|(_, r)| r), &query, count)
+                }
+                None => (0, Vec::new()),
+            },
+        }
+    };
+    let bundle = bundle(shared, resource_type, params, &query, count, total, &page);
+    Ok(fhir::fhir_json(StatusCode::OK, bundle))
+}
+
+/// A token sees only its own patient's compartment.
+fn check_compartment(
+    kind: TypeKind,
+    resource_type: &str,
+    query: &Query,
+    access: &Access,
+) -> Result<(), FhirError> {
+    match kind {
+        TypeKind::Clinical => {
+            if query.patients.is_empty() {
+                return Err(FhirError::bad_request(format!(
+                    "searching {resource_type} needs patient=<id> (or subject=Patient/<id>)"
+                )));
+            }
+            if query.patients.iter().any(|p| *p != access.patient) {
+                return Err(FhirError::forbidden(
+                    "this token may only search its own patient",
+                ));
+            }
+        }
+        TypeKind::Patient => match &query.ids {
+            None => {
+                return Err(FhirError::bad_request(
+                    "searching Patient needs _id=<your patient id>",
+                ))
+            }
+            Some(ids) if ids.iter().any(|id| *id != access.patient) => {
+                return Err(FhirError::forbidden(
+                    "this token may only search its own patient",
+                ))
+            }
+            Some(_) => {}
+        },
+        TypeKind::Shared if query.ids.is_none() => {
+            return Err(FhirError::bad_request(format!(
+                "{resource_type} can only be searched by _id"
+            )))
+        }
+        TypeKind::Shared | TypeKind::Binary => {}
+    }
+    Ok(())
+}
+
+/// Counts every match and keeps the page `[offset, offset + count)`.
+fn select<'a>(
+    candidates: impl Iterator<Item = &'a Arc<StoredResource>>,
+    query: &Query,
+    count: usize,
+) -> (usize, Vec<Arc<StoredResource>>) {
+    let mut total = 0;
+    let mut page = Vec::new();
+    for resource in candidates.filter(|r| matches(r, query)) {
+        if total >= query.offset && page.len() < count {
+            page.push(Arc::clone(resource));
+        }
+        total += 1;
+    }
+    (total, page)
+}
+
+fn matches(resource: &StoredResource, query: &Query) -> bool {
+    let updated = resource.last_updated.unix_timestamp_nanos();
+    query
+        .ids
+        .as_ref()
+        .is_none_or(|ids| ids.contains(&resource.id))
+        && query.last_updated.iter().all(|f| f.matches(updated))
+        && query.categories.iter().all(|alternatives| {
+            alternatives
+                .iter()
+                .any(|t| resource.categories.iter().any(|c| t.matches(c)))
+        })
+}
+
+/// The searchset Bundle as JSON text; entries are spliced in from the stored JSON so a page of
+/// 200 resources is not parsed again.
+fn bundle(
+    shared: &Shared,
+    resource_type: &str,
+    params: &[(String, String)],
+    query: &Query,
+    count: usize,
+    total: usize,
+    page: &[Arc<StoredResource>],
+) -> String {
+    let link = |offset: usize| {
+        let mut serializer = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in params.iter().filter(|(n, _)| n != OFFSET) {
+            serializer.append_pair(name, value);
+        }
+        if offset > 0 {
+            serializer.append_pair(OFFSET, &offset.to_string());
+        }
+        let query = serializer.finish();
+        let separator = if query.is_empty() { "" } else { "?" };
+        format!("{}/{resource_type}{separator}{query}", shared.fhir_base)
+    };
+    let mut links = vec![json!({"relation": "self", "url": link(query.offset)})];
+    let next = query.offset.saturating_add(count);
+    if count > 0 && next < total {
+        links.push(json!({"relation": "next", "url": link(next)}));
+    }
+    let head = json!({
+        "resourceType": "Bundle",
+        "meta": {"lastUpdated": format_instant(OffsetDateTime::now_utc())},
+        "type": "searchset",
+        "total": total,
+        "link": links,
+    })
+    .to_string();
+    if page.is_empty() {
+        return head;
+    }
+    let mut out =
+        String::with_capacity(head.len() + page.iter().map(|r| r.json.len() + 160).sum::<usize>());
+    // `head` is a JSON object; reopen it to append the entries.
+    out.push_str(head.strip_suffix('}').unwrap_or(&head));
+    out.push_str(",\"entry\":[");
+    for (i, resource) in page.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let full_url = json!(format!(
+            "{}/{}/{}",
+            shared.fhir_base, resource.resource_type, resource.id
+        ));
+        out.push_str(&format!(
+            "{{\"fullUrl\":{full_url},\"resource\":{},\"search\":{{\"mode\":\"match\"}}}}",
+            resource.json
+        ));
+    }
+    out.push_str("]}");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patient_references() {
+        let base = "http://127.0.0.1:9/fhir/r4";
+        assert_eq!(patient_id_in("p-1", base), Some("p-1"));
+        assert_eq!(patient_id_in("Patient/p-1", base), Some("p-1"));
+        assert_eq!(
+            patient_id_in(&format!("{base}/Patient/p-1"), base),
+            Some("p-1")
+        );
+        assert_eq!(patient_id_in("Group/g", base), None);
+        assert_eq!(patient_id_in("", base), None);
+    }
+
+    #[test]
+    fn category_tokens() {
+        let lab = (
+            "http://terminology.hl7.org/CodeSystem/observation-category".to_owned(),
+            "laboratory".to_owned(),
+        );
+        let t = |v: &str| TokenFilter::parse(v).unwrap();
+        assert!(t("laboratory").matches(&lab));
+        assert!(
+            t("http://terminology.hl7.org/CodeSystem/observation-category|laboratory")
+                .matches(&lab)
+        );
+        assert!(t("http://terminology.hl7.org/CodeSystem/observation-category|").matches(&lab));
+        assert!(!t("|laboratory").matches(&lab));
+        assert!(!t("vital-signs").matches(&lab));
+        assert!(TokenFilter::parse("|").is_none());
+        assert!(TokenFilter::parse("").is_none());
+    }
+}

@@ -1,0 +1,258 @@
+//! State shared by all handlers: configuration, derived URLs, users, the resource store, OAuth
+//! grants, request counters and the log of secrets handed out. Locks are std locks held only
+//! for short, non-async sections; a poisoned lock is recovered, never a panic.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use anyhow::{bail, Context as _};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::Response;
+use serde_json::Value;
+use time::OffsetDateTime;
+use url::Url;
+
+use super::catalog::{self, TypeKind};
+use super::grants::AuthStore;
+use super::store::ResourceStore;
+use super::{data, secret, FhirFlavor, SandboxConfig, SandboxStats, SandboxUser};
+
+pub(super) struct Shared {
+    pub config: SandboxConfig,
+    pub origin: Url,
+    /// The origin without its trailing slash: OAuth issuer and `iss` value.
+    pub issuer: String,
+    /// The FHIR base URL without a trailing slash.
+    pub fhir_base: String,
+    pub base_path: &'static str,
+    pub users: Vec<SandboxUser>,
+    pub stats: Stats,
+    pub secrets: SecretLog,
+    /// Signs id_tokens; random per sandbox.
+    pub jwt_key: [u8; 32],
+    fhir_base_url: Url,
+    resources: RwLock<ResourceStore>,
+    auth: Mutex<AuthStore>,
+}
+
+impl Shared {
+    pub(super) fn new(config: SandboxConfig, origin: Url) -> anyhow::Result<Shared> {
+        let issuer = origin.as_str().trim_end_matches('/').to_owned();
+        let base_path = config.flavor.base_path();
+        let fhir_base = format!("{issuer}{base_path}");
+        let fhir_base_url = Url::parse(&fhir_base).context("building the FHIR base URL")?;
+
+        let mut resources = ResourceStore::new(config.flavor);
+        let mut failure = None;
+        let users = data::generate(&config, &fhir_base, &mut |generated| {
+            let stored = resources.insert(
+                generated.resource,
+                generated.patient,
+                generated.last_updated,
+            );
+            if let Err(error) = stored {
+                failure.get_or_insert(error);
+            }
+        });
+        if let Some(error) = failure {
+            return Err(error.context("storing a generated resource"));
+        }
+        let secrets = SecretLog::default();
+        if let Some((_, client_secret)) = &config.confidential_client {
+            secrets.record(client_secret);
+        }
+        Ok(Shared {
+            config,
+            origin,
+            issuer,
+            fhir_base,
+            base_path,
+            users,
+            stats: Stats::default(),
+            secrets,
+            jwt_key: secret::random_key(),
+            fhir_base_url,
+            resources: RwLock::new(resources),
+            auth: Mutex::new(AuthStore::default()),
+        })
+    }
+
+    pub(super) fn fhir_base_url(&self) -> Url {
+        self.fhir_base_url.clone()
+    }
+
+    pub(super) fn serves_smart_configuration(&self) -> bool {
+        self.config.smart_configuration && self.config.flavor == FhirFlavor::R4
+    }
+
+    pub(super) fn resources(&self) -> RwLockReadGuard<'_, ResourceStore> {
+        self.resources
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn resources_mut(&self) -> RwLockWriteGuard<'_, ResourceStore> {
+        self.resources
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn auth(&self) -> MutexGuard<'_, AuthStore> {
+        self.auth.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn user(&self, username: &str) -> Option<&SandboxUser> {
+        self.users.iter().find(|u| u.username == username)
+    }
+
+    pub(super) fn set_resource(&self, resource: Value) -> anyhow::Result<()> {
+        let resource_type = resource
+            .get("resourceType")
+            .and_then(Value::as_str)
+            .context("resource has no resourceType")?;
+        let kind = catalog::kind_of(self.config.flavor, resource_type)
+            .with_context(|| format!("the sandbox does not serve {resource_type} resources"))?;
+        let patient = match kind {
+            TypeKind::Shared => None,
+            TypeKind::Patient => resource
+                .get("id")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            TypeKind::Clinical => {
+                let element = catalog::patient_element(self.config.flavor, resource_type);
+                let owner = patient_reference(&resource, &[element, "subject", "patient"]);
+                if owner.is_none() {
+                    bail!("{resource_type} needs a Patient reference in `{element}`");
+                }
+                owner
+            }
+            TypeKind::Binary => {
+                let owner = patient_reference(&resource, &["securityContext", "patient"]);
+                if owner.is_none() {
+                    bail!("Binary needs securityContext referencing its Patient");
+                }
+                owner
+            }
+        };
+        self.resources_mut()
+            .insert(resource, patient, OffsetDateTime::now_utc())
+    }
+}
+
+/// The patient id from the first of `elements` holding `{"reference": "Patient/<id>"}`
+/// (relative or absolute).
+fn patient_reference(resource: &Value, elements: &[&str]) -> Option<String> {
+    elements.iter().find_map(|element| {
+        let reference = resource.get(*element)?.get("reference")?.as_str()?;
+        let (prefix, id) = reference.rsplit_once('/')?;
+        let is_patient = prefix == "Patient" || prefix.ends_with("/Patient");
+        (is_patient && catalog::is_valid_id(id)).then(|| id.to_owned())
+    })
+}
+
+#[derive(Default)]
+pub(super) struct Stats {
+    requests: AtomicU64,
+    fhir_requests: AtomicU64,
+    token_requests: AtomicU64,
+    pub refresh_grants: AtomicU64,
+    pub revocations: AtomicU64,
+    authorize_requests: AtomicU64,
+    unauthorized: AtomicU64,
+}
+
+impl Stats {
+    pub(super) fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn snapshot(&self) -> SandboxStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        SandboxStats {
+            requests: get(&self.requests),
+            fhir_requests: get(&self.fhir_requests),
+            token_requests: get(&self.token_requests),
+            refresh_grants: get(&self.refresh_grants),
+            revocations: get(&self.revocations),
+            authorize_requests: get(&self.authorize_requests),
+            unauthorized: get(&self.unauthorized),
+        }
+    }
+}
+
+/// Middleware counting requests by endpoint and 401 responses.
+pub(super) async fn count_request(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let stats = &shared.stats;
+    Stats::bump(&stats.requests);
+    let path = request.uri().path();
+    let base = shared.base_path;
+    if path == base || path.strip_prefix(base).is_some_and(|p| p.starts_with('/')) {
+        Stats::bump(&stats.fhir_requests);
+    } else if path == "/oauth/authorize" {
+        Stats::bump(&stats.authorize_requests);
+    } else if path == "/oauth/token" {
+        Stats::bump(&stats.token_requests);
+    }
+    let response = next.run(request).await;
+    if response.status() == StatusCode::UNAUTHORIZED {
+        Stats::bump(&stats.unauthorized);
+    }
+    response
+}
+
+/// Every secret the sandbox issued or received, so tests can scan output for leaks.
+#[derive(Default)]
+pub(super) struct SecretLog(Mutex<SecretList>);
+
+/// Secrets in the order first seen, without duplicates.
+#[derive(Default)]
+struct SecretList {
+    ordered: Vec<String>,
+    seen: HashSet<String>,
+}
+
+impl SecretLog {
+    pub(super) fn record(&self, secret: &str) {
+        if secret.is_empty() {
+            return;
+        }
+        let mut log = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if log.seen.insert(secret.to_owned()) {
+            log.ordered.push(secret.to_owned());
+        }
+    }
+
+    pub(super) fn snapshot(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .ordered
+            .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn patient_references_may_be_relative_or_absolute() {
+        let r = json!({"subject": {"reference": "http://x/fhir/Patient/p-1"}});
+        assert_eq!(patient_reference(&r, &["subject"]), Some("p-1".into()));
+        let r = json!({"patient": {"reference": "Patient/p-2"}});
+        assert_eq!(
+            patient_reference(&r, &["subject", "patient"]),
+            Some("p-2".into())
+        );
+        let r = json!({"subject": {"reference": "Group/g"}});
+        assert_eq!(patient_reference(&r, &["subject"]), None);
+    }
+}

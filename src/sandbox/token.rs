@@ -1,0 +1,312 @@
+//! The token endpoint (authorization_code and refresh_token grants, RFC 6749 + PKCE) and the
+//! revocation endpoint (RFC 7009), with the client authentication both share.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use super::form::{Params, Repeated};
+use super::grants::{AuthStore, RefreshGrant};
+use super::shared::{Shared, Stats};
+use super::{scopes, secret};
+
+/// An OAuth error response (RFC 6749 5.2).
+#[derive(Debug)]
+enum OAuthError {
+    InvalidRequest(String),
+    InvalidClient(String),
+    InvalidGrant(String),
+    InvalidScope(String),
+    UnsupportedGrantType(String),
+}
+
+impl From<Repeated> for OAuthError {
+    fn from(Repeated(name): Repeated) -> Self {
+        OAuthError::InvalidRequest(format!("{name} was given more than once"))
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let (status, code, description) = match self {
+            OAuthError::InvalidRequest(d) => (StatusCode::BAD_REQUEST, "invalid_request", d),
+            OAuthError::InvalidClient(d) => (StatusCode::UNAUTHORIZED, "invalid_client", d),
+            OAuthError::InvalidGrant(d) => (StatusCode::BAD_REQUEST, "invalid_grant", d),
+            OAuthError::InvalidScope(d) => (StatusCode::BAD_REQUEST, "invalid_scope", d),
+            OAuthError::UnsupportedGrantType(d) => {
+                (StatusCode::BAD_REQUEST, "unsupported_grant_type", d)
+            }
+        };
+        let body = json!({"error": code, "error_description": description});
+        let mut response = no_store(status, Json(body));
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Basic realm=\"fhirdl-sandbox\""),
+            );
+        }
+        response
+    }
+}
+
+fn no_store(status: StatusCode, body: impl IntoResponse) -> Response {
+    (
+        status,
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// POST /oauth/token
+pub(super) async fn token(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = Params::parse(&body);
+    match exchange(&shared, &headers, &params) {
+        Ok(body) => no_store(StatusCode::OK, Json(body)),
+        Err(error) => error.into_response(),
+    }
+}
+
+fn exchange(shared: &Shared, headers: &HeaderMap, params: &Params) -> Result<Value, OAuthError> {
+    if let Some(name) = params.first_repeated() {
+        return Err(OAuthError::InvalidRequest(format!(
+            "{name} was given more than once"
+        )));
+    }
+    let client_id = authenticate(shared, headers, params)?;
+    match params.get("grant_type")? {
+        Some("authorization_code") => authorization_code(shared, &client_id, params),
+        Some("refresh_token") => {
+            Stats::bump(&shared.stats.refresh_grants);
+            refresh(shared, &client_id, params)
+        }
+        Some(other) => Err(OAuthError::UnsupportedGrantType(format!(
+            "grant_type {other} is not supported"
+        ))),
+        None => Err(OAuthError::InvalidRequest("grant_type is missing".into())),
+    }
+}
+
+/// Identifies the client: public by `client_id` alone, confidential by `client_secret_basic` or
+/// `client_secret_post`, each only when configured.
+fn authenticate(
+    shared: &Shared,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<String, OAuthError> {
+    let config = &shared.config;
+    let body_id = params.get("client_id")?;
+    let body_secret = params.get("client_secret")?;
+    let basic = match headers.get(header::AUTHORIZATION) {
+        Some(value) => {
+            let parsed = value.to_str().ok().and_then(secret::parse_basic);
+            Some(parsed.ok_or_else(|| {
+                OAuthError::InvalidClient("the Authorization header is not valid Basic".into())
+            })?)
+        }
+        None => None,
+    };
+    if let Some(s) = body_secret {
+        shared.secrets.record(s);
+    }
+    if let Some((_, s)) = &basic {
+        shared.secrets.record(s);
+    }
+    let method_allowed = |m: &str| config.token_auth_methods.iter().any(|a| a == m);
+    let confidential = |id: &str, secret: &str| {
+        config
+            .confidential_client
+            .as_ref()
+            .is_some_and(|(cid, csecret)| cid == id && secret::constant_time_eq(csecret, secret))
+    };
+    let bad_client = || OAuthError::InvalidClient("client authentication failed".into());
+
+    let (id, secret, method) = match (&basic, body_secret) {
+        (Some(_), Some(_)) => {
+            return Err(OAuthError::InvalidRequest(
+                "use one client authentication method, not Basic and client_secret".into(),
+            ))
+        }
+        (Some((id, secret)), None) => {
+            if body_id.is_some_and(|b| b != id) {
+                return Err(bad_client());
+            }
+            // Some OAuth libraries send a public client's id as Basic with an empty password.
+            if *id == config.public_client_id && secret.is_empty() {
+                return Ok(id.clone());
+            }
+            (id.as_str(), secret.as_str(), "client_secret_basic")
+        }
+        (None, Some(secret)) => (body_id.unwrap_or_default(), secret, "client_secret_post"),
+        (None, None) => {
+            return match body_id {
+                Some(id) if id == config.public_client_id => Ok(id.to_owned()),
+                Some(_) => Err(bad_client()),
+                None => Err(OAuthError::InvalidClient("client_id is missing".into())),
+            }
+        }
+    };
+    if method_allowed(method) && confidential(id, secret) {
+        Ok(id.to_owned())
+    } else {
+        Err(bad_client())
+    }
+}
+
+fn authorization_code(
+    shared: &Shared,
+    client_id: &str,
+    params: &Params,
+) -> Result<Value, OAuthError> {
+    let missing = |name: &str| OAuthError::InvalidRequest(format!("{name} is missing"));
+    let code = params.get("code")?.ok_or_else(|| missing("code"))?;
+    let redirect_uri = params
+        .get("redirect_uri")?
+        .ok_or_else(|| missing("redirect_uri"))?;
+    let verifier = params
+        .get("code_verifier")?
+        .ok_or_else(|| missing("code_verifier"))?;
+    shared.secrets.record(code);
+    shared.secrets.record(verifier);
+
+    let mut auth = shared.auth();
+    let grant = auth
+        .redeem_code(code)
+        .map_err(|e| OAuthError::InvalidGrant(e.into()))?;
+    let invalid = |d: &str| Err(OAuthError::InvalidGrant(d.into()));
+    if grant.client_id != client_id {
+        return invalid("the code was issued to another client");
+    }
+    if grant.redirect_uri != redirect_uri {
+        return invalid("redirect_uri differs from the one in the authorization request");
+    }
+    if !secret::is_valid_verifier(verifier)
+        || !secret::constant_time_eq(&secret::pkce_challenge(verifier), &grant.code_challenge)
+    {
+        return invalid("code_verifier does not match the code_challenge");
+    }
+    let base = RefreshGrant {
+        client_id: grant.client_id.clone(),
+        patient: grant.patient.clone(),
+        scope: grant.scope.clone(),
+        grant: grant.grant(),
+    };
+    let refresh =
+        scopes::has(&grant.scope, "offline_access").then(|| auth.issue_refresh(base.clone()));
+    Ok(issue(shared, &mut auth, &base, &grant.scope, refresh))
+}
+
+fn refresh(shared: &Shared, client_id: &str, params: &Params) -> Result<Value, OAuthError> {
+    let token = params
+        .get("refresh_token")?
+        .ok_or_else(|| OAuthError::InvalidRequest("refresh_token is missing".into()))?;
+    let mut auth = shared.auth();
+    let grant = match auth.refresh_grant(token) {
+        Some(grant) if grant.client_id == client_id => grant.clone(),
+        _ => {
+            return Err(OAuthError::InvalidGrant(
+                "the refresh token is invalid, expired or revoked".into(),
+            ))
+        }
+    };
+    let scope = match params.get("scope")? {
+        Some(narrower) if !scopes::is_subset(narrower, &grant.scope) => {
+            return Err(OAuthError::InvalidScope(
+                "a refresh may only narrow the original scope".into(),
+            ))
+        }
+        Some(narrower) => narrower.split_whitespace().collect::<Vec<_>>().join(" "),
+        None => grant.scope.clone(),
+    };
+    let rotated = shared.config.refresh_token_rotation.then(|| {
+        auth.remove_refresh(token);
+        auth.issue_refresh(grant.clone())
+    });
+    Ok(issue(shared, &mut auth, &grant, &scope, rotated))
+}
+
+/// The token response: a new access token for `scope`, plus the refresh token and id_token
+/// when they apply.
+fn issue(
+    shared: &Shared,
+    auth: &mut AuthStore,
+    grant: &RefreshGrant,
+    scope: &str,
+    refresh_token: Option<String>,
+) -> Value {
+    let ttl = shared.config.access_token_ttl;
+    let access_grant = RefreshGrant {
+        scope: scope.to_owned(),
+        ..grant.clone()
+    };
+    let access_token = auth.issue_access(&access_grant, ttl);
+    shared.secrets.record(&access_token);
+    let mut body = json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": ttl.as_secs(),
+        "scope": scope,
+        "patient": grant.patient,
+        "need_patient_banner": false,
+    });
+    if let Some(refresh_token) = refresh_token {
+        shared.secrets.record(&refresh_token);
+        body["refresh_token"] = json!(refresh_token);
+    }
+    if scopes::has(scope, "openid") {
+        let id_token = id_token(shared, grant);
+        shared.secrets.record(&id_token);
+        body["id_token"] = json!(id_token);
+    }
+    body
+}
+
+fn id_token(shared: &Shared, grant: &RefreshGrant) -> String {
+    let iat = OffsetDateTime::now_utc().unix_timestamp();
+    let ttl = i64::try_from(shared.config.access_token_ttl.as_secs()).unwrap_or(i64::MAX);
+    let claims = json!({
+        "iss": shared.issuer,
+        "sub": grant.patient,
+        "aud": grant.client_id,
+        "iat": iat,
+        "exp": iat.saturating_add(ttl),
+        "fhirUser": format!("{}/Patient/{}", shared.fhir_base, grant.patient),
+    });
+    secret::sign_jwt(&shared.jwt_key, &claims)
+}
+
+/// POST /oauth/revoke (RFC 7009): 200 with an empty body, known token or not.
+pub(super) async fn revoke(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = Params::parse(&body);
+    let result = authenticate(&shared, &headers, &params).and_then(|client_id| {
+        let token = params
+            .get("token")?
+            .ok_or_else(|| OAuthError::InvalidRequest("token is missing".into()))?;
+        Ok((client_id, token))
+    });
+    match result {
+        Ok((client_id, token)) => {
+            Stats::bump(&shared.stats.revocations);
+            shared.auth().revoke(token, &client_id);
+            no_store(StatusCode::OK, ())
+        }
+        Err(error) => error.into_response(),
+    }
+}

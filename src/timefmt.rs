@@ -1,0 +1,59 @@
+//! Time helpers: RFC 3339 formatting and parsing, Unix seconds, human durations.
+
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+pub fn now_unix() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+pub fn now_rfc3339() -> String {
+    unix_to_rfc3339(now_unix())
+}
+
+pub fn unix_to_rfc3339(secs: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| secs.to_string())
+}
+
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
+}
+
+/// "3 h 12 min", "45 s", "2 d 4 h": a short human duration.
+pub fn human_duration(secs: i64) -> String {
+    let s = secs.unsigned_abs();
+    let text = if s < 60 {
+        format!("{s} s")
+    } else if s < 3600 {
+        format!("{} min", s / 60)
+    } else if s < 86_400 {
+        format!("{} h {} min", s / 3600, (s % 3600) / 60)
+    } else {
+        format!("{} d {} h", s / 86_400, (s % 86_400) / 3600)
+    };
+    if secs < 0 {
+        format!("{text} ago")
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(unix_to_rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(parse_rfc3339("1970-01-01T00:01:00Z"), Some(60));
+        assert_eq!(human_duration(59), "59 s");
+        assert_eq!(human_duration(3 * 3600 + 12 * 60), "3 h 12 min");
+        assert_eq!(human_duration(-120), "2 min ago");
+        assert_eq!(human_duration(2 * 86_400 + 4 * 3600), "2 d 4 h");
+    }
+}
