@@ -305,6 +305,23 @@ pub async fn oauth_request(
     Ok(out)
 }
 
+/// `oauth2` sends its requests through [`Http`] (a boxed `Send` future, so token requests can
+/// run inside spawned tasks).
+impl<'c> oauth2::AsyncHttpClient<'c> for Http {
+    type Error = OauthTransportError;
+    type Future = std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<oauth2::HttpResponse, OauthTransportError>>
+                + Send
+                + 'c,
+        >,
+    >;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(oauth_request(self, request))
+    }
+}
+
 /// A transport failure talking to an OAuth endpoint (already redacted).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

@@ -11,7 +11,7 @@ use super::oauth::{build_client, credentials_from, describe_token_error};
 use super::scopes::grant_warnings;
 use crate::config::RedirectSettings;
 use crate::error::{Failure, Kind};
-use crate::http::{oauth_request, Http};
+use crate::http::Http;
 use crate::output::Ui;
 use crate::secret::Secret;
 use anyhow::Result;
@@ -185,11 +185,10 @@ pub async fn sign_in(http: &Http, ui: &Ui, req: SignIn<'_>) -> Result<SignedIn> 
     let code = code?;
     ui.info("Signed in at the provider; exchanging the authorization code…");
 
-    let adapter = |r| oauth_request(http, r);
     let response = client
         .exchange_code(AuthorizationCode::new(code.expose().to_string()))
         .set_pkce_verifier(verifier)
-        .request_async(&adapter)
+        .request_async(http)
         .await
         .map_err(|e| {
             let f = describe_token_error(&e, &req.discovery.token_endpoint);

@@ -7,7 +7,7 @@
 use super::credentials::{fhir_user_from_id_token, Credentials};
 use super::discovery::Discovery;
 use crate::error::{Failure, Kind};
-use crate::http::{oauth_request, redact_url, Http, OauthTransportError};
+use crate::http::{redact_url, Http, OauthTransportError};
 use crate::secret::Secret;
 use crate::timefmt::now_unix;
 use anyhow::{Context, Result};
@@ -222,11 +222,7 @@ pub async fn refresh(
     refresh_token: &Secret,
 ) -> Result<SmartTokenResponse> {
     let rt = RefreshToken::new(refresh_token.expose().to_string());
-    let adapter = |req| oauth_request(http, req);
-    let result = client
-        .exchange_refresh_token(&rt)
-        .request_async(&adapter)
-        .await;
+    let result = client.exchange_refresh_token(&rt).request_async(http).await;
     result.map_err(|e| {
         let f = describe_token_error(&e, client.token_uri().as_str());
         match f.code.as_deref() {

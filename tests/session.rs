@@ -1,0 +1,129 @@
+//! The signed-in session used in-process: concurrent 401s collapse into one refresh, and the
+//! rotated refresh token is on disk before the new access token is used.
+
+mod common;
+
+use common::{code, text, Env};
+use fhirdl::auth::session::Session;
+use fhirdl::auth::store::CredentialStore;
+use fhirdl::cli::StoreKind;
+use fhirdl::config::ConfigFile;
+use fhirdl::fhir::client::FhirClient;
+use fhirdl::http::Http;
+use fhirdl::output::Ui;
+use fhirdl::sandbox::SandboxConfig;
+use fhirdl::settings::Paths;
+use std::sync::Arc;
+
+#[test]
+fn concurrent_unauthorized_requests_share_one_refresh() {
+    let env = Env::new(SandboxConfig::default());
+    let out = env.login("a", &[]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let paths = Paths {
+        config_dir: env.config_dir(),
+        data_dir: env.data_dir(),
+    };
+    let cfg = ConfigFile::load(&paths.config_file()).unwrap();
+    let (name, profile) = cfg.select(Some("a")).unwrap();
+    let patient = env.sandbox.users()[0].patient_id.clone();
+    env.sandbox.expire_access_tokens();
+    let refreshed = env.rt.block_on(async {
+        let http = Http::new(Arc::new(Ui::default())).unwrap();
+        let store = CredentialStore::new(StoreKind::File, &paths);
+        let session = Session::open(http.clone(), store.clone(), &name, profile.clone())
+            .await
+            .unwrap();
+        let base = url::Url::parse(&profile.fhir_base).unwrap();
+        let fhir = FhirClient::new(http, base, Arc::new(session));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let (fhir, patient) = (fhir.clone(), patient.clone());
+            tasks.spawn(async move {
+                fhir.read("Patient", &patient)
+                    .await
+                    .map(|p| p["id"].clone())
+            });
+        }
+        while let Some(r) = tasks.join_next().await {
+            assert_eq!(r.unwrap().unwrap(), serde_json::json!(patient));
+        }
+        let on_disk = store.load(&name).await.unwrap().unwrap();
+        let in_memory = fhir.session().credentials().await;
+        on_disk.refresh_token == in_memory.refresh_token
+            && on_disk.access_token == in_memory.access_token
+    });
+    assert!(
+        refreshed,
+        "the credential store must hold the rotated tokens"
+    );
+    assert_eq!(
+        env.sandbox.stats().refresh_grants,
+        1,
+        "eight 401s, one refresh"
+    );
+}
+
+#[test]
+fn issuer_parameter_and_localhost_redirects() {
+    let env = Env::new(SandboxConfig {
+        iss_parameter: true,
+        ..SandboxConfig::default()
+    });
+    let out = env.login("a", &["--redirect-host", "localhost", "--json"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let doc = common::json(&out);
+    assert!(
+        doc["redirect_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://localhost:"),
+        "{doc}"
+    );
+}
+
+#[test]
+fn sandbox_command_serves_a_usable_server() {
+    use std::io::BufRead;
+    let env = Env::new(SandboxConfig::default());
+    let mut child = env
+        .cmd()
+        .args(["sandbox", "--port", "0", "--json", "--seed", "7"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut doc = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        doc.push_str(&line);
+        if line.trim_end() == "}" {
+            break;
+        }
+    }
+    let info: serde_json::Value =
+        serde_json::from_str(&doc).unwrap_or_else(|e| panic!("{e}: {doc}"));
+    let base = info["fhir_base"].as_str().unwrap().to_string();
+    assert!(info["users"][0]["password"].is_string());
+    let mut c = env.cmd();
+    c.args([
+        "login",
+        "--profile",
+        "s",
+        "--fhir-base",
+        &base,
+        "--client-id",
+        "fhirdl-sandbox",
+    ])
+    .args(["--credential-store", "file", "--timeout", "20s"]);
+    let out = env.run(c);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains(info["users"][0]["patient"].as_str().unwrap()));
+}
