@@ -35,6 +35,7 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Sign in to a provider in the browser and save the profile')
+            [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Download every resource you may read into local NDJSON/JSON files (incrementally)')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show each profile''s provider, patient, granted scopes and token state')
             [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Revoke the tokens at the provider and forget them (and the profile)')
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'List, show or remove saved profiles')
@@ -71,6 +72,29 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one machine-readable JSON document on stdout')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'fhirdl;sync' {
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Export folder (default: <data dir>/exports/<profile>); remembered for the profile')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'ndjson: one <Type>.ndjson per type; json/both: also json/<Type>/<id>.json, pretty')
+            [CompletionResult]::new('--types', '--types', [CompletionResultType]::ParameterName, 'Only these resource types (comma-separated)')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Ask only for resources changed since this instant (e.g. 2026-01-01T00:00:00Z)')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Resource types fetched at the same time')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Profile to use (a saved provider sign-in); defaults to the only or default profile')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a saved provider sign-in); defaults to the only or default profile')
+            [CompletionResult]::new('--config-dir', '--config-dir', [CompletionResultType]::ParameterName, 'Folder for the settings file (default: the platform''s config folder)')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Folder for exports and the file credential store (default: the platform''s data folder)')
+            [CompletionResult]::new('--full', '--full', [CompletionResultType]::ParameterName, 'Download everything again and reconcile (resources gone from the server are set aside)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Fetch and report what would change, but write nothing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors and warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors and warnings on stderr')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one machine-readable JSON document on stdout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
@@ -310,6 +334,7 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
         }
         'fhirdl;help' {
             [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Sign in to a provider in the browser and save the profile')
+            [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Download every resource you may read into local NDJSON/JSON files (incrementally)')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show each profile''s provider, patient, granted scopes and token state')
             [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Revoke the tokens at the provider and forget them (and the profile)')
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'List, show or remove saved profiles')
@@ -322,6 +347,9 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             break
         }
         'fhirdl;help;login' {
+            break
+        }
+        'fhirdl;help;sync' {
             break
         }
         'fhirdl;help;status' {

@@ -46,6 +46,9 @@ _fhirdl() {
             fhirdl,status)
                 cmd="fhirdl__subcmd__status"
                 ;;
+            fhirdl,sync)
+                cmd="fhirdl__subcmd__sync"
+                ;;
             fhirdl__subcmd__help,completions)
                 cmd="fhirdl__subcmd__help__subcmd__completions"
                 ;;
@@ -75,6 +78,9 @@ _fhirdl() {
                 ;;
             fhirdl__subcmd__help,status)
                 cmd="fhirdl__subcmd__help__subcmd__status"
+                ;;
+            fhirdl__subcmd__help,sync)
+                cmd="fhirdl__subcmd__help__subcmd__sync"
                 ;;
             fhirdl__subcmd__help__subcmd__profile,default)
                 cmd="fhirdl__subcmd__help__subcmd__profile__subcmd__default"
@@ -125,7 +131,7 @@ _fhirdl() {
 
     case "${cmd}" in
         fhirdl)
-            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version login status logout profile providers completions sandbox demo sandbox-browser help"
+            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version login sync status logout profile providers completions sandbox demo sandbox-browser help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -219,7 +225,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__help)
-            opts="login status logout profile providers completions sandbox demo sandbox-browser help"
+            opts="login sync status logout profile providers completions sandbox demo sandbox-browser help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -415,6 +421,20 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__help__subcmd__sync)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -875,6 +895,56 @@ _fhirdl() {
                 return 0
             fi
             case "${prev}" in
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__sync)
+            opts="-p -v -q -h -V --out --format --types --full --since --concurrency --dry-run --profile --verbose --quiet --json --config-dir --data-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "ndjson json both" -- "${cur}"))
+                    return 0
+                    ;;
+                --types)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -32,6 +32,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand login 'Sign in to a provider in the browser and save the profile'
+            cand sync 'Download every resource you may read into local NDJSON/JSON files (incrementally)'
             cand status 'Show each profile''s provider, patient, granted scopes and token state'
             cand logout 'Revoke the tokens at the provider and forget them (and the profile)'
             cand profile 'List, show or remove saved profiles'
@@ -67,6 +68,28 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand --json 'Print one machine-readable JSON document on stdout'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'fhirdl;sync'= {
+            cand --out 'Export folder (default: <data dir>/exports/<profile>); remembered for the profile'
+            cand --format 'ndjson: one <Type>.ndjson per type; json/both: also json/<Type>/<id>.json, pretty'
+            cand --types 'Only these resource types (comma-separated)'
+            cand --since 'Ask only for resources changed since this instant (e.g. 2026-01-01T00:00:00Z)'
+            cand --concurrency 'Resource types fetched at the same time'
+            cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --profile 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand --full 'Download everything again and reconcile (resources gone from the server are set aside)'
+            cand --dry-run 'Fetch and report what would change, but write nothing'
+            cand -v 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand --verbose 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand -h 'Print help'
+            cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
         }
@@ -287,6 +310,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
         }
         &'fhirdl;help'= {
             cand login 'Sign in to a provider in the browser and save the profile'
+            cand sync 'Download every resource you may read into local NDJSON/JSON files (incrementally)'
             cand status 'Show each profile''s provider, patient, granted scopes and token state'
             cand logout 'Revoke the tokens at the provider and forget them (and the profile)'
             cand profile 'List, show or remove saved profiles'
@@ -298,6 +322,8 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'fhirdl;help;login'= {
+        }
+        &'fhirdl;help;sync'= {
         }
         &'fhirdl;help;status'= {
         }

@@ -33,6 +33,7 @@ complete -c fhirdl -n "__fish_fhirdl_needs_command" -l json -d 'Print one machin
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "login" -d 'Sign in to a provider in the browser and save the profile'
+complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "sync" -d 'Download every resource you may read into local NDJSON/JSON files (incrementally)'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "status" -d 'Show each profile\'s provider, patient, granted scopes and token state'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "logout" -d 'Revoke the tokens at the provider and forget them (and the profile)'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "profile" -d 'List, show or remove saved profiles'
@@ -68,6 +69,23 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -s q -l quiet -d 'O
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l json -d 'Print one machine-readable JSON document on stdout'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -s V -l version -d 'Print version'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l out -d 'Export folder (default: <data dir>/exports/<profile>); remembered for the profile' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l format -d 'ndjson: one <Type>.ndjson per type; json/both: also json/<Type>/<id>.json, pretty' -r -f -a "ndjson\t''
+json\t''
+both\t''"
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l types -d 'Only these resource types (comma-separated)' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l since -d 'Ask only for resources changed since this instant (e.g. 2026-01-01T00:00:00Z)' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l concurrency -d 'Resource types fetched at the same time' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l full -d 'Download everything again and reconcile (resources gone from the server are set aside)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l dry-run -d 'Fetch and report what would change, but write nothing'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -s q -l quiet -d 'Only errors and warnings on stderr'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l json -d 'Print one machine-readable JSON document on stdout'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -s h -l help -d 'Print help'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
@@ -187,16 +205,17 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -s q -l q
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l json -d 'Print one machine-readable JSON document on stdout'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -s V -l version -d 'Print version'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login status logout profile providers completions sandbox demo sandbox-browser help" -f -a "login" -d 'Sign in to a provider in the browser and save the profile'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login status logout profile providers completions sandbox demo sandbox-browser help" -f -a "status" -d 'Show each profile\'s provider, patient, granted scopes and token state'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login status logout profile providers completions sandbox demo sandbox-browser help" -f -a "logout" -d 'Revoke the tokens at the provider and forget them (and the profile)'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login status logout profile providers completions sandbox demo sandbox-browser help" -f -a "profile" -d 'List, show or remove saved profiles'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login status logout profile providers completions sandbox demo sandbox-browser help" -f -a "providers" -d 'List the built-in provider presets and their endpoints'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login status logout profile providers completions sandbox demo sandbox-browser help" -f -a "completions" -d 'Print a shell completion script'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login status logout profile providers completions sandbox demo sandbox-browser help" -f -a "sandbox" -d 'Run the embedded SMART on FHIR test server in the foreground'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login status logout profile providers completions sandbox demo sandbox-browser help" -f -a "demo" -d 'Try fhirdl end to end against the embedded sandbox: no account, no internet'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login status logout profile providers completions sandbox demo sandbox-browser help" -f -a "sandbox-browser" -d 'A scripted browser for the sandbox\'s login page (used as $BROWSER by the tests)'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login status logout profile providers completions sandbox demo sandbox-browser help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox demo sandbox-browser help" -f -a "login" -d 'Sign in to a provider in the browser and save the profile'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox demo sandbox-browser help" -f -a "sync" -d 'Download every resource you may read into local NDJSON/JSON files (incrementally)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox demo sandbox-browser help" -f -a "status" -d 'Show each profile\'s provider, patient, granted scopes and token state'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox demo sandbox-browser help" -f -a "logout" -d 'Revoke the tokens at the provider and forget them (and the profile)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox demo sandbox-browser help" -f -a "profile" -d 'List, show or remove saved profiles'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox demo sandbox-browser help" -f -a "providers" -d 'List the built-in provider presets and their endpoints'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox demo sandbox-browser help" -f -a "completions" -d 'Print a shell completion script'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox demo sandbox-browser help" -f -a "sandbox" -d 'Run the embedded SMART on FHIR test server in the foreground'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox demo sandbox-browser help" -f -a "demo" -d 'Try fhirdl end to end against the embedded sandbox: no account, no internet'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox demo sandbox-browser help" -f -a "sandbox-browser" -d 'A scripted browser for the sandbox\'s login page (used as $BROWSER by the tests)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox demo sandbox-browser help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "list" -d 'List saved profiles'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "show" -d 'Show one profile\'s settings (no secrets are stored there)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "remove" -d 'Remove a profile and its stored credentials (without revoking; see `fhirdl logout`)'

@@ -56,6 +56,9 @@ pub enum Command {
     /// Sign in to a provider in the browser and save the profile.
     #[command(after_help = LOGIN_EXAMPLES)]
     Login(LoginArgs),
+    /// Download every resource you may read into local NDJSON/JSON files (incrementally).
+    #[command(after_help = SYNC_EXAMPLES)]
+    Sync(SyncArgs),
     /// Show each profile's provider, patient, granted scopes and token state.
     #[command(after_help = "Examples:\n  fhirdl status\n  fhirdl status --profile nextgen --json")]
     Status(StatusArgs),
@@ -123,6 +126,17 @@ Examples:
 The client secret is read from FHIRDL_CLIENT_SECRET or asked for with a hidden prompt; it is
 never accepted as a command-line argument.";
 
+const SYNC_EXAMPLES: &str = "\
+Examples:
+  fhirdl sync --profile nextgen
+  fhirdl sync --profile nextgen --out ~/health/nextgen --format both
+  fhirdl sync --types Observation,Condition --full
+  fhirdl sync --json > last-sync.json      # one summary document for scripts
+
+The first run downloads everything; later runs ask only for what changed since the last one.
+--full downloads everything again and moves resources the server no longer returns to
+<out>/.fhirdl/removed/.";
+
 const COMPLETION_EXAMPLES: &str = "\
 Examples:
   fhirdl completions bash > ~/.local/share/bash-completion/completions/fhirdl
@@ -170,6 +184,38 @@ pub struct LoginArgs {
     /// Where to keep the tokens: the OS keyring, or an owner-only file in the data folder.
     #[arg(long, value_enum, value_name = "STORE")]
     pub credential_store: Option<StoreKind>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SyncArgs {
+    /// Export folder (default: <data dir>/exports/<profile>); remembered for the profile.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// ndjson: one <Type>.ndjson per type; json/both: also json/<Type>/<id>.json, pretty.
+    #[arg(long, value_enum, default_value = "ndjson")]
+    pub format: SyncFormat,
+    /// Only these resource types (comma-separated).
+    #[arg(long, value_name = "T,...", value_delimiter = ',')]
+    pub types: Option<Vec<String>>,
+    /// Download everything again and reconcile (resources gone from the server are set aside).
+    #[arg(long)]
+    pub full: bool,
+    /// Ask only for resources changed since this instant (e.g. 2026-01-01T00:00:00Z).
+    #[arg(long, value_name = "INSTANT", conflicts_with = "full")]
+    pub since: Option<String>,
+    /// Resource types fetched at the same time.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+    /// Fetch and report what would change, but write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SyncFormat {
+    Ndjson,
+    Json,
+    Both,
 }
 
 #[derive(Debug, Args, Clone)]

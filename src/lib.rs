@@ -18,6 +18,7 @@ pub mod providers;
 pub mod sandbox;
 pub mod secret;
 pub mod settings;
+pub mod sync;
 pub mod timefmt;
 
 use clap::Parser;
@@ -67,6 +68,7 @@ pub fn run() -> i32 {
 async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<()> {
     match command {
         Command::Login(args) => commands::login::run(ctx, args).await,
+        Command::Sync(args) => commands::sync::run(ctx, args).await,
         Command::Status(args) => commands::status::run(ctx, args).await,
         Command::Logout(args) => commands::logout::run(ctx, args).await,
         Command::Profile(cmd) => commands::profile::run(ctx, cmd).await,

@@ -499,11 +499,33 @@ fn demo_signs_in_against_the_embedded_sandbox() {
     let out = env.fhirdl(&["demo", "--json"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let doc = json(&out);
-    assert_eq!(doc["profile"], "demo");
+    assert_eq!(doc["login"]["profile"], "demo");
     assert!(
-        doc["patient_name"].as_str().is_some_and(|n| !n.is_empty()),
+        doc["login"]["patient_name"]
+            .as_str()
+            .is_some_and(|n| !n.is_empty()),
         "{doc}"
     );
+    let stored = |k: &str| -> u64 {
+        doc[k]["types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["stored"].as_u64().unwrap())
+            .sum()
+    };
+    assert!(stored("full_sync") > 100, "{doc}");
+    assert_eq!(stored("full_sync"), stored("incremental_sync"));
+    let updated: u64 = doc["incremental_sync"]["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["updated"].as_u64().unwrap())
+        .sum();
+    assert_eq!(updated, 1, "{doc}");
+    // A second demo run starts afresh and works too.
+    let again = env.fhirdl(&["demo", "-q"]);
+    assert_eq!(code(&again), 0, "{}", text(&again));
     assert!(env
         .data_dir()
         .join("demo/data/credentials/demo.json")

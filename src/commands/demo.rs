@@ -4,12 +4,14 @@
 //! `--dir`), so it never touches the user's real profiles or keyring.
 
 use super::login::{login, print_report};
+use super::sync::sync_profile;
 use super::Ctx;
 use crate::auth::login::Mode;
 use crate::cli::{DemoArgs, LoginArgs, StoreKind};
 use crate::sandbox::browser::{sign_in, Consent};
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::settings::Paths;
+use crate::sync::Options;
 use anyhow::{Context, Result};
 use std::time::Duration;
 
@@ -67,11 +69,82 @@ pub async fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
         })
     });
     let report = login(&demo, &login_args, Mode::Headless(browser)).await?;
-    print_report(&demo, &report);
+    // With --json the one document on stdout is the whole demo's, printed at the end.
+    let human = !ctx.ui.json;
+    if human {
+        print_report(&demo, &report);
+    }
+
+    let cfg = crate::config::load(&demo.settings)?;
+    let (name, profile) = cfg.select(Some(DEMO_PROFILE))?;
+    // The sandbox gets a new port each run; start the demo export afresh.
+    let export_dir = dir.join("export");
+    if export_dir.exists() {
+        std::fs::remove_dir_all(&export_dir)
+            .with_context(|| format!("cannot clear {}", export_dir.display()))?;
+    }
+    let opts = Options {
+        out: export_dir,
+        pretty: false,
+        ndjson: true,
+        types: None,
+        full: true,
+        since: None,
+        concurrency: 4,
+        dry_run: false,
+    };
+    ctx.ui.info("\nFull export of the patient's record…");
+    let full = sync_profile(&demo, &name, profile.clone(), &opts).await?;
+    if human {
+        crate::commands::sync::print_report(&demo, &full);
+    }
+
+    // Something changes at the provider; the next run fetches only that.
+    let changed = touch_one_observation(&sandbox, &opts.out)?;
     ctx.ui.info(&format!(
-        "Demo files (settings and the owner-only credential file) are in {}",
+        "\nThe provider updated {changed}; incremental sync…"
+    ));
+    let incremental = sync_profile(
+        &demo,
+        &name,
+        profile.clone(),
+        &Options {
+            full: false,
+            ..opts.clone()
+        },
+    )
+    .await?;
+    if human {
+        crate::commands::sync::print_report(&demo, &incremental);
+    }
+
+    ctx.ui.json_out(&serde_json::json!({
+        "login": report,
+        "full_sync": full,
+        "incremental_sync": incremental,
+        "dir": dir,
+        "export": opts.out,
+    }));
+    ctx.ui.info(&format!(
+        "\nYour demo record is in {} (one <Type>.ndjson per resource type, manifest.json).\nSettings and the owner-only credential file are under {}.",
+        opts.out.display(),
         dir.display()
     ));
     sandbox.shutdown().await;
     Ok(())
+}
+
+/// Amends one stored Observation on the sandbox; returns "Observation/<id>".
+fn touch_one_observation(sandbox: &Sandbox, out: &std::path::Path) -> Result<String> {
+    let text = std::fs::read_to_string(out.join("Observation.ndjson"))
+        .context("the export has no Observations")?;
+    let first = text
+        .lines()
+        .next()
+        .context("the export has no Observations")?;
+    let mut obs: serde_json::Value = serde_json::from_str(first)?;
+    obs["status"] = serde_json::json!("amended");
+    let id = obs["id"].as_str().unwrap_or_default().to_string();
+    sandbox.set_resource(obs)?;
+    Ok(format!("Observation/{id}"))
 }

@@ -9,6 +9,7 @@ pub mod profile;
 pub mod providers;
 pub mod sandbox;
 pub mod status;
+pub mod sync;
 
 use crate::http::Http;
 use crate::output::Ui;

@@ -1,0 +1,114 @@
+//! `fhirdl sync`: bring the patient's record up to date in the export folder.
+
+use super::Ctx;
+use crate::auth::session::Session;
+use crate::auth::store::CredentialStore;
+use crate::cli::{SyncArgs, SyncFormat};
+use crate::config;
+use crate::error::{Failure, Kind};
+use crate::fhir::client::FhirClient;
+use crate::sync::{self, Options, Report};
+use anyhow::Result;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub async fn run(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
+    let mut cfg = config::load(&ctx.settings)?;
+    let (name, profile) = cfg.select(ctx.settings.profile.as_deref())?;
+    let (name, mut profile) = (name, profile.clone());
+    let out = match &args.out {
+        Some(dir) => absolute(dir)?,
+        None => profile
+            .out_dir
+            .clone()
+            .unwrap_or_else(|| ctx.settings.paths.data_dir.join("exports").join(&name)),
+    };
+    if args.out.is_some() && profile.out_dir.as_ref() != Some(&out) && !args.dry_run {
+        profile.out_dir = Some(out.clone());
+        cfg.profiles.insert(name.clone(), profile.clone());
+        cfg.save(&ctx.settings.paths.config_file())?;
+    }
+    let opts = Options {
+        out,
+        pretty: matches!(args.format, SyncFormat::Json | SyncFormat::Both),
+        ndjson: true,
+        types: args.types.clone(),
+        full: args.full,
+        since: args.since.clone(),
+        concurrency: usize::from(args.concurrency),
+        dry_run: args.dry_run,
+    };
+    let report = sync_profile(ctx, &name, profile, &opts).await?;
+    print_report(ctx, &report);
+    let failed = report.failed();
+    if !failed.is_empty() {
+        return Err(Failure::new(
+            Kind::Partial,
+            format!("{} of {} types failed: {}", failed.len(), report.types.len(), failed.join(", ")),
+        )
+        .hint("the other types were saved; run `fhirdl sync` again later (add -v to see each request)")
+        .into());
+    }
+    Ok(())
+}
+
+/// Syncs one saved profile (also used by `demo`).
+pub async fn sync_profile(
+    ctx: &Ctx,
+    name: &str,
+    profile: config::Profile,
+    opts: &Options,
+) -> Result<Report> {
+    let store = CredentialStore::new(profile.credential_store, &ctx.settings.paths);
+    let base = crate::auth::discovery::parse_fhir_base(&profile.fhir_base)?;
+    let session = Session::open(ctx.http.clone(), store, name, profile).await?;
+    let patient = session.credentials().await.patient.ok_or_else(|| {
+        Failure::login_required(
+            name,
+            format!("the sign-in of profile '{name}' names no patient"),
+        )
+    })?;
+    let fhir = FhirClient::new(ctx.http.clone(), base, Arc::new(session));
+    sync::sync(fhir, &patient, opts, &ctx.ui).await
+}
+
+pub fn print_report(ctx: &Ctx, r: &Report) {
+    let mut text = format!(
+        "{:<24} {:>8} {:>6} {:>8} {:>10} {:>8} {:>8}  note\n",
+        "type", "fetched", "new", "updated", "unchanged", "removed", "stored"
+    );
+    for t in &r.types {
+        let note = match t.status.as_str() {
+            "skipped" => format!("skipped: {}", t.reason.as_deref().unwrap_or("")),
+            "failed" => format!("FAILED: {}", t.reason.as_deref().unwrap_or("")),
+            _ => t.warnings.join("; "),
+        };
+        text.push_str(&format!(
+            "{:<24} {:>8} {:>6} {:>8} {:>10} {:>8} {:>8}  {note}\n",
+            t.resource_type, t.fetched, t.new, t.updated, t.unchanged, t.removed, t.stored
+        ));
+    }
+    let stored: usize = r.types.iter().map(|t| t.stored).sum();
+    text.push_str(&format!(
+        "\n{} resources in {} ({} requests){}",
+        stored,
+        r.out.display(),
+        r.requests,
+        if r.dry_run {
+            " — dry run, nothing written"
+        } else {
+            ""
+        }
+    ));
+    ctx.ui.out(&text);
+    ctx.ui
+        .json_out(&serde_json::to_value(r).unwrap_or_default());
+}
+
+fn absolute(dir: &std::path::Path) -> Result<PathBuf> {
+    if dir.is_absolute() {
+        Ok(dir.to_path_buf())
+    } else {
+        Ok(std::env::current_dir()?.join(dir))
+    }
+}

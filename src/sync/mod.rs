@@ -1,0 +1,531 @@
+//! `sync`: plan the types, fetch each one's search chain, merge into the export folder, then
+//! advance the state.
+//!
+//! Types run in parallel (bounded by `concurrency`); the pages of one search are fetched one
+//! after another. A type's file is replaced only after its whole search arrived, and its state
+//! mark only after its file is on disk. A type that fails is reported and the others finish.
+
+pub mod bundle;
+pub mod export;
+pub mod plan;
+
+use crate::error::Kind;
+use crate::fhir::client::{outcome_text, resource_url, FhirClient};
+use crate::timefmt::now_rfc3339;
+use anyhow::Result;
+use bundle::{parse_page, valid_id};
+use export::{Export, Lines, TypeState};
+use serde::Serialize;
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use url::Url;
+
+/// Largest page fhirdl asks for; servers clamp or ignore it.
+pub const PAGE_SIZE: usize = 200;
+/// A search that pages more than this is stopped and reported (a server that pages forever).
+pub const MAX_PAGES: usize = 10_000;
+/// The next incremental query starts this long before the recorded mark.
+pub const OVERLAP_SECS: i64 = 120;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub out: PathBuf,
+    pub pretty: bool,
+    pub ndjson: bool,
+    pub types: Option<Vec<String>>,
+    pub full: bool,
+    pub since: Option<String>,
+    pub concurrency: usize,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct TypeReport {
+    pub resource_type: String,
+    /// "ok", "unchanged", "skipped", "failed".
+    pub status: String,
+    pub fetched: usize,
+    pub new: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub removed: usize,
+    pub stored: usize,
+    pub pages: usize,
+    pub incremental: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub out: PathBuf,
+    pub fhir_base: String,
+    pub patient: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub dry_run: bool,
+    pub requests: usize,
+    pub types: Vec<TypeReport>,
+}
+
+impl Report {
+    pub fn failed(&self) -> Vec<&str> {
+        self.types
+            .iter()
+            .filter(|t| t.status == "failed")
+            .map(|t| t.resource_type.as_str())
+            .collect()
+    }
+}
+
+struct Fetched {
+    lines: Lines,
+    pages: usize,
+    mark: Option<String>,
+    warnings: Vec<String>,
+}
+
+enum Outcome {
+    Fetched(Fetched),
+    Skipped(String),
+}
+
+pub async fn sync(
+    fhir: FhirClient,
+    patient: &str,
+    opts: &Options,
+    ui: &crate::output::Ui,
+) -> Result<Report> {
+    let started_at = now_rfc3339();
+    let export = Arc::new(Export::open(&opts.out)?);
+    let mut state = export.load_state()?;
+    let base = fhir.base().clone();
+    if !state.patient.is_empty() && (state.patient != patient || state.fhir_base != base.as_str()) {
+        return Err(crate::error::Failure::new(
+            Kind::Usage,
+            format!(
+                "{} holds the export of another patient or server ({} at {}); refusing to mix records",
+                opts.out.display(),
+                state.patient,
+                state.fhir_base
+            ),
+        )
+        .hint("sync into another folder with --out")
+        .into());
+    }
+    state.patient = patient.to_string();
+    state.fhir_base = base.to_string();
+
+    let metadata = fhir
+        .get(&crate::auth::discovery::base_join(&base, "metadata")?)
+        .await?;
+    let requests = Arc::new(std::sync::atomic::AtomicUsize::new(1));
+    let scope = fhir.session().credentials().await.scope;
+    let (types, skipped) = plan::plan(&metadata.body, &scope, opts.types.as_deref());
+    let mut reports: Vec<TypeReport> = skipped
+        .into_iter()
+        .map(|s| TypeReport {
+            resource_type: s.resource_type,
+            status: "skipped".into(),
+            reason: Some(s.reason),
+            ..TypeReport::default()
+        })
+        .collect();
+    ui.info(&format!(
+        "Syncing {} resource types into {}…",
+        types.len(),
+        opts.out.display()
+    ));
+
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(opts.concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for ty in types.clone() {
+        let since = if opts.full {
+            None
+        } else {
+            opts.since.clone().or_else(|| {
+                state
+                    .types
+                    .get(&ty)
+                    .and_then(|t| t.mark.as_deref())
+                    .map(|m| with_overlap(m, OVERLAP_SECS))
+            })
+        };
+        let (fhir, sem, patient, requests) = (
+            fhir.clone(),
+            semaphore.clone(),
+            patient.to_string(),
+            requests.clone(),
+        );
+        tasks.spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            let result = fetch_type(&fhir, &ty, &patient, since.as_deref(), &requests).await;
+            (ty, since.is_some(), result)
+        });
+    }
+
+    let stamp = started_at.replace(':', "-");
+    while let Some(joined) = tasks.join_next().await {
+        let (ty, incremental, result) =
+            joined.map_err(|e| anyhow::anyhow!("a sync task failed: {e}"))?;
+        let mut report = TypeReport {
+            resource_type: ty.clone(),
+            incremental,
+            ..TypeReport::default()
+        };
+        match result {
+            Ok(Outcome::Skipped(reason)) => {
+                report.status = "skipped".into();
+                report.reason = Some(reason);
+            }
+            Ok(Outcome::Fetched(f)) => {
+                match store_type(&export, &ty, f, incremental, opts, &stamp, &mut report) {
+                    Ok(mark) => {
+                        if !opts.dry_run {
+                            state.types.insert(
+                                ty.clone(),
+                                TypeState {
+                                    mark,
+                                    count: report.stored,
+                                    synced_at: now_rfc3339(),
+                                },
+                            );
+                            export.save_state(&state)?;
+                        }
+                    }
+                    Err(e) => {
+                        report.status = "failed".into();
+                        report.reason = Some(format!("{e:#}"));
+                    }
+                }
+            }
+            Err(e) => {
+                if crate::error::exit_code(&e) == Kind::LoginRequired.exit_code() {
+                    return Err(e);
+                }
+                report.status = "failed".into();
+                report.reason = Some(format!("{e:#}"));
+            }
+        }
+        if ui.verbosity >= 1 && !ui.quiet {
+            ui.info(&progress_line(&report));
+        }
+        reports.push(report);
+    }
+    reports.sort_by(|a, b| a.resource_type.cmp(&b.resource_type));
+    if !opts.dry_run {
+        let stored: Vec<String> = state.types.keys().cloned().collect();
+        export.write_manifest(
+            serde_json::json!({
+                "generator": concat!("fhirdl ", env!("CARGO_PKG_VERSION")),
+                "fhir_base": base.as_str(),
+                "fhir_version": metadata.body.get("fhirVersion"),
+                "patient": patient,
+                "types": state.types,
+            }),
+            &stored,
+        )?;
+    }
+    Ok(Report {
+        out: opts.out.clone(),
+        fhir_base: base.to_string(),
+        patient: patient.to_string(),
+        started_at,
+        finished_at: now_rfc3339(),
+        dry_run: opts.dry_run,
+        requests: requests.load(std::sync::atomic::Ordering::Relaxed),
+        types: reports,
+    })
+}
+
+fn progress_line(r: &TypeReport) -> String {
+    match r.status.as_str() {
+        "skipped" => format!(
+            "  {:<24} skipped: {}",
+            r.resource_type,
+            r.reason.as_deref().unwrap_or("")
+        ),
+        "failed" => format!(
+            "  {:<24} FAILED: {}",
+            r.resource_type,
+            r.reason.as_deref().unwrap_or("")
+        ),
+        _ => format!(
+            "  {:<24} {} fetched ({} new, {} updated), {} stored",
+            r.resource_type, r.fetched, r.new, r.updated, r.stored
+        ),
+    }
+}
+
+/// Merges a fetched type into its file; returns the state mark to record.
+fn store_type(
+    export: &Export,
+    ty: &str,
+    f: Fetched,
+    incremental: bool,
+    opts: &Options,
+    stamp: &str,
+    report: &mut TypeReport,
+) -> Result<Option<String>> {
+    let mut lines = export.load(ty)?;
+    report.fetched = f.lines.len();
+    report.pages = f.pages;
+    report.warnings = f.warnings;
+    let mut changed = false;
+    let fetched_ids: HashSet<String> = f.lines.keys().cloned().collect();
+    for (id, line) in f.lines {
+        match lines.get(&id) {
+            None => report.new += 1,
+            Some(old) if *old != line => report.updated += 1,
+            Some(_) => {
+                report.unchanged += 1;
+                continue;
+            }
+        }
+        lines.insert(id, line);
+        changed = true;
+    }
+    if !incremental {
+        let removed: Lines = lines
+            .iter()
+            .filter(|(id, _)| !fetched_ids.contains(*id))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if !removed.is_empty() {
+            report.removed = removed.len();
+            if !opts.dry_run {
+                export.keep_removed(stamp, ty, &removed)?;
+            }
+            lines.retain(|id, _| fetched_ids.contains(id));
+            changed = true;
+            report.warnings.push(format!(
+                "{} resources the server no longer returns were moved to .fhirdl/removed/{stamp}/",
+                report.removed
+            ));
+        }
+    }
+    report.stored = lines.len();
+    let file_missing = !export.dir().join(format!("{ty}.ndjson")).exists();
+    if (changed || file_missing) && !opts.dry_run && opts.ndjson {
+        export.write(ty, &lines, opts.pretty)?;
+    }
+    report.status = if changed { "ok" } else { "unchanged" }.into();
+    Ok(f.mark)
+}
+
+async fn fetch_type(
+    fhir: &FhirClient,
+    ty: &str,
+    patient: &str,
+    since: Option<&str>,
+    requests: &std::sync::atomic::AtomicUsize,
+) -> Result<Outcome> {
+    use std::sync::atomic::Ordering;
+    let base = fhir.base();
+    let mut fetched = Fetched {
+        lines: Lines::new(),
+        pages: 0,
+        mark: None,
+        warnings: Vec::new(),
+    };
+    if ty == "Patient" {
+        let url = resource_url(base, "Patient", patient)?;
+        requests.fetch_add(1, Ordering::Relaxed);
+        let resp = fhir.get(&url).await?;
+        if let Some(skip) = refusal(resp.status.as_u16()) {
+            return Ok(Outcome::Skipped(skip));
+        }
+        if !resp.status.is_success() {
+            return Err(
+                crate::fhir::client::status_failure(&resp, &format!("Patient/{patient}")).into(),
+            );
+        }
+        fetched.pages = 1;
+        fetched.mark = server_time(&resp.headers);
+        add_resource(&mut fetched, ty, resp.body);
+        return Ok(Outcome::Fetched(fetched));
+    }
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .map_err(|_| anyhow::anyhow!("the FHIR base cannot take a path"))?
+        .pop_if_empty()
+        .push(ty);
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("patient", patient);
+        q.append_pair("_count", &PAGE_SIZE.to_string());
+        if let Some(s) = since {
+            q.append_pair("_lastUpdated", &format!("ge{s}"));
+        }
+    }
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut next = Some(url);
+    let mut total = None;
+    while let Some(page_url) = next.take() {
+        if !seen.insert(page_url.as_str().to_string()) {
+            fetched
+                .warnings
+                .push("the server's next links loop; stopped following them".into());
+            break;
+        }
+        if fetched.pages >= MAX_PAGES {
+            fetched
+                .warnings
+                .push(format!("stopped after {MAX_PAGES} pages"));
+            break;
+        }
+        requests.fetch_add(1, Ordering::Relaxed);
+        let resp = fhir.get(&page_url).await?;
+        if fetched.pages == 0 {
+            if let Some(skip) = refusal(resp.status.as_u16()) {
+                return Ok(Outcome::Skipped(skip));
+            }
+        }
+        if !resp.status.is_success() {
+            let detail = outcome_text(&resp.body)
+                .map(|t| format!(": {t}"))
+                .unwrap_or_default();
+            anyhow::bail!("the search answered HTTP {}{detail}", resp.status.as_u16());
+        }
+        if fetched.pages == 0 {
+            fetched.mark = server_time(&resp.headers);
+        }
+        let page = parse_page(resp.body, &page_url)?;
+        fetched.pages += 1;
+        if total.is_none() {
+            total = page.total;
+        }
+        for r in page.resources {
+            add_resource(&mut fetched, ty, r);
+        }
+        fetched.warnings.extend(page.outcomes);
+        next = page.next;
+    }
+    if let Some(total) = total {
+        if (fetched.lines.len() as u64) < total {
+            fetched.warnings.push(format!(
+                "the server reported {total} but sent {}: {} missing",
+                fetched.lines.len(),
+                total - fetched.lines.len() as u64
+            ));
+        }
+    }
+    Ok(Outcome::Fetched(fetched))
+}
+
+/// 403 (and 404 for an unsupported type) mean "not for you": skipped, not failed.
+fn refusal(status: u16) -> Option<String> {
+    match status {
+        403 => Some("access refused by the server (403)".into()),
+        404 => Some("the server does not offer it (404)".into()),
+        _ => None,
+    }
+}
+
+fn add_resource(fetched: &mut Fetched, ty: &str, resource: serde_json::Value) {
+    let rt = resource
+        .get("resourceType")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    if rt != ty {
+        fetched.warnings.push(format!(
+            "ignored a {} in the {ty} results",
+            crate::auth::oauth::clean(rt)
+        ));
+        return;
+    }
+    let Some(id) = resource
+        .get("id")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+    else {
+        fetched
+            .warnings
+            .push(format!("ignored a {ty} without an id"));
+        return;
+    };
+    if !valid_id(&id) {
+        fetched
+            .warnings
+            .push(format!("ignored a {ty} with an invalid id"));
+        return;
+    }
+    if let Ok(line) = serde_json::to_string(&resource) {
+        fetched.lines.insert(id, line);
+    }
+}
+
+/// The server's clock from its `Date` header, as RFC 3339.
+fn server_time(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    let date = headers.get(reqwest::header::DATE)?.to_str().ok()?;
+    let t = httpdate::parse_http_date(date).ok()?;
+    let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    Some(crate::timefmt::unix_to_rfc3339(i64::try_from(secs).ok()?))
+}
+
+/// `mark` moved back by `secs` (unparsable marks are used as they are).
+fn with_overlap(mark: &str, secs: i64) -> String {
+    match crate::timefmt::parse_rfc3339(mark) {
+        Some(t) => crate::timefmt::unix_to_rfc3339(t - secs),
+        None => mark.to_string(),
+    }
+}
+
+/// Resolves a URL against the FHIR base (for later use by references and attachments).
+pub fn under_base(base: &Url, url: &Url) -> bool {
+    url.origin() == base.origin() && url.path().starts_with(base.path().trim_end_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlap_and_dates() {
+        assert_eq!(
+            with_overlap("2026-01-01T00:02:00Z", 120),
+            "2026-01-01T00:00:00Z"
+        );
+        assert_eq!(with_overlap("garbage", 120), "garbage");
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(
+            reqwest::header::DATE,
+            "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap(),
+        );
+        assert_eq!(server_time(&h).as_deref(), Some("1994-11-06T08:49:37Z"));
+    }
+
+    #[test]
+    fn resources_are_checked_before_storing() {
+        let mut f = Fetched {
+            lines: Lines::new(),
+            pages: 0,
+            mark: None,
+            warnings: vec![],
+        };
+        add_resource(
+            &mut f,
+            "Condition",
+            serde_json::json!({"resourceType": "Condition", "id": "c1"}),
+        );
+        add_resource(
+            &mut f,
+            "Condition",
+            serde_json::json!({"resourceType": "Patient", "id": "p"}),
+        );
+        add_resource(
+            &mut f,
+            "Condition",
+            serde_json::json!({"resourceType": "Condition", "id": "../x"}),
+        );
+        add_resource(
+            &mut f,
+            "Condition",
+            serde_json::json!({"resourceType": "Condition"}),
+        );
+        assert_eq!(f.lines.len(), 1);
+        assert_eq!(f.warnings.len(), 3);
+    }
+}

@@ -1,0 +1,152 @@
+//! What to fetch: every type the server can search by `patient` (from its
+//! CapabilityStatement/Conformance), plus the Patient itself, narrowed to the granted scopes and
+//! to `--types`.
+
+use serde_json::Value;
+
+/// A type the plan leaves out, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skip {
+    pub resource_type: String,
+    pub reason: String,
+}
+
+/// Types the server says it can search with a `patient` parameter (Patient excluded).
+pub fn patient_searchable_types(metadata: &Value) -> Vec<String> {
+    let mut out: Vec<String> = metadata
+        .get("rest")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|r| {
+            r.get("mode")
+                .and_then(Value::as_str)
+                .is_none_or(|m| m == "server")
+        })
+        .filter_map(|r| r.get("resource").and_then(Value::as_array))
+        .flatten()
+        .filter(|res| {
+            res.get("searchParam")
+                .and_then(Value::as_array)
+                .is_some_and(|ps| {
+                    ps.iter()
+                        .any(|p| p.get("name").and_then(Value::as_str) == Some("patient"))
+                })
+        })
+        .filter_map(|res| res.get("type").and_then(Value::as_str))
+        .filter(|t| *t != "Patient" && t.chars().all(|c| c.is_ascii_alphanumeric()))
+        .map(str::to_string)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Does the granted scope let this patient read `resource_type`? SMART v1 (`.read`, `.*`) and
+/// v2 (`.rs`, `.r`…), wildcard or by type.
+pub fn scope_allows(scope: &str, resource_type: &str) -> bool {
+    scope.split_whitespace().any(|s| {
+        let Some(rest) = s.strip_prefix("patient/") else {
+            return false;
+        };
+        let Some((ty, perm)) = rest.split_once('.') else {
+            return false;
+        };
+        let perm = perm.split('?').next().unwrap_or("");
+        (ty == "*" || ty == resource_type)
+            && (perm == "read"
+                || perm == "*"
+                || (perm.contains('r') && perm.chars().all(|c| "cruds".contains(c))))
+    })
+}
+
+/// The types to fetch (Patient first) and those left out with the reason.
+pub fn plan(metadata: &Value, scope: &str, only: Option<&[String]>) -> (Vec<String>, Vec<Skip>) {
+    let mut candidates = vec!["Patient".to_string()];
+    candidates.extend(patient_searchable_types(metadata));
+    let mut fetch = Vec::new();
+    let mut skipped = Vec::new();
+    for ty in candidates {
+        if let Some(only) = only {
+            if !only.iter().any(|o| o.eq_ignore_ascii_case(&ty)) {
+                continue;
+            }
+        }
+        if scope_allows(scope, &ty) {
+            fetch.push(ty);
+        } else {
+            skipped.push(Skip {
+                resource_type: ty,
+                reason: "not granted by the sign-in's scopes".into(),
+            });
+        }
+    }
+    if let Some(only) = only {
+        for o in only {
+            if !fetch
+                .iter()
+                .chain(skipped.iter().map(|s| &s.resource_type))
+                .any(|t| t.eq_ignore_ascii_case(o))
+            {
+                skipped.push(Skip {
+                    resource_type: o.clone(),
+                    reason: "the server cannot search it by patient".into(),
+                });
+            }
+        }
+    }
+    (fetch, skipped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn metadata() -> Value {
+        json!({"resourceType": "CapabilityStatement", "rest": [{"mode": "server", "resource": [
+            {"type": "Patient", "searchParam": [{"name": "_id"}]},
+            {"type": "Observation", "searchParam": [{"name": "patient"}, {"name": "category"}]},
+            {"type": "Condition", "searchParam": [{"name": "patient"}]},
+            {"type": "Practitioner", "searchParam": [{"name": "name"}]},
+            {"type": "../evil", "searchParam": [{"name": "patient"}]}
+        ]}]})
+    }
+
+    #[test]
+    fn types_from_capabilities() {
+        assert_eq!(
+            patient_searchable_types(&metadata()),
+            vec!["Condition", "Observation"]
+        );
+        assert!(patient_searchable_types(&json!({"rest": 5})).is_empty());
+    }
+
+    #[test]
+    fn scopes() {
+        assert!(scope_allows("patient/*.read", "Observation"));
+        assert!(scope_allows("openid patient/*.rs", "Observation"));
+        assert!(scope_allows(
+            "patient/Observation.rs?category=laboratory",
+            "Observation"
+        ));
+        assert!(!scope_allows("patient/Condition.rs", "Observation"));
+        assert!(!scope_allows("user/*.read", "Observation"));
+        assert!(!scope_allows("patient/*.c", "Observation"));
+    }
+
+    #[test]
+    fn plan_respects_scope_and_types() {
+        let (fetch, skipped) = plan(
+            &metadata(),
+            "patient/Patient.read patient/Observation.read",
+            None,
+        );
+        assert_eq!(fetch, vec!["Patient", "Observation"]);
+        assert_eq!(skipped[0].resource_type, "Condition");
+        let only = vec!["observation".to_string(), "Device".to_string()];
+        let (fetch, skipped) = plan(&metadata(), "patient/*.rs", Some(&only));
+        assert_eq!(fetch, vec!["Observation"]);
+        assert_eq!(skipped[0].resource_type, "Device");
+    }
+}
