@@ -76,11 +76,13 @@ both\t''"
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l types -d 'Only these resource types (comma-separated)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l since -d 'Ask only for resources changed since this instant (e.g. 2026-01-01T00:00:00Z)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l concurrency -d 'Resource types fetched at the same time' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l max-rate -d 'Never send more requests than this (e.g. 20/min, 5/s); presets may set a default' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l full -d 'Download everything again and reconcile (resources gone from the server are set aside)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l dry-run -d 'Fetch and report what would change, but write nothing'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l no-attachments -d 'Do not download attachments (documents behind DocumentReference/DiagnosticReport)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l json -d 'Print one machine-readable JSON document on stdout'

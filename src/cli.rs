@@ -209,6 +209,12 @@ pub struct SyncArgs {
     /// Fetch and report what would change, but write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Do not download attachments (documents behind DocumentReference/DiagnosticReport).
+    #[arg(long)]
+    pub no_attachments: bool,
+    /// Never send more requests than this (e.g. 20/min, 5/s); presets may set a default.
+    #[arg(long, value_name = "RATE", value_parser = crate::fhir::rate::parse_rate)]
+    pub max_rate: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

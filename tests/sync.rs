@@ -51,6 +51,10 @@ fn full_export_matches_the_server_and_is_private() {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|t| {
+            !["Practitioner", "Organization", "Location"]
+                .contains(&t["resource_type"].as_str().unwrap())
+        })
         .map(|t| t["stored"].as_u64().unwrap())
         .sum();
     assert_eq!(
@@ -58,7 +62,45 @@ fn full_export_matches_the_server_and_is_private() {
         env.sandbox.resource_count(&patient),
         "{report}"
     );
+    // The record is closed over its references: every referenced practitioner, organization
+    // and location is there, read by batched _id searches.
     let dir = out_dir(&env);
+    let mut refs = std::collections::BTreeSet::new();
+    let base = url::Url::parse(&env.base()).unwrap();
+    for (_, (_, content)) in snapshot(&dir) {
+        for line in content.lines() {
+            fhirdl::sync::references::collect(
+                &serde_json::from_str(line).unwrap(),
+                &base,
+                &mut refs,
+            );
+        }
+    }
+    assert!(refs.iter().any(|(t, _)| t == "Practitioner"));
+    for (ty, id) in &refs {
+        let file = std::fs::read_to_string(dir.join(format!("{ty}.ndjson"))).unwrap_or_default();
+        assert!(
+            file.contains(&format!("\"id\":\"{id}\"")),
+            "{ty}/{id} referenced but not exported"
+        );
+    }
+    // Every DocumentReference's PDF is in attachments/, mapped in its manifest.
+    let docs = std::fs::read_to_string(dir.join("DocumentReference.ndjson"))
+        .unwrap()
+        .lines()
+        .count();
+    let pdfs: Vec<_> = common::walk(&dir.join("attachments"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "pdf"))
+        .collect();
+    assert_eq!(pdfs.len(), docs, "{report}");
+    assert!(pdfs
+        .iter()
+        .all(|p| std::fs::read(p).unwrap().starts_with(b"%PDF")));
+    let am: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("attachments/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(am.as_object().unwrap().len(), docs);
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["patient"], patient.as_str());
@@ -104,6 +146,7 @@ fn second_sync_without_changes_rewrites_nothing_then_incremental_upserts() {
     let dir = out_dir(&env);
     let before = snapshot(&dir);
     let manifest_before = std::fs::read(dir.join("manifest.json")).unwrap();
+    let state_before = std::fs::read(dir.join(".fhirdl/state.json")).unwrap();
 
     let out = env.fhirdl(&["sync", "--json"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
@@ -112,9 +155,13 @@ fn second_sync_without_changes_rewrites_nothing_then_incremental_upserts() {
         before,
         "a no-change sync must not rewrite any file"
     );
-    assert_eq!(
-        std::fs::read(dir.join("manifest.json")).unwrap(),
-        manifest_before
+    assert!(
+        std::fs::read(dir.join("manifest.json")).unwrap() == manifest_before,
+        "the manifest must not be rewritten"
+    );
+    assert!(
+        state_before == std::fs::read(dir.join(".fhirdl/state.json")).unwrap(),
+        "nor the state"
     );
     let report = json(&out);
     assert!(

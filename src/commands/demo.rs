@@ -92,9 +92,10 @@ pub async fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
         since: None,
         concurrency: 4,
         dry_run: false,
+        attachments: true,
     };
     ctx.ui.info("\nFull export of the patient's record…");
-    let full = sync_profile(&demo, &name, profile.clone(), &opts).await?;
+    let full = sync_profile(&demo, &name, profile.clone(), &opts, None).await?;
     if human {
         crate::commands::sync::print_report(&demo, &full);
     }
@@ -112,6 +113,7 @@ pub async fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
             full: false,
             ..opts.clone()
         },
+        None,
     )
     .await?;
     if human {

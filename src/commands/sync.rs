@@ -37,8 +37,16 @@ pub async fn run(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
         since: args.since.clone(),
         concurrency: usize::from(args.concurrency),
         dry_run: args.dry_run,
+        attachments: !args.no_attachments,
     };
-    let report = sync_profile(ctx, &name, profile, &opts).await?;
+    // The preset's published limit applies unless the user sets one.
+    let preset_rate = profile
+        .provider
+        .as_deref()
+        .and_then(crate::providers::find)
+        .and_then(|p| p.max_requests_per_minute)
+        .map(|n| f64::from(n) / 60.0);
+    let report = sync_profile(ctx, &name, profile, &opts, args.max_rate.or(preset_rate)).await?;
     print_report(ctx, &report);
     let failed = report.failed();
     if !failed.is_empty() {
@@ -58,6 +66,7 @@ pub async fn sync_profile(
     name: &str,
     profile: config::Profile,
     opts: &Options,
+    max_rate: Option<f64>,
 ) -> Result<Report> {
     let store = CredentialStore::new(profile.credential_store, &ctx.settings.paths);
     let base = crate::auth::discovery::parse_fhir_base(&profile.fhir_base)?;
@@ -68,7 +77,7 @@ pub async fn sync_profile(
             format!("the sign-in of profile '{name}' names no patient"),
         )
     })?;
-    let fhir = FhirClient::new(ctx.http.clone(), base, Arc::new(session));
+    let fhir = FhirClient::new(ctx.http.clone(), base, Arc::new(session)).with_rate_limit(max_rate);
     sync::sync(fhir, &patient, opts, &ctx.ui).await
 }
 
@@ -89,6 +98,19 @@ pub fn print_report(ctx: &Ctx, r: &Report) {
         ));
     }
     let stored: usize = r.types.iter().map(|t| t.stored).sum();
+    for w in &r.warnings {
+        text.push_str(&format!("warning: {w}\n"));
+    }
+    let a = &r.attachments;
+    if a.downloaded + a.decoded + a.already_present + a.failed > 0 {
+        text.push_str(&format!(
+            "attachments: {} downloaded, {} decoded, {} already present, {} failed\n",
+            a.downloaded, a.decoded, a.already_present, a.failed
+        ));
+        for w in &a.warnings {
+            text.push_str(&format!("warning: {w}\n"));
+        }
+    }
     text.push_str(&format!(
         "\n{} resources in {} ({} requests){}",
         stored,

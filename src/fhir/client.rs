@@ -2,14 +2,18 @@
 //! answered by one refresh and one retry, and error bodies are summarised from their
 //! OperationOutcome without echoing resource content.
 
+use super::rate::RateLimiter;
+use super::retry::{backoff, retry_after, retryable_status, MAX_ATTEMPTS};
 use crate::auth::session::Session;
 use crate::error::{Failure, Kind};
-use crate::http::{read_json, redact_url, Http, JsonResponse, FHIR_JSON};
+use crate::http::{read_capped, read_json, redact_url, Http, JsonResponse, FHIR_JSON};
 use anyhow::{Context, Result};
-use reqwest::header::{ACCEPT, AUTHORIZATION};
+use reqwest::header::{ACCEPT, AUTHORIZATION, RETRY_AFTER};
 use reqwest::StatusCode;
 use serde_json::Value;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use url::Url;
 
 #[derive(Clone)]
@@ -17,6 +21,24 @@ pub struct FhirClient {
     http: Http,
     base: Url,
     session: Arc<Session>,
+    rate: Option<Arc<RateLimiter>>,
+    counters: Arc<Counters>,
+}
+
+/// What a client did, for summaries and benchmarks.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub requests: AtomicU64,
+    pub retries: AtomicU64,
+    pub bytes: AtomicU64,
+}
+
+/// A body read whole, with its status and headers.
+#[derive(Debug)]
+pub struct BytesResponse {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
 }
 
 impl FhirClient {
@@ -25,7 +47,15 @@ impl FhirClient {
             http,
             base,
             session,
+            rate: None,
+            counters: Arc::default(),
         }
+    }
+
+    /// Caps the request rate of this client and its clones.
+    pub fn with_rate_limit(mut self, per_second: Option<f64>) -> FhirClient {
+        self.rate = per_second.map(|r| Arc::new(RateLimiter::new(r)));
+        self
     }
 
     pub fn base(&self) -> &Url {
@@ -36,8 +66,69 @@ impl FhirClient {
         &self.session
     }
 
-    /// `GET url` with the bearer token. Refuses URLs outside the FHIR base's origin.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// `GET url` as FHIR JSON with the bearer token, retried on transient failures. Refuses
+    /// URLs outside the FHIR base's origin.
     pub async fn get(&self, url: &Url) -> Result<JsonResponse> {
+        let mut attempt = 1;
+        loop {
+            let resp = self.send_authorized(url, FHIR_JSON, &mut attempt).await?;
+            match read_json(resp).await {
+                Ok(r) => {
+                    self.counters
+                        .bytes
+                        .fetch_add(json_size_hint(&r), Ordering::Relaxed);
+                    return Ok(r);
+                }
+                Err(e) if is_transport(&e) && attempt < MAX_ATTEMPTS => {
+                    self.wait_before_retry(url, attempt, None, "the answer broke off")
+                        .await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// `GET url` for raw content (attachments), at most `cap` bytes, retried like [`Self::get`].
+    pub async fn get_bytes(&self, url: &Url, accept: &str, cap: usize) -> Result<BytesResponse> {
+        let mut attempt = 1;
+        loop {
+            let resp = self.send_authorized(url, accept, &mut attempt).await?;
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            match read_capped(resp, cap).await {
+                Ok(body) => {
+                    self.counters
+                        .bytes
+                        .fetch_add(body.len() as u64, Ordering::Relaxed);
+                    return Ok(BytesResponse {
+                        status,
+                        headers,
+                        body,
+                    });
+                }
+                Err(e) if is_transport(&e) && attempt < MAX_ATTEMPTS => {
+                    self.wait_before_retry(url, attempt, None, "the answer broke off")
+                        .await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.context(format!("reading {}", redact_url(url)))),
+            }
+        }
+    }
+
+    /// Sends with the bearer token: one refresh after a 401, retries with backoff for 429/5xx
+    /// and transport failures (`attempt` is shared with the caller's body retries).
+    async fn send_authorized(
+        &self,
+        url: &Url,
+        accept: &str,
+        attempt: &mut u32,
+    ) -> Result<reqwest::Response> {
         if !same_origin(&self.base, url) {
             return Err(Failure::new(
                 Kind::Network,
@@ -49,30 +140,78 @@ impl FhirClient {
             )
             .into());
         }
-        let token = self.session.access_token().await?;
-        let resp = self.send(url, &token).await?;
-        if resp.status() != StatusCode::UNAUTHORIZED {
-            return read_json(resp).await;
+        let mut token = self.session.access_token().await?;
+        let mut refreshed = false;
+        loop {
+            if let Some(rate) = &self.rate {
+                rate.acquire().await;
+            }
+            self.counters.requests.fetch_add(1, Ordering::Relaxed);
+            let result = self.send(url, accept, &token).await;
+            let resp = match result {
+                Ok(r) => r,
+                Err(e) if is_transport(&e) && *attempt < MAX_ATTEMPTS => {
+                    self.wait_before_retry(url, *attempt, None, "the connection failed")
+                        .await;
+                    *attempt += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let status = resp.status();
+            if status == StatusCode::UNAUTHORIZED {
+                if refreshed {
+                    let name = &self.session.profile_name;
+                    return Err(Failure::login_required(
+                        name,
+                        format!("the provider refused the access token of profile '{name}' even after a refresh"),
+                    )
+                    .into());
+                }
+                token = self.session.after_unauthorized(&token).await?;
+                refreshed = true;
+                continue;
+            }
+            if retryable_status(status.as_u16()) && *attempt < MAX_ATTEMPTS {
+                let after = resp
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| retry_after(v, std::time::SystemTime::now()));
+                self.wait_before_retry(url, *attempt, after, &format!("HTTP {}", status.as_u16()))
+                    .await;
+                *attempt += 1;
+                continue;
+            }
+            return Ok(resp);
         }
-        let token = self.session.after_unauthorized(&token).await?;
-        let resp = self.send(url, &token).await?;
-        if resp.status() == StatusCode::UNAUTHORIZED {
-            let name = &self.session.profile_name;
-            return Err(Failure::login_required(
-                name,
-                format!("the provider refused the access token of profile '{name}' even after a refresh"),
-            )
-            .into());
-        }
-        read_json(resp).await
     }
 
-    async fn send(&self, url: &Url, token: &crate::secret::Secret) -> Result<reqwest::Response> {
+    async fn wait_before_retry(&self, url: &Url, attempt: u32, after: Option<Duration>, why: &str) {
+        let wait = after.unwrap_or_else(|| backoff(attempt, rand::random::<f64>()));
+        self.counters.retries.fetch_add(1, Ordering::Relaxed);
+        if self.http.ui().verbosity >= 1 {
+            self.http.ui().trace(&format!(
+                "{why} for {}; retry {attempt} of {} in {} ms",
+                redact_url(url),
+                MAX_ATTEMPTS - 1,
+                wait.as_millis()
+            ));
+        }
+        tokio::time::sleep(wait).await;
+    }
+
+    async fn send(
+        &self,
+        url: &Url,
+        accept: &str,
+        token: &crate::secret::Secret,
+    ) -> Result<reqwest::Response> {
         let req = self
             .http
             .client()
             .get(url.clone())
-            .header(ACCEPT, FHIR_JSON)
+            .header(ACCEPT, accept)
             .header(AUTHORIZATION, format!("Bearer {}", token.expose()))
             .build()
             .context("cannot build the request")?;
@@ -91,6 +230,21 @@ impl FhirClient {
         }
         Ok(resp.body)
     }
+}
+
+/// A transport failure (connection refused or reset, timeout, body cut off) somewhere in the chain.
+fn is_transport(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<reqwest::Error>())
+        .any(|r| r.is_timeout() || r.is_connect() || r.is_body() || r.is_request() || r.is_decode())
+}
+
+fn json_size_hint(r: &JsonResponse) -> u64 {
+    r.headers
+        .get(reqwest::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// `<base>/<type>/<id>` with the id percent-encoded as one path segment.

@@ -1,3 +1,6 @@
-//! Talking FHIR with a signed-in session.
+//! Talking FHIR with a signed-in session: the client (origin guard, bearer, refresh on 401,
+//! retries), its retry policy and the request-rate cap.
 
 pub mod client;
+pub mod rate;
+pub mod retry;

@@ -184,10 +184,20 @@ impl Export {
         if let Some(obj) = doc.as_object_mut() {
             obj.insert("files".into(), serde_json::Value::Object(files));
         }
-        let text = serde_json::to_vec_pretty(&doc)?;
+        // Rewritten only when something besides the time changed.
         let path = self.dir.join("manifest.json");
-        if std::fs::read(&path).ok().as_deref() != Some(text.as_slice()) {
-            write_atomic(&path, &text)?;
+        let old: Option<serde_json::Value> = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let without_time = |v: &serde_json::Value| {
+            let mut v = v.clone();
+            if let Some(o) = v.as_object_mut() {
+                o.remove("synced_at");
+            }
+            v
+        };
+        if old.as_ref().map(without_time) != Some(without_time(&doc)) {
+            write_atomic(&path, &serde_json::to_vec_pretty(&doc)?)?;
         }
         Ok(())
     }

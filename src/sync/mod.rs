@@ -5,9 +5,11 @@
 //! after another. A type's file is replaced only after its whole search arrived, and its state
 //! mark only after its file is on disk. A type that fails is reported and the others finish.
 
+pub mod attachments;
 pub mod bundle;
 pub mod export;
 pub mod plan;
+pub mod references;
 
 use crate::error::Kind;
 use crate::fhir::client::{outcome_text, resource_url, FhirClient};
@@ -38,6 +40,7 @@ pub struct Options {
     pub since: Option<String>,
     pub concurrency: usize,
     pub dry_run: bool,
+    pub attachments: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -66,8 +69,11 @@ pub struct Report {
     pub started_at: String,
     pub finished_at: String,
     pub dry_run: bool,
-    pub requests: usize,
+    pub requests: u64,
+    pub retries: u64,
     pub types: Vec<TypeReport>,
+    pub attachments: attachments::Report,
+    pub warnings: Vec<String>,
 }
 
 impl Report {
@@ -121,7 +127,6 @@ pub async fn sync(
     let metadata = fhir
         .get(&crate::auth::discovery::base_join(&base, "metadata")?)
         .await?;
-    let requests = Arc::new(std::sync::atomic::AtomicUsize::new(1));
     let scope = fhir.session().credentials().await.scope;
     let (types, skipped) = plan::plan(&metadata.body, &scope, opts.types.as_deref());
     let mut reports: Vec<TypeReport> = skipped
@@ -153,15 +158,10 @@ pub async fn sync(
                     .map(|m| with_overlap(m, OVERLAP_SECS))
             })
         };
-        let (fhir, sem, patient, requests) = (
-            fhir.clone(),
-            semaphore.clone(),
-            patient.to_string(),
-            requests.clone(),
-        );
+        let (fhir, sem, patient) = (fhir.clone(), semaphore.clone(), patient.to_string());
         tasks.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            let result = fetch_type(&fhir, &ty, &patient, since.as_deref(), &requests).await;
+            let result = fetch_type(&fhir, &ty, &patient, since.as_deref()).await;
             (ty, since.is_some(), result)
         });
     }
@@ -183,7 +183,13 @@ pub async fn sync(
             Ok(Outcome::Fetched(f)) => {
                 match store_type(&export, &ty, f, incremental, opts, &stamp, &mut report) {
                     Ok(mark) => {
-                        if !opts.dry_run {
+                        // Nothing changed: keep the old mark (still correct) and write nothing.
+                        let keep = report.status == "unchanged"
+                            && state
+                                .types
+                                .get(&ty)
+                                .is_some_and(|t| t.count == report.stored);
+                        if !opts.dry_run && !keep {
                             state.types.insert(
                                 ty.clone(),
                                 TypeState {
@@ -214,6 +220,53 @@ pub async fn sync(
         }
         reports.push(report);
     }
+    let mut warnings = Vec::new();
+    let mut attachment_report = attachments::Report::default();
+    if !opts.dry_run {
+        let held_types: Vec<String> = state.types.keys().cloned().collect();
+        let added =
+            close_references(&fhir, &export, &mut state, &held_types, &mut warnings).await?;
+        for (ty, (new, stored)) in added {
+            match reports.iter_mut().find(|r| r.resource_type == ty) {
+                Some(r) => {
+                    r.new += new;
+                    r.fetched += new;
+                    r.stored = stored;
+                }
+                None => reports.push(TypeReport {
+                    resource_type: ty,
+                    status: "ok".into(),
+                    fetched: new,
+                    new,
+                    stored,
+                    reason: Some("read because other resources refer to them".into()),
+                    ..TypeReport::default()
+                }),
+            }
+        }
+        if opts.attachments {
+            let mut with_attachments = Vec::new();
+            for ty in ["DocumentReference", "DiagnosticReport"] {
+                for line in export.load(ty)?.into_values() {
+                    with_attachments.push((ty.to_string(), line));
+                }
+            }
+            attachment_report =
+                attachments::save_all(&fhir, export.dir(), &with_attachments).await?;
+        }
+    }
+    // Types held from earlier runs that this run did not search (referenced ones).
+    for (ty, t) in &state.types {
+        if !reports.iter().any(|r| &r.resource_type == ty) {
+            reports.push(TypeReport {
+                resource_type: ty.clone(),
+                status: "unchanged".into(),
+                stored: t.count,
+                reason: Some("read because other resources refer to them".into()),
+                ..TypeReport::default()
+            });
+        }
+    }
     reports.sort_by(|a, b| a.resource_type.cmp(&b.resource_type));
     if !opts.dry_run {
         let stored: Vec<String> = state.types.keys().cloned().collect();
@@ -223,7 +276,7 @@ pub async fn sync(
                 "fhir_base": base.as_str(),
                 "fhir_version": metadata.body.get("fhirVersion"),
                 "patient": patient,
-                "types": state.types,
+                "synced_at": now_rfc3339(),
             }),
             &stored,
         )?;
@@ -235,8 +288,17 @@ pub async fn sync(
         started_at,
         finished_at: now_rfc3339(),
         dry_run: opts.dry_run,
-        requests: requests.load(std::sync::atomic::Ordering::Relaxed),
+        requests: fhir
+            .counters()
+            .requests
+            .load(std::sync::atomic::Ordering::Relaxed),
+        retries: fhir
+            .counters()
+            .retries
+            .load(std::sync::atomic::Ordering::Relaxed),
         types: reports,
+        attachments: attachment_report,
+        warnings,
     })
 }
 
@@ -315,14 +377,80 @@ fn store_type(
     Ok(f.mark)
 }
 
+/// Reads referenced resources not held yet, round after round; returns per type (new, stored).
+async fn close_references(
+    fhir: &FhirClient,
+    export: &Export,
+    state: &mut export::State,
+    held_types: &[String],
+    warnings: &mut Vec<String>,
+) -> Result<std::collections::BTreeMap<String, (usize, usize)>> {
+    use std::collections::BTreeSet;
+    let base = fhir.base().clone();
+    let mut held: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut refs: BTreeSet<(String, String)> = BTreeSet::new();
+    for ty in held_types {
+        for (id, line) in export.load(ty)? {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                references::collect(&v, &base, &mut refs);
+            }
+            held.insert((ty.clone(), id));
+        }
+    }
+    let mut added = std::collections::BTreeMap::new();
+    let mut tried: BTreeSet<(String, String)> = BTreeSet::new();
+    for _ in 0..references::MAX_ROUNDS {
+        let missing: BTreeSet<(String, String)> = refs
+            .iter()
+            .filter(|r| !held.contains(*r) && !tried.contains(*r))
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        tried.extend(missing.iter().cloned());
+        let fetched = references::fetch(fhir, &missing).await?;
+        warnings.extend(fetched.warnings);
+        let mut new_refs = BTreeSet::new();
+        for (ty, lines) in fetched.lines {
+            if lines.is_empty() {
+                continue;
+            }
+            let mut stored = export.load(&ty)?;
+            let mut new = 0;
+            for (id, line) in lines {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                    references::collect(&v, &base, &mut new_refs);
+                }
+                held.insert((ty.clone(), id.clone()));
+                if stored.insert(id, line).is_none() {
+                    new += 1;
+                }
+            }
+            export.write(&ty, &stored, false)?;
+            let entry = state.types.entry(ty.clone()).or_insert_with(|| TypeState {
+                mark: None,
+                count: 0,
+                synced_at: String::new(),
+            });
+            entry.count = stored.len();
+            entry.synced_at = now_rfc3339();
+            export.save_state(state)?;
+            let slot = added.entry(ty).or_insert((0, 0));
+            slot.0 += new;
+            slot.1 = stored.len();
+        }
+        refs.extend(new_refs);
+    }
+    Ok(added)
+}
+
 async fn fetch_type(
     fhir: &FhirClient,
     ty: &str,
     patient: &str,
     since: Option<&str>,
-    requests: &std::sync::atomic::AtomicUsize,
 ) -> Result<Outcome> {
-    use std::sync::atomic::Ordering;
     let base = fhir.base();
     let mut fetched = Fetched {
         lines: Lines::new(),
@@ -332,7 +460,6 @@ async fn fetch_type(
     };
     if ty == "Patient" {
         let url = resource_url(base, "Patient", patient)?;
-        requests.fetch_add(1, Ordering::Relaxed);
         let resp = fhir.get(&url).await?;
         if let Some(skip) = refusal(resp.status.as_u16()) {
             return Ok(Outcome::Skipped(skip));
@@ -376,7 +503,6 @@ async fn fetch_type(
                 .push(format!("stopped after {MAX_PAGES} pages"));
             break;
         }
-        requests.fetch_add(1, Ordering::Relaxed);
         let resp = fhir.get(&page_url).await?;
         if fetched.pages == 0 {
             if let Some(skip) = refusal(resp.status.as_u16()) {

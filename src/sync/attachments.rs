@@ -1,0 +1,277 @@
+//! Attachments: the documents behind `DocumentReference.content.attachment` and
+//! `DiagnosticReport.presentedForm` (PDF, C-CDA XML, images…), saved under `<out>/attachments/`.
+//!
+//! File names are made by fhirdl from the resource type, its validated id and the attachment's
+//! position, plus an extension from a short list of content types; nothing from the server
+//! (title, URL, content type text) ever becomes part of a path. Inline `data` is decoded; a `url`
+//! is fetched with the token only when it is on the FHIR server's origin. Servers answer with
+//! the raw document or a FHIR Binary; both are accepted. `attachments/manifest.json` maps every
+//! file to its resource.
+
+use super::bundle::valid_id;
+use crate::fhir::client::FhirClient;
+use crate::fsutil::{create_private_dir, write_atomic};
+use anyhow::Result;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::Path;
+use url::Url;
+
+/// Largest attachment fhirdl downloads.
+pub const MAX_ATTACHMENT_BYTES: usize = 512 * 1024 * 1024;
+const ACCEPT: &str = "application/pdf, application/xml, text/xml, image/*, text/plain, application/fhir+json;q=0.5, */*;q=0.1";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attachment {
+    pub resource: String,
+    pub file: String,
+    pub url: Option<String>,
+    pub data: Option<String>,
+    pub content_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ManifestEntry {
+    pub resource: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    pub bytes: usize,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub downloaded: usize,
+    pub decoded: usize,
+    pub already_present: usize,
+    pub failed: usize,
+    pub warnings: Vec<String>,
+}
+
+/// The attachments of one resource (only DocumentReference and DiagnosticReport carry them).
+pub fn attachments_of(resource_type: &str, resource: &Value) -> Vec<Attachment> {
+    let Some(id) = resource
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|i| valid_id(i))
+    else {
+        return Vec::new();
+    };
+    let list: Vec<&Value> = match resource_type {
+        "DocumentReference" => resource
+            .get("content")
+            .and_then(Value::as_array)
+            .map(|c| c.iter().filter_map(|x| x.get("attachment")).collect())
+            .unwrap_or_default(),
+        "DiagnosticReport" => resource
+            .get("presentedForm")
+            .and_then(Value::as_array)
+            .map(|c| c.iter().collect())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    list.into_iter()
+        .enumerate()
+        .filter_map(|(i, a)| {
+            let url = a.get("url").and_then(Value::as_str).map(str::to_string);
+            let data = a.get("data").and_then(Value::as_str).map(str::to_string);
+            if url.is_none() && data.is_none() {
+                return None;
+            }
+            let content_type = a
+                .get("contentType")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let ext = extension(content_type.as_deref());
+            Some(Attachment {
+                resource: format!("{resource_type}/{id}"),
+                file: format!("{resource_type}-{id}-{}.{ext}", i + 1),
+                url,
+                data,
+                content_type,
+            })
+        })
+        .collect()
+}
+
+/// A file extension for a content type, from a fixed list (never the server's text).
+pub fn extension(content_type: Option<&str>) -> &'static str {
+    let ct = content_type
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match ct.as_str() {
+        "application/pdf" => "pdf",
+        "application/xml" | "text/xml" | "application/hl7-v3+xml" | "application/cda+xml" => "xml",
+        "text/plain" => "txt",
+        "text/html" => "html",
+        "application/json" | "application/fhir+json" => "json",
+        "image/jpeg" => "jpg",
+        "image/png" => "png",
+        "image/tiff" => "tif",
+        "image/gif" => "gif",
+        "application/rtf" | "text/rtf" => "rtf",
+        "application/dicom" => "dcm",
+        _ => "bin",
+    }
+}
+
+/// Saves every attachment of `resources` (type, resource JSON line) into `<out>/attachments/`.
+pub async fn save_all(
+    fhir: &FhirClient,
+    out: &Path,
+    resources: &[(String, String)],
+) -> Result<Report> {
+    let dir = out.join("attachments");
+    let manifest_path = dir.join("manifest.json");
+    let mut manifest: BTreeMap<String, ManifestEntry> = std::fs::read(&manifest_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let before = manifest.clone();
+    let mut report = Report::default();
+    for (ty, line) in resources {
+        let Ok(resource) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        for a in attachments_of(ty, &resource) {
+            let path = dir.join(&a.file);
+            let known = manifest.get(&a.file);
+            if path.exists() && known.is_some_and(|k| k.url == a.url && k.resource == a.resource) {
+                report.already_present += 1;
+                continue;
+            }
+            let bytes = match content(fhir, &a).await {
+                Ok(b) => b,
+                Err(why) => {
+                    report.failed += 1;
+                    report
+                        .warnings
+                        .push(format!("attachment {} of {}: {why}", a.file, a.resource));
+                    continue;
+                }
+            };
+            create_private_dir(&dir)?;
+            write_atomic(&path, &bytes)?;
+            if a.data.is_some() {
+                report.decoded += 1;
+            } else {
+                report.downloaded += 1;
+            }
+            manifest.insert(
+                a.file.clone(),
+                ManifestEntry {
+                    resource: a.resource.clone(),
+                    url: a.url.clone(),
+                    content_type: a.content_type.clone(),
+                    bytes: bytes.len(),
+                    sha256: Sha256::digest(&bytes)
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect(),
+                },
+            );
+        }
+    }
+    if manifest != before {
+        create_private_dir(&dir)?;
+        write_atomic(&manifest_path, &serde_json::to_vec_pretty(&manifest)?)?;
+    }
+    Ok(report)
+}
+
+/// The attachment's bytes: inline data decoded, or downloaded from the FHIR server.
+async fn content(fhir: &FhirClient, a: &Attachment) -> Result<Vec<u8>, String> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    if let Some(data) = &a.data {
+        let cleaned: String = data.chars().filter(|c| !c.is_whitespace()).collect();
+        return b64
+            .decode(cleaned)
+            .map_err(|_| "its inline data is not valid base64".to_string());
+    }
+    let raw = a.url.as_deref().unwrap_or_default();
+    let url = Url::parse(raw)
+        .or_else(|_| {
+            crate::auth::discovery::base_join(fhir.base(), raw)
+                .map_err(|_| url::ParseError::EmptyHost)
+        })
+        .map_err(|_| "its URL is not valid".to_string())?;
+    if url.origin() != fhir.base().origin() {
+        return Err(format!(
+            "it is served by {} (not the FHIR server); not downloaded, the access token goes only to the FHIR server",
+            url.origin().ascii_serialization()
+        ));
+    }
+    let resp = fhir
+        .get_bytes(&url, ACCEPT, MAX_ATTACHMENT_BYTES)
+        .await
+        .map_err(|e| format!("{e:#}"))?;
+    if !resp.status.is_success() {
+        return Err(format!("the server answered HTTP {}", resp.status.as_u16()));
+    }
+    let ct = resp
+        .headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if ct.contains("json") {
+        // A FHIR Binary: the document is in `data`.
+        if let Ok(v) = serde_json::from_slice::<Value>(&resp.body) {
+            if v.get("resourceType").and_then(Value::as_str) == Some("Binary") {
+                let data = v.get("data").and_then(Value::as_str).unwrap_or("");
+                return b64
+                    .decode(data)
+                    .map_err(|_| "the Binary's data is not valid base64".to_string());
+            }
+        }
+    }
+    if ct.contains("html") {
+        return Err("the server answered with an HTML page instead of the document".into());
+    }
+    Ok(resp.body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn names_come_from_fhirdl_only() {
+        let doc = json!({"resourceType": "DocumentReference", "id": "d1", "content": [
+            {"attachment": {"contentType": "application/pdf", "url": "Binary/b1", "title": "../../etc/passwd"}},
+            {"attachment": {"contentType": "text/x-evil;../", "data": "aGk="}},
+            {"attachment": {"title": "nothing to fetch"}}
+        ]});
+        let a = attachments_of("DocumentReference", &doc);
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[0].file, "DocumentReference-d1-1.pdf");
+        assert_eq!(a[1].file, "DocumentReference-d1-2.bin");
+        let bad_id = json!({"resourceType": "DocumentReference", "id": "../x", "content": [{"attachment": {"url": "u"}}]});
+        assert!(attachments_of("DocumentReference", &bad_id).is_empty());
+        let report =
+            json!({"id": "r", "presentedForm": [{"contentType": "application/xml", "url": "x"}]});
+        assert_eq!(
+            attachments_of("DiagnosticReport", &report)[0].file,
+            "DiagnosticReport-r-1.xml"
+        );
+        assert!(attachments_of("Observation", &report).is_empty());
+    }
+
+    #[test]
+    fn extensions() {
+        assert_eq!(extension(Some("application/pdf; charset=binary")), "pdf");
+        assert_eq!(extension(Some("IMAGE/PNG")), "png");
+        assert_eq!(extension(Some("../../x")), "bin");
+        assert_eq!(extension(None), "bin");
+    }
+}

@@ -1,0 +1,226 @@
+//! Closing the record over its references: after the searches, read the resources that stored
+//! resources point at but that are not held yet (Practitioner, Organization, Location,
+//! Medication…), repeatedly until nothing new turns up.
+//!
+//! Only references that resolve under the FHIR base are followed: relative `Type/id`, or an
+//! absolute URL that starts with the base. Anything else (a terminology URL used as a reference,
+//! contained `#id` references, another server) is left alone.
+
+use super::bundle::{parse_page, valid_id};
+use crate::fhir::client::{resource_url, FhirClient};
+use anyhow::Result;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use url::Url;
+
+/// Ids per `_id=a,b,c` search.
+pub const BATCH: usize = 50;
+/// Rounds of "read what the new resources reference".
+pub const MAX_ROUNDS: usize = 5;
+
+/// A reference resolved to `(type, id)` when it points under `base`.
+pub fn resolve(reference: &str, base: &Url) -> Option<(String, String)> {
+    let reference = reference.trim();
+    if reference.starts_with('#') || reference.is_empty() {
+        return None;
+    }
+    let relative = if reference.contains("://") {
+        let url = Url::parse(reference).ok()?;
+        if url.origin() != base.origin() {
+            return None;
+        }
+        let base_path = base.path().trim_end_matches('/');
+        // NextGen changes the case of the version segment in its own URLs.
+        let path = url.path();
+        if path.len() <= base_path.len() || !path[..base_path.len()].eq_ignore_ascii_case(base_path)
+        {
+            return None;
+        }
+        path[base_path.len()..].trim_start_matches('/').to_string()
+    } else {
+        reference.to_string()
+    };
+    let mut parts = relative.split('/');
+    let ty = parts.next()?;
+    let id = parts.next()?;
+    // Allowed after the id: `/_history/<version>` only.
+    match (parts.next(), parts.next(), parts.next()) {
+        (None, _, _) | (Some("_history"), Some(_), None) => {}
+        _ => return None,
+    }
+    let type_ok = ty.len() <= 64
+        && ty.starts_with(|c: char| c.is_ascii_uppercase())
+        && ty.chars().all(|c| c.is_ascii_alphanumeric());
+    (type_ok && valid_id(id)).then(|| (ty.to_string(), id.to_string()))
+}
+
+/// Every resolvable reference inside a resource.
+pub fn collect(value: &Value, base: &Url, out: &mut BTreeSet<(String, String)>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("reference") {
+                if let Some(t) = resolve(r, base) {
+                    out.insert(t);
+                }
+            }
+            for v in map.values() {
+                collect(v, base, out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect(v, base, out)),
+        _ => {}
+    }
+}
+
+/// What one round of reads brought back: per type, id → compact JSON line; and warnings.
+#[derive(Debug, Default)]
+pub struct Fetched {
+    pub lines: BTreeMap<String, BTreeMap<String, String>>,
+    pub warnings: Vec<String>,
+}
+
+/// Reads the `missing` resources: an `_id` search per type and batch, falling back to single
+/// reads when the server does not support it.
+pub async fn fetch(fhir: &FhirClient, missing: &BTreeSet<(String, String)>) -> Result<Fetched> {
+    let mut by_type: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (ty, id) in missing {
+        by_type.entry(ty).or_default().push(id);
+    }
+    let mut out = Fetched::default();
+    for (ty, ids) in by_type {
+        for chunk in ids.chunks(BATCH) {
+            let mut got = BTreeMap::new();
+            let searched = search_ids(fhir, ty, chunk, &mut got).await;
+            if !searched {
+                for id in chunk {
+                    let url = resource_url(fhir.base(), ty, id)?;
+                    let resp = fhir.get(&url).await?;
+                    if resp.status.is_success() {
+                        keep(ty, resp.body, &mut got);
+                    } else {
+                        out.warnings.push(format!(
+                            "{ty}/{id} is referenced but could not be read (HTTP {})",
+                            resp.status.as_u16()
+                        ));
+                    }
+                }
+            }
+            let unresolved = chunk.iter().filter(|id| !got.contains_key(**id)).count();
+            if searched && unresolved > 0 {
+                out.warnings.push(format!(
+                    "{unresolved} referenced {ty} resources were not found"
+                ));
+            }
+            out.lines.entry(ty.to_string()).or_default().extend(got);
+        }
+    }
+    Ok(out)
+}
+
+/// `Type?_id=a,b,c`; `false` when the server refuses that search (then the caller reads).
+async fn search_ids(
+    fhir: &FhirClient,
+    ty: &str,
+    ids: &[&str],
+    got: &mut BTreeMap<String, String>,
+) -> bool {
+    let Ok(mut url) = resource_url(fhir.base(), ty, "x") else {
+        return false;
+    };
+    if let Ok(mut segs) = url.path_segments_mut() {
+        segs.pop();
+    }
+    url.query_pairs_mut().append_pair("_id", &ids.join(","));
+    let mut next = Some(url);
+    let mut pages = 0;
+    while let Some(u) = next.take() {
+        pages += 1;
+        let Ok(resp) = fhir.get(&u).await else {
+            return false;
+        };
+        if !resp.status.is_success() {
+            return false;
+        }
+        let Ok(page) = parse_page(resp.body, &u) else {
+            return false;
+        };
+        for r in page.resources {
+            keep(ty, r, got);
+        }
+        next = page.next.filter(|_| pages < 100);
+    }
+    true
+}
+
+fn keep(ty: &str, resource: Value, got: &mut BTreeMap<String, String>) {
+    if resource.get("resourceType").and_then(Value::as_str) != Some(ty) {
+        return;
+    }
+    let Some(id) = resource
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|i| valid_id(i))
+        .map(str::to_string)
+    else {
+        return;
+    };
+    if let Ok(line) = serde_json::to_string(&resource) {
+        got.insert(id, line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn base() -> Url {
+        Url::parse("https://h.example/fhir/r4").unwrap()
+    }
+
+    #[test]
+    fn resolves_only_under_the_base() {
+        let b = base();
+        let ok = |r: &str| resolve(r, &b);
+        assert_eq!(
+            ok("Practitioner/p1"),
+            Some(("Practitioner".into(), "p1".into()))
+        );
+        assert_eq!(
+            ok("https://h.example/fhir/r4/Location/l.1"),
+            Some(("Location".into(), "l.1".into()))
+        );
+        assert_eq!(
+            ok("https://h.example/fhir/R4/Location/x"),
+            Some(("Location".into(), "x".into()))
+        );
+        assert_eq!(
+            ok("Organization/o/_history/3"),
+            Some(("Organization".into(), "o".into()))
+        );
+        for bad in [
+            "#contained",
+            "http://snomed.info/sct/123",
+            "https://other.example/fhir/r4/Practitioner/p",
+            "https://h.example/other/Practitioner/p",
+            "Practitioner/../../etc",
+            "practitioner/p",
+            "Practitioner",
+            "Practitioner/p/extra",
+            "",
+            "urn:uuid:1234",
+        ] {
+            assert_eq!(ok(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn collects_nested_references() {
+        let r = json!({"resourceType": "Encounter", "participant": [{"individual": {"reference": "Practitioner/a"}}],
+            "location": [{"location": {"reference": "Location/b"}}], "subject": {"reference": "Patient/p"},
+            "x": {"reference": 5}});
+        let mut out = BTreeSet::new();
+        collect(&r, &base(), &mut out);
+        assert_eq!(out.len(), 3);
+    }
+}
