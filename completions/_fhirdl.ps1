@@ -89,6 +89,7 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Folder for exports and the file credential store (default: the platform''s data folder)')
             [CompletionResult]::new('--full', '--full', [CompletionResultType]::ParameterName, 'Download everything again and reconcile (resources gone from the server are set aside)')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Fetch and report what would change, but write nothing')
+            [CompletionResult]::new('--all-profiles', '--all-profiles', [CompletionResultType]::ParameterName, 'Sync every saved profile in turn (one summary, the worst exit code)')
             [CompletionResult]::new('--no-attachments', '--no-attachments', [CompletionResultType]::ParameterName, 'Do not download attachments (documents behind DocumentReference/DiagnosticReport)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)')

@@ -919,7 +919,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__sync)
-            opts="-p -v -q -h -V --out --format --types --full --since --concurrency --dry-run --no-attachments --max-rate --profile --verbose --quiet --json --config-dir --data-dir --help --version"
+            opts="-p -v -q -h -V --out --format --types --full --since --concurrency --dry-run --all-profiles --no-attachments --max-rate --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

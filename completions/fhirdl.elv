@@ -84,6 +84,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
             cand --full 'Download everything again and reconcile (resources gone from the server are set aside)'
             cand --dry-run 'Fetch and report what would change, but write nothing'
+            cand --all-profiles 'Sync every saved profile in turn (one summary, the worst exit code)'
             cand --no-attachments 'Do not download attachments (documents behind DocumentReference/DiagnosticReport)'
             cand -v 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
             cand --verbose 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'

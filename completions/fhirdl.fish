@@ -82,6 +82,7 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l config-dir -d 'Fo
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l full -d 'Download everything again and reconcile (resources gone from the server are set aside)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l dry-run -d 'Fetch and report what would change, but write nothing'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l all-profiles -d 'Sync every saved profile in turn (one summary, the worst exit code)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l no-attachments -d 'Do not download attachments (documents behind DocumentReference/DiagnosticReport)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -s q -l quiet -d 'Only errors and warnings on stderr'

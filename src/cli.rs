@@ -132,6 +132,7 @@ Examples:
   fhirdl sync --profile nextgen --out ~/health/nextgen --format both
   fhirdl sync --types Observation,Condition --full
   fhirdl sync --json > last-sync.json      # one summary document for scripts
+  fhirdl sync --all-profiles -q            # cron: every provider, worst exit code
 
 The first run downloads everything; later runs ask only for what changed since the last one.
 --full downloads everything again and moves resources the server no longer returns to
@@ -209,6 +210,9 @@ pub struct SyncArgs {
     /// Fetch and report what would change, but write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Sync every saved profile in turn (one summary, the worst exit code).
+    #[arg(long, conflicts_with = "out")]
+    pub all_profiles: bool,
     /// Do not download attachments (documents behind DocumentReference/DiagnosticReport).
     #[arg(long)]
     pub no_attachments: bool,

@@ -23,6 +23,31 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
         .with_context(|| format!("cannot create folder {}", dir.display()))
 }
 
+/// Prefix of the temporary files [`write_atomic`] creates.
+pub const TEMP_PREFIX: &str = ".fhirdl-tmp-";
+
+/// Removes temporary files that a killed run left under `dir` (recursively); returns how many.
+/// Call it only while holding the folder's lock.
+pub fn remove_stale_temp_files(dir: &Path) -> Result<usize> {
+    let mut removed = 0;
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(0);
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            removed += remove_stale_temp_files(&path)?;
+        } else if kind.is_file() && entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Atomically replaces `path` with `bytes`: the file is 0600 on Unix, written to a temp file in
 /// the same folder, fsynced, renamed over the old one, and the folder is fsynced.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -32,7 +57,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .unwrap_or_else(|| Path::new("."));
     create_private_dir(dir)?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(".fhirdl-tmp-")
+        .prefix(TEMP_PREFIX)
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     // tempfile creates files 0600 on Unix already; say so explicitly in case of a lax umask path.

@@ -3,7 +3,7 @@
 
 use crate::error::hint_of;
 use crate::settings::Settings;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 #[derive(Debug, Clone, Default)]
 pub struct Ui {
@@ -85,5 +85,39 @@ impl Ui {
             text.push_str(&format!("\n{} {h}", self.paint("36", "hint:")));
         }
         eprintln!("{text}");
+    }
+}
+
+/// Progress bars on stderr: only on a terminal, never with -q or --json.
+pub struct Progress {
+    multi: Option<indicatif::MultiProgress>,
+}
+
+impl Progress {
+    pub fn new(ui: &Ui) -> Progress {
+        let enabled = !ui.quiet && !ui.json && std::io::stderr().is_terminal();
+        Progress {
+            multi: enabled.then(indicatif::MultiProgress::new),
+        }
+    }
+
+    /// A bar for one resource type (hidden when progress is off).
+    pub fn bar(&self, label: &str) -> indicatif::ProgressBar {
+        let Some(multi) = &self.multi else {
+            return indicatif::ProgressBar::hidden();
+        };
+        let style = indicatif::ProgressStyle::with_template(
+            "  {prefix:<24} {bar:30} {pos}/{len} {elapsed}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        let bar = multi.add(indicatif::ProgressBar::new(0).with_style(style));
+        bar.set_prefix(label.to_string());
+        bar
+    }
+
+    pub fn clear(&self) {
+        if let Some(m) = &self.multi {
+            let _ = m.clear();
+        }
     }
 }

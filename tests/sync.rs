@@ -306,3 +306,100 @@ fn sync_without_login_asks_for_one() {
     assert_eq!(code(&out), 4, "{}", text(&out));
     assert!(text(&out).contains("fhirdl login --profile a"));
 }
+
+#[test]
+fn all_profiles_sync_each_profile_with_one_summary_and_the_worst_exit_code() {
+    let env = signed_in();
+    let mut c = env.cmd_with_browser(&format!(
+        "{} sandbox-browser --user bob --password bob-sandbox",
+        common::bin().display()
+    ));
+    c.args([
+        "login",
+        "--profile",
+        "b",
+        "--fhir-base",
+        &env.base(),
+        "--client-id",
+        "fhirdl-sandbox",
+    ])
+    .args(["--credential-store", "file"]);
+    assert_eq!(code(&env.run(c)), 0);
+    let out = env.fhirdl(&["sync", "--all-profiles", "--json"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let doc = json(&out);
+    let profiles = doc["profiles"].as_array().unwrap();
+    assert_eq!(profiles.len(), 2);
+    assert!(profiles.iter().all(|p| p["ok"] == true), "{doc}");
+    assert!(env.data_dir().join("exports/b/Patient.ndjson").exists());
+    // One profile loses its sign-in: the others still sync, the exit code says "login required".
+    std::fs::remove_file(env.credential_file("a")).unwrap();
+    let out = env.fhirdl(&["sync", "--all-profiles", "--json"]);
+    assert_eq!(code(&out), 4, "{}", text(&out));
+    let doc = json(&out);
+    let b = doc["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["profile"] == "b")
+        .unwrap()
+        .clone();
+    assert_eq!(b["ok"], true, "{doc}");
+}
+
+/// Kills `fhirdl sync` at seeded moments, checks that every file is whole at each kill point,
+/// then lets a run finish: the folder equals an uninterrupted export.
+#[test]
+fn killed_syncs_leave_whole_files_and_the_next_run_completes() {
+    use rand::{Rng, SeedableRng};
+    let env = Env::new(SandboxConfig {
+        resources_per_patient: 1500,
+        page_size_max: 20,
+        ..SandboxConfig::default()
+    });
+    assert_eq!(code(&env.login("a", &[])), 0);
+    let reference = env.data_dir().join("reference");
+    let out = env.fhirdl(&["sync", "--out", reference.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let killed = env.data_dir().join("killed");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    for _ in 0..12 {
+        let mut c = env.cmd();
+        c.args(["sync", "-q", "--out", killed.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut child = c.spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(rng.gen_range(5..400)));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        for f in common::walk(&killed) {
+            let name = f.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with(".fhirdl-tmp-") {
+                continue; // an unfinished temporary file: removed by the next run
+            }
+            let bytes = std::fs::read(&f).unwrap();
+            if name.ends_with(".ndjson") {
+                for line in String::from_utf8(bytes).unwrap().lines() {
+                    serde_json::from_str::<serde_json::Value>(line)
+                        .unwrap_or_else(|e| panic!("{name}: torn line: {e}"));
+                }
+            } else if name.ends_with(".json") {
+                serde_json::from_slice::<serde_json::Value>(&bytes)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+            }
+        }
+    }
+    let out = env.fhirdl(&["sync", "--out", killed.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let strip = |dir: &Path| -> BTreeMap<String, String> {
+        snapshot(dir)
+            .into_iter()
+            .map(|(k, (_, v))| (k, v))
+            .collect()
+    };
+    assert_eq!(
+        strip(&killed),
+        strip(&reference),
+        "the interrupted export must end equal to an uninterrupted one"
+    );
+}

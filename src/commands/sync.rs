@@ -13,19 +13,106 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub async fn run(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
+    if args.all_profiles {
+        return run_all(ctx, args).await;
+    }
     let mut cfg = config::load(&ctx.settings)?;
-    let (name, profile) = cfg.select(ctx.settings.profile.as_deref())?;
-    let (name, mut profile) = (name, profile.clone());
+    let (name, _) = cfg.select(ctx.settings.profile.as_deref())?;
+    let report = run_one(ctx, &mut cfg, &name, args).await?;
+    print_report(ctx, &report);
+    ctx.ui
+        .json_out(&serde_json::to_value(&report).unwrap_or_default());
+    partial_failure(&report)
+}
+
+/// `--all-profiles`: each profile in turn; one summary; the worst exit code.
+async fn run_all(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
+    let mut cfg = config::load(&ctx.settings)?;
+    let names = cfg.names();
+    if names.is_empty() {
+        cfg.select(None)?;
+    }
+    let mut results = Vec::new();
+    let mut worst: Option<anyhow::Error> = None;
+    for name in names {
+        ctx.ui.info(&format!("== profile {name}"));
+        let outcome = match run_one(ctx, &mut cfg, &name, args).await {
+            Ok(report) => {
+                print_report(ctx, &report);
+                let json = serde_json::json!({"profile": name, "ok": report.failed().is_empty(), "report": report});
+                partial_failure(&report).map(|_| json)
+            }
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(json) => results.push(json),
+            Err(e) => {
+                ctx.ui.error(&e);
+                results.push(serde_json::json!({
+                    "profile": name, "ok": false, "exit_code": crate::error::exit_code(&e), "error": format!("{e:#}"),
+                }));
+                if worst
+                    .as_ref()
+                    .is_none_or(|w| crate::error::exit_code(&e) > crate::error::exit_code(w))
+                {
+                    worst = Some(e);
+                }
+            }
+        }
+    }
+    ctx.ui.json_out(&serde_json::json!({ "profiles": results }));
+    match worst {
+        None => Ok(()),
+        Some(e) => {
+            let code_kind = crate::error::failure_of(&e)
+                .map(|f| f.kind)
+                .unwrap_or(Kind::Partial);
+            Err(Failure::new(
+                code_kind,
+                "some profiles did not sync completely (see above)",
+            )
+            .into())
+        }
+    }
+}
+
+fn partial_failure(report: &Report) -> Result<()> {
+    let failed = report.failed();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::new(
+        Kind::Partial,
+        format!(
+            "{} of {} types failed: {}",
+            failed.len(),
+            report.types.len(),
+            failed.join(", ")
+        ),
+    )
+    .hint("the other types were saved; run `fhirdl sync` again later (add -v to see each request)")
+    .into())
+}
+
+async fn run_one(
+    ctx: &Ctx,
+    cfg: &mut config::ConfigFile,
+    name: &str,
+    args: &SyncArgs,
+) -> Result<Report> {
+    let Some(mut profile) = cfg.profiles.get(name).cloned() else {
+        return Err(Failure::new(Kind::Usage, format!("no profile named '{name}'")).into());
+    };
     let out = match &args.out {
         Some(dir) => absolute(dir)?,
         None => profile
             .out_dir
             .clone()
-            .unwrap_or_else(|| ctx.settings.paths.data_dir.join("exports").join(&name)),
+            .unwrap_or_else(|| ctx.settings.paths.data_dir.join("exports").join(name)),
     };
     if args.out.is_some() && profile.out_dir.as_ref() != Some(&out) && !args.dry_run {
         profile.out_dir = Some(out.clone());
-        cfg.profiles.insert(name.clone(), profile.clone());
+        cfg.profiles.insert(name.to_string(), profile.clone());
         cfg.save(&ctx.settings.paths.config_file())?;
     }
     let opts = Options {
@@ -46,18 +133,7 @@ pub async fn run(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
         .and_then(crate::providers::find)
         .and_then(|p| p.max_requests_per_minute)
         .map(|n| f64::from(n) / 60.0);
-    let report = sync_profile(ctx, &name, profile, &opts, args.max_rate.or(preset_rate)).await?;
-    print_report(ctx, &report);
-    let failed = report.failed();
-    if !failed.is_empty() {
-        return Err(Failure::new(
-            Kind::Partial,
-            format!("{} of {} types failed: {}", failed.len(), report.types.len(), failed.join(", ")),
-        )
-        .hint("the other types were saved; run `fhirdl sync` again later (add -v to see each request)")
-        .into());
-    }
-    Ok(())
+    sync_profile(ctx, name, profile, &opts, args.max_rate.or(preset_rate)).await
 }
 
 /// Syncs one saved profile (also used by `demo`).
@@ -123,8 +199,6 @@ pub fn print_report(ctx: &Ctx, r: &Report) {
         }
     ));
     ctx.ui.out(&text);
-    ctx.ui
-        .json_out(&serde_json::to_value(r).unwrap_or_default());
 }
 
 fn absolute(dir: &std::path::Path) -> Result<PathBuf> {

@@ -70,6 +70,8 @@ impl Export {
                 return Err(e).with_context(|| format!("cannot lock {}", lock_path.display()))
             }
         }
+        // Under the lock: what a killed run left half-written is garbage now.
+        crate::fsutil::remove_stale_temp_files(dir)?;
         Ok(Export {
             dir: dir.to_path_buf(),
             _lock: lock,

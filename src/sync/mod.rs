@@ -144,6 +144,7 @@ pub async fn sync(
         opts.out.display()
     ));
 
+    let progress = crate::output::Progress::new(ui);
     let semaphore = Arc::new(tokio::sync::Semaphore::new(opts.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for ty in types.clone() {
@@ -159,15 +160,33 @@ pub async fn sync(
             })
         };
         let (fhir, sem, patient) = (fhir.clone(), semaphore.clone(), patient.to_string());
+        let bar = progress.bar(&ty);
         tasks.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            let result = fetch_type(&fhir, &ty, &patient, since.as_deref()).await;
+            let result = fetch_type(&fhir, &ty, &patient, since.as_deref(), &bar).await;
+            bar.finish_and_clear();
             (ty, since.is_some(), result)
         });
     }
 
     let stamp = started_at.replace(':', "-");
-    while let Some(joined) = tasks.join_next().await {
+    let mut saved = 0usize;
+    loop {
+        let joined = tokio::select! {
+            j = tasks.join_next() => j,
+            _ = tokio::signal::ctrl_c() => {
+                tasks.abort_all();
+                progress.clear();
+                return Err(crate::error::Failure::new(
+                    Kind::Interrupted,
+                    format!("sync interrupted; {saved} resource types were finished and saved in {}, the others keep their previous version", opts.out.display()),
+                )
+                .hint("run `fhirdl sync` again to finish; it continues where this run stopped")
+                .into());
+            }
+        };
+        let Some(joined) = joined else { break };
+        saved += 1;
         let (ty, incremental, result) =
             joined.map_err(|e| anyhow::anyhow!("a sync task failed: {e}"))?;
         let mut report = TypeReport {
@@ -450,6 +469,7 @@ async fn fetch_type(
     ty: &str,
     patient: &str,
     since: Option<&str>,
+    bar: &indicatif::ProgressBar,
 ) -> Result<Outcome> {
     let base = fhir.base();
     let mut fetched = Fetched {
@@ -522,10 +542,14 @@ async fn fetch_type(
         fetched.pages += 1;
         if total.is_none() {
             total = page.total;
+            if let Some(t) = total {
+                bar.set_length(t);
+            }
         }
         for r in page.resources {
             add_resource(&mut fetched, ty, r);
         }
+        bar.set_position(fetched.lines.len() as u64);
         fetched.warnings.extend(page.outcomes);
         next = page.next;
     }
