@@ -298,6 +298,21 @@ fn a_locked_folder_and_a_folder_of_another_patient_are_refused() {
 }
 
 #[test]
+fn status_shows_the_last_sync() {
+    let env = signed_in();
+    assert_eq!(code(&env.fhirdl(&["sync"])), 0);
+    let doc = json(&env.fhirdl(&["status", "--json", "--offline"]));
+    let last = doc["profiles"][0]["last_sync"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        last.contains("resources in") && last.contains("exports"),
+        "{last}"
+    );
+}
+
+#[test]
 fn sync_without_login_asks_for_one() {
     let env = signed_in();
     env.sandbox.revoke_all_tokens();

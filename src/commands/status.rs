@@ -116,7 +116,25 @@ async fn status_of(
         signed_in_at: None,
         credential_store: store.describe(),
         redirect_uri: profile.redirect.display(),
-        last_sync: None,
+        last_sync: {
+            let dir = profile
+                .out_dir
+                .clone()
+                .unwrap_or_else(|| ctx.settings.paths.data_dir.join("exports").join(name));
+            crate::sync::export::last_run(&dir).map(|r| {
+                let mut text = format!(
+                    "{} ({} resources in {}",
+                    r.finished_at,
+                    r.resources,
+                    dir.display()
+                );
+                if !r.failed.is_empty() {
+                    text.push_str(&format!("; failed: {}", r.failed.join(", ")));
+                }
+                text.push(')');
+                text
+            })
+        },
         check: "ok".into(),
         problem: None,
         exit: 0,

@@ -36,6 +36,22 @@ pub struct TypeState {
     pub synced_at: String,
 }
 
+/// The outcome of the latest run, for `fhirdl status` (kept apart from the data and the state).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LastRun {
+    pub finished_at: String,
+    pub resources: usize,
+    pub requests: u64,
+    #[serde(default)]
+    pub failed: Vec<String>,
+}
+
+/// Reads `<dir>/.fhirdl/last_run.json`, if a sync ever finished there.
+pub fn last_run(dir: &Path) -> Option<LastRun> {
+    let bytes = std::fs::read(dir.join(".fhirdl").join("last_run.json")).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
 pub struct Export {
     dir: PathBuf,
     _lock: std::fs::File,
@@ -161,6 +177,13 @@ impl Export {
     pub fn save_state(&self, state: &State) -> Result<()> {
         let text = serde_json::to_vec_pretty(state)?;
         write_atomic(&self.dir.join(".fhirdl").join("state.json"), &text)
+    }
+
+    pub fn save_last_run(&self, run: &LastRun) -> Result<()> {
+        write_atomic(
+            &self.dir.join(".fhirdl").join("last_run.json"),
+            &serde_json::to_vec_pretty(run)?,
+        )
     }
 
     /// Writes `manifest.json`: what is in the folder, with a sha256 per file.

@@ -300,7 +300,7 @@ pub async fn sync(
             &stored,
         )?;
     }
-    Ok(Report {
+    let report = Report {
         out: opts.out.clone(),
         fhir_base: base.to_string(),
         patient: patient.to_string(),
@@ -318,7 +318,16 @@ pub async fn sync(
         types: reports,
         attachments: attachment_report,
         warnings,
-    })
+    };
+    if !opts.dry_run {
+        export.save_last_run(&export::LastRun {
+            finished_at: report.finished_at.clone(),
+            resources: report.types.iter().map(|t| t.stored).sum(),
+            requests: report.requests,
+            failed: report.failed().iter().map(|s| s.to_string()).collect(),
+        })?;
+    }
+    Ok(report)
 }
 
 fn progress_line(r: &TypeReport) -> String {
