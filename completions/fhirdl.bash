@@ -22,6 +22,9 @@ _fhirdl() {
             fhirdl,demo)
                 cmd="fhirdl__subcmd__demo"
                 ;;
+            fhirdl,doctor)
+                cmd="fhirdl__subcmd__doctor"
+                ;;
             fhirdl,help)
                 cmd="fhirdl__subcmd__help"
                 ;;
@@ -51,6 +54,9 @@ _fhirdl() {
                 ;;
             fhirdl__subcmd__help,demo)
                 cmd="fhirdl__subcmd__help__subcmd__demo"
+                ;;
+            fhirdl__subcmd__help,doctor)
+                cmd="fhirdl__subcmd__help__subcmd__doctor"
                 ;;
             fhirdl__subcmd__help,help)
                 cmd="fhirdl__subcmd__help__subcmd__help"
@@ -125,7 +131,7 @@ _fhirdl() {
 
     case "${cmd}" in
         fhirdl)
-            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version login status logout profile providers completions sandbox demo sandbox-browser help"
+            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version login status logout profile providers completions sandbox doctor demo sandbox-browser help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -147,6 +153,10 @@ _fhirdl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --trace-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -155,7 +165,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__completions)
-            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version bash elvish fish powershell zsh"
+            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -177,6 +187,10 @@ _fhirdl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --trace-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -185,7 +199,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__demo)
-            opts="-p -v -q -h -V --dir --profile --verbose --quiet --json --config-dir --data-dir --help --version"
+            opts="-p -v -q -h -V --dir --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -211,6 +225,52 @@ _fhirdl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --trace-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__doctor)
+            opts="-p -v -q -h -V --fhir-base --report --offline-checks-only --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --fhir-base)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trace-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -219,7 +279,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__help)
-            opts="login status logout profile providers completions sandbox demo sandbox-browser help"
+            opts="login status logout profile providers completions sandbox doctor demo sandbox-browser help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -247,6 +307,20 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__help__subcmd__demo)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__help__subcmd__doctor)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -429,7 +503,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__login)
-            opts="-p -v -q -h -V --provider --fhir-base --client-id --confidential --scope --port --redirect-path --redirect-host --no-browser --paste --no-aud --timeout --credential-store --profile --verbose --quiet --json --config-dir --data-dir --help --version"
+            opts="-p -v -q -h -V --provider --fhir-base --client-id --confidential --scope --port --redirect-path --redirect-host --no-browser --paste --no-aud --timeout --credential-store --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -487,6 +561,10 @@ _fhirdl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --trace-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -495,7 +573,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__logout)
-            opts="-p -v -q -h -V --keep-profile --profile --verbose --quiet --json --config-dir --data-dir --help --version"
+            opts="-p -v -q -h -V --keep-profile --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -514,6 +592,10 @@ _fhirdl() {
                     return 0
                     ;;
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trace-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -525,7 +607,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__profile)
-            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version list show remove default help"
+            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version list show remove default help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -547,6 +629,10 @@ _fhirdl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --trace-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -555,7 +641,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__profile__subcmd__default)
-            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version"
+            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -574,6 +660,10 @@ _fhirdl() {
                     return 0
                     ;;
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trace-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -669,7 +759,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__profile__subcmd__list)
-            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version"
+            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -688,6 +778,10 @@ _fhirdl() {
                     return 0
                     ;;
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trace-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -699,7 +793,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__profile__subcmd__remove)
-            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version"
+            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -718,6 +812,10 @@ _fhirdl() {
                     return 0
                     ;;
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trace-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -729,7 +827,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__profile__subcmd__show)
-            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version"
+            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -751,6 +849,10 @@ _fhirdl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --trace-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -759,7 +861,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__providers)
-            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version"
+            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -781,6 +883,10 @@ _fhirdl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --trace-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -789,7 +895,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__sandbox)
-            opts="-p -v -q -h -V --port --seed --dstu2 --confidential --resources --profile --verbose --quiet --json --config-dir --data-dir --help --version"
+            opts="-p -v -q -h -V --port --seed --dstu2 --confidential --resources --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -823,6 +929,10 @@ _fhirdl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --trace-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -831,7 +941,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__sandbox__subcmd__browser)
-            opts="-p -v -q -h -V --user --password --deny --tamper-state --profile --verbose --quiet --json --config-dir --data-dir --help --version"
+            opts="-p -v -q -h -V --user --password --deny --tamper-state --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -861,6 +971,10 @@ _fhirdl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --trace-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -869,7 +983,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__status)
-            opts="-p -v -q -h -V --offline --all --profile --verbose --quiet --json --config-dir --data-dir --help --version"
+            opts="-p -v -q -h -V --offline --all --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -888,6 +1002,10 @@ _fhirdl() {
                     return 0
                     ;;
                 --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trace-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
