@@ -98,10 +98,12 @@ impl Http {
         attempt: u32,
     ) -> Result<reqwest::Response, reqwest::Error> {
         let method = req.method().clone();
-        let url = redact_url(req.url());
+        // Registered patient ids become a hash here too, so -v output can be shared like the
+        // trace file.
+        let url = self.trace.mask_url(&redact_url(req.url()));
         if self.ui.verbosity >= 2 {
             self.ui.trace(&format!("> {method} {url}"));
-            trace_headers(&self.ui, ">", req.headers());
+            trace_headers(&self.ui, &self.trace, ">", req.headers());
         }
         let record = self.trace.active().then(|| TraceRecord {
             time: crate::timefmt::now_rfc3339(),
@@ -143,7 +145,7 @@ impl Http {
                     ));
                 }
                 if self.ui.verbosity >= 2 {
-                    trace_headers(&self.ui, "<", resp.headers());
+                    trace_headers(&self.ui, &self.trace, "<", resp.headers());
                 }
             }
             Err(e) if self.ui.verbosity >= 1 => {
@@ -294,8 +296,13 @@ pub fn redact_url(url: &Url) -> String {
     u.to_string()
 }
 
-fn trace_headers(ui: &Ui, dir: &str, headers: &HeaderMap) {
+fn trace_headers(ui: &Ui, sink: &TraceSink, dir: &str, headers: &HeaderMap) {
     for (name, shown) in redacted_headers(headers) {
+        let shown = if crate::trace::is_url_header(&name) {
+            sink.mask_url(&shown)
+        } else {
+            shown
+        };
         ui.trace(&format!("{dir} {name}: {shown}"));
     }
 }
