@@ -631,3 +631,24 @@ fn trace_bodies_warns_about_health_data() {
     let out = env.fhirdl(&["--trace-bodies", "status"]);
     assert_eq!(code(&out), 2, "{}", text(&out));
 }
+
+#[test]
+fn usage_errors_and_help() {
+    let env = Env::new(SandboxConfig::default());
+    let out = doctor(&env, &[]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--fhir-base"));
+    let out = doctor(&env, &["--profile", "x", "--fhir-base", &env.base()]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    let out = doctor(&env, &["--fhir-base", "http://fhir.example.org/r4"]);
+    assert_eq!(code(&out), 2, "plain http off loopback: {}", text(&out));
+
+    let help = env.fhirdl(&["doctor", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("--report") && help.contains("Exit code 9"),
+        "{help}"
+    );
+    let top = env.fhirdl(&["--help"]);
+    assert!(String::from_utf8_lossy(&top.stdout).contains("  9    fhirdl doctor"));
+}

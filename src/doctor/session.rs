@@ -433,6 +433,71 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn creds(refresh_age_hours: Option<i64>) -> Credentials {
+        Credentials {
+            access_token: crate::secret::Secret::new("a"),
+            expires_at: None,
+            refresh_token: refresh_age_hours.map(|_| crate::secret::Secret::new("r")),
+            refresh_token_issued_at: refresh_age_hours.map(|h| now_unix() - h * 3600),
+            scope: "launch/patient offline_access patient/*.rs".into(),
+            patient: Some("pt-1".into()),
+            encounter: None,
+            fhir_user: None,
+            client_secret: None,
+            signed_in_at: 0,
+        }
+    }
+
+    fn profile(provider: Option<&str>) -> Profile {
+        Profile {
+            provider: provider.map(str::to_string),
+            fhir_base: "https://a.example/fhir".into(),
+            client_id: "app".into(),
+            confidential: false,
+            scope: None,
+            send_aud: true,
+            redirect: Default::default(),
+            credential_store: crate::cli::StoreKind::File,
+            out_dir: None,
+            discovery: None,
+        }
+    }
+
+    #[test]
+    fn refresh_token_age_against_the_providers_limit() {
+        use crate::doctor::Status;
+        let nextgen = profile(Some("nextgen-enterprise-r4"));
+        assert_eq!(
+            refresh_check("p", &nextgen, &creds(Some(2))).status,
+            Status::Ok
+        );
+        let near = refresh_check("p", &nextgen, &creds(Some(37)));
+        assert_eq!(near.status, Status::Warn);
+        assert!(near.detail.contains("48 h"), "{}", near.detail);
+        assert_eq!(
+            refresh_check("p", &nextgen, &creds(Some(49))).status,
+            Status::Fail
+        );
+        // No known limit: any age is fine.
+        assert_eq!(
+            refresh_check("p", &profile(None), &creds(Some(500))).status,
+            Status::Ok
+        );
+        assert_eq!(
+            refresh_check("p", &nextgen, &creds(None)).status,
+            Status::Warn
+        );
+    }
+
+    #[test]
+    fn errors_never_quote_the_patient_id() {
+        let t = scrub("reading Patient/pt-9 failed with HTTP 401", "pt-9");
+        assert!(
+            !t.contains("pt-9") && t.contains(&patient_hash("pt-9")),
+            "{t}"
+        );
+    }
+
     #[test]
     fn types_with_a_patient_search() {
         let cs = json!({"rest": [{"resource": [
