@@ -4,9 +4,10 @@
 //! This file owns the check model ([`Check`], [`Checks`]), the order and dependencies of the
 //! checks ([`CATALOG`], [`Checks::blocker`]), the runner and the rendering (table and JSON). The
 //! checks themselves live in `local` (this computer), `network` (DNS, TCP, TLS), `server`
-//! (metadata, SMART discovery, OAuth endpoints, clock skew) and `session` (a signed-in
-//! profile). Nothing here prints; `commands::doctor` does.
+//! (metadata, SMART discovery), `endpoints` (OAuth endpoints, clock skew) and `session` (a
+//! signed-in profile). Nothing here prints; `commands::doctor` does.
 
+pub mod endpoints;
 pub mod local;
 pub mod network;
 pub mod server;
