@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_fhirdl_global_optspecs
-    string join \n p/profile= v/verbose q/quiet json config-dir= data-dir= h/help V/version
+    string join \n p/profile= v/verbose q/quiet json config-dir= data-dir= trace-file= trace-bodies h/help V/version
 end
 
 function __fish_fhirdl_needs_command
@@ -27,9 +27,11 @@ end
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_needs_command" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -l json -d 'Print one machine-readable JSON document on stdout'
+complete -c fhirdl -n "__fish_fhirdl_needs_command" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "login" -d 'Sign in to a provider in the browser and save the profile'
@@ -40,6 +42,7 @@ complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "profile" -d 'List, sh
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "providers" -d 'List the built-in provider presets and their endpoints'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "sandbox" -d 'Run the embedded SMART on FHIR test server in the foreground'
+complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "doctor" -d 'Check, step by step, why a connection to a provider fails (network, TLS, SMART, sign-in)'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "demo" -d 'Try fhirdl end to end against the embedded sandbox: no account, no internet'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "sandbox-browser" -d 'A scripted browser for the sandbox\'s login page (used as $BROWSER by the tests)'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -60,6 +63,7 @@ file\t'An owner-only (0600) file in the data folder'"
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l confidential -d 'The app is a confidential client: ask for its secret (FHIRDL_CLIENT_SECRET or a prompt)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l no-browser -d 'Do not open a browser; print the sign-in address instead'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l paste -d 'For remote machines: open the address anywhere, then paste back where the browser landed'
@@ -67,6 +71,7 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l no-aud -d 'Do no
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l json -d 'Print one machine-readable JSON document on stdout'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l out -d 'Export folder (default: <data dir>/exports/<profile>); remembered for the profile' -r -F
@@ -80,6 +85,7 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l max-rate -d 'Neve
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l full -d 'Download everything again and reconcile (resources gone from the server are set aside)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l dry-run -d 'Fetch and report what would change, but write nothing'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l all-profiles -d 'Sync every saved profile in turn (one summary, the worst exit code)'
@@ -87,33 +93,40 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l no-attachments -d
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l json -d 'Print one machine-readable JSON document on stdout'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -l offline -d 'Do not contact the provider (skip the Patient read)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -l all -d 'Show every profile, not only the selected one'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -l json -d 'Print one machine-readable JSON document on stdout'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -l keep-profile -d 'Keep the profile\'s settings; only forget the tokens'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -l json -d 'Print one machine-readable JSON document on stdout'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -l json -d 'Print one machine-readable JSON document on stdout'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -f -a "list" -d 'List saved profiles'
@@ -124,33 +137,41 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_se
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from list" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from list" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from list" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from list" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from list" -l json -d 'Print one machine-readable JSON document on stdout'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from list" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from show" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from show" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from show" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from show" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from show" -l json -d 'Print one machine-readable JSON document on stdout'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from show" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from remove" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from remove" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from remove" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from remove" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from remove" -l json -d 'Print one machine-readable JSON document on stdout'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from remove" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from default" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from default" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from default" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from default" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from default" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from default" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from default" -l json -d 'Print one machine-readable JSON document on stdout'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from default" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from default" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from default" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "list" -d 'List saved profiles'
@@ -161,17 +182,21 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_s
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -l json -d 'Print one machine-readable JSON document on stdout'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand completions" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand completions" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand completions" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand completions" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand completions" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand completions" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand completions" -l json -d 'Print one machine-readable JSON document on stdout'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand completions" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l port -d 'Port to listen on (127.0.0.1); 0 picks a free one' -r
@@ -180,20 +205,37 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l resources -d '
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l dstu2 -d 'Serve a DSTU2 Conformance and DSTU2 resources instead of R4'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l confidential -d 'Also register a confidential client (its secret is printed)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l json -d 'Print one machine-readable JSON document on stdout'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -s V -l version -d 'Print version'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -l fhir-base -d 'Check this FHIR base instead of a saved profile (no signed-in checks)' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -l report -d 'Also write the results, versions and the redacted HTTP trace to FILE (0600)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -l offline-checks-only -d 'Only the checks on this computer; no network access'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -s q -l quiet -d 'Only errors and warnings on stderr'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -l json -d 'Print one machine-readable JSON document on stdout'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -s h -l help -d 'Print help'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -l dir -d 'Keep the demo\'s files here instead of `<data dir>/demo`' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -l json -d 'Print one machine-readable JSON document on stdout'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l user -d 'Sandbox user name' -r
@@ -201,24 +243,27 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l passwo
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l deny -d 'Press Deny instead of Allow on the consent page'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l tamper-state -d 'Replace the `state` in the final redirect (to test the state check)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l json -d 'Print one machine-readable JSON document on stdout'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -s V -l version -d 'Print version'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox demo sandbox-browser help" -f -a "login" -d 'Sign in to a provider in the browser and save the profile'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox demo sandbox-browser help" -f -a "sync" -d 'Download every resource you may read into local NDJSON/JSON files (incrementally)'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox demo sandbox-browser help" -f -a "status" -d 'Show each profile\'s provider, patient, granted scopes and token state'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox demo sandbox-browser help" -f -a "logout" -d 'Revoke the tokens at the provider and forget them (and the profile)'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox demo sandbox-browser help" -f -a "profile" -d 'List, show or remove saved profiles'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox demo sandbox-browser help" -f -a "providers" -d 'List the built-in provider presets and their endpoints'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox demo sandbox-browser help" -f -a "completions" -d 'Print a shell completion script'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox demo sandbox-browser help" -f -a "sandbox" -d 'Run the embedded SMART on FHIR test server in the foreground'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox demo sandbox-browser help" -f -a "demo" -d 'Try fhirdl end to end against the embedded sandbox: no account, no internet'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox demo sandbox-browser help" -f -a "sandbox-browser" -d 'A scripted browser for the sandbox\'s login page (used as $BROWSER by the tests)'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox demo sandbox-browser help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor demo sandbox-browser help" -f -a "login" -d 'Sign in to a provider in the browser and save the profile'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor demo sandbox-browser help" -f -a "sync" -d 'Download every resource you may read into local NDJSON/JSON files (incrementally)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor demo sandbox-browser help" -f -a "status" -d 'Show each profile\'s provider, patient, granted scopes and token state'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor demo sandbox-browser help" -f -a "logout" -d 'Revoke the tokens at the provider and forget them (and the profile)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor demo sandbox-browser help" -f -a "profile" -d 'List, show or remove saved profiles'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor demo sandbox-browser help" -f -a "providers" -d 'List the built-in provider presets and their endpoints'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor demo sandbox-browser help" -f -a "completions" -d 'Print a shell completion script'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor demo sandbox-browser help" -f -a "sandbox" -d 'Run the embedded SMART on FHIR test server in the foreground'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor demo sandbox-browser help" -f -a "doctor" -d 'Check, step by step, why a connection to a provider fails (network, TLS, SMART, sign-in)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor demo sandbox-browser help" -f -a "demo" -d 'Try fhirdl end to end against the embedded sandbox: no account, no internet'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor demo sandbox-browser help" -f -a "sandbox-browser" -d 'A scripted browser for the sandbox\'s login page (used as $BROWSER by the tests)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor demo sandbox-browser help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "list" -d 'List saved profiles'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "show" -d 'Show one profile\'s settings (no secrets are stored there)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "remove" -d 'Remove a profile and its stored credentials (without revoking; see `fhirdl logout`)'

@@ -49,6 +49,12 @@ pub struct GlobalArgs {
     /// Folder for exports and the file credential store (default: the platform's data folder).
     #[arg(long, global = true, env = "FHIRDL_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted).
+    #[arg(long, global = true, env = "FHIRDL_TRACE_FILE", value_name = "FILE")]
+    pub trace_file: Option<PathBuf>,
+    /// Also write request and response bodies to the --trace-file (it will hold health data).
+    #[arg(long, global = true, requires = "trace_file")]
+    pub trace_bodies: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,6 +90,9 @@ pub enum Command {
         after_help = "Examples:\n  fhirdl sandbox\n  fhirdl sandbox --port 8765 --confidential\n  # then, in another terminal:\n  fhirdl login --profile test --fhir-base http://127.0.0.1:8765/fhir/r4 --client-id fhirdl-sandbox --credential-store file"
     )]
     Sandbox(SandboxArgs),
+    /// Check, step by step, why a connection to a provider fails (network, TLS, SMART, sign-in).
+    #[command(after_help = DOCTOR_EXAMPLES)]
+    Doctor(DoctorArgs),
     /// Try fhirdl end to end against the embedded sandbox: no account, no internet.
     #[command(after_help = "Examples:\n  fhirdl demo\n  fhirdl demo --json")]
     Demo(DemoArgs),
@@ -137,6 +146,16 @@ Examples:
 The first run downloads everything; later runs ask only for what changed since the last one.
 --full downloads everything again and moves resources the server no longer returns to
 <out>/.fhirdl/removed/.";
+
+const DOCTOR_EXAMPLES: &str = "\
+Examples:
+  fhirdl doctor --profile nextgen
+  fhirdl doctor --fhir-base https://fhir.example.org/r4       # before signing in
+  fhirdl doctor --profile nextgen --report doctor-report.json  # to attach to a support ticket
+  fhirdl doctor --offline-checks-only --json
+
+Each check is ok, warn, fail or skipped (with the reason). Exit code 9 when a check failed.
+The report holds no token, secret or record content; patient ids appear only as a hash.";
 
 const COMPLETION_EXAMPLES: &str = "\
 Examples:
@@ -283,6 +302,19 @@ pub struct SandboxArgs {
     /// Approximate number of resources per patient.
     #[arg(long, default_value_t = 120)]
     pub resources: usize,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct DoctorArgs {
+    /// Check this FHIR base instead of a saved profile (no signed-in checks).
+    #[arg(long, value_name = "URL")]
+    pub fhir_base: Option<String>,
+    /// Also write the results, versions and the redacted HTTP trace to FILE (0600).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Only the checks on this computer; no network access.
+    #[arg(long)]
+    pub offline_checks_only: bool,
 }
 
 #[derive(Debug, Args, Clone)]

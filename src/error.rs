@@ -23,6 +23,8 @@ pub enum Kind {
     CredentialStore,
     /// Another fhirdl run holds the lock on this folder (exit 8; used by `sync`).
     Locked,
+    /// `fhirdl doctor` found at least one failing check (exit 9).
+    DoctorFailed,
     /// Interrupted by Ctrl-C (exit 130).
     Interrupted,
 }
@@ -37,6 +39,7 @@ impl Kind {
             Kind::Network => 6,
             Kind::CredentialStore => 7,
             Kind::Locked => 8,
+            Kind::DoctorFailed => 9,
             Kind::Interrupted => 130,
         }
     }
@@ -57,6 +60,7 @@ Exit codes:
   6    network or server error (unreachable, not a FHIR/SMART server, bad response)
   7    credential store unavailable (use --credential-store file on headless machines)
   8    another fhirdl run holds the lock
+  9    fhirdl doctor: at least one check failed (see its table)
   130  interrupted (Ctrl-C)";
 
 /// A failure the user can act on: a message, a kind that picks the exit code, and a hint.
@@ -166,6 +170,7 @@ mod tests {
             Kind::Network,
             Kind::CredentialStore,
             Kind::Locked,
+            Kind::DoctorFailed,
             Kind::Interrupted,
         ] {
             let code = format!("  {:<4} ", kind.exit_code());

@@ -7,6 +7,7 @@
 
 use crate::error::{Failure, Kind};
 use crate::output::Ui;
+use crate::trace::{TraceRecord, TraceSink};
 use anyhow::{Context, Result};
 use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
 use std::sync::Arc;
@@ -36,6 +37,7 @@ const SENSITIVE_PARAMS: &[&str] = &[
 pub struct Http {
     client: reqwest::Client,
     ui: Arc<Ui>,
+    trace: Arc<TraceSink>,
 }
 
 impl Http {
@@ -58,7 +60,21 @@ impl Http {
             .timeout(Duration::from_secs(120))
             .build()
             .context("cannot set up the HTTP client")?;
-        Ok(Http { client, ui })
+        Ok(Http {
+            client,
+            ui,
+            trace: Arc::new(TraceSink::new()),
+        })
+    }
+
+    /// The same client, recording into `sink` (the `--trace-file`, the doctor's report).
+    pub fn with_trace_sink(mut self, sink: Arc<TraceSink>) -> Http {
+        self.trace = sink;
+        self
+    }
+
+    pub fn trace_sink(&self) -> &Arc<TraceSink> {
+        &self.trace
     }
 
     pub fn client(&self) -> &reqwest::Client {
@@ -69,16 +85,47 @@ impl Http {
         &self.ui
     }
 
-    /// Sends a request, tracing it at -v (one line) and -vv (headers, redacted).
+    /// Sends a request, tracing it at -v (one line) and -vv (headers, redacted), and into the
+    /// trace sink (`--trace-file`, the doctor's report).
     pub async fn send(&self, req: reqwest::Request) -> Result<reqwest::Response, reqwest::Error> {
+        self.send_attempt(req, 1).await
+    }
+
+    /// [`Http::send`] for the `attempt`-th try of the same request (1 for the first).
+    pub async fn send_attempt(
+        &self,
+        req: reqwest::Request,
+        attempt: u32,
+    ) -> Result<reqwest::Response, reqwest::Error> {
         let method = req.method().clone();
-        let url = redact_url(req.url());
+        // Registered patient ids become a hash here too, so -v output can be shared like the
+        // trace file.
+        let url = self.trace.mask_url(&redact_url(req.url()));
         if self.ui.verbosity >= 2 {
             self.ui.trace(&format!("> {method} {url}"));
-            trace_headers(&self.ui, ">", req.headers());
+            trace_headers(&self.ui, &self.trace, ">", req.headers());
         }
+        let record = self.trace.active().then(|| TraceRecord {
+            time: crate::timefmt::now_rfc3339(),
+            method: method.to_string(),
+            url: url.clone(),
+            status: None,
+            error: None,
+            ms: 0,
+            bytes: None,
+            attempt,
+            request_headers: redacted_headers(req.headers()),
+            response_headers: Vec::new(),
+            request_body: self
+                .trace
+                .wants_bodies()
+                .then(|| req.body().and_then(|b| b.as_bytes()))
+                .flatten()
+                .map(|b| String::from_utf8_lossy(b).into_owned()),
+            response_body: None,
+        });
         let started = Instant::now();
-        let result = self.client.execute(req).await;
+        let mut result = self.client.execute(req).await;
         let ms = started.elapsed().as_millis();
         match &result {
             Ok(resp) => {
@@ -87,13 +134,18 @@ impl Http {
                         .content_length()
                         .map(|n| format!("{n} B"))
                         .unwrap_or_else(|| "? B".into());
+                    let retry = if attempt > 1 {
+                        format!(", attempt {attempt}")
+                    } else {
+                        String::new()
+                    };
                     self.ui.trace(&format!(
-                        "{method} {url} → {} ({ms} ms, {len})",
+                        "{method} {url} → {} ({ms} ms, {len}{retry})",
                         resp.status().as_u16()
                     ));
                 }
                 if self.ui.verbosity >= 2 {
-                    trace_headers(&self.ui, "<", resp.headers());
+                    trace_headers(&self.ui, &self.trace, "<", resp.headers());
                 }
             }
             Err(e) if self.ui.verbosity >= 1 => {
@@ -103,6 +155,25 @@ impl Http {
                 ));
             }
             Err(_) => {}
+        }
+        if let Some(mut rec) = record {
+            rec.ms = u64::try_from(ms).unwrap_or(u64::MAX);
+            match result {
+                Ok(resp) => {
+                    rec.status = Some(resp.status().as_u16());
+                    rec.response_headers = redacted_headers(resp.headers());
+                    rec.bytes = resp.content_length();
+                    result = if self.trace.wants_bodies() {
+                        with_body_recorded(resp, &mut rec).await
+                    } else {
+                        Ok(resp)
+                    };
+                }
+                Err(ref e) => rec.error = Some(describe_reqwest(e)),
+            }
+            if let Err(e) = self.trace.record(rec) {
+                self.ui.warn(&format!("{e:#}"));
+            }
         }
         result
     }
@@ -193,7 +264,7 @@ pub async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Result<Vec<
     Ok(out)
 }
 
-fn looks_like_html(bytes: &[u8]) -> bool {
+pub fn looks_like_html(bytes: &[u8]) -> bool {
     let start: Vec<u8> = bytes
         .iter()
         .skip_while(|b| b.is_ascii_whitespace())
@@ -225,14 +296,65 @@ pub fn redact_url(url: &Url) -> String {
     u.to_string()
 }
 
-fn trace_headers(ui: &Ui, dir: &str, headers: &HeaderMap) {
-    for (name, value) in headers {
-        let shown = match name.as_str() {
-            "authorization" | "cookie" | "set-cookie" | "proxy-authorization" => "(redacted)",
-            _ => value.to_str().unwrap_or("(binary)"),
+fn trace_headers(ui: &Ui, sink: &TraceSink, dir: &str, headers: &HeaderMap) {
+    for (name, shown) in redacted_headers(headers) {
+        let shown = if crate::trace::is_url_header(&name) {
+            sink.mask_url(&shown)
+        } else {
+            shown
         };
         ui.trace(&format!("{dir} {name}: {shown}"));
     }
+}
+
+/// Headers as they may be shown: credentials and cookies replaced, URL-valued headers
+/// (a redirect's `Location` may carry `code` and `state`) passed through [`redact_url`].
+pub fn redacted_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let shown = match name.as_str() {
+                "authorization" | "cookie" | "set-cookie" | "proxy-authorization" => {
+                    "(redacted)".to_string()
+                }
+                n if crate::trace::is_url_header(n) => match value.to_str() {
+                    Ok(v) => Url::parse(v)
+                        .map(|u| redact_url(&u))
+                        .unwrap_or_else(|_| v.to_string()),
+                    Err(_) => "(binary)".to_string(),
+                },
+                _ => value.to_str().unwrap_or("(binary)").to_string(),
+            };
+            (name.as_str().to_string(), shown)
+        })
+        .collect()
+}
+
+/// Reads the body for the trace (`--trace-bodies`) and hands back an equivalent response.
+async fn with_body_recorded(
+    resp: reqwest::Response,
+    rec: &mut TraceRecord,
+) -> Result<reqwest::Response, reqwest::Error> {
+    use reqwest::ResponseBuilderExt as _;
+    let url = resp.url().clone();
+    let status = resp.status();
+    let version = resp.version();
+    let headers = resp.headers().clone();
+    let body = resp.bytes().await?;
+    rec.bytes = Some(body.len() as u64);
+    rec.response_body = Some(String::from_utf8_lossy(&body).into_owned());
+    // Status and version come from a response that was valid a moment ago, so the builder
+    // cannot fail; the default (an empty 200) is never reached.
+    let mut rebuilt = reqwest::Response::from(
+        oauth2::http::Response::builder()
+            .status(status)
+            .version(version)
+            .url(url)
+            .body(body)
+            .unwrap_or_default(),
+    );
+    *rebuilt.headers_mut() = headers;
+    Ok(rebuilt)
 }
 
 /// A short description of a transport error, without the URL (callers add a redacted one).

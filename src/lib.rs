@@ -4,11 +4,13 @@
 //! [`settings`] and [`config`] (where things live, saved profiles), [`auth`] (discovery, login,
 //! tokens, credential store), [`http`] and [`fhir`] (the network), [`commands`] (one module per
 //! command), [`sandbox`] (the embedded SMART on FHIR test server), and small helpers.
+//! [`doctor`] diagnoses a connection; [`trace`] records HTTP exchanges for `--trace-file`.
 
 pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod doctor;
 pub mod error;
 pub mod fhir;
 pub mod fsutil;
@@ -20,6 +22,7 @@ pub mod secret;
 pub mod settings;
 pub mod sync;
 pub mod timefmt;
+pub mod trace;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -80,5 +83,6 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<()> {
         Command::Sandbox(args) => commands::sandbox::run(ctx, args).await,
         Command::SandboxBrowser(args) => commands::sandbox::browser(args).await,
         Command::Demo(args) => commands::demo::run(ctx, args).await,
+        Command::Doctor(args) => commands::doctor::run(ctx, args).await,
     }
 }

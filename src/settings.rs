@@ -62,6 +62,10 @@ pub struct Settings {
     pub color: bool,
     /// Prompts are allowed only when stdin is a terminal.
     pub interactive: bool,
+    /// `--trace-file`: one JSON line per HTTP exchange.
+    pub trace_file: Option<PathBuf>,
+    /// `--trace-bodies`: the trace file also gets the bodies.
+    pub trace_bodies: bool,
 }
 
 impl Settings {
@@ -77,6 +81,8 @@ impl Settings {
             json: global.json,
             color: !no_color && !dumb && std::io::stderr().is_terminal(),
             interactive: std::io::stdin().is_terminal(),
+            trace_file: global.trace_file.clone(),
+            trace_bodies: global.trace_bodies,
         })
     }
 }

@@ -38,6 +38,10 @@ impl Session {
                 format!("profile '{profile_name}' is not signed in"),
             )
         })?;
+        // The trace file and doctor's report show this patient's id only as a hash.
+        if let Some(pid) = &creds.patient {
+            http.trace_sink().pseudonymize_patient(pid);
+        }
         let discovery = profile.discovery.as_ref().ok_or_else(|| {
             Failure::login_required(
                 profile_name,

@@ -3,6 +3,7 @@
 
 pub mod completions;
 pub mod demo;
+pub mod doctor;
 pub mod login;
 pub mod logout;
 pub mod profile;
@@ -27,7 +28,17 @@ pub struct Ctx {
 impl Ctx {
     pub fn new(settings: Settings) -> anyhow::Result<Ctx> {
         let ui = Arc::new(Ui::from_settings(&settings));
-        let http = Http::new(ui.clone())?;
+        let mut http = Http::new(ui.clone())?;
+        if let Some(path) = &settings.trace_file {
+            let sink = crate::trace::TraceSink::to_file(path, settings.trace_bodies)?;
+            if settings.trace_bodies {
+                ui.warn(&format!(
+                    "--trace-bodies: {} will contain health data (your records as the server sent them); keep it private and delete it when done",
+                    path.display()
+                ));
+            }
+            http = http.with_trace_sink(Arc::new(sink));
+        }
         Ok(Ctx { settings, ui, http })
     }
 

@@ -1,0 +1,512 @@
+//! Step 6 of `fhirdl doctor`: a signed-in profile. Credentials held, the access token accepted
+//! (a live `Patient/<id>` read through [`Session`] and [`FhirClient`], which refresh as needed),
+//! the refresh token and its age against the provider's known limit, granted against needed
+//! scopes, and one `_count=1` search per resource type with a `patient` search parameter.
+//!
+//! Only statuses, latencies and counts are kept: no resource content, and the patient id only
+//! as [`patient_hash`] (also in the HTTP trace, where the sink masks it).
+
+use super::server::ServerFacts;
+use super::{ms_text, Check, Checks, Target};
+use crate::auth::credentials::Credentials;
+use crate::auth::session::Session;
+use crate::auth::store::CredentialStore;
+use crate::config::Profile;
+use crate::error::{failure_of, hint_of, Kind};
+use crate::fhir::client::FhirClient;
+use crate::http::Http;
+use crate::settings::Paths;
+use crate::timefmt::{human_duration, now_unix, unix_to_rfc3339};
+use crate::trace::patient_hash;
+use serde::Serialize;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Instant;
+use url::Url;
+
+const SESSION_CHECKS: &[&str] = &[
+    "signed_in",
+    "access_token",
+    "refresh_token",
+    "scopes_granted",
+    "type_probes",
+];
+
+/// At most this many type searches in flight.
+const PROBE_PARALLELISM: usize = 4;
+
+pub async fn run(
+    checks: &mut Checks,
+    http: &Http,
+    paths: &Paths,
+    target: &Target,
+    facts: &ServerFacts,
+) {
+    let Some((name, profile)) = &target.profile else {
+        for id in SESSION_CHECKS {
+            checks.push(Check::not_applicable(
+                id,
+                "because no profile is selected (--fhir-base)",
+            ));
+        }
+        return;
+    };
+    let store = CredentialStore::new(profile.credential_store, paths);
+    let creds = match store.load(name).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            checks.push(Check::warn(
+                "signed_in",
+                format!("profile {name} has no stored sign-in"),
+                format!("run: fhirdl login --profile {name}"),
+            ));
+            for id in &SESSION_CHECKS[1..] {
+                checks.push(Check::blocked(id, "because the profile is not signed in"));
+            }
+            return;
+        }
+        Err(e) => {
+            checks.push(Check::fail(
+                "signed_in",
+                format!("cannot read the credentials of profile {name}: {e:#}"),
+                hint_of(&e).unwrap_or_else(|| format!("run: fhirdl login --profile {name}")),
+            ));
+            for id in &SESSION_CHECKS[1..] {
+                checks.push(Check::blocked(id, "because signed in failed"));
+            }
+            return;
+        }
+    };
+    if let Some(pid) = &creds.patient {
+        http.trace_sink().pseudonymize_patient(pid);
+    }
+    let patient = creds.patient.as_deref().map(patient_hash);
+    checks.push(
+        Check::ok(
+            "signed_in",
+            format!(
+                "since {} as {} ({})",
+                unix_to_rfc3339(creds.signed_in_at),
+                patient.as_deref().unwrap_or("no patient context"),
+                store.describe()
+            ),
+        )
+        .figure("signed_in_at", unix_to_rfc3339(creds.signed_in_at))
+        .figure("patient", &patient),
+    );
+
+    let fhir = token_check(checks, http, store, name, profile, &creds).await;
+    let after = match &fhir {
+        Some(f) => f.session().credentials().await,
+        None => creds.clone(),
+    };
+    checks.push(refresh_check(name, profile, &after));
+    checks.push(scopes_check(profile, &after, facts));
+    match (&fhir, &after.patient) {
+        (Some(f), Some(pid)) => {
+            let check = probe_types(f, pid, facts.metadata.as_ref()).await;
+            checks.push(check);
+        }
+        _ => {
+            let because = checks
+                .blocker(&["access_token"])
+                .unwrap_or_else(|| "because the sign-in has no patient context".into());
+            checks.push(Check::blocked("type_probes", because));
+        }
+    }
+}
+
+/// Reads `Patient/<id>`; returns the client for the probes when the token works.
+async fn token_check(
+    checks: &mut Checks,
+    http: &Http,
+    store: CredentialStore,
+    name: &str,
+    profile: &Profile,
+    creds: &Credentials,
+) -> Option<FhirClient> {
+    if let Some(because) = checks.blocker(&["dns", "tcp", "tls"]) {
+        checks.push(Check::blocked("access_token", because));
+        return None;
+    }
+    let Some(pid) = creds.patient.clone() else {
+        checks.push(Check::warn(
+            "access_token",
+            "the sign-in has no patient context: nothing to read",
+            format!("sign in again as the patient: fhirdl login --profile {name}"),
+        ));
+        return None;
+    };
+    let login_hint = format!("run: fhirdl login --profile {name}");
+    let started = Instant::now();
+    let result = async {
+        let session = Session::open(http.clone(), store, name, profile.clone()).await?;
+        let base = Url::parse(&profile.fhir_base)?;
+        let fhir = FhirClient::new(http.clone(), base, Arc::new(session));
+        fhir.read("Patient", &pid).await?;
+        anyhow::Ok(fhir)
+    }
+    .await;
+    let ms = started.elapsed().as_millis();
+    match result {
+        Ok(fhir) => {
+            let after = fhir.session().credentials().await;
+            let refreshed = after.access_token != creds.access_token;
+            let expiry = match after.expires_in() {
+                Some(s) if s > 0 => format!("expires in {}", human_duration(s)),
+                Some(s) => format!("expired {}", human_duration(s)),
+                None => "no expiry stated".into(),
+            };
+            checks.push(
+                Check::ok(
+                    "access_token",
+                    format!(
+                        "Patient read in {}{}; {expiry}",
+                        ms_text(ms),
+                        if refreshed { " after a refresh" } else { "" }
+                    ),
+                )
+                .figure("ms", ms)
+                .figure("refreshed", refreshed)
+                .figure("expires_in_seconds", after.expires_in()),
+            );
+            Some(fhir)
+        }
+        Err(e) => {
+            let login = failure_of(&e).is_some_and(|f| f.kind == Kind::LoginRequired);
+            let hint = if login {
+                login_hint
+            } else {
+                hint_of(&e).unwrap_or_else(|| {
+                    "the server refused the read: `fhirdl -v doctor` shows each request".into()
+                })
+            };
+            let why = scrub(&format!("{e:#}"), &pid);
+            checks.push(
+                Check::fail(
+                    "access_token",
+                    format!("the Patient read failed: {why}"),
+                    hint,
+                )
+                .figure("ms", ms)
+                .figure("login_required", login),
+            );
+            None
+        }
+    }
+}
+
+fn refresh_check(name: &str, profile: &Profile, creds: &Credentials) -> Check {
+    let login_hint = format!("run: fhirdl login --profile {name}");
+    if creds.refresh_token.is_none() {
+        return Check::warn(
+            "refresh_token",
+            "none held: offline access was not granted, so you must sign in again when the access token expires",
+            login_hint,
+        )
+        .figure("held", false);
+    }
+    let max_hours = profile
+        .provider
+        .as_deref()
+        .and_then(crate::providers::find)
+        .and_then(|p| p.refresh_token_max_age_hours);
+    let age = creds.refresh_token_issued_at.map(|t| now_unix() - t);
+    let age_text = age
+        .map(|a| format!("held for {}", human_duration(a)))
+        .unwrap_or_else(|| "held (age unknown)".into());
+    let check = match (age, max_hours) {
+        (Some(a), Some(h)) if a >= i64::from(h) * 3600 => Check::fail(
+            "refresh_token",
+            format!("{age_text}; this provider's refresh tokens expire after {h} h unused"),
+            login_hint,
+        ),
+        (Some(a), Some(h)) if a >= i64::from(h) * 3600 * 3 / 4 => Check::warn(
+            "refresh_token",
+            format!("{age_text}; this provider's refresh tokens expire after {h} h unused"),
+            "run any fhirdl command that contacts the provider (or your backup) soon: it renews the refresh token",
+        ),
+        (_, Some(h)) => Check::ok(
+            "refresh_token",
+            format!("{age_text} (this provider's limit: {h} h unused)"),
+        ),
+        (_, None) => Check::ok("refresh_token", age_text),
+    };
+    check
+        .figure("held", true)
+        .figure("age_seconds", age)
+        .figure("max_age_hours", max_hours)
+}
+
+fn scopes_check(profile: &Profile, creds: &Credentials, facts: &ServerFacts) -> Check {
+    let discovery = facts.discovery.as_ref().or(profile.discovery.as_ref());
+    let needed = profile
+        .scope
+        .clone()
+        .or_else(|| discovery.map(crate::auth::scopes::default_scopes));
+    let granted: Vec<&str> = creds.scope.split_whitespace().collect();
+    let missing: Vec<String> = needed
+        .as_deref()
+        .unwrap_or("")
+        .split_whitespace()
+        .filter(|s| !granted.contains(s))
+        .map(str::to_string)
+        .collect();
+    let warnings = crate::auth::scopes::grant_warnings(&creds.scope, creds.refresh_token.is_some());
+    let check = if let Some(w) = warnings.first() {
+        Check::warn(
+            "scopes_granted",
+            format!("granted: {}", creds.scope),
+            w.clone(),
+        )
+    } else if !missing.is_empty() {
+        Check::warn(
+            "scopes_granted",
+            format!("not granted: {} (granted: {})", missing.join(" "), creds.scope),
+            "the provider granted less than fhirdl needs: some types may be refused (see resource types); sign in again and allow everything on the consent page",
+        )
+    } else {
+        Check::ok("scopes_granted", format!("granted: {}", creds.scope))
+    };
+    check
+        .figure("granted", &creds.scope)
+        .figure("needed", &needed)
+        .figure("missing", &missing)
+}
+
+/// One probe's outcome (no content: status, latency, how many matches).
+#[derive(Debug, Serialize)]
+struct Probe {
+    #[serde(rename = "type")]
+    resource_type: String,
+    status: Option<u16>,
+    ms: u128,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// Types in the CapabilityStatement that have a `patient` search parameter.
+pub fn patient_types(metadata: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for rest in metadata
+        .get("rest")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        for res in rest
+            .get("resource")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let has_patient = res
+                .get("searchParam")
+                .and_then(Value::as_array)
+                .is_some_and(|ps| {
+                    ps.iter()
+                        .any(|p| p.get("name").and_then(Value::as_str) == Some("patient"))
+                });
+            if let (true, Some(t)) = (has_patient, res.get("type").and_then(Value::as_str)) {
+                if !out.iter().any(|x| x == t) {
+                    out.push(t.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+async fn probe_types(fhir: &FhirClient, pid: &str, metadata: Option<&Value>) -> Check {
+    let types = metadata.map(patient_types).unwrap_or_default();
+    if types.is_empty() {
+        return Check::not_applicable(
+            "type_probes",
+            "because the CapabilityStatement lists no type with a patient search parameter",
+        );
+    }
+    use futures_util::StreamExt as _;
+    let probes: Vec<Probe> = futures_util::stream::iter(types.iter())
+        .map(|t| probe(fhir, t, pid))
+        .buffered(PROBE_PARALLELISM)
+        .collect()
+        .await;
+    let ok = probes
+        .iter()
+        .filter(|p| p.status.is_some_and(|s| (200..300).contains(&s)));
+    let ok_count = ok.count();
+    let forbidden: Vec<&str> = probes
+        .iter()
+        .filter(|p| p.status == Some(403))
+        .map(|p| p.resource_type.as_str())
+        .collect();
+    let broken: Vec<String> = probes
+        .iter()
+        .filter(|p| {
+            !p.status
+                .is_some_and(|s| (200..300).contains(&s) || s == 403)
+        })
+        .map(|p| match (p.status, &p.error) {
+            (Some(s), _) => format!("{} (HTTP {s})", p.resource_type),
+            (None, Some(e)) => format!("{} ({e})", p.resource_type),
+            (None, None) => p.resource_type.clone(),
+        })
+        .collect();
+    let slowest = probes.iter().map(|p| p.ms).max().unwrap_or(0);
+    let mut detail = format!(
+        "{} types searched: {ok_count} answered (slowest {})",
+        probes.len(),
+        ms_text(slowest)
+    );
+    if !forbidden.is_empty() {
+        detail.push_str(&format!("; refused (403): {}", forbidden.join(", ")));
+    }
+    if !broken.is_empty() {
+        detail.push_str(&format!("; failed: {}", broken.join(", ")));
+    }
+    let check = if !broken.is_empty() {
+        Check::fail(
+            "type_probes",
+            detail,
+            "these searches fail on the server side: a sync would miss them; `fhirdl -v doctor` shows each request",
+        )
+    } else if !forbidden.is_empty() {
+        Check::warn(
+            "type_probes",
+            detail,
+            "the sign-in does not cover these types (consent or scopes): sign in again and allow them, or accept that they will be skipped",
+        )
+    } else {
+        Check::ok("type_probes", detail)
+    };
+    check.figure("probes", &probes)
+}
+
+async fn probe(fhir: &FhirClient, resource_type: &str, pid: &str) -> Probe {
+    let mut url = fhir.base().clone();
+    if let Ok(mut segs) = url.path_segments_mut() {
+        segs.pop_if_empty().push(resource_type);
+    }
+    url.query_pairs_mut()
+        .append_pair("patient", pid)
+        .append_pair("_count", "1");
+    let started = Instant::now();
+    let result = fhir.get(&url).await;
+    let ms = started.elapsed().as_millis();
+    match result {
+        Ok(r) => Probe {
+            resource_type: resource_type.to_string(),
+            status: Some(r.status.as_u16()),
+            ms,
+            total: r.body.get("total").and_then(Value::as_u64),
+            error: None,
+        },
+        Err(e) => Probe {
+            resource_type: resource_type.to_string(),
+            status: None,
+            ms,
+            total: None,
+            // Failure messages hold no resource content or tokens, but may name the URL.
+            error: Some(scrub(
+                &failure_of(&e)
+                    .map(|f| f.message.clone())
+                    .unwrap_or_else(|| format!("{e}")),
+                pid,
+            )),
+        },
+    }
+}
+
+/// Error texts may quote a URL or `Patient/<id>`: the id becomes its hash.
+fn scrub(text: &str, pid: &str) -> String {
+    if pid.is_empty() {
+        text.to_string()
+    } else {
+        text.replace(pid, &patient_hash(pid))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn creds(refresh_age_hours: Option<i64>) -> Credentials {
+        Credentials {
+            access_token: crate::secret::Secret::new("a"),
+            expires_at: None,
+            refresh_token: refresh_age_hours.map(|_| crate::secret::Secret::new("r")),
+            refresh_token_issued_at: refresh_age_hours.map(|h| now_unix() - h * 3600),
+            scope: "launch/patient offline_access patient/*.rs".into(),
+            patient: Some("pt-1".into()),
+            encounter: None,
+            fhir_user: None,
+            client_secret: None,
+            signed_in_at: 0,
+        }
+    }
+
+    fn profile(provider: Option<&str>) -> Profile {
+        Profile {
+            provider: provider.map(str::to_string),
+            fhir_base: "https://a.example/fhir".into(),
+            client_id: "app".into(),
+            confidential: false,
+            scope: None,
+            send_aud: true,
+            redirect: Default::default(),
+            credential_store: crate::cli::StoreKind::File,
+            out_dir: None,
+            discovery: None,
+        }
+    }
+
+    #[test]
+    fn refresh_token_age_against_the_providers_limit() {
+        use crate::doctor::Status;
+        let nextgen = profile(Some("nextgen-enterprise-r4"));
+        assert_eq!(
+            refresh_check("p", &nextgen, &creds(Some(2))).status,
+            Status::Ok
+        );
+        let near = refresh_check("p", &nextgen, &creds(Some(37)));
+        assert_eq!(near.status, Status::Warn);
+        assert!(near.detail.contains("48 h"), "{}", near.detail);
+        assert_eq!(
+            refresh_check("p", &nextgen, &creds(Some(49))).status,
+            Status::Fail
+        );
+        // No known limit: any age is fine.
+        assert_eq!(
+            refresh_check("p", &profile(None), &creds(Some(500))).status,
+            Status::Ok
+        );
+        assert_eq!(
+            refresh_check("p", &nextgen, &creds(None)).status,
+            Status::Warn
+        );
+    }
+
+    #[test]
+    fn errors_never_quote_the_patient_id() {
+        let t = scrub("reading Patient/pt-9 failed with HTTP 401", "pt-9");
+        assert!(
+            !t.contains("pt-9") && t.contains(&patient_hash("pt-9")),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn types_with_a_patient_search() {
+        let cs = json!({"rest": [{"resource": [
+            {"type": "Observation", "searchParam": [{"name": "patient"}, {"name": "code"}]},
+            {"type": "Medication", "searchParam": [{"name": "code"}]},
+            {"type": "Binary"},
+            {"type": "Condition", "searchParam": [{"name": "patient"}]}
+        ]}]});
+        assert_eq!(patient_types(&cs), vec!["Observation", "Condition"]);
+        assert!(patient_types(&json!({})).is_empty());
+    }
+}

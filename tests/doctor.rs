@@ -1,0 +1,654 @@
+//! `fhirdl doctor` and `--trace-file`, run as the real binary against the embedded sandbox and
+//! small servers made here (an axum FHIR facade, a rustls server with rcgen certificates). Every
+//! server listens on 127.0.0.1; the one non-loopback name used, `nonexistent.invalid`, can never
+//! resolve (RFC 6761).
+
+mod common;
+
+use common::{code, free_port, json, text, Env};
+use fhirdl::sandbox::SandboxConfig;
+use serde_json::Value;
+use std::process::Output;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+const PROXY_VARS: &[&str] = &[
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
+/// `fhirdl doctor ARGS` with no proxy variables (so loopback servers are reached directly).
+fn doctor(env: &Env, args: &[&str]) -> Output {
+    let mut c = env.cmd();
+    for v in PROXY_VARS {
+        c.env_remove(v);
+    }
+    c.arg("doctor").args(args);
+    env.run(c)
+}
+
+fn check<'a>(doc: &'a Value, id: &str) -> &'a Value {
+    doc["checks"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["id"] == id))
+        .unwrap_or_else(|| panic!("no check {id} in {doc:#}"))
+}
+
+fn status<'a>(doc: &'a Value, id: &str) -> &'a str {
+    check(doc, id)["status"].as_str().unwrap_or("?")
+}
+
+fn detail(doc: &Value, id: &str) -> String {
+    check(doc, id)["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+const ALL_CHECKS: &[&str] = &[
+    "version",
+    "config_dir",
+    "data_dir",
+    "credential_store",
+    "clock",
+    "proxy",
+    "dns",
+    "tcp",
+    "tls",
+    "metadata",
+    "smart_discovery",
+    "endpoints_secure",
+    "pkce",
+    "scopes_supported",
+    "revocation",
+    "authorize_endpoint",
+    "token_endpoint",
+    "clock_skew",
+    "signed_in",
+    "access_token",
+    "refresh_token",
+    "scopes_granted",
+    "type_probes",
+    "redirect_uri",
+];
+
+#[test]
+fn healthy_sandbox_is_all_ok() {
+    let env = Env::new(SandboxConfig::default());
+    let out = env.login("alice", &[]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+
+    let out = doctor(&env, &["--profile", "alice", "--json"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let doc = json(&out);
+    assert_eq!(doc["result"], "ok", "{doc:#}");
+    for id in ALL_CHECKS {
+        let s = status(&doc, id);
+        // TLS does not apply to the sandbox's plain-http loopback base.
+        let expected = if *id == "tls" { "skipped" } else { "ok" };
+        assert_eq!(s, expected, "{id}: {:#}", check(&doc, id));
+    }
+    assert_eq!(doc["checks"].as_array().unwrap().len(), ALL_CHECKS.len());
+    assert!(detail(&doc, "type_probes").contains("types searched"));
+    assert!(detail(&doc, "token_endpoint").contains("invalid_grant"));
+
+    // The human table: stdout, one line per check, no colours without a terminal.
+    let out = doctor(&env, &["--profile", "alice"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("DNS resolution") && table.contains("resource types"),
+        "{table}"
+    );
+    assert!(!table.contains('\x1b'), "{table}");
+
+    // Offline: only this computer; the network steps are skipped with the reason.
+    let before = env.sandbox.stats().requests;
+    let out = doctor(
+        &env,
+        &["--profile", "alice", "--offline-checks-only", "--json"],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let doc = json(&out);
+    assert_eq!(status(&doc, "dns"), "skipped");
+    assert!(detail(&doc, "metadata").contains("--offline-checks-only"));
+    assert_eq!(status(&doc, "redirect_uri"), "ok");
+    assert_eq!(
+        env.sandbox.stats().requests,
+        before,
+        "offline must not call the server"
+    );
+    env.assert_no_leaks();
+}
+
+#[test]
+fn unresolvable_host_fails_dns_and_skips_the_rest() {
+    let env = Env::new(SandboxConfig::default());
+    let out = doctor(
+        &env,
+        &["--fhir-base", "https://nonexistent.invalid/fhir", "--json"],
+    );
+    assert_eq!(code(&out), 9, "{}", text(&out));
+    let doc = json(&out);
+    assert_eq!(status(&doc, "dns"), "fail");
+    assert!(check(&doc, "dns")["hint"].is_string());
+    assert_eq!(status(&doc, "tcp"), "skipped");
+    assert_eq!(detail(&doc, "tcp"), "because DNS resolution failed");
+    assert_eq!(status(&doc, "metadata"), "skipped");
+    assert_eq!(status(&doc, "token_endpoint"), "skipped");
+    assert_eq!(status(&doc, "access_token"), "skipped");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("DNS resolution") && err.contains("hint:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn refused_port_fails_tcp() {
+    let env = Env::new(SandboxConfig::default());
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}/fhir");
+    let out = doctor(&env, &["--fhir-base", &base, "--json"]);
+    assert_eq!(code(&out), 9, "{}", text(&out));
+    let doc = json(&out);
+    assert_eq!(status(&doc, "dns"), "ok");
+    assert_eq!(status(&doc, "tcp"), "fail", "{doc:#}");
+    assert!(detail(&doc, "tcp").contains("cannot connect"));
+    assert_eq!(status(&doc, "metadata"), "skipped");
+    assert_eq!(detail(&doc, "metadata"), "because TCP connect failed");
+}
+
+/// A TLS server on 127.0.0.1 with a self-signed certificate (expired if asked); counts the
+/// connections it accepted.
+fn tls_server(env: &Env, expired: bool) -> (u16, Arc<AtomicU64>) {
+    let mut params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "fhirdl doctor test");
+    if expired {
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    }
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = env
+        .rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = Arc::new(AtomicU64::new(0));
+    let counter = hits.clone();
+    env.rt.spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let _ = acceptor.accept(stream).await;
+            });
+        }
+    });
+    (port, hits)
+}
+
+#[test]
+fn self_signed_certificate_fails_tls_with_the_reason() {
+    let env = Env::new(SandboxConfig::default());
+    let (port, hits) = tls_server(&env, false);
+    let base = format!("https://127.0.0.1:{port}/fhir");
+    let out = doctor(&env, &["--fhir-base", &base, "--json"]);
+    assert_eq!(code(&out), 9, "{}", text(&out));
+    let doc = json(&out);
+    assert_eq!(status(&doc, "tcp"), "ok");
+    assert_eq!(status(&doc, "tls"), "fail", "{doc:#}");
+    let tls = check(&doc, "tls");
+    assert!(detail(&doc, "tls").contains("self-signed"), "{tls:#}");
+    assert_eq!(tls["figures"]["self_signed"], true);
+    assert_eq!(tls["figures"]["hostname_match"], true);
+    assert!(tls["figures"]["subject"]
+        .as_str()
+        .unwrap()
+        .contains("fhirdl doctor test"));
+    assert!(tls["figures"]["protocol"]
+        .as_str()
+        .unwrap()
+        .starts_with("TLS"));
+    assert_eq!(detail(&doc, "metadata"), "because TLS failed");
+    assert!(
+        hits.load(Ordering::SeqCst) >= 1,
+        "the TLS server was never contacted"
+    );
+}
+
+#[test]
+fn expired_certificate_fails_tls_with_the_reason() {
+    let env = Env::new(SandboxConfig::default());
+    let (port, hits) = tls_server(&env, true);
+    let base = format!("https://127.0.0.1:{port}/fhir");
+    let out = doctor(&env, &["--fhir-base", &base, "--json"]);
+    assert_eq!(code(&out), 9, "{}", text(&out));
+    let doc = json(&out);
+    assert_eq!(status(&doc, "tls"), "fail", "{doc:#}");
+    let d = detail(&doc, "tls");
+    assert!(d.contains("expired") && d.contains("2021-01-01"), "{d}");
+    assert!(
+        check(&doc, "tls")["figures"]["days_to_expiry"]
+            .as_i64()
+            .unwrap()
+            < 0
+    );
+    assert!(hits.load(Ordering::SeqCst) >= 1);
+}
+
+/// How the small axum FHIR facade misbehaves.
+#[derive(Clone, Default)]
+struct Facade {
+    /// `/metadata` is an HTML login page.
+    html_metadata: bool,
+    /// The token endpoint advertised instead of the facade's own.
+    token_endpoint: Option<String>,
+    /// Seconds added to the `Date` header of every answer.
+    date_offset: i64,
+}
+
+struct FacadeState {
+    facade: Facade,
+    origin: String,
+    hits: AtomicU64,
+}
+
+/// Starts the facade; returns its FHIR base and its hit counter.
+fn facade(env: &Env, facade: Facade) -> (String, Arc<FacadeState>) {
+    use axum::extract::State;
+    use axum::http::{header, StatusCode};
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::{get, post};
+
+    let listener = env
+        .rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let state = Arc::new(FacadeState {
+        facade,
+        origin: origin.clone(),
+        hits: AtomicU64::new(0),
+    });
+
+    fn answer(s: &FacadeState, status: StatusCode, ct: &str, body: String) -> Response {
+        s.hits.fetch_add(1, Ordering::SeqCst);
+        let when = std::time::SystemTime::now()
+            .checked_add(std::time::Duration::from_secs(
+                s.facade.date_offset.unsigned_abs(),
+            ))
+            .filter(|_| s.facade.date_offset >= 0)
+            .or_else(|| {
+                std::time::SystemTime::now().checked_sub(std::time::Duration::from_secs(
+                    s.facade.date_offset.unsigned_abs(),
+                ))
+            })
+            .unwrap();
+        (
+            status,
+            [
+                (header::CONTENT_TYPE, ct.to_string()),
+                (header::DATE, httpdate::fmt_http_date(when)),
+            ],
+            body,
+        )
+            .into_response()
+    }
+    fn token_url(s: &FacadeState) -> String {
+        s.facade
+            .token_endpoint
+            .clone()
+            .unwrap_or_else(|| format!("{}/token", s.origin))
+    }
+    async fn metadata(State(s): State<Arc<FacadeState>>) -> Response {
+        if s.facade.html_metadata {
+            let page = "<!DOCTYPE html><html><body><form>User name <input name=user> Password <input type=password></form></body></html>";
+            return answer(&s, StatusCode::OK, "text/html; charset=utf-8", page.into());
+        }
+        let doc = serde_json::json!({
+            "resourceType": "CapabilityStatement",
+            "fhirVersion": "4.0.1",
+            "software": {"name": "facade", "version": "1"},
+            "rest": [{"mode": "server", "security": {"extension": [{
+                "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+                "extension": [
+                    {"url": "authorize", "valueUri": format!("{}/authorize", s.origin)},
+                    {"url": "token", "valueUri": token_url(&s)}
+                ]
+            }]}}]
+        });
+        answer(&s, StatusCode::OK, "application/fhir+json", doc.to_string())
+    }
+    async fn smart(State(s): State<Arc<FacadeState>>) -> Response {
+        let doc = serde_json::json!({
+            "authorization_endpoint": format!("{}/authorize", s.origin),
+            "token_endpoint": token_url(&s),
+            "code_challenge_methods_supported": ["S256"],
+            "scopes_supported": ["openid", "offline_access", "patient/*.rs"],
+            "capabilities": ["permission-v2"]
+        });
+        answer(&s, StatusCode::OK, "application/json", doc.to_string())
+    }
+    async fn authorize(State(s): State<Arc<FacadeState>>) -> Response {
+        answer(
+            &s,
+            StatusCode::OK,
+            "text/html",
+            "<html><body>Sign in</body></html>".into(),
+        )
+    }
+    async fn token(State(s): State<Arc<FacadeState>>) -> Response {
+        answer(
+            &s,
+            StatusCode::BAD_REQUEST,
+            "application/json",
+            r#"{"error":"invalid_grant"}"#.into(),
+        )
+    }
+
+    let app = axum::Router::new()
+        .route("/fhir/metadata", get(metadata))
+        .route("/fhir/.well-known/smart-configuration", get(smart))
+        .route("/authorize", get(authorize))
+        .route("/token", post(token))
+        .with_state(state.clone());
+    env.rt.spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("{origin}/fhir"), state)
+}
+
+#[test]
+fn metadata_as_an_html_page_is_named() {
+    let env = Env::new(SandboxConfig::default());
+    let (base, state) = facade(
+        &env,
+        Facade {
+            html_metadata: true,
+            ..Facade::default()
+        },
+    );
+    let out = doctor(&env, &["--fhir-base", &base, "--json"]);
+    assert_eq!(code(&out), 9, "{}", text(&out));
+    let doc = json(&out);
+    assert_eq!(status(&doc, "metadata"), "fail");
+    let d = detail(&doc, "metadata");
+    assert!(
+        d.contains("HTML login page") && d.contains("not FHIR JSON"),
+        "{d}"
+    );
+    assert!(check(&doc, "metadata")["hint"]
+        .as_str()
+        .unwrap()
+        .contains("FHIR base URL"));
+    assert!(state.hits.load(Ordering::SeqCst) >= 1);
+}
+
+#[test]
+fn capability_statement_fallback_works_and_no_discovery_fails() {
+    let env = Env::new(SandboxConfig {
+        smart_configuration: false,
+        ..SandboxConfig::default()
+    });
+    let out = doctor(&env, &["--fhir-base", &env.base(), "--json"]);
+    let doc = json(&out);
+    assert_eq!(status(&doc, "smart_discovery"), "ok", "{doc:#}");
+    assert!(detail(&doc, "smart_discovery").contains("fallback"));
+    assert_eq!(status(&doc, "token_endpoint"), "ok");
+    assert_ne!(code(&out), 9, "{}", text(&out));
+
+    let env = Env::new(SandboxConfig {
+        smart_configuration: false,
+        oauth_uris_in_metadata: false,
+        ..SandboxConfig::default()
+    });
+    let out = doctor(&env, &["--fhir-base", &env.base(), "--json"]);
+    assert_eq!(code(&out), 9, "{}", text(&out));
+    let doc = json(&out);
+    assert_eq!(status(&doc, "metadata"), "ok");
+    assert_eq!(status(&doc, "smart_discovery"), "fail");
+    assert!(check(&doc, "smart_discovery")["hint"]
+        .as_str()
+        .unwrap()
+        .contains("SMART on FHIR"));
+    assert_eq!(
+        detail(&doc, "token_endpoint"),
+        "because SMART discovery failed"
+    );
+}
+
+#[test]
+fn token_endpoint_down_is_a_failure() {
+    let env = Env::new(SandboxConfig::default());
+    let down = format!("http://127.0.0.1:{}/token", free_port());
+    let (base, _) = facade(
+        &env,
+        Facade {
+            token_endpoint: Some(down),
+            ..Facade::default()
+        },
+    );
+    let out = doctor(&env, &["--fhir-base", &base, "--json"]);
+    assert_eq!(code(&out), 9, "{}", text(&out));
+    let doc = json(&out);
+    assert_eq!(status(&doc, "authorize_endpoint"), "ok", "{doc:#}");
+    assert_eq!(status(&doc, "token_endpoint"), "fail");
+    assert!(detail(&doc, "token_endpoint").contains("does not answer"));
+}
+
+#[test]
+fn clock_skew_of_ten_minutes_fails() {
+    let env = Env::new(SandboxConfig::default());
+    let (base, _) = facade(
+        &env,
+        Facade {
+            date_offset: 600,
+            ..Facade::default()
+        },
+    );
+    let out = doctor(&env, &["--fhir-base", &base, "--json"]);
+    assert_eq!(code(&out), 9, "{}", text(&out));
+    let doc = json(&out);
+    assert_eq!(status(&doc, "clock_skew"), "fail", "{doc:#}");
+    let skew = check(&doc, "clock_skew")["figures"]["skew_seconds"]
+        .as_i64()
+        .unwrap();
+    assert!((590..=610).contains(&skew), "{skew}");
+    assert_eq!(status(&doc, "token_endpoint"), "ok");
+}
+
+#[test]
+fn expired_login_fails_with_the_login_hint() {
+    let env = Env::new(SandboxConfig::default());
+    assert_eq!(code(&env.login("alice", &[])), 0);
+    env.sandbox.revoke_all_tokens();
+    let out = doctor(&env, &["--profile", "alice", "--json"]);
+    assert_eq!(code(&out), 9, "{}", text(&out));
+    let doc = json(&out);
+    assert_eq!(status(&doc, "signed_in"), "ok");
+    assert_eq!(status(&doc, "access_token"), "fail", "{doc:#}");
+    assert_eq!(
+        check(&doc, "access_token")["hint"],
+        "run: fhirdl login --profile alice"
+    );
+    assert_eq!(status(&doc, "type_probes"), "skipped");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("fhirdl login --profile alice"), "{err}");
+    env.assert_no_leaks();
+}
+
+#[test]
+fn a_type_answering_403_is_named_as_a_warning() {
+    let env = Env::new(SandboxConfig::default());
+    let scope =
+        "launch/patient openid fhirUser offline_access patient/Patient.rs patient/Observation.rs";
+    let out = env.login("alice", &["--scope", scope]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let out = doctor(&env, &["--profile", "alice", "--json"]);
+    assert_eq!(code(&out), 0, "warnings only: {}", text(&out));
+    let doc = json(&out);
+    assert_eq!(status(&doc, "access_token"), "ok");
+    assert_eq!(status(&doc, "type_probes"), "warn", "{doc:#}");
+    let d = detail(&doc, "type_probes");
+    assert!(
+        d.contains("refused (403)") && d.contains("Condition"),
+        "{d}"
+    );
+    let refused_observation = check(&doc, "type_probes")["figures"]["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["type"] == "Observation" && p["status"] != 200);
+    assert!(!refused_observation, "Observation was granted");
+}
+
+#[test]
+fn report_trace_file_and_output_hold_no_secrets_ids_or_contents() {
+    let env = Env::new(SandboxConfig::default());
+    assert_eq!(code(&env.login("alice", &[])), 0);
+    // Force a refresh during the run, so a new access and refresh token travel too.
+    env.sandbox.expire_access_tokens();
+    let report = env.dir.path().join("out/report.json");
+    let trace = env.dir.path().join("out/trace.jsonl");
+    std::fs::create_dir_all(trace.parent().unwrap()).unwrap();
+    let mut c = env.cmd();
+    for v in PROXY_VARS {
+        c.env_remove(v);
+    }
+    c.env("FHIRDL_TRACE_FILE", &trace).args([
+        "-vv",
+        "doctor",
+        "--profile",
+        "alice",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    let out = env.run(c);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let json_out = doctor(&env, &["--profile", "alice", "--json"]);
+    assert_eq!(code(&json_out), 0, "{}", text(&json_out));
+
+    let report_text = std::fs::read_to_string(&report).unwrap();
+    let trace_text = std::fs::read_to_string(&trace).unwrap();
+    let doc: Value = serde_json::from_str(&report_text).unwrap();
+    assert!(doc["http_trace"].as_array().unwrap().len() > 5);
+    let access = doc["doctor"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "access_token")
+        .unwrap();
+    assert_eq!(access["figures"]["refreshed"], true, "{access:#}");
+    assert!(doc["doctor"]["checks"].as_array().unwrap().len() == ALL_CHECKS.len());
+    assert!(trace_text.lines().count() > 5);
+    for line in trace_text.lines() {
+        let rec: Value = serde_json::from_str(line).unwrap();
+        assert!(rec["method"].is_string() && rec["ms"].is_u64() && rec["attempt"] == 1);
+        assert!(rec.get("response_body").is_none());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for f in [&report, &trace] {
+            let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", f.display());
+        }
+    }
+
+    let alice = &env.sandbox.users()[0];
+    let family = alice.display_name.rsplit(' ').next().unwrap().to_string();
+    let hashed = fhirdl::trace::patient_hash(&alice.patient_id);
+    assert!(
+        report_text.contains(&hashed),
+        "the hash stands in for the id"
+    );
+    let haystacks = [
+        ("report", report_text.clone()),
+        ("trace file", trace_text),
+        (
+            "doctor output",
+            format!("{}{}", text(&out), text(&json_out)),
+        ),
+    ];
+    for (name, hay) in &haystacks {
+        assert!(
+            !hay.contains(&alice.patient_id),
+            "the raw patient id leaked into the {name}"
+        );
+        assert!(
+            !hay.contains(&family),
+            "the patient's family name leaked into the {name}"
+        );
+        for s in env.sandbox.issued_secrets().iter().filter(|s| s.len() >= 8) {
+            assert!(!hay.contains(s.as_str()), "a secret leaked into the {name}");
+        }
+    }
+    env.assert_no_leaks();
+}
+
+#[test]
+fn trace_bodies_warns_about_health_data() {
+    let env = Env::new(SandboxConfig::default());
+    assert_eq!(code(&env.login("alice", &[])), 0);
+    let trace = env.dir.path().join("bodies.jsonl");
+    let out = env.fhirdl(&[
+        "--trace-file",
+        trace.to_str().unwrap(),
+        "--trace-bodies",
+        "status",
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("health data"), "{err}");
+    let trace_text = std::fs::read_to_string(&trace).unwrap();
+    assert!(trace_text.contains("response_body"), "{trace_text}");
+    assert!(trace_text.contains("\\\"resourceType\\\""), "{trace_text}");
+
+    // --trace-bodies alone is a usage error.
+    let out = env.fhirdl(&["--trace-bodies", "status"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+}
+
+#[test]
+fn usage_errors_and_help() {
+    let env = Env::new(SandboxConfig::default());
+    let out = doctor(&env, &[]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--fhir-base"));
+    let out = doctor(&env, &["--profile", "x", "--fhir-base", &env.base()]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    let out = doctor(&env, &["--fhir-base", "http://fhir.example.org/r4"]);
+    assert_eq!(code(&out), 2, "plain http off loopback: {}", text(&out));
+
+    let help = env.fhirdl(&["doctor", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("--report") && help.contains("Exit code 9"),
+        "{help}"
+    );
+    let top = env.fhirdl(&["--help"]);
+    assert!(String::from_utf8_lossy(&top.stdout).contains("  9    fhirdl doctor"));
+}
