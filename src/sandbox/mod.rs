@@ -2,8 +2,9 @@
 //! in-process on 127.0.0.1 for tests, benchmarks and `fhirdl demo`.
 //!
 //! This file owns the public surface ([`Sandbox`], [`SandboxConfig`]) and the server's lifetime.
-//! It does not own behaviour: OAuth lives in `authorize` and `token`, the FHIR API in `fhir` and `search`, the
-//! generated record in `data`, mutable state in `store`. `browser` plays the user's part of a
+//! It does not own behaviour: OAuth lives in `authorize` and `token`, the FHIR API in `fhir`, `search`,
+//! `bundle` and `document`, the generated record in `data` and `extras`, mutable state in `store`,
+//! and the real servers' oddities the sandbox can imitate in `quirks` ([`Quirks`]). `browser` plays the user's part of a
 //! login so tests can drive the whole flow without a real browser.
 
 mod authorize;
