@@ -165,7 +165,12 @@ fn validate(shared: &Shared, params: &Params) -> Result<AuthRequest, Rejection> 
     let requested = get("scope").unwrap_or_default();
     let granted_scope = match &config.granted_scope_override {
         Some(scope) => scope.clone(),
-        None => scopes::grantable(requested, config.flavor, config.scopes_v2),
+        None => scopes::grantable(
+            requested,
+            config.flavor,
+            config.scopes_v2,
+            config.quirks.serves_extra_types(),
+        ),
     };
     if granted_scope.is_empty() {
         return Err(reject(

@@ -7,6 +7,14 @@ use super::FhirFlavor;
 pub(super) const SHARED_TYPES: [&str; 4] =
     ["Practitioner", "Organization", "Location", "Medication"];
 
+/// R4 types served only when `Quirks::serves_extra_types` is on, so the default
+/// CapabilityStatement and record stay as they were: (type, kind).
+const EXTRA_TYPES: [(&str, TypeKind); 3] = [
+    ("CarePlan", TypeKind::Clinical),
+    ("Specimen", TypeKind::Clinical),
+    ("PractitionerRole", TypeKind::Shared),
+];
+
 /// How a resource type relates to the patient compartment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum TypeKind {
@@ -48,16 +56,29 @@ pub(super) fn kind_of(flavor: FhirFlavor, resource_type: &str) -> Option<TypeKin
         "Binary" => Some(TypeKind::Binary),
         t if SHARED_TYPES.contains(&t) => Some(TypeKind::Shared),
         t if clinical_types(flavor).contains(&t) => Some(TypeKind::Clinical),
+        t if flavor == FhirFlavor::R4 => EXTRA_TYPES
+            .iter()
+            .find(|(extra, _)| *extra == t)
+            .map(|(_, kind)| *kind),
         _ => None,
     }
 }
 
-/// All served types: Patient, the clinical types, Binary, then the shared ones.
-pub(super) fn all_types(flavor: FhirFlavor) -> Vec<&'static str> {
+/// Whether `resource_type` is one of the types served only with the extra-types quirk.
+pub(super) fn is_extra(resource_type: &str) -> bool {
+    EXTRA_TYPES.iter().any(|(t, _)| *t == resource_type)
+}
+
+/// All served types: Patient, the clinical types, Binary, then the shared ones; the extra
+/// types (R4 only) last when `extras` is on.
+pub(super) fn all_types(flavor: FhirFlavor, extras: bool) -> Vec<&'static str> {
     let mut types = vec!["Patient"];
     types.extend(clinical_types(flavor));
     types.push("Binary");
     types.extend(SHARED_TYPES);
+    if extras && flavor == FhirFlavor::R4 {
+        types.extend(EXTRA_TYPES.iter().map(|(t, _)| *t));
+    }
     types
 }
 
@@ -65,7 +86,15 @@ pub(super) fn all_types(flavor: FhirFlavor) -> Vec<&'static str> {
 pub(super) fn has_category(resource_type: &str) -> bool {
     matches!(
         resource_type,
-        "Condition" | "Observation" | "DiagnosticReport" | "DocumentReference"
+        "Condition" | "Observation" | "DiagnosticReport" | "DocumentReference" | "CarePlan"
+    )
+}
+
+/// Types with a `code` search parameter matched against the `code` element.
+pub(super) fn has_code(resource_type: &str) -> bool {
+    matches!(
+        resource_type,
+        "Condition" | "Observation" | "DiagnosticReport" | "Procedure" | "AllergyIntolerance"
     )
 }
 
@@ -106,5 +135,21 @@ mod tests {
         );
         assert_eq!(kind_of(FhirFlavor::Dstu2, "MedicationRequest"), None);
         assert_eq!(kind_of(FhirFlavor::R4, "Binary"), Some(TypeKind::Binary));
+    }
+
+    #[test]
+    fn extra_types_are_r4_and_listed_only_when_on() {
+        assert_eq!(
+            kind_of(FhirFlavor::R4, "CarePlan"),
+            Some(TypeKind::Clinical)
+        );
+        assert_eq!(
+            kind_of(FhirFlavor::R4, "PractitionerRole"),
+            Some(TypeKind::Shared)
+        );
+        assert_eq!(kind_of(FhirFlavor::Dstu2, "Specimen"), None);
+        assert!(!all_types(FhirFlavor::R4, false).contains(&"CarePlan"));
+        assert!(all_types(FhirFlavor::R4, true).contains(&"Specimen"));
+        assert!(!all_types(FhirFlavor::Dstu2, true).contains(&"Specimen"));
     }
 }

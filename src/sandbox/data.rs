@@ -15,7 +15,10 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 use super::catalog;
+use super::document;
+use super::extras;
 use super::instant::{format_date, format_date_time, format_instant};
+use super::quirks::{self, AttachmentStyle, Quirks};
 use super::{pdf, FhirFlavor, SandboxConfig, SandboxUser};
 
 /// The sandbox's portal accounts; the password is `<username>-sandbox`.
@@ -26,11 +29,29 @@ pub(super) const USERNAMES: [&str; 2] = ["alice", "bob"];
 const RECORD_START: OffsetDateTime = datetime!(2017-01-01 00:00 UTC);
 const RECORD_END: OffsetDateTime = datetime!(2025-01-01 00:00 UTC);
 
-const SNOMED: &str = "http://snomed.info/sct";
-const LOINC: &str = "http://loinc.org";
-const RXNORM: &str = "http://www.nlm.nih.gov/research/umls/rxnorm";
+pub(super) const SNOMED: &str = "http://snomed.info/sct";
+pub(super) const LOINC: &str = "http://loinc.org";
+pub(super) const RXNORM: &str = "http://www.nlm.nih.gov/research/umls/rxnorm";
 const CVX: &str = "http://hl7.org/fhir/sid/cvx";
 const UCUM: &str = "http://unitsofmeasure.org";
+
+/// RxNorm drugs prescribed (and, with external references, the shared Medications).
+pub(super) const MEDS: [(&str, &str); 8] = [
+    ("314076", "lisinopril 10 MG Oral Tablet"),
+    (
+        "860975",
+        "24 HR metformin hydrochloride 500 MG Extended Release Oral Tablet",
+    ),
+    ("617310", "atorvastatin 20 MG Oral Tablet"),
+    ("197361", "amlodipine 5 MG Oral Tablet"),
+    ("310965", "ibuprofen 200 MG Oral Tablet"),
+    ("313782", "acetaminophen 325 MG Oral Tablet"),
+    (
+        "895994",
+        "120 ACTUAT fluticasone propionate 0.044 MG/ACTUAT Metered Dose Inhaler",
+    ),
+    ("308182", "amoxicillin 250 MG Oral Capsule"),
+];
 
 /// One resource ready for the store.
 pub(super) struct Generated {
@@ -48,12 +69,31 @@ pub(super) fn generate(
 ) -> Vec<SandboxUser> {
     let mut shared_rng = ChaCha8Rng::seed_from_u64(derive_seed(config.seed, 0));
     shared_resources(&mut shared_rng, config.flavor, sink);
+    let extras = extras_on(config);
+    if extras {
+        // Own streams for what the quirks add, so the base record stays the same with them on.
+        let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(config.seed, EXTRA_STREAM));
+        extras::shared_resources(&mut rng, sink);
+    }
 
     let mut users = Vec::new();
     for (index, username) in USERNAMES.iter().enumerate() {
         let rng = ChaCha8Rng::seed_from_u64(derive_seed(config.seed, index as u64 + 1));
-        let mut patient =
-            PatientRecord::new(rng, config.flavor, fhir_base, index, username, &mut *sink);
+        let extra_rng =
+            ChaCha8Rng::seed_from_u64(derive_seed(config.seed, EXTRA_STREAM + index as u64 + 1));
+        let additions = Additions {
+            quirks: &config.quirks,
+            extras,
+            rng: extra_rng,
+        };
+        let mut patient = PatientRecord::new(
+            rng,
+            config.flavor,
+            fhir_base,
+            (index, username),
+            additions,
+            &mut *sink,
+        );
         patient.generate(config.resources_per_patient);
         users.push(SandboxUser {
             username: (*username).to_owned(),
@@ -65,6 +105,14 @@ pub(super) fn generate(
     users
 }
 
+/// First random stream of the quirk-only additions.
+const EXTRA_STREAM: u64 = 1000;
+
+/// CarePlan, Specimen, PractitionerRole and Medication are generated (R4 only).
+fn extras_on(config: &SandboxConfig) -> bool {
+    config.quirks.serves_extra_types() && config.flavor == FhirFlavor::R4
+}
+
 /// A distinct, well-mixed seed per stream (splitmix64 finaliser).
 fn derive_seed(seed: u64, stream: u64) -> u64 {
     let mut z = seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -73,7 +121,7 @@ fn derive_seed(seed: u64, stream: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-const PRACTITIONERS: usize = 5;
+pub(super) const PRACTITIONERS: usize = 5;
 const ORGANIZATIONS: [&str; 2] = [
     "Riverside Community Clinic",
     "St. Elsewhere General Hospital",
@@ -152,25 +200,25 @@ fn shared_resources(rng: &mut ChaCha8Rng, flavor: FhirFlavor, sink: &mut dyn FnM
     }
 }
 
-fn pick<'a, T>(rng: &mut ChaCha8Rng, items: &'a [T]) -> &'a T {
+pub(super) fn pick<'a, T>(rng: &mut ChaCha8Rng, items: &'a [T]) -> &'a T {
     &items[rng.gen_range(0..items.len())]
 }
 
-fn random_time(rng: &mut ChaCha8Rng) -> OffsetDateTime {
+pub(super) fn random_time(rng: &mut ChaCha8Rng) -> OffsetDateTime {
     // Stop a month early so resources dated near the end are still updated before RECORD_END.
     let span = (RECORD_END - RECORD_START - Duration::days(31)).whole_seconds();
     RECORD_START + Duration::seconds(rng.gen_range(0..span))
 }
 
-fn coding(system: &str, code: &str, display: &str) -> Value {
+pub(super) fn coding(system: &str, code: &str, display: &str) -> Value {
     json!({"system": system, "code": code, "display": display})
 }
 
-fn concept(system: &str, code: &str, display: &str) -> Value {
+pub(super) fn concept(system: &str, code: &str, display: &str) -> Value {
     json!({"coding": [coding(system, code, display)], "text": display})
 }
 
-fn reference(resource_type: &str, id: &str) -> Value {
+pub(super) fn reference(resource_type: &str, id: &str) -> Value {
     json!({"reference": format!("{resource_type}/{id}")})
 }
 
@@ -192,6 +240,19 @@ struct PatientRecord<'a> {
     visits: Vec<Visit>,
     lab_results: Vec<String>,
     sink: &'a mut dyn FnMut(Generated),
+    quirks: &'a Quirks,
+    /// CarePlan and Specimen are generated (see `extras_on`).
+    extras: bool,
+    /// Draws for what the quirks add; the base record never draws from it.
+    extra_rng: ChaCha8Rng,
+}
+
+/// What the quirks change in a patient's record.
+struct Additions<'a> {
+    quirks: &'a Quirks,
+    /// CarePlan and Specimen are generated (see `extras_on`).
+    extras: bool,
+    rng: ChaCha8Rng,
 }
 
 /// Share of the clinical resources per type, in percent; Observation takes the rounding rest.
@@ -211,8 +272,8 @@ impl<'a> PatientRecord<'a> {
         mut rng: ChaCha8Rng,
         flavor: FhirFlavor,
         fhir_base: &'a str,
-        index: usize,
-        username: &str,
+        (index, username): (usize, &str),
+        additions: Additions<'a>,
         sink: &'a mut dyn FnMut(Generated),
     ) -> Self {
         let tag = format!("{index}{:07x}", rng.gen::<u32>() & 0x0fff_ffff);
@@ -230,6 +291,9 @@ impl<'a> PatientRecord<'a> {
             visits: Vec::new(),
             lab_results: Vec::new(),
             sink,
+            quirks: additions.quirks,
+            extras: additions.extras,
+            extra_rng: additions.rng,
         }
     }
 
@@ -264,10 +328,58 @@ impl<'a> PatientRecord<'a> {
         for n in 0..count(4) {
             self.document(n);
         }
+        if self.extras {
+            for n in 0..extras::CAREPLANS_PER_PATIENT {
+                self.care_plan(n);
+            }
+        }
+    }
+
+    fn care_plan(&mut self, n: usize) {
+        let at = random_time(&mut self.extra_rng);
+        let id = self.id("cp", n);
+        let resource = extras::care_plan(&mut self.extra_rng, id, at);
+        self.emit_extra(resource, at);
+    }
+
+    /// `emit` for what the quirks add: the delay comes from the extra stream.
+    fn emit_extra(&mut self, resource: Value, at: OffsetDateTime) -> OffsetDateTime {
+        let delay = Duration::milliseconds(self.extra_rng.gen_range(0..3 * 24 * 3_600_000));
+        self.emit_after(resource, at, None, delay)
+    }
+
+    /// Stores a Binary owned by the patient.
+    fn emit_binary(&mut self, id: &str, content_type: &str, bytes: &[u8], at: OffsetDateTime) {
+        let data_element = if self.dstu2() { "content" } else { "data" };
+        let mut binary = json!({
+            "resourceType": "Binary",
+            "id": id,
+            "contentType": content_type,
+        });
+        binary[data_element] = json!(STANDARD.encode(bytes));
+        if !self.dstu2() {
+            binary["securityContext"] =
+                json!({"reference": format!("Patient/{}", self.patient_id)});
+        }
+        (self.sink)(Generated {
+            resource: binary,
+            patient: Some(self.patient_id.clone()),
+            last_updated: at,
+        });
+    }
+
+    /// The NextGen document URL `<fhir base>/document/<name>`.
+    fn document_url(&self, name: &str) -> String {
+        format!("{}/document/{name}", self.fhir_base)
     }
 
     fn dstu2(&self) -> bool {
         self.flavor == FhirFlavor::Dstu2
+    }
+
+    /// References to the extra types and terminology URLs (R4 only, like the extra types).
+    fn external_references(&self) -> bool {
+        self.quirks.external_references && self.extras
     }
 
     fn id(&self, prefix: &str, n: usize) -> String {
@@ -311,9 +423,20 @@ impl<'a> PatientRecord<'a> {
     /// stores the resource with a last update up to three days after the event.
     fn emit(
         &mut self,
+        resource: Value,
+        at: OffsetDateTime,
+        encounter: Option<String>,
+    ) -> OffsetDateTime {
+        let delay = Duration::milliseconds(self.rng.gen_range(0..3 * 24 * 3_600_000));
+        self.emit_after(resource, at, encounter, delay)
+    }
+
+    fn emit_after(
+        &mut self,
         mut resource: Value,
         at: OffsetDateTime,
         encounter: Option<String>,
+        delay: Duration,
     ) -> OffsetDateTime {
         let resource_type = resource["resourceType"]
             .as_str()
@@ -324,7 +447,6 @@ impl<'a> PatientRecord<'a> {
         if let Some(encounter) = encounter {
             resource["encounter"] = reference("Encounter", &encounter);
         }
-        let delay = Duration::milliseconds(self.rng.gen_range(0..3 * 24 * 3_600_000));
         let last_updated = (at + delay).min(RECORD_END - Duration::seconds(1));
         (self.sink)(Generated {
             resource,
@@ -408,6 +530,16 @@ impl<'a> PatientRecord<'a> {
             "location": [{"location": reference("Location", location)}],
             "serviceProvider": reference("Organization", if emergency { "org-2" } else { "org-1" }),
         });
+        let mut resource = resource;
+        if self.external_references() {
+            let role = reference(
+                "PractitionerRole",
+                &extras::practitioner_role_id(practitioner),
+            );
+            if let Some(participants) = resource["participant"].as_array_mut() {
+                participants.push(json!({"individual": role}));
+            }
+        }
         self.visits.push(Visit {
             id,
             start,
@@ -466,6 +598,10 @@ impl<'a> PatientRecord<'a> {
             resource["abatementDateTime"] = json!(format_date_time(
                 at + Duration::days(self.rng.gen_range(7..90))
             ));
+        }
+        // NextGen puts terminology URLs where references belong.
+        if self.external_references() && n.is_multiple_of(2) {
+            resource["evidence"] = json!([{"detail": [terminology_reference(code)]}]);
         }
         self.emit(resource, at, encounter);
     }
@@ -581,6 +717,18 @@ impl<'a> PatientRecord<'a> {
             json!([{"coding": [coding(
                 "http://terminology.hl7.org/CodeSystem/observation-category", category, label)]}])
         };
+        if self.quirks.uncommon_categories && n % 20 == 7 {
+            let custom = coding(
+                quirks::UNCOMMON_CATEGORY_SYSTEM,
+                quirks::UNCOMMON_CATEGORY,
+                "Custom panel",
+            );
+            resource["category"] = if self.dstu2() {
+                json!({"coding": [custom]})
+            } else {
+                json!([{"coding": [custom]}])
+            };
+        }
         if category == "laboratory" {
             self.lab_results.push(id);
         }
@@ -629,26 +777,39 @@ impl<'a> PatientRecord<'a> {
         if !results.is_empty() {
             resource["result"] = json!(results);
         }
+        let id = self.id("rep", n);
+        if self.extras {
+            let specimen_id = self.id("spec", n);
+            if self.external_references() {
+                resource["specimen"] = json!([reference("Specimen", &specimen_id)]);
+            }
+            let specimen = extras::specimen(&specimen_id, code, at);
+            self.emit_extra(specimen, at);
+        }
+        let presented =
+            self.quirks.attachment_style == AttachmentStyle::NextGenDocument && n.is_multiple_of(3);
+        if presented {
+            let name = format!("pdf-{id}");
+            let bytes = pdf::one_page(&[
+                "fhirdl sandbox EHR".to_owned(),
+                display.to_owned(),
+                format!("Patient: {}", self.display_name),
+                format!("Date: {}", format_date(at.date())),
+            ]);
+            resource["presentedForm"] = json!([{
+                "contentType": "application/pdf",
+                "url": self.document_url(&name),
+                "title": display,
+                "size": bytes.len(),
+            }]);
+            let last_updated = self.emit(resource, at, encounter);
+            self.emit_binary(&name, "application/pdf", &bytes, last_updated);
+            return;
+        }
         self.emit(resource, at, encounter);
     }
 
     fn medication_request(&mut self, n: usize) {
-        const MEDS: [(&str, &str); 8] = [
-            ("314076", "lisinopril 10 MG Oral Tablet"),
-            (
-                "860975",
-                "24 HR metformin hydrochloride 500 MG Extended Release Oral Tablet",
-            ),
-            ("617310", "atorvastatin 20 MG Oral Tablet"),
-            ("197361", "amlodipine 5 MG Oral Tablet"),
-            ("310965", "ibuprofen 200 MG Oral Tablet"),
-            ("313782", "acetaminophen 325 MG Oral Tablet"),
-            (
-                "895994",
-                "120 ACTUAT fluticasone propionate 0.044 MG/ACTUAT Metered Dose Inhaler",
-            ),
-            ("308182", "amoxicillin 250 MG Oral Capsule"),
-        ];
         let (code, display) = *pick(&mut self.rng, &MEDS);
         let (at, encounter, practitioner) = self.when();
         let active = self.rng.gen_bool(0.4);
@@ -660,6 +821,12 @@ impl<'a> PatientRecord<'a> {
             "medicationCodeableConcept": concept(RXNORM, code, display),
             "dosageInstruction": [{"text": "Take 1 tablet by mouth daily"}],
         });
+        if self.external_references() && n.is_multiple_of(2) {
+            if let Some(fields) = resource.as_object_mut() {
+                fields.remove("medicationCodeableConcept");
+            }
+            resource["medicationReference"] = reference("Medication", &extras::medication_id(code));
+        }
         if self.dstu2() {
             resource["dateWritten"] = json!(format_date_time(at));
             resource["prescriber"] = prescriber;
@@ -682,7 +849,7 @@ impl<'a> PatientRecord<'a> {
         ];
         let (code, display) = *pick(&mut self.rng, &CODES);
         let (at, encounter, practitioner) = self.when();
-        let resource = json!({
+        let mut resource = json!({
             "resourceType": "Procedure",
             "id": self.id("proc", n),
             "status": "completed",
@@ -690,6 +857,9 @@ impl<'a> PatientRecord<'a> {
             "performedDateTime": format_date_time(at),
             "performer": [{"actor": self.practitioner_ref(practitioner)}],
         });
+        if self.external_references() {
+            resource["reasonReference"] = json!([terminology_reference(code)]);
+        }
         self.emit(resource, at, encounter);
     }
 
@@ -779,21 +949,49 @@ impl<'a> PatientRecord<'a> {
             format!("Date: {date}"),
             "This document was generated for testing and is not a medical record.".to_owned(),
         ]);
+        let doc_id = self.id("doc", n);
+        let nextgen = self.quirks.attachment_style == AttachmentStyle::NextGenDocument;
+        let pdf_url = if nextgen {
+            self.document_url(&format!("pdf-{doc_id}"))
+        } else {
+            format!("{}/Binary/{binary_id}", self.fhir_base)
+        };
         let attachment = json!({
             "contentType": "application/pdf",
-            "url": format!("{}/Binary/{binary_id}", self.fhir_base),
+            "url": pdf_url,
             "title": title,
             "size": bytes.len(),
             "creation": format_date_time(at),
         });
+        let mut content = vec![json!({"attachment": attachment})];
+        // NextGen serves each document twice: raw PDF and C-CDA XML.
+        let xml = nextgen.then(|| {
+            document::ccda(&document::CcdaDocument {
+                id: &doc_id,
+                loinc: code,
+                title: &title,
+                date: at.date(),
+                patient_id: &self.patient_id,
+                patient_name: &self.display_name,
+            })
+        });
+        if let Some(xml) = &xml {
+            content.push(json!({"attachment": {
+                "contentType": "application/xml",
+                "url": self.document_url(&format!("xml-{doc_id}")),
+                "title": title,
+                "size": xml.len(),
+                "creation": format_date_time(at),
+            }}));
+        }
         let mut resource = json!({
             "resourceType": "DocumentReference",
-            "id": self.id("doc", n),
+            "id": doc_id,
             "status": "current",
             "type": concept(LOINC, code, display),
             "author": [self.practitioner_ref(practitioner)],
             "custodian": reference("Organization", "org-1"),
-            "content": [{"attachment": attachment}],
+            "content": content,
         });
         let encounter_ref = encounter.as_deref().map(|e| reference("Encounter", e));
         if self.dstu2() {
@@ -811,24 +1009,29 @@ impl<'a> PatientRecord<'a> {
             }
         }
         let last_updated = self.emit(resource, at, None);
-
-        let data_element = if self.dstu2() { "content" } else { "data" };
-        let mut binary = json!({
-            "resourceType": "Binary",
-            "id": binary_id,
-            "contentType": "application/pdf",
-        });
-        binary[data_element] = json!(STANDARD.encode(&bytes));
-        if !self.dstu2() {
-            binary["securityContext"] =
-                json!({"reference": format!("Patient/{}", self.patient_id)});
+        match xml {
+            Some(xml) => {
+                self.emit_binary(
+                    &format!("pdf-{doc_id}"),
+                    "application/pdf",
+                    &bytes,
+                    last_updated,
+                );
+                self.emit_binary(
+                    &format!("xml-{doc_id}"),
+                    "application/xml",
+                    xml.as_bytes(),
+                    last_updated,
+                );
+            }
+            None => self.emit_binary(&binary_id, "application/pdf", &bytes, last_updated),
         }
-        (self.sink)(Generated {
-            resource: binary,
-            patient: Some(self.patient_id.clone()),
-            last_updated,
-        });
     }
+}
+
+/// A SNOMED CT concept URL used as a reference, as NextGen does (outside any FHIR base).
+fn terminology_reference(code: &str) -> Value {
+    json!({"reference": format!("{SNOMED}/{code}")})
 }
 
 fn capitalize(s: &str) -> String {

@@ -136,13 +136,25 @@ pub(super) fn check_scope(
     resource_type: &str,
     interaction: Interaction,
 ) -> Result<(), FhirError> {
-    let kind = catalog::kind_of(shared.config.flavor, resource_type);
+    let kind = shared.kind_of(resource_type);
     if kind == Some(TypeKind::Shared) || scopes::allows(&access.scope, resource_type, interaction) {
         Ok(())
     } else {
         Err(FhirError::forbidden(format!(
             "the granted scopes do not allow access to {resource_type}"
         )))
+    }
+}
+
+/// 403 for the types `Quirks::forbidden_types` names, whatever the token's scopes say (some
+/// servers refuse types the app registration does not cover).
+pub(super) fn check_forbidden(shared: &Shared, resource_type: &str) -> Result<(), FhirError> {
+    if shared.config.quirks.is_forbidden(resource_type) {
+        Err(FhirError::forbidden(format!(
+            "access to {resource_type} is not permitted for this application"
+        )))
+    } else {
+        Ok(())
     }
 }
 
@@ -166,10 +178,11 @@ fn read_resource(
     id: &str,
 ) -> Result<Response, FhirError> {
     // Unknown types are a 404 before any token check: nothing to protect there.
-    if catalog::kind_of(shared.config.flavor, resource_type).is_none() {
+    if shared.kind_of(resource_type).is_none() {
         return Err(FhirError::unknown_type(resource_type));
     }
     let access = bearer(shared, headers)?;
+    check_forbidden(shared, resource_type)?;
     check_scope(shared, &access, resource_type, Interaction::Read)?;
     if resource_type == "Patient" && id != access.patient {
         return Err(FhirError::forbidden(
@@ -230,6 +243,7 @@ pub(super) async fn metadata(State(shared): State<Arc<Shared>>) -> Response {
 
 fn capability_statement(shared: &Shared) -> Value {
     let config = &shared.config;
+    let quirks = &config.quirks;
     let dstu2 = config.flavor == FhirFlavor::Dstu2;
     let service_system = if dstu2 {
         "http://hl7.org/fhir/restful-security-service"
@@ -257,17 +271,18 @@ fn capability_statement(shared: &Shared) -> Value {
             "extension": uris,
         }]);
     }
-    let resources: Vec<Value> = catalog::all_types(config.flavor)
+    let resources: Vec<Value> = catalog::all_types(config.flavor, quirks.serves_extra_types())
         .into_iter()
-        .map(|t| resource_capability(config.flavor, t))
+        .map(|t| resource_capability(shared, t))
         .collect();
+    let software = quirks.software_name.as_deref().unwrap_or("fhirdl sandbox");
     let mut statement = json!({
         "resourceType": if dstu2 { "Conformance" } else { "CapabilityStatement" },
         "status": "active",
         "date": "2025-01-01",
         "publisher": "fhirdl",
         "kind": "instance",
-        "software": {"name": "fhirdl sandbox", "version": env!("CARGO_PKG_VERSION")},
+        "software": {"name": software, "version": env!("CARGO_PKG_VERSION")},
         "implementation": {"description": "fhirdl sandbox EHR", "url": shared.fhir_base},
         "fhirVersion": if dstu2 { "1.0.2" } else { "4.0.1" },
         "format": ["application/fhir+json", "json"],
@@ -279,8 +294,8 @@ fn capability_statement(shared: &Shared) -> Value {
     statement
 }
 
-fn resource_capability(flavor: FhirFlavor, resource_type: &'static str) -> Value {
-    let kind = catalog::kind_of(flavor, resource_type);
+fn resource_capability(shared: &Shared, resource_type: &'static str) -> Value {
+    let kind = shared.kind_of(resource_type);
     if kind == Some(TypeKind::Binary) {
         return json!({"type": resource_type, "interaction": [{"code": "read"}]});
     }
@@ -291,11 +306,15 @@ fn resource_capability(flavor: FhirFlavor, resource_type: &'static str) -> Value
         params.push(param("subject", "reference"));
     }
     params.push(param("_id", "token"));
-    if kind != Some(TypeKind::Shared) {
+    // NextGen Office declares no _lastUpdated at all.
+    if kind != Some(TypeKind::Shared) && !shared.config.quirks.no_last_updated {
         params.push(param("_lastUpdated", "date"));
     }
     if catalog::has_category(resource_type) {
         params.push(param("category", "token"));
+    }
+    if catalog::has_code(resource_type) {
+        params.push(param("code", "token"));
     }
     json!({
         "type": resource_type,

@@ -2,20 +2,25 @@
 //! in-process on 127.0.0.1 for tests, benchmarks and `fhirdl demo`.
 //!
 //! This file owns the public surface ([`Sandbox`], [`SandboxConfig`]) and the server's lifetime.
-//! It does not own behaviour: OAuth lives in `authorize` and `token`, the FHIR API in `fhir` and `search`, the
-//! generated record in `data`, mutable state in `store`. `browser` plays the user's part of a
+//! It does not own behaviour: OAuth lives in `authorize` and `token`, the FHIR API in `fhir`, `search`,
+//! `bundle` and `document`, the generated record in `data` and `extras`, mutable state in `store`,
+//! and the real servers' oddities the sandbox can imitate in `quirks` ([`Quirks`]). `browser` plays the user's part of a
 //! login so tests can drive the whole flow without a real browser.
 
 mod authorize;
 pub mod browser;
+mod bundle;
 mod catalog;
 mod data;
+mod document;
+mod extras;
 mod fhir;
 mod form;
 mod grants;
 mod html;
 mod instant;
 mod pdf;
+mod quirks;
 mod scopes;
 mod search;
 mod secret;
@@ -35,6 +40,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use url::Url;
 
+pub use quirks::{AttachmentStyle, NextLinkStyle, Quirks};
 use shared::Shared;
 
 /// Which FHIR release the sandbox speaks.
@@ -99,6 +105,8 @@ pub struct SandboxConfig {
     pub resources_per_patient: usize,
     pub page_size_default: usize,
     pub page_size_max: usize,
+    /// Real servers' oddities (NextGen and others), all off by default.
+    pub quirks: Quirks,
 }
 
 impl Default for SandboxConfig {
@@ -127,6 +135,7 @@ impl Default for SandboxConfig {
             resources_per_patient: 120,
             page_size_default: 50,
             page_size_max: 200,
+            quirks: Quirks::default(),
         }
     }
 }
@@ -159,6 +168,7 @@ impl fmt::Debug for SandboxConfig {
             .field("resources_per_patient", &self.resources_per_patient)
             .field("page_size_default", &self.page_size_default)
             .field("page_size_max", &self.page_size_max)
+            .field("quirks", &self.quirks)
             .finish()
     }
 }
@@ -169,7 +179,10 @@ impl fmt::Debug for SandboxConfig {
 /// smart-configuration included); `token_requests` every POST to the token endpoint;
 /// `refresh_grants` token requests with `grant_type=refresh_token` (successful or not);
 /// `revocations` authenticated revocation requests; `authorize_requests` GET and POST to the
-/// authorize endpoint (login and consent steps included); `unauthorized` responses with status 401.
+/// authorize endpoint (login and consent steps included); `unauthorized` responses with status 401;
+/// `pages_served` search responses with status 200 (a `_summary=count` answer included);
+/// `max_in_flight` the most FHIR requests (under either base path spelling) being answered at
+/// once, latency included.
 #[derive(Clone, Debug, Default)]
 pub struct SandboxStats {
     pub requests: u64,
@@ -179,6 +192,8 @@ pub struct SandboxStats {
     pub revocations: u64,
     pub authorize_requests: u64,
     pub unauthorized: u64,
+    pub pages_served: u64,
+    pub max_in_flight: u64,
 }
 
 /// A running sandbox server. Dropping it stops the server.
@@ -271,7 +286,10 @@ impl Sandbox {
     }
 
     /// Resources in the patient's compartment that search can reach: the Patient and its
-    /// clinical resources (Binaries and shared resources are not counted).
+    /// clinical resources (Binaries and shared resources are not counted). With
+    /// [`Quirks::serves_extra_types`](Quirks) on, that includes the generated CarePlans (3 per
+    /// patient) and Specimens (one per DiagnosticReport), which come on top of
+    /// `resources_per_patient`; PractitionerRoles and Medications are shared, hence not counted.
     pub fn resource_count(&self, patient_id: &str) -> usize {
         self.shared.resources().count_for_patient(patient_id)
     }
@@ -318,6 +336,13 @@ fn validate(config: &SandboxConfig) -> anyhow::Result<()> {
         !config.public_client_id.is_empty(),
         "the sandbox's public client id must not be empty"
     );
+    anyhow::ensure!(
+        config.quirks.fixed_page_size != Some(0),
+        "the sandbox's fixed page size must be at least 1"
+    );
+    if let Some((_, page)) = &config.quirks.drop_next_link {
+        anyhow::ensure!(*page >= 1, "drop_next_link pages count from 1");
+    }
     if let Some(user) = &config.auto_login {
         anyhow::ensure!(
             data::USERNAMES.contains(&user.as_str()),
@@ -335,17 +360,18 @@ fn router(shared: &Arc<Shared>) -> Router {
             "/oauth/authorize",
             get(authorize::get).post(authorize::post),
         )
-        .route("/oauth/token", post(token::token))
-        .route(&format!("{base}/metadata"), get(fhir::metadata))
-        .route(
-            &format!("{base}/{{resource_type}}"),
-            get(search::search_get),
-        )
-        .route(
-            &format!("{base}/{{resource_type}}/_search"),
-            post(search::search_post),
-        )
-        .route(&format!("{base}/{{resource_type}}/{{id}}"), get(fhir::read));
+        .route("/oauth/token", post(token::token));
+    app = fhir_routes(app, base);
+    // NextGen's next links switch `/fhir/r4/` to `/fhir/R4/`; both spellings must answer.
+    if let Some(alternate) = &shared.alternate_base_path {
+        app = fhir_routes(app, alternate);
+    }
+    if shared.config.quirks.attachment_style == AttachmentStyle::NextGenDocument {
+        app = app.route(
+            &format!("{base}/document/{{name}}"),
+            get(document::download),
+        );
+    }
     if shared.config.revocation {
         app = app.route("/oauth/revoke", post(token::revoke));
     }
@@ -362,4 +388,18 @@ fn router(shared: &Arc<Shared>) -> Router {
             shared::count_request,
         ))
         .with_state(Arc::clone(shared))
+}
+
+/// Metadata, search and read under one base path.
+fn fhir_routes(app: Router<Arc<Shared>>, base: &str) -> Router<Arc<Shared>> {
+    app.route(&format!("{base}/metadata"), get(fhir::metadata))
+        .route(
+            &format!("{base}/{{resource_type}}"),
+            get(search::search_get),
+        )
+        .route(
+            &format!("{base}/{{resource_type}}/_search"),
+            post(search::search_post),
+        )
+        .route(&format!("{base}/{{resource_type}}/{{id}}"), get(fhir::read))
 }

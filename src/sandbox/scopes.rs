@@ -12,22 +12,24 @@ pub(super) enum Interaction {
 }
 
 /// The requested scopes the sandbox recognises, space separated, in request order.
-pub(super) fn grantable(requested: &str, flavor: FhirFlavor, v2: bool) -> String {
+pub(super) fn grantable(requested: &str, flavor: FhirFlavor, v2: bool, extras: bool) -> String {
     let mut granted: Vec<&str> = Vec::new();
     for scope in requested.split_whitespace() {
-        if is_recognised(scope, flavor, v2) && !granted.contains(&scope) {
+        if is_recognised(scope, flavor, v2, extras) && !granted.contains(&scope) {
             granted.push(scope);
         }
     }
     granted.join(" ")
 }
 
-fn is_recognised(scope: &str, flavor: FhirFlavor, v2: bool) -> bool {
+/// `extras`: the quirk-only types (CarePlan, Specimen, PractitionerRole) are served.
+fn is_recognised(scope: &str, flavor: FhirFlavor, v2: bool, extras: bool) -> bool {
     match scope {
         "openid" | "fhirUser" | "launch/patient" | "offline_access" | "online_access" => true,
         _ => match resource_scope(scope) {
             Some((t, permission)) => {
-                let known_type = t == "*" || catalog::kind_of(flavor, t).is_some();
+                let known_type = t == "*"
+                    || (catalog::kind_of(flavor, t).is_some() && (extras || !catalog::is_extra(t)));
                 known_type && (permission == "read" || (v2 && permission == "rs"))
             }
             None => false,
@@ -85,11 +87,11 @@ mod tests {
         let requested = "openid fhirUser offline_access patient/*.rs patient/*.read \
                          patient/Observation.rs user/*.read patient/Spaceship.read launch";
         assert_eq!(
-            grantable(requested, FhirFlavor::R4, true),
+            grantable(requested, FhirFlavor::R4, true, false),
             "openid fhirUser offline_access patient/*.rs patient/*.read patient/Observation.rs"
         );
         assert_eq!(
-            grantable(requested, FhirFlavor::R4, false),
+            grantable(requested, FhirFlavor::R4, false, false),
             "openid fhirUser offline_access patient/*.read"
         );
     }

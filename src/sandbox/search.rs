@@ -1,6 +1,6 @@
 //! FHIR search (`GET {base}/{type}?…` and `POST {base}/{type}/_search`): parameter parsing,
-//! the patient-compartment rule, filtering the sorted index, and searchset Bundles with
-//! `_offset` paging links.
+//! the patient-compartment rule, the search quirks (required categories, fixed pages, NextGen
+//! `page=N`), and filtering the sorted index. The Bundle itself is written by `bundle`.
 //!
 //! Unknown parameters are ignored (FHIR's default lenient handling); known ones with values or
 //! modifiers the sandbox does not support are a 400, so a client never gets unfiltered results
@@ -14,19 +14,21 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
-use time::OffsetDateTime;
 use url::form_urlencoded;
 
+use super::bundle::{self, Page};
 use super::catalog::{self, TypeKind};
 use super::fhir::{self, Access, FhirError};
-use super::instant::{format_instant, DateFilter};
+use super::instant::DateFilter;
+use super::quirks::{self, NextLinkStyle};
 use super::scopes::Interaction;
-use super::shared::Shared;
+use super::shared::{Shared, Stats};
 use super::store::{Coding, StoredResource};
 
 /// The paging parameter this sandbox puts into `next` links.
-const OFFSET: &str = "_offset";
+pub(super) const OFFSET: &str = "_offset";
+/// NextGen's paging parameter (1-based page number), accepted with its link style.
+pub(super) const PAGE: &str = "page";
 
 /// GET {base}/{type}
 pub(super) async fn search_get(
@@ -76,8 +78,16 @@ struct Query {
     last_updated: Vec<DateFilter>,
     /// AND of ORs: each `category` parameter is a list of alternatives.
     categories: Vec<Vec<TokenFilter>>,
+    /// Raw `category` values, for the CarePlan rule.
+    category_values: Vec<String>,
+    /// AND of ORs, like `categories`.
+    codes: Vec<Vec<TokenFilter>>,
     count: Option<usize>,
     offset: usize,
+    /// NextGen `page=N` (1-based), when its link style is on.
+    page: Option<usize>,
+    /// `_summary=count`: only `Bundle.total`.
+    summary_count: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -108,15 +118,22 @@ impl TokenFilter {
     }
 }
 
-const KNOWN: [&str; 7] = [
+const KNOWN: [&str; 9] = [
     "patient",
     "subject",
     "_id",
     "_lastUpdated",
     "category",
+    "code",
     "_count",
+    "_summary",
     OFFSET,
 ];
+
+/// `a,b|c` as alternatives; `None` when one is not a valid token.
+fn token_alternatives(value: &str) -> Option<Vec<TokenFilter>> {
+    value.split(',').map(TokenFilter::parse).collect()
+}
 
 fn parse_query(
     shared: &Shared,
@@ -125,7 +142,12 @@ fn parse_query(
     params: &[(String, String)],
 ) -> Result<Query, String> {
     let mut query = Query::default();
+    let quirks = &shared.config.quirks;
     for (name, value) in params {
+        let base = name.split_once(':').map_or(name.as_str(), |(base, _)| base);
+        if quirks.no_last_updated && base == "_lastUpdated" {
+            return Err(quirks::UNKNOWN_LAST_UPDATED.to_owned());
+        }
         if let Some((base, _)) = name.split_once(':') {
             if KNOWN.contains(&base) {
                 return Err(format!("search modifiers are not supported ({name})"));
@@ -159,12 +181,29 @@ fn parse_query(
                 if !catalog::has_category(resource_type) {
                     return Err(format!("{resource_type} has no category search parameter"));
                 }
-                let alternatives = value
-                    .split(',')
-                    .map(TokenFilter::parse)
-                    .collect::<Option<Vec<_>>>()
+                let alternatives = token_alternatives(value)
                     .ok_or_else(|| format!("category={value} is not a valid token"))?;
                 query.categories.push(alternatives);
+                query.category_values.push(value.clone());
+            }
+            "code" => {
+                if !catalog::has_code(resource_type) {
+                    return Err(format!("{resource_type} has no code search parameter"));
+                }
+                let alternatives = token_alternatives(value)
+                    .ok_or_else(|| format!("code={value} is not a valid token"))?;
+                query.codes.push(alternatives);
+            }
+            "_summary" => query.summary_count = value == "count",
+            // NextGen ignores _count and pages by 25 (seen in recorded responses).
+            "_count" if quirks.fixed_page_size.is_some() => {}
+            PAGE if quirks.next_link_style == NextLinkStyle::NextGen => {
+                let page = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|p| *p >= 1)
+                    .ok_or_else(|| format!("{PAGE}={value} is not a page number (1, 2, …)"))?;
+                query.page = Some(page);
             }
             "_count" => {
                 let count = value
@@ -198,20 +237,31 @@ fn search(
     resource_type: &str,
     params: &[(String, String)],
 ) -> Result<Response, FhirError> {
-    let Some(kind) = catalog::kind_of(shared.config.flavor, resource_type) else {
+    let Some(kind) = shared.kind_of(resource_type) else {
         return Err(FhirError::unknown_type(resource_type));
     };
     let access = fhir::bearer(shared, headers)?;
+    fhir::check_forbidden(shared, resource_type)?;
     if kind == TypeKind::Binary {
         return Err(FhirError::bad_request(
             "Binary is not searchable; read Binary/<id> from a DocumentReference",
         ));
     }
     fhir::check_scope(shared, &access, resource_type, Interaction::Search)?;
-    let query = parse_query(shared, kind, resource_type, params).map_err(FhirError::bad_request)?;
+    let mut query =
+        parse_query(shared, kind, resource_type, params).map_err(FhirError::bad_request)?;
     check_compartment(kind, resource_type, &query, &access)?;
+    check_required_criteria(shared, resource_type, &query)?;
 
-    let count = query.count.unwrap_or(shared.config.page_size_default);
+    let count = shared
+        .config
+        .quirks
+        .fixed_page_size
+        .or(query.count)
+        .unwrap_or(shared.config.page_size_default);
+    if let Some(page) = query.page {
+        query.offset = (page - 1).saturating_mul(count);
+    }
     let (total, page) = {
         let store = shared.resources();
         match kind {
@@ -239,8 +289,52 @@ fn search(
             },
         }
     };
-    let bundle = bundle(shared, resource_type, params, &query, count, total, &page);
-    Ok(fhir::fhir_json(StatusCode::OK, bundle))
+    Stats::bump(&shared.stats.pages_served);
+    if query.summary_count {
+        return Ok(fhir::fhir_json(StatusCode::OK, bundle::count_only(total)));
+    }
+    let page = Page {
+        resource_type,
+        params,
+        offset: query.offset,
+        count,
+        total,
+        entries: &page,
+    };
+    Ok(fhir::fhir_json(
+        StatusCode::OK,
+        bundle::searchset(shared, &page),
+    ))
+}
+
+/// The criteria some servers insist on: a category or code (NextGen's Observation and
+/// Condition), the assess-plan category (NextGen's CarePlan). `_summary=count` is exempt so a
+/// client can still learn how many resources an un-fanned search would match.
+fn check_required_criteria(
+    shared: &Shared,
+    resource_type: &str,
+    query: &Query,
+) -> Result<(), FhirError> {
+    let quirks = &shared.config.quirks;
+    if query.summary_count {
+        return Ok(());
+    }
+    if quirks.requires_category(resource_type)
+        && query.categories.is_empty()
+        && query.codes.is_empty()
+    {
+        return Err(FhirError::bad_request(quirks::CATEGORY_REQUIRED));
+    }
+    if resource_type == "CarePlan"
+        && quirks.careplan_category_required
+        && !query
+            .category_values
+            .iter()
+            .any(|v| quirks::is_assess_plan(v))
+    {
+        return Err(FhirError::not_found(quirks::CAREPLAN_CATEGORY_MISSING));
+    }
+    Ok(())
 }
 
 /// A token sees only its own patient's compartment.
@@ -252,7 +346,9 @@ fn check_compartment(
 ) -> Result<(), FhirError> {
     match kind {
         TypeKind::Clinical => {
-            if query.patients.is_empty() {
+            // `_id` alone searches the token's own compartment (how references are read in
+            // batches: `Specimen?_id=a,b,c`).
+            if query.patients.is_empty() && query.ids.is_none() {
                 return Err(FhirError::bad_request(format!(
                     "searching {resource_type} needs patient=<id> (or subject=Patient/<id>)"
                 )));
@@ -315,67 +411,11 @@ fn matches(resource: &StoredResource, query: &Query) -> bool {
                 .iter()
                 .any(|t| resource.categories.iter().any(|c| t.matches(c)))
         })
-}
-
-/// The searchset Bundle as JSON text; entries are spliced in from the stored JSON so a page of
-/// 200 resources is not parsed again.
-fn bundle(
-    shared: &Shared,
-    resource_type: &str,
-    params: &[(String, String)],
-    query: &Query,
-    count: usize,
-    total: usize,
-    page: &[Arc<StoredResource>],
-) -> String {
-    let link = |offset: usize| {
-        let mut serializer = form_urlencoded::Serializer::new(String::new());
-        for (name, value) in params.iter().filter(|(n, _)| n != OFFSET) {
-            serializer.append_pair(name, value);
-        }
-        if offset > 0 {
-            serializer.append_pair(OFFSET, &offset.to_string());
-        }
-        let query = serializer.finish();
-        let separator = if query.is_empty() { "" } else { "?" };
-        format!("{}/{resource_type}{separator}{query}", shared.fhir_base)
-    };
-    let mut links = vec![json!({"relation": "self", "url": link(query.offset)})];
-    let next = query.offset.saturating_add(count);
-    if count > 0 && next < total {
-        links.push(json!({"relation": "next", "url": link(next)}));
-    }
-    let head = json!({
-        "resourceType": "Bundle",
-        "meta": {"lastUpdated": format_instant(OffsetDateTime::now_utc())},
-        "type": "searchset",
-        "total": total,
-        "link": links,
-    })
-    .to_string();
-    if page.is_empty() {
-        return head;
-    }
-    let mut out =
-        String::with_capacity(head.len() + page.iter().map(|r| r.json.len() + 160).sum::<usize>());
-    // `head` is a JSON object; reopen it to append the entries.
-    out.push_str(head.strip_suffix('}').unwrap_or(&head));
-    out.push_str(",\"entry\":[");
-    for (i, resource) in page.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let full_url = json!(format!(
-            "{}/{}/{}",
-            shared.fhir_base, resource.resource_type, resource.id
-        ));
-        out.push_str(&format!(
-            "{{\"fullUrl\":{full_url},\"resource\":{},\"search\":{{\"mode\":\"match\"}}}}",
-            resource.json
-        ));
-    }
-    out.push_str("]}");
-    out
+        && query.codes.iter().all(|alternatives| {
+            alternatives
+                .iter()
+                .any(|t| resource.codes.iter().any(|c| t.matches(c)))
+        })
 }
 
 #[cfg(test)]

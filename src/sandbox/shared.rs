@@ -17,8 +17,9 @@ use url::Url;
 
 use super::catalog::{self, TypeKind};
 use super::grants::AuthStore;
+use super::quirks;
 use super::store::ResourceStore;
-use super::{data, secret, FhirFlavor, SandboxConfig, SandboxStats, SandboxUser};
+use super::{data, secret, FhirFlavor, NextLinkStyle, SandboxConfig, SandboxStats, SandboxUser};
 
 pub(super) struct Shared {
     pub config: SandboxConfig,
@@ -28,6 +29,11 @@ pub(super) struct Shared {
     /// The FHIR base URL without a trailing slash.
     pub fhir_base: String,
     pub base_path: &'static str,
+    /// The second spelling of the base path served for NextGen-style next links (`/fhir/R4`).
+    pub alternate_base_path: Option<String>,
+    /// Where `self` and `next` links of searchsets point (the FHIR base, or its NextGen
+    /// spelling), without a trailing slash.
+    pub link_base: String,
     pub users: Vec<SandboxUser>,
     pub stats: Stats,
     pub secrets: SecretLog,
@@ -44,6 +50,14 @@ impl Shared {
         let base_path = config.flavor.base_path();
         let fhir_base = format!("{issuer}{base_path}");
         let fhir_base_url = Url::parse(&fhir_base).context("building the FHIR base URL")?;
+        let alternate_base_path = match config.quirks.next_link_style {
+            NextLinkStyle::Offset => None,
+            NextLinkStyle::NextGen => quirks::nextgen_base_path(base_path),
+        };
+        let link_base = match &alternate_base_path {
+            Some(path) => format!("{issuer}{path}"),
+            None => fhir_base.clone(),
+        };
 
         let mut resources = ResourceStore::new(config.flavor);
         let mut failure = None;
@@ -70,6 +84,8 @@ impl Shared {
             issuer,
             fhir_base,
             base_path,
+            alternate_base_path,
+            link_base,
             users,
             stats: Stats::default(),
             secrets,
@@ -82,6 +98,14 @@ impl Shared {
 
     pub(super) fn fhir_base_url(&self) -> Url {
         self.fhir_base_url.clone()
+    }
+
+    /// The kind of a type this sandbox serves with its configuration (extra types only when
+    /// the quirks ask for them); `None` for anything else.
+    pub(super) fn kind_of(&self, resource_type: &str) -> Option<TypeKind> {
+        let kind = catalog::kind_of(self.config.flavor, resource_type)?;
+        (self.config.quirks.serves_extra_types() || !catalog::is_extra(resource_type))
+            .then_some(kind)
     }
 
     pub(super) fn serves_smart_configuration(&self) -> bool {
@@ -113,7 +137,8 @@ impl Shared {
             .get("resourceType")
             .and_then(Value::as_str)
             .context("resource has no resourceType")?;
-        let kind = catalog::kind_of(self.config.flavor, resource_type)
+        let kind = self
+            .kind_of(resource_type)
             .with_context(|| format!("the sandbox does not serve {resource_type} resources"))?;
         let patient = match kind {
             TypeKind::Shared => None,
@@ -162,6 +187,9 @@ pub(super) struct Stats {
     pub revocations: AtomicU64,
     authorize_requests: AtomicU64,
     unauthorized: AtomicU64,
+    pub pages_served: AtomicU64,
+    in_flight: AtomicU64,
+    max_in_flight: AtomicU64,
 }
 
 impl Stats {
@@ -179,11 +207,14 @@ impl Stats {
             revocations: get(&self.revocations),
             authorize_requests: get(&self.authorize_requests),
             unauthorized: get(&self.unauthorized),
+            pages_served: get(&self.pages_served),
+            max_in_flight: get(&self.max_in_flight),
         }
     }
 }
 
-/// Middleware counting requests by endpoint and 401 responses.
+/// Middleware counting requests by endpoint, FHIR requests in flight and 401 responses, and
+/// adding the configured latency.
 pub(super) async fn count_request(
     State(shared): State<Arc<Shared>>,
     request: Request,
@@ -192,19 +223,44 @@ pub(super) async fn count_request(
     let stats = &shared.stats;
     Stats::bump(&stats.requests);
     let path = request.uri().path();
-    let base = shared.base_path;
-    if path == base || path.strip_prefix(base).is_some_and(|p| p.starts_with('/')) {
+    let under =
+        |base: &str| path == base || path.strip_prefix(base).is_some_and(|p| p.starts_with('/'));
+    let mut _in_flight = None;
+    if under(shared.base_path) || shared.alternate_base_path.as_deref().is_some_and(under) {
         Stats::bump(&stats.fhir_requests);
+        _in_flight = Some(InFlight::enter(stats));
     } else if path == "/oauth/authorize" {
         Stats::bump(&stats.authorize_requests);
     } else if path == "/oauth/token" {
         Stats::bump(&stats.token_requests);
+    }
+    let latency = shared.config.quirks.latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
     }
     let response = next.run(request).await;
     if response.status() == StatusCode::UNAUTHORIZED {
         Stats::bump(&stats.unauthorized);
     }
     response
+}
+
+/// One FHIR request being answered; leaving (also when the client hangs up and the handler
+/// future is dropped) decrements the count.
+struct InFlight<'a>(&'a Stats);
+
+impl<'a> InFlight<'a> {
+    fn enter(stats: &'a Stats) -> InFlight<'a> {
+        let now = stats.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        stats.max_in_flight.fetch_max(now, Ordering::Relaxed);
+        InFlight(stats)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Every secret the sandbox issued or received, so tests can scan output for leaks.

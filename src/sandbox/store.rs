@@ -30,6 +30,8 @@ pub(super) struct StoredResource {
     pub version: u64,
     pub last_updated: OffsetDateTime,
     pub categories: Vec<Coding>,
+    /// Codings of the `code` element, for `code=` searches.
+    pub codes: Vec<Coding>,
     pub json: String,
     /// For Binary: content type and decoded bytes.
     pub content: Option<(String, Vec<u8>)>,
@@ -103,7 +105,8 @@ impl ResourceStore {
             None
         };
         let stored = StoredResource {
-            categories: categories(&resource),
+            categories: codings(&resource, "category"),
+            codes: codings(&resource, "code"),
             json: resource.to_string(),
             resource_type,
             id,
@@ -170,9 +173,10 @@ impl ResourceStore {
     }
 }
 
-/// Category codings, whether `category` is an array (R4) or a single concept (DSTU2).
-fn categories(resource: &Value) -> Vec<Coding> {
-    let concepts: Vec<&Value> = match resource.get("category") {
+/// The codings of `element`, whether it is an array of concepts (R4 `category`) or a single
+/// concept (DSTU2 `category`, `code`).
+fn codings(resource: &Value, element: &str) -> Vec<Coding> {
+    let concepts: Vec<&Value> = match resource.get(element) {
         Some(Value::Array(items)) => items.iter().collect(),
         Some(concept @ Value::Object(_)) => vec![concept],
         _ => Vec::new(),

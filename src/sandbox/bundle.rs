@@ -1,0 +1,124 @@
+//! Searchset Bundles as JSON text: entries spliced in from the stored JSON (a page of 200
+//! resources is not parsed again), `self`/`next` links in the configured style (`_offset=N`
+//! on the FHIR base, or NextGen's `page=N` on `/fhir/R4`), and the `_summary=count` form.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use time::OffsetDateTime;
+use url::form_urlencoded;
+
+use super::instant::format_instant;
+use super::quirks::NextLinkStyle;
+use super::search::{OFFSET, PAGE};
+use super::shared::Shared;
+use super::store::StoredResource;
+
+/// One page of search results and what it takes to link the next one.
+pub(super) struct Page<'a> {
+    pub resource_type: &'a str,
+    /// The request's parameters, repeated in links (paging parameters replaced).
+    pub params: &'a [(String, String)],
+    pub offset: usize,
+    pub count: usize,
+    /// Every match, not only this page's.
+    pub total: usize,
+    pub entries: &'a [Arc<StoredResource>],
+}
+
+impl Page<'_> {
+    /// This page's number, 1-based.
+    fn number(&self) -> usize {
+        self.offset / self.count.max(1) + 1
+    }
+}
+
+/// `{"resourceType":"Bundle","type":"searchset","total":N}`.
+pub(super) fn count_only(total: usize) -> String {
+    json!({
+        "resourceType": "Bundle",
+        "meta": {"lastUpdated": format_instant(OffsetDateTime::now_utc())},
+        "type": "searchset",
+        "total": total,
+    })
+    .to_string()
+}
+
+pub(super) fn searchset(shared: &Shared, page: &Page<'_>) -> String {
+    let style = shared.config.quirks.next_link_style;
+    let mut links = vec![json!({
+        "relation": "self",
+        "url": link(shared, page, style, page.offset),
+    })];
+    let next = page.offset.saturating_add(page.count);
+    // The early-missing next link keeps `total` true, as NextGen did (total 109, 50 returned).
+    let dropped = shared
+        .config
+        .quirks
+        .drops_next_link(page.resource_type, page.number());
+    if page.count > 0 && next < page.total && !dropped {
+        links.push(json!({"relation": "next", "url": link(shared, page, style, next)}));
+    }
+    let head = json!({
+        "resourceType": "Bundle",
+        "meta": {"lastUpdated": format_instant(OffsetDateTime::now_utc())},
+        "type": "searchset",
+        "total": page.total,
+        "link": links,
+    })
+    .to_string();
+    if page.entries.is_empty() {
+        return head;
+    }
+    let size = head.len()
+        + page
+            .entries
+            .iter()
+            .map(|r| r.json.len() + 160)
+            .sum::<usize>();
+    let mut out = String::with_capacity(size);
+    // `head` is a JSON object; reopen it to append the entries.
+    out.push_str(head.strip_suffix('}').unwrap_or(&head));
+    out.push_str(",\"entry\":[");
+    for (i, resource) in page.entries.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let full_url = json!(format!(
+            "{}/{}/{}",
+            shared.fhir_base, resource.resource_type, resource.id
+        ));
+        out.push_str(&format!(
+            "{{\"fullUrl\":{full_url},\"resource\":{},\"search\":{{\"mode\":\"match\"}}}}",
+            resource.json
+        ));
+    }
+    out.push_str("]}");
+    out
+}
+
+/// The search URL for the page starting at `offset`.
+fn link(shared: &Shared, page: &Page<'_>, style: NextLinkStyle, offset: usize) -> String {
+    let mut serializer = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in page.params {
+        if name != OFFSET && !(style == NextLinkStyle::NextGen && name == PAGE) {
+            serializer.append_pair(name, value);
+        }
+    }
+    match style {
+        NextLinkStyle::Offset if offset > 0 => {
+            serializer.append_pair(OFFSET, &offset.to_string());
+        }
+        NextLinkStyle::Offset => {}
+        NextLinkStyle::NextGen => {
+            let number = offset / page.count.max(1) + 1;
+            serializer.append_pair(PAGE, &number.to_string());
+        }
+    }
+    let query = serializer.finish();
+    let separator = if query.is_empty() { "" } else { "?" };
+    format!(
+        "{}/{}{separator}{query}",
+        shared.link_base, page.resource_type
+    )
+}
