@@ -299,6 +299,10 @@ pub struct SandboxArgs {
     /// Also register a confidential client (its secret is printed).
     #[arg(long)]
     pub confidential: bool,
+    /// Behave like NextGen Enterprise (categories required, pages of 25, /fhir/R4/ next links,
+    /// raw PDF/XML documents, references outside the base).
+    #[arg(long, conflicts_with = "dstu2")]
+    pub nextgen: bool,
     /// Approximate number of resources per patient.
     #[arg(long, default_value_t = 120)]
     pub resources: usize,

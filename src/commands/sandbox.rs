@@ -30,6 +30,11 @@ pub async fn run(ctx: &Ctx, args: &SandboxArgs) -> Result<()> {
             )
         }),
         resources_per_patient: args.resources,
+        quirks: if args.nextgen {
+            crate::sandbox::Quirks::nextgen()
+        } else {
+            crate::sandbox::Quirks::default()
+        },
         ..SandboxConfig::default()
     };
     let sandbox = Sandbox::start(config).await.map_err(|e| {

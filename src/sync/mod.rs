@@ -8,6 +8,7 @@
 pub mod attachments;
 pub mod bundle;
 pub mod export;
+pub mod fanout;
 pub mod plan;
 pub mod references;
 
@@ -145,10 +146,13 @@ pub async fn sync(
     ));
 
     let progress = crate::output::Progress::new(ui);
+    // A NextGen server (known from its CapabilityStatement) is queried category by category
+    // right away instead of after a refused search.
+    let nextgen = fanout::is_nextgen(&metadata.body);
     let semaphore = Arc::new(tokio::sync::Semaphore::new(opts.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for ty in types.clone() {
-        let since = if opts.full {
+        let since = if opts.full || !plan::supports_last_updated(&metadata.body, &ty) {
             None
         } else {
             opts.since.clone().or_else(|| {
@@ -163,7 +167,7 @@ pub async fn sync(
         let bar = progress.bar(&ty);
         tasks.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            let result = fetch_type(&fhir, &ty, &patient, since.as_deref(), &bar).await;
+            let result = fetch_type(&fhir, &ty, &patient, since.as_deref(), &bar, nextgen).await;
             bar.finish_and_clear();
             (ty, since.is_some(), result)
         });
@@ -479,6 +483,7 @@ async fn fetch_type(
     patient: &str,
     since: Option<&str>,
     bar: &indicatif::ProgressBar,
+    nextgen: bool,
 ) -> Result<Outcome> {
     let base = fhir.base();
     let mut fetched = Fetched {
@@ -503,75 +508,183 @@ async fn fetch_type(
         add_resource(&mut fetched, ty, resp.body);
         return Ok(Outcome::Fetched(fetched));
     }
+    let categories = fanout::categories_for(ty);
+    if !(nextgen && categories.is_some()) {
+        match chain(fhir, ty, patient, since, None, &mut fetched, bar).await? {
+            Chain::Done { shortfall: false } => return Ok(Outcome::Fetched(fetched)),
+            Chain::Done { shortfall: true } if categories.is_none() => {
+                return Ok(Outcome::Fetched(fetched))
+            }
+            Chain::Done { shortfall: true } => fetched.warnings.push(format!(
+                "{ty}: re-queried category by category to recover what the paging left out"
+            )),
+            Chain::Refused(why) => return Ok(Outcome::Skipped(why)),
+            Chain::NeedsCategory(msg) if categories.is_some() => fetched.warnings.push(format!(
+                "the server requires a category ({msg}); fetched category by category"
+            )),
+            Chain::NeedsCategory(msg) => anyhow::bail!("the search was refused: {msg}"),
+        }
+    }
+    let (param, values) = categories.unwrap_or(("category", &[]));
+    for value in values {
+        match chain(
+            fhir,
+            ty,
+            patient,
+            since,
+            Some((param, value)),
+            &mut fetched,
+            bar,
+        )
+        .await?
+        {
+            Chain::Done { .. } => {}
+            Chain::Refused(why) | Chain::NeedsCategory(why) => {
+                fetched.warnings.push(format!("{param}={value}: {why}"));
+            }
+        }
+    }
+    // Whatever sits in other categories must not be lost silently.
+    if let Some(total) = count_all(fhir, ty, patient, since).await {
+        let have = fetched.lines.len() as u64;
+        if total > have {
+            fetched.warnings.push(format!(
+                "the server holds {total} {ty} resources but the category queries found {have}: {} in other categories were not fetched",
+                total - have
+            ));
+        }
+    }
+    Ok(Outcome::Fetched(fetched))
+}
+
+enum Chain {
+    /// All pages read; `shortfall` when fewer arrived than `Bundle.total` announced.
+    Done {
+        shortfall: bool,
+    },
+    Refused(String),
+    NeedsCategory(String),
+}
+
+/// `<base>/<type>?patient=…` with the given extra parameters.
+fn search_url(base: &Url, ty: &str, params: &[(&str, &str)]) -> Result<Url> {
     let mut url = base.clone();
     url.path_segments_mut()
         .map_err(|_| anyhow::anyhow!("the FHIR base cannot take a path"))?
         .pop_if_empty()
         .push(ty);
-    {
-        let mut q = url.query_pairs_mut();
-        q.append_pair("patient", patient);
-        q.append_pair("_count", &PAGE_SIZE.to_string());
-        if let Some(s) = since {
-            q.append_pair("_lastUpdated", &format!("ge{s}"));
-        }
+    url.query_pairs_mut().extend_pairs(params);
+    Ok(url)
+}
+
+/// One search and all its pages, merged into `fetched`.
+async fn chain(
+    fhir: &FhirClient,
+    ty: &str,
+    patient: &str,
+    since: Option<&str>,
+    extra: Option<(&str, &str)>,
+    fetched: &mut Fetched,
+    bar: &indicatif::ProgressBar,
+) -> Result<Chain> {
+    let count = PAGE_SIZE.to_string();
+    let since_value = since.map(|s| format!("ge{s}"));
+    let mut params: Vec<(&str, &str)> = vec![("patient", patient)];
+    if let Some(e) = extra {
+        params.push(e);
     }
+    params.push(("_count", &count));
+    if let Some(s) = &since_value {
+        params.push(("_lastUpdated", s));
+    }
+    let url = search_url(fhir.base(), ty, &params)?;
+    let what = match extra {
+        Some((k, v)) => format!("{ty}?{k}={v}"),
+        None => ty.to_string(),
+    };
     let mut seen: HashSet<String> = HashSet::new();
     let mut next = Some(url);
     let mut total = None;
+    let mut received = 0u64;
+    let mut pages = 0usize;
     while let Some(page_url) = next.take() {
         if !seen.insert(page_url.as_str().to_string()) {
-            fetched
-                .warnings
-                .push("the server's next links loop; stopped following them".into());
+            fetched.warnings.push(format!(
+                "{what}: the server's next links loop; stopped following them"
+            ));
             break;
         }
-        if fetched.pages >= MAX_PAGES {
+        if pages >= MAX_PAGES {
             fetched
                 .warnings
-                .push(format!("stopped after {MAX_PAGES} pages"));
+                .push(format!("{what}: stopped after {MAX_PAGES} pages"));
             break;
         }
         let resp = fhir.get(&page_url).await?;
-        if fetched.pages == 0 {
+        if pages == 0 && !resp.status.is_success() {
+            let text = outcome_text(&resp.body).unwrap_or_default();
+            if fanout::demands_category(resp.status.as_u16(), &text) {
+                return Ok(Chain::NeedsCategory(format!(
+                    "HTTP {}: {text}",
+                    resp.status.as_u16()
+                )));
+            }
             if let Some(skip) = refusal(resp.status.as_u16()) {
-                return Ok(Outcome::Skipped(skip));
+                return Ok(Chain::Refused(skip));
             }
         }
         if !resp.status.is_success() {
             let detail = outcome_text(&resp.body)
                 .map(|t| format!(": {t}"))
                 .unwrap_or_default();
-            anyhow::bail!("the search answered HTTP {}{detail}", resp.status.as_u16());
+            anyhow::bail!(
+                "{what}: the search answered HTTP {}{detail}",
+                resp.status.as_u16()
+            );
         }
-        if fetched.pages == 0 {
+        if fetched.mark.is_none() {
             fetched.mark = server_time(&resp.headers);
         }
         let page = parse_page(resp.body, &page_url)?;
+        pages += 1;
         fetched.pages += 1;
         if total.is_none() {
             total = page.total;
-            if let Some(t) = total {
-                bar.set_length(t);
-            }
         }
+        received += page.resources.len() as u64;
         for r in page.resources {
-            add_resource(&mut fetched, ty, r);
+            add_resource(fetched, ty, r);
         }
         bar.set_position(fetched.lines.len() as u64);
         fetched.warnings.extend(page.outcomes);
         next = page.next;
     }
+    let mut shortfall = false;
     if let Some(total) = total {
-        if (fetched.lines.len() as u64) < total {
+        if received < total {
+            shortfall = true;
             fetched.warnings.push(format!(
-                "the server reported {total} but sent {}: {} missing",
-                fetched.lines.len(),
-                total - fetched.lines.len() as u64
+                "{what}: the server reported {total} but sent {received} ({} missing; its paging stopped early)",
+                total - received
             ));
         }
     }
-    Ok(Outcome::Fetched(fetched))
+    Ok(Chain::Done { shortfall })
+}
+
+/// `_summary=count` of the whole un-fanned search, when the server answers it.
+async fn count_all(fhir: &FhirClient, ty: &str, patient: &str, since: Option<&str>) -> Option<u64> {
+    let since_value = since.map(|s| format!("ge{s}"));
+    let mut params: Vec<(&str, &str)> = vec![("patient", patient), ("_summary", "count")];
+    if let Some(s) = &since_value {
+        params.push(("_lastUpdated", s));
+    }
+    let url = search_url(fhir.base(), ty, &params).ok()?;
+    let resp = fhir.get(&url).await.ok()?;
+    if !resp.status.is_success() {
+        return None;
+    }
+    resp.body.get("total").and_then(serde_json::Value::as_u64)
 }
 
 /// 403 (and 404 for an unsupported type) mean "not for you": skipped, not failed.

@@ -42,6 +42,41 @@ pub fn patient_searchable_types(metadata: &Value) -> Vec<String> {
     out
 }
 
+/// Does the server declare `_lastUpdated` search for this type (on the type or for all types)?
+/// When it does not, incremental queries are impossible and the type is fetched whole and
+/// compared.
+pub fn supports_last_updated(metadata: &Value, resource_type: &str) -> bool {
+    let has = |params: Option<&Value>| {
+        params.and_then(Value::as_array).is_some_and(|ps| {
+            ps.iter()
+                .any(|p| p.get("name").and_then(Value::as_str) == Some("_lastUpdated"))
+        })
+    };
+    let rests = metadata
+        .get("rest")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
+    for rest in rests {
+        if has(rest.get("searchParam")) {
+            return true;
+        }
+        let resources = rest
+            .get("resource")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten();
+        for r in resources {
+            if r.get("type").and_then(Value::as_str) == Some(resource_type)
+                && has(r.get("searchParam"))
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// Does the granted scope let this patient read `resource_type`? SMART v1 (`.read`, `.*`) and
 /// v2 (`.rs`, `.r`…), wildcard or by type.
 pub fn scope_allows(scope: &str, resource_type: &str) -> bool {
@@ -120,6 +155,20 @@ mod tests {
             vec!["Condition", "Observation"]
         );
         assert!(patient_searchable_types(&json!({"rest": 5})).is_empty());
+    }
+
+    #[test]
+    fn last_updated_support() {
+        let mut m = metadata();
+        assert!(!supports_last_updated(&m, "Observation"));
+        m["rest"][0]["resource"][1]["searchParam"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "_lastUpdated"}));
+        assert!(supports_last_updated(&m, "Observation"));
+        assert!(!supports_last_updated(&m, "Condition"));
+        m["rest"][0]["searchParam"] = json!([{"name": "_lastUpdated"}]);
+        assert!(supports_last_updated(&m, "Condition"));
     }
 
     #[test]

@@ -1,0 +1,152 @@
+//! `fhirdl sync` against the sandbox behaving like NextGen Enterprise and other awkward servers:
+//! categories required, fixed pages with path-changing next links, raw document URLs, references
+//! outside the base, refused types, a next link dropped early, no `_lastUpdated`.
+
+mod common;
+
+use common::{code, json, text, Env};
+use fhirdl::sandbox::{Quirks, SandboxConfig};
+use serde_json::Value;
+
+fn synced(quirks: Quirks) -> (Env, Value) {
+    let env = Env::new(SandboxConfig {
+        quirks,
+        ..SandboxConfig::default()
+    });
+    let out = env.login("a", &[]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let out = env.fhirdl(&["sync", "--json"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let report = json(&out);
+    (env, report)
+}
+
+fn of<'a>(report: &'a Value, ty: &str) -> &'a Value {
+    report["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["resource_type"] == ty)
+        .unwrap_or_else(|| panic!("{ty} missing from {report}"))
+}
+
+fn lines(env: &Env, ty: &str) -> Vec<Value> {
+    std::fs::read_to_string(
+        env.data_dir()
+            .join("exports/a")
+            .join(format!("{ty}.ndjson")),
+    )
+    .unwrap_or_default()
+    .lines()
+    .map(|l| serde_json::from_str(l).unwrap())
+    .collect()
+}
+
+#[test]
+fn nextgen_enterprise_like_server_is_exported_completely() {
+    let (env, report) = synced(Quirks::nextgen());
+    let dir = env.data_dir().join("exports/a");
+    // Category fan-out (recognised from the CapabilityStatement's software name): the
+    // observations in standard categories are all there, the uncommon ones are reported.
+    let obs = of(&report, "Observation");
+    assert!(obs["stored"].as_u64().unwrap() > 20, "{report}");
+    let warnings = obs["warnings"].to_string();
+    assert!(
+        warnings.contains("in other categories were not fetched"),
+        "{report}"
+    );
+    assert!(of(&report, "Condition")["stored"].as_u64().unwrap() > 0);
+    assert_eq!(of(&report, "CarePlan")["stored"], 3, "{report}");
+    // Pages of 25 with /fhir/R4/ next links were followed to the end.
+    assert!(of(&report, "Observation")["pages"].as_u64().unwrap() > 1);
+    // References: PractitionerRole, Medication, Specimen read; terminology URLs left alone.
+    for ty in [
+        "Practitioner",
+        "PractitionerRole",
+        "Organization",
+        "Location",
+        "Medication",
+        "Specimen",
+    ] {
+        assert!(!lines(&env, ty).is_empty(), "{ty} not exported: {report}");
+    }
+    assert!(!dir.join("sct.ndjson").exists());
+    // NextGen documents: raw PDF and C-CDA XML downloaded with the token.
+    let files: Vec<String> = common::walk(&dir.join("attachments"))
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(files.iter().any(|f| f.ends_with(".pdf")), "{files:?}");
+    assert!(files.iter().any(|f| f.ends_with(".xml")), "{files:?}");
+    assert_eq!(report["attachments"]["failed"], 0, "{report}");
+    // No duplicates after merging the category queries.
+    let ids: Vec<String> = lines(&env, "Observation")
+        .iter()
+        .map(|o| o["id"].as_str().unwrap().to_string())
+        .collect();
+    let mut unique = ids.clone();
+    unique.dedup();
+    assert_eq!(ids, unique);
+    env.assert_no_leaks();
+}
+
+#[test]
+fn categories_required_discovered_from_the_refusal() {
+    // Not recognisable as NextGen: the 400 itself triggers the fan-out.
+    let (_env, report) = synced(Quirks {
+        categories_required: vec!["Observation".into(), "Condition".into()],
+        ..Quirks::default()
+    });
+    let obs = of(&report, "Observation");
+    assert!(obs["stored"].as_u64().unwrap() > 20, "{report}");
+    assert!(
+        obs["warnings"].to_string().contains("requires a category"),
+        "{report}"
+    );
+    assert_eq!(obs["status"], "ok");
+}
+
+#[test]
+fn refused_types_are_skipped_and_named_not_failed() {
+    let (_env, report) = synced(Quirks {
+        forbidden_types: vec!["Immunization".into()],
+        ..Quirks::default()
+    });
+    let imm = of(&report, "Immunization");
+    assert_eq!(imm["status"], "skipped", "{report}");
+    assert!(imm["reason"].as_str().unwrap().contains("403"));
+}
+
+#[test]
+fn a_next_link_dropped_early_is_reported_as_a_shortfall() {
+    let (_env, report) = synced(Quirks {
+        fixed_page_size: Some(25),
+        drop_next_link: Some(("Observation".into(), 2)),
+        ..Quirks::default()
+    });
+    // Observation: 63 announced, the paging stops after 50; the category queries (each short
+    // enough) recover the rest.
+    let obs = of(&report, "Observation");
+    let w = obs["warnings"].to_string();
+    assert!(
+        w.contains("13 missing") && w.contains("re-queried category by category"),
+        "{report}"
+    );
+    assert_eq!(obs["stored"], 63, "{report}");
+}
+
+#[test]
+fn without_last_updated_every_run_fetches_whole_and_compares() {
+    let (env, report) = synced(Quirks {
+        no_last_updated: true,
+        ..Quirks::default()
+    });
+    assert_eq!(of(&report, "Observation")["incremental"], false);
+    let out = env.fhirdl(&["sync", "--json"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let again = json(&out);
+    let obs = of(&again, "Observation");
+    assert_eq!(obs["incremental"], false);
+    assert_eq!(obs["new"], 0);
+    assert_eq!(obs["unchanged"], obs["stored"], "{again}");
+}
