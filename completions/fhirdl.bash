@@ -1037,7 +1037,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__sync)
-            opts="-p -v -q -h -V --out --format --types --full --since --concurrency --dry-run --all-profiles --no-attachments --max-rate --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
+            opts="-p -v -q -h -V --out --format --types --full --since --concurrency --dry-run --wait --all-profiles --no-attachments --max-rate --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1060,6 +1060,10 @@ _fhirdl() {
                     return 0
                     ;;
                 --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

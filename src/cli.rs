@@ -221,7 +221,7 @@ pub struct SyncArgs {
     #[arg(long)]
     pub full: bool,
     /// Ask only for resources changed since this instant (e.g. 2026-01-01T00:00:00Z).
-    #[arg(long, value_name = "INSTANT", conflicts_with = "full")]
+    #[arg(long, value_name = "INSTANT", conflicts_with = "full", value_parser = parse_instant)]
     pub since: Option<String>,
     /// Resource types fetched at the same time.
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -229,6 +229,9 @@ pub struct SyncArgs {
     /// Fetch and report what would change, but write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// When another sync holds the folder, wait for it (up to DURATION, default 1h) instead of stopping.
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "1h", value_parser = parse_duration)]
+    pub wait: Option<Duration>,
     /// Sync every saved profile in turn (one summary, the worst exit code).
     #[arg(long, conflicts_with = "out")]
     pub all_profiles: bool,
@@ -375,6 +378,25 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(n.saturating_mul(mult)))
 }
 
+/// An instant for `--since`: RFC 3339 (2026-01-31T12:00:00Z) or a date (2026-01-31), kept as
+/// typed for the server's `_lastUpdated`.
+pub fn parse_instant(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let date_only = s.len() == 10
+        && time::Date::parse(
+            s,
+            &time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .is_ok();
+    if date_only || crate::timefmt::parse_rfc3339(s).is_some() {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "'{s}' is not an instant like 2026-01-31T12:00:00Z or a date like 2026-01-31"
+        ))
+    }
+}
+
 /// A redirect path must be an absolute URL path without query or fragment.
 pub fn parse_redirect_path(s: &str) -> Result<String, String> {
     if !s.starts_with('/') {
@@ -407,6 +429,15 @@ mod tests {
         assert!(parse_duration("0").is_err());
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn instants() {
+        assert!(parse_instant("2026-01-31").is_ok());
+        assert!(parse_instant("2026-01-31T12:00:00Z").is_ok());
+        assert!(parse_instant("2026-01-31T12:00:00+02:00").is_ok());
+        assert!(parse_instant("yesterday").is_err());
+        assert!(parse_instant("2026-13-01").is_err());
     }
 
     #[test]

@@ -418,3 +418,82 @@ fn killed_syncs_leave_whole_files_and_the_next_run_completes() {
         "the interrupted export must end equal to an uninterrupted one"
     );
 }
+
+#[test]
+fn wait_for_a_busy_folder() {
+    let env = signed_in();
+    let dir = out_dir(&env);
+    let held = fhirdl::sync::export::Export::open(&dir).unwrap();
+    let mut c = env.cmd();
+    c.args(["sync", "--wait", "60s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let child = c.spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    drop(held);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.join("Patient.ndjson").exists());
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_with_exit_code_130() {
+    let env = Env::new(SandboxConfig {
+        resources_per_patient: 1500,
+        page_size_max: 20,
+        quirks: fhirdl::sandbox::Quirks {
+            latency: std::time::Duration::from_millis(40),
+            ..Default::default()
+        },
+        ..SandboxConfig::default()
+    });
+    assert_eq!(code(&env.login("a", &[])), 0);
+    let mut c = env.cmd();
+    c.args(["sync"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let child = c.spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted") && err.contains("run `fhirdl sync` again"),
+        "{err}"
+    );
+    // What was saved is whole, and the next run completes it.
+    let out = env.fhirdl(&["sync"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+}
+
+#[test]
+fn dstu2_records_are_exported_with_their_own_type_names() {
+    let env = Env::new(SandboxConfig {
+        flavor: fhirdl::sandbox::FhirFlavor::Dstu2,
+        smart_configuration: false,
+        ..SandboxConfig::default()
+    });
+    assert_eq!(code(&env.login("a", &[])), 0);
+    let out = env.fhirdl(&["sync", "--json"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let dir = out_dir(&env);
+    assert!(
+        dir.join("MedicationOrder.ndjson").exists(),
+        "{}",
+        text(&out)
+    );
+    assert!(!dir.join("MedicationRequest.ndjson").exists());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["fhir_version"], "1.0.2");
+}

@@ -93,6 +93,7 @@ pub async fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
         concurrency: 4,
         dry_run: false,
         attachments: true,
+        wait: None,
     };
     ctx.ui.info("\nFull export of the patient's record…");
     let full = sync_profile(&demo, &name, profile.clone(), &opts, None).await?;

@@ -125,6 +125,7 @@ async fn run_one(
         concurrency: usize::from(args.concurrency),
         dry_run: args.dry_run,
         attachments: !args.no_attachments,
+        wait: args.wait,
     };
     // The preset's published limit applies unless the user sets one.
     let preset_rate = profile

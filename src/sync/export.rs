@@ -79,7 +79,9 @@ impl Export {
                     Kind::Locked,
                     format!("another fhirdl sync is writing to {}", dir.display()),
                 )
-                .hint("wait for it to finish, or sync into another folder with --out")
+                .hint(
+                    "wait for it to finish (or add --wait), or sync into another folder with --out",
+                )
                 .into())
             }
             Err(std::fs::TryLockError::Error(e)) => {
@@ -92,6 +94,23 @@ impl Export {
             dir: dir.to_path_buf(),
             _lock: lock,
         })
+    }
+
+    /// Like [`Export::open`], but waits (polling every half second, up to `max`) while another
+    /// sync holds the lock.
+    pub async fn open_waiting(dir: &Path, max: std::time::Duration) -> Result<Export> {
+        let started = std::time::Instant::now();
+        loop {
+            match Export::open(dir) {
+                Err(e)
+                    if crate::error::exit_code(&e) == Kind::Locked.exit_code()
+                        && started.elapsed() < max =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     pub fn dir(&self) -> &Path {

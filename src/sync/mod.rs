@@ -42,6 +42,8 @@ pub struct Options {
     pub concurrency: usize,
     pub dry_run: bool,
     pub attachments: bool,
+    /// Wait this long for another sync of the same folder to finish.
+    pub wait: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -106,7 +108,10 @@ pub async fn sync(
     ui: &crate::output::Ui,
 ) -> Result<Report> {
     let started_at = now_rfc3339();
-    let export = Arc::new(Export::open(&opts.out)?);
+    let export = Arc::new(match opts.wait {
+        Some(max) => Export::open_waiting(&opts.out, max).await?,
+        None => Export::open(&opts.out)?,
+    });
     let mut state = export.load_state()?;
     let base = fhir.base().clone();
     if !state.patient.is_empty() && (state.patient != patient || state.fhir_base != base.as_str()) {
