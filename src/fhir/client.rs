@@ -147,7 +147,7 @@ impl FhirClient {
                 rate.acquire().await;
             }
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
-            let result = self.send(url, accept, &token).await;
+            let result = self.send(url, accept, &token, *attempt).await;
             let resp = match result {
                 Ok(r) => r,
                 Err(e) if is_transport(&e) && *attempt < MAX_ATTEMPTS => {
@@ -206,6 +206,7 @@ impl FhirClient {
         url: &Url,
         accept: &str,
         token: &crate::secret::Secret,
+        attempt: u32,
     ) -> Result<reqwest::Response> {
         let req = self
             .http
@@ -216,7 +217,7 @@ impl FhirClient {
             .build()
             .context("cannot build the request")?;
         self.http
-            .send(req)
+            .send_attempt(req, attempt)
             .await
             .with_context(|| format!("cannot reach {}", redact_url(url)))
     }

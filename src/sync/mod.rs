@@ -92,7 +92,10 @@ impl Report {
 struct Fetched {
     lines: Lines,
     pages: usize,
+    /// The server's time (HTTP `Date`) at the start of the search.
     mark: Option<String>,
+    /// The newest `meta.lastUpdated` among the fetched resources (Unix seconds).
+    newest: Option<i64>,
     warnings: Vec<String>,
 }
 
@@ -172,9 +175,29 @@ pub async fn sync(
         let bar = progress.bar(&ty);
         tasks.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            let result = fetch_type(&fhir, &ty, &patient, since.as_deref(), &bar, nextgen).await;
+            let mut incremental = since.is_some();
+            let mut result =
+                fetch_type(&fhir, &ty, &patient, since.as_deref(), &bar, nextgen).await;
+            // A server that refuses `_lastUpdated` after all: fetch whole and compare.
+            let refused_since =
+                matches!(&result, Err(e) if format!("{e:#}").contains("_lastUpdated"));
+            if incremental && refused_since {
+                incremental = false;
+                result = fetch_type(&fhir, &ty, &patient, None, &bar, nextgen)
+                    .await
+                    .map(|o| match o {
+                        Outcome::Fetched(mut f) => {
+                            f.warnings.push(
+                                "the server refused _lastUpdated; fetched whole and compared"
+                                    .into(),
+                            );
+                            Outcome::Fetched(f)
+                        }
+                        other => other,
+                    });
+            }
             bar.finish_and_clear();
-            (ty, since.is_some(), result)
+            (ty, incremental, result)
         });
     }
 
@@ -369,6 +392,16 @@ fn store_type(
     report: &mut TypeReport,
 ) -> Result<Option<String>> {
     let mut lines = export.load(ty)?;
+    // The next mark: the newest meta.lastUpdated seen, but never later than the server's own
+    // time at the start of the search.
+    let newest = f.newest;
+    let server = f.mark.as_deref().and_then(crate::timefmt::parse_rfc3339);
+    let mark = match (newest, server) {
+        (Some(n), Some(s)) => Some(crate::timefmt::unix_to_rfc3339(n.min(s))),
+        (None, Some(s)) => Some(crate::timefmt::unix_to_rfc3339(s)),
+        (Some(n), None) => Some(crate::timefmt::unix_to_rfc3339(n)),
+        (None, None) => None,
+    };
     report.fetched = f.lines.len();
     report.pages = f.pages;
     report.warnings = f.warnings;
@@ -411,7 +444,7 @@ fn store_type(
         export.write(ty, &lines, opts.pretty)?;
     }
     report.status = if changed { "ok" } else { "unchanged" }.into();
-    Ok(f.mark)
+    Ok(mark)
 }
 
 /// Reads referenced resources not held yet, round after round; returns per type (new, stored).
@@ -495,6 +528,7 @@ async fn fetch_type(
         lines: Lines::new(),
         pages: 0,
         mark: None,
+        newest: None,
         warnings: Vec::new(),
     };
     if ty == "Patient" {
@@ -729,6 +763,14 @@ fn add_resource(fetched: &mut Fetched, ty: &str, resource: serde_json::Value) {
             .push(format!("ignored a {ty} with an invalid id"));
         return;
     }
+    let updated = resource
+        .get("meta")
+        .and_then(|m| m.get("lastUpdated"))
+        .and_then(|v| v.as_str())
+        .and_then(crate::timefmt::parse_rfc3339);
+    if updated > fetched.newest {
+        fetched.newest = updated;
+    }
     if let Ok(line) = serde_json::to_string(&resource) {
         fetched.lines.insert(id, line);
     }
@@ -780,6 +822,7 @@ mod tests {
             lines: Lines::new(),
             pages: 0,
             mark: None,
+            newest: None,
             warnings: vec![],
         };
         add_resource(
