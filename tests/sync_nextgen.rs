@@ -150,3 +150,25 @@ fn without_last_updated_every_run_fetches_whole_and_compares() {
     assert_eq!(obs["new"], 0);
     assert_eq!(obs["unchanged"], obs["stored"], "{again}");
 }
+
+#[test]
+fn a_shortfall_without_categories_is_recovered_in_date_slices() {
+    let (env, report) = synced(Quirks {
+        fixed_page_size: Some(5),
+        drop_next_link: Some(("Encounter".into(), 1)),
+        ..Quirks::default()
+    });
+    let enc = of(&report, "Encounter");
+    let w = enc["warnings"].to_string();
+    assert!(
+        w.contains("7 missing") && w.contains("_lastUpdated slices"),
+        "{report}"
+    );
+    let patient = env.sandbox.users()[0].patient_id.clone();
+    let expected = lines(&env, "Encounter").len();
+    assert_eq!(enc["stored"].as_u64().unwrap() as usize, expected);
+    assert_eq!(
+        expected, 12,
+        "all encounters of {patient} recovered: {report}"
+    );
+}

@@ -171,19 +171,28 @@ pub async fn sync(
                     .map(|m| with_overlap(m, OVERLAP_SECS))
             })
         };
+        let dates_ok = plan::supports_last_updated(&metadata.body, &ty);
         let (fhir, sem, patient) = (fhir.clone(), semaphore.clone(), patient.to_string());
         let bar = progress.bar(&ty);
         tasks.spawn(async move {
             let _permit = sem.acquire_owned().await;
             let mut incremental = since.is_some();
-            let mut result =
-                fetch_type(&fhir, &ty, &patient, since.as_deref(), &bar, nextgen).await;
+            let mut result = fetch_type(
+                &fhir,
+                &ty,
+                &patient,
+                since.as_deref(),
+                &bar,
+                nextgen,
+                dates_ok,
+            )
+            .await;
             // A server that refuses `_lastUpdated` after all: fetch whole and compare.
             let refused_since =
                 matches!(&result, Err(e) if format!("{e:#}").contains("_lastUpdated"));
             if incremental && refused_since {
                 incremental = false;
-                result = fetch_type(&fhir, &ty, &patient, None, &bar, nextgen)
+                result = fetch_type(&fhir, &ty, &patient, None, &bar, nextgen, dates_ok)
                     .await
                     .map(|o| match o {
                         Outcome::Fetched(mut f) => {
@@ -522,6 +531,7 @@ async fn fetch_type(
     since: Option<&str>,
     bar: &indicatif::ProgressBar,
     nextgen: bool,
+    dates_ok: bool,
 ) -> Result<Outcome> {
     let base = fhir.base();
     let mut fetched = Fetched {
@@ -549,10 +559,13 @@ async fn fetch_type(
     }
     let categories = fanout::categories_for(ty);
     if !(nextgen && categories.is_some()) {
-        match chain(fhir, ty, patient, since, None, &mut fetched, bar).await? {
+        match chain(fhir, ty, patient, since, &[], &mut fetched, bar).await? {
             Chain::Done { shortfall: false } => return Ok(Outcome::Fetched(fetched)),
             Chain::Done { shortfall: true } if categories.is_none() => {
-                return Ok(Outcome::Fetched(fetched))
+                if dates_ok {
+                    recover_by_dates(fhir, ty, patient, since, &mut fetched, bar).await?;
+                }
+                return Ok(Outcome::Fetched(fetched));
             }
             Chain::Done { shortfall: true } => fetched.warnings.push(format!(
                 "{ty}: re-queried category by category to recover what the paging left out"
@@ -571,7 +584,7 @@ async fn fetch_type(
             ty,
             patient,
             since,
-            Some((param, value)),
+            &[(param, value)],
             &mut fetched,
             bar,
         )
@@ -594,6 +607,58 @@ async fn fetch_type(
         }
     }
     Ok(Outcome::Fetched(fetched))
+}
+
+/// The paging of a search ended before its announced total: ask again in `_lastUpdated` slices,
+/// halving each slice that still comes up short, and merge.
+async fn recover_by_dates(
+    fhir: &FhirClient,
+    ty: &str,
+    patient: &str,
+    since: Option<&str>,
+    fetched: &mut Fetched,
+    bar: &indicatif::ProgressBar,
+) -> Result<()> {
+    const MAX_SLICES: usize = 256;
+    let before = fetched.lines.len();
+    let lo = since.and_then(crate::timefmt::parse_rfc3339).unwrap_or(0);
+    let hi = crate::timefmt::now_unix() + 86_400;
+    let mut stack = vec![(lo, hi)];
+    let mut slices = 0;
+    let mut unresolved = 0;
+    while let Some((lo, hi)) = stack.pop() {
+        slices += 1;
+        if slices > MAX_SLICES {
+            unresolved += 1;
+            break;
+        }
+        let ge = format!("ge{}", crate::timefmt::unix_to_rfc3339(lo));
+        let lt = format!("lt{}", crate::timefmt::unix_to_rfc3339(hi));
+        let params = [("_lastUpdated", ge.as_str()), ("_lastUpdated", lt.as_str())];
+        // The slice's own shortfall warning would repeat the type's; keep the list short.
+        let warnings_before = fetched.warnings.len();
+        let result = chain(fhir, ty, patient, None, &params, fetched, bar).await?;
+        fetched.warnings.truncate(warnings_before);
+        if let Chain::Done { shortfall: true } = result {
+            if hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                stack.push((mid, hi));
+                stack.push((lo, mid));
+            } else {
+                unresolved += 1;
+            }
+        }
+    }
+    let recovered = fetched.lines.len() - before;
+    fetched.warnings.push(format!(
+        "{ty}: re-queried in {slices} _lastUpdated slices and recovered {recovered}{}",
+        if unresolved > 0 {
+            "; some slices still came up short"
+        } else {
+            ""
+        }
+    ));
+    Ok(())
 }
 
 enum Chain {
@@ -622,24 +687,24 @@ async fn chain(
     ty: &str,
     patient: &str,
     since: Option<&str>,
-    extra: Option<(&str, &str)>,
+    extra: &[(&str, &str)],
     fetched: &mut Fetched,
     bar: &indicatif::ProgressBar,
 ) -> Result<Chain> {
     let count = PAGE_SIZE.to_string();
     let since_value = since.map(|s| format!("ge{s}"));
     let mut params: Vec<(&str, &str)> = vec![("patient", patient)];
-    if let Some(e) = extra {
-        params.push(e);
-    }
+    params.extend_from_slice(extra);
     params.push(("_count", &count));
     if let Some(s) = &since_value {
         params.push(("_lastUpdated", s));
     }
     let url = search_url(fhir.base(), ty, &params)?;
-    let what = match extra {
-        Some((k, v)) => format!("{ty}?{k}={v}"),
-        None => ty.to_string(),
+    let what = if extra.is_empty() {
+        ty.to_string()
+    } else {
+        let q: Vec<String> = extra.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("{ty}?{}", q.join("&"))
     };
     let mut seen: HashSet<String> = HashSet::new();
     let mut next = Some(url);
