@@ -130,61 +130,8 @@ fn transient_failures_are_retried_and_permanent_ones_fail_only_their_type() {
     let port = listener.local_addr().unwrap().port();
     rt.spawn(async move { axum::serve(listener, app).await });
 
-    // A saved, signed-in profile (the sign-in itself is tested elsewhere).
     let dir = tempfile::tempdir().unwrap();
-    let (config_dir, data_dir) = (dir.path().join("config"), dir.path().join("data"));
-    let base = format!("http://127.0.0.1:{port}/fhir");
-    let mut cfg = ConfigFile::default();
-    cfg.profiles.insert(
-        "t".into(),
-        Profile {
-            provider: None,
-            fhir_base: base.clone(),
-            client_id: "c".into(),
-            confidential: false,
-            scope: None,
-            send_aud: true,
-            redirect: RedirectSettings::default(),
-            credential_store: StoreKind::File,
-            out_dir: None,
-            discovery: Some(Discovery {
-                source: DiscoverySource::SmartConfiguration,
-                authorization_endpoint: format!("http://127.0.0.1:{port}/auth"),
-                token_endpoint: format!("http://127.0.0.1:{port}/token"),
-                revocation_endpoint: None,
-                issuer: None,
-                token_endpoint_auth_methods: vec![],
-                scopes_supported: vec![],
-                capabilities: vec![],
-                code_challenge_methods: vec![],
-                iss_parameter_supported: false,
-                fhir_version: Some("4.0.1".into()),
-                software: None,
-                fetched_at: "2026-01-01T00:00:00Z".into(),
-            }),
-        },
-    );
-    std::fs::create_dir_all(&config_dir).unwrap();
-    cfg.save(&config_dir.join("config.toml")).unwrap();
-    let creds = Credentials {
-        access_token: Secret::new("test-access-token-123"),
-        expires_at: None,
-        refresh_token: None,
-        refresh_token_issued_at: None,
-        scope: "patient/*.read".into(),
-        patient: Some("p1".into()),
-        encounter: None,
-        fhir_user: None,
-        client_secret: None,
-        signed_in_at: 0,
-    };
-    std::fs::create_dir_all(data_dir.join("credentials")).unwrap();
-    std::fs::write(
-        data_dir.join("credentials/t.json"),
-        serde_json::to_vec(&creds).unwrap(),
-    )
-    .unwrap();
-
+    let (config_dir, data_dir) = saved_profile(dir.path(), port);
     let out = std::process::Command::new(common::bin())
         .env("FHIRDL_CONFIG_DIR", &config_dir)
         .env("FHIRDL_DATA_DIR", &data_dir)
@@ -243,4 +190,122 @@ fn transient_failures_are_retried_and_permanent_ones_fail_only_their_type() {
     let export = data_dir.join("exports/t");
     assert!(export.join("Observation.ndjson").exists() && export.join("Encounter.ndjson").exists());
     assert!(!export.join("Condition.ndjson").exists());
+}
+
+/// A saved, signed-in profile for a server on `port` (the sign-in itself is tested elsewhere).
+fn saved_profile(root: &std::path::Path, port: u16) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (config_dir, data_dir) = (root.join("config"), root.join("data"));
+    let base = format!("http://127.0.0.1:{port}/fhir");
+    let mut cfg = ConfigFile::default();
+    cfg.profiles.insert(
+        "t".into(),
+        Profile {
+            provider: None,
+            fhir_base: base.clone(),
+            client_id: "c".into(),
+            confidential: false,
+            scope: None,
+            send_aud: true,
+            redirect: RedirectSettings::default(),
+            credential_store: StoreKind::File,
+            out_dir: None,
+            discovery: Some(Discovery {
+                source: DiscoverySource::SmartConfiguration,
+                authorization_endpoint: format!("http://127.0.0.1:{port}/auth"),
+                token_endpoint: format!("http://127.0.0.1:{port}/token"),
+                revocation_endpoint: None,
+                issuer: None,
+                token_endpoint_auth_methods: vec![],
+                scopes_supported: vec![],
+                capabilities: vec![],
+                code_challenge_methods: vec![],
+                iss_parameter_supported: false,
+                fhir_version: Some("4.0.1".into()),
+                software: None,
+                fetched_at: "2026-01-01T00:00:00Z".into(),
+            }),
+        },
+    );
+    std::fs::create_dir_all(&config_dir).unwrap();
+    cfg.save(&config_dir.join("config.toml")).unwrap();
+    let creds = Credentials {
+        access_token: Secret::new("test-access-token-123"),
+        expires_at: None,
+        refresh_token: None,
+        refresh_token_issued_at: None,
+        scope: "patient/*.read".into(),
+        patient: Some("p1".into()),
+        encounter: None,
+        fhir_user: None,
+        client_secret: None,
+        signed_in_at: 0,
+    };
+    std::fs::create_dir_all(data_dir.join("credentials")).unwrap();
+    std::fs::write(
+        data_dir.join("credentials/t.json"),
+        serde_json::to_vec(&creds).unwrap(),
+    )
+    .unwrap();
+
+    (config_dir, data_dir)
+}
+
+#[test]
+fn max_rate_spaces_every_request() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let times: Arc<std::sync::Mutex<Vec<std::time::Instant>>> = Arc::default();
+    let record = |times: Arc<std::sync::Mutex<Vec<std::time::Instant>>>| {
+        axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                let times = times.clone();
+                async move {
+                    times.lock().unwrap().push(std::time::Instant::now());
+                    next.run(req).await
+                }
+            },
+        )
+    };
+    let app = axum::Router::new()
+        .route("/fhir/metadata", get(metadata))
+        .route("/fhir/Patient/p1", get(patient))
+        .route(
+            "/fhir/Observation",
+            get(|| async { fhir(bundle("Observation", &["o1"], None)) }),
+        )
+        .route(
+            "/fhir/Condition",
+            get(|| async { fhir(bundle("Condition", &["c1"], None)) }),
+        )
+        .route(
+            "/fhir/Procedure",
+            get(|| async { fhir(bundle("Procedure", &["p1"], None)) }),
+        )
+        .route("/fhir/Encounter", get(encounter))
+        .layer(record(times.clone()));
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    rt.spawn(async move { axum::serve(listener, app).await });
+    let dir = tempfile::tempdir().unwrap();
+    let (config_dir, data_dir) = saved_profile(dir.path(), port);
+    let out = std::process::Command::new(common::bin())
+        .env("FHIRDL_CONFIG_DIR", &config_dir)
+        .env("FHIRDL_DATA_DIR", &data_dir)
+        .args(["sync", "--max-rate", "10/s", "--concurrency", "8", "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(common::code(&out), 0, "{}", common::text(&out));
+    let mut t = times.lock().unwrap().clone();
+    t.sort();
+    assert!(t.len() >= 6, "{} requests", t.len());
+    // Every request is at least 100 ms after the one before (a lower bound: a slow machine only
+    // spaces them more, so this cannot fail by slowness).
+    for pair in t.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap >= std::time::Duration::from_millis(90),
+            "requests only {gap:?} apart"
+        );
+    }
 }
