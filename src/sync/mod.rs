@@ -554,7 +554,7 @@ async fn fetch_type(
         }
         fetched.pages = 1;
         fetched.mark = server_time(&resp.headers);
-        add_resource(&mut fetched, ty, resp.body);
+        add_resource(&mut fetched, ty, patient, resp.body);
         return Ok(Outcome::Fetched(fetched));
     }
     let categories = fanout::categories_for(ty);
@@ -757,7 +757,7 @@ async fn chain(
         }
         received += page.resources.len() as u64;
         for r in page.resources {
-            add_resource(fetched, ty, r);
+            add_resource(fetched, ty, patient, r);
         }
         bar.set_position(fetched.lines.len() as u64);
         fetched.warnings.extend(page.outcomes);
@@ -800,7 +800,7 @@ fn refusal(status: u16) -> Option<String> {
     }
 }
 
-fn add_resource(fetched: &mut Fetched, ty: &str, resource: serde_json::Value) {
+fn add_resource(fetched: &mut Fetched, ty: &str, patient: &str, resource: serde_json::Value) {
     let rt = resource
         .get("resourceType")
         .and_then(|v| v.as_str())
@@ -822,6 +822,12 @@ fn add_resource(fetched: &mut Fetched, ty: &str, resource: serde_json::Value) {
             .push(format!("ignored a {ty} without an id"));
         return;
     };
+    if !belongs_to(&resource, ty, &id, patient) {
+        fetched
+            .warnings
+            .push(format!("dropped a {ty} that belongs to another patient"));
+        return;
+    }
     if !valid_id(&id) {
         fetched
             .warnings
@@ -841,6 +847,27 @@ fn add_resource(fetched: &mut Fetched, ty: &str, resource: serde_json::Value) {
     }
 }
 
+/// Is this resource the signed-in patient's? A `subject` or `patient` reference to another
+/// Patient (or a Patient with another id) is not mixed into this patient's files.
+fn belongs_to(resource: &serde_json::Value, ty: &str, id: &str, patient: &str) -> bool {
+    if ty == "Patient" {
+        return id == patient;
+    }
+    ["subject", "patient"].iter().all(|field| {
+        let Some(reference) = resource
+            .get(field)
+            .and_then(|f| f.get("reference"))
+            .and_then(|r| r.as_str())
+        else {
+            return true;
+        };
+        match reference.trim_end_matches('/').rsplit_once("Patient/") {
+            Some((_, other)) => other.split('/').next() == Some(patient),
+            None => true,
+        }
+    })
+}
+
 /// The server's clock from its `Date` header, as RFC 3339.
 fn server_time(headers: &reqwest::header::HeaderMap) -> Option<String> {
     let date = headers.get(reqwest::header::DATE)?.to_str().ok()?;
@@ -855,11 +882,6 @@ fn with_overlap(mark: &str, secs: i64) -> String {
         Some(t) => crate::timefmt::unix_to_rfc3339(t - secs),
         None => mark.to_string(),
     }
-}
-
-/// Resolves a URL against the FHIR base (for later use by references and attachments).
-pub fn under_base(base: &Url, url: &Url) -> bool {
-    url.origin() == base.origin() && url.path().starts_with(base.path().trim_end_matches('/'))
 }
 
 #[cfg(test)]
@@ -893,24 +915,42 @@ mod tests {
         add_resource(
             &mut f,
             "Condition",
+            "p1",
             serde_json::json!({"resourceType": "Condition", "id": "c1"}),
         );
         add_resource(
             &mut f,
             "Condition",
+            "p1",
             serde_json::json!({"resourceType": "Patient", "id": "p"}),
         );
         add_resource(
             &mut f,
             "Condition",
+            "p1",
             serde_json::json!({"resourceType": "Condition", "id": "../x"}),
         );
         add_resource(
             &mut f,
             "Condition",
+            "p1",
             serde_json::json!({"resourceType": "Condition"}),
         );
-        assert_eq!(f.lines.len(), 1);
-        assert_eq!(f.warnings.len(), 3);
+        add_resource(
+            &mut f,
+            "Condition",
+            "p1",
+            serde_json::json!({"resourceType": "Condition", "id": "c2", "subject": {"reference": "Patient/p2"}}),
+        );
+        add_resource(
+            &mut f,
+            "Condition",
+            "p1",
+            serde_json::json!({"resourceType": "Condition", "id": "c3", "subject": {"reference": "https://x/fhir/Patient/p1"}}),
+        );
+        assert_eq!(f.lines.len(), 2);
+        assert_eq!(f.warnings.len(), 4);
+        assert!(f.warnings.iter().any(|w| w.contains("another patient")));
+        assert!(!belongs_to(&serde_json::json!({}), "Patient", "p2", "p1"));
     }
 }
