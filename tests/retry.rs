@@ -23,6 +23,7 @@ struct Hits {
     observation: AtomicUsize,
     condition: AtomicUsize,
     procedure: AtomicUsize,
+    allergy: AtomicUsize,
 }
 
 fn fhir(body: Value) -> Response {
@@ -49,7 +50,7 @@ async fn metadata() -> Response {
     let resource = |t: &str| json!({"type": t, "searchParam": [{"name": "patient"}, {"name": "_lastUpdated"}]});
     fhir(
         json!({"resourceType": "CapabilityStatement", "fhirVersion": "4.0.1", "rest": [{"mode": "server",
-        "resource": [resource("Observation"), resource("Condition"), resource("Procedure"), resource("Encounter")]}]}),
+        "resource": [resource("Observation"), resource("Condition"), resource("Procedure"), resource("Encounter"), resource("AllergyIntolerance")]}]}),
     )
 }
 
@@ -108,6 +109,25 @@ async fn procedure(
     ))
 }
 
+/// The first answer breaks off in the middle of its body (the connection is reset); the retry
+/// gets it whole.
+async fn allergy(State(h): State<Arc<Hits>>) -> Response {
+    let whole = bundle("AllergyIntolerance", &["a1"], None).to_string();
+    if h.allergy.fetch_add(1, Ordering::SeqCst) == 0 {
+        let half = whole[..whole.len() / 2].to_string();
+        let chunks: Vec<Result<String, std::io::Error>> = vec![
+            Ok(half),
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "cut",
+            )),
+        ];
+        let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
+        return ([("content-type", "application/fhir+json")], body).into_response();
+    }
+    fhir(serde_json::from_str(&whole).unwrap())
+}
+
 async fn encounter() -> Response {
     fhir(bundle("Encounter", &["e1"], None))
 }
@@ -123,6 +143,7 @@ fn transient_failures_are_retried_and_permanent_ones_fail_only_their_type() {
         .route("/fhir/Condition", get(condition))
         .route("/fhir/Procedure", get(procedure))
         .route("/fhir/Encounter", get(encounter))
+        .route("/fhir/AllergyIntolerance", get(allergy))
         .with_state(hits.clone());
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -180,6 +201,12 @@ fn transient_failures_are_retried_and_permanent_ones_fail_only_their_type() {
         .contains("refusing to send the access token"));
     assert_eq!(hits.procedure.load(Ordering::SeqCst), 1);
     assert_eq!(of("Encounter")["stored"], 1);
+    assert_eq!(of("AllergyIntolerance")["stored"], 1, "{report}");
+    assert_eq!(
+        hits.allergy.load(Ordering::SeqCst),
+        2,
+        "a body cut off mid-way is fetched again"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("HTTP 503") && stderr.contains("retry 1"),
@@ -281,6 +308,10 @@ fn max_rate_spaces_every_request() {
             get(|| async { fhir(bundle("Procedure", &["p1"], None)) }),
         )
         .route("/fhir/Encounter", get(encounter))
+        .route(
+            "/fhir/AllergyIntolerance",
+            get(|| async { fhir(bundle("AllergyIntolerance", &["a1"], None)) }),
+        )
         .layer(record(times.clone()));
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))

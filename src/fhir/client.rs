@@ -76,6 +76,18 @@ impl FhirClient {
         let mut attempt = 1;
         loop {
             let resp = self.send_authorized(url, FHIR_JSON, &mut attempt).await?;
+            if !resp.status().is_success() {
+                // An error answer is judged by its status; its body is read for an
+                // OperationOutcome when there is one, and may be anything else (HTML, empty).
+                let (status, headers) = (resp.status(), resp.headers().clone());
+                let bytes = read_capped(resp, 1024 * 1024).await.unwrap_or_default();
+                return Ok(JsonResponse {
+                    url: url.clone(),
+                    status,
+                    headers,
+                    body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+                });
+            }
             match read_json(resp).await {
                 Ok(r) => {
                     self.counters
