@@ -74,7 +74,10 @@ pub enum Command {
     )]
     Logout(LogoutArgs),
     /// List, show or remove saved profiles.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  fhirdl profile list\n  fhirdl profile show nextgen\n  fhirdl profile default nextgen\n  fhirdl profile remove old-clinic"
+    )]
     Profile(ProfileCommand),
     /// List the built-in provider presets and their endpoints.
     #[command(after_help = "Examples:\n  fhirdl providers\n  fhirdl providers --json")]

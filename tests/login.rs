@@ -482,6 +482,9 @@ fn providers_and_help_work_offline() {
         "completions",
         "sandbox",
         "demo",
+        "sync",
+        "doctor",
+        "profile",
     ] {
         let out = env.fhirdl(&[cmd, "--help"]);
         assert_eq!(code(&out), 0);
