@@ -1,0 +1,594 @@
+//! `cargo bench --bench export [-- --size typical|large|huge|all] [--latency-ms N] [--runs N]
+//! [--json FILE] [--no-rate-cap]`: how long the real `fhirdl` binary takes to export a patient
+//! from the embedded sandbox, and what it costs (issue 6).
+//!
+//! The sandbox runs in this process on its own tokio runtime, with a generated patient of the
+//! chosen size and a fixed latency added to every request. Each `fhirdl` run is a child process
+//! reaped with `wait4`, which gives that child's own peak RSS and CPU time
+//! (`getrusage(RUSAGE_CHILDREN)` would report the largest RSS of all children so far, hiding a
+//! smaller later run). This file measures and prints; it asserts nothing about speed.
+
+#[cfg(unix)]
+mod bench {
+    use anyhow::{bail, ensure, Context, Result};
+    use fhirdl::sandbox::{Quirks, Sandbox, SandboxConfig, SandboxStats};
+    use serde_json::{json, Value};
+    use std::collections::BTreeMap;
+    use std::io::Read;
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant, SystemTime};
+
+    /// Cargo builds the binary for benchmarks and tells us where it is.
+    const BIN: &str = env!("CARGO_BIN_EXE_fhirdl");
+    const PROFILE: &str = "bench";
+    /// Resources changed on the server before the incremental sync.
+    const CHANGED: usize = 20;
+    /// What fhirdl waits for before its searches: the CapabilityStatement and the Patient read.
+    /// fhirdl reads the Patient alongside the searches, so this is one round trip generous.
+    const DISCOVERY_ROUND_TRIPS: u64 = 2;
+    /// The rate-capped row uses a small patient: at 20 requests a minute every request costs 3 s.
+    const RATE_CAP_RESOURCES: usize = 200;
+    const RATE_CAP: &str = "20/min";
+
+    struct Args {
+        sizes: Vec<(&'static str, usize)>,
+        latency_ms: u64,
+        runs: usize,
+        json: PathBuf,
+        rate_cap: bool,
+    }
+
+    fn parse_args() -> Result<Args> {
+        let mut args = Args {
+            sizes: vec![("typical", 2_000), ("large", 5_000)],
+            latency_ms: 50,
+            runs: 3,
+            json: PathBuf::from("target/bench-export.json"),
+            rate_cap: true,
+        };
+        let mut it = std::env::args().skip(1);
+        while let Some(a) = it.next() {
+            let mut value = || it.next().with_context(|| format!("{a} needs a value"));
+            match a.as_str() {
+                // cargo passes --bench to harness = false targets.
+                "--bench" => {}
+                "--size" => {
+                    args.sizes = match value()?.as_str() {
+                        "typical" => vec![("typical", 2_000)],
+                        "large" => vec![("large", 5_000)],
+                        "huge" => vec![("huge", 100_000)],
+                        "all" => vec![("typical", 2_000), ("large", 5_000), ("huge", 100_000)],
+                        other => bail!("unknown size {other:?} (typical, large, huge, all)"),
+                    }
+                }
+                "--latency-ms" => args.latency_ms = value()?.parse().context("--latency-ms")?,
+                "--runs" => args.runs = value()?.parse().context("--runs")?,
+                "--json" => args.json = PathBuf::from(value()?),
+                "--no-rate-cap" => args.rate_cap = false,
+                other => bail!("unknown argument {other:?}"),
+            }
+        }
+        ensure!(args.runs >= 1, "--runs must be at least 1");
+        Ok(args)
+    }
+
+    /// One `fhirdl` child process, measured.
+    #[derive(Clone, Debug, Default)]
+    struct Run {
+        wall_s: f64,
+        cpu_s: f64,
+        peak_rss_mib: f64,
+        /// Every request the sandbox answered during the run (token requests included).
+        server_requests: u64,
+        pages_served: u64,
+        max_in_flight: u64,
+        /// `requests` of fhirdl's own `--json` report.
+        reported_requests: u64,
+        /// Bytes of the export folder afterwards (HTTP bytes are not in fhirdl's report).
+        out_bytes: u64,
+        /// Export files (outside `.fhirdl/`) created or modified by the run.
+        files_written: usize,
+    }
+
+    /// A scenario measured over several runs.
+    struct Row {
+        scenario: String,
+        size: String,
+        resources: usize,
+        latency_ms: u64,
+        /// The bound L in seconds (None at 0 ms latency).
+        bound_s: Option<f64>,
+        bound_note: String,
+        runs: Vec<Run>,
+    }
+
+    /// Fields drop in order: the sandbox stops before its runtime goes.
+    struct Bench {
+        sandbox: Sandbox,
+        dir: tempfile::TempDir,
+        _rt: tokio::runtime::Runtime,
+    }
+
+    impl Bench {
+        fn start(resources: usize, quirks: Quirks) -> Result<Bench> {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            let sandbox = rt.block_on(Sandbox::start(SandboxConfig {
+                resources_per_patient: resources,
+                quirks,
+                ..SandboxConfig::default()
+            }))?;
+            let bench = Bench {
+                sandbox,
+                dir: tempfile::tempdir()?,
+                _rt: rt,
+            };
+            let base = bench.sandbox.fhir_base().to_string();
+            let login = [
+                "login",
+                "--profile",
+                PROFILE,
+                "--fhir-base",
+                &base,
+                "--client-id",
+                "fhirdl-sandbox",
+                "--credential-store",
+                "file",
+                "--timeout",
+                "60s",
+            ];
+            let (status, _, stderr, _) = run_child(bench.cmd(&login))?;
+            ensure!(status == 0, "fhirdl login failed ({status}):\n{stderr}");
+            Ok(bench)
+        }
+
+        fn cmd(&self, args: &[&str]) -> Command {
+            let mut c = Command::new(BIN);
+            c.args(args)
+                .env("FHIRDL_CONFIG_DIR", self.dir.path().join("config"))
+                .env("FHIRDL_DATA_DIR", self.dir.path().join("data"))
+                .env("BROWSER", format!("{BIN} sandbox-browser"))
+                .env("NO_COLOR", "1")
+                .env_remove("FHIRDL_PROFILE")
+                .env_remove("FHIRDL_CLIENT_ID")
+                .env_remove("FHIRDL_CLIENT_SECRET")
+                .stdin(Stdio::null());
+            c
+        }
+
+        fn stats(&self) -> SandboxStats {
+            self.sandbox.stats()
+        }
+
+        /// `fhirdl sync --out <out> -q --json <extra>`, measured; returns the run and the report.
+        fn sync(&self, out: &Path, extra: &[&str]) -> Result<(Run, Value)> {
+            let out_s = out.display().to_string();
+            let mut args = vec![
+                "sync",
+                "--profile",
+                PROFILE,
+                "--out",
+                &out_s,
+                "-q",
+                "--json",
+            ];
+            args.extend_from_slice(extra);
+            let before_files = snapshot(out);
+            let before = self.stats();
+            let (status, stdout, stderr, mut run) = run_child(self.cmd(&args))?;
+            let after = self.stats();
+            ensure!(status == 0, "fhirdl sync failed ({status}):\n{stderr}");
+            let report: Value = serde_json::from_str(&stdout).context("sync --json output")?;
+            let after_files = snapshot(out);
+            run.server_requests = after.requests - before.requests;
+            run.pages_served = after.pages_served - before.pages_served;
+            // A high-water mark over the sandbox's life; the first run of a bench sets it.
+            run.max_in_flight = after.max_in_flight;
+            run.reported_requests = report["requests"].as_u64().unwrap_or(0);
+            run.out_bytes = after_files.values().map(|(len, _)| len).sum();
+            run.files_written = after_files
+                .iter()
+                .filter(|(p, v)| {
+                    !p.starts_with(out.join(".fhirdl")) && before_files.get(*p) != Some(v)
+                })
+                .count();
+            Ok((run, report))
+        }
+
+        /// Amends `CHANGED` stored Observations on the server (a different slice each time).
+        fn change_observations(&self, out: &Path, round: usize) -> Result<()> {
+            let text = std::fs::read_to_string(out.join("Observation.ndjson"))
+                .context("the export has no Observation.ndjson")?;
+            let lines: Vec<&str> = text.lines().collect();
+            ensure!(lines.len() >= CHANGED, "too few Observations to change");
+            for i in 0..CHANGED {
+                let line = lines[(round * CHANGED + i) % lines.len()];
+                let mut obs: Value = serde_json::from_str(line)?;
+                obs["status"] = json!("amended");
+                self.sandbox.set_resource(obs)?;
+            }
+            Ok(())
+        }
+    }
+
+    /// Spawns, drains stdout and stderr, reaps with `wait4`: (exit code, stdout, stderr, run).
+    fn run_child(mut cmd: Command) -> Result<(i32, String, String, Run)> {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let started = Instant::now();
+        let mut child = cmd.spawn().context("starting fhirdl")?;
+        let drain = |r: Option<Box<dyn Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut s = String::new();
+                if let Some(mut r) = r {
+                    let _ = r.read_to_string(&mut s);
+                }
+                s
+            })
+        };
+        let out = drain(
+            child
+                .stdout
+                .take()
+                .map(|r| Box::new(r) as Box<dyn Read + Send>),
+        );
+        let err = drain(
+            child
+                .stderr
+                .take()
+                .map(|r| Box::new(r) as Box<dyn Read + Send>),
+        );
+        let pid = child.id() as libc::pid_t;
+        let mut status: libc::c_int = 0;
+        // SAFETY: rusage is plain data; wait4 fills it for our own child, which std has not
+        // reaped (we never call wait on `child`).
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        let wall = started.elapsed();
+        ensure!(
+            reaped == pid,
+            "wait4 failed: {}",
+            std::io::Error::last_os_error()
+        );
+        let stdout = out.join().unwrap_or_default();
+        let stderr = err.join().unwrap_or_default();
+        let code = if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else {
+            -1
+        };
+        let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        let run = Run {
+            wall_s: wall.as_secs_f64(),
+            cpu_s: secs(usage.ru_utime) + secs(usage.ru_stime),
+            // Linux reports ru_maxrss in KiB.
+            peak_rss_mib: usage.ru_maxrss as f64 / 1024.0,
+            ..Run::default()
+        };
+        Ok((code, stdout, stderr, run))
+    }
+
+    /// Every file under `dir` with its length and modification time.
+    fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, Option<SystemTime>)> {
+        let mut files = BTreeMap::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                match e.metadata() {
+                    Ok(m) if m.is_dir() => stack.push(p),
+                    Ok(m) => {
+                        files.insert(p, (m.len(), m.modified().ok()));
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+        files
+    }
+
+    /// Per-type counts of the searches in a full export's report (referenced reads excluded).
+    fn search_counts(report: &Value) -> BTreeMap<String, u64> {
+        report["types"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| t["fetched"].as_u64().unwrap_or(0) > 0)
+            .map(|t| {
+                let name = t["resource_type"].as_str().unwrap_or("?").to_string();
+                (name, t["fetched"].as_u64().unwrap_or(0))
+            })
+            .collect()
+    }
+
+    /// L = (discovery round trips + longest search chain in pages) × latency.
+    fn bound(counts: &BTreeMap<String, u64>, page: u64, latency_ms: u64) -> (Option<f64>, String) {
+        let (ty, n) = counts
+            .iter()
+            .max_by_key(|(_, n)| n.div_ceil(page))
+            .map(|(t, n)| (t.as_str(), *n))
+            .unwrap_or(("-", 0));
+        let trips = DISCOVERY_ROUND_TRIPS + n.div_ceil(page);
+        let note =
+            format!("{DISCOVERY_ROUND_TRIPS} + ceil({n} {ty} / {page}) = {trips} round trips");
+        let l = (latency_ms > 0).then(|| trips as f64 * latency_ms as f64 / 1000.0);
+        (l, note)
+    }
+
+    /// Full export, no-change sync and incremental sync, `runs` times each, on one sandbox.
+    fn sync_scenarios(
+        size: &str,
+        resources: usize,
+        latency_ms: u64,
+        runs: usize,
+    ) -> Result<Vec<Row>> {
+        eprintln!("== {size} ({resources} resources), {latency_ms} ms latency");
+        let quirks = Quirks {
+            latency: Duration::from_millis(latency_ms),
+            ..Quirks::default()
+        };
+        let bench = Bench::start(resources, quirks)?;
+        let page = bench.sandbox.config().page_size_max as u64;
+        let (mut full, mut same, mut incr) = (Vec::new(), Vec::new(), Vec::new());
+        let mut counts = BTreeMap::new();
+        for round in 0..runs {
+            let out = bench.dir.path().join(format!("export-{round}"));
+            let (run, report) = bench.sync(&out, &[])?;
+            counts = search_counts(&report);
+            full.push(run);
+            same.push(bench.sync(&out, &[])?.0);
+            bench.change_observations(&out, round)?;
+            incr.push(bench.sync(&out, &[])?.0);
+        }
+        let patient_id = bench.sandbox.users()[0].patient_id.clone();
+        let held = bench.sandbox.resource_count(&patient_id);
+        eprintln!("   search counts: {counts:?} (sandbox holds {held} for the patient)");
+        let (l_full, note_full) = bound(&counts, page, latency_ms);
+        // After the first export every type's query answers in one page.
+        let one_page: BTreeMap<String, u64> = counts.keys().map(|t| (t.clone(), 1)).collect();
+        let (l_one, note_one) = bound(&one_page, 1, latency_ms);
+        let row = |scenario: &str, runs: Vec<Run>, l: Option<f64>, note: &str| Row {
+            scenario: scenario.into(),
+            size: size.into(),
+            resources: held,
+            latency_ms,
+            bound_s: l,
+            bound_note: note.into(),
+            runs,
+        };
+        Ok(vec![
+            row("full export", full, l_full, &note_full),
+            row("no-change sync", same, l_one, &note_one),
+            row(
+                &format!("incremental ({CHANGED} changed)"),
+                incr,
+                l_one,
+                &note_one,
+            ),
+        ])
+    }
+
+    /// Full exports only, on a sandbox with `quirks`, with `extra` sync arguments.
+    fn full_exports(
+        scenario: &str,
+        size: &str,
+        resources: usize,
+        quirks: Quirks,
+        extra: &[&str],
+        runs: usize,
+    ) -> Result<Row> {
+        let latency_ms = quirks.latency.as_millis() as u64;
+        eprintln!("== {scenario}: {size} ({resources} resources), {latency_ms} ms latency");
+        let bench = Bench::start(resources, quirks)?;
+        let config = bench.sandbox.config();
+        let page = config
+            .quirks
+            .fixed_page_size
+            .unwrap_or(config.page_size_max) as u64;
+        let mut all = Vec::new();
+        let mut counts = BTreeMap::new();
+        for round in 0..runs {
+            let out = bench.dir.path().join(format!("export-{round}"));
+            let (run, report) = bench.sync(&out, extra)?;
+            counts = search_counts(&report);
+            all.push(run);
+        }
+        let patient_id = bench.sandbox.users()[0].patient_id.clone();
+        let (l, note) = bound(&counts, page, latency_ms);
+        Ok(Row {
+            scenario: scenario.into(),
+            size: size.into(),
+            resources: bench.sandbox.resource_count(&patient_id),
+            latency_ms,
+            bound_s: l,
+            bound_note: note,
+            runs: all,
+        })
+    }
+
+    fn stats(values: impl Iterator<Item = f64>) -> (f64, f64, f64) {
+        let mut v: Vec<f64> = values.collect();
+        v.sort_by(f64::total_cmp);
+        match v.len() {
+            0 => (0.0, 0.0, 0.0),
+            n => (v[0], v[n / 2], v[n - 1]),
+        }
+    }
+
+    fn print_table(rows: &[Row]) {
+        println!(
+            "{:<26} {:<8} {:>6} {:>5} {:>22} {:>7} {:>17} {:>8} {:>8} {:>5} {:>7} {:>6} {:>8}",
+            "scenario",
+            "size",
+            "res",
+            "lat",
+            "wall s min/med/max",
+            "L s",
+            "wall/L min/med/max",
+            "cpu s",
+            "rss MiB",
+            "req",
+            "server",
+            "writes",
+            "out MiB"
+        );
+        for r in rows {
+            let (w0, w1, w2) = stats(r.runs.iter().map(|x| x.wall_s));
+            let ratio = match r.bound_s {
+                Some(l) => format!("{:.2}/{:.2}/{:.2}", w0 / l, w1 / l, w2 / l),
+                None => "-".into(),
+            };
+            let median = |f: fn(&Run) -> f64| stats(r.runs.iter().map(f)).1;
+            println!(
+                "{:<26} {:<8} {:>6} {:>5} {:>22} {:>7} {:>17} {:>8.2} {:>8.1} {:>5} {:>7} {:>6} {:>8.1}",
+                r.scenario,
+                r.size,
+                r.resources,
+                format!("{}ms", r.latency_ms),
+                format!("{w0:.2}/{w1:.2}/{w2:.2}"),
+                r.bound_s.map_or("-".into(), |l| format!("{l:.2}")),
+                ratio,
+                median(|x| x.cpu_s),
+                median(|x| x.peak_rss_mib),
+                median(|x| x.reported_requests as f64),
+                median(|x| x.server_requests as f64),
+                median(|x| x.files_written as f64),
+                median(|x| x.out_bytes as f64) / 1_048_576.0,
+            );
+        }
+        println!("\nL (bound), in round trips:");
+        for r in rows {
+            println!("  {:<26} {:<8} {}", r.scenario, r.size, r.bound_note);
+        }
+    }
+
+    fn to_json(rows: &[Row], args: &Args) -> Value {
+        let machine = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|c| {
+                c.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split(':').nth(1))
+                    .map(|s| s.trim().to_string())
+            })
+            .unwrap_or_default();
+        let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
+        json!({
+            "commit": git_commit(),
+            "machine": { "cpu": machine, "nproc": nproc },
+            "runs": args.runs,
+            "rows": rows.iter().map(|r| json!({
+                "scenario": r.scenario,
+                "size": r.size,
+                "resources": r.resources,
+                "latency_ms": r.latency_ms,
+                "bound_s": r.bound_s,
+                "bound": r.bound_note,
+                "runs": r.runs.iter().map(|x| json!({
+                    "wall_s": x.wall_s,
+                    "ratio_to_bound": r.bound_s.map(|l| x.wall_s / l),
+                    "cpu_s": x.cpu_s,
+                    "peak_rss_mib": x.peak_rss_mib,
+                    "requests_reported": x.reported_requests,
+                    "requests_at_server": x.server_requests,
+                    "pages_served": x.pages_served,
+                    "max_in_flight": x.max_in_flight,
+                    "export_files_written": x.files_written,
+                    "out_bytes": x.out_bytes,
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    fn git_commit() -> Option<String> {
+        let out = Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    pub fn main() -> Result<()> {
+        // `cargo test --all-targets` runs harness = false benches without `--bench`; only
+        // `cargo bench` passes it. A test run must stay quick, so it only checks that we start.
+        if !std::env::args().any(|a| a == "--bench") {
+            eprintln!("export benchmark: run it with `cargo bench --bench export`; skipped");
+            return Ok(());
+        }
+        let args = parse_args()?;
+        let mut rows = Vec::new();
+        let mut latencies = vec![args.latency_ms];
+        if args.latency_ms != 0 {
+            latencies.push(0);
+        }
+        for &(size, resources) in &args.sizes {
+            if size == "huge" {
+                // Memory only: one full export, no latency.
+                let quirks = Quirks::default();
+                rows.push(full_exports(
+                    "full export",
+                    size,
+                    resources,
+                    quirks,
+                    &[],
+                    1,
+                )?);
+                continue;
+            }
+            for &latency_ms in &latencies {
+                rows.extend(sync_scenarios(size, resources, latency_ms, args.runs)?);
+            }
+            let nextgen = Quirks {
+                latency: Duration::from_millis(args.latency_ms),
+                ..Quirks::nextgen()
+            };
+            rows.push(full_exports(
+                "full export, NextGen",
+                size,
+                resources,
+                nextgen,
+                &[],
+                args.runs,
+            )?);
+        }
+        if args.rate_cap {
+            let quirks = Quirks {
+                latency: Duration::from_millis(args.latency_ms),
+                ..Quirks::default()
+            };
+            let scenario = format!("full export, {RATE_CAP}");
+            let extra = ["--max-rate", RATE_CAP];
+            rows.push(full_exports(
+                &scenario,
+                "small",
+                RATE_CAP_RESOURCES,
+                quirks,
+                &extra,
+                1,
+            )?);
+        }
+        print_table(&rows);
+        if let Some(parent) = args.json.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let doc = serde_json::to_string_pretty(&to_json(&rows, &args))?;
+        std::fs::write(&args.json, doc)
+            .with_context(|| format!("writing {}", args.json.display()))?;
+        eprintln!("wrote {}", args.json.display());
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+fn main() -> anyhow::Result<()> {
+    bench::main()
+}
+
+#[cfg(not(unix))]
+fn main() {
+    eprintln!("the export benchmark needs wait4 (Unix); skipped");
+}
