@@ -129,6 +129,7 @@ pub async fn save_all(
     fhir: &FhirClient,
     out: &Path,
     resources: &[(String, String)],
+    concurrency: usize,
 ) -> Result<Report> {
     let dir = out.join("attachments");
     let manifest_path = dir.join("manifest.json");
@@ -138,6 +139,10 @@ pub async fn save_all(
         .unwrap_or_default();
     let before = manifest.clone();
     let mut report = Report::default();
+    // Downloads run `concurrency` at a time; each task writes its own file and hands back the
+    // manifest entry, so no more than that many documents are in memory at once.
+    let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
     for (ty, line) in resources {
         let Ok(resource) = serde_json::from_str::<Value>(line) else {
             continue;
@@ -149,36 +154,36 @@ pub async fn save_all(
                 report.already_present += 1;
                 continue;
             }
-            let bytes = match content(fhir, &a).await {
-                Ok(b) => b,
-                Err(why) => {
-                    report.failed += 1;
-                    report
-                        .warnings
-                        .push(format!("attachment {} of {}: {why}", a.file, a.resource));
-                    continue;
+            let (fhir, sem, dir) = (fhir.clone(), semaphore.clone(), dir.clone());
+            tasks.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let saved = match content(&fhir, &a).await {
+                    Ok(bytes) => save(&dir, &path, &bytes)
+                        .map(|()| bytes_entry(&a, &bytes))
+                        .map_err(|e| format!("{e:#}")),
+                    Err(why) => Err(why),
+                };
+                (a, saved)
+            });
+        }
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let (a, saved) = joined.map_err(|e| anyhow::anyhow!("an attachment task failed: {e}"))?;
+        match saved {
+            Ok(entry) => {
+                if a.data.is_some() {
+                    report.decoded += 1;
+                } else {
+                    report.downloaded += 1;
                 }
-            };
-            create_private_dir(&dir)?;
-            write_atomic(&path, &bytes)?;
-            if a.data.is_some() {
-                report.decoded += 1;
-            } else {
-                report.downloaded += 1;
+                manifest.insert(a.file.clone(), entry);
             }
-            manifest.insert(
-                a.file.clone(),
-                ManifestEntry {
-                    resource: a.resource.clone(),
-                    url: a.url.clone(),
-                    content_type: a.content_type.clone(),
-                    bytes: bytes.len(),
-                    sha256: Sha256::digest(&bytes)
-                        .iter()
-                        .map(|b| format!("{b:02x}"))
-                        .collect(),
-                },
-            );
+            Err(why) => {
+                report.failed += 1;
+                report
+                    .warnings
+                    .push(format!("attachment {} of {}: {why}", a.file, a.resource));
+            }
         }
     }
     if manifest != before {
@@ -186,6 +191,24 @@ pub async fn save_all(
         write_atomic(&manifest_path, &serde_json::to_vec_pretty(&manifest)?)?;
     }
     Ok(report)
+}
+
+fn save(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
+    create_private_dir(dir)?;
+    write_atomic(path, bytes)
+}
+
+fn bytes_entry(a: &Attachment, bytes: &[u8]) -> ManifestEntry {
+    ManifestEntry {
+        resource: a.resource.clone(),
+        url: a.url.clone(),
+        content_type: a.content_type.clone(),
+        bytes: bytes.len(),
+        sha256: Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    }
 }
 
 /// The attachment's bytes: inline data decoded, or downloaded from the FHIR server.

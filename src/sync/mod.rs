@@ -297,7 +297,8 @@ pub async fn sync(
                 }
             }
             attachment_report =
-                attachments::save_all(&fhir, export.dir(), &with_attachments).await?;
+                attachments::save_all(&fhir, export.dir(), &with_attachments, opts.concurrency)
+                    .await?;
         }
     }
     // Types held from earlier runs that this run did not search (referenced ones).
