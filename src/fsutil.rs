@@ -77,6 +77,80 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// A file written piece by piece and then atomically put in place, like [`write_atomic`]:
+/// buffered writes to a 0600 temp file in the target's folder; [`AtomicFile::commit`] fsyncs and
+/// renames. Dropped without a commit, the temp file is removed and the target is untouched.
+pub struct AtomicFile {
+    path: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    out: std::io::BufWriter<tempfile::NamedTempFile>,
+}
+
+impl AtomicFile {
+    pub fn create(path: &Path) -> Result<AtomicFile> {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| Path::new("."))
+            .to_path_buf();
+        create_private_dir(&dir)?;
+        let tmp = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempfile_in(&dir)
+            .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("cannot set permissions on {}", tmp.path().display()))?;
+        }
+        Ok(AtomicFile {
+            path: path.to_path_buf(),
+            dir,
+            out: std::io::BufWriter::with_capacity(256 * 1024, tmp),
+        })
+    }
+
+    pub fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
+        self.out
+            .write_all(bytes)
+            .with_context(|| format!("cannot write {}", self.path.display()))
+    }
+
+    /// Copies the first `len` bytes of `from` (the file being replaced, typically).
+    pub fn copy_prefix(&mut self, from: &Path, len: u64) -> Result<()> {
+        use std::io::Read;
+        let file =
+            fs::File::open(from).with_context(|| format!("cannot read {}", from.display()))?;
+        let copied = std::io::copy(&mut file.take(len), &mut self.out)
+            .with_context(|| format!("cannot write {}", self.path.display()))?;
+        anyhow::ensure!(
+            copied == len,
+            "{} changed while it was being rewritten",
+            from.display()
+        );
+        Ok(())
+    }
+
+    /// Flushes, fsyncs and renames over the target.
+    pub fn commit(self) -> Result<()> {
+        let path = self.path;
+        let tmp = self
+            .out
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        tmp.as_file()
+            .sync_all()
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        tmp.persist(&path)
+            .map_err(|e| e.error)
+            .with_context(|| format!("cannot replace {}", path.display()))?;
+        sync_dir(&self.dir);
+        Ok(())
+    }
+}
+
 /// Makes a rename durable. Best effort: not every platform or file system can open a folder.
 fn sync_dir(dir: &Path) {
     #[cfg(unix)]
@@ -99,6 +173,28 @@ pub fn remove_if_exists(path: &Path) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn atomic_file_commits_or_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.ndjson");
+        write_atomic(&path, b"old line\n").unwrap();
+        let mut f = AtomicFile::create(&path).unwrap();
+        f.copy_prefix(&path, 4).unwrap();
+        f.write_all(b" new\n").unwrap();
+        drop(f);
+        assert_eq!(fs::read(&path).unwrap(), b"old line\n", "not committed");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        let mut f = AtomicFile::create(&path).unwrap();
+        assert!(f.copy_prefix(&path, 1000).is_err(), "short source");
+        drop(f);
+        let mut f = AtomicFile::create(&path).unwrap();
+        f.copy_prefix(&path, 3).unwrap();
+        f.write_all(b" new\n").unwrap();
+        f.commit().unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"old new\n");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
 
     #[test]
     fn atomic_write_replaces_and_is_private() {

@@ -454,7 +454,8 @@ fn ctrl_c_stops_cleanly_with_exit_code_130() {
     });
     assert_eq!(code(&env.login("a", &[])), 0);
     let mut c = env.cmd();
-    c.args(["sync"])
+    // One request at a time: the export takes several seconds, so the signal lands mid-run.
+    c.args(["sync", "--concurrency", "1"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
     let child = c.spawn().unwrap();

@@ -120,19 +120,35 @@ fn refused_types_are_skipped_and_named_not_failed() {
 #[test]
 fn a_next_link_dropped_early_is_reported_as_a_shortfall() {
     let (_env, report) = synced(Quirks {
+        fixed_page_size: Some(40),
+        drop_next_link: Some(("Observation".into(), 1)),
+        ..Quirks::default()
+    });
+    // Observation: 63 announced, the first page (40) has no next link; the category queries
+    // (each one page) recover the rest.
+    let obs = of(&report, "Observation");
+    let w = obs["warnings"].to_string();
+    assert!(
+        w.contains("23 missing") && w.contains("re-queried category by category"),
+        "{report}"
+    );
+    assert_eq!(obs["stored"], 63, "{report}");
+}
+
+#[test]
+fn pages_counted_by_offset_are_fetched_in_parallel_whatever_later_links_say() {
+    // From page 2 on the next links are gone, but page 1's link shows the offset scheme and
+    // the total: pages 2 and 3 are asked for at once, and nothing is missing.
+    let (env, report) = synced(Quirks {
         fixed_page_size: Some(25),
         drop_next_link: Some(("Observation".into(), 2)),
         ..Quirks::default()
     });
-    // Observation: 63 announced, the paging stops after 50; the category queries (each short
-    // enough) recover the rest.
     let obs = of(&report, "Observation");
-    let w = obs["warnings"].to_string();
-    assert!(
-        w.contains("13 missing") && w.contains("re-queried category by category"),
-        "{report}"
-    );
     assert_eq!(obs["stored"], 63, "{report}");
+    assert_eq!(obs["pages"], 3, "{report}");
+    assert_eq!(obs["warnings"], serde_json::json!([]), "{report}");
+    assert_eq!(lines(&env, "Observation").len(), 63);
 }
 
 #[test]

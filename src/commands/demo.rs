@@ -90,7 +90,7 @@ pub async fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
         types: None,
         full: true,
         since: None,
-        concurrency: 4,
+        concurrency: crate::fhir::client::DEFAULT_IN_FLIGHT,
         dry_run: false,
         attachments: true,
         wait: None,

@@ -154,7 +154,9 @@ pub async fn sync_profile(
             format!("the sign-in of profile '{name}' names no patient"),
         )
     })?;
-    let fhir = FhirClient::new(ctx.http.clone(), base, Arc::new(session)).with_rate_limit(max_rate);
+    let fhir = FhirClient::new(ctx.http.clone(), base, Arc::new(session))
+        .with_rate_limit(max_rate)
+        .with_concurrency(opts.concurrency);
     sync::sync(fhir, &patient, opts, &ctx.ui).await
 }
 

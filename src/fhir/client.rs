@@ -4,6 +4,7 @@
 
 use super::rate::RateLimiter;
 use super::retry::{backoff, retry_after, retryable_status, MAX_ATTEMPTS};
+use super::window::{signal_for, Permit, Signal, Window};
 use crate::auth::session::Session;
 use crate::error::{Failure, Kind};
 use crate::http::{read_capped, read_json, redact_url, Http, JsonResponse, FHIR_JSON};
@@ -16,12 +17,17 @@ use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
+/// Requests in flight unless `--concurrency` says otherwise (tuned with `cargo bench --bench
+/// export`; polite enough for a small practice's server).
+pub const DEFAULT_IN_FLIGHT: usize = 8;
+
 #[derive(Clone)]
 pub struct FhirClient {
     http: Http,
     base: Url,
     session: Arc<Session>,
     rate: Option<Arc<RateLimiter>>,
+    window: Arc<Window>,
     counters: Arc<Counters>,
 }
 
@@ -48,8 +54,20 @@ impl FhirClient {
             base,
             session,
             rate: None,
+            window: Arc::new(Window::new(DEFAULT_IN_FLIGHT)),
             counters: Arc::default(),
         }
+    }
+
+    /// At most `n` requests of this client and its clones in flight (fewer while the server
+    /// signals overload; see [`Window`]).
+    pub fn with_concurrency(mut self, n: usize) -> FhirClient {
+        self.window = Arc::new(Window::new(n));
+        self
+    }
+
+    pub fn window(&self) -> &Window {
+        &self.window
     }
 
     /// Caps the request rate of this client and its clones.
@@ -75,12 +93,13 @@ impl FhirClient {
     pub async fn get(&self, url: &Url) -> Result<JsonResponse> {
         let mut attempt = 1;
         loop {
-            let resp = self.send_authorized(url, FHIR_JSON, &mut attempt).await?;
+            let (resp, permit) = self.send_authorized(url, FHIR_JSON, &mut attempt).await?;
             if !resp.status().is_success() {
                 // An error answer is judged by its status; its body is read for an
                 // OperationOutcome when there is one, and may be anything else (HTML, empty).
                 let (status, headers) = (resp.status(), resp.headers().clone());
                 let bytes = read_capped(resp, 1024 * 1024).await.unwrap_or_default();
+                permit.done(signal_for(status.as_u16()));
                 return Ok(JsonResponse {
                     url: url.clone(),
                     status,
@@ -88,7 +107,12 @@ impl FhirClient {
                     body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
                 });
             }
-            match read_json(resp).await {
+            let read = read_json(resp).await;
+            permit.done(match &read {
+                Ok(_) => Signal::Ok,
+                Err(e) => transport_signal(e),
+            });
+            match read {
                 Ok(r) => {
                     self.counters
                         .bytes
@@ -109,10 +133,15 @@ impl FhirClient {
     pub async fn get_bytes(&self, url: &Url, accept: &str, cap: usize) -> Result<BytesResponse> {
         let mut attempt = 1;
         loop {
-            let resp = self.send_authorized(url, accept, &mut attempt).await?;
+            let (resp, permit) = self.send_authorized(url, accept, &mut attempt).await?;
             let status = resp.status();
             let headers = resp.headers().clone();
-            match read_capped(resp, cap).await {
+            let read = read_capped(resp, cap).await;
+            permit.done(match &read {
+                Ok(_) => signal_for(status.as_u16()),
+                Err(e) => transport_signal(e),
+            });
+            match read {
                 Ok(body) => {
                     self.counters
                         .bytes
@@ -140,7 +169,7 @@ impl FhirClient {
         url: &Url,
         accept: &str,
         attempt: &mut u32,
-    ) -> Result<reqwest::Response> {
+    ) -> Result<(reqwest::Response, Permit<'_>)> {
         if !same_origin(&self.base, url) {
             return Err(Failure::new(
                 Kind::Network,
@@ -155,6 +184,7 @@ impl FhirClient {
         let mut token = self.session.access_token().await?;
         let mut refreshed = false;
         loop {
+            let permit = self.window.acquire().await;
             if let Some(rate) = &self.rate {
                 rate.acquire().await;
             }
@@ -163,6 +193,7 @@ impl FhirClient {
             let resp = match result {
                 Ok(r) => r,
                 Err(e) if is_transport(&e) && *attempt < MAX_ATTEMPTS => {
+                    permit.done(transport_signal(&e));
                     self.wait_before_retry(url, *attempt, None, "the connection failed")
                         .await;
                     *attempt += 1;
@@ -172,6 +203,7 @@ impl FhirClient {
             };
             let status = resp.status();
             if status == StatusCode::UNAUTHORIZED {
+                drop(permit);
                 if refreshed {
                     let name = &self.session.profile_name;
                     return Err(Failure::login_required(
@@ -185,6 +217,7 @@ impl FhirClient {
                 continue;
             }
             if retryable_status(status.as_u16()) && *attempt < MAX_ATTEMPTS {
+                permit.done(signal_for(status.as_u16()));
                 let after = resp
                     .headers()
                     .get(RETRY_AFTER)
@@ -195,7 +228,7 @@ impl FhirClient {
                 *attempt += 1;
                 continue;
             }
-            return Ok(resp);
+            return Ok((resp, permit));
         }
     }
 
@@ -250,6 +283,19 @@ fn is_transport(e: &anyhow::Error) -> bool {
     e.chain()
         .filter_map(|c| c.downcast_ref::<reqwest::Error>())
         .any(|r| r.is_timeout() || r.is_connect() || r.is_body() || r.is_request() || r.is_decode())
+}
+
+/// A timeout says the server is slow (back off); other transport failures say nothing.
+fn transport_signal(e: &anyhow::Error) -> Signal {
+    let timed_out = e
+        .chain()
+        .filter_map(|c| c.downcast_ref::<reqwest::Error>())
+        .any(reqwest::Error::is_timeout);
+    if timed_out {
+        Signal::Congested
+    } else {
+        Signal::Neutral
+    }
 }
 
 fn json_size_hint(r: &JsonResponse) -> u64 {

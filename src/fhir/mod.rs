@@ -4,3 +4,4 @@
 pub mod client;
 pub mod rate;
 pub mod retry;
+pub mod window;

@@ -124,13 +124,12 @@ pub fn extension(content_type: Option<&str>) -> &'static str {
     }
 }
 
-/// Saves every attachment of `resources` (type, resource JSON line) into `<out>/attachments/`.
-pub async fn save_all(
-    fhir: &FhirClient,
-    out: &Path,
-    resources: &[(String, String)],
-    concurrency: usize,
-) -> Result<Report> {
+/// The types whose resources carry attachments.
+pub const TYPES: [&str; 2] = ["DocumentReference", "DiagnosticReport"];
+
+/// Saves every attachment of the stored DocumentReference and DiagnosticReport resources of
+/// the export in `out` into `<out>/attachments/`, reading the NDJSON files line by line.
+pub async fn save_all(fhir: &FhirClient, out: &Path, concurrency: usize) -> Result<Report> {
     let dir = out.join("attachments");
     let manifest_path = dir.join("manifest.json");
     let mut manifest: BTreeMap<String, ManifestEntry> = std::fs::read(&manifest_path)
@@ -139,35 +138,61 @@ pub async fn save_all(
         .unwrap_or_default();
     let before = manifest.clone();
     let mut report = Report::default();
-    // Downloads run `concurrency` at a time; each task writes its own file and hands back the
-    // manifest entry, so no more than that many documents are in memory at once.
+    // Downloads run `concurrency` at a time (a slot is taken before a task is made, so no more
+    // than that many documents, or resources waiting for one, are in memory at once); each task
+    // writes its own file and hands back the manifest entry.
     let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
-    for (ty, line) in resources {
-        let Ok(resource) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
-        for a in attachments_of(ty, &resource) {
-            let path = dir.join(&a.file);
-            let known = manifest.get(&a.file);
-            if path.exists() && known.is_some_and(|k| k.url == a.url && k.resource == a.resource) {
-                report.already_present += 1;
-                continue;
+    let mut finished = Vec::new();
+    for ty in TYPES {
+        let path = out.join(format!("{ty}.ndjson"));
+        let file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!("cannot read {}", path.display())))
             }
-            let (fhir, sem, dir) = (fhir.clone(), semaphore.clone(), dir.clone());
-            tasks.spawn(async move {
-                let _permit = sem.acquire_owned().await;
-                let saved = match content(&fhir, &a).await {
-                    Ok(bytes) => save(&dir, &path, &bytes)
-                        .map(|()| bytes_entry(&a, &bytes))
-                        .map_err(|e| format!("{e:#}")),
-                    Err(why) => Err(why),
-                };
-                (a, saved)
-            });
+        };
+        let lines = std::io::BufRead::lines(std::io::BufReader::new(file));
+        for line in lines {
+            let line = line.map_err(|e| {
+                anyhow::Error::new(e).context(format!("cannot read {}", path.display()))
+            })?;
+            let Ok(resource) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            for a in attachments_of(ty, &resource) {
+                let path = dir.join(&a.file);
+                let known = manifest.get(&a.file);
+                if path.exists()
+                    && known.is_some_and(|k| k.url == a.url && k.resource == a.resource)
+                {
+                    report.already_present += 1;
+                    continue;
+                }
+                let permit = semaphore.clone().acquire_owned().await?;
+                // Collect what finished meanwhile, so the set stays small.
+                while let Some(done) = tasks.try_join_next() {
+                    finished.push(done);
+                }
+                let (fhir, dir) = (fhir.clone(), dir.clone());
+                tasks.spawn(async move {
+                    let _permit = permit;
+                    let saved = match content(&fhir, &a).await {
+                        Ok(bytes) => save(&dir, &path, &bytes)
+                            .map(|()| bytes_entry(&a, &bytes))
+                            .map_err(|e| format!("{e:#}")),
+                        Err(why) => Err(why),
+                    };
+                    (a, saved)
+                });
+            }
         }
     }
     while let Some(joined) = tasks.join_next().await {
+        finished.push(joined);
+    }
+    for joined in finished {
         let (a, saved) = joined.map_err(|e| anyhow::anyhow!("an attachment task failed: {e}"))?;
         match saved {
             Ok(entry) => {

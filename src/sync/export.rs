@@ -6,8 +6,9 @@
 //! outside the folder.
 
 use super::bundle::valid_id;
+use super::spool::{Sorted, Spool};
 use crate::error::{Failure, Kind};
-use crate::fsutil::{create_private_dir, write_atomic};
+use crate::fsutil::{create_private_dir, write_atomic, AtomicFile};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -25,6 +26,11 @@ pub struct State {
     pub patient: String,
     #[serde(default)]
     pub types: BTreeMap<String, TypeState>,
+    /// Whether every reference of the stored resources was followed (set after the last
+    /// reference round; cleared when a type changes). When unset, the next sync scans every
+    /// stored file for references instead of only the resources it fetched.
+    #[serde(default)]
+    pub references_closed: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -121,68 +127,216 @@ impl Export {
         self.dir.join(format!("{resource_type}.ndjson"))
     }
 
-    /// The stored resources of a type (empty when there is no file yet).
+    /// The stored resources of a type (empty when there is no file yet). Loads the whole file:
+    /// for tests and small files only; syncs go through [`Export::merge`].
     pub fn load(&self, resource_type: &str) -> Result<Lines> {
-        let path = self.ndjson_path(resource_type);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Lines::new()),
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-        };
         let mut lines = Lines::new();
-        for (n, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            let v: serde_json::Value = serde_json::from_str(line).with_context(|| {
-                format!(
-                    "{} line {} is not JSON; move the file away and sync again",
-                    path.display(),
-                    n + 1
-                )
-            })?;
-            if let Some(id) = v.get("id").and_then(|i| i.as_str()).filter(|i| valid_id(i)) {
-                lines.insert(id.to_string(), line.to_string());
+        let mut reader = Stored::open(&self.ndjson_path(resource_type))?;
+        while let Some(entry) = reader.next_entry()? {
+            if let Some(id) = entry.id {
+                lines.insert(id, entry.line);
             }
         }
         Ok(lines)
     }
 
-    /// Replaces a type's NDJSON file (and its pretty JSON files with `pretty`).
-    pub fn write(&self, resource_type: &str, lines: &Lines, pretty: bool) -> Result<()> {
-        let mut text = String::with_capacity(lines.values().map(|l| l.len() + 1).sum());
-        for line in lines.values() {
-            text.push_str(line);
-            text.push('\n');
+    /// The ids stored for a type, read line by line.
+    pub fn ids(&self, resource_type: &str) -> Result<std::collections::HashSet<String>> {
+        let mut ids = std::collections::HashSet::new();
+        let mut reader = Stored::open(&self.ndjson_path(resource_type))?;
+        while let Some(entry) = reader.next_entry()? {
+            ids.extend(entry.id);
         }
-        write_atomic(&self.ndjson_path(resource_type), text.as_bytes())?;
-        if pretty {
-            let dir = self.dir.join("json").join(resource_type);
-            create_private_dir(&dir)?;
-            for (id, line) in lines {
-                let v: serde_json::Value = serde_json::from_str(line)?;
-                let pretty = serde_json::to_string_pretty(&v)?;
-                write_atomic(&dir.join(format!("{id}.json")), pretty.as_bytes())?;
+        Ok(ids)
+    }
+
+    /// Calls `each` with every stored resource of a type, line by line.
+    pub fn for_each(&self, resource_type: &str, mut each: impl FnMut(&str, &str)) -> Result<()> {
+        let mut reader = Stored::open(&self.ndjson_path(resource_type))?;
+        while let Some(entry) = reader.next_entry()? {
+            if let Some(id) = &entry.id {
+                each(id, &entry.line);
             }
         }
         Ok(())
     }
 
-    /// Keeps resources the server no longer returns under `.fhirdl/removed/<stamp>/`.
-    pub fn keep_removed(&self, stamp: &str, resource_type: &str, removed: &Lines) -> Result<()> {
-        if removed.is_empty() {
-            return Ok(());
+    /// Replaces a type's NDJSON file (and its pretty JSON files with `pretty`).
+    pub fn write(&self, resource_type: &str, lines: &Lines, pretty: bool) -> Result<()> {
+        let mut spool = Spool::new(&self.dir.join(".fhirdl"));
+        for (id, line) in lines {
+            spool.insert(id.clone(), line.clone())?;
         }
-        let dir = self.dir.join(".fhirdl").join("removed").join(stamp);
-        create_private_dir(&dir)?;
-        let text: String = removed.values().map(|l| format!("{l}\n")).collect();
-        write_atomic(
-            &dir.join(format!("{resource_type}.ndjson")),
-            text.as_bytes(),
-        )
+        let opts = MergeOptions {
+            mode: Mode::Replace,
+            ndjson: true,
+            pretty,
+            dry_run: false,
+            removed_stamp: None,
+        };
+        self.merge(resource_type, spool.into_sorted()?, &opts)
+            .map(|_| ())
     }
 
+    /// Merges `fetched` (in id order) into the type's NDJSON file, streaming: the old file is
+    /// read line by line and the new one written to a temp file that replaces it atomically,
+    /// only if something changed (an unchanged file is not rewritten: the temp file is started
+    /// at the first difference, with the identical part copied).
+    pub fn merge(
+        &self,
+        resource_type: &str,
+        fetched: Sorted,
+        opts: &MergeOptions<'_>,
+    ) -> Result<Merged> {
+        let path = self.ndjson_path(resource_type);
+        let mut existing = Existing::File(Stored::open(&path)?);
+        let mut fetched = Some(fetched);
+        loop {
+            match self.merge_once(resource_type, &path, &mut existing, &mut fetched, opts) {
+                Err(e) if e.downcast_ref::<Unsorted>().is_some() => {
+                    // A file not in id order (edited by hand, or an old version): sort it first.
+                    let mut spool = Spool::new(&self.dir.join(".fhirdl"));
+                    let mut reader = Stored::open(&path)?;
+                    while let Some(entry) = reader.next_entry()? {
+                        if let Some(id) = entry.id {
+                            spool.insert(id, entry.line)?;
+                        }
+                    }
+                    existing = Existing::Sorted(spool.into_sorted()?);
+                    if let Some(f) = fetched.as_mut() {
+                        f.rewind()?;
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn merge_once(
+        &self,
+        resource_type: &str,
+        path: &Path,
+        existing: &mut Existing,
+        fetched: &mut Option<Sorted>,
+        opts: &MergeOptions<'_>,
+    ) -> Result<Merged> {
+        let mut m = Merged::default();
+        let write = opts.ndjson && !opts.dry_run;
+        let mut out = Out {
+            path,
+            file: None,
+            enabled: write,
+        };
+        // Sorting a disordered file means rewriting it.
+        if matches!(existing, Existing::Sorted(_)) {
+            out.diverge(0)?;
+            m.changed = true;
+        }
+        let mut removed: Option<AtomicFile> = None;
+        let pretty_dir = self.dir.join("json").join(resource_type);
+        let pretty = opts.pretty && !opts.dry_run;
+        if pretty {
+            create_private_dir(&pretty_dir)?;
+        }
+        let mut new_entry = match fetched.as_mut() {
+            Some(f) => f.next_entry()?,
+            None => None,
+        };
+        let mut old = next_old(existing, &mut out)?;
+        loop {
+            let order = match (&new_entry, &old) {
+                (None, None) => break,
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some((id, _)), Some(o)) => id.as_str().cmp(o.id.as_str()),
+            };
+            match order {
+                std::cmp::Ordering::Less => {
+                    let (id, line) = new_entry.take().unwrap_or_default();
+                    out.diverge(old.as_ref().map_or(existing.end(), |o| o.start))?;
+                    out.line(&line)?;
+                    m.new += 1;
+                    m.stored += 1;
+                    m.changed = true;
+                    if pretty {
+                        write_pretty(&pretty_dir, &id, &line)?;
+                    }
+                    new_entry = next_of(fetched)?;
+                }
+                std::cmp::Ordering::Equal => {
+                    let (id, line) = new_entry.take().unwrap_or_default();
+                    let o = old.take().unwrap_or_default();
+                    if o.line == line && o.clean {
+                        m.unchanged += 1;
+                        out.line(&line)?;
+                        if pretty && !pretty_dir.join(format!("{id}.json")).exists() {
+                            write_pretty(&pretty_dir, &id, &line)?;
+                        }
+                    } else {
+                        out.diverge(o.start)?;
+                        out.line(&line)?;
+                        if o.line == line {
+                            m.unchanged += 1;
+                        } else {
+                            m.updated += 1;
+                            m.changed = true;
+                        }
+                        if pretty {
+                            write_pretty(&pretty_dir, &id, &line)?;
+                        }
+                    }
+                    m.stored += 1;
+                    new_entry = next_of(fetched)?;
+                    old = next_old(existing, &mut out)?;
+                }
+                std::cmp::Ordering::Greater => {
+                    let o = old.take().unwrap_or_default();
+                    match opts.mode {
+                        Mode::Upsert => {
+                            if !o.clean {
+                                out.diverge(o.start)?;
+                            }
+                            out.line(&o.line)?;
+                            m.stored += 1;
+                        }
+                        Mode::Replace => {
+                            out.diverge(o.start)?;
+                            m.removed += 1;
+                            m.changed = true;
+                            if let (Some(stamp), false) = (opts.removed_stamp, opts.dry_run) {
+                                if removed.is_none() {
+                                    let dir = self.dir.join(".fhirdl").join("removed").join(stamp);
+                                    removed = Some(AtomicFile::create(
+                                        &dir.join(format!("{resource_type}.ndjson")),
+                                    )?);
+                                }
+                                if let Some(r) = removed.as_mut() {
+                                    r.write_all(o.line.as_bytes())?;
+                                    r.write_all(b"\n")?;
+                                }
+                            }
+                            if pretty {
+                                crate::fsutil::remove_if_exists(
+                                    &pretty_dir.join(format!("{}.json", o.id)),
+                                )?;
+                            }
+                        }
+                    }
+                    old = next_old(existing, &mut out)?;
+                }
+            }
+        }
+        if let Some(r) = removed {
+            r.commit()?;
+        }
+        if write && !path.exists() {
+            // A type with no resources still gets its (empty) file.
+            out.diverge(0)?;
+        }
+        m.written = out.file.is_some();
+        out.commit()?;
+        Ok(m)
+    }
     pub fn load_state(&self) -> Result<State> {
         let path = self.dir.join(".fhirdl").join("state.json");
         match std::fs::read(&path) {
@@ -210,17 +364,16 @@ impl Export {
         let mut files = serde_json::Map::new();
         for ty in types {
             let path = self.ndjson_path(ty);
-            let Ok(bytes) = std::fs::read(&path) else {
+            let Ok(Some((count, bytes, sha256))) = digest(&path) else {
                 continue;
             };
-            let count = bytes.iter().filter(|b| **b == b'\n').count();
             files.insert(
                 format!("{ty}.ndjson"),
                 serde_json::json!({
                     "type": ty,
                     "count": count,
-                    "bytes": bytes.len(),
-                    "sha256": hex(&Sha256::digest(&bytes)),
+                    "bytes": bytes,
+                    "sha256": sha256,
                 }),
             );
         }
@@ -245,6 +398,294 @@ impl Export {
         }
         Ok(())
     }
+}
+
+/// How fetched resources combine with the stored ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Fetched ones are added or replace their stored version; the others stay.
+    Upsert,
+    /// The fetched set is the whole type: stored ones not fetched are removed.
+    Replace,
+}
+
+#[derive(Debug, Clone)]
+pub struct MergeOptions<'a> {
+    pub mode: Mode,
+    /// Write `<Type>.ndjson` (off with `--format json`).
+    pub ndjson: bool,
+    /// Write `json/<Type>/<id>.json` for new and updated resources.
+    pub pretty: bool,
+    pub dry_run: bool,
+    /// Removed resources are kept under `.fhirdl/removed/<stamp>/`.
+    pub removed_stamp: Option<&'a str>,
+}
+
+/// What a merge did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Merged {
+    pub new: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub removed: usize,
+    /// Resources in the type's file afterwards.
+    pub stored: usize,
+    /// Whether the type's content changed.
+    pub changed: bool,
+    /// Whether the NDJSON file was (re)written.
+    pub written: bool,
+}
+
+/// The output of a merge, started lazily at the first difference.
+struct Out<'a> {
+    path: &'a Path,
+    file: Option<AtomicFile>,
+    enabled: bool,
+}
+
+impl Out<'_> {
+    /// From here on the new file differs from the old: start it with the old file's first
+    /// `prefix` bytes (identical so far).
+    fn diverge(&mut self, prefix: u64) -> Result<()> {
+        if self.file.is_some() || !self.enabled {
+            return Ok(());
+        }
+        let mut file = AtomicFile::create(self.path)?;
+        if prefix > 0 {
+            file.copy_prefix(self.path, prefix)?;
+        }
+        self.file = Some(file);
+        Ok(())
+    }
+
+    fn line(&mut self, line: &str) -> Result<()> {
+        if let Some(f) = self.file.as_mut() {
+            f.write_all(line.as_bytes())?;
+            f.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    fn commit(self) -> Result<()> {
+        match self.file {
+            Some(f) => f.commit(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The next stored entry; a dropped line before it starts the new file there.
+fn next_old(existing: &mut Existing, out: &mut Out<'_>) -> Result<Option<OldEntry>> {
+    let old = existing.next()?;
+    if let Some(at) = existing.take_dropped() {
+        out.diverge(at)?;
+    }
+    Ok(old)
+}
+
+fn next_of(fetched: &mut Option<Sorted>) -> Result<Option<(String, String)>> {
+    match fetched.as_mut() {
+        Some(f) => f.next_entry(),
+        None => Ok(None),
+    }
+}
+
+fn write_pretty(dir: &Path, id: &str, line: &str) -> Result<()> {
+    let v: serde_json::Value = serde_json::from_str(line)?;
+    write_atomic(
+        &dir.join(format!("{id}.json")),
+        serde_json::to_string_pretty(&v)?.as_bytes(),
+    )
+}
+
+/// The stored file is not in id order.
+#[derive(Debug)]
+struct Unsorted;
+
+impl std::fmt::Display for Unsorted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the stored file is not sorted by id")
+    }
+}
+
+impl std::error::Error for Unsorted {}
+
+/// One line of a stored NDJSON file.
+#[derive(Debug, Default)]
+struct Entry {
+    /// `None` for a line without a valid id (dropped on rewrite).
+    id: Option<String>,
+    line: String,
+    /// Byte offset of the line's start.
+    start: u64,
+    /// Ends with a newline and nothing odd: can be kept byte for byte.
+    clean: bool,
+}
+
+/// An entry with an id, as the merge sees it.
+#[derive(Debug, Default)]
+struct OldEntry {
+    id: String,
+    line: String,
+    start: u64,
+    clean: bool,
+}
+
+/// A stored NDJSON file read line by line (a missing file reads as empty).
+struct Stored {
+    reader: Option<std::io::BufReader<std::fs::File>>,
+    path: PathBuf,
+    offset: u64,
+    line_no: usize,
+    /// Start of a line dropped for lacking a valid id, not yet seen by the merge.
+    dropped_at: Option<u64>,
+    /// The previous id, to check the order.
+    last: Option<String>,
+}
+
+impl Stored {
+    fn open(path: &Path) -> Result<Stored> {
+        let reader = match std::fs::File::open(path) {
+            Ok(f) => Some(std::io::BufReader::with_capacity(256 * 1024, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        Ok(Stored {
+            reader,
+            path: path.to_path_buf(),
+            offset: 0,
+            line_no: 0,
+            dropped_at: None,
+            last: None,
+        })
+    }
+
+    /// The next non-blank line.
+    fn next_entry(&mut self) -> Result<Option<Entry>> {
+        use std::io::BufRead;
+        let Some(reader) = self.reader.as_mut() else {
+            return Ok(None);
+        };
+        loop {
+            let start = self.offset;
+            let mut text = String::new();
+            let n = reader
+                .read_line(&mut text)
+                .with_context(|| format!("cannot read {}", self.path.display()))?;
+            if n == 0 {
+                return Ok(None);
+            }
+            self.offset += n as u64;
+            self.line_no += 1;
+            let clean = text.ends_with('\n') && !text.ends_with("\r\n");
+            let line = text.trim_end_matches(['\n', '\r']);
+            if line.trim().is_empty() {
+                continue;
+            }
+            #[derive(serde::Deserialize)]
+            struct Head<'a> {
+                #[serde(borrow, default)]
+                id: Option<std::borrow::Cow<'a, str>>,
+            }
+            let head: Head<'_> = serde_json::from_str(line).with_context(|| {
+                format!(
+                    "{} line {} is not JSON; move the file away and sync again",
+                    self.path.display(),
+                    self.line_no
+                )
+            })?;
+            let id = head
+                .id
+                .filter(|i| valid_id(i))
+                .map(std::borrow::Cow::into_owned);
+            return Ok(Some(Entry {
+                id,
+                line: line.to_string(),
+                start,
+                clean,
+            }));
+        }
+    }
+}
+
+/// The stored side of a merge: the file itself, or its sorted copy.
+enum Existing {
+    File(Stored),
+    Sorted(Sorted),
+}
+
+impl Existing {
+    fn next(&mut self) -> Result<Option<OldEntry>> {
+        match self {
+            Existing::Sorted(s) => Ok(s.next_entry()?.map(|(id, line)| OldEntry {
+                id,
+                line,
+                start: 0,
+                clean: false,
+            })),
+            Existing::File(f) => loop {
+                let Some(entry) = f.next_entry()? else {
+                    return Ok(None);
+                };
+                let Some(id) = entry.id else {
+                    // A line without a valid id is dropped: the file changes from there.
+                    f.dropped_at.get_or_insert(entry.start);
+                    continue;
+                };
+                if f.last.as_deref().is_some_and(|last| last >= id.as_str()) {
+                    return Err(Unsorted.into());
+                }
+                f.last = Some(id.clone());
+                return Ok(Some(OldEntry {
+                    id,
+                    line: entry.line,
+                    start: entry.start,
+                    clean: entry.clean,
+                }));
+            },
+        }
+    }
+
+    /// Bytes of the stored file read so far (where new lines after the last one go).
+    fn end(&self) -> u64 {
+        match self {
+            Existing::File(f) => f.offset,
+            Existing::Sorted(_) => 0,
+        }
+    }
+
+    /// Where the first line dropped since the last call starts, if one was.
+    fn take_dropped(&mut self) -> Option<u64> {
+        match self {
+            Existing::File(f) => f.dropped_at.take(),
+            Existing::Sorted(_) => None,
+        }
+    }
+}
+
+/// Lines, bytes and sha256 of a file, read in chunks; `None` when it does not exist.
+fn digest(path: &Path) -> Result<Option<(usize, u64, String)>> {
+    use std::io::Read;
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let (mut lines, mut bytes) = (0usize, 0u64);
+    loop {
+        let n = file
+            .read(&mut buf)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        lines += buf[..n].iter().filter(|b| **b == b'\n').count();
+        bytes += n as u64;
+    }
+    Ok(Some((lines, bytes, hex(&hasher.finalize()))))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -287,6 +728,158 @@ mod tests {
         assert!(
             Export::open(dir.path()).is_ok(),
             "the lock is released with the export"
+        );
+    }
+
+    fn sorted(dir: &Path, entries: &[(&str, &str)], run_bytes: usize) -> Sorted {
+        let mut spool = Spool::with_run_bytes(&dir.join(".fhirdl"), run_bytes);
+        for (id, line) in entries {
+            spool.insert(id.to_string(), line.to_string()).unwrap();
+        }
+        spool.into_sorted().unwrap()
+    }
+
+    fn opts(mode: Mode) -> MergeOptions<'static> {
+        MergeOptions {
+            mode,
+            ndjson: true,
+            pretty: false,
+            dry_run: false,
+            removed_stamp: Some("stamp"),
+        }
+    }
+
+    #[test]
+    fn merges_stream_and_rewrite_only_what_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let ex = Export::open(dir.path()).unwrap();
+        let path = dir.path().join("Observation.ndjson");
+        let line = |id: &str, v: u32| format!(r#"{{"id":"{id}","v":{v}}}"#);
+        let first: Vec<(String, String)> = ["a", "c", "e"]
+            .iter()
+            .map(|i| (i.to_string(), line(i, 1)))
+            .collect();
+        let refs: Vec<(&str, &str)> = first
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        let m = ex
+            .merge(
+                "Observation",
+                sorted(dir.path(), &refs, 1 << 20),
+                &opts(Mode::Replace),
+            )
+            .unwrap();
+        assert_eq!((m.new, m.stored, m.changed, m.written), (3, 3, true, true));
+        let before = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+
+        // The same resources again: nothing is written.
+        let m = ex
+            .merge(
+                "Observation",
+                sorted(dir.path(), &refs, 1),
+                &opts(Mode::Replace),
+            )
+            .unwrap();
+        assert_eq!((m.unchanged, m.changed, m.written), (3, false, false));
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().modified().unwrap(),
+            before
+        );
+
+        // Upsert: d is new, c updated, the others stay.
+        let (c2, d1) = (line("c", 2), line("d", 1));
+        let m = ex
+            .merge(
+                "Observation",
+                sorted(dir.path(), &[("d", &d1), ("c", &c2)], 1),
+                &opts(Mode::Upsert),
+            )
+            .unwrap();
+        assert_eq!((m.new, m.updated, m.stored, m.changed), (1, 1, 4, true));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            format!("{}\n{c2}\n{d1}\n{}\n", line("a", 1), line("e", 1))
+        );
+        assert_ne!(std::fs::read(&path).unwrap(), bytes);
+
+        // Replace: what was not fetched is set aside under .fhirdl/removed/.
+        let a1 = line("a", 1);
+        let m = ex
+            .merge(
+                "Observation",
+                sorted(dir.path(), &[("a", &a1)], 1),
+                &opts(Mode::Replace),
+            )
+            .unwrap();
+        assert_eq!((m.removed, m.stored), (3, 1));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{a1}\n"));
+        let removed =
+            std::fs::read_to_string(dir.path().join(".fhirdl/removed/stamp/Observation.ndjson"))
+                .unwrap();
+        assert_eq!(removed.lines().count(), 3);
+
+        // Dry run: counts, writes nothing.
+        let dry = MergeOptions {
+            dry_run: true,
+            ..opts(Mode::Upsert)
+        };
+        let m = ex
+            .merge("Observation", sorted(dir.path(), &[("b", &a1)], 1), &dry)
+            .unwrap();
+        assert_eq!((m.new, m.written), (1, false));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{a1}\n"));
+        assert_eq!(
+            crate::fsutil::remove_stale_temp_files(dir.path()).unwrap(),
+            0,
+            "no temp file is left behind"
+        );
+    }
+
+    #[test]
+    fn damaged_or_unsorted_files_are_repaired_by_the_merge() {
+        let dir = tempfile::tempdir().unwrap();
+        let ex = Export::open(dir.path()).unwrap();
+        let path = dir.path().join("Condition.ndjson");
+        // Out of order, a duplicate, a line without an id, no final newline.
+        std::fs::write(
+            &path,
+            "{\"id\":\"b\"}\n{\"id\":\"a\"}\n{\"x\":1}\n\n{\"id\":\"a\"}\n{\"id\":\"c\"}",
+        )
+        .unwrap();
+        let m = ex
+            .merge("Condition", sorted(dir.path(), &[], 1), &opts(Mode::Upsert))
+            .unwrap();
+        assert_eq!(m.stored, 3);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"id\":\"a\"}\n{\"id\":\"b\"}\n{\"id\":\"c\"}\n"
+        );
+        // In order but with an id-less line and no final newline: fixed in place.
+        std::fs::write(&path, "{\"id\":\"a\"}\n{}\n{\"id\":\"b\"}").unwrap();
+        let m = ex
+            .merge(
+                "Condition",
+                sorted(dir.path(), &[("c", "{\"id\":\"c\"}")], 1),
+                &opts(Mode::Upsert),
+            )
+            .unwrap();
+        assert_eq!((m.new, m.stored), (1, 3));
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"id\":\"a\"}\n{\"id\":\"b\"}\n{\"id\":\"c\"}\n"
+        );
+        std::fs::write(&path, "not json\n").unwrap();
+        let err = ex
+            .merge("Condition", sorted(dir.path(), &[], 1), &opts(Mode::Upsert))
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("line 1 is not JSON"), "{err:#}");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "not json\n",
+            "left as it was"
         );
     }
 }

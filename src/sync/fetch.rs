@@ -2,16 +2,21 @@
 //! servers demand, recovery when paging stops short, and the checks every resource passes
 //! before it is kept (its type, its id, its patient).
 
-use super::bundle::{parse_page, valid_id};
-use super::export::Lines;
+use super::bundle::{parse_page, valid_id, Page};
+use super::spool::Spool;
 use super::{fanout, MAX_PAGES, PAGE_SIZE};
 use crate::fhir::client::{outcome_text, resource_url, FhirClient};
 use anyhow::Result;
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
+use std::sync::{Mutex, PoisonError};
 use url::Url;
 
 pub(super) struct Fetched {
-    pub(super) lines: Lines,
+    /// The resources, by id, spilled to disk in sorted runs when there are many.
+    pub(super) spool: Spool,
+    /// What the fetched resources refer to (on the FHIR server), for closing references.
+    pub(super) refs: BTreeSet<(String, String)>,
+    base: Url,
     pub(super) pages: usize,
     /// The server's time (HTTP `Date`) at the start of the search.
     pub(super) mark: Option<String>,
@@ -21,10 +26,32 @@ pub(super) struct Fetched {
 }
 
 pub(super) enum Outcome {
-    Fetched(Fetched),
+    Fetched(Box<Fetched>),
     Skipped(String),
 }
 
+impl Fetched {
+    pub(super) fn new(base: &Url, spool_dir: &std::path::Path) -> Fetched {
+        Fetched {
+            spool: Spool::new(spool_dir),
+            refs: BTreeSet::new(),
+            base: base.clone(),
+            pages: 0,
+            mark: None,
+            newest: None,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// A `Fetched` that parallel searches of one type add to (locked only between awaits).
+type Sink = Mutex<Fetched>;
+
+fn lock(sink: &Sink) -> std::sync::MutexGuard<'_, Fetched> {
+    sink.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn fetch_type(
     fhir: &FhirClient,
     ty: &str,
@@ -33,15 +60,10 @@ pub(super) async fn fetch_type(
     bar: &indicatif::ProgressBar,
     nextgen: bool,
     dates_ok: bool,
+    spool_dir: &std::path::Path,
 ) -> Result<Outcome> {
     let base = fhir.base();
-    let mut fetched = Fetched {
-        lines: Lines::new(),
-        pages: 0,
-        mark: None,
-        newest: None,
-        warnings: Vec::new(),
-    };
+    let mut fetched = Fetched::new(base, spool_dir);
     if ty == "Patient" {
         let url = resource_url(base, "Patient", patient)?;
         let resp = fhir.get(&url).await?;
@@ -55,18 +77,21 @@ pub(super) async fn fetch_type(
         }
         fetched.pages = 1;
         fetched.mark = server_time(&resp.headers);
-        add_resource(&mut fetched, ty, patient, resp.body);
-        return Ok(Outcome::Fetched(fetched));
+        add_resource(&mut fetched, ty, patient, resp.body)?;
+        return Ok(Outcome::Fetched(Box::new(fetched)));
     }
+    let sink = Mutex::new(fetched);
     let categories = fanout::categories_for(ty);
     if !(nextgen && categories.is_some()) {
-        match chain(fhir, ty, patient, since, &[], &mut fetched, bar).await? {
-            Chain::Done { shortfall: false } => return Ok(Outcome::Fetched(fetched)),
+        let first = chain(fhir, ty, patient, since, &[], &sink, bar).await?;
+        let mut fetched = sink.into_inner().unwrap_or_else(PoisonError::into_inner);
+        match first {
+            Chain::Done { shortfall: false } => return Ok(Outcome::Fetched(Box::new(fetched))),
             Chain::Done { shortfall: true } if categories.is_none() => {
                 if dates_ok {
                     recover_by_dates(fhir, ty, patient, since, &mut fetched, bar).await?;
                 }
-                return Ok(Outcome::Fetched(fetched));
+                return Ok(Outcome::Fetched(Box::new(fetched)));
             }
             Chain::Done { shortfall: true } => fetched.warnings.push(format!(
                 "{ty}: re-queried category by category to recover what the paging left out"
@@ -77,20 +102,41 @@ pub(super) async fn fetch_type(
             )),
             Chain::NeedsCategory(msg) => anyhow::bail!("the search was refused: {msg}"),
         }
+        return fan_out(fhir, ty, patient, since, categories, fetched, bar).await;
     }
+    let fetched = sink.into_inner().unwrap_or_else(PoisonError::into_inner);
+    fan_out(fhir, ty, patient, since, categories, fetched, bar).await
+}
+
+/// One search per category, all at once, merged; then a `_summary=count` of the whole type
+/// says whether other categories hold more.
+async fn fan_out(
+    fhir: &FhirClient,
+    ty: &str,
+    patient: &str,
+    since: Option<&str>,
+    categories: Option<(&'static str, &'static [&'static str])>,
+    fetched: Fetched,
+    bar: &indicatif::ProgressBar,
+) -> Result<Outcome> {
     let (param, values) = categories.unwrap_or(("category", &[]));
-    for value in values {
-        match chain(
-            fhir,
-            ty,
-            patient,
-            since,
-            &[(param, value)],
-            &mut fetched,
-            bar,
-        )
-        .await?
-        {
+    let sink = Mutex::new(fetched);
+    let searches = values.iter().map(|value| {
+        let sink = &sink;
+        async move {
+            let extra = [(param, *value)];
+            let result = chain(fhir, ty, patient, since, &extra, sink, bar).await;
+            (value, result)
+        }
+    });
+    let (results, total) = futures_util::future::join(
+        futures_util::future::join_all(searches),
+        count_all(fhir, ty, patient, since),
+    )
+    .await;
+    let mut fetched = sink.into_inner().unwrap_or_else(PoisonError::into_inner);
+    for (value, result) in results {
+        match result? {
             Chain::Done { .. } => {}
             Chain::Refused(why) | Chain::NeedsCategory(why) => {
                 fetched.warnings.push(format!("{param}={value}: {why}"));
@@ -98,8 +144,8 @@ pub(super) async fn fetch_type(
         }
     }
     // Whatever sits in other categories must not be lost silently.
-    if let Some(total) = count_all(fhir, ty, patient, since).await {
-        let have = fetched.lines.len() as u64;
+    if let Some(total) = total {
+        let have = fetched.spool.len() as u64;
         if total > have {
             fetched.warnings.push(format!(
                 "the server holds {total} {ty} resources but the category queries found {have}: {} in other categories were not fetched",
@@ -107,7 +153,7 @@ pub(super) async fn fetch_type(
             ));
         }
     }
-    Ok(Outcome::Fetched(fetched))
+    Ok(Outcome::Fetched(Box::new(fetched)))
 }
 
 /// The paging of a search ended before its announced total: ask again in `_lastUpdated` slices,
@@ -121,7 +167,9 @@ async fn recover_by_dates(
     bar: &indicatif::ProgressBar,
 ) -> Result<()> {
     const MAX_SLICES: usize = 256;
-    let before = fetched.lines.len();
+    let before = fetched.spool.len();
+    let placeholder = Fetched::new(&fetched.base, std::path::Path::new("."));
+    let sink = Mutex::new(std::mem::replace(fetched, placeholder));
     let lo = since.and_then(crate::timefmt::parse_rfc3339).unwrap_or(0);
     let hi = crate::timefmt::now_unix() + 86_400;
     let mut stack = vec![(lo, hi)];
@@ -137,9 +185,16 @@ async fn recover_by_dates(
         let lt = format!("lt{}", crate::timefmt::unix_to_rfc3339(hi));
         let params = [("_lastUpdated", ge.as_str()), ("_lastUpdated", lt.as_str())];
         // The slice's own shortfall warning would repeat the type's; keep the list short.
-        let warnings_before = fetched.warnings.len();
-        let result = chain(fhir, ty, patient, None, &params, fetched, bar).await?;
-        fetched.warnings.truncate(warnings_before);
+        let warnings_before = lock(&sink).warnings.len();
+        let result = chain(fhir, ty, patient, None, &params, &sink, bar).await;
+        lock(&sink).warnings.truncate(warnings_before);
+        let result = match result {
+            Ok(r) => r,
+            Err(e) => {
+                *fetched = sink.into_inner().unwrap_or_else(PoisonError::into_inner);
+                return Err(e);
+            }
+        };
         if let Chain::Done { shortfall: true } = result {
             if hi - lo > 1 {
                 let mid = lo + (hi - lo) / 2;
@@ -150,7 +205,8 @@ async fn recover_by_dates(
             }
         }
     }
-    let recovered = fetched.lines.len() - before;
+    *fetched = sink.into_inner().unwrap_or_else(PoisonError::into_inner);
+    let recovered = fetched.spool.len() - before;
     fetched.warnings.push(format!(
         "{ty}: re-queried in {slices} _lastUpdated slices and recovered {recovered}{}",
         if unresolved > 0 {
@@ -182,14 +238,19 @@ fn search_url(base: &Url, ty: &str, params: &[(&str, &str)]) -> Result<Url> {
     Ok(url)
 }
 
-/// One search and all its pages, merged into `fetched`.
+/// One search and all its pages, merged into `sink`.
+///
+/// When the first page announces `Bundle.total` and its `next` link counts pages with an
+/// offset or a page number, the remaining pages are requested all at once (bounded by the
+/// client's window) instead of one after another; anything unexpected falls back to following
+/// the `next` links.
 async fn chain(
     fhir: &FhirClient,
     ty: &str,
     patient: &str,
     since: Option<&str>,
     extra: &[(&str, &str)],
-    fetched: &mut Fetched,
+    sink: &Sink,
     bar: &indicatif::ProgressBar,
 ) -> Result<Chain> {
     let count = PAGE_SIZE.to_string();
@@ -207,74 +268,196 @@ async fn chain(
         let q: Vec<String> = extra.iter().map(|(k, v)| format!("{k}={v}")).collect();
         format!("{ty}?{}", q.join("&"))
     };
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut next = Some(url);
-    let mut total = None;
-    let mut received = 0u64;
-    let mut pages = 0usize;
+    let resp = fhir.get(&url).await?;
+    if !resp.status.is_success() {
+        let text = outcome_text(&resp.body).unwrap_or_default();
+        if fanout::demands_category(resp.status.as_u16(), &text) {
+            return Ok(Chain::NeedsCategory(format!(
+                "HTTP {}: {text}",
+                resp.status.as_u16()
+            )));
+        }
+        if let Some(skip) = refusal(resp.status.as_u16()) {
+            return Ok(Chain::Refused(skip));
+        }
+    }
+    let first = page_of(resp, &url, &what, sink)?;
+    let total = first.total;
+    let mut received = first.resources.len() as u64;
+    let mut pages = 1usize;
+    let mut next = first.next.clone();
+    let mut seen: HashSet<String> = HashSet::from([url.as_str().to_string()]);
+    let planned = match (&next, total) {
+        (Some(n), Some(t)) => page_urls(&url, n, first.resources.len(), t),
+        _ => None,
+    };
+    keep_page(first, ty, patient, sink, bar)?;
+    if let Some(urls) = planned.filter(|u| u.len() > 1 && u.len() < MAX_PAGES) {
+        let answers = futures_util::future::join_all(urls.iter().map(|u| fhir.get(u))).await;
+        let mut ok = true;
+        let mut last_next = None;
+        for (u, answer) in urls.iter().zip(answers) {
+            let page = answer.and_then(|resp| {
+                if resp.status.is_success() {
+                    page_of(resp, u, &what, sink)
+                } else {
+                    anyhow::bail!("HTTP {}", resp.status.as_u16())
+                }
+            });
+            match page {
+                Ok(page) if ok => {
+                    seen.insert(u.as_str().to_string());
+                    pages += 1;
+                    received += page.resources.len() as u64;
+                    last_next = page.next.clone();
+                    keep_page(page, ty, patient, sink, bar)?;
+                }
+                // After a page that failed, the rest are still kept (ids are deduplicated)
+                // but the chain is followed again from the start to be sure.
+                Ok(page) => keep_page(page, ty, patient, sink, bar)?,
+                Err(_) => ok = false,
+            }
+        }
+        if ok {
+            // Normally the last page has no next link; one that does is followed.
+            next = last_next.filter(|n| !seen.contains(n.as_str()));
+        } else {
+            lock(sink).warnings.push(format!(
+                "{what}: fetching pages in parallel failed; followed the next links instead"
+            ));
+            received = 0;
+            seen.clear();
+            seen.insert(url.as_str().to_string());
+            pages = 1;
+        }
+    }
     while let Some(page_url) = next.take() {
         if !seen.insert(page_url.as_str().to_string()) {
-            fetched.warnings.push(format!(
+            lock(sink).warnings.push(format!(
                 "{what}: the server's next links loop; stopped following them"
             ));
             break;
         }
         if pages >= MAX_PAGES {
-            fetched
+            lock(sink)
                 .warnings
                 .push(format!("{what}: stopped after {MAX_PAGES} pages"));
             break;
         }
         let resp = fhir.get(&page_url).await?;
-        if pages == 0 && !resp.status.is_success() {
-            let text = outcome_text(&resp.body).unwrap_or_default();
-            if fanout::demands_category(resp.status.as_u16(), &text) {
-                return Ok(Chain::NeedsCategory(format!(
-                    "HTTP {}: {text}",
-                    resp.status.as_u16()
-                )));
-            }
-            if let Some(skip) = refusal(resp.status.as_u16()) {
-                return Ok(Chain::Refused(skip));
-            }
-        }
-        if !resp.status.is_success() {
-            let detail = outcome_text(&resp.body)
-                .map(|t| format!(": {t}"))
-                .unwrap_or_default();
-            anyhow::bail!(
-                "{what}: the search answered HTTP {}{detail}",
-                resp.status.as_u16()
-            );
-        }
-        if fetched.mark.is_none() {
-            fetched.mark = server_time(&resp.headers);
-        }
-        let page = parse_page(resp.body, &page_url)?;
+        let page = page_of(resp, &page_url, &what, sink)?;
         pages += 1;
-        fetched.pages += 1;
-        if total.is_none() {
-            total = page.total;
-        }
         received += page.resources.len() as u64;
-        for r in page.resources {
-            add_resource(fetched, ty, patient, r);
-        }
-        bar.set_position(fetched.lines.len() as u64);
-        fetched.warnings.extend(page.outcomes);
-        next = page.next;
+        next = page.next.clone();
+        keep_page(page, ty, patient, sink, bar)?;
     }
     let mut shortfall = false;
     if let Some(total) = total {
         if received < total {
             shortfall = true;
-            fetched.warnings.push(format!(
+            lock(sink).warnings.push(format!(
                 "{what}: the server reported {total} but sent {received} ({} missing; its paging stopped early)",
                 total - received
             ));
         }
     }
     Ok(Chain::Done { shortfall })
+}
+
+/// A page's answer checked and parsed (counted in `sink`; its resources not kept yet).
+fn page_of(resp: crate::http::JsonResponse, url: &Url, what: &str, sink: &Sink) -> Result<Page> {
+    if !resp.status.is_success() {
+        let detail = outcome_text(&resp.body)
+            .map(|t| format!(": {t}"))
+            .unwrap_or_default();
+        anyhow::bail!(
+            "{what}: the search answered HTTP {}{detail}",
+            resp.status.as_u16()
+        );
+    }
+    let mark = server_time(&resp.headers);
+    let page = parse_page(resp.body, url)?;
+    let mut f = lock(sink);
+    if f.mark.is_none() {
+        f.mark = mark;
+    }
+    f.pages += 1;
+    Ok(page)
+}
+
+/// Keeps a page's resources (checked one by one) and its OperationOutcome texts.
+fn keep_page(
+    page: Page,
+    ty: &str,
+    patient: &str,
+    sink: &Sink,
+    bar: &indicatif::ProgressBar,
+) -> Result<()> {
+    let mut f = lock(sink);
+    for r in page.resources {
+        add_resource(&mut f, ty, patient, r)?;
+    }
+    bar.set_position(f.spool.len() as u64);
+    f.warnings.extend(page.outcomes);
+    Ok(())
+}
+
+/// The URLs of pages 2…N of a search whose first page (`first`, `page_len` entries) announced
+/// `total` and linked `next`, when `next` visibly counts pages: one numeric parameter, not in
+/// the first request, named like an offset (its value = `page_len`) or a page number (value 2).
+/// `None` when the links are opaque (a cursor) or anything is ambiguous.
+pub(super) fn page_urls(first: &Url, next: &Url, page_len: usize, total: u64) -> Option<Vec<Url>> {
+    if page_len == 0 || next.origin() != first.origin() {
+        return None;
+    }
+    let pages = total.div_ceil(page_len as u64);
+    if pages <= 1 {
+        return None;
+    }
+    let asked: Vec<(String, String)> = first.query_pairs().into_owned().collect();
+    let pairs: Vec<(String, String)> = next.query_pairs().into_owned().collect();
+    let mut found = None;
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        let Ok(n) = value.parse::<u64>() else {
+            continue;
+        };
+        if asked.iter().any(|(k, v)| k == name && v == value) || name == "_count" {
+            continue;
+        }
+        let lower = name.to_ascii_lowercase();
+        let step = if n == page_len as u64
+            && ["offset", "skip", "start", "from"]
+                .iter()
+                .any(|w| lower.contains(w))
+        {
+            (page_len as u64, page_len as u64)
+        } else if n == 2 && lower.contains("page") {
+            (2, 1)
+        } else {
+            continue;
+        };
+        if found.is_some() {
+            return None;
+        }
+        found = Some((i, step));
+    }
+    let (index, (start, step)) = found?;
+    let urls = (0..pages - 1)
+        .map(|k| {
+            let mut url = next.clone();
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            for (i, (name, value)) in pairs.iter().enumerate() {
+                if i == index {
+                    q.append_pair(name, &(start + k * step).to_string());
+                } else {
+                    q.append_pair(name, value);
+                }
+            }
+            url.set_query(Some(&q.finish()));
+            url
+        })
+        .collect();
+    Some(urls)
 }
 
 /// `_summary=count` of the whole un-fanned search, when the server answers it.
@@ -301,7 +484,12 @@ fn refusal(status: u16) -> Option<String> {
     }
 }
 
-fn add_resource(fetched: &mut Fetched, ty: &str, patient: &str, resource: serde_json::Value) {
+fn add_resource(
+    fetched: &mut Fetched,
+    ty: &str,
+    patient: &str,
+    resource: serde_json::Value,
+) -> Result<()> {
     let rt = resource
         .get("resourceType")
         .and_then(|v| v.as_str())
@@ -311,7 +499,7 @@ fn add_resource(fetched: &mut Fetched, ty: &str, patient: &str, resource: serde_
             "ignored a {} in the {ty} results",
             crate::auth::oauth::clean(rt)
         ));
-        return;
+        return Ok(());
     }
     let Some(id) = resource
         .get("id")
@@ -321,19 +509,19 @@ fn add_resource(fetched: &mut Fetched, ty: &str, patient: &str, resource: serde_
         fetched
             .warnings
             .push(format!("ignored a {ty} without an id"));
-        return;
+        return Ok(());
     };
     if !belongs_to(&resource, ty, &id, patient) {
         fetched
             .warnings
             .push(format!("dropped a {ty} that belongs to another patient"));
-        return;
+        return Ok(());
     }
     if !valid_id(&id) {
         fetched
             .warnings
             .push(format!("ignored a {ty} with an invalid id"));
-        return;
+        return Ok(());
     }
     let updated = resource
         .get("meta")
@@ -343,9 +531,13 @@ fn add_resource(fetched: &mut Fetched, ty: &str, patient: &str, resource: serde_
     if updated > fetched.newest {
         fetched.newest = updated;
     }
-    if let Ok(line) = serde_json::to_string(&resource) {
-        fetched.lines.insert(id, line);
+    if fetched.spool.contains(&id) {
+        return Ok(());
     }
+    super::references::collect(&resource, &fetched.base, &mut fetched.refs);
+    let line = serde_json::to_string(&resource)?;
+    fetched.spool.insert(id, line)?;
+    Ok(())
 }
 
 /// Is this resource the signed-in patient's? A `subject` or `patient` reference to another
@@ -390,6 +582,44 @@ mod tests {
     use super::*;
 
     #[test]
+    fn page_urls_for_offsets_and_page_numbers() {
+        let first = Url::parse("https://x/fhir/Observation?patient=p&_count=200").unwrap();
+        let next =
+            Url::parse("https://x/fhir/Observation?patient=p&_count=200&_offset=200").unwrap();
+        let urls = page_urls(&first, &next, 200, 650).unwrap();
+        let offsets: Vec<String> = urls
+            .iter()
+            .map(|u| {
+                u.query_pairs()
+                    .find(|(k, _)| k == "_offset")
+                    .unwrap()
+                    .1
+                    .into_owned()
+            })
+            .collect();
+        assert_eq!(offsets, ["200", "400", "600"]);
+        // NextGen: page numbers, another path spelling.
+        let ng =
+            Url::parse("https://x/fhir/R4/Observation?patient=p&category=labs&page=2").unwrap();
+        let urls = page_urls(&first, &ng, 25, 60).unwrap();
+        assert_eq!(urls.len(), 2);
+        assert!(urls[1].as_str().ends_with("page=3"), "{}", urls[1]);
+        // Opaque cursors, ambiguous or mismatching numbers, other origins: not guessed.
+        let cursor = Url::parse("https://x/fhir?_getpages=abc123&_bundletype=searchset").unwrap();
+        assert!(page_urls(&first, &cursor, 200, 650).is_none());
+        let odd = Url::parse("https://x/fhir/Observation?patient=p&_offset=150").unwrap();
+        assert!(page_urls(&first, &odd, 200, 650).is_none());
+        let two = Url::parse("https://x/fhir/Observation?skip=200&offset=200").unwrap();
+        assert!(page_urls(&first, &two, 200, 650).is_none());
+        let other = Url::parse("https://y/fhir/Observation?_offset=200").unwrap();
+        assert!(page_urls(&first, &other, 200, 650).is_none());
+        assert!(page_urls(&first, &next, 200, 200).is_none(), "one page");
+        let hapi =
+            Url::parse("https://x/fhir?_getpages=abc&_getpagesoffset=200&_count=200").unwrap();
+        assert_eq!(page_urls(&first, &hapi, 200, 401).unwrap().len(), 2);
+    }
+
+    #[test]
     fn overlap_and_dates() {
         assert_eq!(
             with_overlap("2026-01-01T00:02:00Z", 120),
@@ -406,50 +636,54 @@ mod tests {
 
     #[test]
     fn resources_are_checked_before_storing() {
-        let mut f = Fetched {
-            lines: Lines::new(),
-            pages: 0,
-            mark: None,
-            newest: None,
-            warnings: vec![],
-        };
+        let dir = tempfile::tempdir().unwrap();
+        let base = Url::parse("https://x/fhir").unwrap();
+        let mut f = Fetched::new(&base, dir.path());
         add_resource(
             &mut f,
             "Condition",
             "p1",
-            serde_json::json!({"resourceType": "Condition", "id": "c1"}),
-        );
+            serde_json::json!({"resourceType": "Condition", "id": "c1",
+                "encounter": {"reference": "Encounter/e1"}}),
+        )
+        .unwrap();
         add_resource(
             &mut f,
             "Condition",
             "p1",
             serde_json::json!({"resourceType": "Patient", "id": "p"}),
-        );
+        )
+        .unwrap();
         add_resource(
             &mut f,
             "Condition",
             "p1",
             serde_json::json!({"resourceType": "Condition", "id": "../x"}),
-        );
+        )
+        .unwrap();
         add_resource(
             &mut f,
             "Condition",
             "p1",
             serde_json::json!({"resourceType": "Condition"}),
-        );
+        )
+        .unwrap();
         add_resource(
             &mut f,
             "Condition",
             "p1",
             serde_json::json!({"resourceType": "Condition", "id": "c2", "subject": {"reference": "Patient/p2"}}),
-        );
+        )
+        .unwrap();
         add_resource(
             &mut f,
             "Condition",
             "p1",
             serde_json::json!({"resourceType": "Condition", "id": "c3", "subject": {"reference": "https://x/fhir/Patient/p1"}}),
-        );
-        assert_eq!(f.lines.len(), 2);
+        )
+        .unwrap();
+        assert_eq!(f.spool.len(), 2);
+        assert!(f.refs.contains(&("Encounter".into(), "e1".into())));
         assert_eq!(f.warnings.len(), 4);
         assert!(f.warnings.iter().any(|w| w.contains("another patient")));
         assert!(!belongs_to(&serde_json::json!({}), "Patient", "p2", "p1"));

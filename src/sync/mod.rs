@@ -12,15 +12,16 @@ pub mod fanout;
 mod fetch;
 pub mod plan;
 pub mod references;
+pub mod spool;
 
 use crate::error::Kind;
 use crate::fhir::client::FhirClient;
 use crate::timefmt::now_rfc3339;
 use anyhow::Result;
-use export::{Export, Lines, TypeState};
+use export::{Export, TypeState};
 use fetch::{fetch_type, with_overlap, Fetched, Outcome};
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -142,10 +143,13 @@ pub async fn sync(
     // A NextGen server (known from its CapabilityStatement) is queried category by category
     // right away instead of after a refused search.
     let nextgen = fanout::is_nextgen(&metadata.body);
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(opts.concurrency.max(1)));
+    let spool_dir = opts.out.join(".fhirdl");
+    let stamp = started_at.replace(':', "-");
+    // Every type starts at once; the client's window bounds the requests in flight.
     let mut tasks = tokio::task::JoinSet::new();
     for ty in types.clone() {
-        let since = if opts.full || !plan::supports_last_updated(&metadata.body, &ty) {
+        let dates_ok = plan::supports_last_updated(&metadata.body, &ty);
+        let since = if opts.full || !dates_ok {
             None
         } else {
             opts.since.clone().or_else(|| {
@@ -156,52 +160,127 @@ pub async fn sync(
                     .map(|m| with_overlap(m, OVERLAP_SECS))
             })
         };
-        let dates_ok = plan::supports_last_updated(&metadata.body, &ty);
-        let (fhir, sem, patient) = (fhir.clone(), semaphore.clone(), patient.to_string());
+        let (fhir, patient, spool_dir) = (fhir.clone(), patient.to_string(), spool_dir.clone());
+        let (export, opts, stamp) = (export.clone(), opts.clone(), stamp.clone());
+        let held = state.types.get(&ty).map(|t| t.count);
         let bar = progress.bar(&ty);
         tasks.spawn(async move {
-            let _permit = sem.acquire_owned().await;
             let mut incremental = since.is_some();
-            let mut result = fetch_type(
-                &fhir,
-                &ty,
-                &patient,
-                since.as_deref(),
-                &bar,
-                nextgen,
-                dates_ok,
-            )
-            .await;
+            let fetch = |since: Option<String>| {
+                let (fhir, ty, patient, bar, spool_dir) = (&fhir, &ty, &patient, &bar, &spool_dir);
+                async move {
+                    fetch_type(
+                        fhir,
+                        ty,
+                        patient,
+                        since.as_deref(),
+                        bar,
+                        nextgen,
+                        dates_ok,
+                        spool_dir,
+                    )
+                    .await
+                }
+            };
+            let mut result = fetch(since.clone()).await;
             // A server that refuses `_lastUpdated` after all: fetch whole and compare.
             let refused_since =
                 matches!(&result, Err(e) if format!("{e:#}").contains("_lastUpdated"));
             if incremental && refused_since {
                 incremental = false;
-                result = fetch_type(&fhir, &ty, &patient, None, &bar, nextgen, dates_ok)
-                    .await
-                    .map(|o| match o {
-                        Outcome::Fetched(mut f) => {
-                            f.warnings.push(
-                                "the server refused _lastUpdated; fetched whole and compared"
-                                    .into(),
-                            );
-                            Outcome::Fetched(f)
-                        }
-                        other => other,
-                    });
+                result = fetch(None).await.map(|o| match o {
+                    Outcome::Fetched(mut f) => {
+                        f.warnings.push(
+                            "the server refused _lastUpdated; fetched whole and compared".into(),
+                        );
+                        Outcome::Fetched(f)
+                    }
+                    other => other,
+                });
             }
             bar.finish_and_clear();
-            (ty, incremental, result)
+            let mut report = TypeReport {
+                resource_type: ty.clone(),
+                incremental,
+                ..TypeReport::default()
+            };
+            let stored = match result {
+                Ok(Outcome::Skipped(reason)) => {
+                    report.status = "skipped".into();
+                    report.reason = Some(reason);
+                    Ok(None)
+                }
+                Ok(Outcome::Fetched(mut f)) => {
+                    // Merging reads and writes files: off the async workers.
+                    let ty2 = ty.clone();
+                    let mut taken = std::mem::take(&mut report);
+                    let merged = tokio::task::spawn_blocking(move || {
+                        let refs = std::mem::take(&mut f.refs);
+                        let result = store_type(
+                            &export,
+                            &ty2,
+                            *f,
+                            incremental,
+                            &opts,
+                            &stamp,
+                            &mut taken,
+                            held,
+                        );
+                        (taken, result.map(|mark| (mark, refs)))
+                    })
+                    .await;
+                    match merged {
+                        Ok((r, Ok(stored))) => {
+                            report = r;
+                            Ok(Some(stored))
+                        }
+                        Ok((mut r, Err(e))) => {
+                            r.status = "failed".into();
+                            r.reason = Some(format!("{e:#}"));
+                            report = r;
+                            Ok(None)
+                        }
+                        Err(e) => {
+                            report.resource_type = ty.clone();
+                            Err(anyhow::anyhow!("a sync task failed: {e}"))
+                        }
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            (ty, report, stored)
         });
     }
 
-    let stamp = started_at.replace(':', "-");
     let mut saved = 0usize;
+    let mut refs: BTreeSet<(String, String)> = BTreeSet::new();
+    // Attachments start as soon as the types that carry them are stored, alongside the rest.
+    let mut attachment_types: Vec<String> = ["DocumentReference", "DiagnosticReport"]
+        .into_iter()
+        .filter(|t| types.iter().any(|x| x == t))
+        .map(str::to_string)
+        .collect();
+    let mut attachment_task = None;
+    let start_attachments =
+        |task: &mut Option<tokio::task::JoinHandle<Result<attachments::Report>>>| {
+            if opts.attachments && !opts.dry_run && task.is_none() {
+                let (fhir, dir, concurrency) = (fhir.clone(), opts.out.clone(), opts.concurrency);
+                *task = Some(tokio::spawn(async move {
+                    attachments::save_all(&fhir, &dir, concurrency).await
+                }));
+            }
+        };
+    if attachment_types.is_empty() && state.types.contains_key("DocumentReference") {
+        start_attachments(&mut attachment_task);
+    }
     loop {
         let joined = tokio::select! {
             j = tasks.join_next() => j,
             _ = tokio::signal::ctrl_c() => {
                 tasks.abort_all();
+                if let Some(t) = &attachment_task {
+                    t.abort();
+                }
                 progress.clear();
                 return Err(crate::error::Failure::new(
                     Kind::Interrupted,
@@ -213,64 +292,63 @@ pub async fn sync(
         };
         let Some(joined) = joined else { break };
         saved += 1;
-        let (ty, incremental, result) =
+        let (ty, report, stored) =
             joined.map_err(|e| anyhow::anyhow!("a sync task failed: {e}"))?;
-        let mut report = TypeReport {
-            resource_type: ty.clone(),
-            incremental,
-            ..TypeReport::default()
-        };
-        match result {
-            Ok(Outcome::Skipped(reason)) => {
-                report.status = "skipped".into();
-                report.reason = Some(reason);
-            }
-            Ok(Outcome::Fetched(f)) => {
-                match store_type(&export, &ty, f, incremental, opts, &stamp, &mut report) {
-                    Ok(mark) => {
-                        // Nothing changed: keep the old mark (still correct) and write nothing.
-                        let keep = report.status == "unchanged"
-                            && state
-                                .types
-                                .get(&ty)
-                                .is_some_and(|t| t.count == report.stored);
-                        if !opts.dry_run && !keep {
-                            state.types.insert(
-                                ty.clone(),
-                                TypeState {
-                                    mark,
-                                    count: report.stored,
-                                    synced_at: now_rfc3339(),
-                                },
-                            );
-                            export.save_state(&state)?;
-                        }
-                    }
-                    Err(e) => {
-                        report.status = "failed".into();
-                        report.reason = Some(format!("{e:#}"));
-                    }
-                }
-            }
+        let stored = match stored {
+            Ok(s) => s,
             Err(e) => {
                 if crate::error::exit_code(&e) == Kind::LoginRequired.exit_code() {
                     return Err(e);
                 }
-                report.status = "failed".into();
-                report.reason = Some(format!("{e:#}"));
+                reports.push(TypeReport {
+                    resource_type: ty.clone(),
+                    status: "failed".into(),
+                    reason: Some(format!("{e:#}")),
+                    incremental: report.incremental,
+                    ..TypeReport::default()
+                });
+                attachment_types.retain(|t| t != &ty);
+                if attachment_types.is_empty() {
+                    start_attachments(&mut attachment_task);
+                }
+                continue;
+            }
+        };
+        if let Some((mark, type_refs)) = stored {
+            refs.extend(type_refs);
+            // Nothing changed: keep the old mark (still correct) and write nothing.
+            let keep = report.status == "unchanged"
+                && state
+                    .types
+                    .get(&ty)
+                    .is_some_and(|t| t.count == report.stored);
+            if !opts.dry_run && !keep {
+                state.types.insert(
+                    ty.clone(),
+                    TypeState {
+                        mark,
+                        count: report.stored,
+                        synced_at: now_rfc3339(),
+                    },
+                );
+                // New resources may refer to ones not held yet.
+                state.references_closed = false;
+                export.save_state(&state)?;
             }
         }
         if ui.verbosity >= 1 && !ui.quiet {
             ui.info(&progress_line(&report));
         }
         reports.push(report);
+        attachment_types.retain(|t| t != &ty);
+        if attachment_types.is_empty() {
+            start_attachments(&mut attachment_task);
+        }
     }
     let mut warnings = Vec::new();
     let mut attachment_report = attachments::Report::default();
     if !opts.dry_run {
-        let held_types: Vec<String> = state.types.keys().cloned().collect();
-        let added =
-            close_references(&fhir, &export, &mut state, &held_types, &mut warnings).await?;
+        let added = close_references(&fhir, &export, &mut state, refs, opts, &mut warnings).await?;
         for (ty, (new, stored)) in added {
             match reports.iter_mut().find(|r| r.resource_type == ty) {
                 Some(r) => {
@@ -289,16 +367,10 @@ pub async fn sync(
                 }),
             }
         }
-        if opts.attachments {
-            let mut with_attachments = Vec::new();
-            for ty in ["DocumentReference", "DiagnosticReport"] {
-                for line in export.load(ty)?.into_values() {
-                    with_attachments.push((ty.to_string(), line));
-                }
-            }
-            attachment_report =
-                attachments::save_all(&fhir, export.dir(), &with_attachments, opts.concurrency)
-                    .await?;
+        if let Some(task) = attachment_task {
+            attachment_report = task
+                .await
+                .map_err(|e| anyhow::anyhow!("the attachments task failed: {e}"))??;
         }
     }
     // Types held from earlier runs that this run did not search (referenced ones).
@@ -377,6 +449,7 @@ fn progress_line(r: &TypeReport) -> String {
 }
 
 /// Merges a fetched type into its file; returns the state mark to record.
+#[allow(clippy::too_many_arguments)]
 fn store_type(
     export: &Export,
     ty: &str,
@@ -385,8 +458,8 @@ fn store_type(
     opts: &Options,
     stamp: &str,
     report: &mut TypeReport,
+    held: Option<usize>,
 ) -> Result<Option<String>> {
-    let mut lines = export.load(ty)?;
     // The next mark: the newest meta.lastUpdated seen, but never later than the server's own
     // time at the start of the search.
     let newest = f.newest;
@@ -397,77 +470,90 @@ fn store_type(
         (Some(n), None) => Some(crate::timefmt::unix_to_rfc3339(n)),
         (None, None) => None,
     };
-    report.fetched = f.lines.len();
+    report.fetched = f.spool.len();
     report.pages = f.pages;
     report.warnings = f.warnings;
-    let mut changed = false;
-    let fetched_ids: HashSet<String> = f.lines.keys().cloned().collect();
-    for (id, line) in f.lines {
-        match lines.get(&id) {
-            None => report.new += 1,
-            Some(old) if *old != line => report.updated += 1,
-            Some(_) => {
-                report.unchanged += 1;
-                continue;
-            }
-        }
-        lines.insert(id, line);
-        changed = true;
+    let file_exists = export.dir().join(format!("{ty}.ndjson")).exists();
+    if incremental && f.spool.is_empty() && (file_exists || !opts.ndjson) && !opts.pretty {
+        // Nothing changed since the mark: the file stays as it is, unread.
+        report.stored = held.unwrap_or(0);
+        report.status = "unchanged".into();
+        return Ok(mark);
     }
-    if !incremental {
-        let removed: Lines = lines
-            .iter()
-            .filter(|(id, _)| !fetched_ids.contains(*id))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        if !removed.is_empty() {
-            report.removed = removed.len();
-            if !opts.dry_run {
-                export.keep_removed(stamp, ty, &removed)?;
-            }
-            lines.retain(|id, _| fetched_ids.contains(id));
-            changed = true;
-            report.warnings.push(format!(
-                "{} resources the server no longer returns were moved to .fhirdl/removed/{stamp}/",
-                report.removed
-            ));
-        }
+    let merged = export.merge(
+        ty,
+        f.spool.into_sorted()?,
+        &export::MergeOptions {
+            mode: if incremental {
+                export::Mode::Upsert
+            } else {
+                export::Mode::Replace
+            },
+            ndjson: opts.ndjson,
+            pretty: opts.pretty,
+            dry_run: opts.dry_run,
+            removed_stamp: Some(stamp),
+        },
+    )?;
+    report.new = merged.new;
+    report.updated = merged.updated;
+    report.unchanged = merged.unchanged;
+    report.removed = merged.removed;
+    report.stored = merged.stored;
+    if merged.removed > 0 {
+        report.warnings.push(format!(
+            "{} resources the server no longer returns were moved to .fhirdl/removed/{stamp}/",
+            merged.removed
+        ));
     }
-    report.stored = lines.len();
-    let file_missing = !export.dir().join(format!("{ty}.ndjson")).exists();
-    if (changed || file_missing) && !opts.dry_run && opts.ndjson {
-        export.write(ty, &lines, opts.pretty)?;
-    }
-    report.status = if changed { "ok" } else { "unchanged" }.into();
+    report.status = if merged.changed { "ok" } else { "unchanged" }.into();
     Ok(mark)
 }
 
 /// Reads referenced resources not held yet, round after round; returns per type (new, stored).
+///
+/// The references come from the resources fetched in this run; when an earlier run did not
+/// finish closing them (or with `--full`), every stored file is scanned as well.
 async fn close_references(
     fhir: &FhirClient,
-    export: &Export,
+    export: &Arc<Export>,
     state: &mut export::State,
-    held_types: &[String],
+    mut refs: BTreeSet<(String, String)>,
+    opts: &Options,
     warnings: &mut Vec<String>,
 ) -> Result<std::collections::BTreeMap<String, (usize, usize)>> {
-    use std::collections::BTreeSet;
     let base = fhir.base().clone();
-    let mut held: BTreeSet<(String, String)> = BTreeSet::new();
-    let mut refs: BTreeSet<(String, String)> = BTreeSet::new();
-    for ty in held_types {
-        for (id, line) in export.load(ty)? {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-                references::collect(&v, &base, &mut refs);
+    if opts.full || !state.references_closed {
+        let held_types: Vec<String> = state.types.keys().cloned().collect();
+        let export = export.clone();
+        let base = base.clone();
+        refs = tokio::task::spawn_blocking(move || -> Result<_> {
+            for ty in held_types {
+                export.for_each(&ty, |_, line| {
+                    if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
+                        references::collect(&v, &base, &mut refs);
+                    }
+                })?;
             }
-            held.insert((ty.clone(), id));
-        }
+            Ok(refs)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("a sync task failed: {e}"))??;
     }
+    // Which of the referenced resources are held: the ids of the referenced types only.
+    let mut held: std::collections::HashMap<String, HashSet<String>> = Default::default();
     let mut added = std::collections::BTreeMap::new();
     let mut tried: BTreeSet<(String, String)> = BTreeSet::new();
     for _ in 0..references::MAX_ROUNDS {
+        for (ty, _) in &refs {
+            if !held.contains_key(ty) {
+                held.insert(ty.clone(), export.ids(ty)?);
+            }
+        }
         let missing: BTreeSet<(String, String)> = refs
             .iter()
-            .filter(|r| !held.contains(*r) && !tried.contains(*r))
+            .filter(|(ty, id)| !held.get(ty).is_some_and(|h| h.contains(id)))
+            .filter(|r| !tried.contains(*r))
             .cloned()
             .collect();
         if missing.is_empty() {
@@ -481,31 +567,42 @@ async fn close_references(
             if lines.is_empty() {
                 continue;
             }
-            let mut stored = export.load(&ty)?;
-            let mut new = 0;
+            let mut spool = spool::Spool::new(&opts.out.join(".fhirdl"));
             for (id, line) in lines {
                 if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
                     references::collect(&v, &base, &mut new_refs);
                 }
-                held.insert((ty.clone(), id.clone()));
-                if stored.insert(id, line).is_none() {
-                    new += 1;
-                }
+                held.entry(ty.clone()).or_default().insert(id.clone());
+                spool.insert(id, line)?;
             }
-            export.write(&ty, &stored, false)?;
+            let merged = export.merge(
+                &ty,
+                spool.into_sorted()?,
+                &export::MergeOptions {
+                    mode: export::Mode::Upsert,
+                    ndjson: true,
+                    pretty: false,
+                    dry_run: false,
+                    removed_stamp: None,
+                },
+            )?;
             let entry = state.types.entry(ty.clone()).or_insert_with(|| TypeState {
                 mark: None,
                 count: 0,
                 synced_at: String::new(),
             });
-            entry.count = stored.len();
+            entry.count = merged.stored;
             entry.synced_at = now_rfc3339();
             export.save_state(state)?;
             let slot = added.entry(ty).or_insert((0, 0));
-            slot.0 += new;
-            slot.1 = stored.len();
+            slot.0 += merged.new;
+            slot.1 = merged.stored;
         }
         refs.extend(new_refs);
+    }
+    if !state.references_closed {
+        state.references_closed = true;
+        export.save_state(state)?;
     }
     Ok(added)
 }

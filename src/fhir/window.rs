@@ -1,0 +1,203 @@
+//! How many requests a run keeps in flight: a congestion window shared by every request of a
+//! client, like TCP's. It starts at the configured maximum (`--concurrency`), halves when the
+//! server signals overload (429, 503, a timeout), at most once per "round" of requests, and grows
+//! back by one for every window's worth of answers that came back fine. A fast export thus never
+//! piles onto a small practice's server that is already struggling.
+
+use std::sync::{Mutex, PoisonError};
+use tokio::sync::Notify;
+
+#[derive(Debug)]
+pub struct Window {
+    max: usize,
+    state: Mutex<State>,
+    freed: Notify,
+}
+
+#[derive(Debug)]
+struct State {
+    /// The current limit, fractional so that growth is one per window of successes.
+    limit: f64,
+    in_flight: usize,
+    /// Requests started so far; a decrease happens at most once per window of them.
+    started: u64,
+    /// `started` at the latest decrease.
+    decreased_at: u64,
+    /// Lowest limit reached (for reports and tests).
+    lowest: usize,
+}
+
+/// How an answer went, for the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Ok,
+    /// The server is overloaded (429, 503, a timeout): back off as a whole.
+    Congested,
+    /// Anything else (an error that says nothing about load).
+    Neutral,
+}
+
+/// A slot in the window; give it back with [`Permit::done`] (dropping it counts as neutral).
+#[derive(Debug)]
+pub struct Permit<'a> {
+    window: &'a Window,
+    returned: bool,
+}
+
+impl Window {
+    pub fn new(max: usize) -> Window {
+        let max = max.max(1);
+        Window {
+            max,
+            state: Mutex::new(State {
+                limit: max as f64,
+                in_flight: 0,
+                started: 0,
+                decreased_at: 0,
+                lowest: max,
+            }),
+            freed: Notify::new(),
+        }
+    }
+
+    /// Waits for a free slot.
+    pub async fn acquire(&self) -> Permit<'_> {
+        loop {
+            let notified = self.freed.notified();
+            {
+                let mut s = self.lock();
+                if s.in_flight < s.limit.floor().max(1.0) as usize {
+                    s.in_flight += 1;
+                    s.started += 1;
+                    return Permit {
+                        window: self,
+                        returned: false,
+                    };
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// The current limit (whole requests).
+    pub fn limit(&self) -> usize {
+        self.lock().limit.floor().max(1.0) as usize
+    }
+
+    /// The lowest limit this window reached.
+    pub fn lowest(&self) -> usize {
+        self.lock().lowest
+    }
+
+    fn release(&self, signal: Signal) {
+        {
+            let mut s = self.lock();
+            s.in_flight = s.in_flight.saturating_sub(1);
+            match signal {
+                Signal::Ok => {
+                    s.limit = (s.limit + 1.0 / s.limit.max(1.0)).min(self.max as f64);
+                }
+                Signal::Congested => {
+                    // Requests already in flight when the first 429 came back say the same
+                    // thing again; one decrease per window of requests.
+                    let window = s.limit.floor().max(1.0) as u64;
+                    if s.decreased_at == 0 || s.started >= s.decreased_at + window {
+                        s.limit = (s.limit / 2.0).max(1.0);
+                        s.decreased_at = s.started.max(1);
+                        s.lowest = s.lowest.min(s.limit.floor() as usize);
+                    }
+                }
+                Signal::Neutral => {}
+            }
+        }
+        self.freed.notify_waiters();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Permit<'_> {
+    pub fn done(mut self, signal: Signal) {
+        self.returned = true;
+        self.window.release(signal);
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        if !self.returned {
+            self.window.release(Signal::Neutral);
+        }
+    }
+}
+
+/// What an HTTP status says about the server's load.
+pub fn signal_for(status: u16) -> Signal {
+    match status {
+        429 | 503 => Signal::Congested,
+        s if s < 400 => Signal::Ok,
+        _ => Signal::Neutral,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn never_more_in_flight_than_the_limit() {
+        let w = Arc::new(Window::new(3));
+        let now = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let (w, now, peak) = (w.clone(), now.clone(), peak.clone());
+            tasks.push(tokio::spawn(async move {
+                let p = w.acquire().await;
+                let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(n, Ordering::SeqCst);
+                tokio::task::yield_now().await;
+                now.fetch_sub(1, Ordering::SeqCst);
+                p.done(Signal::Ok);
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert!(peak.load(Ordering::SeqCst) <= 3);
+        assert_eq!(w.limit(), 3);
+    }
+
+    #[tokio::test]
+    async fn halves_once_per_window_and_grows_back() {
+        let w = Window::new(8);
+        // Eight requests in flight all come back 429: one halving, not eight.
+        let permits: Vec<_> = futures_util::future::join_all((0..8).map(|_| w.acquire())).await;
+        for p in permits {
+            p.done(Signal::Congested);
+        }
+        assert_eq!(w.limit(), 4);
+        // The next window of requests is congested too: halves again.
+        let permits: Vec<_> = futures_util::future::join_all((0..4).map(|_| w.acquire())).await;
+        for p in permits {
+            p.done(Signal::Congested);
+        }
+        assert_eq!(w.limit(), 2);
+        assert_eq!(w.lowest(), 2);
+        // Successes grow it back, about one per window.
+        for _ in 0..40 {
+            w.acquire().await.done(Signal::Ok);
+        }
+        assert_eq!(w.limit(), 8, "back to the maximum, never above");
+        // A dropped permit frees its slot.
+        drop(w.acquire().await);
+        assert_eq!(w.limit(), 8);
+        assert_eq!(signal_for(429), Signal::Congested);
+        assert_eq!(signal_for(200), Signal::Ok);
+        assert_eq!(signal_for(404), Signal::Neutral);
+    }
+}
