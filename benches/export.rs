@@ -85,8 +85,13 @@ mod bench {
         max_in_flight: u64,
         /// `requests` of fhirdl's own `--json` report.
         reported_requests: u64,
-        /// Bytes of the export folder afterwards (HTTP bytes are not in fhirdl's report).
+        /// Bytes of the export folder afterwards.
         out_bytes: u64,
+        /// Bytes of response bodies fhirdl received (`bytes` of its report).
+        http_bytes: u64,
+        /// The fewest requests that could have fetched what this run fetched (see
+        /// [`minimum_requests`]).
+        min_requests: u64,
         /// Export files (outside `.fhirdl/`) created or modified by the run.
         files_written: usize,
     }
@@ -163,6 +168,15 @@ mod bench {
             self.sandbox.stats()
         }
 
+        /// The largest page the sandbox honours.
+        fn page_size(&self) -> u64 {
+            let config = self.sandbox.config();
+            config
+                .quirks
+                .fixed_page_size
+                .unwrap_or(config.page_size_max) as u64
+        }
+
         /// `fhirdl sync --out <out> -q --json <extra>`, measured; returns the run and the report.
         fn sync(&self, out: &Path, extra: &[&str]) -> Result<(Run, Value)> {
             let out_s = out.display().to_string();
@@ -188,6 +202,8 @@ mod bench {
             // A high-water mark over the sandbox's life; the first run of a bench sets it.
             run.max_in_flight = after.max_in_flight;
             run.reported_requests = report["requests"].as_u64().unwrap_or(0);
+            run.http_bytes = report["bytes"].as_u64().unwrap_or(0);
+            run.min_requests = minimum_requests(&report, self.page_size());
             run.out_bytes = after_files.values().map(|(len, _)| len).sum();
             run.files_written = after_files
                 .iter()
@@ -287,6 +303,32 @@ mod bench {
             }
         }
         files
+    }
+
+    /// The fewest requests that fetch what a run's report says it fetched: the
+    /// CapabilityStatement, one page per `page` resources of each searched type (at least one
+    /// page, also for an empty answer; the Patient is one read), one `_id` search per 50
+    /// referenced resources of a type, and one request per downloaded attachment.
+    /// Categories that NextGen demands are not counted: each adds at least a page, so for that
+    /// server the figure is a lower bound that cannot be reached.
+    fn minimum_requests(report: &Value, page: u64) -> u64 {
+        const REFERENCE_BATCH: u64 = 50;
+        let mut n = 1;
+        for t in report["types"].as_array().into_iter().flatten() {
+            let fetched = t["fetched"].as_u64().unwrap_or(0);
+            let referenced_only = t["pages"].as_u64() == Some(0)
+                && t["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("refer to them"));
+            n += if referenced_only {
+                t["new"].as_u64().unwrap_or(0).div_ceil(REFERENCE_BATCH)
+            } else if t["resource_type"] == "Patient" {
+                1
+            } else {
+                fetched.div_ceil(page).max(1)
+            };
+        }
+        n + report["attachments"]["downloaded"].as_u64().unwrap_or(0)
     }
 
     /// Per-type counts of the searches in a full export's report (referenced reads excluded).
@@ -419,7 +461,7 @@ mod bench {
 
     fn print_table(rows: &[Row]) {
         println!(
-            "{:<26} {:<8} {:>6} {:>5} {:>22} {:>7} {:>17} {:>8} {:>8} {:>5} {:>7} {:>6} {:>8}",
+            "{:<26} {:<8} {:>6} {:>5} {:>22} {:>7} {:>17} {:>8} {:>6} {:>8} {:>5} {:>5} {:>7} {:>7} {:>6} {:>8} {:>8}",
             "scenario",
             "size",
             "res",
@@ -428,10 +470,14 @@ mod bench {
             "L s",
             "wall/L min/med/max",
             "cpu s",
+            "cpu %",
             "rss MiB",
             "req",
+            "min",
+            "req/min",
             "server",
             "writes",
+            "HTTP MiB",
             "out MiB"
         );
         for r in rows {
@@ -442,7 +488,7 @@ mod bench {
             };
             let median = |f: fn(&Run) -> f64| stats(r.runs.iter().map(f)).1;
             println!(
-                "{:<26} {:<8} {:>6} {:>5} {:>22} {:>7} {:>17} {:>8.2} {:>8.1} {:>5} {:>7} {:>6} {:>8.1}",
+                "{:<26} {:<8} {:>6} {:>5} {:>22} {:>7} {:>17} {:>8.2} {:>6.1} {:>8.1} {:>5} {:>5} {:>7.2} {:>7} {:>6} {:>8.1} {:>8.1}",
                 r.scenario,
                 r.size,
                 r.resources,
@@ -451,10 +497,14 @@ mod bench {
                 r.bound_s.map_or("-".into(), |l| format!("{l:.2}")),
                 ratio,
                 median(|x| x.cpu_s),
+                median(|x| 100.0 * x.cpu_s / x.wall_s.max(1e-9)),
                 median(|x| x.peak_rss_mib),
                 median(|x| x.reported_requests as f64),
+                median(|x| x.min_requests as f64),
+                median(|x| x.reported_requests as f64 / (x.min_requests.max(1) as f64)),
                 median(|x| x.server_requests as f64),
                 median(|x| x.files_written as f64),
+                median(|x| x.http_bytes as f64) / 1_048_576.0,
                 median(|x| x.out_bytes as f64) / 1_048_576.0,
             );
         }
@@ -493,6 +543,8 @@ mod bench {
                     "peak_rss_mib": x.peak_rss_mib,
                     "requests_reported": x.reported_requests,
                     "requests_at_server": x.server_requests,
+                    "requests_minimum": x.min_requests,
+                    "http_bytes": x.http_bytes,
                     "pages_served": x.pages_served,
                     "max_in_flight": x.max_in_flight,
                     "export_files_written": x.files_written,
@@ -527,16 +579,8 @@ mod bench {
         }
         for &(size, resources) in &args.sizes {
             if size == "huge" {
-                // Memory only: one full export, no latency.
-                let quirks = Quirks::default();
-                rows.push(full_exports(
-                    "full export",
-                    size,
-                    resources,
-                    quirks,
-                    &[],
-                    1,
-                )?);
+                // Memory and CPU: one run of each scenario, no latency.
+                rows.extend(sync_scenarios(size, resources, 0, 1)?);
                 continue;
             }
             for &latency_ms in &latencies {

@@ -201,6 +201,8 @@ pub struct JsonResponse {
     pub status: reqwest::StatusCode,
     pub headers: HeaderMap,
     pub body: serde_json::Value,
+    /// Bytes of the body as received (after content decoding).
+    pub bytes: u64,
 }
 
 /// Reads a response body as JSON, refusing HTML pages and other non-JSON with a clear error.
@@ -246,6 +248,7 @@ pub async fn read_json(resp: reqwest::Response) -> Result<JsonResponse> {
         status,
         headers,
         body,
+        bytes: bytes.len() as u64,
     })
 }
 

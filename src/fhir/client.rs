@@ -100,11 +100,15 @@ impl FhirClient {
                 let (status, headers) = (resp.status(), resp.headers().clone());
                 let bytes = read_capped(resp, 1024 * 1024).await.unwrap_or_default();
                 permit.done(signal_for(status.as_u16()));
+                self.counters
+                    .bytes
+                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
                 return Ok(JsonResponse {
                     url: url.clone(),
                     status,
                     headers,
                     body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+                    bytes: bytes.len() as u64,
                 });
             }
             let read = read_json(resp).await;
@@ -114,9 +118,7 @@ impl FhirClient {
             });
             match read {
                 Ok(r) => {
-                    self.counters
-                        .bytes
-                        .fetch_add(json_size_hint(&r), Ordering::Relaxed);
+                    self.counters.bytes.fetch_add(r.bytes, Ordering::Relaxed);
                     return Ok(r);
                 }
                 Err(e) if is_transport(&e) && attempt < MAX_ATTEMPTS => {
@@ -296,14 +298,6 @@ fn transport_signal(e: &anyhow::Error) -> Signal {
     } else {
         Signal::Neutral
     }
-}
-
-fn json_size_hint(r: &JsonResponse) -> u64 {
-    r.headers
-        .get(reqwest::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 /// `<base>/<type>/<id>` with the id percent-encoded as one path segment.

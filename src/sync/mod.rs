@@ -75,6 +75,8 @@ pub struct Report {
     pub dry_run: bool,
     pub requests: u64,
     pub retries: u64,
+    /// Bytes of response bodies received.
+    pub bytes: u64,
     pub types: Vec<TypeReport>,
     pub attachments: attachments::Report,
     pub warnings: Vec<String>,
@@ -413,6 +415,10 @@ pub async fn sync(
         retries: fhir
             .counters()
             .retries
+            .load(std::sync::atomic::Ordering::Relaxed),
+        bytes: fhir
+            .counters()
+            .bytes
             .load(std::sync::atomic::Ordering::Relaxed),
         types: reports,
         attachments: attachment_report,
