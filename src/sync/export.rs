@@ -31,6 +31,10 @@ pub struct State {
     /// stored file for references instead of only the resources it fetched.
     #[serde(default)]
     pub references_closed: bool,
+    /// Whether the last attachment pass went through every DocumentReference and
+    /// DiagnosticReport without a failure (else the next sync does it again).
+    #[serde(default)]
+    pub attachments_complete: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -40,6 +44,41 @@ pub struct TypeState {
     pub mark: Option<String>,
     pub count: usize,
     pub synced_at: String,
+    /// The NDJSON file as this state last saw it: a file that no longer matches was changed
+    /// by a run that stopped before saving its state (or by hand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileStamp>,
+}
+
+/// Size, modification time and inode of a file: a replaced file (fhirdl renames a new one
+/// in) never keeps all three.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStamp {
+    pub len: u64,
+    pub modified_ns: u128,
+    #[serde(default)]
+    pub inode: u64,
+}
+
+impl FileStamp {
+    pub fn of(path: &Path) -> Option<FileStamp> {
+        let meta = std::fs::metadata(path).ok()?;
+        let modified_ns = meta
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_nanos();
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Some(FileStamp {
+            len: meta.len(),
+            modified_ns,
+            inode,
+        })
+    }
 }
 
 /// The outcome of the latest run, for `fhirdl status` (kept apart from the data and the state).
@@ -123,7 +162,7 @@ impl Export {
         &self.dir
     }
 
-    fn ndjson_path(&self, resource_type: &str) -> PathBuf {
+    pub fn ndjson_path(&self, resource_type: &str) -> PathBuf {
         self.dir.join(format!("{resource_type}.ndjson"))
     }
 

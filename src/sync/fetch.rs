@@ -7,15 +7,16 @@ use super::spool::Spool;
 use super::{fanout, MAX_PAGES, PAGE_SIZE};
 use crate::fhir::client::{outcome_text, resource_url, FhirClient};
 use anyhow::Result;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::sync::{Mutex, PoisonError};
 use url::Url;
 
 pub(super) struct Fetched {
     /// The resources, by id, spilled to disk in sorted runs when there are many.
     pub(super) spool: Spool,
-    /// What the fetched resources refer to (on the FHIR server), for closing references.
-    pub(super) refs: BTreeSet<(String, String)>,
+    /// What the fetched resources refer to (on the FHIR server, as `Type/id`), for closing
+    /// references.
+    pub(super) refs: HashSet<String>,
     base: Url,
     pub(super) pages: usize,
     /// The server's time (HTTP `Date`) at the start of the search.
@@ -34,7 +35,7 @@ impl Fetched {
     pub(super) fn new(base: &Url, spool_dir: &std::path::Path) -> Fetched {
         Fetched {
             spool: Spool::new(spool_dir),
-            refs: BTreeSet::new(),
+            refs: HashSet::new(),
             base: base.clone(),
             pages: 0,
             mark: None,
@@ -534,7 +535,7 @@ fn add_resource(
     if fetched.spool.contains(&id) {
         return Ok(());
     }
-    super::references::collect(&resource, &fetched.base, &mut fetched.refs);
+    super::references::collect_keys(&resource, &fetched.base, &mut fetched.refs);
     let line = serde_json::to_string(&resource)?;
     fetched.spool.insert(id, line)?;
     Ok(())
@@ -683,7 +684,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(f.spool.len(), 2);
-        assert!(f.refs.contains(&("Encounter".into(), "e1".into())));
+        assert!(f.refs.contains("Encounter/e1"));
         assert_eq!(f.warnings.len(), 4);
         assert!(f.warnings.iter().any(|w| w.contains("another patient")));
         assert!(!belongs_to(&serde_json::json!({}), "Patient", "p2", "p1"));

@@ -263,9 +263,24 @@ pub async fn sync(
         .map(str::to_string)
         .collect();
     let mut attachment_task = None;
+    // The attachment pass reads every DocumentReference and DiagnosticReport; it is needed
+    // when this run fetched some, or when an earlier pass did not finish cleanly.
+    let mut attachment_input = !state.attachments_complete;
+    // Types whose file changed after the state last saw it (a run stopped in between).
+    let dirty: HashSet<String> = state
+        .types
+        .iter()
+        .filter(|(ty, t)| t.file != export::FileStamp::of(&export.ndjson_path(ty)))
+        .map(|(ty, _)| ty.clone())
+        .collect();
+    if attachments::TYPES.iter().any(|t| dirty.contains(*t)) {
+        attachment_input = true;
+    }
+    // Whether manifest.json must be computed again (see the end of this function).
+    let mut changed_any = !dirty.is_empty();
     let start_attachments =
-        |task: &mut Option<tokio::task::JoinHandle<Result<attachments::Report>>>| {
-            if opts.attachments && !opts.dry_run && task.is_none() {
+        |task: &mut Option<tokio::task::JoinHandle<Result<attachments::Report>>>, needed: bool| {
+            if opts.attachments && !opts.dry_run && task.is_none() && needed {
                 let (fhir, dir, concurrency) = (fhir.clone(), opts.out.clone(), opts.concurrency);
                 *task = Some(tokio::spawn(async move {
                     attachments::save_all(&fhir, &dir, concurrency).await
@@ -273,7 +288,7 @@ pub async fn sync(
             }
         };
     if attachment_types.is_empty() && state.types.contains_key("DocumentReference") {
-        start_attachments(&mut attachment_task);
+        start_attachments(&mut attachment_task, attachment_input);
     }
     loop {
         let joined = tokio::select! {
@@ -311,13 +326,13 @@ pub async fn sync(
                 });
                 attachment_types.retain(|t| t != &ty);
                 if attachment_types.is_empty() {
-                    start_attachments(&mut attachment_task);
+                    start_attachments(&mut attachment_task, attachment_input);
                 }
                 continue;
             }
         };
         if let Some((mark, type_refs)) = stored {
-            refs.extend(type_refs);
+            refs.extend(references::from_keys(type_refs));
             // Nothing changed: keep the old mark (still correct) and write nothing.
             let keep = report.status == "unchanged"
                 && state
@@ -331,11 +346,18 @@ pub async fn sync(
                         mark,
                         count: report.stored,
                         synced_at: now_rfc3339(),
+                        file: export::FileStamp::of(&export.ndjson_path(&ty)),
                     },
                 );
                 // New resources may refer to ones not held yet.
-                state.references_closed = false;
+                state.references_closed &= report.status != "ok";
                 export.save_state(&state)?;
+            }
+        }
+        if report.status == "ok" {
+            changed_any = true;
+            if attachments::TYPES.contains(&ty.as_str()) {
+                attachment_input = true;
             }
         }
         if ui.verbosity >= 1 && !ui.quiet {
@@ -344,13 +366,24 @@ pub async fn sync(
         reports.push(report);
         attachment_types.retain(|t| t != &ty);
         if attachment_types.is_empty() {
-            start_attachments(&mut attachment_task);
+            start_attachments(&mut attachment_task, attachment_input);
         }
     }
     let mut warnings = Vec::new();
     let mut attachment_report = attachments::Report::default();
     if !opts.dry_run {
-        let added = close_references(&fhir, &export, &mut state, refs, opts, &mut warnings).await?;
+        let scan_all = !dirty.is_empty();
+        let added = close_references(
+            &fhir,
+            &export,
+            &mut state,
+            refs,
+            opts,
+            scan_all,
+            &mut warnings,
+        )
+        .await?;
+        changed_any |= added.values().any(|(new, _)| *new > 0);
         for (ty, (new, stored)) in added {
             match reports.iter_mut().find(|r| r.resource_type == ty) {
                 Some(r) => {
@@ -373,6 +406,11 @@ pub async fn sync(
             attachment_report = task
                 .await
                 .map_err(|e| anyhow::anyhow!("the attachments task failed: {e}"))??;
+            let complete = attachment_report.failed == 0;
+            if state.attachments_complete != complete {
+                state.attachments_complete = complete;
+                export.save_state(&state)?;
+            }
         }
     }
     // Types held from earlier runs that this run did not search (referenced ones).
@@ -388,7 +426,10 @@ pub async fn sync(
         }
     }
     reports.sort_by(|a, b| a.resource_type.cmp(&b.resource_type));
-    if !opts.dry_run {
+    // The manifest hashes every file: only when something changed (in this run, or in one
+    // that stopped before finishing), or it is missing.
+    let manifest_needed = changed_any || !opts.out.join("manifest.json").exists();
+    if !opts.dry_run && manifest_needed {
         let stored: Vec<String> = state.types.keys().cloned().collect();
         export.write_manifest(
             serde_json::json!({
@@ -526,10 +567,11 @@ async fn close_references(
     state: &mut export::State,
     mut refs: BTreeSet<(String, String)>,
     opts: &Options,
+    scan_all: bool,
     warnings: &mut Vec<String>,
 ) -> Result<std::collections::BTreeMap<String, (usize, usize)>> {
     let base = fhir.base().clone();
-    if opts.full || !state.references_closed {
+    if opts.full || scan_all || !state.references_closed {
         let held_types: Vec<String> = state.types.keys().cloned().collect();
         let export = export.clone();
         let base = base.clone();
@@ -596,9 +638,11 @@ async fn close_references(
                 mark: None,
                 count: 0,
                 synced_at: String::new(),
+                file: None,
             });
             entry.count = merged.stored;
             entry.synced_at = now_rfc3339();
+            entry.file = export::FileStamp::of(&export.ndjson_path(&ty));
             export.save_state(state)?;
             let slot = added.entry(ty).or_insert((0, 0));
             slot.0 += merged.new;

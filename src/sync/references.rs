@@ -72,6 +72,38 @@ pub fn collect(value: &Value, base: &Url, out: &mut BTreeSet<(String, String)>) 
     }
 }
 
+/// Like [`collect`], into `Type/id` keys; a reference already collected costs no allocation
+/// (every resource refers to the patient, most to one of a few encounters).
+pub fn collect_keys(value: &Value, base: &Url, out: &mut std::collections::HashSet<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("reference") {
+                let r = r.trim();
+                if !out.contains(r) {
+                    if let Some((ty, id)) = resolve(r, base) {
+                        out.insert(format!("{ty}/{id}"));
+                    }
+                }
+            }
+            for v in map.values() {
+                collect_keys(v, base, out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_keys(v, base, out)),
+        _ => {}
+    }
+}
+
+/// `Type/id` keys back to pairs.
+pub fn from_keys(keys: impl IntoIterator<Item = String>) -> BTreeSet<(String, String)> {
+    keys.into_iter()
+        .filter_map(|k| {
+            k.split_once('/')
+                .map(|(t, i)| (t.to_string(), i.to_string()))
+        })
+        .collect()
+}
+
 /// What one round of reads brought back: per type, id → compact JSON line; and warnings.
 #[derive(Debug, Default)]
 pub struct Fetched {
@@ -212,6 +244,20 @@ mod tests {
         ] {
             assert_eq!(ok(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn keys_match_pairs() {
+        let base = Url::parse("https://x/fhir").unwrap();
+        let v = serde_json::json!({"subject": {"reference": "Patient/p"},
+            "a": [{"reference": "https://x/fhir/Practitioner/d/_history/2"},
+                  {"reference": "Patient/p"}, {"reference": "#c"}, {"reference": "https://y/fhir/Location/l"}]});
+        let mut pairs = BTreeSet::new();
+        collect(&v, &base, &mut pairs);
+        let mut keys = std::collections::HashSet::new();
+        collect_keys(&v, &base, &mut keys);
+        assert_eq!(from_keys(keys), pairs);
+        assert_eq!(pairs.len(), 2);
     }
 
     #[test]
