@@ -156,16 +156,34 @@ impl Export {
             text.push_str(line);
             text.push('\n');
         }
-        write_atomic(&self.ndjson_path(resource_type), text.as_bytes())?;
+        // The pretty files first: the NDJSON file is the commit point. A run killed in between
+        // leaves the old NDJSON, so the next run sees the change again and writes them all;
+        // the other way round, a type whose NDJSON was saved would never get its missing
+        // pretty files (an unchanged type is not written again).
         if pretty {
             let dir = self.dir.join("json").join(resource_type);
             create_private_dir(&dir)?;
+            // Ids equal but for case get distinct names (see sync::naming).
+            let stems = super::naming::stems(lines.keys().map(String::as_str));
             for (id, line) in lines {
                 let v: serde_json::Value = serde_json::from_str(line)?;
                 let pretty = serde_json::to_string_pretty(&v)?;
-                write_atomic(&dir.join(format!("{id}.json")), pretty.as_bytes())?;
+                let stem = stems.get(id).map_or(id.as_str(), String::as_str);
+                if stem != id {
+                    // A bare name from before the twin arrived would shadow it on a
+                    // case-insensitive file system.
+                    crate::fsutil::remove_if_exists(&dir.join(format!("{id}.json")))?;
+                }
+                write_atomic(&dir.join(format!("{stem}.json")), pretty.as_bytes())?;
             }
         }
+        // manifest.json says what is coming before the file is replaced (see sync::manifest).
+        super::manifest::announce(
+            &self.dir,
+            &format!("{resource_type}.ndjson"),
+            &super::manifest::FileEntry::of(resource_type, text.as_bytes()),
+        )?;
+        write_atomic(&self.ndjson_path(resource_type), text.as_bytes())?;
         Ok(())
     }
 
