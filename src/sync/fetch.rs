@@ -219,11 +219,13 @@ async fn chain(
             ));
             break;
         }
-        if pages >= MAX_PAGES {
-            fetched
-                .warnings
-                .push(format!("{what}: stopped after {MAX_PAGES} pages"));
-            break;
+        let cap = max_pages();
+        if pages >= cap {
+            // What arrived may be any part of the record: the type fails, its previous file
+            // and state mark stay as they were.
+            anyhow::bail!(
+                "{what}: the server still sent a next link after {cap} pages; stopped (it seems to page forever), the previous {ty} file is kept"
+            );
         }
         let resp = fhir.get(&page_url).await?;
         if pages == 0 && !resp.status.is_success() {
@@ -277,6 +279,16 @@ async fn chain(
     Ok(Chain::Done { shortfall })
 }
 
+/// [`MAX_PAGES`], or `FHIRDL_MAX_PAGES` when set (an undocumented hook for tests, which cannot
+/// wait for 10,000 pages).
+fn max_pages() -> usize {
+    std::env::var("FHIRDL_MAX_PAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(MAX_PAGES)
+}
+
 /// `_summary=count` of the whole un-fanned search, when the server answers it.
 async fn count_all(fhir: &FhirClient, ty: &str, patient: &str, since: Option<&str>) -> Option<u64> {
     let since_value = since.map(|s| format!("ge{s}"));
@@ -306,6 +318,12 @@ fn add_resource(fetched: &mut Fetched, ty: &str, patient: &str, resource: serde_
         .get("resourceType")
         .and_then(|v| v.as_str())
         .unwrap_or("");
+    if rt.is_empty() {
+        fetched.warnings.push(format!(
+            "ignored an entry of the {ty} results that is not a resource"
+        ));
+        return;
+    }
     if rt != ty {
         fetched.warnings.push(format!(
             "ignored a {} in the {ty} results",
