@@ -607,3 +607,73 @@ fn hostile_attachments_get_names_made_by_fhirdl_and_no_token_leaves_the_server()
     trap.assert_untouched();
     case.assert_confined();
 }
+
+/// Login side, end to end (the listener's own rules — a missing or wrong `state`, a second
+/// callback, another path — are unit-tested in `auth::loopback`, and a plain-http authorization
+/// endpoint off loopback in `auth::discovery`).
+fn hostile_login(hostile: Hostile, iss_parameter: bool) -> (Env, std::process::Output) {
+    let env = Env::new(SandboxConfig {
+        iss_parameter,
+        quirks: fhirdl::sandbox::Quirks {
+            hostile,
+            ..Default::default()
+        },
+        ..SandboxConfig::default()
+    });
+    let out = env.login("p", &[]);
+    (env, out)
+}
+
+fn assert_nothing_saved(env: &Env) {
+    assert!(!env.credential_file("p").exists());
+    assert!(
+        !env.config_dir().join("config.toml").exists(),
+        "a failed login must not save a profile"
+    );
+    assert!(
+        !env.data_dir().join("exports").exists(),
+        "nothing may be written for a failed login"
+    );
+    env.assert_no_leaks();
+}
+
+#[test]
+fn an_authorization_response_from_another_issuer_is_refused() {
+    let (env, out) = hostile_login(
+        Hostile {
+            wrong_iss: true,
+            ..Hostile::default()
+        },
+        true,
+    );
+    assert_eq!(code(&out), 5, "{}", text(&out));
+    assert!(
+        text(&out).contains("unexpected issuer (https://impostor.example/oauth"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        env.sandbox.stats().token_requests,
+        0,
+        "the code must not be exchanged"
+    );
+    assert_nothing_saved(&env);
+}
+
+#[test]
+fn a_token_response_without_a_patient_is_refused() {
+    let (env, out) = hostile_login(
+        Hostile {
+            token_without_patient: true,
+            ..Hostile::default()
+        },
+        false,
+    );
+    assert_eq!(code(&out), 5, "{}", text(&out));
+    assert!(
+        text(&out).contains("did not say which patient record is yours"),
+        "{}",
+        text(&out)
+    );
+    assert_nothing_saved(&env);
+}
