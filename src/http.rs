@@ -330,6 +330,9 @@ pub fn redacted_headers(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The largest body any caller reads (attachments, `sync::attachments::MAX_ATTACHMENT_BYTES`).
+const MAX_TRACED_BODY_BYTES: usize = 512 * 1024 * 1024;
+
 /// Reads the body for the trace (`--trace-bodies`) and hands back an equivalent response.
 async fn with_body_recorded(
     resp: reqwest::Response,
@@ -340,7 +343,17 @@ async fn with_body_recorded(
     let status = resp.status();
     let version = resp.version();
     let headers = resp.headers().clone();
-    let body = resp.bytes().await?;
+    // Never more than the largest body any caller accepts, plus one byte so that the caller's
+    // own cap still refuses it: a server sending gigabytes cannot exhaust memory through the
+    // trace.
+    let mut resp = resp;
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_TRACED_BODY_BYTES {
+            break;
+        }
+    }
     rec.bytes = Some(body.len() as u64);
     rec.response_body = Some(redact_body(&String::from_utf8_lossy(&body)));
     // Status and version come from a response that was valid a moment ago, so the builder

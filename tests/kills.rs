@@ -8,8 +8,8 @@
 //! CI runs 20 kill points. The long form (seed and count from the environment):
 //!
 //! ```sh
-//! FHIRDL_KILLS=100 cargo test --release --test kills -- --nocapture
-//! FHIRDL_KILLS=100 FHIRDL_KILL_SEED=3 cargo test --test kills -- --nocapture
+//! FHIRDL_KILLS=100 cargo test --test kills -- --nocapture killed
+//! FHIRDL_KILLS=100 FHIRDL_KILL_SEED=3 cargo test --test kills -- --nocapture killed
 //! ```
 
 mod common;
