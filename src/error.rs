@@ -25,6 +25,9 @@ pub enum Kind {
     Locked,
     /// `fhirdl doctor` found at least one failing check (exit 9).
     DoctorFailed,
+    /// A file or folder could not be written: disk full, file too large, read-only, not
+    /// permitted (exit 10).
+    Storage,
     /// Interrupted by Ctrl-C (exit 130).
     Interrupted,
 }
@@ -40,6 +43,7 @@ impl Kind {
             Kind::CredentialStore => 7,
             Kind::Locked => 8,
             Kind::DoctorFailed => 9,
+            Kind::Storage => 10,
             Kind::Interrupted => 130,
         }
     }
@@ -61,6 +65,7 @@ Exit codes:
   7    credential store unavailable (use --credential-store file on headless machines)
   8    another fhirdl run holds the lock
   9    fhirdl doctor: at least one check failed (see its table)
+  10   cannot write to disk (disk full, file too large, read-only or not permitted)
   130  interrupted (Ctrl-C)";
 
 /// A failure the user can act on: a message, a kind that picks the exit code, and a hint.
@@ -114,6 +119,9 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
     if let Some(f) = failure_of(err) {
         return f.kind.exit_code();
     }
+    if is_storage_error(err) {
+        return Kind::Storage.exit_code();
+    }
     if err
         .chain()
         .any(|e| e.downcast_ref::<reqwest::Error>().is_some())
@@ -123,10 +131,48 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
     EXIT_OTHER
 }
 
+/// A file system refusal: no space, file too large (`RLIMIT_FSIZE`), quota, read-only file
+/// system, permission denied.
+pub fn is_storage_error(err: &anyhow::Error) -> bool {
+    use std::io::ErrorKind as K;
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| {
+            matches!(
+                e.kind(),
+                K::StorageFull
+                    | K::FileTooLarge
+                    | K::QuotaExceeded
+                    | K::ReadOnlyFilesystem
+                    | K::PermissionDenied
+            )
+        })
+}
+
 /// The hint to show under an error, if any: the first one in the chain.
+/// Whether a message (a type's failure reason, kept as text) quotes a storage error of this
+/// platform ("No space left on device (os error 28)", "Permission denied (os error 13)", …).
+pub fn mentions_storage_error(text: &str) -> bool {
+    static TEXTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let texts = TEXTS.get_or_init(|| {
+        (1..512)
+            .map(std::io::Error::from_raw_os_error)
+            .filter(|e| is_storage_error(&anyhow::Error::from(std::io::Error::new(e.kind(), ""))))
+            .map(|e| e.to_string())
+            .collect()
+    });
+    texts.iter().any(|t| text.contains(t.as_str()))
+}
+
+/// What to do about a storage error.
+pub const STORAGE_HINT: &str = "free some space or make the folder writable (or choose another with --out), then run the same command again; files are replaced atomically, so what is on disk is whole and the files not yet replaced keep their previous version";
+
 pub fn hint_of(err: &anyhow::Error) -> Option<String> {
     if let Some(h) = failure_of(err).and_then(|f| f.hint.clone()) {
         return Some(h);
+    }
+    if is_storage_error(err) {
+        return Some(STORAGE_HINT.into());
     }
     if let Some(e) = err.chain().find_map(|e| e.downcast_ref::<reqwest::Error>()) {
         if e.is_connect() {
@@ -158,6 +204,19 @@ mod tests {
         );
         let plain: anyhow::Result<()> = Err(anyhow::anyhow!("boom")).context("x");
         assert_eq!(exit_code(&plain.unwrap_err()), 1);
+        let full: anyhow::Result<()> =
+            Err(std::io::Error::from(std::io::ErrorKind::StorageFull)).context("cannot write x");
+        let full = full.unwrap_err();
+        assert_eq!(exit_code(&full), 10);
+        assert!(hint_of(&full).unwrap().contains("free some space"));
+        #[cfg(target_os = "linux")]
+        {
+            assert!(mentions_storage_error(
+                "cannot write x: No space left on device (os error 28)"
+            ));
+            assert!(mentions_storage_error("Permission denied (os error 13)"));
+            assert!(!mentions_storage_error("the search answered HTTP 500"));
+        }
     }
 
     #[test]
@@ -171,6 +230,7 @@ mod tests {
             Kind::CredentialStore,
             Kind::Locked,
             Kind::DoctorFailed,
+            Kind::Storage,
             Kind::Interrupted,
         ] {
             let code = format!("  {:<4} ", kind.exit_code());

@@ -84,6 +84,10 @@ pub struct AtomicFile {
     path: std::path::PathBuf,
     dir: std::path::PathBuf,
     out: std::io::BufWriter<tempfile::NamedTempFile>,
+    /// Of everything written so far: sha256, lines and bytes (for manifests).
+    hasher: sha2::Sha256,
+    lines: usize,
+    bytes: u64,
 }
 
 impl AtomicFile {
@@ -108,13 +112,26 @@ impl AtomicFile {
             path: path.to_path_buf(),
             dir,
             out: std::io::BufWriter::with_capacity(256 * 1024, tmp),
+            hasher: sha2::Digest::new(),
+            lines: 0,
+            bytes: 0,
         })
     }
 
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
+        sha2::Digest::update(&mut self.hasher, bytes);
+        self.lines += bytes.iter().filter(|b| **b == b'\n').count();
+        self.bytes += bytes.len() as u64;
         self.out
             .write_all(bytes)
             .with_context(|| format!("cannot write {}", self.path.display()))
+    }
+
+    /// Lines, bytes and lower-case hex sha256 of what was written so far.
+    pub fn digest(&self) -> (usize, u64, String) {
+        let hash = sha2::Digest::finalize(self.hasher.clone());
+        let hex = hash.iter().map(|b| format!("{b:02x}")).collect();
+        (self.lines, self.bytes, hex)
     }
 
     /// Copies the first `len` bytes of `from` (the file being replaced, typically).
@@ -122,8 +139,19 @@ impl AtomicFile {
         use std::io::Read;
         let file =
             fs::File::open(from).with_context(|| format!("cannot read {}", from.display()))?;
-        let copied = std::io::copy(&mut file.take(len), &mut self.out)
-            .with_context(|| format!("cannot write {}", self.path.display()))?;
+        let mut source = file.take(len);
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut copied = 0u64;
+        loop {
+            let n = source
+                .read(&mut buf)
+                .with_context(|| format!("cannot read {}", from.display()))?;
+            if n == 0 {
+                break;
+            }
+            self.write_all(&buf[..n])?;
+            copied += n as u64;
+        }
         anyhow::ensure!(
             copied == len,
             "{} changed while it was being rewritten",
@@ -191,8 +219,11 @@ mod tests {
         let mut f = AtomicFile::create(&path).unwrap();
         f.copy_prefix(&path, 3).unwrap();
         f.write_all(b" new\n").unwrap();
+        let (lines, bytes, sha) = f.digest();
         f.commit().unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"old new\n");
+        assert_eq!((lines, bytes), (1, 8));
+        assert_eq!(sha.len(), 64);
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 

@@ -121,7 +121,7 @@ impl Http {
                 .wants_bodies()
                 .then(|| req.body().and_then(|b| b.as_bytes()))
                 .flatten()
-                .map(|b| String::from_utf8_lossy(b).into_owned()),
+                .map(|b| redact_body(&String::from_utf8_lossy(b))),
             response_body: None,
         });
         let started = Instant::now();
@@ -333,6 +333,9 @@ pub fn redacted_headers(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The largest body any caller reads (attachments, `sync::attachments::MAX_ATTACHMENT_BYTES`).
+const MAX_TRACED_BODY_BYTES: usize = 512 * 1024 * 1024;
+
 /// Reads the body for the trace (`--trace-bodies`) and hands back an equivalent response.
 async fn with_body_recorded(
     resp: reqwest::Response,
@@ -343,9 +346,19 @@ async fn with_body_recorded(
     let status = resp.status();
     let version = resp.version();
     let headers = resp.headers().clone();
-    let body = resp.bytes().await?;
+    // Never more than the largest body any caller accepts, plus one byte so that the caller's
+    // own cap still refuses it: a server sending gigabytes cannot exhaust memory through the
+    // trace.
+    let mut resp = resp;
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_TRACED_BODY_BYTES {
+            break;
+        }
+    }
     rec.bytes = Some(body.len() as u64);
-    rec.response_body = Some(String::from_utf8_lossy(&body).into_owned());
+    rec.response_body = Some(redact_body(&String::from_utf8_lossy(&body)));
     // Status and version come from a response that was valid a moment ago, so the builder
     // cannot fail; the default (an empty 200) is never reached.
     let mut rebuilt = reqwest::Response::from(
@@ -358,6 +371,77 @@ async fn with_body_recorded(
     );
     *rebuilt.headers_mut() = headers;
     Ok(rebuilt)
+}
+
+/// JSON members whose values never appear in a body trace (token responses, introspection).
+const SENSITIVE_JSON_KEYS: &[&str] = &[
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "client_secret",
+    "code_verifier",
+    "password",
+    "token",
+];
+
+/// A body as `--trace-bodies` may record it: a form (token and revocation requests) with the
+/// values of sensitive parameters replaced, a JSON document (token responses) with the values of
+/// token members replaced; anything else as it is (FHIR resources are health data, which the
+/// option is about, and their `code` elements are not secrets).
+pub fn redact_body(text: &str) -> String {
+    if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(text) {
+        fn walk(v: &mut serde_json::Value) -> bool {
+            let mut changed = false;
+            match v {
+                serde_json::Value::Object(map) => {
+                    for (k, x) in map.iter_mut() {
+                        if SENSITIVE_JSON_KEYS.contains(&k.as_str()) {
+                            *x = serde_json::Value::String("(redacted)".into());
+                            changed = true;
+                        } else {
+                            changed |= walk(x);
+                        }
+                    }
+                }
+                serde_json::Value::Array(items) => {
+                    for x in items {
+                        changed |= walk(x);
+                    }
+                }
+                _ => {}
+            }
+            changed
+        }
+        return if walk(&mut v) {
+            v.to_string()
+        } else {
+            text.to_string()
+        };
+    }
+    let looks_like_form = !text.is_empty()
+        && text.contains('=')
+        && !text.trim_start().starts_with('<')
+        && !text.contains(char::is_whitespace);
+    if looks_like_form {
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(text.as_bytes())
+            .into_owned()
+            .collect();
+        if pairs
+            .iter()
+            .any(|(k, _)| SENSITIVE_PARAMS.contains(&k.as_str()))
+        {
+            let mut out = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in &pairs {
+                if SENSITIVE_PARAMS.contains(&k.as_str()) {
+                    out.append_pair(k, "(redacted)");
+                } else {
+                    out.append_pair(k, v);
+                }
+            }
+            return out.finish();
+        }
+    }
+    text.to_string()
 }
 
 /// A short description of a transport error, without the URL (callers add a redacted one).
@@ -464,6 +548,27 @@ mod tests {
         assert!(r.contains("iss=https"), "{r}");
         let u = Url::parse("https://user:pw@h/x").unwrap();
         assert!(!redact_url(&u).contains("pw"));
+    }
+
+    #[test]
+    fn body_traces_keep_no_secret() {
+        let form = "grant_type=authorization_code&code=C0DE-1&code_verifier=VER-1&redirect_uri=http%3A%2F%2F127.0.0.1%3A5%2Fcb&client_secret=S-1";
+        let r = redact_body(form);
+        for s in ["C0DE-1", "VER-1", "S-1"] {
+            assert!(!r.contains(s), "{r}");
+        }
+        assert!(r.contains("grant_type=authorization_code"), "{r}");
+        let token = r#"{"access_token":"AT-1","refresh_token":"RT-1","id_token":"IT-1","patient":"p1","scope":"x"}"#;
+        let r = redact_body(token);
+        for s in ["AT-1", "RT-1", "IT-1"] {
+            assert!(!r.contains(s), "{r}");
+        }
+        assert!(r.contains("\"patient\":\"p1\""), "{r}");
+        // Health data keeps its codes; other text is left alone.
+        let obs = r#"{"resourceType":"Observation","code":{"coding":[{"code":"1234-5"}]}}"#;
+        assert_eq!(redact_body(obs), obs);
+        assert_eq!(redact_body("<html>x=1</html>"), "<html>x=1</html>");
+        assert_eq!(redact_body("token=T-1"), "token=%28redacted%29");
     }
 
     #[test]

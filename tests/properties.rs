@@ -62,6 +62,21 @@ proptest! {
     }
 
     #[test]
+    fn file_stems_are_distinct_even_without_case(ids in proptest::collection::vec("[aAbB.-]{1,4}", 0..40)) {
+        let ids: std::collections::BTreeSet<String> =
+            ids.into_iter().filter(|i| valid_id(i)).collect();
+        let stems = fhirdl::sync::naming::stems(ids.iter().map(String::as_str));
+        prop_assert_eq!(stems.len(), ids.len());
+        let folded: std::collections::BTreeSet<String> =
+            stems.values().map(|s| s.to_lowercase()).collect();
+        prop_assert_eq!(folded.len(), ids.len(), "{:?}", stems);
+        for stem in stems.values() {
+            let joined = std::path::Path::new("/out").join(format!("{stem}.json"));
+            prop_assert_eq!(joined.parent(), Some(std::path::Path::new("/out")));
+        }
+    }
+
+    #[test]
     fn references_resolve_only_under_the_base(reference in ".{0,120}", path in "(/[a-zA-Z0-9]{1,6}){0,3}") {
         let base = Url::parse(&format!("https://fhir.example{path}")).unwrap();
         if let Some((ty, id)) = resolve(&reference, &base) {

@@ -362,63 +362,6 @@ fn all_profiles_sync_each_profile_with_one_summary_and_the_worst_exit_code() {
     assert_eq!(b["ok"], true, "{doc}");
 }
 
-/// Kills `fhirdl sync` at seeded moments, checks that every file is whole at each kill point,
-/// then lets a run finish: the folder equals an uninterrupted export.
-#[test]
-fn killed_syncs_leave_whole_files_and_the_next_run_completes() {
-    use rand::{Rng, SeedableRng};
-    let env = Env::new(SandboxConfig {
-        resources_per_patient: 1500,
-        page_size_max: 20,
-        ..SandboxConfig::default()
-    });
-    assert_eq!(code(&env.login("a", &[])), 0);
-    let reference = env.data_dir().join("reference");
-    let out = env.fhirdl(&["sync", "--out", reference.to_str().unwrap()]);
-    assert_eq!(code(&out), 0, "{}", text(&out));
-    let killed = env.data_dir().join("killed");
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-    for _ in 0..12 {
-        let mut c = env.cmd();
-        c.args(["sync", "-q", "--out", killed.to_str().unwrap()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        let mut child = c.spawn().unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(rng.gen_range(5..400)));
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
-        for f in common::walk(&killed) {
-            let name = f.file_name().unwrap().to_string_lossy().into_owned();
-            if name.starts_with(".fhirdl-tmp-") {
-                continue; // an unfinished temporary file: removed by the next run
-            }
-            let bytes = std::fs::read(&f).unwrap();
-            if name.ends_with(".ndjson") {
-                for line in String::from_utf8(bytes).unwrap().lines() {
-                    serde_json::from_str::<serde_json::Value>(line)
-                        .unwrap_or_else(|e| panic!("{name}: torn line: {e}"));
-                }
-            } else if name.ends_with(".json") {
-                serde_json::from_slice::<serde_json::Value>(&bytes)
-                    .unwrap_or_else(|e| panic!("{name}: {e}"));
-            }
-        }
-    }
-    let out = env.fhirdl(&["sync", "--out", killed.to_str().unwrap()]);
-    assert_eq!(code(&out), 0, "{}", text(&out));
-    let strip = |dir: &Path| -> BTreeMap<String, String> {
-        snapshot(dir)
-            .into_iter()
-            .map(|(k, (_, v))| (k, v))
-            .collect()
-    };
-    assert_eq!(
-        strip(&killed),
-        strip(&reference),
-        "the interrupted export must end equal to an uninterrupted one"
-    );
-}
-
 #[test]
 fn wait_for_a_busy_folder() {
     let env = signed_in();
@@ -439,42 +382,6 @@ fn wait_for_a_busy_folder() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(dir.join("Patient.ndjson").exists());
-}
-
-#[test]
-fn ctrl_c_stops_cleanly_with_exit_code_130() {
-    let env = Env::new(SandboxConfig {
-        resources_per_patient: 1500,
-        page_size_max: 20,
-        quirks: fhirdl::sandbox::Quirks {
-            latency: std::time::Duration::from_millis(40),
-            ..Default::default()
-        },
-        ..SandboxConfig::default()
-    });
-    assert_eq!(code(&env.login("a", &[])), 0);
-    let mut c = env.cmd();
-    // One request at a time: the export takes several seconds, so the signal lands mid-run.
-    c.args(["sync", "--concurrency", "1"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped());
-    let child = c.spawn().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{err}");
-    assert!(
-        err.contains("interrupted") && err.contains("run `fhirdl sync` again"),
-        "{err}"
-    );
-    // What was saved is whole, and the next run completes it.
-    let out = env.fhirdl(&["sync"]);
-    assert_eq!(code(&out), 0, "{}", text(&out));
 }
 
 #[test]

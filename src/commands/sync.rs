@@ -81,6 +81,26 @@ fn partial_failure(report: &Report) -> Result<()> {
     if failed.is_empty() {
         return Ok(());
     }
+    // A type that could not be saved because the folder cannot be written (disk full,
+    // read-only…) is not a server's fault: say so, with its own exit code.
+    let storage = report.types.iter().find_map(|t| {
+        t.reason
+            .as_deref()
+            .filter(|r| t.status == "failed" && crate::error::mentions_storage_error(r))
+    });
+    if let Some(reason) = storage {
+        return Err(Failure::new(
+            Kind::Storage,
+            format!(
+                "{} of {} types could not be saved ({}): {reason}",
+                failed.len(),
+                report.types.len(),
+                failed.join(", ")
+            ),
+        )
+        .hint(crate::error::STORAGE_HINT)
+        .into());
+    }
     Err(Failure::new(
         Kind::Partial,
         format!(

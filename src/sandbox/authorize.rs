@@ -285,7 +285,11 @@ fn redirect_to_app(shared: &Shared, redirect_uri: &str, pairs: &[(&str, &str)]) 
             query.append_pair(name, value);
         }
         if shared.config.iss_parameter {
-            query.append_pair("iss", &shared.issuer);
+            if shared.hostile().wrong_iss {
+                query.append_pair("iss", "https://impostor.example/oauth");
+            } else {
+                query.append_pair("iss", &shared.issuer);
+            }
         }
     }
     (

@@ -8,6 +8,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 use url::form_urlencoded;
 
+use super::hostile::HostileLink;
 use super::instant::format_instant;
 use super::quirks::NextLinkStyle;
 use super::search::{OFFSET, PAGE};
@@ -56,9 +57,26 @@ pub(super) fn searchset(shared: &Shared, page: &Page<'_>) -> String {
         .config
         .quirks
         .drops_next_link(page.resource_type, page.number());
+    let hostile = shared.hostile();
     if page.count > 0 && next < page.total && !dropped {
         links.push(json!({"relation": "next", "url": link(shared, page, style, next)}));
+    } else if hostile.pages_forever(page.resource_type) {
+        links.push(json!({"relation": "next", "url": link(shared, page, style, next.max(page.offset + 1))}));
+    } else if let Some(target) = hostile.next_link_for(page.resource_type) {
+        let url = match target {
+            HostileLink::Url(u) => u.clone(),
+            HostileLink::FirstPage => link(shared, page, style, 0),
+        };
+        links.push(json!({"relation": "next", "url": url}));
     }
+    let injected: Vec<String> = if page.offset == 0 {
+        hostile
+            .injected(page.resource_type)
+            .map(|v| format!("{{\"resource\":{v},\"search\":{{\"mode\":\"match\"}}}}"))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let head = json!({
         "resourceType": "Bundle",
         "meta": {"lastUpdated": format_instant(OffsetDateTime::now_utc())},
@@ -67,7 +85,7 @@ pub(super) fn searchset(shared: &Shared, page: &Page<'_>) -> String {
         "link": links,
     })
     .to_string();
-    if page.entries.is_empty() {
+    if page.entries.is_empty() && injected.is_empty() {
         return head;
     }
     let size = head.len()
@@ -80,8 +98,14 @@ pub(super) fn searchset(shared: &Shared, page: &Page<'_>) -> String {
     // `head` is a JSON object; reopen it to append the entries.
     out.push_str(head.strip_suffix('}').unwrap_or(&head));
     out.push_str(",\"entry\":[");
-    for (i, resource) in page.entries.iter().enumerate() {
+    for (i, entry) in injected.iter().enumerate() {
         if i > 0 {
+            out.push(',');
+        }
+        out.push_str(entry);
+    }
+    for (i, resource) in page.entries.iter().enumerate() {
+        if i > 0 || !injected.is_empty() {
             out.push(',');
         }
         let full_url = json!(format!(

@@ -17,6 +17,7 @@ mod extras;
 mod fhir;
 mod form;
 mod grants;
+mod hostile;
 mod html;
 mod instant;
 mod pdf;
@@ -40,6 +41,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use url::Url;
 
+pub use hostile::{Hostile, HostileAnswer, HostileBody, HostileLink};
 pub use quirks::{AttachmentStyle, NextLinkStyle, Quirks};
 use shared::Shared;
 
@@ -269,6 +271,12 @@ impl Sandbox {
     /// Every current access token becomes expired; refresh tokens stay valid.
     pub fn expire_access_tokens(&self) {
         self.shared.auth().expire_access_tokens();
+    }
+
+    /// Replaces the hostile behaviours ([`Quirks::hostile`]) while the sandbox runs, so a test
+    /// can make a good export first and then turn the server hostile.
+    pub fn set_hostile(&self, hostile: Hostile) {
+        self.shared.set_hostile(hostile);
     }
 
     pub fn stats(&self) -> SandboxStats {

@@ -79,6 +79,9 @@ pub struct Quirks {
     pub uncommon_categories: bool,
     /// Added to every request before it is answered (never blocks a thread).
     pub latency: Duration,
+    /// Answers no honest server gives (hostile ids, links, bodies, token and authorization
+    /// responses), for tests of fhirdl's defences; see [`super::hostile`].
+    pub hostile: super::hostile::Hostile,
 }
 
 impl Quirks {
@@ -103,6 +106,7 @@ impl Quirks {
             software_name: Some("Nextgen FHIR Server".to_owned()),
             uncommon_categories: true,
             latency: Duration::ZERO,
+            hostile: super::hostile::Hostile::default(),
         }
     }
 

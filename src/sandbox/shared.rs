@@ -42,6 +42,8 @@ pub(super) struct Shared {
     fhir_base_url: Url,
     resources: RwLock<ResourceStore>,
     auth: Mutex<AuthStore>,
+    /// `config.quirks.hostile` at the start, replaceable while running (`Sandbox::set_hostile`).
+    hostile: RwLock<Arc<super::hostile::Hostile>>,
 }
 
 impl Shared {
@@ -78,7 +80,9 @@ impl Shared {
         if let Some((_, client_secret)) = &config.confidential_client {
             secrets.record(client_secret);
         }
+        let hostile = RwLock::new(Arc::new(config.quirks.hostile.clone()));
         Ok(Shared {
+            hostile,
             config,
             origin,
             issuer,
@@ -94,6 +98,21 @@ impl Shared {
             resources: RwLock::new(resources),
             auth: Mutex::new(AuthStore::default()),
         })
+    }
+
+    /// The hostile behaviours in effect now.
+    pub(super) fn hostile(&self) -> Arc<super::hostile::Hostile> {
+        match self.hostile.read() {
+            Ok(h) => Arc::clone(&h),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    pub(super) fn set_hostile(&self, hostile: super::hostile::Hostile) {
+        match self.hostile.write() {
+            Ok(mut h) => *h = Arc::new(hostile),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(hostile),
+        }
     }
 
     pub(super) fn fhir_base_url(&self) -> Url {

@@ -262,11 +262,16 @@ fn issue(
         "patient": grant.patient,
         "need_patient_banner": false,
     });
+    if shared.hostile().token_without_patient {
+        if let Some(o) = body.as_object_mut() {
+            o.remove("patient");
+        }
+    }
     if let Some(refresh_token) = refresh_token {
         shared.secrets.record(&refresh_token);
         body["refresh_token"] = json!(refresh_token);
     }
-    if scopes::has(scope, "openid") {
+    if scopes::has(scope, "openid") && !shared.hostile().token_without_patient {
         let id_token = id_token(shared, grant);
         shared.secrets.record(&id_token);
         body["id_token"] = json!(id_token);

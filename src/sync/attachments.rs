@@ -153,6 +153,9 @@ pub async fn save_all(fhir: &FhirClient, out: &Path, concurrency: usize) -> Resu
                 return Err(anyhow::Error::new(e).context(format!("cannot read {}", path.display())))
             }
         };
+        // Ids equal but for case would give names equal but for case (see sync::naming).
+        let ids = super::export::ids_in(&path)?;
+        let stems = super::naming::stems(ids.iter().map(String::as_str));
         let lines = std::io::BufRead::lines(std::io::BufReader::new(file));
         for line in lines {
             let line = line.map_err(|e| {
@@ -161,7 +164,13 @@ pub async fn save_all(fhir: &FhirClient, out: &Path, concurrency: usize) -> Resu
             let Ok(resource) = serde_json::from_str::<Value>(&line) else {
                 continue;
             };
-            for a in attachments_of(ty, &resource) {
+            let id = resource.get("id").and_then(Value::as_str).unwrap_or("");
+            for mut a in attachments_of(ty, &resource) {
+                if let Some(stem) = stems.get(id).filter(|s| s.as_str() != id) {
+                    if let Some(rest) = a.file.strip_prefix(&format!("{ty}-{id}-")) {
+                        a.file = format!("{ty}-{stem}-{rest}");
+                    }
+                }
                 let path = dir.join(&a.file);
                 let known = manifest.get(&a.file);
                 if path.exists()
@@ -236,6 +245,27 @@ fn bytes_entry(a: &Attachment, bytes: &[u8]) -> ManifestEntry {
     }
 }
 
+/// Where an attachment `url` may be downloaded from with the token: absolute or relative to the
+/// FHIR base, and on the FHIR base's origin only (not another host or port, not `file:`, not
+/// loopback when the FHIR server is elsewhere).
+pub fn attachment_url(base: &Url, raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw)
+        .or_else(|_| {
+            crate::auth::discovery::base_join(base, raw).map_err(|_| url::ParseError::EmptyHost)
+        })
+        .map_err(|_| "its URL is not valid".to_string())?;
+    if url.origin() != base.origin() {
+        let shown = match url.origin() {
+            o @ url::Origin::Tuple(..) => o.ascii_serialization(),
+            url::Origin::Opaque(_) => format!("a {}: URL", url.scheme()),
+        };
+        return Err(format!(
+            "it is served by {shown} (not the FHIR server); not downloaded, the access token goes only to the FHIR server"
+        ));
+    }
+    Ok(url)
+}
+
 /// The attachment's bytes: inline data decoded, or downloaded from the FHIR server.
 async fn content(fhir: &FhirClient, a: &Attachment) -> Result<Vec<u8>, String> {
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -245,19 +275,7 @@ async fn content(fhir: &FhirClient, a: &Attachment) -> Result<Vec<u8>, String> {
             .decode(cleaned)
             .map_err(|_| "its inline data is not valid base64".to_string());
     }
-    let raw = a.url.as_deref().unwrap_or_default();
-    let url = Url::parse(raw)
-        .or_else(|_| {
-            crate::auth::discovery::base_join(fhir.base(), raw)
-                .map_err(|_| url::ParseError::EmptyHost)
-        })
-        .map_err(|_| "its URL is not valid".to_string())?;
-    if url.origin() != fhir.base().origin() {
-        return Err(format!(
-            "it is served by {} (not the FHIR server); not downloaded, the access token goes only to the FHIR server",
-            url.origin().ascii_serialization()
-        ));
-    }
+    let url = attachment_url(fhir.base(), a.url.as_deref().unwrap_or_default())?;
     let resp = fhir
         .get_bytes(&url, ACCEPT, MAX_ATTACHMENT_BYTES)
         .await
@@ -313,6 +331,36 @@ mod tests {
             "DiagnosticReport-r-1.xml"
         );
         assert!(attachments_of("Observation", &report).is_empty());
+    }
+
+    #[test]
+    fn only_the_fhir_origin_gets_the_token() {
+        let base = Url::parse("https://fhir.example.org/r4").unwrap();
+        assert_eq!(
+            attachment_url(&base, "Binary/b1").unwrap().as_str(),
+            "https://fhir.example.org/r4/Binary/b1"
+        );
+        assert!(attachment_url(&base, "https://fhir.example.org/docs/1.pdf").is_ok());
+        for bad in [
+            "https://evil.example/x.pdf",
+            "http://fhir.example.org/r4/Binary/b1",
+            "https://fhir.example.org:8443/r4/Binary/b1",
+            "http://127.0.0.1/r4/Binary/b1",
+            "http://localhost:8080/x",
+            "http://[::1]/x",
+            "file:///etc/passwd",
+            "data:application/pdf;base64,aGk=",
+        ] {
+            let why = attachment_url(&base, bad).expect_err(bad);
+            assert!(why.contains("not the FHIR server"), "{bad}: {why}");
+        }
+        // A scheme-relative URL is read as a path under the base, never as another host.
+        assert_eq!(
+            attachment_url(&base, "//evil.example/x")
+                .unwrap()
+                .host_str(),
+            Some("fhir.example.org")
+        );
     }
 
     #[test]

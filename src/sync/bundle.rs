@@ -80,10 +80,13 @@ pub fn parse_page(body: Value, page_url: &Url) -> Result<Page> {
     Ok(page)
 }
 
-/// A FHIR `id`: 1 to 64 of `A-Z a-z 0-9 - .`. Ids that break this rule never name a file and
-/// are reported instead of stored.
+/// A FHIR `id`: 1 to 64 of `A-Z a-z 0-9 - .`, and not `.` or `..` (which the FHIR syntax allows
+/// but which mean "this folder" and "the parent folder" in a path, and which URL libraries drop
+/// from a path). Ids that break this rule never name a file and are reported instead of stored.
 pub fn valid_id(id: &str) -> bool {
     !id.is_empty()
+        && id != "."
+        && id != ".."
         && id.len() <= 64
         && id
             .bytes()
@@ -138,6 +141,8 @@ mod tests {
             "a/b",
             "a\\b",
             "a\0b",
+            ".",
+            "..",
             "a b",
             "é",
             &"x".repeat(65),

@@ -100,6 +100,8 @@ pub fn last_run(dir: &Path) -> Option<LastRun> {
 pub struct Export {
     dir: PathBuf,
     _lock: std::fs::File,
+    /// Types merge in parallel; their announcements to manifest.json take turns.
+    manifest: std::sync::Mutex<()>,
 }
 
 impl Export {
@@ -138,6 +140,7 @@ impl Export {
         Ok(Export {
             dir: dir.to_path_buf(),
             _lock: lock,
+            manifest: std::sync::Mutex::new(()),
         })
     }
 
@@ -181,12 +184,7 @@ impl Export {
 
     /// The ids stored for a type, read line by line.
     pub fn ids(&self, resource_type: &str) -> Result<std::collections::HashSet<String>> {
-        let mut ids = std::collections::HashSet::new();
-        let mut reader = Stored::open(&self.ndjson_path(resource_type))?;
-        while let Some(entry) = reader.next_entry()? {
-            ids.extend(entry.id);
-        }
-        Ok(ids)
+        ids_in(&self.ndjson_path(resource_type))
     }
 
     /// Calls `each` with every stored resource of a type, line by line.
@@ -274,9 +272,29 @@ impl Export {
         let mut removed: Option<AtomicFile> = None;
         let pretty_dir = self.dir.join("json").join(resource_type);
         let pretty = opts.pretty && !opts.dry_run;
+        // Pretty file names: ids equal but for case get distinct ones (see sync::naming).
+        let mut stems = std::collections::BTreeMap::new();
         if pretty {
             create_private_dir(&pretty_dir)?;
+            let mut ids = self.ids(resource_type)?;
+            if let Some(f) = fetched.as_ref() {
+                ids.extend(f.ids().iter().cloned());
+            }
+            stems = super::naming::stems(ids.iter().map(String::as_str));
         }
+        let write_pretty = |id: &str, line: &str| -> Result<()> {
+            let stem = stems.get(id).map_or(id, String::as_str);
+            if stem != id {
+                // A bare name from before the twin arrived would shadow it on a
+                // case-insensitive file system.
+                crate::fsutil::remove_if_exists(&pretty_dir.join(format!("{id}.json")))?;
+            }
+            let v: serde_json::Value = serde_json::from_str(line)?;
+            write_atomic(
+                &pretty_dir.join(format!("{stem}.json")),
+                serde_json::to_string_pretty(&v)?.as_bytes(),
+            )
+        };
         let mut new_entry = match fetched.as_mut() {
             Some(f) => f.next_entry()?,
             None => None,
@@ -298,7 +316,7 @@ impl Export {
                     m.stored += 1;
                     m.changed = true;
                     if pretty {
-                        write_pretty(&pretty_dir, &id, &line)?;
+                        write_pretty(&id, &line)?;
                     }
                     new_entry = next_of(fetched)?;
                 }
@@ -308,8 +326,9 @@ impl Export {
                     if o.line == line && o.clean {
                         m.unchanged += 1;
                         out.line(&line)?;
-                        if pretty && !pretty_dir.join(format!("{id}.json")).exists() {
-                            write_pretty(&pretty_dir, &id, &line)?;
+                        let stem = stems.get(&id).map_or(id.as_str(), String::as_str);
+                        if pretty && !pretty_dir.join(format!("{stem}.json")).exists() {
+                            write_pretty(&id, &line)?;
                         }
                     } else {
                         out.diverge(o.start)?;
@@ -321,7 +340,7 @@ impl Export {
                             m.changed = true;
                         }
                         if pretty {
-                            write_pretty(&pretty_dir, &id, &line)?;
+                            write_pretty(&id, &line)?;
                         }
                     }
                     m.stored += 1;
@@ -355,8 +374,9 @@ impl Export {
                                 }
                             }
                             if pretty {
+                                let stem = stems.get(&o.id).map_or(o.id.as_str(), String::as_str);
                                 crate::fsutil::remove_if_exists(
-                                    &pretty_dir.join(format!("{}.json", o.id)),
+                                    &pretty_dir.join(format!("{stem}.json")),
                                 )?;
                             }
                         }
@@ -373,6 +393,25 @@ impl Export {
             out.diverge(0)?;
         }
         m.written = out.file.is_some();
+        if let Some(file) = &out.file {
+            // manifest.json says what is coming before the file is replaced (see
+            // sync::manifest); the pretty files were written before, the NDJSON file last.
+            let (count, bytes, sha256) = file.digest();
+            let _turn = self
+                .manifest
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            super::manifest::announce(
+                &self.dir,
+                &format!("{resource_type}.ndjson"),
+                &super::manifest::FileEntry {
+                    resource_type: resource_type.to_string(),
+                    count,
+                    bytes: bytes as usize,
+                    sha256,
+                },
+            )?;
+        }
         out.commit()?;
         Ok(m)
     }
@@ -527,14 +566,6 @@ fn next_of(fetched: &mut Option<Sorted>) -> Result<Option<(String, String)>> {
         Some(f) => f.next_entry(),
         None => Ok(None),
     }
-}
-
-fn write_pretty(dir: &Path, id: &str, line: &str) -> Result<()> {
-    let v: serde_json::Value = serde_json::from_str(line)?;
-    write_atomic(
-        &dir.join(format!("{id}.json")),
-        serde_json::to_string_pretty(&v)?.as_bytes(),
-    )
 }
 
 /// The stored file is not in id order.
@@ -702,8 +733,18 @@ impl Existing {
     }
 }
 
+/// The ids in an NDJSON file, read line by line (a missing file has none).
+pub fn ids_in(path: &Path) -> Result<std::collections::HashSet<String>> {
+    let mut ids = std::collections::HashSet::new();
+    let mut reader = Stored::open(path)?;
+    while let Some(entry) = reader.next_entry()? {
+        ids.extend(entry.id);
+    }
+    Ok(ids)
+}
+
 /// Lines, bytes and sha256 of a file, read in chunks; `None` when it does not exist.
-fn digest(path: &Path) -> Result<Option<(usize, u64, String)>> {
+pub(crate) fn digest(path: &Path) -> Result<Option<(usize, u64, String)>> {
     use std::io::Read;
     let mut file = match std::fs::File::open(path) {
         Ok(f) => f,

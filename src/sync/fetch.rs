@@ -293,7 +293,7 @@ async fn chain(
         _ => None,
     };
     keep_page(first, ty, patient, sink, bar)?;
-    if let Some(urls) = planned.filter(|u| u.len() > 1 && u.len() < MAX_PAGES) {
+    if let Some(urls) = planned.filter(|u| u.len() > 1 && u.len() < max_pages()) {
         let answers = futures_util::future::join_all(urls.iter().map(|u| fhir.get(u))).await;
         let mut ok = true;
         let mut last_next = None;
@@ -339,11 +339,13 @@ async fn chain(
             ));
             break;
         }
-        if pages >= MAX_PAGES {
-            lock(sink)
-                .warnings
-                .push(format!("{what}: stopped after {MAX_PAGES} pages"));
-            break;
+        let cap = max_pages();
+        if pages >= cap {
+            // What arrived may be any part of the record: the type fails, its previous file
+            // and state mark stay as they were.
+            anyhow::bail!(
+                "{what}: the server still sent a next link after {cap} pages; stopped (it seems to page forever), the previous {ty} file is kept"
+            );
         }
         let resp = fhir.get(&page_url).await?;
         let page = page_of(resp, &page_url, &what, sink)?;
@@ -461,6 +463,16 @@ pub(super) fn page_urls(first: &Url, next: &Url, page_len: usize, total: u64) ->
     Some(urls)
 }
 
+/// [`MAX_PAGES`], or `FHIRDL_MAX_PAGES` when set (an undocumented hook for tests, which cannot
+/// wait for 10,000 pages).
+fn max_pages() -> usize {
+    std::env::var("FHIRDL_MAX_PAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(MAX_PAGES)
+}
+
 /// `_summary=count` of the whole un-fanned search, when the server answers it.
 async fn count_all(fhir: &FhirClient, ty: &str, patient: &str, since: Option<&str>) -> Option<u64> {
     let since_value = since.map(|s| format!("ge{s}"));
@@ -495,6 +507,12 @@ fn add_resource(
         .get("resourceType")
         .and_then(|v| v.as_str())
         .unwrap_or("");
+    if rt.is_empty() {
+        fetched.warnings.push(format!(
+            "ignored an entry of the {ty} results that is not a resource"
+        ));
+        return Ok(());
+    }
     if rt != ty {
         fetched.warnings.push(format!(
             "ignored a {} in the {ty} results",

@@ -10,6 +10,8 @@ pub mod bundle;
 pub mod export;
 pub mod fanout;
 mod fetch;
+pub mod manifest;
+pub mod naming;
 pub mod plan;
 pub mod references;
 pub mod spool;

@@ -103,12 +103,12 @@ impl Spool {
         if self.runs.is_empty() {
             self.buf.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             return Ok(Sorted {
+                ids: self.ids,
                 memory: self.buf,
                 pos: 0,
                 runs: Vec::new(),
                 heap: BinaryHeap::new(),
                 started: true,
-                len: self.ids.len(),
             });
         }
         self.spill()?;
@@ -118,35 +118,40 @@ impl Spool {
             .map(|f| BufReader::with_capacity(64 * 1024, f))
             .collect();
         Ok(Sorted {
+            ids: self.ids,
             memory: Vec::new(),
             pos: 0,
             runs,
             heap: BinaryHeap::new(),
             started: false,
-            len: self.ids.len(),
         })
     }
 }
 
 /// Resources in id order, from memory or from merged runs.
 pub struct Sorted {
+    ids: HashSet<String>,
     memory: Vec<(String, String)>,
     pos: usize,
     runs: Vec<BufReader<File>>,
     /// The next line of each run: (id, line, run index).
     heap: BinaryHeap<Reverse<(String, String, usize)>>,
     started: bool,
-    len: usize,
 }
 
 impl Sorted {
     /// How many resources it yields.
     pub fn len(&self) -> usize {
-        self.len
+        self.ids.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.ids.is_empty()
+    }
+
+    /// The ids it yields.
+    pub fn ids(&self) -> &HashSet<String> {
+        &self.ids
     }
 
     /// Back to the first resource.
