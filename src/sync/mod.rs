@@ -301,12 +301,7 @@ pub async fn sync(
                     t.abort();
                 }
                 progress.clear();
-                return Err(crate::error::Failure::new(
-                    Kind::Interrupted,
-                    format!("sync interrupted; {saved} resource types were finished and saved in {}, the others keep their previous version", opts.out.display()),
-                )
-                .hint("run `fhirdl sync` again to finish; it continues where this run stopped")
-                .into());
+                return Err(interrupted(saved, &opts.out));
             }
         };
         let Some(joined) = joined else { break };
@@ -375,7 +370,9 @@ pub async fn sync(
     let mut attachment_report = attachments::Report::default();
     if !opts.dry_run {
         let scan_all = !dirty.is_empty();
-        let added = close_references(
+        // Ctrl-C while references are read still stops cleanly: every merge is atomic and the
+        // state is saved after each one.
+        let closing = close_references(
             &fhir,
             &export,
             &mut state,
@@ -383,8 +380,17 @@ pub async fn sync(
             opts,
             scan_all,
             &mut warnings,
-        )
-        .await?;
+        );
+        let added = tokio::select! {
+            added = closing => added?,
+            _ = tokio::signal::ctrl_c() => {
+                if let Some(t) = &attachment_task {
+                    t.abort();
+                }
+                progress.clear();
+                return Err(interrupted(saved, &opts.out));
+            }
+        };
         changed_any |= added.values().any(|(new, _)| *new > 0);
         for (ty, (new, stored)) in added {
             match reports.iter_mut().find(|r| r.resource_type == ty) {
@@ -405,9 +411,16 @@ pub async fn sync(
             }
         }
         if let Some(task) = attachment_task {
-            attachment_report = task
-                .await
-                .map_err(|e| anyhow::anyhow!("the attachments task failed: {e}"))??;
+            let abort = task.abort_handle();
+            let joined = tokio::select! {
+                joined = task => joined,
+                _ = tokio::signal::ctrl_c() => {
+                    abort.abort();
+                    return Err(interrupted(saved, &opts.out));
+                }
+            };
+            attachment_report =
+                joined.map_err(|e| anyhow::anyhow!("the attachments task failed: {e}"))??;
             let complete = attachment_report.failed == 0;
             if state.attachments_complete != complete {
                 state.attachments_complete = complete;
@@ -476,6 +489,16 @@ pub async fn sync(
         })?;
     }
     Ok(report)
+}
+
+/// The error of a run stopped by Ctrl-C: what is saved, and how to finish.
+fn interrupted(saved: usize, out: &std::path::Path) -> anyhow::Error {
+    crate::error::Failure::new(
+        Kind::Interrupted,
+        format!("sync interrupted; {saved} resource types were finished and saved in {}, the others keep their previous version", out.display()),
+    )
+    .hint("run `fhirdl sync` again to finish; it continues where this run stopped")
+    .into()
 }
 
 fn progress_line(r: &TypeReport) -> String {
