@@ -356,6 +356,11 @@ impl Export {
                             }
                             out.line(&o.line)?;
                             m.stored += 1;
+                            // `--format both` added to an NDJSON-only export: fill in.
+                            let stem = stems.get(&o.id).map_or(o.id.as_str(), String::as_str);
+                            if pretty && !pretty_dir.join(format!("{stem}.json")).exists() {
+                                write_pretty(&o.id, &o.line)?;
+                            }
                         }
                         Mode::Replace => {
                             out.diverge(o.start)?;
@@ -440,7 +445,21 @@ impl Export {
     /// Writes `manifest.json`: what is in the folder, with a sha256 per file.
     pub fn write_manifest(&self, header: serde_json::Value, types: &[String]) -> Result<()> {
         let mut files = serde_json::Map::new();
-        for ty in types {
+        // The types of the state, and any other `<Type>.ndjson` here (a type whose file a
+        // killed run replaced and whose search then failed is not in the state yet).
+        let mut all: std::collections::BTreeSet<String> = types.iter().cloned().collect();
+        for entry in std::fs::read_dir(&self.dir)
+            .with_context(|| format!("cannot read {}", self.dir.display()))?
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(ty) = name.strip_suffix(".ndjson") {
+                if super::plan::is_type_name(ty) && entry.file_type().is_ok_and(|t| t.is_file()) {
+                    all.insert(ty.to_string());
+                }
+            }
+        }
+        for ty in &all {
             let path = self.ndjson_path(ty);
             let Ok(Some((count, bytes, sha256))) = digest(&path) else {
                 continue;
@@ -961,5 +980,56 @@ mod tests {
             "not json\n",
             "left as it was"
         );
+    }
+
+    #[test]
+    fn pretty_files_follow_the_ndjson_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let ex = Export::open(dir.path()).unwrap();
+        let (a, b) = (r#"{"id":"a"}"#, r#"{"id":"b"}"#);
+        ex.merge(
+            "Condition",
+            sorted(dir.path(), &[("a", a), ("b", b)], 1),
+            &opts(Mode::Replace),
+        )
+        .unwrap();
+        let json = dir.path().join("json/Condition");
+        assert!(!json.exists(), "NDJSON only so far");
+        // `--format both` added later: the pretty files of unchanged resources are filled in.
+        let both = MergeOptions {
+            pretty: true,
+            ..opts(Mode::Upsert)
+        };
+        let m = ex
+            .merge("Condition", sorted(dir.path(), &[], 1), &both)
+            .unwrap();
+        assert!(!m.written);
+        assert!(json.join("a.json").exists() && json.join("b.json").exists());
+        // A resource gone on a full run: its pretty file goes too.
+        let full = MergeOptions {
+            pretty: true,
+            ..opts(Mode::Replace)
+        };
+        ex.merge("Condition", sorted(dir.path(), &[("a", a)], 1), &full)
+            .unwrap();
+        assert!(json.join("a.json").exists() && !json.join("b.json").exists());
+        // A case twin arrives: both get distinct names, the bare one is gone.
+        let twin = r#"{"id":"A"}"#;
+        ex.merge("Condition", sorted(dir.path(), &[("A", twin)], 1), &both)
+            .unwrap();
+        let names: Vec<String> = std::fs::read_dir(&json)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(names.iter().all(|n| n.contains('_')), "{names:?}");
+        // The manifest lists every NDJSON file in the folder.
+        std::fs::write(dir.path().join("Stray.ndjson"), "").unwrap();
+        ex.write_manifest(serde_json::json!({}), &["Condition".into()])
+            .unwrap();
+        let m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap())
+                .unwrap();
+        assert!(m["files"]["Stray.ndjson"].is_object(), "{m}");
     }
 }

@@ -42,6 +42,13 @@ pub fn patient_searchable_types(metadata: &Value) -> Vec<String> {
     out
 }
 
+/// A FHIR resource type name: an upper-case letter, then letters and digits (at most 64).
+pub fn is_type_name(name: &str) -> bool {
+    name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_uppercase())
+        && name.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
 /// Does the server declare `_lastUpdated` search for this type (on the type or for all types)?
 /// When it does not, incremental queries are impossible and the type is fetched whole and
 /// compared.
