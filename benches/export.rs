@@ -257,12 +257,39 @@ mod bench {
                 .map(|r| Box::new(r) as Box<dyn Read + Send>),
         );
         let pid = child.id() as libc::pid_t;
+        // Peak RSS: wait4's ru_maxrss is useless here, because a child spawned with
+        // vfork/CLONE_VM starts its accounting from the parent's memory (this process holds
+        // the sandbox's whole patient). /proc/<pid>/status VmHWM is the high-water mark of the
+        // child's own address space after exec; it only grows, so the last reading before the
+        // exit is the peak (to within the polling interval).
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let hwm = {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let mut peak_kib = 0u64;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+                        let kib = status
+                            .lines()
+                            .find_map(|l| l.strip_prefix("VmHWM:"))
+                            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
+                        if let Some(kib) = kib {
+                            peak_kib = peak_kib.max(kib);
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                peak_kib
+            })
+        };
         let mut status: libc::c_int = 0;
         // SAFETY: rusage is plain data; wait4 fills it for our own child, which std has not
         // reaped (we never call wait on `child`).
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
         let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
         let wall = started.elapsed();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let polled_kib = hwm.join().unwrap_or(0);
         ensure!(
             reaped == pid,
             "wait4 failed: {}",
@@ -279,8 +306,12 @@ mod bench {
         let run = Run {
             wall_s: wall.as_secs_f64(),
             cpu_s: secs(usage.ru_utime) + secs(usage.ru_stime),
-            // Linux reports ru_maxrss in KiB.
-            peak_rss_mib: usage.ru_maxrss as f64 / 1024.0,
+            // Linux reports both in KiB; VmHWM when /proc had it (Linux), else ru_maxrss.
+            peak_rss_mib: if polled_kib > 0 {
+                polled_kib as f64 / 1024.0
+            } else {
+                usage.ru_maxrss as f64 / 1024.0
+            },
             ..Run::default()
         };
         Ok((code, stdout, stderr, run))

@@ -284,7 +284,8 @@ async fn chain(
     }
     let first = page_of(resp, &url, &what, sink)?;
     let total = first.total;
-    let mut received = first.resources.len() as u64;
+    let first_len = first.resources.len() as u64;
+    let mut received = first_len;
     let mut pages = 1usize;
     let mut next = first.next.clone();
     let mut seen: HashSet<String> = HashSet::from([url.as_str().to_string()]);
@@ -294,17 +295,21 @@ async fn chain(
     };
     keep_page(first, ty, patient, sink, bar)?;
     if let Some(urls) = planned.filter(|u| u.len() > 1 && u.len() < max_pages()) {
-        let answers = futures_util::future::join_all(urls.iter().map(|u| fhir.get(u))).await;
+        // In order, at most a window's worth at once: pages are kept as they come, so memory
+        // holds a few pages, not the whole chain.
+        use futures_util::StreamExt;
+        let in_flight = fhir.window().limit().max(1);
+        let mut queue = urls.iter();
+        let mut answers = futures_util::stream::FuturesOrdered::new();
+        for u in queue.by_ref().take(in_flight) {
+            answers.push_back(fetch_page(fhir, u, &what, sink));
+        }
         let mut ok = true;
         let mut last_next = None;
-        for (u, answer) in urls.iter().zip(answers) {
-            let page = answer.and_then(|resp| {
-                if resp.status.is_success() {
-                    page_of(resp, u, &what, sink)
-                } else {
-                    anyhow::bail!("HTTP {}", resp.status.as_u16())
-                }
-            });
+        while let Some((u, page)) = answers.next().await {
+            if let Some(more) = queue.next() {
+                answers.push_back(fetch_page(fhir, more, &what, sink));
+            }
             match page {
                 Ok(page) if ok => {
                     seen.insert(u.as_str().to_string());
@@ -319,6 +324,7 @@ async fn chain(
                 Err(_) => ok = false,
             }
         }
+        drop(answers);
         if ok {
             // Normally the last page has no next link; one that does is followed.
             next = last_next.filter(|n| !seen.contains(n.as_str()));
@@ -326,7 +332,7 @@ async fn chain(
             lock(sink).warnings.push(format!(
                 "{what}: fetching pages in parallel failed; followed the next links instead"
             ));
-            received = 0;
+            received = first_len;
             seen.clear();
             seen.insert(url.as_str().to_string());
             pages = 1;
@@ -365,6 +371,21 @@ async fn chain(
         }
     }
     Ok(Chain::Done { shortfall })
+}
+
+/// One page of a planned chain, fetched and parsed.
+async fn fetch_page<'a>(
+    fhir: &FhirClient,
+    url: &'a Url,
+    what: &str,
+    sink: &Sink,
+) -> (&'a Url, Result<Page>) {
+    let page = match fhir.get(url).await {
+        Ok(resp) if resp.status.is_success() => page_of(resp, url, what, sink),
+        Ok(resp) => Err(anyhow::anyhow!("HTTP {}", resp.status.as_u16())),
+        Err(e) => Err(e),
+    };
+    (url, page)
 }
 
 /// A page's answer checked and parsed (counted in `sink`; its resources not kept yet).
