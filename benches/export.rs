@@ -1,5 +1,5 @@
 //! `cargo bench --bench export [-- --size typical|large|huge|all] [--latency-ms N] [--runs N]
-//! [--json FILE] [--no-rate-cap]`: how long the real `fhirdl` binary takes to export a patient
+//! [--json FILE] [--no-rate-cap] [--concurrency N]`: how long the real `fhirdl` binary takes to export a patient
 //! from the embedded sandbox, and what it costs (issue 6).
 //!
 //! The sandbox runs in this process on its own tokio runtime, with a generated patient of the
@@ -30,6 +30,8 @@ mod bench {
     /// The rate-capped row uses a small patient: at 20 requests a minute every request costs 3 s.
     const RATE_CAP_RESOURCES: usize = 200;
     const RATE_CAP: &str = "20/min";
+    /// `--concurrency` of the benchmark's command line, for every sync.
+    static CONCURRENCY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
 
     struct Args {
         sizes: Vec<(&'static str, usize)>,
@@ -37,6 +39,8 @@ mod bench {
         runs: usize,
         json: PathBuf,
         rate_cap: bool,
+        /// `--concurrency N` passed to every sync (fhirdl's default otherwise).
+        concurrency: Option<String>,
     }
 
     fn parse_args() -> Result<Args> {
@@ -46,6 +50,7 @@ mod bench {
             runs: 3,
             json: PathBuf::from("target/bench-export.json"),
             rate_cap: true,
+            concurrency: None,
         };
         let mut it = std::env::args().skip(1);
         while let Some(a) = it.next() {
@@ -66,6 +71,7 @@ mod bench {
                 "--runs" => args.runs = value()?.parse().context("--runs")?,
                 "--json" => args.json = PathBuf::from(value()?),
                 "--no-rate-cap" => args.rate_cap = false,
+                "--concurrency" => args.concurrency = Some(value()?),
                 other => bail!("unknown argument {other:?}"),
             }
         }
@@ -190,6 +196,9 @@ mod bench {
                 "--json",
             ];
             args.extend_from_slice(extra);
+            if let Some(n) = CONCURRENCY.get().and_then(Option::as_deref) {
+                args.extend_from_slice(&["--concurrency", n]);
+            }
             let before_files = snapshot(out);
             let before = self.stats();
             let (status, stdout, stderr, mut run) = run_child(self.cmd(&args))?;
@@ -603,6 +612,7 @@ mod bench {
             return Ok(());
         }
         let args = parse_args()?;
+        let _ = CONCURRENCY.set(args.concurrency.clone());
         let mut rows = Vec::new();
         let mut latencies = vec![args.latency_ms];
         if args.latency_ms != 0 {

@@ -19,7 +19,7 @@ use url::Url;
 
 /// Requests in flight unless `--concurrency` says otherwise (tuned with `cargo bench --bench
 /// export`; polite enough for a small practice's server).
-pub const DEFAULT_IN_FLIGHT: usize = 8;
+pub const DEFAULT_IN_FLIGHT: usize = 16;
 
 #[derive(Clone)]
 pub struct FhirClient {

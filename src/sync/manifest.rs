@@ -92,6 +92,21 @@ pub fn announce(dir: &Path, file: &str, entry: &FileEntry) -> Result<()> {
     write_atomic(&path, &serde_json::to_vec_pretty(&doc)?)
 }
 
+/// Whether manifest.json is missing, unreadable, or still carries announcements of a run that
+/// stopped before writing it afresh (`previous_sha256`): then the next run must rewrite it.
+pub fn needs_rewrite(dir: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(dir.join("manifest.json")) else {
+        return true;
+    };
+    let Ok(doc) = serde_json::from_slice::<Value>(&bytes) else {
+        return true;
+    };
+    match doc.get("files").and_then(Value::as_object) {
+        Some(files) => files.values().any(|f| f.get("previous_sha256").is_some()),
+        None => true,
+    }
+}
+
 /// Checks a folder against its manifest the way a user would: every listed file has the bytes
 /// its `sha256` (or, for a replacement in progress, its `previous_sha256`) describes, and every
 /// `*.ndjson` file of the folder is listed. Returns the problems found (empty: consistent).

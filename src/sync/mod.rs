@@ -442,8 +442,8 @@ pub async fn sync(
     }
     reports.sort_by(|a, b| a.resource_type.cmp(&b.resource_type));
     // The manifest hashes every file: only when something changed (in this run, or in one
-    // that stopped before finishing), or it is missing.
-    let manifest_needed = changed_any || !opts.out.join("manifest.json").exists();
+    // that stopped before finishing), or it is missing or unfinished.
+    let manifest_needed = changed_any || manifest::needs_rewrite(&opts.out);
     if !opts.dry_run && manifest_needed {
         let stored: Vec<String> = state.types.keys().cloned().collect();
         export.write_manifest(
