@@ -515,6 +515,38 @@ fn every_fault_kind_reaches_the_client_as_described() {
     assert!(c.env.sandbox.stats().faults.len() >= 14);
 }
 
+/// A plan given at start applies from the first request, to data endpoints only.
+#[test]
+fn a_plan_in_the_configuration_spares_metadata_and_oauth() {
+    let env = Env::new(SandboxConfig {
+        faults: Some(FaultPlan::permanent(FaultKind::ServiceUnavailable, None)),
+        ..sandbox_config()
+    });
+    // Sign-in (OAuth endpoints) and discovery (metadata) work…
+    let out = env.login("a", &[]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let status = |path: &str| {
+        env.rt.block_on(async {
+            reqwest::get(format!("{}{path}", env.base()))
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    assert_eq!(status("/metadata"), 200);
+    assert_eq!(status("/.well-known/smart-configuration"), 200);
+    // …data requests do not: every attempt fails, and the run says so.
+    assert_eq!(status("/Patient/x"), 503);
+    let mut c = env.cmd();
+    c.env("FHIRDL_RETRY_BASE_MS", RETRY_BASE_MS)
+        .args(["sync", "--profile", "a"]);
+    let out = env.run(c);
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    assert!(text(&out).contains("Patient/"), "{}", text(&out));
+    assert!(env.sandbox.stats().faults[&FaultKind::ServiceUnavailable] >= 5);
+}
+
 fn get_plain(c: &Campaign, client: &reqwest::Client, url: &str, token: &str) -> u16 {
     c.env.rt.block_on(async {
         client
