@@ -20,7 +20,7 @@
 mod common;
 
 use common::{code, text, Env};
-use fhirdl::sandbox::{FaultKind, FaultPlan, SandboxConfig};
+use fhirdl::sandbox::{FaultKind, FaultPlan, Quirks, SandboxConfig};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,6 +32,28 @@ const CLIENT_TIMEOUT: &str = "1s";
 const SLOW_ANSWER: Duration = Duration::from_millis(1500);
 /// Backoff base in these runs (the real one is 400 ms).
 const RETRY_BASE_MS: &str = "5";
+
+/// A tidy R4 server, or one that behaves like NextGen Enterprise (categories required, paths
+/// changing in next links, raw PDF/XML document downloads, references outside the base).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Server {
+    R4,
+    NextGen,
+}
+
+fn server_config(server: Server) -> SandboxConfig {
+    let quirks = match server {
+        Server::R4 => Quirks::default(),
+        Server::NextGen => Quirks {
+            fixed_page_size: Some(10),
+            ..Quirks::nextgen()
+        },
+    };
+    SandboxConfig {
+        quirks,
+        ..sandbox_config()
+    }
+}
 
 fn sandbox_config() -> SandboxConfig {
     SandboxConfig {
@@ -60,7 +82,11 @@ struct Campaign {
 
 impl Campaign {
     fn new() -> Campaign {
-        let env = Env::new(sandbox_config());
+        Campaign::on(Server::R4)
+    }
+
+    fn on(server: Server) -> Campaign {
+        let env = Env::new(server_config(server));
         for profile in ["base", "chaos"] {
             let out = env.login(profile, &[]);
             assert_eq!(code(&out), 0, "{}", text(&out));
@@ -260,7 +286,10 @@ impl Tally {
 
     fn print(&self, rate: f64) {
         let injected: u64 = self.faults.values().sum();
-        println!("fault campaign: {} seeds at rate {rate}", self.seeds);
+        println!(
+            "fault campaign: {} seeds at rate {rate} (even seeds: R4 server, odd: NextGen-like)",
+            self.seeds
+        );
         println!(
             "  runs {} (full + incremental per seed), matched the fault-free export {}, failed {:?}, mismatched {}",
             self.runs, self.matched, self.failed, self.mismatched
@@ -278,16 +307,25 @@ impl Tally {
     }
 }
 
+/// Seeds `first..first + seeds`, even ones against the R4 server, odd ones against the
+/// NextGen-like one.
 fn campaign(first: u64, seeds: u64, rate: f64) -> Tally {
-    let campaign = Campaign::new();
+    let r4 = Campaign::on(Server::R4);
+    let nextgen = Campaign::on(Server::NextGen);
     let mut tally = Tally::default();
     for seed in first..first + seeds {
+        let (campaign, server) = if seed % 2 == 0 {
+            (&r4, "r4")
+        } else {
+            (&nextgen, "nextgen")
+        };
         let [full, incremental] = campaign.seed(seed, rate);
         tally.seeds += 1;
-        tally.add(seed, "full", &full);
-        tally.add(seed, "incremental", &incremental);
+        tally.add(seed, &format!("{server} full"), &full);
+        tally.add(seed, &format!("{server} incremental"), &incremental);
     }
-    campaign.env.assert_no_leaks();
+    r4.env.assert_no_leaks();
+    nextgen.env.assert_no_leaks();
     tally
 }
 
