@@ -468,6 +468,42 @@ fn a_revoked_refresh_token_ends_with_exit_4_and_the_export_untouched() {
     c.env.assert_no_leaks();
 }
 
+/// A document whose record announces the wrong `size` is fetched again (it might have been cut
+/// short), and after the last attempt kept as received, with a warning: some servers announce
+/// wrong sizes, and a backup must not lose the document for it.
+#[test]
+fn an_attachment_with_a_wrong_announced_size_is_retried_then_kept_with_a_warning() {
+    let c = Campaign::new();
+    let out_dir = c.root.path().join("a");
+    let out = c.sync("base", &out_dir);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let docs = std::fs::read_to_string(out_dir.join("DocumentReference.ndjson")).unwrap();
+    let mut doc: Value = serde_json::from_str(docs.lines().next().unwrap()).unwrap();
+    let size = doc["content"][0]["attachment"]["size"].as_u64().unwrap();
+    doc["content"][0]["attachment"]["size"] = json!(size + 1);
+    doc["id"] = json!("zz-wrong-size");
+    c.env.sandbox.set_resource(doc).unwrap();
+    let binary_requests = || c.env.sandbox.stats().fhir_requests;
+    let before = binary_requests();
+    let out = c.sync("base", &out_dir);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!(
+            "{size} bytes arrived where the record announces {}",
+            size + 1
+        )),
+        "{}",
+        text(&out)
+    );
+    let saved =
+        std::fs::read(out_dir.join("attachments/DocumentReference-zz-wrong-size-1.pdf")).unwrap();
+    assert_eq!(saved.len() as u64, size);
+    assert!(
+        binary_requests() - before >= fhirdl::fhir::retry::MAX_ATTEMPTS as u64,
+        "the document was fetched again before it was kept"
+    );
+}
+
 /// What each kind looks like to an HTTP client (the sandbox side of the campaign).
 #[test]
 fn every_fault_kind_reaches_the_client_as_described() {

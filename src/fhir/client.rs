@@ -133,15 +133,15 @@ impl FhirClient {
     }
 
     /// `GET url` for raw content (attachments), at most `cap` bytes, retried like [`Self::get`].
-    /// `check` judges a successful answer read whole; its complaint (an HTML page, a size that
-    /// does not match) is retried like a cut-off body and, on the last attempt, returned as the
-    /// error.
+    /// `check` judges a successful answer read whole (and is told whether this is the last
+    /// attempt); its complaint (an HTML page, a size that does not match) is retried like a
+    /// cut-off body and, on the last attempt, returned as the error.
     pub async fn get_bytes(
         &self,
         url: &Url,
         accept: &str,
         cap: usize,
-        check: impl Fn(&BytesResponse) -> Result<(), String>,
+        check: impl Fn(&BytesResponse, bool) -> Result<(), String>,
     ) -> Result<BytesResponse> {
         let mut attempt = 1;
         loop {
@@ -161,7 +161,7 @@ impl FhirClient {
                     if !answer.status.is_success() {
                         return Ok(answer);
                     }
-                    match check(&answer) {
+                    match check(&answer, attempt >= MAX_ATTEMPTS) {
                         Ok(()) => return Ok(answer),
                         Err(why) if attempt < MAX_ATTEMPTS => {
                             self.wait_before_retry(url, attempt, None, &why).await;

@@ -248,9 +248,12 @@ async fn content(fhir: &FhirClient, a: &Attachment) -> Result<(Vec<u8>, Option<S
     }
     // A wrong size is retried, but the last answer is kept even so (with a warning).
     let resp = fhir
-        .get_bytes(&url, ACCEPT, MAX_ATTACHMENT_BYTES, |resp| {
+        .get_bytes(&url, ACCEPT, MAX_ATTACHMENT_BYTES, |resp, last| {
             let bytes = document(a, resp)?;
-            size_mismatch(a, &bytes).map_or(Ok(()), Err)
+            match size_mismatch(a, &bytes) {
+                Some(why) if !last => Err(why),
+                _ => Ok(()),
+            }
         })
         .await
         .map_err(|e| format!("{e:#}"))?;
