@@ -517,13 +517,13 @@ fn every_fault_kind_reaches_the_client_as_described() {
         creds["patient"].as_str().unwrap()
     );
     let client = reqwest::Client::builder()
-        .timeout(Duration::from_millis(500))
+        .timeout(Duration::from_secs(1))
         .build()
         .unwrap();
     let get = |kind: FaultKind| {
         let mut plan = FaultPlan::permanent(kind, None);
         plan.max_per_request = 1;
-        plan.slow = Duration::from_secs(2);
+        plan.slow = Duration::from_secs(3);
         c.env.sandbox.set_faults(Some(plan));
         c.env.rt.block_on(async {
             let resp = client.get(&url).bearer_auth(&token).send().await?;
