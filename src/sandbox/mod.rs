@@ -4,8 +4,9 @@
 //! This file owns the public surface ([`Sandbox`], [`SandboxConfig`]) and the server's lifetime.
 //! It does not own behaviour: OAuth lives in `authorize` and `token`, the FHIR API in `fhir`, `search`,
 //! `bundle` and `document`, the generated record in `data` and `extras`, mutable state in `store`,
-//! and the real servers' oddities the sandbox can imitate in `quirks` ([`Quirks`]). `browser` plays the user's part of a
-//! login so tests can drive the whole flow without a real browser.
+//! the real servers' oddities the sandbox can imitate in `quirks` ([`Quirks`]), and seeded
+//! failures of the FHIR data endpoints in `faults` ([`FaultPlan`]). `browser` plays the user's
+//! part of a login so tests can drive the whole flow without a real browser.
 
 mod authorize;
 pub mod browser;
