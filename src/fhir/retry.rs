@@ -12,7 +12,7 @@ pub const MAX_ATTEMPTS: u32 = 5;
 /// The longest single wait, whatever the server asks for.
 pub const MAX_WAIT: Duration = Duration::from_secs(120);
 const BASE: Duration = Duration::from_millis(400);
-/// Environment variable replacing [`BASE`] (milliseconds).
+/// Environment variable replacing the 400 ms backoff base (milliseconds).
 pub const BASE_ENV: &str = "FHIRDL_RETRY_BASE_MS";
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
 
