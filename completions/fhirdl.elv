@@ -286,6 +286,8 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand --port 'Port to listen on (127.0.0.1); 0 picks a free one'
             cand --seed 'Seed of the generated patients'
             cand --resources 'Approximate number of resources per patient'
+            cand --fault-rate 'Inject transient faults (429, 5xx, cut and broken answers, HTML pages, slow answers, expired tokens) into this share of FHIR data requests, 0 to 1'
+            cand --fault-seed 'Seed of the injected faults (same seed, same faults for the same requests)'
             cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
             cand --profile 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
             cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'

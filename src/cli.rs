@@ -312,6 +312,20 @@ pub struct SandboxArgs {
     /// Approximate number of resources per patient.
     #[arg(long, default_value_t = 120)]
     pub resources: usize,
+    /// Inject transient faults (429, 5xx, cut and broken answers, HTML pages, slow answers,
+    /// expired tokens) into this share of FHIR data requests, 0 to 1.
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub fault_rate: Option<f64>,
+    /// Seed of the injected faults (same seed, same faults for the same requests).
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "fault_rate")]
+    pub fault_seed: u64,
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err(format!("'{s}' is not a rate between 0 and 1")),
+    }
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -14,6 +14,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use url::Url;
 
+/// Environment variable overriding the whole-request timeout (120 s): `90`, `30s`, `2m` or
+/// `500ms`. For slow servers, and for the fault campaign's "slow answer" faults.
+pub const TIMEOUT_ENV: &str = "FHIRDL_HTTP_TIMEOUT";
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// Largest JSON document fhirdl reads into memory (discovery documents, token responses, pages).
 pub const MAX_JSON_BYTES: usize = 64 * 1024 * 1024;
 
@@ -57,7 +62,7 @@ impl Http {
             .user_agent(concat!("fhirdl/", env!("CARGO_PKG_VERSION")))
             .redirect(policy)
             .connect_timeout(Duration::from_secs(20))
-            .timeout(Duration::from_secs(120))
+            .timeout(request_timeout()?)
             .build()
             .context("cannot set up the HTTP client")?;
         Ok(Http {
@@ -210,19 +215,29 @@ pub async fn read_json(resp: reqwest::Response) -> Result<JsonResponse> {
     let url = resp.url().clone();
     let status = resp.status();
     let headers = resp.headers().clone();
-    let content_type = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
     let bytes = read_capped(resp, MAX_JSON_BYTES).await.with_context(|| {
         format!(
             "the connection to {} broke while reading the answer",
             redact_url(&url)
         )
     })?;
+    parse_json(url, status, headers, &bytes)
+}
+
+/// Parses a body read whole as JSON, refusing HTML pages and other non-JSON with a clear error.
+pub fn parse_json(
+    url: Url,
+    status: reqwest::StatusCode,
+    headers: HeaderMap,
+    bytes: &[u8],
+) -> Result<JsonResponse> {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let shown = redact_url(&url);
-    if content_type.contains("html") || looks_like_html(&bytes) {
+    if content_type.contains("html") || looks_like_html(bytes) {
         return Err(Failure::new(
             Kind::Network,
             format!(
@@ -233,7 +248,7 @@ pub async fn read_json(resp: reqwest::Response) -> Result<JsonResponse> {
         .hint("this is often a login or error page: check that the address is the FHIR base URL")
         .into());
     }
-    let body = serde_json::from_slice(&bytes).map_err(|e| {
+    let body = serde_json::from_slice(bytes).map_err(|e| {
         Failure::new(
             Kind::Network,
             format!(
@@ -250,6 +265,27 @@ pub async fn read_json(resp: reqwest::Response) -> Result<JsonResponse> {
         body,
         bytes: bytes.len() as u64,
     })
+}
+
+/// The whole-request timeout: 120 s, or [`TIMEOUT_ENV`].
+fn request_timeout() -> Result<Duration> {
+    match std::env::var(TIMEOUT_ENV) {
+        Ok(value) => parse_timeout(&value)
+            .map_err(|why| Failure::new(Kind::Usage, format!("{TIMEOUT_ENV}: {why}")).into()),
+        Err(_) => Ok(DEFAULT_TIMEOUT),
+    }
+}
+
+/// `500ms`, or anything [`crate::cli::parse_duration`] takes (`90`, `30s`, `2m`, `1h`).
+fn parse_timeout(value: &str) -> Result<Duration, String> {
+    let value = value.trim();
+    match value.strip_suffix("ms") {
+        Some(ms) => match ms.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(Duration::from_millis(n)),
+            _ => Err(format!("'{value}' is not a duration like 500ms, 30s or 2m")),
+        },
+        None => crate::cli::parse_duration(value),
+    }
 }
 
 /// Reads a whole body, but no more than `cap` bytes.
@@ -585,6 +621,15 @@ mod tests {
         for u in ["http://a.example/x", "ftp://127.0.0.1/", "http://10.0.0.1/"] {
             assert!(!is_secure_or_loopback(&Url::parse(u).unwrap()), "{u}");
         }
+    }
+
+    #[test]
+    fn timeouts_take_milliseconds_too() {
+        assert_eq!(parse_timeout("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_timeout(" 30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_timeout("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_timeout("0ms").is_err());
+        assert!(parse_timeout("fast").is_err());
     }
 
     #[test]

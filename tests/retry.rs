@@ -1,6 +1,7 @@
 //! Transient failures during a sync, against a small loopback FHIR server made here: 503 and 429
-//! (with `Retry-After` in seconds and as an HTTP date) are retried, a permanent 500 fails only its
-//! type (exit 3, the other types saved), and a next link to another origin is refused.
+//! (with `Retry-After` in seconds and as an HTTP date) are retried, a permanent 500 is retried
+//! too and then fails only its type (exit 3, the other types saved), and a next link to another
+//! origin is refused.
 
 mod common;
 
@@ -156,6 +157,8 @@ fn transient_failures_are_retried_and_permanent_ones_fail_only_their_type() {
     let out = std::process::Command::new(common::bin())
         .env("FHIRDL_CONFIG_DIR", &config_dir)
         .env("FHIRDL_DATA_DIR", &data_dir)
+        // The permanent 500 is retried with backoff; keep its waits short.
+        .env("FHIRDL_RETRY_BASE_MS", "10")
         .args(["sync", "--json", "-v"])
         .output()
         .unwrap();
@@ -191,8 +194,8 @@ fn transient_failures_are_retried_and_permanent_ones_fail_only_their_type() {
     );
     assert_eq!(
         hits.condition.load(Ordering::SeqCst),
-        1,
-        "a 500 is not retried"
+        fhirdl::fhir::retry::MAX_ATTEMPTS as usize,
+        "a 500 is retried like a 503, then its type fails"
     );
     assert_eq!(of("Procedure")["status"], "failed", "{report}");
     assert!(of("Procedure")["reason"]

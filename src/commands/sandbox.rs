@@ -30,6 +30,9 @@ pub async fn run(ctx: &Ctx, args: &SandboxArgs) -> Result<()> {
             )
         }),
         resources_per_patient: args.resources,
+        faults: args
+            .fault_rate
+            .map(|rate| crate::sandbox::FaultPlan::transient(args.fault_seed, rate)),
         quirks: if args.nextgen {
             crate::sandbox::Quirks::nextgen()
         } else {
@@ -53,6 +56,13 @@ pub async fn run(ctx: &Ctx, args: &SandboxArgs) -> Result<()> {
     );
     if let Some((id, secret)) = &sandbox.config().confidential_client {
         text.push_str(&format!("  confidential client: {id}  secret: {secret}  (a test value, for this sandbox only)\n"));
+    }
+    if let Some(plan) = &sandbox.config().faults {
+        text.push_str(&format!(
+            "  faults:     {:.0} % of FHIR data requests (seed {})\n",
+            plan.rate * 100.0,
+            plan.seed
+        ));
     }
     text.push_str("\n  Test patients (portal logins):\n");
     for u in &users {

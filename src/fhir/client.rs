@@ -1,13 +1,17 @@
 //! Authenticated FHIR requests: the bearer token goes only to the FHIR base's origin, a 401 is
-//! answered by one refresh and one retry, and error bodies are summarised from their
-//! OperationOutcome without echoing resource content.
+//! answered by a refresh and a retry (at most [`MAX_REFRESHES`] times for one request), a
+//! successful answer that cannot be read (cut off, not JSON, an HTML page) is fetched again like
+//! a 503, and error bodies are summarised from their OperationOutcome without echoing resource
+//! content.
 
 use super::rate::RateLimiter;
 use super::retry::{backoff, retry_after, retryable_status, MAX_ATTEMPTS};
 use super::window::{signal_for, Permit, Signal, Window};
 use crate::auth::session::Session;
 use crate::error::{Failure, Kind};
-use crate::http::{read_capped, read_json, redact_url, Http, JsonResponse, FHIR_JSON};
+use crate::http::{
+    parse_json, read_capped, redact_url, Http, JsonResponse, FHIR_JSON, MAX_JSON_BYTES,
+};
 use anyhow::{Context, Result};
 use reqwest::header::{ACCEPT, AUTHORIZATION, RETRY_AFTER};
 use reqwest::StatusCode;
@@ -20,6 +24,11 @@ use url::Url;
 /// Requests in flight unless `--concurrency` says otherwise (tuned with `cargo bench --bench
 /// export`; polite enough for a small practice's server).
 pub const DEFAULT_IN_FLIGHT: usize = 16;
+
+/// Refreshes one request may cause: a token refused right after a refresh may have been expired
+/// by the server meanwhile (another refresh helps), but a server that refuses every new token
+/// needs a new sign-in.
+pub const MAX_REFRESHES: u32 = 3;
 
 #[derive(Clone)]
 pub struct FhirClient {
@@ -88,16 +97,19 @@ impl FhirClient {
         &self.counters
     }
 
-    /// `GET url` as FHIR JSON with the bearer token, retried on transient failures. Refuses
-    /// URLs outside the FHIR base's origin.
+    /// `GET url` as FHIR JSON with the bearer token, retried on transient failures: a
+    /// successful answer that breaks off, is not JSON or is an HTML page (a portal's login
+    /// page, a proxy's error page) is fetched again. Refuses URLs outside the FHIR base's
+    /// origin.
     pub async fn get(&self, url: &Url) -> Result<JsonResponse> {
         let mut attempt = 1;
         loop {
             let (resp, permit) = self.send_authorized(url, FHIR_JSON, &mut attempt).await?;
-            if !resp.status().is_success() {
+            let (status, headers, answered) =
+                (resp.status(), resp.headers().clone(), resp.url().clone());
+            if !status.is_success() {
                 // An error answer is judged by its status; its body is read for an
                 // OperationOutcome when there is one, and may be anything else (HTML, empty).
-                let (status, headers) = (resp.status(), resp.headers().clone());
                 let bytes = read_capped(resp, 1024 * 1024).await.unwrap_or_default();
                 permit.done(signal_for(status.as_u16()));
                 self.counters
@@ -111,18 +123,33 @@ impl FhirClient {
                     bytes: bytes.len() as u64,
                 });
             }
-            let read = read_json(resp).await;
+            let read = read_capped(resp, MAX_JSON_BYTES).await;
             permit.done(match &read {
                 Ok(_) => Signal::Ok,
                 Err(e) => transport_signal(e),
             });
-            match read {
+            let parsed = match read {
+                Ok(bytes) => parse_json(answered, status, headers, &bytes),
+                Err(e) if is_transport(&e) && attempt < MAX_ATTEMPTS => {
+                    self.wait_before_retry(url, attempt, None, "the answer broke off")
+                        .await;
+                    attempt += 1;
+                    continue;
+                }
+                Err(e) => {
+                    return Err(e.context(format!(
+                        "the connection to {} broke while reading the answer",
+                        redact_url(url)
+                    )))
+                }
+            };
+            match parsed {
                 Ok(r) => {
                     self.counters.bytes.fetch_add(r.bytes, Ordering::Relaxed);
                     return Ok(r);
                 }
-                Err(e) if is_transport(&e) && attempt < MAX_ATTEMPTS => {
-                    self.wait_before_retry(url, attempt, None, "the answer broke off")
+                Err(_) if attempt < MAX_ATTEMPTS => {
+                    self.wait_before_retry(url, attempt, None, "the answer was not JSON")
                         .await;
                     attempt += 1;
                 }
@@ -132,7 +159,16 @@ impl FhirClient {
     }
 
     /// `GET url` for raw content (attachments), at most `cap` bytes, retried like [`Self::get`].
-    pub async fn get_bytes(&self, url: &Url, accept: &str, cap: usize) -> Result<BytesResponse> {
+    /// `check` judges a successful answer read whole (and is told whether this is the last
+    /// attempt); its complaint (an HTML page, a size that does not match) is retried like a
+    /// cut-off body and, on the last attempt, returned as the error.
+    pub async fn get_bytes(
+        &self,
+        url: &Url,
+        accept: &str,
+        cap: usize,
+        check: impl Fn(&BytesResponse, bool) -> Result<(), String>,
+    ) -> Result<BytesResponse> {
         let mut attempt = 1;
         loop {
             let (resp, permit) = self.send_authorized(url, accept, &mut attempt).await?;
@@ -148,11 +184,28 @@ impl FhirClient {
                     self.counters
                         .bytes
                         .fetch_add(body.len() as u64, Ordering::Relaxed);
-                    return Ok(BytesResponse {
+                    let answer = BytesResponse {
                         status,
                         headers,
                         body,
-                    });
+                    };
+                    if !answer.status.is_success() {
+                        return Ok(answer);
+                    }
+                    match check(&answer, attempt >= MAX_ATTEMPTS) {
+                        Ok(()) => return Ok(answer),
+                        Err(why) if attempt < MAX_ATTEMPTS => {
+                            self.wait_before_retry(url, attempt, None, &why).await;
+                            attempt += 1;
+                        }
+                        Err(why) => {
+                            return Err(Failure::new(
+                                Kind::Network,
+                                format!("reading {}: {why}", redact_url(url)),
+                            )
+                            .into())
+                        }
+                    }
                 }
                 Err(e) if is_transport(&e) && attempt < MAX_ATTEMPTS => {
                     self.wait_before_retry(url, attempt, None, "the answer broke off")
@@ -184,7 +237,7 @@ impl FhirClient {
             .into());
         }
         let mut token = self.session.access_token().await?;
-        let mut refreshed = false;
+        let mut refreshes = 0;
         loop {
             let permit = self.window.acquire().await;
             if let Some(rate) = &self.rate {
@@ -206,7 +259,7 @@ impl FhirClient {
             let status = resp.status();
             if status == StatusCode::UNAUTHORIZED {
                 drop(permit);
-                if refreshed {
+                if refreshes >= MAX_REFRESHES {
                     let name = &self.session.profile_name;
                     return Err(Failure::login_required(
                         name,
@@ -215,7 +268,7 @@ impl FhirClient {
                     .into());
                 }
                 token = self.session.after_unauthorized(&token).await?;
-                refreshed = true;
+                refreshes += 1;
                 continue;
             }
             if retryable_status(status.as_u16()) && *attempt < MAX_ATTEMPTS {

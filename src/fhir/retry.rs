@@ -1,6 +1,9 @@
 //! When and how long to wait before trying a request again: exponential backoff with jitter for
-//! 429, 502, 503, 504 and transport failures, and `Retry-After` (seconds or HTTP date) honoured
-//! up to a cap.
+//! 429, 500, 502, 503, 504, transport failures and unreadable answers, and `Retry-After`
+//! (seconds or HTTP date) honoured up to a cap.
+//!
+//! `FHIRDL_RETRY_BASE_MS` (a test knob, used by the fault campaign) replaces the 400 ms base of
+//! the backoff.
 
 use std::time::{Duration, SystemTime};
 
@@ -9,17 +12,36 @@ pub const MAX_ATTEMPTS: u32 = 5;
 /// The longest single wait, whatever the server asks for.
 pub const MAX_WAIT: Duration = Duration::from_secs(120);
 const BASE: Duration = Duration::from_millis(400);
+/// Environment variable replacing the 400 ms backoff base (milliseconds).
+pub const BASE_ENV: &str = "FHIRDL_RETRY_BASE_MS";
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
 
-/// Statuses worth another try.
+/// Statuses worth another try. fhirdl only sends GETs, which are safe to repeat, so a 500
+/// (often a passing failure behind a load balancer) is tried again too; a persistent one
+/// costs a few seconds of backoff before its type is reported as failed.
 pub fn retryable_status(status: u16) -> bool {
-    matches!(status, 429 | 502 | 503 | 504)
+    matches!(status, 429 | 500 | 502 | 503 | 504)
 }
 
-/// The wait before attempt `attempt + 1` (attempt counts from 1): `BASE × 2^(attempt-1)`,
+/// The backoff base: [`BASE`], or `FHIRDL_RETRY_BASE_MS` when set to a number.
+fn base() -> Duration {
+    static BASE_FROM_ENV: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *BASE_FROM_ENV.get_or_init(|| {
+        std::env::var(BASE_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map_or(BASE, Duration::from_millis)
+    })
+}
+
+/// The wait before attempt `attempt + 1` (attempt counts from 1): `base × 2^(attempt-1)`,
 /// capped, with ±50 % jitter from `jitter` in [0, 1).
 pub fn backoff(attempt: u32, jitter: f64) -> Duration {
-    let exp = BASE.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+    backoff_from(base(), attempt, jitter)
+}
+
+fn backoff_from(base: Duration, attempt: u32, jitter: f64) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
     let capped = exp.min(BACKOFF_CAP);
     capped.mul_f64(0.5 + jitter.clamp(0.0, 1.0))
 }
@@ -42,13 +64,15 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        assert_eq!(backoff(1, 0.5), Duration::from_millis(400));
-        assert_eq!(backoff(2, 0.5), Duration::from_millis(800));
-        assert_eq!(backoff(30, 0.5), BACKOFF_CAP);
+        assert_eq!(backoff_from(BASE, 1, 0.5), Duration::from_millis(400));
+        assert_eq!(backoff_from(BASE, 2, 0.5), Duration::from_millis(800));
+        assert_eq!(backoff_from(BASE, 30, 0.5), BACKOFF_CAP);
         assert!(
-            backoff(1, 0.0) >= Duration::from_millis(200)
-                && backoff(1, 0.999) < Duration::from_millis(600)
+            backoff_from(BASE, 1, 0.0) >= Duration::from_millis(200)
+                && backoff_from(BASE, 1, 0.999) < Duration::from_millis(600)
         );
+        let fast = Duration::from_millis(5);
+        assert_eq!(backoff_from(fast, 3, 0.5), Duration::from_millis(20));
     }
 
     #[test]
@@ -68,8 +92,10 @@ mod tests {
         assert!(
             retryable_status(429)
                 && retryable_status(503)
-                && !retryable_status(500)
+                && retryable_status(500)
                 && !retryable_status(404)
+                && !retryable_status(403)
+                && !retryable_status(501)
         );
     }
 }

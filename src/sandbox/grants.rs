@@ -226,6 +226,21 @@ impl AuthStore {
         self.refresh.clear();
     }
 
+    /// Marks one access token expired (the fault injector's "token expired mid-sync").
+    pub(super) fn expire_access_token(&mut self, token: &str) {
+        if let Some(grant) = self.access.get_mut(token) {
+            grant.expired = true;
+        }
+    }
+
+    /// Revokes the whole grant `token` belongs to: its access and refresh tokens (the fault
+    /// injector's "refresh token revoked mid-sync").
+    pub(super) fn revoke_grant_of(&mut self, token: &str) {
+        if let Some(grant) = self.access.get(token).map(|a| a.grant) {
+            self.revoke_grant(grant);
+        }
+    }
+
     pub(super) fn expire_access_tokens(&mut self) {
         for grant in self.access.values_mut() {
             grant.expired = true;

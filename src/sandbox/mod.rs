@@ -4,8 +4,9 @@
 //! This file owns the public surface ([`Sandbox`], [`SandboxConfig`]) and the server's lifetime.
 //! It does not own behaviour: OAuth lives in `authorize` and `token`, the FHIR API in `fhir`, `search`,
 //! `bundle` and `document`, the generated record in `data` and `extras`, mutable state in `store`,
-//! and the real servers' oddities the sandbox can imitate in `quirks` ([`Quirks`]). `browser` plays the user's part of a
-//! login so tests can drive the whole flow without a real browser.
+//! the real servers' oddities the sandbox can imitate in `quirks` ([`Quirks`]), and seeded
+//! failures of the FHIR data endpoints in `faults` ([`FaultPlan`]). `browser` plays the user's
+//! part of a login so tests can drive the whole flow without a real browser.
 
 mod authorize;
 pub mod browser;
@@ -14,6 +15,7 @@ mod catalog;
 mod data;
 mod document;
 mod extras;
+mod faults;
 mod fhir;
 mod form;
 mod grants;
@@ -41,6 +43,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use url::Url;
 
+pub use faults::{FaultKind, FaultPlan};
 pub use hostile::{Hostile, HostileAnswer, HostileBody, HostileLink};
 pub use quirks::{AttachmentStyle, NextLinkStyle, Quirks};
 use shared::Shared;
@@ -109,6 +112,8 @@ pub struct SandboxConfig {
     pub page_size_max: usize,
     /// Real servers' oddities (NextGen and others), all off by default.
     pub quirks: Quirks,
+    /// Seeded faults on the FHIR data endpoints (see [`FaultPlan`]); `None`: none.
+    pub faults: Option<FaultPlan>,
 }
 
 impl Default for SandboxConfig {
@@ -138,6 +143,7 @@ impl Default for SandboxConfig {
             page_size_default: 50,
             page_size_max: 200,
             quirks: Quirks::default(),
+            faults: None,
         }
     }
 }
@@ -171,6 +177,7 @@ impl fmt::Debug for SandboxConfig {
             .field("page_size_default", &self.page_size_default)
             .field("page_size_max", &self.page_size_max)
             .field("quirks", &self.quirks)
+            .field("faults", &self.faults)
             .finish()
     }
 }
@@ -184,7 +191,7 @@ impl fmt::Debug for SandboxConfig {
 /// authorize endpoint (login and consent steps included); `unauthorized` responses with status 401;
 /// `pages_served` search responses with status 200 (a `_summary=count` answer included);
 /// `max_in_flight` the most FHIR requests (under either base path spelling) being answered at
-/// once, latency included.
+/// once, latency included; `faults` the faults injected, per kind, since the sandbox started.
 #[derive(Clone, Debug, Default)]
 pub struct SandboxStats {
     pub requests: u64,
@@ -196,6 +203,7 @@ pub struct SandboxStats {
     pub unauthorized: u64,
     pub pages_served: u64,
     pub max_in_flight: u64,
+    pub faults: std::collections::BTreeMap<FaultKind, u64>,
 }
 
 /// A running sandbox server. Dropping it stops the server.
@@ -280,7 +288,16 @@ impl Sandbox {
     }
 
     pub fn stats(&self) -> SandboxStats {
-        self.shared.stats.snapshot()
+        let mut stats = self.shared.stats.snapshot();
+        stats.faults = self.shared.faults.tally();
+        stats
+    }
+
+    /// Puts `plan` in force from the next request on (`None`: no faults) and forgets which
+    /// requests were seen, so draws start again from each request's first sighting. The tally
+    /// in [`Sandbox::stats`] keeps counting.
+    pub fn set_faults(&self, plan: Option<FaultPlan>) {
+        self.shared.faults.set_plan(plan);
     }
 
     /// Inserts or replaces a resource by type and id; bumps `meta.versionId` and sets
@@ -348,6 +365,12 @@ fn validate(config: &SandboxConfig) -> anyhow::Result<()> {
         config.quirks.fixed_page_size != Some(0),
         "the sandbox's fixed page size must be at least 1"
     );
+    if let Some(plan) = &config.faults {
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&plan.rate),
+            "the fault rate must be between 0 and 1"
+        );
+    }
     if let Some((_, page)) = &config.quirks.drop_next_link {
         anyhow::ensure!(*page >= 1, "drop_next_link pages count from 1");
     }

@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use url::Url;
 
 use super::catalog::{self, TypeKind};
+use super::faults::{self, Injector};
 use super::grants::AuthStore;
 use super::quirks;
 use super::store::ResourceStore;
@@ -37,6 +38,8 @@ pub(super) struct Shared {
     pub users: Vec<SandboxUser>,
     pub stats: Stats,
     pub secrets: SecretLog,
+    /// The seeded fault injector (`SandboxConfig::faults`, changed by `Sandbox::set_faults`).
+    pub faults: Injector,
     /// Signs id_tokens; random per sandbox.
     pub jwt_key: [u8; 32],
     fhir_base_url: Url,
@@ -81,6 +84,7 @@ impl Shared {
             secrets.record(client_secret);
         }
         let hostile = RwLock::new(Arc::new(config.quirks.hostile.clone()));
+        let faults = Injector::new(config.faults.clone());
         Ok(Shared {
             hostile,
             config,
@@ -93,6 +97,7 @@ impl Shared {
             users,
             stats: Stats::default(),
             secrets,
+            faults,
             jwt_key: secret::random_key(),
             fhir_base_url,
             resources: RwLock::new(resources),
@@ -228,12 +233,13 @@ impl Stats {
             unauthorized: get(&self.unauthorized),
             pages_served: get(&self.pages_served),
             max_in_flight: get(&self.max_in_flight),
+            faults: Default::default(),
         }
     }
 }
 
-/// Middleware counting requests by endpoint, FHIR requests in flight and 401 responses, and
-/// adding the configured latency.
+/// Middleware counting requests by endpoint, FHIR requests in flight and 401 responses, adding
+/// the configured latency and injecting the planned faults (`faults`).
 pub(super) async fn count_request(
     State(shared): State<Arc<Shared>>,
     request: Request,
@@ -242,10 +248,16 @@ pub(super) async fn count_request(
     let stats = &shared.stats;
     Stats::bump(&stats.requests);
     let path = request.uri().path();
-    let under =
-        |base: &str| path == base || path.strip_prefix(base).is_some_and(|p| p.starts_with('/'));
+    // The path after the FHIR base (either spelling), for FHIR requests.
+    let under = |base: &str| {
+        path.strip_prefix(base)
+            .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+            .map(str::to_owned)
+    };
+    let fhir_rest =
+        under(shared.base_path).or_else(|| shared.alternate_base_path.as_deref().and_then(under));
     let mut _in_flight = None;
-    if under(shared.base_path) || shared.alternate_base_path.as_deref().is_some_and(under) {
+    if fhir_rest.is_some() {
         Stats::bump(&stats.fhir_requests);
         _in_flight = Some(InFlight::enter(stats));
     } else if path == "/oauth/authorize" {
@@ -257,7 +269,10 @@ pub(super) async fn count_request(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let response = next.run(request).await;
+    let response = match fhir_rest {
+        Some(rest) => faults::apply(&shared, &rest, request, next).await,
+        None => next.run(request).await,
+    };
     if response.status() == StatusCode::UNAUTHORIZED {
         Stats::bump(&stats.unauthorized);
     }

@@ -5,11 +5,13 @@
 //! position, plus an extension from a short list of content types; nothing from the server
 //! (title, URL, content type text) ever becomes part of a path. Inline `data` is decoded; a `url`
 //! is fetched with the token only when it is on the FHIR server's origin. Servers answer with
-//! the raw document or a FHIR Binary; both are accepted. `attachments/manifest.json` maps every
-//! file to its resource.
+//! the raw document or a FHIR Binary; both are accepted. An answer that cannot be the document
+//! (an HTML page, JSON that is not a Binary, fewer or more bytes than the attachment's `size`)
+//! is fetched again; a size that still differs after the last try is kept with a warning (some
+//! servers announce wrong sizes). `attachments/manifest.json` maps every file to its resource.
 
 use super::bundle::valid_id;
-use crate::fhir::client::FhirClient;
+use crate::fhir::client::{BytesResponse, FhirClient};
 use crate::fsutil::{create_private_dir, write_atomic};
 use anyhow::Result;
 use base64::Engine;
@@ -31,6 +33,8 @@ pub struct Attachment {
     pub url: Option<String>,
     pub data: Option<String>,
     pub content_type: Option<String>,
+    /// The attachment's `size` (bytes of the document), when the server gave one.
+    pub size: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -94,6 +98,7 @@ pub fn attachments_of(resource_type: &str, resource: &Value) -> Vec<Attachment> 
                 url,
                 data,
                 content_type,
+                size: a.get("size").and_then(Value::as_u64),
             })
         })
         .collect()
@@ -188,8 +193,8 @@ pub async fn save_all(fhir: &FhirClient, out: &Path, concurrency: usize) -> Resu
                 tasks.spawn(async move {
                     let _permit = permit;
                     let saved = match content(&fhir, &a).await {
-                        Ok(bytes) => save(&dir, &path, &bytes)
-                            .map(|()| bytes_entry(&a, &bytes))
+                        Ok((bytes, warning)) => save(&dir, &path, &bytes)
+                            .map(|()| (bytes_entry(&a, &bytes), warning))
                             .map_err(|e| format!("{e:#}")),
                         Err(why) => Err(why),
                     };
@@ -204,7 +209,13 @@ pub async fn save_all(fhir: &FhirClient, out: &Path, concurrency: usize) -> Resu
     for joined in finished {
         let (a, saved) = joined.map_err(|e| anyhow::anyhow!("an attachment task failed: {e}"))?;
         match saved {
-            Ok(entry) => {
+            Ok((entry, warning)) => {
+                if let Some(warning) = warning {
+                    report.warnings.push(format!(
+                        "attachment {} of {}: {warning}",
+                        a.file, a.resource
+                    ));
+                }
                 if a.data.is_some() {
                     report.decoded += 1;
                 } else {
@@ -266,23 +277,51 @@ pub fn attachment_url(base: &Url, raw: &str) -> Result<Url, String> {
     Ok(url)
 }
 
-/// The attachment's bytes: inline data decoded, or downloaded from the FHIR server.
-async fn content(fhir: &FhirClient, a: &Attachment) -> Result<Vec<u8>, String> {
+/// The attachment's bytes (inline data decoded, or downloaded from the FHIR server), with a
+/// warning when they differ from the announced size.
+async fn content(fhir: &FhirClient, a: &Attachment) -> Result<(Vec<u8>, Option<String>), String> {
     let b64 = base64::engine::general_purpose::STANDARD;
     if let Some(data) = &a.data {
         let cleaned: String = data.chars().filter(|c| !c.is_whitespace()).collect();
         return b64
             .decode(cleaned)
+            .map(|bytes| (bytes, None))
             .map_err(|_| "its inline data is not valid base64".to_string());
     }
     let url = attachment_url(fhir.base(), a.url.as_deref().unwrap_or_default())?;
+    // A wrong size is retried, but the last answer is kept even so (with a warning).
     let resp = fhir
-        .get_bytes(&url, ACCEPT, MAX_ATTACHMENT_BYTES)
+        .get_bytes(&url, ACCEPT, MAX_ATTACHMENT_BYTES, |resp, last| {
+            let bytes = document(a, resp)?;
+            match size_mismatch(a, &bytes) {
+                Some(why) if !last => Err(why),
+                _ => Ok(()),
+            }
+        })
         .await
         .map_err(|e| format!("{e:#}"))?;
     if !resp.status.is_success() {
         return Err(format!("the server answered HTTP {}", resp.status.as_u16()));
     }
+    let bytes = document(a, &resp)?;
+    let warning = size_mismatch(a, &bytes).map(|why| format!("{why}; kept as received"));
+    Ok((bytes, warning))
+}
+
+/// `Some(complaint)` when `bytes` are not as many as the attachment's `size` announces.
+fn size_mismatch(a: &Attachment, bytes: &[u8]) -> Option<String> {
+    let announced = a.size?;
+    (bytes.len() as u64 != announced).then(|| {
+        format!(
+            "{} bytes arrived where the record announces {announced}",
+            bytes.len()
+        )
+    })
+}
+
+/// The document in a successful answer: a FHIR Binary's decoded `data`, or the raw body.
+fn document(a: &Attachment, resp: &BytesResponse) -> Result<Vec<u8>, String> {
+    let b64 = base64::engine::general_purpose::STANDARD;
     let ct = resp
         .headers
         .get(reqwest::header::CONTENT_TYPE)
@@ -291,7 +330,8 @@ async fn content(fhir: &FhirClient, a: &Attachment) -> Result<Vec<u8>, String> {
         .to_ascii_lowercase();
     if ct.contains("json") {
         // A FHIR Binary: the document is in `data`.
-        if let Ok(v) = serde_json::from_slice::<Value>(&resp.body) {
+        let parsed = serde_json::from_slice::<Value>(&resp.body);
+        if let Ok(v) = &parsed {
             if v.get("resourceType").and_then(Value::as_str) == Some("Binary") {
                 let data = v.get("data").and_then(Value::as_str).unwrap_or("");
                 return b64
@@ -299,11 +339,24 @@ async fn content(fhir: &FhirClient, a: &Attachment) -> Result<Vec<u8>, String> {
                     .map_err(|_| "the Binary's data is not valid base64".to_string());
             }
         }
+        // Any other JSON is the document only when the attachment says it is JSON.
+        let json_document = a
+            .content_type
+            .as_deref()
+            .is_some_and(|t| t.contains("json"));
+        if parsed.is_err() || !json_document {
+            return Err("the answer is JSON but not a FHIR Binary holding the document".into());
+        }
     }
-    if ct.contains("html") {
+    if ct.contains("html")
+        && !a
+            .content_type
+            .as_deref()
+            .is_some_and(|t| t.contains("html"))
+    {
         return Err("the server answered with an HTML page instead of the document".into());
     }
-    Ok(resp.body)
+    Ok(resp.body.clone())
 }
 
 #[cfg(test)]
@@ -361,6 +414,48 @@ mod tests {
                 .host_str(),
             Some("fhir.example.org")
         );
+    }
+
+    #[test]
+    fn answers_that_cannot_be_the_document_are_refused() {
+        let pdf = Attachment {
+            resource: "DocumentReference/d".into(),
+            file: "DocumentReference-d-1.pdf".into(),
+            url: Some("Binary/b".into()),
+            data: None,
+            content_type: Some("application/pdf".into()),
+            size: Some(4),
+        };
+        let answer = |ct: &str, body: &[u8]| {
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert(reqwest::header::CONTENT_TYPE, ct.parse().unwrap());
+            BytesResponse {
+                status: reqwest::StatusCode::OK,
+                headers,
+                body: body.to_vec(),
+            }
+        };
+        assert_eq!(
+            document(&pdf, &answer("application/pdf", b"%PDF")).unwrap(),
+            b"%PDF"
+        );
+        let binary = br#"{"resourceType":"Binary","data":"JVBERg=="}"#;
+        assert_eq!(
+            document(&pdf, &answer("application/fhir+json", binary)).unwrap(),
+            b"%PDF"
+        );
+        assert!(document(&pdf, &answer("application/fhir+json", b"{\"a\":1,]")).is_err());
+        assert!(document(&pdf, &answer("application/json", b"{\"a\":1}")).is_err());
+        assert!(document(&pdf, &answer("text/html", b"<html>login</html>")).is_err());
+        assert_eq!(size_mismatch(&pdf, b"%PDF"), None);
+        assert!(size_mismatch(&pdf, b"%PD").is_some());
+        let json_doc = Attachment {
+            content_type: Some("application/json".into()),
+            size: None,
+            ..pdf
+        };
+        assert!(document(&json_doc, &answer("application/json", b"{\"a\":1}")).is_ok());
+        assert_eq!(size_mismatch(&json_doc, b"anything"), None);
     }
 
     #[test]
