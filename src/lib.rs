@@ -45,8 +45,11 @@ pub fn run() -> i32 {
             return error::exit_code(&e);
         }
     };
+    // Few blocking threads: merges and file work queue up instead of each thread growing its
+    // own allocator arena (memory, for a very large record, stays within budget).
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(4)
         .build()
     {
         Ok(r) => r,

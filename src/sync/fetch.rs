@@ -298,7 +298,9 @@ async fn chain(
         // In order, at most a window's worth at once: pages are kept as they come, so memory
         // holds a few pages, not the whole chain.
         use futures_util::StreamExt;
-        let in_flight = fhir.window().limit().max(1);
+        // Pages wait here, parsed, until the ones before them are kept: at most
+        // `PAGES_IN_FLIGHT` per search keeps a huge record within its memory budget.
+        let in_flight = fhir.window().limit().clamp(1, PAGES_IN_FLIGHT);
         let mut queue = urls.iter();
         let mut answers = futures_util::stream::FuturesOrdered::new();
         for u in queue.by_ref().take(in_flight) {
@@ -372,6 +374,9 @@ async fn chain(
     }
     Ok(Chain::Done { shortfall })
 }
+
+/// Pages of one search requested at once (the client's window bounds all requests).
+const PAGES_IN_FLIGHT: usize = 4;
 
 /// One page of a planned chain, fetched and parsed.
 async fn fetch_page<'a>(

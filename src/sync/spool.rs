@@ -14,7 +14,7 @@ use std::io::{BufRead, BufReader, BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 
 /// Bytes of lines buffered before a sorted run is spilled to disk.
-pub const RUN_BYTES: usize = 1024 * 1024;
+pub const RUN_BYTES: usize = 512 * 1024;
 
 pub struct Spool {
     dir: PathBuf,
