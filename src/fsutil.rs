@@ -51,30 +51,9 @@ pub fn remove_stale_temp_files(dir: &Path) -> Result<usize> {
 /// Atomically replaces `path` with `bytes`: the file is 0600 on Unix, written to a temp file in
 /// the same folder, fsynced, renamed over the old one, and the folder is fsynced.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."));
-    create_private_dir(dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    // tempfile creates files 0600 on Unix already; say so explicitly in case of a lax umask path.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o600))
-            .with_context(|| format!("cannot set permissions on {}", tmp.path().display()))?;
-    }
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot replace {}", path.display()))?;
-    sync_dir(dir);
-    Ok(())
+    let mut file = AtomicFile::create(path)?;
+    file.write_all(bytes)?;
+    file.commit()
 }
 
 /// A file written piece by piece and then atomically put in place, like [`write_atomic`]:
@@ -84,8 +63,9 @@ pub struct AtomicFile {
     path: std::path::PathBuf,
     dir: std::path::PathBuf,
     out: std::io::BufWriter<tempfile::NamedTempFile>,
-    /// Of everything written so far: sha256, lines and bytes (for manifests).
-    hasher: sha2::Sha256,
+    /// With [`AtomicFile::with_digest`]: sha256, lines and bytes of everything written so
+    /// far (for manifests).
+    hasher: Option<sha2::Sha256>,
     lines: usize,
     bytes: u64,
 }
@@ -112,26 +92,35 @@ impl AtomicFile {
             path: path.to_path_buf(),
             dir,
             out: std::io::BufWriter::with_capacity(256 * 1024, tmp),
-            hasher: sha2::Digest::new(),
+            hasher: None,
             lines: 0,
             bytes: 0,
         })
     }
 
+    /// Also keeps the digest of what is written ([`AtomicFile::digest`]).
+    pub fn with_digest(mut self) -> AtomicFile {
+        self.hasher = Some(sha2::Digest::new());
+        self
+    }
+
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
-        sha2::Digest::update(&mut self.hasher, bytes);
-        self.lines += bytes.iter().filter(|b| **b == b'\n').count();
+        if let Some(hasher) = self.hasher.as_mut() {
+            sha2::Digest::update(hasher, bytes);
+            self.lines += bytes.iter().filter(|b| **b == b'\n').count();
+        }
         self.bytes += bytes.len() as u64;
         self.out
             .write_all(bytes)
             .with_context(|| format!("cannot write {}", self.path.display()))
     }
 
-    /// Lines, bytes and lower-case hex sha256 of what was written so far.
-    pub fn digest(&self) -> (usize, u64, String) {
-        let hash = sha2::Digest::finalize(self.hasher.clone());
+    /// Lines, bytes and lower-case hex sha256 of what was written so far (`None` without
+    /// [`AtomicFile::with_digest`]).
+    pub fn digest(&self) -> Option<(usize, u64, String)> {
+        let hash = sha2::Digest::finalize(self.hasher.clone()?);
         let hex = hash.iter().map(|b| format!("{b:02x}")).collect();
-        (self.lines, self.bytes, hex)
+        Some((self.lines, self.bytes, hex))
     }
 
     /// Copies the first `len` bytes of `from` (the file being replaced, typically).
@@ -216,10 +205,10 @@ mod tests {
         let mut f = AtomicFile::create(&path).unwrap();
         assert!(f.copy_prefix(&path, 1000).is_err(), "short source");
         drop(f);
-        let mut f = AtomicFile::create(&path).unwrap();
+        let mut f = AtomicFile::create(&path).unwrap().with_digest();
         f.copy_prefix(&path, 3).unwrap();
         f.write_all(b" new\n").unwrap();
-        let (lines, bytes, sha) = f.digest();
+        let (lines, bytes, sha) = f.digest().unwrap();
         f.commit().unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"old new\n");
         assert_eq!((lines, bytes), (1, 8));

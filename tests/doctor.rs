@@ -12,16 +12,7 @@ use std::process::Output;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-const PROXY_VARS: &[&str] = &[
-    "HTTPS_PROXY",
-    "https_proxy",
-    "HTTP_PROXY",
-    "http_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "NO_PROXY",
-    "no_proxy",
-];
+use fhirdl::doctor::local::PROXY_VARS;
 
 /// `fhirdl doctor ARGS` with no proxy variables (so loopback servers are reached directly).
 fn doctor(env: &Env, args: &[&str]) -> Output {

@@ -146,11 +146,7 @@ fn transient_failures_are_retried_and_permanent_ones_fail_only_their_type() {
         .route("/fhir/Encounter", get(encounter))
         .route("/fhir/AllergyIntolerance", get(allergy))
         .with_state(hits.clone());
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let port = listener.local_addr().unwrap().port();
-    rt.spawn(async move { axum::serve(listener, app).await });
+    let port = serve(&rt, app);
 
     let dir = tempfile::tempdir().unwrap();
     let (config_dir, data_dir) = saved_profile(dir.path(), port);
@@ -316,11 +312,7 @@ fn max_rate_spaces_every_request() {
             get(|| async { fhir(bundle("AllergyIntolerance", &["a1"], None)) }),
         )
         .layer(record(times.clone()));
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let port = listener.local_addr().unwrap().port();
-    rt.spawn(async move { axum::serve(listener, app).await });
+    let port = serve(&rt, app);
     let dir = tempfile::tempdir().unwrap();
     let (config_dir, data_dir) = saved_profile(dir.path(), port);
     let started = std::time::Instant::now();
@@ -345,4 +337,14 @@ fn max_rate_spaces_every_request() {
         t.len(),
         last - started
     );
+}
+
+/// Serves `app` on a free loopback port; returns the port.
+fn serve(rt: &tokio::runtime::Runtime, app: axum::Router) -> u16 {
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    rt.spawn(async move { axum::serve(listener, app).await });
+    port
 }

@@ -277,21 +277,7 @@ fn a_locked_folder_and_a_folder_of_another_patient_are_refused() {
     }
     assert_eq!(code(&env.fhirdl(&["sync"])), 0);
     // Bob's sign-in, Alice's folder.
-    let mut c = env.cmd_with_browser(&format!(
-        "{} sandbox-browser --user bob --password bob-sandbox",
-        common::bin().display()
-    ));
-    c.args([
-        "login",
-        "--profile",
-        "b",
-        "--fhir-base",
-        &env.base(),
-        "--client-id",
-        "fhirdl-sandbox",
-    ])
-    .args(["--credential-store", "file"]);
-    assert_eq!(code(&env.run(c)), 0);
+    login_bob(&env);
     let out = env.fhirdl(&["sync", "--profile", "b", "--out", dir.to_str().unwrap()]);
     assert_eq!(code(&out), 2, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("another patient"));
@@ -325,21 +311,7 @@ fn sync_without_login_asks_for_one() {
 #[test]
 fn all_profiles_sync_each_profile_with_one_summary_and_the_worst_exit_code() {
     let env = signed_in();
-    let mut c = env.cmd_with_browser(&format!(
-        "{} sandbox-browser --user bob --password bob-sandbox",
-        common::bin().display()
-    ));
-    c.args([
-        "login",
-        "--profile",
-        "b",
-        "--fhir-base",
-        &env.base(),
-        "--client-id",
-        "fhirdl-sandbox",
-    ])
-    .args(["--credential-store", "file"]);
-    assert_eq!(code(&env.run(c)), 0);
+    login_bob(&env);
     let out = env.fhirdl(&["sync", "--all-profiles", "--json"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let doc = json(&out);
@@ -404,4 +376,23 @@ fn dstu2_records_are_exported_with_their_own_type_names() {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["fhir_version"], "1.0.2");
+}
+
+/// Signs Bob in as profile `b` (the scripted browser types his password).
+fn login_bob(env: &Env) {
+    let mut c = env.cmd_with_browser(&format!(
+        "{} sandbox-browser --user bob --password bob-sandbox",
+        common::bin().display()
+    ));
+    c.args([
+        "login",
+        "--profile",
+        "b",
+        "--fhir-base",
+        &env.base(),
+        "--client-id",
+        "fhirdl-sandbox",
+    ])
+    .args(["--credential-store", "file"]);
+    assert_eq!(code(&env.run(c)), 0);
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use url::Url;
 
 /// Proxy variables reqwest honours, upper and lower case.
-const PROXY_VARS: &[&str] = &[
+pub const PROXY_VARS: &[&str] = &[
     "HTTPS_PROXY",
     "https_proxy",
     "HTTP_PROXY",

@@ -15,9 +15,6 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// One type's resources: id → the resource as one compact JSON line.
-pub type Lines = BTreeMap<String, String>;
-
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct State {
     #[serde(default)]
@@ -169,19 +166,6 @@ impl Export {
         self.dir.join(format!("{resource_type}.ndjson"))
     }
 
-    /// The stored resources of a type (empty when there is no file yet). Loads the whole file:
-    /// for tests and small files only; syncs go through [`Export::merge`].
-    pub fn load(&self, resource_type: &str) -> Result<Lines> {
-        let mut lines = Lines::new();
-        let mut reader = Stored::open(&self.ndjson_path(resource_type))?;
-        while let Some(entry) = reader.next_entry()? {
-            if let Some(id) = entry.id {
-                lines.insert(id, entry.line);
-            }
-        }
-        Ok(lines)
-    }
-
     /// The ids stored for a type, read line by line.
     pub fn ids(&self, resource_type: &str) -> Result<std::collections::HashSet<String>> {
         ids_in(&self.ndjson_path(resource_type))
@@ -196,23 +180,6 @@ impl Export {
             }
         }
         Ok(())
-    }
-
-    /// Replaces a type's NDJSON file (and its pretty JSON files with `pretty`).
-    pub fn write(&self, resource_type: &str, lines: &Lines, pretty: bool) -> Result<()> {
-        let mut spool = Spool::new(&self.dir.join(".fhirdl"));
-        for (id, line) in lines {
-            spool.insert(id.clone(), line.clone())?;
-        }
-        let opts = MergeOptions {
-            mode: Mode::Replace,
-            ndjson: true,
-            pretty,
-            dry_run: false,
-            removed_stamp: None,
-        };
-        self.merge(resource_type, spool.into_sorted()?, &opts)
-            .map(|_| ())
     }
 
     /// Merges `fetched` (in id order) into the type's NDJSON file, streaming: the old file is
@@ -398,10 +365,9 @@ impl Export {
             out.diverge(0)?;
         }
         m.written = out.file.is_some();
-        if let Some(file) = &out.file {
+        if let Some((count, bytes, sha256)) = out.file.as_ref().and_then(AtomicFile::digest) {
             // manifest.json says what is coming before the file is replaced (see
             // sync::manifest); the pretty files were written before, the NDJSON file last.
-            let (count, bytes, sha256) = file.digest();
             let _turn = self
                 .manifest
                 .lock()
@@ -547,7 +513,7 @@ impl Out<'_> {
         if self.file.is_some() || !self.enabled {
             return Ok(());
         }
-        let mut file = AtomicFile::create(self.path)?;
+        let mut file = AtomicFile::create(self.path)?.with_digest();
         if prefix > 0 {
             file.copy_prefix(self.path, prefix)?;
         }
@@ -803,19 +769,34 @@ mod tests {
             .err()
             .expect("second open must be refused");
         assert_eq!(crate::error::exit_code(&err), 8);
-        let mut lines = Lines::new();
-        lines.insert(
-            "b".into(),
-            r#"{"id":"b","resourceType":"Condition"}"#.into(),
+        let (a, b) = (
+            r#"{"id":"a","resourceType":"Condition"}"#,
+            r#"{"id":"b","resourceType":"Condition"}"#,
         );
-        lines.insert(
-            "a".into(),
-            r#"{"id":"a","resourceType":"Condition"}"#.into(),
-        );
-        ex.write("Condition", &lines, true).unwrap();
+        let both = MergeOptions {
+            pretty: true,
+            ..opts(Mode::Replace)
+        };
+        ex.merge(
+            "Condition",
+            sorted(dir.path(), &[("b", b), ("a", a)], 1),
+            &both,
+        )
+        .unwrap();
         let text = std::fs::read_to_string(dir.path().join("Condition.ndjson")).unwrap();
         assert!(text.starts_with(r#"{"id":"a""#), "sorted by id: {text}");
-        assert_eq!(ex.load("Condition").unwrap(), lines);
+        let mut back = Vec::new();
+        ex.for_each("Condition", |id, line| {
+            back.push((id.to_string(), line.to_string()))
+        })
+        .unwrap();
+        assert_eq!(
+            back,
+            [
+                ("a".to_string(), a.to_string()),
+                ("b".to_string(), b.to_string())
+            ]
+        );
         assert!(dir.path().join("json/Condition/a.json").exists());
         ex.write_manifest(serde_json::json!({"patient": "p"}), &["Condition".into()])
             .unwrap();

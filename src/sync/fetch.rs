@@ -85,13 +85,13 @@ pub(super) async fn fetch_type(
     let categories = fanout::categories_for(ty);
     if !(nextgen && categories.is_some()) {
         let first = chain(fhir, ty, patient, since, &[], &sink, bar).await?;
+        if matches!(first, Chain::Done { shortfall: true }) && categories.is_none() && dates_ok {
+            recover_by_dates(fhir, ty, patient, since, &sink, bar).await?;
+        }
         let mut fetched = sink.into_inner().unwrap_or_else(PoisonError::into_inner);
         match first {
             Chain::Done { shortfall: false } => return Ok(Outcome::Fetched(Box::new(fetched))),
             Chain::Done { shortfall: true } if categories.is_none() => {
-                if dates_ok {
-                    recover_by_dates(fhir, ty, patient, since, &mut fetched, bar).await?;
-                }
                 return Ok(Outcome::Fetched(Box::new(fetched)));
             }
             Chain::Done { shortfall: true } => fetched.warnings.push(format!(
@@ -164,13 +164,11 @@ async fn recover_by_dates(
     ty: &str,
     patient: &str,
     since: Option<&str>,
-    fetched: &mut Fetched,
+    sink: &Sink,
     bar: &indicatif::ProgressBar,
 ) -> Result<()> {
     const MAX_SLICES: usize = 256;
-    let before = fetched.spool.len();
-    let placeholder = Fetched::new(&fetched.base, std::path::Path::new("."));
-    let sink = Mutex::new(std::mem::replace(fetched, placeholder));
+    let before = lock(sink).spool.len();
     let lo = since.and_then(crate::timefmt::parse_rfc3339).unwrap_or(0);
     let hi = crate::timefmt::now_unix() + 86_400;
     let mut stack = vec![(lo, hi)];
@@ -186,17 +184,10 @@ async fn recover_by_dates(
         let lt = format!("lt{}", crate::timefmt::unix_to_rfc3339(hi));
         let params = [("_lastUpdated", ge.as_str()), ("_lastUpdated", lt.as_str())];
         // The slice's own shortfall warning would repeat the type's; keep the list short.
-        let warnings_before = lock(&sink).warnings.len();
-        let result = chain(fhir, ty, patient, None, &params, &sink, bar).await;
-        lock(&sink).warnings.truncate(warnings_before);
-        let result = match result {
-            Ok(r) => r,
-            Err(e) => {
-                *fetched = sink.into_inner().unwrap_or_else(PoisonError::into_inner);
-                return Err(e);
-            }
-        };
-        if let Chain::Done { shortfall: true } = result {
+        let warnings_before = lock(sink).warnings.len();
+        let result = chain(fhir, ty, patient, None, &params, sink, bar).await;
+        lock(sink).warnings.truncate(warnings_before);
+        if let Chain::Done { shortfall: true } = result? {
             if hi - lo > 1 {
                 let mid = lo + (hi - lo) / 2;
                 stack.push((mid, hi));
@@ -206,7 +197,7 @@ async fn recover_by_dates(
             }
         }
     }
-    *fetched = sink.into_inner().unwrap_or_else(PoisonError::into_inner);
+    let mut fetched = lock(sink);
     let recovered = fetched.spool.len() - before;
     fetched.warnings.push(format!(
         "{ty}: re-queried in {slices} _lastUpdated slices and recovered {recovered}{}",

@@ -56,20 +56,9 @@ pub fn resolve(reference: &str, base: &Url) -> Option<(String, String)> {
 
 /// Every resolvable reference inside a resource.
 pub fn collect(value: &Value, base: &Url, out: &mut BTreeSet<(String, String)>) {
-    match value {
-        Value::Object(map) => {
-            if let Some(Value::String(r)) = map.get("reference") {
-                if let Some(t) = resolve(r, base) {
-                    out.insert(t);
-                }
-            }
-            for v in map.values() {
-                collect(v, base, out);
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|v| collect(v, base, out)),
-        _ => {}
-    }
+    let mut keys = std::collections::HashSet::new();
+    collect_keys(value, base, &mut keys);
+    out.extend(from_keys(keys));
 }
 
 /// Like [`collect`], into `Type/id` keys; a reference already collected costs no allocation
