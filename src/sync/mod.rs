@@ -151,6 +151,7 @@ pub async fn sync(
     let stamp = started_at.replace(':', "-");
     // Every type starts at once; the client's window bounds the requests in flight.
     let mut tasks = tokio::task::JoinSet::new();
+    let merging = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for ty in types.clone() {
         let dates_ok = plan::supports_last_updated(&metadata.body, &ty);
         let since = if opts.full || !dates_ok {
@@ -166,6 +167,7 @@ pub async fn sync(
         };
         let (fhir, patient, spool_dir) = (fhir.clone(), patient.to_string(), spool_dir.clone());
         let (export, opts, stamp) = (export.clone(), opts.clone(), stamp.clone());
+        let merging = merging.clone();
         let held = state.types.get(&ty).map(|t| t.count);
         let bar = progress.bar(&ty);
         tasks.spawn(async move {
@@ -218,7 +220,11 @@ pub async fn sync(
                     // Merging reads and writes files: off the async workers.
                     let ty2 = ty.clone();
                     let mut taken = std::mem::take(&mut report);
+                    // Counted from before the spawn until the closure ends or is dropped, so a
+                    // Ctrl-C can wait for merges that cannot be aborted.
+                    let busy = Merging::start(&merging);
                     let merged = tokio::task::spawn_blocking(move || {
+                        let _busy = busy;
                         let refs = std::mem::take(&mut f.refs);
                         let result = store_type(
                             &export,
@@ -301,6 +307,10 @@ pub async fn sync(
                     t.abort();
                 }
                 progress.clear();
+                // A merge already running finishes (its file is replaced whole or not at
+                // all); then nothing half-written is left behind.
+                Merging::wait_idle(&merging).await;
+                crate::fsutil::remove_stale_temp_files(&opts.out)?;
                 return Err(interrupted(saved, &opts.out));
             }
         };
@@ -489,6 +499,32 @@ pub async fn sync(
         })?;
     }
     Ok(report)
+}
+
+/// One merge in progress (see the Ctrl-C handling in [`sync`]).
+struct Merging(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Merging {
+    fn start(count: &Arc<std::sync::atomic::AtomicUsize>) -> Merging {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Merging(count.clone())
+    }
+
+    /// Waits (up to a minute) until no merge runs.
+    async fn wait_idle(count: &std::sync::atomic::AtomicUsize) {
+        for _ in 0..3000 {
+            if count.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Merging {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// The error of a run stopped by Ctrl-C: what is saved, and how to finish.
