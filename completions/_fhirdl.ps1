@@ -315,6 +315,7 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Folder for exports and the file credential store (default: the platform''s data folder)')
             [CompletionResult]::new('--trace-file', '--trace-file', [CompletionResultType]::ParameterName, 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)')
             [CompletionResult]::new('--dstu2', '--dstu2', [CompletionResultType]::ParameterName, 'Serve a DSTU2 Conformance and DSTU2 resources instead of R4')
+            [CompletionResult]::new('--stu3', '--stu3', [CompletionResultType]::ParameterName, 'Serve STU3 (FHIR 3.0.2) instead of R4')
             [CompletionResult]::new('--confidential', '--confidential', [CompletionResultType]::ParameterName, 'Also register a confidential client (its secret is printed)')
             [CompletionResult]::new('--nextgen', '--nextgen', [CompletionResultType]::ParameterName, 'Behave like NextGen Enterprise (categories required, pages of 25, /fhir/R4/ next links, raw PDF/XML documents, references outside the base)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)')

@@ -294,6 +294,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
             cand --trace-file 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)'
             cand --dstu2 'Serve a DSTU2 Conformance and DSTU2 resources instead of R4'
+            cand --stu3 'Serve STU3 (FHIR 3.0.2) instead of R4'
             cand --confidential 'Also register a confidential client (its secret is printed)'
             cand --nextgen 'Behave like NextGen Enterprise (categories required, pages of 25, /fhir/R4/ next links, raw PDF/XML documents, references outside the base)'
             cand -v 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'

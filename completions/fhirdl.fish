@@ -210,6 +210,7 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l config-dir -d 
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l dstu2 -d 'Serve a DSTU2 Conformance and DSTU2 resources instead of R4'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l stu3 -d 'Serve STU3 (FHIR 3.0.2) instead of R4'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l confidential -d 'Also register a confidential client (its secret is printed)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l nextgen -d 'Behave like NextGen Enterprise (categories required, pages of 25, /fhir/R4/ next links, raw PDF/XML documents, references outside the base)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'

@@ -302,12 +302,15 @@ pub struct SandboxArgs {
     /// Serve a DSTU2 Conformance and DSTU2 resources instead of R4.
     #[arg(long)]
     pub dstu2: bool,
+    /// Serve STU3 (FHIR 3.0.2) instead of R4.
+    #[arg(long, conflicts_with = "dstu2")]
+    pub stu3: bool,
     /// Also register a confidential client (its secret is printed).
     #[arg(long)]
     pub confidential: bool,
     /// Behave like NextGen Enterprise (categories required, pages of 25, /fhir/R4/ next links,
     /// raw PDF/XML documents, references outside the base).
-    #[arg(long, conflicts_with = "dstu2")]
+    #[arg(long, conflicts_with_all = ["dstu2", "stu3"])]
     pub nextgen: bool,
     /// Approximate number of resources per patient.
     #[arg(long, default_value_t = 120)]

@@ -471,10 +471,10 @@ fn a_revoked_refresh_token_ends_with_exit_4_and_the_export_untouched() {
 }
 
 /// A document whose record announces the wrong `size` is fetched again (it might have been cut
-/// short), and after the last attempt kept as received, with a warning: some servers announce
-/// wrong sizes, and a backup must not lose the document for it.
+/// short); one that still differs after the last attempt is a failed document (issue 17): no
+/// file, named in the report, exit 3.
 #[test]
-fn an_attachment_with_a_wrong_announced_size_is_retried_then_kept_with_a_warning() {
+fn an_attachment_with_a_wrong_announced_size_is_retried_then_named_as_failed() {
     let c = Campaign::new();
     let out_dir = c.root.path().join("a");
     let out = c.sync("base", &out_dir);
@@ -488,7 +488,7 @@ fn an_attachment_with_a_wrong_announced_size_is_retried_then_kept_with_a_warning
     let binary_requests = || c.env.sandbox.stats().fhir_requests;
     let before = binary_requests();
     let out = c.sync("base", &out_dir);
-    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(
         text(&out).contains(&format!(
             "{size} bytes arrived where the record announces {}",
@@ -497,12 +497,18 @@ fn an_attachment_with_a_wrong_announced_size_is_retried_then_kept_with_a_warning
         "{}",
         text(&out)
     );
-    let saved =
-        std::fs::read(out_dir.join("attachments/DocumentReference-zz-wrong-size-1.pdf")).unwrap();
-    assert_eq!(saved.len() as u64, size);
+    assert!(
+        text(&out)
+            .contains("DocumentReference-zz-wrong-size-1.pdf of DocumentReference/zz-wrong-size"),
+        "{}",
+        text(&out)
+    );
+    assert!(!out_dir
+        .join("attachments/DocumentReference-zz-wrong-size-1.pdf")
+        .exists());
     assert!(
         binary_requests() - before >= fhirdl::fhir::retry::MAX_ATTEMPTS as u64,
-        "the document was fetched again before it was kept"
+        "the document was fetched again before it failed"
     );
 }
 

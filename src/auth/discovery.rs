@@ -54,11 +54,6 @@ pub struct Discovery {
 }
 
 impl Discovery {
-    /// "R4", "STU3", "DSTU2" from the fhirVersion, or the raw version.
-    pub fn fhir_release(&self) -> Option<String> {
-        self.fhir_version.as_deref().map(fhir_release_name)
-    }
-
     /// The server takes a client secret in the Authorization header (the RFC 8414 default
     /// when the server lists no methods) rather than in the form body.
     pub fn prefers_basic_auth(&self) -> bool {
@@ -66,17 +61,6 @@ impl Discovery {
         m.is_empty()
             || m.iter().any(|x| x == "client_secret_basic")
             || !m.iter().any(|x| x == "client_secret_post")
-    }
-}
-
-pub fn fhir_release_name(version: &str) -> String {
-    match version.split('.').take(2).collect::<Vec<_>>().as_slice() {
-        ["4", "0"] => "R4".into(),
-        ["4", "3"] => "R4B".into(),
-        ["5", _] => "R5".into(),
-        ["3", "0"] => "STU3".into(),
-        ["1", "0"] => "DSTU2".into(),
-        _ => version.to_string(),
     }
 }
 
@@ -359,8 +343,5 @@ mod tests {
             base_join(&b, "metadata").unwrap().as_str(),
             "https://x.example/fhir/r4/metadata"
         );
-        assert_eq!(fhir_release_name("4.0.1"), "R4");
-        assert_eq!(fhir_release_name("1.0.2"), "DSTU2");
-        assert_eq!(fhir_release_name("3.0.2"), "STU3");
     }
 }

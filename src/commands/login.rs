@@ -11,6 +11,7 @@ use crate::cli::{LoginArgs, StoreKind};
 use crate::config::{self, validate_profile_name, Profile, RedirectSettings};
 use crate::error::{Failure, Kind};
 use crate::fhir::client::{patient_name, FhirClient};
+use crate::fhir::version::FhirRelease;
 use crate::providers;
 use crate::secret::Secret;
 use crate::timefmt::unix_to_rfc3339;
@@ -254,7 +255,7 @@ pub async fn login(ctx: &Ctx, args: &LoginArgs, mode: Mode) -> Result<LoginRepor
     Ok(LoginReport {
         profile: name,
         fhir_base: base.to_string(),
-        fhir_version: discovery.fhir_release(),
+        fhir_version: discovery.fhir_version.as_deref().map(FhirRelease::display),
         patient: creds.patient.clone(),
         patient_name: name_of_patient,
         scope: creds.scope.clone(),

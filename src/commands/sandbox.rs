@@ -19,6 +19,8 @@ pub async fn run(ctx: &Ctx, args: &SandboxArgs) -> Result<()> {
         seed: args.seed,
         flavor: if args.dstu2 {
             FhirFlavor::Dstu2
+        } else if args.stu3 {
+            FhirFlavor::Stu3
         } else {
             FhirFlavor::R4
         },

@@ -7,6 +7,7 @@ use crate::cli::StatusArgs;
 use crate::config::{self, Profile};
 use crate::error::{exit_code, fail, Kind};
 use crate::fhir::client::{patient_name, FhirClient};
+use crate::fhir::version::FhirRelease;
 use crate::timefmt::{human_duration, now_unix, unix_to_rfc3339};
 use anyhow::Result;
 use serde::Serialize;
@@ -102,7 +103,11 @@ async fn status_of(
         default: is_default,
         provider: profile.provider.clone(),
         fhir_base: profile.fhir_base.clone(),
-        fhir_version: profile.discovery.as_ref().and_then(|d| d.fhir_release()),
+        fhir_version: profile
+            .discovery
+            .as_ref()
+            .and_then(|d| d.fhir_version.as_deref())
+            .map(FhirRelease::display),
         software: profile.discovery.as_ref().and_then(|d| d.software.clone()),
         signed_in: false,
         patient: None,
@@ -130,6 +135,12 @@ async fn status_of(
                 );
                 if !r.failed.is_empty() {
                     text.push_str(&format!("; failed: {}", r.failed.join(", ")));
+                }
+                if !r.failed_documents.is_empty() {
+                    text.push_str(&format!(
+                        "; {} documents not saved",
+                        r.failed_documents.len()
+                    ));
                 }
                 text.push(')');
                 text

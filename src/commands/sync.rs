@@ -39,7 +39,7 @@ async fn run_all(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
         let outcome = match run_one(ctx, &mut cfg, &name, args).await {
             Ok(report) => {
                 print_report(ctx, &report);
-                let json = serde_json::json!({"profile": name, "ok": report.failed().is_empty(), "report": report});
+                let json = serde_json::json!({"profile": name, "ok": report.is_complete(), "report": report});
                 partial_failure(&report).map(|_| json)
             }
             Err(e) => Err(e),
@@ -79,7 +79,7 @@ async fn run_all(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
 fn partial_failure(report: &Report) -> Result<()> {
     let failed = report.failed();
     if failed.is_empty() {
-        return Ok(());
+        return missing_documents(report);
     }
     // A type that could not be saved because the folder cannot be written (disk full,
     // read-only…) is not a server's fault: say so, with its own exit code.
@@ -111,6 +111,27 @@ fn partial_failure(report: &Report) -> Result<()> {
         ),
     )
     .hint("the other types were saved; run `fhirdl sync` again later (add -v to see each request)")
+    .into())
+}
+
+/// Documents that could not be saved make the run partial too, each one named.
+fn missing_documents(report: &Report) -> Result<()> {
+    let failures = &report.attachments.failures;
+    let Some(first) = failures.first() else {
+        return Ok(());
+    };
+    let more = match failures.len() {
+        1 => String::new(),
+        n => format!(" (and {} more, listed above)", n - 1),
+    };
+    Err(Failure::new(
+        Kind::Partial,
+        format!(
+            "{} documents could not be saved: {first}{more}",
+            failures.len()
+        ),
+    )
+    .hint("the resources were saved; run `fhirdl sync` again to retry the documents (add -v to see each request)")
     .into())
 }
 
@@ -201,13 +222,23 @@ pub fn print_report(ctx: &Ctx, r: &Report) {
         text.push_str(&format!("warning: {w}\n"));
     }
     let a = &r.attachments;
-    if a.downloaded + a.decoded + a.already_present + a.failed > 0 {
+    if !a.is_empty() {
         text.push_str(&format!(
-            "attachments: {} downloaded, {} decoded, {} already present, {} failed\n",
+            "attachments: {} downloaded, {} decoded, {} already present, {} failed",
             a.downloaded, a.decoded, a.already_present, a.failed
         ));
-        for w in &a.warnings {
-            text.push_str(&format!("warning: {w}\n"));
+        if a.not_followed > 0 {
+            text.push_str(&format!(
+                ", {} on other servers not followed",
+                a.not_followed
+            ));
+        }
+        text.push('\n');
+        for p in &a.failures {
+            text.push_str(&format!("document not saved: {p}\n"));
+        }
+        for p in &a.not_followed_documents {
+            text.push_str(&format!("document not followed: {p}\n"));
         }
     }
     text.push_str(&format!(

@@ -7,8 +7,7 @@
 
 use super::{endpoints, ms_text, size_text, Check, Checks, Target};
 use crate::auth::discovery::{
-    base_join, fhir_release_name, from_metadata, from_smart_configuration, Discovery,
-    DiscoverySource,
+    base_join, from_metadata, from_smart_configuration, Discovery, DiscoverySource,
 };
 use crate::http::{
     describe_reqwest, is_secure_or_loopback, looks_like_html, read_capped, redact_url, Http,
@@ -289,7 +288,7 @@ async fn metadata(http: &Http, base: &Url) -> (Check, Option<Value>, Option<i64>
         },
         version
             .as_deref()
-            .map(|v| format!("{v} ({})", fhir_release_name(v)))
+            .map(|v| format!("{v} ({})", crate::fhir::version::FhirRelease::display(v)))
             .unwrap_or_else(|| "version not stated".into()),
         software.as_deref().unwrap_or("software not stated"),
         size_text(answer.body.len()),

@@ -1,7 +1,8 @@
 //! Talking FHIR with a signed-in session: the client (origin guard, bearer, refresh on 401,
-//! retries), its retry policy and the request-rate cap.
+//! retries), its retry policy, the request-rate cap and the differences between FHIR releases.
 
 pub mod client;
 pub mod rate;
 pub mod retry;
+pub mod version;
 pub mod window;

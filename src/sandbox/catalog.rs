@@ -44,7 +44,7 @@ pub(super) fn clinical_types(flavor: FhirFlavor) -> [&'static str; 9] {
 
 pub(super) fn medication_request(flavor: FhirFlavor) -> &'static str {
     match flavor {
-        FhirFlavor::R4 => "MedicationRequest",
+        FhirFlavor::R4 | FhirFlavor::Stu3 => "MedicationRequest",
         FhirFlavor::Dstu2 => "MedicationOrder",
     }
 }

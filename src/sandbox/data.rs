@@ -162,7 +162,7 @@ fn shared_resources(rng: &mut ChaCha8Rng, flavor: FhirFlavor, sink: &mut dyn FnM
             "prefix": ["Dr."],
         });
         let name = match flavor {
-            FhirFlavor::R4 => json!([name]),
+            FhirFlavor::R4 | FhirFlavor::Stu3 => json!([name]),
             FhirFlavor::Dstu2 => name,
         };
         let npi = format!("{:010}", rng.gen_range(1_000_000_000u64..2_000_000_000));
@@ -350,7 +350,11 @@ impl<'a> PatientRecord<'a> {
 
     /// Stores a Binary owned by the patient.
     fn emit_binary(&mut self, id: &str, content_type: &str, bytes: &[u8], at: OffsetDateTime) {
-        let data_element = if self.dstu2() { "content" } else { "data" };
+        // `Binary.data` from R4 on; `content` before.
+        let data_element = match self.flavor {
+            FhirFlavor::R4 => "data",
+            FhirFlavor::Stu3 | FhirFlavor::Dstu2 => "content",
+        };
         let mut binary = json!({
             "resourceType": "Binary",
             "id": id,

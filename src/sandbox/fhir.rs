@@ -245,7 +245,7 @@ fn capability_statement(shared: &Shared) -> Value {
     let config = &shared.config;
     let quirks = &config.quirks;
     let dstu2 = config.flavor == FhirFlavor::Dstu2;
-    let service_system = if dstu2 {
+    let service_system = if config.flavor != FhirFlavor::R4 {
         "http://hl7.org/fhir/restful-security-service"
     } else {
         "http://terminology.hl7.org/CodeSystem/restful-security-service"
@@ -284,7 +284,11 @@ fn capability_statement(shared: &Shared) -> Value {
         "kind": "instance",
         "software": {"name": software, "version": env!("CARGO_PKG_VERSION")},
         "implementation": {"description": "fhirdl sandbox EHR", "url": shared.fhir_base},
-        "fhirVersion": if dstu2 { "1.0.2" } else { "4.0.1" },
+        "fhirVersion": match config.flavor {
+            FhirFlavor::R4 => "4.0.1",
+            FhirFlavor::Stu3 => "3.0.2",
+            FhirFlavor::Dstu2 => "1.0.2",
+        },
         "format": ["application/fhir+json", "json"],
         "rest": [{"mode": "server", "security": security, "resource": resources}],
     });

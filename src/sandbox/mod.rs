@@ -52,6 +52,10 @@ use shared::Shared;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FhirFlavor {
     R4,
+    /// STU3 (3.0.2): R4's resource names, but a Binary's bytes are in `content`.
+    Stu3,
+    /// DSTU2 (1.0.2): `Conformance`, `MedicationOrder`, single-concept categories and
+    /// `Binary.content`.
     Dstu2,
 }
 
@@ -59,6 +63,7 @@ impl FhirFlavor {
     fn base_path(self) -> &'static str {
         match self {
             FhirFlavor::R4 => "/fhir/r4",
+            FhirFlavor::Stu3 => "/fhir/stu3",
             FhirFlavor::Dstu2 => "/fhir/dstu2",
         }
     }
@@ -304,6 +309,12 @@ impl Sandbox {
     /// `meta.lastUpdated` to now.
     pub fn set_resource(&self, resource: serde_json::Value) -> anyhow::Result<()> {
         self.shared.set_resource(resource)
+    }
+
+    /// The bytes a Binary holds, exactly as served raw (for tests that compare documents).
+    pub fn binary_bytes(&self, id: &str) -> Option<Vec<u8>> {
+        let stored = self.shared.resources().get("Binary", id)?;
+        stored.content.as_ref().map(|(_, bytes)| bytes.clone())
     }
 
     pub fn delete_resource(&self, resource_type: &str, id: &str) -> bool {

@@ -133,7 +133,7 @@ impl Shared {
     }
 
     pub(super) fn serves_smart_configuration(&self) -> bool {
-        self.config.smart_configuration && self.config.flavor == FhirFlavor::R4
+        self.config.smart_configuration && self.config.flavor != FhirFlavor::Dstu2
     }
 
     pub(super) fn resources(&self) -> RwLockReadGuard<'_, ResourceStore> {

@@ -4,14 +4,18 @@
 //! File names are made by fhirdl from the resource type, its validated id and the attachment's
 //! position, plus an extension from a short list of content types; nothing from the server
 //! (title, URL, content type text) ever becomes part of a path. Inline `data` is decoded; a `url`
-//! is fetched with the token only when it is on the FHIR server's origin. Servers answer with
-//! the raw document or a FHIR Binary; both are accepted. An answer that cannot be the document
-//! (an HTML page, JSON that is not a Binary, fewer or more bytes than the attachment's `size`)
-//! is fetched again; a size that still differs after the last try is kept with a warning (some
-//! servers announce wrong sizes). `attachments/manifest.json` maps every file to its resource.
+//! is fetched with the token only when it is on the FHIR server's origin; one on another origin
+//! is named as not followed. Servers answer with the raw document or a FHIR Binary, whose bytes
+//! are in `content` (DSTU2, STU3) or `data` (R4 on); both are accepted. An answer that cannot be
+//! the document (an HTML page, JSON that is not a Binary, a Binary without bytes, fewer or more
+//! bytes than the attachment's `size`) is fetched again; one still wrong after the last try is
+//! a failed document: no file is written for it, it is named in the report, and the run is
+//! partial. `attachments/manifest.json` maps every file to its resource.
 
 use super::bundle::valid_id;
+use crate::auth::oauth::clean;
 use crate::fhir::client::{BytesResponse, FhirClient};
+use crate::fhir::version::FhirRelease;
 use crate::fsutil::{create_private_dir, write_atomic};
 use anyhow::Result;
 use base64::Engine;
@@ -48,13 +52,90 @@ pub struct ManifestEntry {
     pub sha256: String,
 }
 
+/// A document that was not saved, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Problem {
+    /// The file it would have been, under `attachments/`.
+    pub file: String,
+    /// `Type/id` of the resource that carries it.
+    pub resource: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub reason: String,
+}
+
+impl Problem {
+    fn new(a: &Attachment, reason: String) -> Problem {
+        Problem {
+            file: a.file.clone(),
+            resource: a.resource.clone(),
+            url: a.url.clone(),
+            reason,
+        }
+    }
+}
+
+/// For a terminal: the URL and the reason may carry the server's text, so they are cleaned.
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} of {}", self.file, self.resource)?;
+        if let Some(url) = &self.url {
+            write!(f, " ({})", clean(url))?;
+        }
+        write!(f, ": {}", clean(&self.reason))
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
+    /// Documents downloaded from the FHIR server.
     pub downloaded: usize,
+    /// Documents decoded from a resource's inline `data`.
     pub decoded: usize,
+    /// Documents already saved by an earlier run.
     pub already_present: usize,
+    /// `failures.len()`.
     pub failed: usize,
-    pub warnings: Vec<String>,
+    /// `not_followed_documents.len()`.
+    pub not_followed: usize,
+    /// Documents that could not be saved: the export lacks them and the run is partial.
+    pub failures: Vec<Problem>,
+    /// Documents on another server: not downloaded, since the token goes only to the FHIR
+    /// server.
+    pub not_followed_documents: Vec<Problem>,
+}
+
+impl Report {
+    fn fail(&mut self, problem: Problem) {
+        self.failed += 1;
+        self.failures.push(problem);
+    }
+
+    fn not_follow(&mut self, problem: Problem) {
+        self.not_followed += 1;
+        self.not_followed_documents.push(problem);
+    }
+
+    /// Whether anything was looked at.
+    pub fn is_empty(&self) -> bool {
+        self.downloaded + self.decoded + self.already_present + self.failed + self.not_followed == 0
+    }
+}
+
+/// A document's bytes, and the content type a FHIR Binary gave for them.
+#[derive(Debug, PartialEq)]
+struct Document {
+    bytes: Vec<u8>,
+    content_type: Option<String>,
+}
+
+/// Why a document was not saved.
+#[derive(Debug, PartialEq)]
+enum Unsaved {
+    /// It should have been saved and could not be.
+    Failed(String),
+    /// It lives on another origin and is not fetched with the token.
+    NotFollowed(String),
 }
 
 /// The attachments of one resource (only DocumentReference and DiagnosticReport carry them).
@@ -132,15 +213,33 @@ pub fn extension(content_type: Option<&str>) -> &'static str {
 /// The types whose resources carry attachments.
 pub const TYPES: [&str; 2] = ["DocumentReference", "DiagnosticReport"];
 
-/// Saves every attachment of the stored DocumentReference and DiagnosticReport resources of
-/// the export in `out` into `<out>/attachments/`, reading the NDJSON files line by line.
-pub async fn save_all(fhir: &FhirClient, out: &Path, concurrency: usize) -> Result<Report> {
-    let dir = out.join("attachments");
-    let manifest_path = dir.join("manifest.json");
-    let mut manifest: BTreeMap<String, ManifestEntry> = std::fs::read(&manifest_path)
+fn read_manifest(path: &Path) -> BTreeMap<String, ManifestEntry> {
+    std::fs::read(path)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Whether `attachments/manifest.json` lists an empty document: earlier versions of fhirdl
+/// saved DSTU2/STU3 Binaries as empty files (issue 17); the next run fetches them again.
+pub fn manifest_lists_empty_documents(out: &Path) -> bool {
+    read_manifest(&out.join("attachments").join("manifest.json"))
+        .values()
+        .any(|e| e.bytes == 0)
+}
+
+/// Saves every attachment of the stored DocumentReference and DiagnosticReport resources of
+/// the export in `out` into `<out>/attachments/`, reading the NDJSON files line by line.
+/// `release` says where a Binary keeps its bytes.
+pub async fn save_all(
+    fhir: &FhirClient,
+    out: &Path,
+    concurrency: usize,
+    release: FhirRelease,
+) -> Result<Report> {
+    let dir = out.join("attachments");
+    let manifest_path = dir.join("manifest.json");
+    let mut manifest = read_manifest(&manifest_path);
     let before = manifest.clone();
     let mut report = Report::default();
     // Downloads run `concurrency` at a time (a slot is taken before a task is made, so no more
@@ -178,8 +277,10 @@ pub async fn save_all(fhir: &FhirClient, out: &Path, concurrency: usize) -> Resu
                 }
                 let path = dir.join(&a.file);
                 let known = manifest.get(&a.file);
+                // An empty file is never a document (see manifest_lists_empty_documents).
                 if path.exists()
-                    && known.is_some_and(|k| k.url == a.url && k.resource == a.resource)
+                    && known
+                        .is_some_and(|k| k.url == a.url && k.resource == a.resource && k.bytes > 0)
                 {
                     report.already_present += 1;
                     continue;
@@ -192,10 +293,10 @@ pub async fn save_all(fhir: &FhirClient, out: &Path, concurrency: usize) -> Resu
                 let (fhir, dir) = (fhir.clone(), dir.clone());
                 tasks.spawn(async move {
                     let _permit = permit;
-                    let saved = match content(&fhir, &a).await {
-                        Ok((bytes, warning)) => save(&dir, &path, &bytes)
-                            .map(|()| (bytes_entry(&a, &bytes), warning))
-                            .map_err(|e| format!("{e:#}")),
+                    let saved = match content(&fhir, &a, release).await {
+                        Ok(doc) => save(&dir, &path, &doc.bytes)
+                            .map(|()| bytes_entry(&a, doc))
+                            .map_err(|e| Unsaved::Failed(format!("{e:#}"))),
                         Err(why) => Err(why),
                     };
                     (a, saved)
@@ -209,13 +310,7 @@ pub async fn save_all(fhir: &FhirClient, out: &Path, concurrency: usize) -> Resu
     for joined in finished {
         let (a, saved) = joined.map_err(|e| anyhow::anyhow!("an attachment task failed: {e}"))?;
         match saved {
-            Ok((entry, warning)) => {
-                if let Some(warning) = warning {
-                    report.warnings.push(format!(
-                        "attachment {} of {}: {warning}",
-                        a.file, a.resource
-                    ));
-                }
+            Ok(entry) => {
                 if a.data.is_some() {
                     report.decoded += 1;
                 } else {
@@ -223,14 +318,17 @@ pub async fn save_all(fhir: &FhirClient, out: &Path, concurrency: usize) -> Resu
                 }
                 manifest.insert(a.file.clone(), entry);
             }
-            Err(why) => {
-                report.failed += 1;
-                report
-                    .warnings
-                    .push(format!("attachment {} of {}: {why}", a.file, a.resource));
+            Err(Unsaved::NotFollowed(why)) => report.not_follow(Problem::new(&a, why)),
+            Err(Unsaved::Failed(why)) => {
+                forget_empty(&dir, &a.file, &mut manifest)?;
+                report.fail(Problem::new(&a, why));
             }
         }
     }
+    report.failures.sort_by(|x, y| x.file.cmp(&y.file));
+    report
+        .not_followed_documents
+        .sort_by(|x, y| x.file.cmp(&y.file));
     if manifest != before {
         create_private_dir(&dir)?;
         write_atomic(&manifest_path, &serde_json::to_vec_pretty(&manifest)?)?;
@@ -243,11 +341,33 @@ fn save(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic(path, bytes)
 }
 
-fn bytes_entry(a: &Attachment, bytes: &[u8]) -> ManifestEntry {
+/// After a failed download, an empty file left by an older fhirdl (and its manifest entry)
+/// goes: it only pretended to be the document. A real earlier download stays.
+fn forget_empty(
+    dir: &Path,
+    file: &str,
+    manifest: &mut BTreeMap<String, ManifestEntry>,
+) -> Result<()> {
+    let path = dir.join(file);
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() == 0) {
+        std::fs::remove_file(&path).map_err(|e| {
+            anyhow::Error::new(e).context(format!("cannot remove {}", path.display()))
+        })?;
+    }
+    if manifest.get(file).is_some_and(|e| e.bytes == 0) {
+        manifest.remove(file);
+    }
+    Ok(())
+}
+
+/// The manifest entry of a saved document; its content type is the Binary's own when it had
+/// one.
+fn bytes_entry(a: &Attachment, doc: Document) -> ManifestEntry {
+    let bytes = doc.bytes;
     ManifestEntry {
         resource: a.resource.clone(),
         url: a.url.clone(),
-        content_type: a.content_type.clone(),
+        content_type: doc.content_type.or_else(|| a.content_type.clone()),
         bytes: bytes.len(),
         sha256: Sha256::digest(bytes)
             .iter()
@@ -259,53 +379,92 @@ fn bytes_entry(a: &Attachment, bytes: &[u8]) -> ManifestEntry {
 /// Where an attachment `url` may be downloaded from with the token: absolute or relative to the
 /// FHIR base, and on the FHIR base's origin only (not another host or port, not `file:`, not
 /// loopback when the FHIR server is elsewhere).
-pub fn attachment_url(base: &Url, raw: &str) -> Result<Url, String> {
+pub fn attachment_url(base: &Url, raw: &str) -> Result<Url, UrlRefusal> {
     let url = Url::parse(raw)
         .or_else(|_| {
             crate::auth::discovery::base_join(base, raw).map_err(|_| url::ParseError::EmptyHost)
         })
-        .map_err(|_| "its URL is not valid".to_string())?;
+        .map_err(|_| UrlRefusal::Invalid("its URL is not valid".to_string()))?;
     if url.origin() != base.origin() {
         let shown = match url.origin() {
             o @ url::Origin::Tuple(..) => o.ascii_serialization(),
             url::Origin::Opaque(_) => format!("a {}: URL", url.scheme()),
         };
-        return Err(format!(
+        return Err(UrlRefusal::OtherOrigin(format!(
             "it is served by {shown} (not the FHIR server); not downloaded, the access token goes only to the FHIR server"
-        ));
+        )));
     }
     Ok(url)
 }
 
-/// The attachment's bytes (inline data decoded, or downloaded from the FHIR server), with a
-/// warning when they differ from the announced size.
-async fn content(fhir: &FhirClient, a: &Attachment) -> Result<(Vec<u8>, Option<String>), String> {
-    let b64 = base64::engine::general_purpose::STANDARD;
-    if let Some(data) = &a.data {
-        let cleaned: String = data.chars().filter(|c| !c.is_whitespace()).collect();
-        return b64
-            .decode(cleaned)
-            .map(|bytes| (bytes, None))
-            .map_err(|_| "its inline data is not valid base64".to_string());
+/// Why an attachment URL is not fetched.
+#[derive(Debug, PartialEq)]
+pub enum UrlRefusal {
+    /// Not a URL at all.
+    Invalid(String),
+    /// On another origin than the FHIR server's.
+    OtherOrigin(String),
+}
+
+impl std::fmt::Display for UrlRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UrlRefusal::Invalid(why) | UrlRefusal::OtherOrigin(why) => f.write_str(why),
+        }
     }
-    let url = attachment_url(fhir.base(), a.url.as_deref().unwrap_or_default())?;
-    // A wrong size is retried, but the last answer is kept even so (with a warning).
+}
+
+/// The attachment's bytes (inline data decoded, or downloaded from the FHIR server) and the
+/// content type a Binary gave for them.
+async fn content(
+    fhir: &FhirClient,
+    a: &Attachment,
+    release: FhirRelease,
+) -> Result<Document, Unsaved> {
+    if let Some(data) = &a.data {
+        let bytes = decode_base64(data)
+            .ok_or_else(|| Unsaved::Failed("its inline data is not valid base64".into()))?;
+        if bytes.is_empty() {
+            return Err(Unsaved::Failed("its inline data is empty".into()));
+        }
+        return Ok(Document {
+            bytes,
+            content_type: None,
+        });
+    }
+    let url =
+        attachment_url(fhir.base(), a.url.as_deref().unwrap_or_default()).map_err(
+            |why| match why {
+                UrlRefusal::Invalid(why) => Unsaved::Failed(why),
+                UrlRefusal::OtherOrigin(why) => Unsaved::NotFollowed(why),
+            },
+        )?;
+    // Every complaint is retried; the last one is the failure. The accepted document is kept
+    // from the check (a Binary is decoded once).
+    let accepted = std::sync::Mutex::new(None);
     let resp = fhir
-        .get_bytes(&url, ACCEPT, MAX_ATTACHMENT_BYTES, |resp, last| {
-            let bytes = document(a, resp)?;
-            match size_mismatch(a, &bytes) {
-                Some(why) if !last => Err(why),
-                _ => Ok(()),
-            }
+        .get_bytes(&url, ACCEPT, MAX_ATTACHMENT_BYTES, |resp, _last| {
+            let doc = document(a, resp, release)?;
+            *accepted.lock().unwrap_or_else(|e| e.into_inner()) = Some(doc);
+            Ok(())
         })
         .await
-        .map_err(|e| format!("{e:#}"))?;
+        .map_err(|e| Unsaved::Failed(format!("{e:#}")))?;
     if !resp.status.is_success() {
-        return Err(format!("the server answered HTTP {}", resp.status.as_u16()));
+        return Err(Unsaved::Failed(format!(
+            "the server answered HTTP {}",
+            resp.status.as_u16()
+        )));
     }
-    let bytes = document(a, &resp)?;
-    let warning = size_mismatch(a, &bytes).map(|why| format!("{why}; kept as received"));
-    Ok((bytes, warning))
+    let accepted = accepted.into_inner().unwrap_or_else(|e| e.into_inner());
+    accepted.ok_or_else(|| Unsaved::Failed("the server sent no document".into()))
+}
+
+fn decode_base64(data: &str) -> Option<Vec<u8>> {
+    let cleaned: String = data.chars().filter(|c| !c.is_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(cleaned)
+        .ok()
 }
 
 /// `Some(complaint)` when `bytes` are not as many as the attachment's `size` announces.
@@ -319,44 +478,97 @@ fn size_mismatch(a: &Attachment, bytes: &[u8]) -> Option<String> {
     })
 }
 
-/// The document in a successful answer: a FHIR Binary's decoded `data`, or the raw body.
-fn document(a: &Attachment, resp: &BytesResponse) -> Result<Vec<u8>, String> {
-    let b64 = base64::engine::general_purpose::STANDARD;
+/// The document in a successful answer (a FHIR Binary's decoded bytes, or the raw body) and
+/// the Binary's content type; a complaint when the answer cannot be the document.
+fn document(
+    a: &Attachment,
+    resp: &BytesResponse,
+    release: FhirRelease,
+) -> Result<Document, String> {
     let ct = resp
         .headers
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    if ct.contains("json") {
-        // A FHIR Binary: the document is in `data`.
-        let parsed = serde_json::from_slice::<Value>(&resp.body);
-        if let Ok(v) = &parsed {
-            if v.get("resourceType").and_then(Value::as_str) == Some("Binary") {
-                let data = v.get("data").and_then(Value::as_str).unwrap_or("");
-                return b64
-                    .decode(data)
-                    .map_err(|_| "the Binary's data is not valid base64".to_string());
+    let raw = || Document {
+        bytes: resp.body.clone(),
+        content_type: None,
+    };
+    let doc = if ct.contains("json") {
+        match binary_bytes(&resp.body, release) {
+            Some(binary) => binary?,
+            // Any other JSON is the document only when the attachment says it is JSON.
+            None if a
+                .content_type
+                .as_deref()
+                .is_some_and(|t| t.contains("json"))
+                && serde_json::from_slice::<serde::de::IgnoredAny>(&resp.body).is_ok() =>
+            {
+                raw()
+            }
+            None => {
+                return Err("the answer is JSON but not a FHIR Binary holding the document".into())
             }
         }
-        // Any other JSON is the document only when the attachment says it is JSON.
-        let json_document = a
-            .content_type
-            .as_deref()
-            .is_some_and(|t| t.contains("json"));
-        if parsed.is_err() || !json_document {
-            return Err("the answer is JSON but not a FHIR Binary holding the document".into());
-        }
-    }
-    if ct.contains("html")
+    } else if ct.contains("html")
         && !a
             .content_type
             .as_deref()
             .is_some_and(|t| t.contains("html"))
     {
         return Err("the server answered with an HTML page instead of the document".into());
+    } else {
+        raw()
+    };
+    if doc.bytes.is_empty() {
+        return Err("the server sent an empty document".into());
     }
-    Ok(resp.body.clone())
+    if let Some(why) = size_mismatch(a, &doc.bytes) {
+        return Err(why);
+    }
+    Ok(doc)
+}
+
+/// A FHIR Binary's bytes and content type: `None` when `body` is not a Binary; a complaint when
+/// it is one without valid bytes.
+fn binary_bytes(body: &[u8], release: FhirRelease) -> Option<Result<Document, String>> {
+    #[derive(Deserialize)]
+    struct Binary {
+        #[serde(rename = "resourceType")]
+        resource_type: String,
+        #[serde(rename = "contentType")]
+        content_type: Option<String>,
+        data: Option<String>,
+        content: Option<String>,
+    }
+    let binary: Binary = serde_json::from_slice(body).ok()?;
+    if binary.resource_type != "Binary" {
+        return None;
+    }
+    let field = |name: &str| match name {
+        "content" => binary.content.as_deref(),
+        _ => binary.data.as_deref(),
+    };
+    let [first, second] = release.binary_data_elements();
+    let Some((name, data)) = [first, second]
+        .into_iter()
+        .find_map(|name| field(name).map(|d| (name, d)))
+    else {
+        return Some(Err(format!(
+            "the server sent a Binary without bytes (no `{first}` element)"
+        )));
+    };
+    Some(match decode_base64(data) {
+        Some(bytes) if bytes.is_empty() => Err(format!(
+            "the server sent a Binary without bytes (`{name}` is empty)"
+        )),
+        Some(bytes) => Ok(Document {
+            bytes,
+            content_type: binary.content_type,
+        }),
+        None => Err(format!("the Binary's `{name}` is not valid base64")),
+    })
 }
 
 #[cfg(test)]
@@ -405,7 +617,11 @@ mod tests {
             "data:application/pdf;base64,aGk=",
         ] {
             let why = attachment_url(&base, bad).expect_err(bad);
-            assert!(why.contains("not the FHIR server"), "{bad}: {why}");
+            assert!(matches!(why, UrlRefusal::OtherOrigin(_)), "{bad}: {why}");
+            assert!(
+                why.to_string().contains("not the FHIR server"),
+                "{bad}: {why}"
+            );
         }
         // A scheme-relative URL is read as a path under the base, never as another host.
         assert_eq!(
@@ -416,46 +632,119 @@ mod tests {
         );
     }
 
-    #[test]
-    fn answers_that_cannot_be_the_document_are_refused() {
-        let pdf = Attachment {
+    fn answer(ct: &str, body: &[u8]) -> BytesResponse {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::CONTENT_TYPE, ct.parse().unwrap());
+        BytesResponse {
+            status: reqwest::StatusCode::OK,
+            headers,
+            body: body.to_vec(),
+        }
+    }
+
+    fn pdf(size: Option<u64>) -> Attachment {
+        Attachment {
             resource: "DocumentReference/d".into(),
             file: "DocumentReference-d-1.pdf".into(),
             url: Some("Binary/b".into()),
             data: None,
             content_type: Some("application/pdf".into()),
-            size: Some(4),
-        };
-        let answer = |ct: &str, body: &[u8]| {
-            let mut headers = reqwest::header::HeaderMap::new();
-            headers.insert(reqwest::header::CONTENT_TYPE, ct.parse().unwrap());
-            BytesResponse {
-                status: reqwest::StatusCode::OK,
-                headers,
-                body: body.to_vec(),
+            size,
+        }
+    }
+
+    #[test]
+    fn answers_that_cannot_be_the_document_are_refused() {
+        let pdf = pdf(Some(4));
+        let r4 = FhirRelease::R4;
+        assert_eq!(
+            document(&pdf, &answer("application/pdf", b"%PDF"), r4).unwrap(),
+            Document {
+                bytes: b"%PDF".to_vec(),
+                content_type: None
             }
-        };
-        assert_eq!(
-            document(&pdf, &answer("application/pdf", b"%PDF")).unwrap(),
-            b"%PDF"
         );
-        let binary = br#"{"resourceType":"Binary","data":"JVBERg=="}"#;
+        let binary =
+            br#"{"resourceType":"Binary","contentType":"application/pdf","data":"JVBERg=="}"#;
         assert_eq!(
-            document(&pdf, &answer("application/fhir+json", binary)).unwrap(),
-            b"%PDF"
+            document(&pdf, &answer("application/fhir+json", binary), r4).unwrap(),
+            Document {
+                bytes: b"%PDF".to_vec(),
+                content_type: Some("application/pdf".into())
+            }
         );
-        assert!(document(&pdf, &answer("application/fhir+json", b"{\"a\":1,]")).is_err());
-        assert!(document(&pdf, &answer("application/json", b"{\"a\":1}")).is_err());
-        assert!(document(&pdf, &answer("text/html", b"<html>login</html>")).is_err());
-        assert_eq!(size_mismatch(&pdf, b"%PDF"), None);
-        assert!(size_mismatch(&pdf, b"%PD").is_some());
+        assert!(document(&pdf, &answer("application/fhir+json", b"{\"a\":1,]"), r4).is_err());
+        assert!(document(&pdf, &answer("application/json", b"{\"a\":1}"), r4).is_err());
+        assert!(document(&pdf, &answer("text/html", b"<html>login</html>"), r4).is_err());
+        // A size that differs is a complaint (retried, then a failure), never kept.
+        let short = document(&pdf, &answer("application/pdf", b"%PD"), r4).unwrap_err();
+        assert!(
+            short.contains("3 bytes arrived where the record announces 4"),
+            "{short}"
+        );
         let json_doc = Attachment {
             content_type: Some("application/json".into()),
             size: None,
             ..pdf
         };
-        assert!(document(&json_doc, &answer("application/json", b"{\"a\":1}")).is_ok());
+        assert!(document(&json_doc, &answer("application/json", b"{\"a\":1}"), r4).is_ok());
         assert_eq!(size_mismatch(&json_doc, b"anything"), None);
+    }
+
+    /// Regression: DSTU2 and STU3 Binaries keep their bytes in `content`; reading `data` saved
+    /// every document of a DSTU2 server as an empty file (issue 17).
+    #[test]
+    fn binary_bytes_by_release() {
+        let pdf = pdf(None);
+        let dstu2 = br#"{"resourceType":"Binary","id":"b","contentType":"application/pdf","content":"JVBERi0xLjQ="}"#;
+        let r4 = br#"{"resourceType":"Binary","id":"b","contentType":"application/pdf","data":"JVBERi0xLjQ="}"#;
+        for release in [
+            FhirRelease::Dstu2,
+            FhirRelease::Stu3,
+            FhirRelease::R4,
+            FhirRelease::R5,
+            FhirRelease::Unknown,
+        ] {
+            for body in [&dstu2[..], &r4[..]] {
+                let doc = document(&pdf, &answer("application/fhir+json", body), release).unwrap();
+                assert_eq!(doc.bytes, b"%PDF-1.4", "{release:?}");
+                assert_eq!(doc.content_type.as_deref(), Some("application/pdf"));
+            }
+        }
+        // Both present: the release's own element wins.
+        let both = br#"{"resourceType":"Binary","contentType":"text/plain","content":"YQ==","data":"Yg=="}"#;
+        let text = Attachment {
+            content_type: Some("text/plain".into()),
+            ..pdf.clone()
+        };
+        let read = |release| document(&text, &answer("application/json", both), release);
+        assert_eq!(read(FhirRelease::Dstu2).unwrap().bytes, b"a");
+        assert_eq!(read(FhirRelease::R4).unwrap().bytes, b"b");
+        // No bytes at all, empty bytes, bad base64: complaints that name the element.
+        for (body, says) in [
+            (
+                &br#"{"resourceType":"Binary","contentType":"application/pdf"}"#[..],
+                "no `content` element",
+            ),
+            (
+                br#"{"resourceType":"Binary","contentType":"application/pdf","content":""}"#,
+                "`content` is empty",
+            ),
+            (
+                br#"{"resourceType":"Binary","content":"%%%"}"#,
+                "`content` is not valid base64",
+            ),
+        ] {
+            let why = document(
+                &pdf,
+                &answer("application/fhir+json", body),
+                FhirRelease::Dstu2,
+            )
+            .unwrap_err();
+            assert!(why.contains(says), "{why}");
+        }
+        // An empty raw answer is no document either.
+        assert!(document(&pdf, &answer("application/pdf", b""), FhirRelease::R4).is_err());
     }
 
     #[test]

@@ -84,8 +84,12 @@ pub struct LastRun {
     pub finished_at: String,
     pub resources: usize,
     pub requests: u64,
+    /// Types that failed.
     #[serde(default)]
     pub failed: Vec<String>,
+    /// Documents that could not be saved.
+    #[serde(default)]
+    pub failed_documents: Vec<super::attachments::Problem>,
 }
 
 /// Reads `<dir>/.fhirdl/last_run.json`, if a sync ever finished there.

@@ -18,6 +18,7 @@ pub mod spool;
 
 use crate::error::Kind;
 use crate::fhir::client::FhirClient;
+use crate::fhir::version::FhirRelease;
 use crate::timefmt::now_rfc3339;
 use anyhow::Result;
 use export::{Export, TypeState};
@@ -92,6 +93,11 @@ impl Report {
             .map(|t| t.resource_type.as_str())
             .collect()
     }
+
+    /// Every type and every document that should have been saved was.
+    pub fn is_complete(&self) -> bool {
+        self.failed().is_empty() && self.attachments.failed == 0
+    }
 }
 
 pub async fn sync(
@@ -147,6 +153,12 @@ pub async fn sync(
     // A NextGen server (known from its CapabilityStatement) is queried category by category
     // right away instead of after a refused search.
     let nextgen = fanout::is_nextgen(&metadata.body);
+    let release = FhirRelease::from_version(
+        metadata
+            .body
+            .get("fhirVersion")
+            .and_then(serde_json::Value::as_str),
+    );
     let spool_dir = opts.out.join(".fhirdl");
     let stamp = started_at.replace(':', "-");
     // Every type starts at once; the client's window bounds the requests in flight.
@@ -273,7 +285,8 @@ pub async fn sync(
     let mut attachment_task = None;
     // The attachment pass reads every DocumentReference and DiagnosticReport; it is needed
     // when this run fetched some, or when an earlier pass did not finish cleanly.
-    let mut attachment_input = !state.attachments_complete;
+    let mut attachment_input =
+        !state.attachments_complete || attachments::manifest_lists_empty_documents(&opts.out);
     // Types whose file changed after the state last saw it (a run stopped in between).
     let dirty: HashSet<String> = state
         .types
@@ -291,7 +304,7 @@ pub async fn sync(
             if opts.attachments && !opts.dry_run && task.is_none() && needed {
                 let (fhir, dir, concurrency) = (fhir.clone(), opts.out.clone(), opts.concurrency);
                 *task = Some(tokio::spawn(async move {
-                    attachments::save_all(&fhir, &dir, concurrency).await
+                    attachments::save_all(&fhir, &dir, concurrency, release).await
                 }));
             }
         };
@@ -496,6 +509,7 @@ pub async fn sync(
             resources: report.types.iter().map(|t| t.stored).sum(),
             requests: report.requests,
             failed: report.failed().iter().map(|s| s.to_string()).collect(),
+            failed_documents: report.attachments.failures.clone(),
         })?;
     }
     Ok(report)
