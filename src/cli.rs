@@ -3,6 +3,8 @@
 //! Nothing here reads files, the environment beyond clap's `env` fallbacks, or the network;
 //! [`crate::settings`] turns these into what a command will do.
 
+use crate::auth::loopback::RedirectHost;
+use crate::auth::store::StoreKind;
 use crate::error::EXIT_CODES_HELP;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -202,7 +204,7 @@ pub struct LoginArgs {
     #[arg(long)]
     pub no_aud: bool,
     /// How long to wait for the browser sign-in (e.g. 300, 90s, 5m).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
+    #[arg(long, value_name = "DURATION", value_parser = crate::datetime::parse_duration, default_value = "5m")]
     pub timeout: Duration,
     /// Where to keep the tokens: the OS keyring, or an owner-only file in the data folder.
     #[arg(long, value_enum, value_name = "STORE")]
@@ -233,7 +235,7 @@ pub struct SyncArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// When another sync holds the folder, wait for it (up to DURATION, default 1h) instead of stopping.
-    #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "1h", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "1h", value_parser = crate::datetime::parse_duration)]
     pub wait: Option<Duration>,
     /// Sync every saved profile in turn (one summary, the worst exit code).
     #[arg(long, conflicts_with = "out")]
@@ -351,53 +353,6 @@ pub struct DemoArgs {
     pub dir: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum StoreKind {
-    /// The OS credential store (Keychain, Credential Manager, Secret Service).
-    Keyring,
-    /// An owner-only (0600) file in the data folder.
-    File,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-pub enum RedirectHost {
-    #[value(name = "127.0.0.1")]
-    #[serde(rename = "127.0.0.1")]
-    Ipv4Loopback,
-    #[value(name = "localhost")]
-    #[serde(rename = "localhost")]
-    Localhost,
-}
-
-impl RedirectHost {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RedirectHost::Ipv4Loopback => "127.0.0.1",
-            RedirectHost::Localhost => "localhost",
-        }
-    }
-}
-
-/// Parses `300`, `90s`, `5m`, `1h`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, mult) = match s.char_indices().last() {
-        Some((i, 's')) => (&s[..i], 1),
-        Some((i, 'm')) => (&s[..i], 60),
-        Some((i, 'h')) => (&s[..i], 3600),
-        _ => (s, 1),
-    };
-    let n: u64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not a duration like 300, 90s, 5m or 1h"))?;
-    if n == 0 {
-        return Err("the duration must be more than zero".into());
-    }
-    Ok(Duration::from_secs(n.saturating_mul(mult)))
-}
-
 /// An instant for `--since`: RFC 3339 (2026-01-31T12:00:00Z) or a date (2026-01-31), kept as
 /// typed for the server's `_lastUpdated`.
 pub fn parse_instant(s: &str) -> Result<String, String> {
@@ -408,7 +363,7 @@ pub fn parse_instant(s: &str) -> Result<String, String> {
             &time::macros::format_description!("[year]-[month]-[day]"),
         )
         .is_ok();
-    if date_only || crate::timefmt::parse_rfc3339(s).is_some() {
+    if date_only || crate::datetime::parse_rfc3339(s).is_some() {
         Ok(s.to_string())
     } else {
         Err(format!(
@@ -438,17 +393,6 @@ mod tests {
     #[test]
     fn cli_definition_is_valid() {
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("300"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert!(parse_duration("0").is_err());
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("").is_err());
     }
 
     #[test]

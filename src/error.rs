@@ -58,7 +58,7 @@ Exit codes:
   0    success
   1    unexpected error
   2    usage error (bad flags, missing client secret without a terminal, unknown profile)
-  3    partial success (some resource types failed; see the summary)
+  3    partial success (some resource types failed or documents could not be saved; see the summary)
   4    login required (not signed in, or the refresh token expired or was revoked)
   5    sign-in failed (denied in the browser, state mismatch, timeout, code rejected)
   6    network or server error (unreachable, not a FHIR/SMART server, bad response)

@@ -5,8 +5,8 @@
 //! a token request never travels to another host. Fetching FHIR resources with a token is in
 //! [`crate::fhir`]; this module knows nothing about tokens.
 
+use crate::console::Console;
 use crate::error::{Failure, Kind};
-use crate::output::Ui;
 use crate::trace::{TraceRecord, TraceSink};
 use anyhow::{Context, Result};
 use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
@@ -41,12 +41,13 @@ const SENSITIVE_PARAMS: &[&str] = &[
 #[derive(Clone)]
 pub struct Http {
     client: reqwest::Client,
-    ui: Arc<Ui>,
+    console: Arc<dyn Console>,
     trace: Arc<TraceSink>,
 }
 
 impl Http {
-    pub fn new(ui: Arc<Ui>) -> Result<Http> {
+    /// The client; `-v` lines and warnings go to `console`.
+    pub fn new(console: Arc<dyn Console>) -> Result<Http> {
         let policy = reqwest::redirect::Policy::custom(|attempt| {
             let same_origin = attempt
                 .previous()
@@ -67,7 +68,7 @@ impl Http {
             .context("cannot set up the HTTP client")?;
         Ok(Http {
             client,
-            ui,
+            console,
             trace: Arc::new(TraceSink::new()),
         })
     }
@@ -86,8 +87,9 @@ impl Http {
         &self.client
     }
 
-    pub fn ui(&self) -> &Ui {
-        &self.ui
+    /// Where this client's `-v` lines go (FHIR requests trace through it too).
+    pub fn console(&self) -> &dyn Console {
+        self.console.as_ref()
     }
 
     /// Sends a request, tracing it at -v (one line) and -vv (headers, redacted), and into the
@@ -106,12 +108,12 @@ impl Http {
         // Registered patient ids become a hash here too, so -v output can be shared like the
         // trace file.
         let url = self.trace.mask_url(&redact_url(req.url()));
-        if self.ui.verbosity >= 2 {
-            self.ui.trace(&format!("> {method} {url}"));
-            trace_headers(&self.ui, &self.trace, ">", req.headers());
+        if self.console.verbosity() >= 2 {
+            self.console.trace(&format!("> {method} {url}"));
+            trace_headers(self.console.as_ref(), &self.trace, ">", req.headers());
         }
         let record = self.trace.active().then(|| TraceRecord {
-            time: crate::timefmt::now_rfc3339(),
+            time: crate::datetime::now_rfc3339(),
             method: method.to_string(),
             url: url.clone(),
             status: None,
@@ -134,7 +136,7 @@ impl Http {
         let ms = started.elapsed().as_millis();
         match &result {
             Ok(resp) => {
-                if self.ui.verbosity >= 1 {
+                if self.console.verbosity() >= 1 {
                     let len = resp
                         .content_length()
                         .map(|n| format!("{n} B"))
@@ -144,17 +146,17 @@ impl Http {
                     } else {
                         String::new()
                     };
-                    self.ui.trace(&format!(
+                    self.console.trace(&format!(
                         "{method} {url} → {} ({ms} ms, {len}{retry})",
                         resp.status().as_u16()
                     ));
                 }
-                if self.ui.verbosity >= 2 {
-                    trace_headers(&self.ui, &self.trace, "<", resp.headers());
+                if self.console.verbosity() >= 2 {
+                    trace_headers(self.console.as_ref(), &self.trace, "<", resp.headers());
                 }
             }
-            Err(e) if self.ui.verbosity >= 1 => {
-                self.ui.trace(&format!(
+            Err(e) if self.console.verbosity() >= 1 => {
+                self.console.trace(&format!(
                     "{method} {url} → failed after {ms} ms: {}",
                     describe_reqwest(e)
                 ));
@@ -177,7 +179,7 @@ impl Http {
                 Err(ref e) => rec.error = Some(describe_reqwest(e)),
             }
             if let Err(e) = self.trace.record(rec) {
-                self.ui.warn(&format!("{e:#}"));
+                self.console.warn(&format!("{e:#}"));
             }
         }
         result
@@ -276,7 +278,7 @@ fn request_timeout() -> Result<Duration> {
     }
 }
 
-/// `500ms`, or anything [`crate::cli::parse_duration`] takes (`90`, `30s`, `2m`, `1h`).
+/// `500ms`, or anything [`crate::datetime::parse_duration`] takes (`90`, `30s`, `2m`, `1h`).
 fn parse_timeout(value: &str) -> Result<Duration, String> {
     let value = value.trim();
     match value.strip_suffix("ms") {
@@ -284,7 +286,7 @@ fn parse_timeout(value: &str) -> Result<Duration, String> {
             Ok(n) if n > 0 => Ok(Duration::from_millis(n)),
             _ => Err(format!("'{value}' is not a duration like 500ms, 30s or 2m")),
         },
-        None => crate::cli::parse_duration(value),
+        None => crate::datetime::parse_duration(value),
     }
 }
 
@@ -335,14 +337,14 @@ pub fn redact_url(url: &Url) -> String {
     u.to_string()
 }
 
-fn trace_headers(ui: &Ui, sink: &TraceSink, dir: &str, headers: &HeaderMap) {
+fn trace_headers(console: &dyn Console, sink: &TraceSink, dir: &str, headers: &HeaderMap) {
     for (name, shown) in redacted_headers(headers) {
         let shown = if crate::trace::is_url_header(&name) {
             sink.mask_url(&shown)
         } else {
             shown
         };
-        ui.trace(&format!("{dir} {name}: {shown}"));
+        console.trace(&format!("{dir} {name}: {shown}"));
     }
 }
 

@@ -6,22 +6,25 @@
 //! command), [`sandbox`] (the embedded SMART on FHIR test server), and small helpers.
 //! [`doctor`] diagnoses a connection; [`trace`] records HTTP exchanges for `--trace-file`.
 
+pub mod atomic;
 pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod connect;
+pub mod console;
+pub mod datetime;
 pub mod doctor;
 pub mod error;
 pub mod fhir;
-pub mod fsutil;
 pub mod http;
 pub mod output;
 pub mod providers;
 pub mod sandbox;
+pub mod sanitize;
 pub mod secret;
 pub mod settings;
 pub mod sync;
-pub mod timefmt;
 pub mod trace;
 
 use clap::Parser;

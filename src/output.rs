@@ -88,6 +88,21 @@ impl Ui {
     }
 }
 
+impl crate::console::Console for Ui {
+    fn verbosity(&self) -> u8 {
+        self.verbosity
+    }
+    fn info(&self, msg: &str) {
+        Ui::info(self, msg);
+    }
+    fn warn(&self, msg: &str) {
+        Ui::warn(self, msg);
+    }
+    fn trace(&self, msg: &str) {
+        Ui::trace(self, msg);
+    }
+}
+
 /// Progress bars on stderr: only on a terminal, never with -q or --json.
 pub struct Progress {
     multi: Option<indicatif::MultiProgress>,

@@ -69,7 +69,7 @@ fn assert_untouched_and_recoverable(
             .rsplit('/')
             .next()
             .unwrap()
-            .starts_with(fhirdl::fsutil::TEMP_PREFIX)),
+            .starts_with(fhirdl::atomic::TEMP_PREFIX)),
         "only temporary files may be left: {extra:?}"
     );
     // With room to write again, the next run completes (and removes the temporary files).
@@ -80,7 +80,7 @@ fn assert_untouched_and_recoverable(
     assert!(String::from_utf8_lossy(&done["Observation.ndjson"]).contains("\"amended\""));
     assert!(done
         .keys()
-        .all(|k| !k.contains(fhirdl::fsutil::TEMP_PREFIX)));
+        .all(|k| !k.contains(fhirdl::atomic::TEMP_PREFIX)));
     env.assert_no_leaks();
 }
 

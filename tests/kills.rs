@@ -66,7 +66,7 @@ fn check_kill_point(
 ) {
     for (rel, bytes) in data_files(dir) {
         let name = rel.rsplit('/').next().unwrap();
-        if name.starts_with(fhirdl::fsutil::TEMP_PREFIX) {
+        if name.starts_with(fhirdl::atomic::TEMP_PREFIX) {
             // A temporary file of the killed run: hidden, never named like data, and removed
             // by the next run.
             assert!(!name.ends_with(".ndjson") && !name.ends_with(".json"));
@@ -324,7 +324,7 @@ fn ctrl_c_stops_cleanly_says_what_was_saved_and_exits_130() {
     for f in common::walk(&dir) {
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
         assert!(
-            !name.starts_with(fhirdl::fsutil::TEMP_PREFIX),
+            !name.starts_with(fhirdl::atomic::TEMP_PREFIX),
             "a clean stop leaves no temporary file: {name}"
         );
         if name.ends_with(".ndjson") {

@@ -4,15 +4,12 @@
 mod common;
 
 use common::{code, text, Env};
-use fhirdl::auth::session::Session;
-use fhirdl::auth::store::CredentialStore;
-use fhirdl::cli::StoreKind;
+use fhirdl::auth::store::StoreKind;
 use fhirdl::config::ConfigFile;
-use fhirdl::fhir::client::FhirClient;
+use fhirdl::config::Paths;
 use fhirdl::http::Http;
 use fhirdl::output::Ui;
 use fhirdl::sandbox::SandboxConfig;
-use fhirdl::settings::Paths;
 use std::sync::Arc;
 
 #[test]
@@ -30,12 +27,10 @@ fn concurrent_unauthorized_requests_share_one_refresh() {
     env.sandbox.expire_access_tokens();
     let refreshed = env.rt.block_on(async {
         let http = Http::new(Arc::new(Ui::default())).unwrap();
-        let store = CredentialStore::new(StoreKind::File, &paths);
-        let session = Session::open(http.clone(), store.clone(), &name, profile.clone())
+        let store = paths.credential_store(StoreKind::File);
+        let fhir = fhirdl::connect::fhir_client(&http, &paths, &name, profile, None)
             .await
             .unwrap();
-        let base = url::Url::parse(&profile.fhir_base).unwrap();
-        let fhir = FhirClient::new(http, base, Arc::new(session));
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..8 {
             let (fhir, patient) = (fhir.clone(), patient.clone());

@@ -1,7 +1,7 @@
 //! What a sign-in leaves behind: tokens and the SMART context, as kept in the credential store.
 
+use crate::datetime::now_unix;
 use crate::secret::Secret;
-use crate::timefmt::now_unix;
 use serde::{Deserialize, Serialize};
 
 /// The stored result of a sign-in. Every secret is a [`Secret`], so `Debug` is safe.

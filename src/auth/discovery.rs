@@ -113,7 +113,7 @@ pub async fn discover(http: &Http, base: &Url) -> Result<Discovery> {
         Ok(r) => (None, Some(format!("HTTP {}", r.status.as_u16()))),
         Err(e) => (None, Some(format!("{e:#}"))),
     };
-    let now = crate::timefmt::now_rfc3339();
+    let now = crate::datetime::now_rfc3339();
     let found = smart_doc
         .as_ref()
         .and_then(|d| from_smart_configuration(d, &now))

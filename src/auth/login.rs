@@ -9,10 +9,10 @@ use super::discovery::Discovery;
 use super::loopback::{check_callback, parse_pasted, CallbackParams, Expected, Loopback};
 use super::oauth::{build_client, credentials_from, describe_token_error};
 use super::scopes::grant_warnings;
-use crate::config::RedirectSettings;
+use crate::auth::loopback::RedirectSettings;
+use crate::console::Console;
 use crate::error::{Failure, Kind};
 use crate::http::Http;
-use crate::output::Ui;
 use crate::secret::Secret;
 use anyhow::Result;
 use oauth2::{AuthorizationCode, CsrfToken, PkceCodeChallenge, Scope};
@@ -62,7 +62,7 @@ enum Arrival {
     BrowserFailed(anyhow::Error),
 }
 
-pub async fn sign_in(http: &Http, ui: &Ui, req: SignIn<'_>) -> Result<SignedIn> {
+pub async fn sign_in(http: &Http, ui: &dyn Console, req: SignIn<'_>) -> Result<SignedIn> {
     let lb = Loopback::bind(req.redirect.host, req.redirect.port, &req.redirect.path).await?;
     let redirect_uri = lb.redirect_uri();
     let client = build_client(
@@ -152,7 +152,7 @@ pub async fn sign_in(http: &Http, ui: &Ui, req: SignIn<'_>) -> Result<SignedIn> 
     drop(arrival_tx);
     ui.info(&format!(
         "Waiting for the sign-in to finish (up to {})…",
-        crate::timefmt::human_duration(req.timeout.as_secs() as i64)
+        crate::datetime::human_duration(req.timeout.as_secs() as i64)
     ));
 
     let arrival = tokio::select! {
@@ -161,7 +161,7 @@ pub async fn sign_in(http: &Http, ui: &Ui, req: SignIn<'_>) -> Result<SignedIn> 
         _ = tokio::time::sleep(req.timeout) => {
             return Err(Failure::new(
                 Kind::LoginFailed,
-                format!("no sign-in response arrived within {}", crate::timefmt::human_duration(req.timeout.as_secs() as i64)),
+                format!("no sign-in response arrived within {}", crate::datetime::human_duration(req.timeout.as_secs() as i64)),
             )
             .hint(format!(
                 "finish the sign-in in the browser sooner or allow more time with --timeout; if the provider showed an error about the redirect URI, your app registration must list {redirect_uri} exactly (match it with --port, --redirect-path and --redirect-host)"

@@ -6,7 +6,6 @@
 //! right `state` (and `iss`, when the server promised RFC 9207) is accepted, anything else ends
 //! the sign-in with a clear error. The same checks apply to an address pasted with `--paste`.
 
-use crate::cli::RedirectHost;
 use crate::error::{Failure, Kind};
 use crate::secret::Secret;
 use anyhow::Result;
@@ -18,6 +17,67 @@ use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use url::Url;
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+/// The host of the loopback redirect URI (`--redirect-host`).
+pub enum RedirectHost {
+    #[value(name = "127.0.0.1")]
+    #[serde(rename = "127.0.0.1")]
+    Ipv4Loopback,
+    #[value(name = "localhost")]
+    #[serde(rename = "localhost")]
+    Localhost,
+}
+
+impl RedirectHost {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedirectHost::Ipv4Loopback => "127.0.0.1",
+            RedirectHost::Localhost => "localhost",
+        }
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+/// The redirect URI a profile uses: host, port (0: ephemeral) and path.
+pub struct RedirectSettings {
+    pub host: RedirectHost,
+    /// 0 means an ephemeral port chosen at each login.
+    pub port: u16,
+    pub path: String,
+}
+
+impl Default for RedirectSettings {
+    fn default() -> Self {
+        RedirectSettings {
+            host: RedirectHost::Ipv4Loopback,
+            port: 0,
+            path: "/callback".into(),
+        }
+    }
+}
+
+impl RedirectSettings {
+    /// The redirect URI for a concrete port.
+    pub fn uri(&self, port: u16) -> String {
+        format!("http://{}:{}{}", self.host.as_str(), port, self.path)
+    }
+
+    /// How the redirect URI will look, for display (`<port>` when ephemeral).
+    pub fn display(&self) -> String {
+        if self.port == 0 {
+            format!(
+                "http://{}:<ephemeral port>{}",
+                self.host.as_str(),
+                self.path
+            )
+        } else {
+            self.uri(self.port)
+        }
+    }
+}
 
 /// The query parameters of an authorization response.
 #[derive(Debug, Default, Clone)]
@@ -94,9 +154,9 @@ pub fn check_callback(params: &CallbackParams, expected: &Expected) -> Result<Se
         let desc = params
             .error_description
             .as_deref()
-            .map(|d| format!(": {}", super::oauth::clean(d)))
+            .map(|d| format!(": {}", crate::sanitize::clean(d)))
             .unwrap_or_default();
-        let error = super::oauth::clean(error);
+        let error = crate::sanitize::clean(error);
         let hint = match error.as_str() {
             "access_denied" => {
                 "access was denied in the browser; run `fhirdl login` again and choose Allow"
@@ -127,7 +187,7 @@ pub fn check_callback(params: &CallbackParams, expected: &Expected) -> Result<Se
                 Kind::LoginFailed,
                 format!(
                     "the sign-in response came from an unexpected issuer ({}; expected {want}), so it was refused",
-                    got.as_deref().map(super::oauth::clean).unwrap_or_else(|| "none".into())
+                    got.as_deref().map(crate::sanitize::clean).unwrap_or_else(|| "none".into())
                 ),
             )
             .hint("this can be a mix-up attack (RFC 9207); sign in again and check the address you use")
@@ -285,7 +345,7 @@ async fn handle(State(state): State<Arc<ListenerState>>, uri: Uri) -> Response {
         .error_description
         .as_deref()
         .or(params.error.as_deref())
-        .map(super::oauth::clean)
+        .map(crate::sanitize::clean)
         .unwrap_or_else(|| "no authorization code was received".into());
     let _ = sender.send(params);
     if failed {
@@ -334,6 +394,13 @@ fn escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redirect_uri_forms() {
+        let r = RedirectSettings::default();
+        assert_eq!(r.uri(5000), "http://127.0.0.1:5000/callback");
+        assert!(r.display().contains("<ephemeral port>"));
+    }
 
     fn expected() -> Expected {
         Expected {

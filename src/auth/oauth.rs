@@ -6,10 +6,11 @@
 
 use super::credentials::{fhir_user_from_id_token, Credentials};
 use super::discovery::Discovery;
+use crate::datetime::now_unix;
 use crate::error::{Failure, Kind};
 use crate::http::{redact_url, Http, OauthTransportError};
+use crate::sanitize::clean;
 use crate::secret::Secret;
-use crate::timefmt::now_unix;
 use anyhow::{Context, Result};
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
@@ -206,12 +207,6 @@ pub fn describe_token_error(err: &TokenError, endpoint: &str) -> TokenFailure {
             transport: false,
         },
     }
-}
-
-/// Server-provided text, shortened and stripped of control characters before it is shown.
-pub fn clean(text: &str) -> String {
-    let s: String = text.chars().filter(|c| !c.is_control()).take(300).collect();
-    s.trim().to_string()
 }
 
 /// Exchanges a refresh token. `invalid_grant` means the sign-in is over: exit "login required".

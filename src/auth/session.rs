@@ -6,9 +6,9 @@
 //! never leave only a revoked refresh token on disk.
 
 use super::credentials::Credentials;
+use super::discovery::Discovery;
 use super::oauth::{build_client, credentials_from, refresh, SmartClient};
 use super::store::CredentialStore;
-use crate::config::Profile;
 use crate::error::Failure;
 use crate::http::Http;
 use crate::secret::Secret;
@@ -17,7 +17,6 @@ use tokio::sync::Mutex;
 
 pub struct Session {
     pub profile_name: String,
-    pub profile: Profile,
     store: CredentialStore,
     http: Http,
     client: SmartClient,
@@ -30,7 +29,8 @@ impl Session {
         http: Http,
         store: CredentialStore,
         profile_name: &str,
-        profile: Profile,
+        client_id: &str,
+        discovery: &Discovery,
     ) -> Result<Session> {
         let creds = store.load(profile_name).await?.ok_or_else(|| {
             Failure::login_required(
@@ -38,25 +38,25 @@ impl Session {
                 format!("profile '{profile_name}' is not signed in"),
             )
         })?;
+        Session::new(http, store, profile_name, client_id, discovery, creds)
+    }
+
+    /// A session over credentials already at hand (just received at sign-in, or loaded).
+    pub fn new(
+        http: Http,
+        store: CredentialStore,
+        profile_name: &str,
+        client_id: &str,
+        discovery: &Discovery,
+        creds: Credentials,
+    ) -> Result<Session> {
         // The trace file and doctor's report show this patient's id only as a hash.
         if let Some(pid) = &creds.patient {
             http.trace_sink().pseudonymize_patient(pid);
         }
-        let discovery = profile.discovery.as_ref().ok_or_else(|| {
-            Failure::login_required(
-                profile_name,
-                format!("profile '{profile_name}' has no discovery data"),
-            )
-        })?;
-        let client = build_client(
-            &profile.client_id,
-            creds.client_secret.as_ref(),
-            discovery,
-            None,
-        )?;
+        let client = build_client(client_id, creds.client_secret.as_ref(), discovery, None)?;
         Ok(Session {
             profile_name: profile_name.to_string(),
-            profile,
             store,
             http,
             client,

@@ -5,14 +5,24 @@
 //! is an error that names `--credential-store file`; fhirdl never falls back silently.
 
 use super::credentials::Credentials;
-use crate::cli::StoreKind;
+use crate::atomic;
 use crate::error::{Failure, Kind};
-use crate::fsutil;
-use crate::settings::Paths;
 use anyhow::{Context, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const KEYRING_SERVICE: &str = "fhirdl";
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+/// Where a profile's credentials are kept (saved with the profile; `--credential-store`).
+pub enum StoreKind {
+    /// The OS credential store (Keychain, Credential Manager, Secret Service).
+    Keyring,
+    /// An owner-only (0600) file in the data folder.
+    File,
+}
 
 #[derive(Debug, Clone)]
 pub enum CredentialStore {
@@ -21,13 +31,14 @@ pub enum CredentialStore {
 }
 
 impl CredentialStore {
-    pub fn new(kind: StoreKind, paths: &Paths) -> CredentialStore {
+    /// A store of `kind`; the file store keeps one file per profile in `credentials_dir`.
+    pub fn new(kind: StoreKind, credentials_dir: &Path) -> CredentialStore {
         match kind {
             StoreKind::Keyring => CredentialStore::Keyring {
                 service: KEYRING_SERVICE.to_string(),
             },
             StoreKind::File => CredentialStore::File {
-                dir: paths.credentials_dir(),
+                dir: credentials_dir.to_path_buf(),
             },
         }
     }
@@ -90,7 +101,7 @@ impl CredentialStore {
         let text = serde_json::to_string(creds).context("cannot serialize the credentials")?;
         match self {
             CredentialStore::File { dir } => {
-                fsutil::write_atomic(&Self::file_path(dir, profile), text.as_bytes())
+                atomic::write_atomic(&Self::file_path(dir, profile), text.as_bytes())
             }
             CredentialStore::Keyring { service } => {
                 let (service, profile) = (service.clone(), profile.to_string());
@@ -103,7 +114,7 @@ impl CredentialStore {
     pub async fn delete(&self, profile: &str) -> Result<bool> {
         match self {
             CredentialStore::File { dir } => {
-                fsutil::remove_if_exists(&Self::file_path(dir, profile))
+                atomic::remove_if_exists(&Self::file_path(dir, profile))
             }
             CredentialStore::Keyring { service } => {
                 let (service, profile) = (service.clone(), profile.to_string());
@@ -122,7 +133,7 @@ impl CredentialStore {
     /// Checks that the store works before a sign-in depends on it.
     pub async fn probe(&self) -> Result<()> {
         match self {
-            CredentialStore::File { dir } => fsutil::create_private_dir(dir),
+            CredentialStore::File { dir } => atomic::create_private_dir(dir),
             CredentialStore::Keyring { service } => {
                 let service = service.clone();
                 blocking(move || {
@@ -195,11 +206,8 @@ mod tests {
     #[tokio::test]
     async fn file_store_round_trip_is_private() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = Paths {
-            config_dir: dir.path().join("c"),
-            data_dir: dir.path().join("d"),
-        };
-        let store = CredentialStore::new(StoreKind::File, &paths);
+        let credentials = dir.path().join("d").join("credentials");
+        let store = CredentialStore::new(StoreKind::File, &credentials);
         assert!(store.load("p").await.unwrap().is_none());
         store.save("p", &creds()).await.unwrap();
         let back = store.load("p").await.unwrap().unwrap();
@@ -207,7 +215,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let f = paths.credentials_dir().join("p.json");
+            let f = credentials.join("p.json");
             assert_eq!(
                 std::fs::metadata(f).unwrap().permissions().mode() & 0o777,
                 0o600

@@ -7,10 +7,11 @@ use super::login::{login, print_report};
 use super::sync::sync_profile;
 use super::Ctx;
 use crate::auth::login::Mode;
-use crate::cli::{DemoArgs, LoginArgs, StoreKind};
+use crate::auth::store::StoreKind;
+use crate::cli::{DemoArgs, LoginArgs};
+use crate::config::Paths;
 use crate::sandbox::browser::{sign_in, Consent};
 use crate::sandbox::{Sandbox, SandboxConfig};
-use crate::settings::Paths;
 use crate::sync::Options;
 use anyhow::{Context, Result};
 use std::time::Duration;
@@ -22,7 +23,7 @@ pub async fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
         .dir
         .clone()
         .unwrap_or_else(|| ctx.settings.paths.data_dir.join("demo"));
-    crate::fsutil::create_private_dir(&dir)?;
+    crate::atomic::create_private_dir(&dir)?;
     let paths = Paths {
         config_dir: dir.join("config"),
         data_dir: dir.join("data"),
@@ -75,7 +76,7 @@ pub async fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
         print_report(&demo, &report);
     }
 
-    let cfg = crate::config::load(&demo.settings)?;
+    let cfg = crate::config::load(&demo.settings.paths)?;
     let (name, profile) = cfg.select(Some(DEMO_PROFILE))?;
     // The sandbox gets a new port each run; start the demo export afresh.
     let export_dir = dir.join("export");

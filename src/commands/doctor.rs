@@ -29,7 +29,7 @@ pub async fn run(ctx: &Ctx, args: &DoctorArgs) -> Result<()> {
     if let Some(path) = &args.report {
         let report = serde_json::json!({
             "report": "fhirdl doctor",
-            "generated_at": crate::timefmt::now_rfc3339(),
+            "generated_at": crate::datetime::now_rfc3339(),
             "versions": {
                 "fhirdl": env!("CARGO_PKG_VERSION"),
                 "os": std::env::consts::OS,
@@ -42,7 +42,7 @@ pub async fn run(ctx: &Ctx, args: &DoctorArgs) -> Result<()> {
             "privacy": "no tokens, secrets or record contents; patient ids appear only as hashed-<first 12 hex digits of SHA-256 of fhirdl:ID>",
         });
         let text = serde_json::to_vec_pretty(&report).context("cannot encode the report")?;
-        crate::fsutil::write_atomic(path, &text)
+        crate::atomic::write_atomic(path, &text)
             .with_context(|| format!("cannot write the report {}", path.display()))?;
         ctx.ui.info(&format!(
             "Report written to {} (safe to attach to a support ticket)",
@@ -80,7 +80,7 @@ fn target(ctx: &Ctx, args: &DoctorArgs) -> Result<Target> {
             offline_only: args.offline_checks_only,
         });
     }
-    let cfg = config::load(&ctx.settings)?;
+    let cfg = config::load(&ctx.settings.paths)?;
     if cfg.profiles.is_empty() && ctx.settings.profile.is_none() {
         return Err(Failure::new(
             Kind::Usage,

@@ -4,20 +4,19 @@
 use super::Ctx;
 use crate::auth::discovery::{discover, parse_fhir_base};
 use crate::auth::login::{sign_in, Mode, SignIn};
+use crate::auth::loopback::RedirectSettings;
 use crate::auth::scopes::default_scopes;
-use crate::auth::session::Session;
-use crate::auth::store::CredentialStore;
-use crate::cli::{LoginArgs, StoreKind};
-use crate::config::{self, validate_profile_name, Profile, RedirectSettings};
+use crate::auth::store::StoreKind;
+use crate::cli::LoginArgs;
+use crate::config::{self, validate_profile_name, Profile};
+use crate::datetime::unix_to_rfc3339;
 use crate::error::{Failure, Kind};
-use crate::fhir::client::{patient_name, FhirClient};
+use crate::fhir::client::patient_name;
 use crate::fhir::version::FhirRelease;
 use crate::providers;
 use crate::secret::Secret;
-use crate::timefmt::unix_to_rfc3339;
 use anyhow::Result;
 use serde_json::json;
-use std::sync::Arc;
 
 /// Client id used with the public SMART sandbox preset when none is given (it accepts any).
 const SMART_SANDBOX_CLIENT_ID: &str = "fhirdl";
@@ -81,7 +80,7 @@ pub fn print_report(ctx: &Ctx, r: &LoginReport) {
 /// The whole login, usable by `demo` with its own mode.
 pub async fn login(ctx: &Ctx, args: &LoginArgs, mode: Mode) -> Result<LoginReport> {
     let ui = &ctx.ui;
-    let mut cfg = config::load(&ctx.settings)?;
+    let mut cfg = config::load(&ctx.settings.paths)?;
     let preset = args.provider.as_deref().and_then(providers::find);
     let explicit_base = args.fhir_base.as_deref().map(parse_fhir_base).transpose()?;
 
@@ -180,7 +179,10 @@ pub async fn login(ctx: &Ctx, args: &LoginArgs, mode: Mode) -> Result<LoginRepor
     profile.fhir_base = base.to_string();
 
     // The credential store must work before the patient goes through the browser.
-    let store = CredentialStore::new(profile.credential_store, &ctx.settings.paths);
+    let store = ctx
+        .settings
+        .paths
+        .credential_store(profile.credential_store);
     store.probe().await?;
     let previous = match store.load(&name).await {
         Ok(c) => c,
@@ -212,7 +214,7 @@ pub async fn login(ctx: &Ctx, args: &LoginArgs, mode: Mode) -> Result<LoginRepor
         .unwrap_or_else(|| default_scopes(&discovery));
     let signed = sign_in(
         &ctx.http,
-        ui,
+        ui.as_ref(),
         SignIn {
             profile_name: &name,
             fhir_base: &base,
@@ -235,16 +237,21 @@ pub async fn login(ctx: &Ctx, args: &LoginArgs, mode: Mode) -> Result<LoginRepor
     if cfg.default_profile.is_none() {
         cfg.default_profile = Some(name.clone());
     }
-    crate::fsutil::create_private_dir(&ctx.settings.paths.config_dir)?;
+    crate::atomic::create_private_dir(&ctx.settings.paths.config_dir)?;
     cfg.save(&ctx.settings.paths.config_file())?;
 
     let creds = &signed.credentials;
     let mut warnings = signed.warnings.clone();
     let mut name_of_patient = None;
     if let Some(pid) = &creds.patient {
-        let session =
-            Session::open(ctx.http.clone(), store.clone(), &name, profile.clone()).await?;
-        let fhir = FhirClient::new(ctx.http.clone(), base.clone(), Arc::new(session));
+        let fhir = crate::connect::fhir_client(
+            &ctx.http,
+            &ctx.settings.paths,
+            &name,
+            &profile,
+            Some(creds.clone()),
+        )
+        .await?;
         match fhir.read("Patient", pid).await {
             Ok(p) => name_of_patient = patient_name(&p),
             Err(e) => warnings.push(format!(

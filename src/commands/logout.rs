@@ -3,17 +3,19 @@
 
 use super::Ctx;
 use crate::auth::oauth::{revoke, TokenKind};
-use crate::auth::store::CredentialStore;
 use crate::cli::LogoutArgs;
 use crate::config;
 use anyhow::Result;
 use serde_json::json;
 
 pub async fn run(ctx: &Ctx, args: &LogoutArgs) -> Result<()> {
-    let mut cfg = config::load(&ctx.settings)?;
+    let mut cfg = config::load(&ctx.settings.paths)?;
     let (name, profile) = cfg.select(ctx.settings.profile.as_deref())?;
     let (name, profile) = (name, profile.clone());
-    let store = CredentialStore::new(profile.credential_store, &ctx.settings.paths);
+    let store = ctx
+        .settings
+        .paths
+        .credential_store(profile.credential_store);
     let creds = match store.load(&name).await {
         Ok(c) => c,
         Err(e) if crate::error::exit_code(&e) == 4 => None, // damaged: still delete it

@@ -43,7 +43,7 @@ impl Ctx {
     }
 
     /// The same context with other folders (the demo's isolated ones).
-    pub fn with_paths(&self, paths: crate::settings::Paths) -> Ctx {
+    pub fn with_paths(&self, paths: crate::config::Paths) -> Ctx {
         let mut settings = self.settings.clone();
         settings.paths = paths;
         Ctx {

@@ -1,7 +1,6 @@
 //! `fhirdl profile list|show|remove|default`.
 
 use super::Ctx;
-use crate::auth::store::CredentialStore;
 use crate::cli::ProfileCommand;
 use crate::config;
 use crate::error::{Failure, Kind};
@@ -9,7 +8,7 @@ use anyhow::Result;
 use serde_json::json;
 
 pub async fn run(ctx: &Ctx, cmd: &ProfileCommand) -> Result<()> {
-    let mut cfg = config::load(&ctx.settings)?;
+    let mut cfg = config::load(&ctx.settings.paths)?;
     let path = ctx.settings.paths.config_file();
     match cmd {
         ProfileCommand::List => {
@@ -51,7 +50,7 @@ pub async fn run(ctx: &Ctx, cmd: &ProfileCommand) -> Result<()> {
             let Some(p) = cfg.profiles.remove(name) else {
                 return Err(Failure::new(Kind::Usage, format!("no profile named '{name}'")).into());
             };
-            let store = CredentialStore::new(p.credential_store, &ctx.settings.paths);
+            let store = ctx.settings.paths.credential_store(p.credential_store);
             let deleted = store.delete(name).await?;
             if cfg.default_profile.as_deref() == Some(name.as_str()) {
                 cfg.default_profile = None;

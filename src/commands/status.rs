@@ -1,18 +1,14 @@
 //! `fhirdl status`: what each profile is signed in as, and whether the sign-in still works.
 
 use super::Ctx;
-use crate::auth::session::Session;
-use crate::auth::store::CredentialStore;
 use crate::cli::StatusArgs;
 use crate::config::{self, Profile};
+use crate::datetime::{human_duration, now_unix, unix_to_rfc3339};
 use crate::error::{exit_code, fail, Kind};
-use crate::fhir::client::{patient_name, FhirClient};
+use crate::fhir::client::patient_name;
 use crate::fhir::version::FhirRelease;
-use crate::timefmt::{human_duration, now_unix, unix_to_rfc3339};
 use anyhow::Result;
 use serde::Serialize;
-use std::sync::Arc;
-use url::Url;
 
 #[derive(Debug, Serialize)]
 struct ProfileStatus {
@@ -43,7 +39,7 @@ struct ProfileStatus {
 }
 
 pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
-    let cfg = config::load(&ctx.settings)?;
+    let cfg = config::load(&ctx.settings.paths)?;
     let names: Vec<String> = if args.all
         || (ctx.settings.profile.is_none()
             && cfg.profiles.len() > 1
@@ -97,7 +93,10 @@ async fn status_of(
     is_default: bool,
     offline: bool,
 ) -> ProfileStatus {
-    let store = CredentialStore::new(profile.credential_store, &ctx.settings.paths);
+    let store = ctx
+        .settings
+        .paths
+        .credential_store(profile.credential_store);
     let mut s = ProfileStatus {
         profile: name.to_string(),
         default: is_default,
@@ -180,12 +179,18 @@ async fn status_of(
         s.check = "offline".into();
         return s;
     }
-    let (Some(pid), Ok(base)) = (creds.patient.clone(), Url::parse(&profile.fhir_base)) else {
+    let Some(pid) = creds.patient.clone() else {
         return s;
     };
     let result = async {
-        let session = Session::open(ctx.http.clone(), store.clone(), name, profile.clone()).await?;
-        let fhir = FhirClient::new(ctx.http.clone(), base, Arc::new(session));
+        let fhir = crate::connect::fhir_client(
+            &ctx.http,
+            &ctx.settings.paths,
+            name,
+            profile,
+            Some(creds.clone()),
+        )
+        .await?;
         let patient = fhir.read("Patient", &pid).await?;
         let after = fhir.session().credentials().await;
         anyhow::Ok((patient, after))
@@ -265,7 +270,7 @@ fn render(s: &ProfileStatus) -> String {
         let refresh = match (&s.refresh_token, &s.refresh_token_since) {
             (true, Some(since)) => {
                 let age =
-                    crate::timefmt::parse_rfc3339(since).map(|t| human_duration(now_unix() - t));
+                    crate::datetime::parse_rfc3339(since).map(|t| human_duration(now_unix() - t));
                 format!(
                     "held since {since}{}",
                     age.map(|a| format!(" ({a} ago)")).unwrap_or_default()

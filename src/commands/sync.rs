@@ -1,22 +1,18 @@
 //! `fhirdl sync`: bring the patient's record up to date in the export folder.
 
 use super::Ctx;
-use crate::auth::session::Session;
-use crate::auth::store::CredentialStore;
 use crate::cli::{SyncArgs, SyncFormat};
 use crate::config;
 use crate::error::{Failure, Kind};
-use crate::fhir::client::FhirClient;
 use crate::sync::{self, Options, Report};
 use anyhow::Result;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 pub async fn run(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
     if args.all_profiles {
         return run_all(ctx, args).await;
     }
-    let mut cfg = config::load(&ctx.settings)?;
+    let mut cfg = config::load(&ctx.settings.paths)?;
     let (name, _) = cfg.select(ctx.settings.profile.as_deref())?;
     let report = run_one(ctx, &mut cfg, &name, args).await?;
     print_report(ctx, &report);
@@ -27,7 +23,7 @@ pub async fn run(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
 
 /// `--all-profiles`: each profile in turn; one summary; the worst exit code.
 async fn run_all(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
-    let mut cfg = config::load(&ctx.settings)?;
+    let mut cfg = config::load(&ctx.settings.paths)?;
     let names = cfg.names();
     if names.is_empty() {
         cfg.select(None)?;
@@ -186,18 +182,16 @@ pub async fn sync_profile(
     opts: &Options,
     max_rate: Option<f64>,
 ) -> Result<Report> {
-    let store = CredentialStore::new(profile.credential_store, &ctx.settings.paths);
-    let base = crate::auth::discovery::parse_fhir_base(&profile.fhir_base)?;
-    let session = Session::open(ctx.http.clone(), store, name, profile).await?;
-    let patient = session.credentials().await.patient.ok_or_else(|| {
+    let fhir = crate::connect::fhir_client(&ctx.http, &ctx.settings.paths, name, &profile, None)
+        .await?
+        .with_rate_limit(max_rate)
+        .with_concurrency(opts.concurrency);
+    let patient = fhir.session().credentials().await.patient.ok_or_else(|| {
         Failure::login_required(
             name,
             format!("the sign-in of profile '{name}' names no patient"),
         )
     })?;
-    let fhir = FhirClient::new(ctx.http.clone(), base, Arc::new(session))
-        .with_rate_limit(max_rate)
-        .with_concurrency(opts.concurrency);
     sync::sync(fhir, &patient, opts, &ctx.ui).await
 }
 

@@ -72,10 +72,10 @@ pub(super) async fn authorize(
         get("error").map(|e| match get("error_description") {
             Some(d) => format!(
                 "{} ({})",
-                crate::auth::oauth::clean(&e),
-                crate::auth::oauth::clean(&d)
+                crate::sanitize::clean(&e),
+                crate::sanitize::clean(&d)
             ),
-            None => crate::auth::oauth::clean(&e),
+            None => crate::sanitize::clean(&e),
         })
     });
     let what = if let Some(err) = &refused {
@@ -178,7 +178,7 @@ pub(super) async fn token(
         .and_then(|v| {
             v.get("error")
                 .and_then(Value::as_str)
-                .map(crate::auth::oauth::clean)
+                .map(crate::sanitize::clean)
         });
     let base = format!(
         "{shown} answered a deliberately invalid code with HTTP {}",

@@ -3,10 +3,9 @@
 //! hold a password).
 
 use super::{Check, Checks, Target};
-use crate::auth::store::CredentialStore;
-use crate::cli::StoreKind;
+use crate::auth::store::StoreKind;
+use crate::config::Paths;
 use crate::error::hint_of;
-use crate::settings::Paths;
 use std::path::Path;
 use std::time::Duration;
 use url::Url;
@@ -63,7 +62,7 @@ pub async fn run(checks: &mut Checks, paths: &Paths, target: &Target, env: &[(St
         "--data-dir or FHIRDL_DATA_DIR",
     ));
     checks.push(store_check(paths, target).await);
-    checks.push(clock_check(crate::timefmt::now_unix()));
+    checks.push(clock_check(crate::datetime::now_unix()));
     checks.push(proxy_check(env, &target.base));
 }
 
@@ -112,7 +111,7 @@ async fn store_check(paths: &Paths, target: &Target) -> Check {
             "the default for new profiles".to_string(),
         ),
     };
-    let store = CredentialStore::new(kind, paths);
+    let store = paths.credential_store(kind);
     let described = store.describe();
     let outcome = tokio::time::timeout(Duration::from_secs(15), store.probe()).await;
     let base = Check::ok("credential_store", format!("{described} ({whose}) works"))
@@ -144,7 +143,7 @@ async fn store_check(paths: &Paths, target: &Target) -> Check {
 fn clock_check(now: i64) -> Check {
     const EARLIEST: i64 = 1_735_689_600; // 2025-01-01T00:00:00Z
     const LATEST: i64 = 4_102_444_800; // 2100-01-01T00:00:00Z
-    let shown = crate::timefmt::unix_to_rfc3339(now);
+    let shown = crate::datetime::unix_to_rfc3339(now);
     if (EARLIEST..LATEST).contains(&now) {
         Check::ok("clock", format!("{shown} (UTC)")).figure("now", &shown)
     } else {

@@ -13,9 +13,9 @@ pub mod network;
 pub mod server;
 pub mod session;
 
+use crate::config::Paths;
 use crate::config::Profile;
 use crate::http::Http;
-use crate::settings::Paths;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use url::Url;
@@ -263,7 +263,7 @@ fn redirect_check(target: &Target) -> Check {
             .figure("client_id", &profile.client_id)
         }
         None => {
-            let default = crate::config::RedirectSettings::default().display();
+            let default = crate::auth::loopback::RedirectSettings::default().display();
             Check::not_applicable(
                 "redirect_uri",
                 format!("because no profile is selected (a new profile uses {default})"),

@@ -286,7 +286,7 @@ async fn tls(addr: SocketAddr, host: &Host<&str>) -> Check {
         );
     };
     let facts = chain.first().and_then(|c| parse_cert(c));
-    let now = crate::timefmt::now_unix();
+    let now = crate::datetime::now_unix();
     let mut check = match (&verdict, &facts) {
         (Ok(()), Some(f)) if days_left(f, now) < 14 => Check::warn(
             "tls",
@@ -324,7 +324,7 @@ async fn tls(addr: SocketAddr, host: &Host<&str>) -> Check {
         check = check
             .figure("subject", &f.subject)
             .figure("issuer", &f.issuer)
-            .figure("not_after", crate::timefmt::unix_to_rfc3339(f.not_after))
+            .figure("not_after", crate::datetime::unix_to_rfc3339(f.not_after))
             .figure("days_to_expiry", days_left(f, now))
             .figure("names", &f.names)
             .figure("hostname_match", host_matches(&host_text, &f.names))
@@ -418,7 +418,7 @@ fn failure_reason(
                 format!(
                     "certificate expired {} days ago (on {}){}",
                     (now - f.not_after).div_euclid(86_400),
-                    crate::timefmt::unix_to_rfc3339(f.not_after),
+                    crate::datetime::unix_to_rfc3339(f.not_after),
                     if f.self_signed {
                         "; it is also self-signed"
                     } else {
@@ -432,7 +432,7 @@ fn failure_reason(
             return (
                 format!(
                     "certificate not valid yet (from {})",
-                    crate::timefmt::unix_to_rfc3339(f.not_before)
+                    crate::datetime::unix_to_rfc3339(f.not_before)
                 ),
                 "check this computer's date and time".into(),
             );

@@ -124,7 +124,7 @@ pub async fn run(checks: &mut Checks, http: &Http, target: &Target) -> ServerFac
                 p.redirect.port
             })
         })
-        .unwrap_or_else(|| crate::config::RedirectSettings::default().uri(8400));
+        .unwrap_or_else(|| crate::auth::loopback::RedirectSettings::default().uri(8400));
     let endpoint_deps = ["smart_discovery", "endpoints_secure"];
     match (checks.blocker(&endpoint_deps), &facts.discovery) {
         (None, Some(d)) => {
@@ -306,7 +306,7 @@ async fn discovery(
     base: &Url,
     metadata: Option<&Value>,
 ) -> (Check, Option<Discovery>) {
-    let now = crate::timefmt::now_rfc3339();
+    let now = crate::datetime::now_rfc3339();
     let smart_url = match base_join(base, ".well-known/smart-configuration") {
         Ok(u) => u,
         Err(e) => {

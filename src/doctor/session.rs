@@ -9,20 +9,16 @@
 use super::server::ServerFacts;
 use super::{ms_text, Check, Checks, Target};
 use crate::auth::credentials::Credentials;
-use crate::auth::session::Session;
-use crate::auth::store::CredentialStore;
+use crate::config::Paths;
 use crate::config::Profile;
+use crate::datetime::{human_duration, now_unix, unix_to_rfc3339};
 use crate::error::{failure_of, hint_of, Kind};
 use crate::fhir::client::FhirClient;
 use crate::http::Http;
-use crate::settings::Paths;
-use crate::timefmt::{human_duration, now_unix, unix_to_rfc3339};
 use crate::trace::patient_hash;
 use serde::Serialize;
 use serde_json::Value;
-use std::sync::Arc;
 use std::time::Instant;
-use url::Url;
 
 const SESSION_CHECKS: &[&str] = &[
     "signed_in",
@@ -51,7 +47,7 @@ pub async fn run(
         }
         return;
     };
-    let store = CredentialStore::new(profile.credential_store, paths);
+    let store = paths.credential_store(profile.credential_store);
     let creds = match store.load(name).await {
         Ok(Some(c)) => c,
         Ok(None) => {
@@ -95,7 +91,7 @@ pub async fn run(
         .figure("patient", &patient),
     );
 
-    let fhir = token_check(checks, http, store, name, profile, &creds).await;
+    let fhir = token_check(checks, http, paths, name, profile, &creds).await;
     let after = match &fhir {
         Some(f) => f.session().credentials().await,
         None => creds.clone(),
@@ -120,7 +116,7 @@ pub async fn run(
 async fn token_check(
     checks: &mut Checks,
     http: &Http,
-    store: CredentialStore,
+    paths: &Paths,
     name: &str,
     profile: &Profile,
     creds: &Credentials,
@@ -140,9 +136,8 @@ async fn token_check(
     let login_hint = format!("run: fhirdl login --profile {name}");
     let started = Instant::now();
     let result = async {
-        let session = Session::open(http.clone(), store, name, profile.clone()).await?;
-        let base = Url::parse(&profile.fhir_base)?;
-        let fhir = FhirClient::new(http.clone(), base, Arc::new(session));
+        let fhir =
+            crate::connect::fhir_client(http, paths, name, profile, Some(creds.clone())).await?;
         fhir.read("Patient", &pid).await?;
         anyhow::Ok(fhir)
     }
@@ -457,7 +452,7 @@ mod tests {
             scope: None,
             send_aud: true,
             redirect: Default::default(),
-            credential_store: crate::cli::StoreKind::File,
+            credential_store: crate::auth::store::StoreKind::File,
             out_dir: None,
             discovery: None,
         }

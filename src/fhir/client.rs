@@ -290,8 +290,8 @@ impl FhirClient {
     async fn wait_before_retry(&self, url: &Url, attempt: u32, after: Option<Duration>, why: &str) {
         let wait = after.unwrap_or_else(|| backoff(attempt, rand::random::<f64>()));
         self.counters.retries.fetch_add(1, Ordering::Relaxed);
-        if self.http.ui().verbosity >= 1 {
-            self.http.ui().trace(&format!(
+        if self.http.console().verbosity() >= 1 {
+            self.http.console().trace(&format!(
                 "{why} for {}; retry {attempt} of {} in {} ms",
                 redact_url(url),
                 MAX_ATTEMPTS - 1,
@@ -397,7 +397,7 @@ pub fn outcome_text(body: &Value) -> Option<String> {
             i.get("diagnostics")
                 .and_then(Value::as_str)
                 .or_else(|| i.get("details")?.get("text")?.as_str())
-                .map(crate::auth::oauth::clean)
+                .map(crate::sanitize::clean)
         })
         .collect();
     (!texts.is_empty()).then(|| texts.join("; "))
@@ -411,7 +411,7 @@ pub fn patient_name(patient: &Value) -> Option<String> {
         .find(|n| n.get("use").and_then(Value::as_str) == Some("official"))
         .or_else(|| names.first())?;
     if let Some(t) = name.get("text").and_then(Value::as_str) {
-        return Some(crate::auth::oauth::clean(t));
+        return Some(crate::sanitize::clean(t));
     }
     let mut parts: Vec<String> = name
         .get("given")
@@ -431,7 +431,7 @@ pub fn patient_name(patient: &Value) -> Option<String> {
         }
         _ => {}
     }
-    let joined = crate::auth::oauth::clean(&parts.join(" "));
+    let joined = crate::sanitize::clean(&parts.join(" "));
     (!joined.is_empty()).then_some(joined)
 }
 

@@ -13,10 +13,10 @@
 //! partial. `attachments/manifest.json` maps every file to its resource.
 
 use super::bundle::valid_id;
-use crate::auth::oauth::clean;
+use crate::atomic::{create_private_dir, write_atomic};
 use crate::fhir::client::{BytesResponse, FhirClient};
 use crate::fhir::version::FhirRelease;
-use crate::fsutil::{create_private_dir, write_atomic};
+use crate::sanitize::clean;
 use anyhow::Result;
 use base64::Engine;
 use serde::{Deserialize, Serialize};

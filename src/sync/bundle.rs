@@ -26,7 +26,7 @@ pub fn parse_page(body: Value, page_url: &Url) -> Result<Page> {
     if kind != "Bundle" {
         anyhow::bail!(
             "expected a Bundle but the server sent a {}",
-            crate::auth::oauth::clean(kind)
+            crate::sanitize::clean(kind)
         );
     }
     let total = body.get("total").and_then(Value::as_u64);

@@ -1,14 +1,14 @@
 //! The export folder on disk: `<Type>.ndjson` files sorted by id, optional pretty JSON per
 //! resource, `manifest.json`, and `.fhirdl/` (sync state, lock, removed resources).
 //!
-//! Every write is atomic ([`crate::fsutil::write_atomic`]); folders are 0700 and files 0600.
+//! Every write is atomic ([`crate::atomic::write_atomic`]); folders are 0700 and files 0600.
 //! Names of files come from validated resource types and ids only, so nothing is written
 //! outside the folder.
 
 use super::bundle::valid_id;
 use super::spool::{Sorted, Spool};
+use crate::atomic::{create_private_dir, write_atomic, AtomicFile};
 use crate::error::{Failure, Kind};
-use crate::fsutil::{create_private_dir, write_atomic, AtomicFile};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -137,7 +137,7 @@ impl Export {
             }
         }
         // Under the lock: what a killed run left half-written is garbage now.
-        crate::fsutil::remove_stale_temp_files(dir)?;
+        crate::atomic::remove_stale_temp_files(dir)?;
         Ok(Export {
             dir: dir.to_path_buf(),
             _lock: lock,
@@ -258,7 +258,7 @@ impl Export {
             if stem != id {
                 // A bare name from before the twin arrived would shadow it on a
                 // case-insensitive file system.
-                crate::fsutil::remove_if_exists(&pretty_dir.join(format!("{id}.json")))?;
+                crate::atomic::remove_if_exists(&pretty_dir.join(format!("{id}.json")))?;
             }
             let v: serde_json::Value = serde_json::from_str(line)?;
             write_atomic(
@@ -351,7 +351,7 @@ impl Export {
                             }
                             if pretty {
                                 let stem = stems.get(&o.id).map_or(o.id.as_str(), String::as_str);
-                                crate::fsutil::remove_if_exists(
+                                crate::atomic::remove_if_exists(
                                     &pretty_dir.join(format!("{stem}.json")),
                                 )?;
                             }
@@ -916,7 +916,7 @@ mod tests {
         assert_eq!((m.new, m.written), (1, false));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{a1}\n"));
         assert_eq!(
-            crate::fsutil::remove_stale_temp_files(dir.path()).unwrap(),
+            crate::atomic::remove_stale_temp_files(dir.path()).unwrap(),
             0,
             "no temp file is left behind"
         );

@@ -169,8 +169,8 @@ async fn recover_by_dates(
 ) -> Result<()> {
     const MAX_SLICES: usize = 256;
     let before = lock(sink).spool.len();
-    let lo = since.and_then(crate::timefmt::parse_rfc3339).unwrap_or(0);
-    let hi = crate::timefmt::now_unix() + 86_400;
+    let lo = since.and_then(crate::datetime::parse_rfc3339).unwrap_or(0);
+    let hi = crate::datetime::now_unix() + 86_400;
     let mut stack = vec![(lo, hi)];
     let mut slices = 0;
     let mut unresolved = 0;
@@ -180,8 +180,8 @@ async fn recover_by_dates(
             unresolved += 1;
             break;
         }
-        let ge = format!("ge{}", crate::timefmt::unix_to_rfc3339(lo));
-        let lt = format!("lt{}", crate::timefmt::unix_to_rfc3339(hi));
+        let ge = format!("ge{}", crate::datetime::unix_to_rfc3339(lo));
+        let lt = format!("lt{}", crate::datetime::unix_to_rfc3339(hi));
         let params = [("_lastUpdated", ge.as_str()), ("_lastUpdated", lt.as_str())];
         // The slice's own shortfall warning would repeat the type's; keep the list short.
         let warnings_before = lock(sink).warnings.len();
@@ -533,7 +533,7 @@ fn add_resource(
     if rt != ty {
         fetched.warnings.push(format!(
             "ignored a {} in the {ty} results",
-            crate::auth::oauth::clean(rt)
+            crate::sanitize::clean(rt)
         ));
         return Ok(());
     }
@@ -563,7 +563,7 @@ fn add_resource(
         .get("meta")
         .and_then(|m| m.get("lastUpdated"))
         .and_then(|v| v.as_str())
-        .and_then(crate::timefmt::parse_rfc3339);
+        .and_then(crate::datetime::parse_rfc3339);
     if updated > fetched.newest {
         fetched.newest = updated;
     }
@@ -602,13 +602,13 @@ fn server_time(headers: &reqwest::header::HeaderMap) -> Option<String> {
     let date = headers.get(reqwest::header::DATE)?.to_str().ok()?;
     let t = httpdate::parse_http_date(date).ok()?;
     let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
-    Some(crate::timefmt::unix_to_rfc3339(i64::try_from(secs).ok()?))
+    Some(crate::datetime::unix_to_rfc3339(i64::try_from(secs).ok()?))
 }
 
 /// `mark` moved back by `secs` (unparsable marks are used as they are).
 pub(super) fn with_overlap(mark: &str, secs: i64) -> String {
-    match crate::timefmt::parse_rfc3339(mark) {
-        Some(t) => crate::timefmt::unix_to_rfc3339(t - secs),
+    match crate::datetime::parse_rfc3339(mark) {
+        Some(t) => crate::datetime::unix_to_rfc3339(t - secs),
         None => mark.to_string(),
     }
 }

@@ -10,7 +10,7 @@
 //! or the one its `previous_sha256` describes; a finished run writes the manifest afresh, without
 //! `previous_sha256`.
 
-use crate::fsutil::write_atomic;
+use crate::atomic::write_atomic;
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};

@@ -16,10 +16,10 @@ pub mod plan;
 pub mod references;
 pub mod spool;
 
+use crate::datetime::now_rfc3339;
 use crate::error::Kind;
 use crate::fhir::client::FhirClient;
 use crate::fhir::version::FhirRelease;
-use crate::timefmt::now_rfc3339;
 use anyhow::Result;
 use export::{Export, TypeState};
 use fetch::{fetch_type, with_overlap, Fetched, Outcome};
@@ -323,7 +323,7 @@ pub async fn sync(
                 // A merge already running finishes (its file is replaced whole or not at
                 // all); then nothing half-written is left behind.
                 Merging::wait_idle(&merging).await;
-                crate::fsutil::remove_stale_temp_files(&opts.out)?;
+                crate::atomic::remove_stale_temp_files(&opts.out)?;
                 return Err(interrupted(saved, &opts.out));
             }
         };
@@ -585,11 +585,11 @@ fn store_type(
     // The next mark: the newest meta.lastUpdated seen, but never later than the server's own
     // time at the start of the search.
     let newest = f.newest;
-    let server = f.mark.as_deref().and_then(crate::timefmt::parse_rfc3339);
+    let server = f.mark.as_deref().and_then(crate::datetime::parse_rfc3339);
     let mark = match (newest, server) {
-        (Some(n), Some(s)) => Some(crate::timefmt::unix_to_rfc3339(n.min(s))),
-        (None, Some(s)) => Some(crate::timefmt::unix_to_rfc3339(s)),
-        (Some(n), None) => Some(crate::timefmt::unix_to_rfc3339(n)),
+        (Some(n), Some(s)) => Some(crate::datetime::unix_to_rfc3339(n.min(s))),
+        (None, Some(s)) => Some(crate::datetime::unix_to_rfc3339(s)),
+        (Some(n), None) => Some(crate::datetime::unix_to_rfc3339(n)),
         (None, None) => None,
     };
     report.fetched = f.spool.len();

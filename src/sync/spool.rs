@@ -74,7 +74,7 @@ impl Spool {
         if self.buf.is_empty() {
             return Ok(());
         }
-        crate::fsutil::create_private_dir(&self.dir)?;
+        crate::atomic::create_private_dir(&self.dir)?;
         let file = tempfile::tempfile_in(&self.dir)
             .with_context(|| format!("cannot create a temporary file in {}", self.dir.display()))?;
         let mut buf = std::mem::take(&mut self.buf);

@@ -1,5 +1,7 @@
-//! Time helpers: RFC 3339 formatting and parsing, Unix seconds, human durations.
+//! Times and durations as text: RFC 3339 formatting and parsing, Unix seconds, human durations,
+//! and the durations people type (`90`, `30s`, `5m`, `1h`).
 
+use std::time::Duration;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -43,9 +45,39 @@ pub fn human_duration(secs: i64) -> String {
     }
 }
 
+/// Parses `300`, `90s`, `5m`, `1h`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 's')) => (&s[..i], 1),
+        Some((i, 'm')) => (&s[..i], 60),
+        Some((i, 'h')) => (&s[..i], 3600),
+        _ => (s, 1),
+    };
+    let n: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration like 300, 90s, 5m or 1h"))?;
+    if n == 0 {
+        return Err("the duration must be more than zero".into());
+    }
+    Ok(Duration::from_secs(n.saturating_mul(mult)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("300"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("").is_err());
+    }
 
     #[test]
     fn formats() {

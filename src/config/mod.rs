@@ -4,12 +4,15 @@
 //! store holds its tokens, and the cached discovery result. No secret is ever stored here; the
 //! credential store ([`crate::auth::store`]) holds tokens and client secrets.
 
+use crate::atomic;
 use crate::auth::discovery::Discovery;
-use crate::cli::{RedirectHost, StoreKind};
+use crate::auth::loopback::RedirectSettings;
+use crate::auth::store::StoreKind;
 use crate::error::{Failure, Kind};
-use crate::fsutil;
-use crate::settings::Settings;
 use anyhow::{Context, Result};
+
+mod paths;
+pub use paths::Paths;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -51,44 +54,6 @@ pub struct Profile {
 
 fn yes() -> bool {
     true
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct RedirectSettings {
-    pub host: RedirectHost,
-    /// 0 means an ephemeral port chosen at each login.
-    pub port: u16,
-    pub path: String,
-}
-
-impl Default for RedirectSettings {
-    fn default() -> Self {
-        RedirectSettings {
-            host: RedirectHost::Ipv4Loopback,
-            port: 0,
-            path: "/callback".into(),
-        }
-    }
-}
-
-impl RedirectSettings {
-    /// The redirect URI for a concrete port.
-    pub fn uri(&self, port: u16) -> String {
-        format!("http://{}:{}{}", self.host.as_str(), port, self.path)
-    }
-
-    /// How the redirect URI will look, for display (`<port>` when ephemeral).
-    pub fn display(&self) -> String {
-        if self.port == 0 {
-            format!(
-                "http://{}:<ephemeral port>{}",
-                self.host.as_str(),
-                self.path
-            )
-        } else {
-            self.uri(self.port)
-        }
-    }
 }
 
 /// Profile names become file names and keyring entries: keep them simple.
@@ -139,7 +104,7 @@ impl ConfigFile {
              # No secrets are kept here; tokens live in the credential store.\n\n",
         );
         text.push_str(&toml::to_string_pretty(self).context("cannot serialize the settings")?);
-        fsutil::write_atomic(path, text.as_bytes())
+        atomic::write_atomic(path, text.as_bytes())
     }
 
     /// Which profile a command means: --profile, else the default, else the only one.
@@ -181,9 +146,9 @@ impl ConfigFile {
     }
 }
 
-/// Loads the settings file named by `settings`.
-pub fn load(settings: &Settings) -> Result<ConfigFile> {
-    ConfigFile::load(&settings.paths.config_file())
+/// Loads the settings file of `paths`.
+pub fn load(paths: &Paths) -> Result<ConfigFile> {
+    ConfigFile::load(&paths.config_file())
 }
 
 #[cfg(test)]
@@ -241,12 +206,5 @@ mod tests {
         for bad in ["", ".hidden", "-x", "a/b", "a b", "../x", &"x".repeat(65)] {
             assert!(validate_profile_name(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn redirect_uri_forms() {
-        let r = RedirectSettings::default();
-        assert_eq!(r.uri(5000), "http://127.0.0.1:5000/callback");
-        assert!(r.display().contains("<ephemeral port>"));
     }
 }
