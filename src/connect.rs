@@ -4,11 +4,10 @@
 //! its client here.
 
 use crate::auth::credentials::Credentials;
-use crate::auth::discovery::parse_fhir_base;
 use crate::auth::session::Session;
 use crate::config::{Paths, Profile};
-use crate::error::Failure;
 use crate::fhir::client::FhirClient;
+use crate::fhir_url::parse_base;
 use crate::http::Http;
 use anyhow::Result;
 use std::sync::Arc;
@@ -23,9 +22,9 @@ pub async fn fhir_client(
     creds: Option<Credentials>,
 ) -> Result<FhirClient> {
     let store = paths.credential_store(profile.credential_store);
-    let base = parse_fhir_base(&profile.fhir_base)?;
+    let base = parse_base(&profile.fhir_base)?;
     let discovery = profile.discovery.as_ref().ok_or_else(|| {
-        Failure::login_required(name, format!("profile '{name}' has no discovery data"))
+        crate::auth::Error::login_required(name, format!("profile '{name}' has no discovery data"))
     })?;
     let session = match creds {
         Some(creds) => Session::new(

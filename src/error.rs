@@ -1,14 +1,18 @@
 //! Typed failures that decide an exit code, and the one place that maps errors to exit codes.
 //!
-//! Library code returns `anyhow::Error` with context; where the caller (or the user) must act on
-//! a specific condition it wraps a [`Failure`] with a [`Kind`] and, ideally, a hint. `main` calls
-//! [`exit_code`] on whatever error reaches it. This module does not print anything.
+//! Library code returns `anyhow::Error` with context; where the user must act on a specific
+//! condition it wraps a [`Failure`] with a [`Kind`] and, ideally, a hint. Conditions a caller
+//! decides on have typed errors in their own layer (`auth::Error`, `fhir::Error`,
+//! `sync::Error`); [`crate::exit`] maps all of them to exit codes. This module does not print
+//! anything.
 
 use std::fmt;
 
 /// What kind of failure happened; each kind has one documented exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// Something fhirdl did not expect (exit 1).
+    Unexpected,
     /// Bad flags or arguments, or a missing value the user must give (exit 2).
     Usage,
     /// The run finished but some parts failed (exit 3; used by `sync`).
@@ -35,6 +39,7 @@ pub enum Kind {
 impl Kind {
     pub fn exit_code(self) -> i32 {
         match self {
+            Kind::Unexpected => EXIT_OTHER,
             Kind::Usage => 2,
             Kind::Partial => 3,
             Kind::LoginRequired => 4,
@@ -89,11 +94,6 @@ impl Failure {
         self.hint = Some(hint.into());
         self
     }
-
-    pub fn login_required(profile: &str, why: impl Into<String>) -> Self {
-        Failure::new(Kind::LoginRequired, why)
-            .hint(format!("run: fhirdl login --profile {profile}"))
-    }
 }
 
 impl fmt::Display for Failure {
@@ -114,23 +114,6 @@ pub fn failure_of(err: &anyhow::Error) -> Option<&Failure> {
     err.chain().find_map(|e| e.downcast_ref::<Failure>())
 }
 
-/// Maps any error to its exit code: a [`Failure`]'s kind, a network error from reqwest, else 1.
-pub fn exit_code(err: &anyhow::Error) -> i32 {
-    if let Some(f) = failure_of(err) {
-        return f.kind.exit_code();
-    }
-    if is_storage_error(err) {
-        return Kind::Storage.exit_code();
-    }
-    if err
-        .chain()
-        .any(|e| e.downcast_ref::<reqwest::Error>().is_some())
-    {
-        return Kind::Network.exit_code();
-    }
-    EXIT_OTHER
-}
-
 /// A file system refusal: no space, file too large (`RLIMIT_FSIZE`), quota, read-only file
 /// system, permission denied.
 pub fn is_storage_error(err: &anyhow::Error) -> bool {
@@ -149,79 +132,17 @@ pub fn is_storage_error(err: &anyhow::Error) -> bool {
         })
 }
 
-/// The hint to show under an error, if any: the first one in the chain.
-/// Whether a message (a type's failure reason, kept as text) quotes a storage error of this
-/// platform ("No space left on device (os error 28)", "Permission denied (os error 13)", …).
-pub fn mentions_storage_error(text: &str) -> bool {
-    static TEXTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let texts = TEXTS.get_or_init(|| {
-        (1..512)
-            .map(std::io::Error::from_raw_os_error)
-            .filter(|e| is_storage_error(&anyhow::Error::from(std::io::Error::new(e.kind(), ""))))
-            .map(|e| e.to_string())
-            .collect()
-    });
-    texts.iter().any(|t| text.contains(t.as_str()))
-}
-
 /// What to do about a storage error.
 pub const STORAGE_HINT: &str = "free some space or make the folder writable (or choose another with --out), then run the same command again; files are replaced atomically, so what is on disk is whole and the files not yet replaced keep their previous version";
-
-pub fn hint_of(err: &anyhow::Error) -> Option<String> {
-    if let Some(h) = failure_of(err).and_then(|f| f.hint.clone()) {
-        return Some(h);
-    }
-    if is_storage_error(err) {
-        return Some(STORAGE_HINT.into());
-    }
-    if let Some(e) = err.chain().find_map(|e| e.downcast_ref::<reqwest::Error>()) {
-        if e.is_connect() {
-            return Some(
-                "check the address and your network connection; `fhirdl -v …` shows each request"
-                    .into(),
-            );
-        }
-        if e.is_timeout() {
-            return Some("the server did not answer in time; try again later".into());
-        }
-    }
-    None
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use anyhow::Context;
-
-    #[test]
-    fn exit_code_found_through_context() {
-        let err = anyhow::Error::from(Failure::login_required("work", "refresh token expired"))
-            .context("reading Patient");
-        assert_eq!(exit_code(&err), 4);
-        assert_eq!(
-            hint_of(&err).as_deref(),
-            Some("run: fhirdl login --profile work")
-        );
-        let plain: anyhow::Result<()> = Err(anyhow::anyhow!("boom")).context("x");
-        assert_eq!(exit_code(&plain.unwrap_err()), 1);
-        let full: anyhow::Result<()> =
-            Err(std::io::Error::from(std::io::ErrorKind::StorageFull)).context("cannot write x");
-        let full = full.unwrap_err();
-        assert_eq!(exit_code(&full), 10);
-        assert!(hint_of(&full).unwrap().contains("free some space"));
-        #[cfg(target_os = "linux")]
-        {
-            assert!(mentions_storage_error(
-                "cannot write x: No space left on device (os error 28)"
-            ));
-            assert!(mentions_storage_error("Permission denied (os error 13)"));
-            assert!(!mentions_storage_error("the search answered HTTP 500"));
-        }
-    }
 
     #[test]
     fn every_kind_is_documented() {
         for kind in [
+            Kind::Unexpected,
             Kind::Usage,
             Kind::Partial,
             Kind::LoginRequired,

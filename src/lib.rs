@@ -16,7 +16,9 @@ pub mod console;
 pub mod datetime;
 pub mod doctor;
 pub mod error;
+pub mod exit;
 pub mod fhir;
+pub mod fhir_url;
 pub mod http;
 pub mod output;
 pub mod providers;
@@ -38,14 +40,14 @@ pub fn run() -> i32 {
         Ok(s) => s,
         Err(e) => {
             output::Ui::default().error(&e);
-            return error::exit_code(&e);
+            return exit::exit_code(&e);
         }
     };
     let ctx = match Ctx::new(settings) {
         Ok(c) => c,
         Err(e) => {
             output::Ui::default().error(&e);
-            return error::exit_code(&e);
+            return exit::exit_code(&e);
         }
     };
     // Few blocking threads: merges and file work queue up instead of each thread growing its
@@ -59,7 +61,7 @@ pub fn run() -> i32 {
         Err(e) => {
             let e = anyhow::Error::from(e).context("cannot start the async runtime");
             ctx.ui.error(&e);
-            return error::exit_code(&e);
+            return exit::exit_code(&e);
         }
     };
     let result = runtime.block_on(dispatch(&ctx, &cli.command));
@@ -69,7 +71,7 @@ pub fn run() -> i32 {
         Ok(()) => 0,
         Err(e) => {
             ctx.ui.error(&e);
-            error::exit_code(&e)
+            exit::exit_code(&e)
         }
     }
 }

@@ -26,6 +26,8 @@ pub struct Settings {
     pub trace_file: Option<PathBuf>,
     /// `--trace-bodies`: the trace file also gets the bodies.
     pub trace_bodies: bool,
+    /// `FHIRDL_CLIENT_SECRET`: a confidential client's secret (never taken from argv).
+    pub client_secret: Option<crate::secret::Secret>,
 }
 
 impl Settings {
@@ -43,6 +45,10 @@ impl Settings {
             interactive: std::io::stdin().is_terminal(),
             trace_file: global.trace_file.clone(),
             trace_bodies: global.trace_bodies,
+            client_secret: std::env::var("FHIRDL_CLIENT_SECRET")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .map(crate::secret::Secret::new),
         })
     }
 }

@@ -64,42 +64,10 @@ impl Discovery {
     }
 }
 
-/// Joins a path to the FHIR base (which has no trailing slash in profiles).
-pub fn base_join(base: &Url, path: &str) -> Result<Url> {
-    let s = format!(
-        "{}/{}",
-        base.as_str().trim_end_matches('/'),
-        path.trim_start_matches('/')
-    );
-    Ok(Url::parse(&s)?)
-}
-
-/// Parses and checks a FHIR base given by the user.
-pub fn parse_fhir_base(raw: &str) -> Result<Url> {
-    let url = Url::parse(raw.trim()).map_err(|e| {
-        Failure::new(Kind::Usage, format!("'{raw}' is not a valid URL: {e}"))
-            .hint("give the FHIR base URL, e.g. https://fhir.example.org/r4")
-    })?;
-    if !is_secure_or_loopback(&url) {
-        return Err(Failure::new(Kind::Usage, format!("refusing the FHIR base {url}: it is not https"))
-            .hint("health data and tokens travel only over https (plain http is allowed only on this computer's loopback address)")
-            .into());
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(Failure::new(
-            Kind::Usage,
-            format!("the FHIR base {url} must not have a query or fragment"),
-        )
-        .into());
-    }
-    let trimmed = url.as_str().trim_end_matches('/').to_string();
-    Ok(Url::parse(&trimmed)?)
-}
-
 /// Fetches and combines the discovery documents of `base`.
 pub async fn discover(http: &Http, base: &Url) -> Result<Discovery> {
-    let smart_url = base_join(base, ".well-known/smart-configuration")?;
-    let metadata_url = base_join(base, "metadata")?;
+    let smart_url = crate::fhir_url::join(base, ".well-known/smart-configuration")?;
+    let metadata_url = crate::fhir_url::join(base, "metadata")?;
     let (smart, metadata) = tokio::join!(
         http.get_json(&smart_url, "application/json"),
         http.get_json(&metadata_url, FHIR_JSON)
@@ -326,22 +294,5 @@ mod tests {
         assert!(check_endpoints(&d).is_ok());
         d.code_challenge_methods = vec!["plain".into()];
         assert!(check_endpoints(&d).is_err());
-    }
-
-    #[test]
-    fn base_handling() {
-        assert_eq!(
-            parse_fhir_base("https://x.example/fhir/r4/")
-                .unwrap()
-                .as_str(),
-            "https://x.example/fhir/r4"
-        );
-        assert!(parse_fhir_base("http://x.example/fhir").is_err());
-        assert!(parse_fhir_base("not a url").is_err());
-        let b = parse_fhir_base("https://x.example/fhir/r4").unwrap();
-        assert_eq!(
-            base_join(&b, "metadata").unwrap().as_str(),
-            "https://x.example/fhir/r4/metadata"
-        );
     }
 }

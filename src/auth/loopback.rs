@@ -419,7 +419,7 @@ mod tests {
     fn refuses_wrong_or_missing_state() {
         for q in ["code=abc&state=S2", "code=abc", "code=abc&state="] {
             let err = check_callback(&parse_callback(q), &expected()).unwrap_err();
-            assert_eq!(crate::error::exit_code(&err), 5, "{q}");
+            assert_eq!(crate::exit::exit_code(&err), 5, "{q}");
             assert!(!format!("{err:#}").contains("abc"));
         }
     }
@@ -431,7 +431,7 @@ mod tests {
         );
         let err = check_callback(&p, &expected()).unwrap_err();
         assert!(err.to_string().contains("denied"), "{err}");
-        assert!(crate::error::hint_of(&err).unwrap().contains("Allow"));
+        assert!(crate::exit::hint_of(&err).unwrap().contains("Allow"));
     }
 
     #[test]

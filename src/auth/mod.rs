@@ -3,9 +3,12 @@
 pub mod browser;
 pub mod credentials;
 pub mod discovery;
+mod error;
 pub mod login;
 pub mod loopback;
 pub mod oauth;
 pub mod scopes;
 pub mod session;
 pub mod store;
+
+pub use error::{unless_login_required, Error};

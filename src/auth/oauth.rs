@@ -221,7 +221,7 @@ pub async fn refresh(
     result.map_err(|e| {
         let f = describe_token_error(&e, client.token_uri().as_str());
         match f.code.as_deref() {
-            Some("invalid_grant") => Failure::login_required(
+            Some("invalid_grant") => crate::auth::Error::login_required(
                 profile,
                 format!(
                     "the provider no longer accepts the saved sign-in of profile '{profile}' (the refresh token expired or was revoked): {}",

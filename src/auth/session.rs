@@ -9,7 +9,6 @@ use super::credentials::Credentials;
 use super::discovery::Discovery;
 use super::oauth::{build_client, credentials_from, refresh, SmartClient};
 use super::store::CredentialStore;
-use crate::error::Failure;
 use crate::http::Http;
 use crate::secret::Secret;
 use anyhow::{Context, Result};
@@ -33,7 +32,7 @@ impl Session {
         discovery: &Discovery,
     ) -> Result<Session> {
         let creds = store.load(profile_name).await?.ok_or_else(|| {
-            Failure::login_required(
+            crate::auth::Error::login_required(
                 profile_name,
                 format!("profile '{profile_name}' is not signed in"),
             )
@@ -98,7 +97,7 @@ impl Session {
     async fn refresh_locked(&self, creds: &mut Credentials) -> Result<()> {
         let name = &self.profile_name;
         let Some(rt) = creds.refresh_token.clone() else {
-            return Err(Failure::login_required(
+            return Err(crate::auth::Error::login_required(
                 name,
                 format!(
                     "the access token of profile '{name}' expired and there is no refresh token (offline access was not granted)"

@@ -89,7 +89,7 @@ impl CredentialStore {
         let Some(text) = text else { return Ok(None) };
         // The parse error is not shown: serde's message could quote part of a token.
         serde_json::from_str(&text).map(Some).map_err(|_| {
-            Failure::login_required(
+            crate::auth::Error::login_required(
                 profile,
                 format!("the stored credentials of profile '{profile}' are damaged"),
             )
@@ -234,6 +234,6 @@ mod tests {
         std::fs::write(dir.path().join("p.json"), "{\"access_token\": \"sekrit").unwrap();
         let err = store.load("p").await.unwrap_err();
         assert!(!format!("{err:#}").contains("sekrit"));
-        assert_eq!(crate::error::exit_code(&err), 4);
+        assert_eq!(crate::exit::exit_code(&err), 4);
     }
 }

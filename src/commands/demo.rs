@@ -8,8 +8,8 @@ use super::sync::sync_profile;
 use super::Ctx;
 use crate::auth::login::Mode;
 use crate::auth::store::StoreKind;
-use crate::cli::{DemoArgs, LoginArgs};
-use crate::config::Paths;
+use crate::cli::DemoArgs;
+use crate::config::{Paths, ProfileRequest};
 use crate::sandbox::browser::{sign_in, Consent};
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::sync::Options;
@@ -50,12 +50,11 @@ pub async fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
         user.username
     ));
 
-    let login_args = LoginArgs {
+    let request = ProfileRequest {
         fhir_base: Some(sandbox.fhir_base().to_string()),
         client_id: Some(sandbox.config().public_client_id.clone()),
         credential_store: Some(StoreKind::File),
-        timeout: Duration::from_secs(60),
-        ..LoginArgs::default()
+        ..ProfileRequest::default()
     };
     let (username, password) = (user.username.clone(), user.password.clone());
     let browser: crate::auth::login::HeadlessBrowser = Box::new(move |url| {
@@ -69,7 +68,13 @@ pub async fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
             Ok(())
         })
     });
-    let report = login(&demo, &login_args, Mode::Headless(browser)).await?;
+    let report = login(
+        &demo,
+        &request,
+        Duration::from_secs(60),
+        Mode::Headless(browser),
+    )
+    .await?;
     // With --json the one document on stdout is the whole demo's, printed at the end.
     let human = !ctx.ui.json;
     if human {

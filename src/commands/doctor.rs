@@ -3,11 +3,11 @@
 //! exit code 9.
 
 use super::Ctx;
-use crate::auth::discovery::parse_fhir_base;
 use crate::cli::DoctorArgs;
 use crate::config;
 use crate::doctor::{self, Target};
 use crate::error::{Failure, Kind};
+use crate::fhir_url::parse_base;
 use anyhow::{Context, Result};
 use url::Url;
 
@@ -75,7 +75,7 @@ fn target(ctx: &Ctx, args: &DoctorArgs) -> Result<Target> {
             .into());
         }
         return Ok(Target {
-            base: parse_fhir_base(raw)?,
+            base: parse_base(raw)?,
             profile: None,
             offline_only: args.offline_checks_only,
         });

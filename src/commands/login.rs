@@ -2,24 +2,19 @@
 //! profile.
 
 use super::Ctx;
-use crate::auth::discovery::{discover, parse_fhir_base};
+use crate::auth::discovery::discover;
 use crate::auth::login::{sign_in, Mode, SignIn};
-use crate::auth::loopback::RedirectSettings;
 use crate::auth::scopes::default_scopes;
-use crate::auth::store::StoreKind;
 use crate::cli::LoginArgs;
-use crate::config::{self, validate_profile_name, Profile};
+use crate::config::{self, ProfileRequest};
 use crate::datetime::unix_to_rfc3339;
 use crate::error::{Failure, Kind};
 use crate::fhir::client::patient_name;
 use crate::fhir::version::FhirRelease;
-use crate::providers;
+use crate::fhir_url::parse_base;
 use crate::secret::Secret;
 use anyhow::Result;
 use serde_json::json;
-
-/// Client id used with the public SMART sandbox preset when none is given (it accepts any).
-const SMART_SANDBOX_CLIENT_ID: &str = "fhirdl";
 
 /// What a successful login did, for the caller's report.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -45,7 +40,7 @@ pub async fn run(ctx: &Ctx, args: &LoginArgs) -> Result<()> {
     } else {
         Mode::Browser
     };
-    let report = login(ctx, args, mode).await?;
+    let report = login(ctx, &ProfileRequest::from(args), args.timeout, mode).await?;
     print_report(ctx, &report);
     Ok(())
 }
@@ -77,106 +72,40 @@ pub fn print_report(ctx: &Ctx, r: &LoginReport) {
         .json_out(&serde_json::to_value(r).unwrap_or(json!({})));
 }
 
-/// The whole login, usable by `demo` with its own mode.
-pub async fn login(ctx: &Ctx, args: &LoginArgs, mode: Mode) -> Result<LoginReport> {
+impl From<&LoginArgs> for ProfileRequest {
+    fn from(args: &LoginArgs) -> ProfileRequest {
+        ProfileRequest {
+            name: None,
+            provider: args.provider.clone(),
+            fhir_base: args.fhir_base.clone(),
+            client_id: args.client_id.clone(),
+            confidential: args.confidential,
+            scope: args.scope.clone(),
+            no_aud: args.no_aud,
+            port: args.port,
+            redirect_path: args.redirect_path.clone(),
+            redirect_host: args.redirect_host,
+            credential_store: args.credential_store,
+        }
+    }
+}
+
+/// The whole login, usable by `demo` with its own mode: the profile `request` names (with
+/// `--profile` from the settings), signed in through the browser within `timeout`.
+pub async fn login(
+    ctx: &Ctx,
+    request: &ProfileRequest,
+    timeout: std::time::Duration,
+    mode: Mode,
+) -> Result<LoginReport> {
     let ui = &ctx.ui;
     let mut cfg = config::load(&ctx.settings.paths)?;
-    let preset = args.provider.as_deref().and_then(providers::find);
-    let explicit_base = args.fhir_base.as_deref().map(parse_fhir_base).transpose()?;
-
-    // Which profile: --profile, else the preset's name or the server's host, else the saved one.
-    let name = match (&ctx.settings.profile, preset, &explicit_base) {
-        (Some(n), _, _) => n.clone(),
-        (None, Some(p), _) => p.name.to_string(),
-        (None, None, Some(base)) => base.host_str().unwrap_or("fhir").to_string(),
-        (None, None, None) => cfg
-            .select(None)
-            .map_err(|e| {
-                if crate::error::exit_code(&e) == Kind::LoginRequired.exit_code() {
-                    Failure::new(Kind::Usage, "which provider? none is saved yet")
-                        .hint("give --provider <preset> (see `fhirdl providers`) or --fhir-base URL, with --client-id")
-                        .into()
-                } else {
-                    e
-                }
-            })?
-            .0,
+    let request = ProfileRequest {
+        name: ctx.settings.profile.clone(),
+        ..request.clone()
     };
-    validate_profile_name(&name)?;
-    let existing = cfg.profiles.get(&name).cloned();
-    let mut profile = match existing.clone() {
-        Some(p) => p,
-        None => {
-            let base = match (&explicit_base, preset) {
-                (Some(b), _) => b.to_string(),
-                (None, Some(p)) => p.fhir_base.to_string(),
-                (None, None) => {
-                    return Err(Failure::new(Kind::Usage, format!("profile '{name}' does not exist yet: which provider?"))
-                        .hint("give --provider <preset> (see `fhirdl providers`) or --fhir-base URL, with --client-id")
-                        .into())
-                }
-            };
-            let client_id = match (&args.client_id, preset) {
-                (Some(c), _) => c.clone(),
-                (None, Some(p)) if p.name == "smart-sandbox" => SMART_SANDBOX_CLIENT_ID.to_string(),
-                _ => {
-                    return Err(Failure::new(Kind::Usage, "--client-id is required for a new profile")
-                        .hint("use the client id of your app registration with this provider (or set FHIRDL_CLIENT_ID)")
-                        .into())
-                }
-            };
-            Profile {
-                provider: preset.map(|p| p.name.to_string()),
-                fhir_base: base,
-                client_id,
-                confidential: preset.is_some_and(|p| p.confidential),
-                scope: None,
-                send_aud: preset.is_none_or(|p| p.send_aud),
-                redirect: RedirectSettings::default(),
-                credential_store: StoreKind::Keyring,
-                out_dir: None,
-                discovery: None,
-            }
-        }
-    };
-    // Flags given now override what the profile remembers.
-    if existing.is_some() {
-        if let Some(p) = preset {
-            profile.provider = Some(p.name.to_string());
-            if explicit_base.is_none() {
-                profile.fhir_base = p.fhir_base.to_string();
-            }
-        }
-        if let Some(b) = &explicit_base {
-            profile.fhir_base = b.to_string();
-        }
-        if let Some(c) = &args.client_id {
-            profile.client_id = c.clone();
-        }
-    }
-    if args.confidential {
-        profile.confidential = true;
-    }
-    if args.scope.is_some() {
-        profile.scope = args.scope.clone();
-    }
-    if args.no_aud {
-        profile.send_aud = false;
-    }
-    if let Some(port) = args.port {
-        profile.redirect.port = port;
-    }
-    if let Some(path) = &args.redirect_path {
-        profile.redirect.path = path.clone();
-    }
-    if let Some(host) = args.redirect_host {
-        profile.redirect.host = host;
-    }
-    if let Some(store) = args.credential_store {
-        profile.credential_store = store;
-    }
-    let base = parse_fhir_base(&profile.fhir_base)?;
-    profile.fhir_base = base.to_string();
+    let (name, mut profile) = cfg.profile_for_login(&request)?;
+    let base = parse_base(&profile.fhir_base)?;
 
     // The credential store must work before the patient goes through the browser.
     let store = ctx
@@ -184,22 +113,14 @@ pub async fn login(ctx: &Ctx, args: &LoginArgs, mode: Mode) -> Result<LoginRepor
         .paths
         .credential_store(profile.credential_store);
     store.probe().await?;
-    let previous = match store.load(&name).await {
-        Ok(c) => c,
-        Err(e) if crate::error::exit_code(&e) == Kind::LoginRequired.exit_code() => None,
-        Err(e) => return Err(e),
-    };
+    let previous = crate::auth::unless_login_required(store.load(&name).await)?;
 
-    let env_secret = std::env::var("FHIRDL_CLIENT_SECRET")
-        .ok()
-        .filter(|s| !s.is_empty());
-    if env_secret.is_some() {
+    if ctx.settings.client_secret.is_some() {
         profile.confidential = true;
     }
     let client_secret = if profile.confidential {
         Some(client_secret(
             ctx,
-            env_secret,
             previous.as_ref().and_then(|c| c.client_secret.clone()),
         )?)
     } else {
@@ -224,7 +145,7 @@ pub async fn login(ctx: &Ctx, args: &LoginArgs, mode: Mode) -> Result<LoginRepor
             scope,
             send_aud: profile.send_aud,
             redirect: profile.redirect.clone(),
-            timeout: args.timeout,
+            timeout,
             mode,
         },
     )
@@ -276,9 +197,9 @@ pub async fn login(ctx: &Ctx, args: &LoginArgs, mode: Mode) -> Result<LoginRepor
 
 /// The confidential client's secret: FHIRDL_CLIENT_SECRET, the one kept from the last sign-in,
 /// or a hidden prompt on a terminal. Never from argv.
-fn client_secret(ctx: &Ctx, env: Option<String>, stored: Option<Secret>) -> Result<Secret> {
-    if let Some(s) = env {
-        return Ok(Secret::new(s));
+fn client_secret(ctx: &Ctx, stored: Option<Secret>) -> Result<Secret> {
+    if let Some(s) = &ctx.settings.client_secret {
+        return Ok(s.clone());
     }
     if let Some(s) = stored {
         return Ok(s);

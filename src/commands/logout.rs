@@ -16,11 +16,8 @@ pub async fn run(ctx: &Ctx, args: &LogoutArgs) -> Result<()> {
         .settings
         .paths
         .credential_store(profile.credential_store);
-    let creds = match store.load(&name).await {
-        Ok(c) => c,
-        Err(e) if crate::error::exit_code(&e) == 4 => None, // damaged: still delete it
-        Err(e) => return Err(e),
-    };
+    // Damaged credentials are still deleted.
+    let creds = crate::auth::unless_login_required(store.load(&name).await)?;
     let mut revoked = Vec::new();
     let mut warnings = Vec::new();
     let revocation = profile

@@ -4,7 +4,8 @@ use super::Ctx;
 use crate::cli::StatusArgs;
 use crate::config::{self, Profile};
 use crate::datetime::{human_duration, now_unix, unix_to_rfc3339};
-use crate::error::{exit_code, fail, Kind};
+use crate::error::{fail, Kind};
+use crate::exit::kind_of;
 use crate::fhir::client::patient_name;
 use crate::fhir::version::FhirRelease;
 use anyhow::Result;
@@ -36,6 +37,8 @@ struct ProfileStatus {
     problem: Option<String>,
     #[serde(skip)]
     exit: i32,
+    #[serde(skip)]
+    kind: Option<Kind>,
 }
 
 pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
@@ -65,24 +68,28 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
     }
     ctx.ui
         .json_out(&serde_json::json!({ "profiles": statuses }));
-    let worst = statuses.iter().map(|s| s.exit).max().unwrap_or(0);
-    match worst {
-        0 => Ok(()),
-        4 => Err(fail(
-            Kind::LoginRequired,
-            "a profile needs a new sign-in (see above)",
-        )),
-        6 => Err(fail(
-            Kind::Network,
-            "a provider could not be reached (see above)",
-        )),
-        7 => Err(fail(
-            Kind::CredentialStore,
-            "a credential store could not be used (see above)",
-        )),
-        _ => Err(anyhow::anyhow!(
-            "status could not be determined for every profile (see above)"
-        )),
+    let worst = statuses
+        .iter()
+        .filter_map(|s| s.kind)
+        .max_by_key(|k| k.exit_code());
+    let Some(kind) = worst else {
+        return Ok(());
+    };
+    let what = match kind {
+        Kind::LoginRequired => "a profile needs a new sign-in (see above)",
+        Kind::Network => "a provider could not be reached (see above)",
+        Kind::CredentialStore => "a credential store could not be used (see above)",
+        _ => "status could not be determined for every profile (see above)",
+    };
+    Err(fail(kind, what))
+}
+
+impl ProfileStatus {
+    /// Records a failure of `kind` (`None`: one without a documented exit code).
+    fn fail(&mut self, kind: Option<Kind>) {
+        let kind = kind.unwrap_or(Kind::Unexpected);
+        self.kind = Some(kind);
+        self.exit = kind.exit_code();
     }
 }
 
@@ -125,7 +132,7 @@ async fn status_of(
                 .out_dir
                 .clone()
                 .unwrap_or_else(|| ctx.settings.paths.data_dir.join("exports").join(name));
-            crate::sync::export::last_run(&dir).map(|r| {
+            crate::sync::state::LastRun::load(&dir).map(|r| {
                 let mut text = format!(
                     "{} ({} resources in {}",
                     r.finished_at,
@@ -148,6 +155,7 @@ async fn status_of(
         check: "ok".into(),
         problem: None,
         exit: 0,
+        kind: None,
     };
     let creds = match store.load(name).await {
         Ok(Some(c)) => c,
@@ -156,12 +164,12 @@ async fn status_of(
             s.problem = Some(format!(
                 "not signed in: run `fhirdl login --profile {name}`"
             ));
-            s.exit = 4;
+            s.fail(Some(Kind::LoginRequired));
             return s;
         }
         Err(e) => {
             s.check = "error".into();
-            s.exit = exit_code(&e);
+            s.fail(kind_of(&e));
             s.problem = Some(format!("{e:#}"));
             return s;
         }
@@ -206,14 +214,14 @@ async fn status_of(
             s.refresh_token_since = after.refresh_token_issued_at.map(unix_to_rfc3339);
         }
         Err(e) => {
-            s.exit = exit_code(&e);
-            s.check = match s.exit {
-                4 => "login-required",
-                6 => "unreachable",
+            s.fail(kind_of(&e));
+            s.check = match s.kind {
+                Some(Kind::LoginRequired) => "login-required",
+                Some(Kind::Network) => "unreachable",
                 _ => "error",
             }
             .into();
-            let hint = crate::error::hint_of(&e)
+            let hint = crate::exit::hint_of(&e)
                 .map(|h| format!(" ({h})"))
                 .unwrap_or_default();
             s.problem = Some(format!("{e:#}{hint}"));

@@ -4,7 +4,7 @@ use super::Ctx;
 use crate::cli::{SyncArgs, SyncFormat};
 use crate::config;
 use crate::error::{Failure, Kind};
-use crate::sync::{self, Options, Report};
+use crate::sync::{self, Options, Report, TypeStatus};
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -45,11 +45,11 @@ async fn run_all(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
             Err(e) => {
                 ctx.ui.error(&e);
                 results.push(serde_json::json!({
-                    "profile": name, "ok": false, "exit_code": crate::error::exit_code(&e), "error": format!("{e:#}"),
+                    "profile": name, "ok": false, "exit_code": crate::exit::exit_code(&e), "error": format!("{e:#}"),
                 }));
                 if worst
                     .as_ref()
-                    .is_none_or(|w| crate::error::exit_code(&e) > crate::error::exit_code(w))
+                    .is_none_or(|w| crate::exit::exit_code(&e) > crate::exit::exit_code(w))
                 {
                     worst = Some(e);
                 }
@@ -60,9 +60,7 @@ async fn run_all(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
     match worst {
         None => Ok(()),
         Some(e) => {
-            let code_kind = crate::error::failure_of(&e)
-                .map(|f| f.kind)
-                .unwrap_or(Kind::Partial);
+            let code_kind = crate::exit::kind_of(&e).unwrap_or(Kind::Unexpected);
             Err(Failure::new(
                 code_kind,
                 "some profiles did not sync completely (see above)",
@@ -72,42 +70,35 @@ async fn run_all(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
     }
 }
 
+/// A run that did not save everything ends with its typed error: a disk that cannot be
+/// written (exit 10), or types and documents that failed (exit 3), each named.
 fn partial_failure(report: &Report) -> Result<()> {
     let failed = report.failed();
-    if failed.is_empty() {
-        return missing_documents(report);
+    if let Some(t) = report.storage_failure() {
+        return Err(sync::Error::Storage {
+            summary: format!(
+                "{} of {} types could not be saved ({}): {}",
+                failed.len(),
+                report.types.len(),
+                failed.join(", "),
+                t.reason.as_deref().unwrap_or_default()
+            ),
+        }
+        .into());
     }
-    // A type that could not be saved because the folder cannot be written (disk full,
-    // read-only…) is not a server's fault: say so, with its own exit code.
-    let storage = report.types.iter().find_map(|t| {
-        t.reason
-            .as_deref()
-            .filter(|r| t.status == "failed" && crate::error::mentions_storage_error(r))
-    });
-    if let Some(reason) = storage {
-        return Err(Failure::new(
-            Kind::Storage,
-            format!(
-                "{} of {} types could not be saved ({}): {reason}",
+    if !failed.is_empty() {
+        return Err(sync::Error::Partial {
+            summary: format!(
+                "{} of {} types failed: {}",
                 failed.len(),
                 report.types.len(),
                 failed.join(", ")
             ),
-        )
-        .hint(crate::error::STORAGE_HINT)
+            hint: "the other types were saved; run `fhirdl sync` again later (add -v to see each request)".into(),
+        }
         .into());
     }
-    Err(Failure::new(
-        Kind::Partial,
-        format!(
-            "{} of {} types failed: {}",
-            failed.len(),
-            report.types.len(),
-            failed.join(", ")
-        ),
-    )
-    .hint("the other types were saved; run `fhirdl sync` again later (add -v to see each request)")
-    .into())
+    missing_documents(report)
 }
 
 /// Documents that could not be saved make the run partial too, each one named.
@@ -120,14 +111,13 @@ fn missing_documents(report: &Report) -> Result<()> {
         1 => String::new(),
         n => format!(" (and {} more, listed above)", n - 1),
     };
-    Err(Failure::new(
-        Kind::Partial,
-        format!(
+    Err(sync::Error::Partial {
+        summary: format!(
             "{} documents could not be saved: {first}{more}",
             failures.len()
         ),
-    )
-    .hint("the resources were saved; run `fhirdl sync` again to retry the documents (add -v to see each request)")
+        hint: "the resources were saved; run `fhirdl sync` again to retry the documents (add -v to see each request)".into(),
+    }
     .into())
 }
 
@@ -187,12 +177,13 @@ pub async fn sync_profile(
         .with_rate_limit(max_rate)
         .with_concurrency(opts.concurrency);
     let patient = fhir.session().credentials().await.patient.ok_or_else(|| {
-        Failure::login_required(
+        crate::auth::Error::login_required(
             name,
             format!("the sign-in of profile '{name}' names no patient"),
         )
     })?;
-    sync::sync(fhir, &patient, opts, &ctx.ui).await
+    let observer = crate::output::SyncProgress::new(&ctx.ui);
+    sync::sync(fhir, &patient, opts, observer).await
 }
 
 pub fn print_report(ctx: &Ctx, r: &Report) {
@@ -201,17 +192,23 @@ pub fn print_report(ctx: &Ctx, r: &Report) {
         "type", "fetched", "new", "updated", "unchanged", "removed", "stored"
     );
     for t in &r.types {
-        let note = match t.status.as_str() {
-            "skipped" => format!("skipped: {}", t.reason.as_deref().unwrap_or("")),
-            "failed" => format!("FAILED: {}", t.reason.as_deref().unwrap_or("")),
+        let note = match t.status {
+            TypeStatus::Skipped => format!("skipped: {}", t.reason.as_deref().unwrap_or("")),
+            TypeStatus::Failed => format!("FAILED: {}", t.reason.as_deref().unwrap_or("")),
             _ => t.warnings.join("; "),
         };
         text.push_str(&format!(
             "{:<24} {:>8} {:>6} {:>8} {:>10} {:>8} {:>8}  {note}\n",
-            t.resource_type, t.fetched, t.new, t.updated, t.unchanged, t.removed, t.stored
+            t.resource_type,
+            t.counts.fetched,
+            t.counts.new,
+            t.counts.updated,
+            t.counts.unchanged,
+            t.counts.removed,
+            t.counts.stored
         ));
     }
-    let stored: usize = r.types.iter().map(|t| t.stored).sum();
+    let stored: usize = r.types.iter().map(|t| t.counts.stored).sum();
     for w in &r.warnings {
         text.push_str(&format!("warning: {w}\n"));
     }

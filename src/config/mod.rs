@@ -12,7 +12,9 @@ use crate::error::{Failure, Kind};
 use anyhow::{Context, Result};
 
 mod paths;
+mod request;
 pub use paths::Paths;
+pub use request::ProfileRequest;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! token endpoint gets a deliberately invalid authorization code and must answer with an OAuth
 //! error, which proves it is alive without signing anyone in. No token or secret is sent.
 
-use super::server::fetch;
+use super::answer::fetch;
 use super::{ms_text, Check, Target};
 use crate::auth::discovery::Discovery;
 use crate::http::{redact_url, Http};

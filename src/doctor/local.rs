@@ -5,7 +5,7 @@
 use super::{Check, Checks, Target};
 use crate::auth::store::StoreKind;
 use crate::config::Paths;
-use crate::error::hint_of;
+use crate::exit::hint_of;
 use std::path::Path;
 use std::time::Duration;
 use url::Url;

@@ -7,6 +7,7 @@
 //! (metadata, SMART discovery), `endpoints` (OAuth endpoints, clock skew) and `session` (a
 //! signed-in profile). Nothing here prints; `commands::doctor` does.
 
+mod answer;
 pub mod endpoints;
 pub mod local;
 pub mod network;

@@ -5,17 +5,13 @@
 //! Every request goes through [`Http`] (so it is traced and redacted like any other) and none
 //! carries a token.
 
+use super::answer::fetch;
 use super::{endpoints, ms_text, size_text, Check, Checks, Target};
-use crate::auth::discovery::{
-    base_join, from_metadata, from_smart_configuration, Discovery, DiscoverySource,
-};
-use crate::http::{
-    describe_reqwest, is_secure_or_loopback, looks_like_html, read_capped, redact_url, Http,
-    FHIR_JSON, MAX_JSON_BYTES,
-};
-use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE, DATE, LOCATION};
+use crate::auth::discovery::{from_metadata, from_smart_configuration, Discovery, DiscoverySource};
+use crate::http::{is_secure_or_loopback, redact_url, Http, FHIR_JSON, MAX_JSON_BYTES};
+use reqwest::header::{ACCEPT, LOCATION};
 use serde_json::Value;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 use url::Url;
 
 /// What later checks need from the server checks.
@@ -24,64 +20,6 @@ pub struct ServerFacts {
     /// The CapabilityStatement/Conformance, when it was FHIR JSON.
     pub metadata: Option<Value>,
     pub discovery: Option<Discovery>,
-}
-
-/// A raw answer: status, headers, body, timing.
-pub(super) struct Answer {
-    pub(super) url: Url,
-    pub(super) status: u16,
-    pub(super) headers: HeaderMap,
-    pub(super) body: Vec<u8>,
-    pub(super) ms: u128,
-    /// Local time when the answer arrived (for the clock skew).
-    pub(super) at: SystemTime,
-}
-
-impl Answer {
-    pub(super) fn content_type(&self) -> String {
-        self.headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_ascii_lowercase()
-    }
-
-    pub(super) fn is_html(&self) -> bool {
-        self.content_type().contains("html") || looks_like_html(&self.body)
-    }
-
-    /// The server's clock minus ours, in seconds, from the `Date` header.
-    pub(super) fn skew(&self) -> Option<i64> {
-        let date = self.headers.get(DATE)?.to_str().ok()?;
-        let server = httpdate::parse_http_date(date).ok()?;
-        Some(match server.duration_since(self.at) {
-            Ok(ahead) => ahead.as_secs() as i64,
-            Err(behind) => -(behind.duration().as_secs() as i64),
-        })
-    }
-}
-
-pub(super) async fn fetch(
-    http: &Http,
-    req: reqwest::RequestBuilder,
-    cap: usize,
-) -> Result<Answer, String> {
-    let req = req.build().map_err(|e| e.to_string())?;
-    let started = Instant::now();
-    let resp = http.send(req).await.map_err(|e| describe_reqwest(&e))?;
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let final_url = resp.url().clone();
-    let at = SystemTime::now();
-    let body = read_capped(resp, cap).await.map_err(|e| format!("{e:#}"))?;
-    Ok(Answer {
-        url: final_url,
-        status,
-        headers,
-        body,
-        ms: started.elapsed().as_millis(),
-        at,
-    })
 }
 
 pub async fn run(checks: &mut Checks, http: &Http, target: &Target) -> ServerFacts {
@@ -155,7 +93,7 @@ pub async fn run(checks: &mut Checks, http: &Http, target: &Target) -> ServerFac
 }
 
 async fn metadata(http: &Http, base: &Url) -> (Check, Option<Value>, Option<i64>) {
-    let url = match base_join(base, "metadata") {
+    let url = match crate::fhir_url::join(base, "metadata") {
         Ok(u) => u,
         Err(e) => {
             return (
@@ -307,7 +245,7 @@ async fn discovery(
     metadata: Option<&Value>,
 ) -> (Check, Option<Discovery>) {
     let now = crate::datetime::now_rfc3339();
-    let smart_url = match base_join(base, ".well-known/smart-configuration") {
+    let smart_url = match crate::fhir_url::join(base, ".well-known/smart-configuration") {
         Ok(u) => u,
         Err(e) => {
             return (

@@ -12,7 +12,7 @@ use crate::auth::credentials::Credentials;
 use crate::config::Paths;
 use crate::config::Profile;
 use crate::datetime::{human_duration, now_unix, unix_to_rfc3339};
-use crate::error::{failure_of, hint_of, Kind};
+use crate::exit::hint_of;
 use crate::fhir::client::FhirClient;
 use crate::http::Http;
 use crate::trace::patient_hash;
@@ -168,7 +168,7 @@ async fn token_check(
             Some(fhir)
         }
         Err(e) => {
-            let login = failure_of(&e).is_some_and(|f| f.kind == Kind::LoginRequired);
+            let login = crate::auth::Error::is_login_required(&e);
             let hint = if login {
                 login_hint
             } else {
@@ -405,7 +405,7 @@ async fn probe(fhir: &FhirClient, resource_type: &str, pid: &str) -> Probe {
             total: None,
             // Failure messages hold no resource content or tokens, but may name the URL.
             error: Some(scrub(
-                &failure_of(&e)
+                &crate::error::failure_of(&e)
                     .map(|f| f.message.clone())
                     .unwrap_or_else(|| format!("{e}")),
                 pid,

@@ -261,7 +261,7 @@ impl FhirClient {
                 drop(permit);
                 if refreshes >= MAX_REFRESHES {
                     let name = &self.session.profile_name;
-                    return Err(Failure::login_required(
+                    return Err(crate::auth::Error::login_required(
                         name,
                         format!("the provider refused the access token of profile '{name}' even after a refresh"),
                     )
@@ -324,10 +324,10 @@ impl FhirClient {
 
     /// Reads `<base>/<type>/<id>`; a non-success answer is an error naming the status.
     pub async fn read(&self, resource_type: &str, id: &str) -> Result<Value> {
-        let url = resource_url(&self.base, resource_type, id)?;
+        let url = crate::fhir_url::resource(&self.base, resource_type, id)?;
         let resp = self.get(&url).await?;
         if !resp.status.is_success() {
-            return Err(status_failure(&resp, &format!("{resource_type}/{id}")).into());
+            return Err(refusal_of(&resp, &format!("{resource_type}/{id}")).into());
         }
         Ok(resp.body)
     }
@@ -353,35 +353,18 @@ fn transport_signal(e: &anyhow::Error) -> Signal {
     }
 }
 
-/// `<base>/<type>/<id>` with the id percent-encoded as one path segment.
-pub fn resource_url(base: &Url, resource_type: &str, id: &str) -> Result<Url> {
-    let mut url = base.clone();
-    url.path_segments_mut()
-        .map_err(|_| anyhow::anyhow!("the FHIR base cannot take a path"))?
-        .pop_if_empty()
-        .push(resource_type)
-        .push(id);
-    Ok(url)
-}
-
 pub fn same_origin(a: &Url, b: &Url) -> bool {
     a.origin() == b.origin()
 }
 
-/// A failure for an unsuccessful FHIR answer, with the OperationOutcome's text when present.
-pub fn status_failure(resp: &JsonResponse, what: &str) -> Failure {
-    let detail = outcome_text(&resp.body)
-        .map(|t| format!(": {t}"))
-        .unwrap_or_default();
-    let status = resp.status.as_u16();
-    let kind = match status {
-        401 => Kind::LoginRequired,
-        _ => Kind::Network,
-    };
-    Failure::new(
-        kind,
-        format!("reading {what} failed with HTTP {status}{detail}"),
-    )
+/// The error for an unsuccessful FHIR answer to `what`, with the OperationOutcome's text when
+/// the server sent one.
+pub fn refusal_of(resp: &JsonResponse, what: &str) -> super::Error {
+    super::Error::Refused {
+        what: what.to_string(),
+        status: resp.status.as_u16(),
+        outcome: outcome_text(&resp.body),
+    }
 }
 
 /// The diagnostics/details text of an OperationOutcome, shortened.
@@ -441,19 +424,8 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn resource_urls_encode_ids() {
+    fn origins() {
         let base = Url::parse("https://a.example/fhir/r4").unwrap();
-        assert_eq!(
-            resource_url(&base, "Patient", "1").unwrap().as_str(),
-            "https://a.example/fhir/r4/Patient/1"
-        );
-        let evil = resource_url(&base, "Patient", "../../x").unwrap();
-        assert!(
-            evil.as_str()
-                .starts_with("https://a.example/fhir/r4/Patient/"),
-            "{evil}"
-        );
-        assert!(!evil.path().contains("/../"));
         assert!(same_origin(
             &base,
             &Url::parse("https://a.example/other").unwrap()

@@ -21,7 +21,6 @@ use anyhow::Result;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
 use url::Url;
@@ -239,32 +238,63 @@ pub async fn save_all(
 ) -> Result<Report> {
     let dir = out.join("attachments");
     let manifest_path = dir.join("manifest.json");
-    let mut manifest = read_manifest(&manifest_path);
+    let manifest = read_manifest(&manifest_path);
     let before = manifest.clone();
-    let mut report = Report::default();
-    // Downloads run `concurrency` at a time (a slot is taken before a task is made, so no more
-    // than that many documents, or resources waiting for one, are in memory at once); each task
-    // writes its own file and hands back the manifest entry.
-    let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut finished = Vec::new();
+    let mut pass = Pass {
+        fhir: fhir.clone(),
+        dir: dir.clone(),
+        release,
+        semaphore: std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
+        tasks: tokio::task::JoinSet::new(),
+        finished: Vec::new(),
+        manifest,
+        report: Report::default(),
+    };
     for ty in TYPES {
-        let path = out.join(format!("{ty}.ndjson"));
-        let file = match std::fs::File::open(&path) {
+        pass.queue_type(ty, &out.join(format!("{ty}.ndjson")))
+            .await?;
+    }
+    let (manifest, report) = pass.finish().await?;
+    if manifest != before {
+        create_private_dir(&dir)?;
+        write_atomic(&manifest_path, &serde_json::to_vec_pretty(&manifest)?)?;
+    }
+    Ok(report)
+}
+
+/// The outcome of one download task.
+type Saved = (Attachment, Result<ManifestEntry, Unsaved>);
+
+/// One attachment pass: downloads run `concurrency` at a time (a slot is taken before a task is
+/// made, so no more than that many documents, or resources waiting for one, are in memory at
+/// once); each task writes its own file and hands back the manifest entry.
+struct Pass {
+    fhir: FhirClient,
+    dir: std::path::PathBuf,
+    release: FhirRelease,
+    semaphore: std::sync::Arc<tokio::sync::Semaphore>,
+    tasks: tokio::task::JoinSet<Saved>,
+    finished: Vec<Result<Saved, tokio::task::JoinError>>,
+    manifest: BTreeMap<String, ManifestEntry>,
+    report: Report,
+}
+
+impl Pass {
+    /// Queues the documents of every resource in the type's file (a missing file has none).
+    async fn queue_type(&mut self, ty: &str, path: &Path) -> Result<()> {
+        let cannot_read = |e: std::io::Error| {
+            anyhow::Error::new(e).context(format!("cannot read {}", path.display()))
+        };
+        let file = match std::fs::File::open(path) {
             Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => {
-                return Err(anyhow::Error::new(e).context(format!("cannot read {}", path.display())))
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(cannot_read(e)),
         };
         // Ids equal but for case would give names equal but for case (see sync::naming).
-        let ids = super::export::ids_in(&path)?;
+        let ids = super::ndjson::ids_in(path)?;
         let stems = super::naming::stems(ids.iter().map(String::as_str));
-        let lines = std::io::BufRead::lines(std::io::BufReader::new(file));
-        for line in lines {
-            let line = line.map_err(|e| {
-                anyhow::Error::new(e).context(format!("cannot read {}", path.display()))
-            })?;
+        for line in std::io::BufRead::lines(std::io::BufReader::new(file)) {
+            let line = line.map_err(cannot_read)?;
             let Ok(resource) = serde_json::from_str::<Value>(&line) else {
                 continue;
             };
@@ -275,65 +305,73 @@ pub async fn save_all(
                         a.file = format!("{ty}-{stem}-{rest}");
                     }
                 }
-                let path = dir.join(&a.file);
-                let known = manifest.get(&a.file);
-                // An empty file is never a document (see manifest_lists_empty_documents).
-                if path.exists()
-                    && known
-                        .is_some_and(|k| k.url == a.url && k.resource == a.resource && k.bytes > 0)
-                {
-                    report.already_present += 1;
-                    continue;
-                }
-                let permit = semaphore.clone().acquire_owned().await?;
-                // Collect what finished meanwhile, so the set stays small.
-                while let Some(done) = tasks.try_join_next() {
-                    finished.push(done);
-                }
-                let (fhir, dir) = (fhir.clone(), dir.clone());
-                tasks.spawn(async move {
-                    let _permit = permit;
-                    let saved = match content(&fhir, &a, release).await {
-                        Ok(doc) => save(&dir, &path, &doc.bytes)
-                            .map(|()| bytes_entry(&a, doc))
-                            .map_err(|e| Unsaved::Failed(format!("{e:#}"))),
-                        Err(why) => Err(why),
-                    };
-                    (a, saved)
-                });
+                self.queue(a).await?;
             }
         }
+        Ok(())
     }
-    while let Some(joined) = tasks.join_next().await {
-        finished.push(joined);
+
+    /// Downloads (or decodes) one document unless an earlier run saved it.
+    async fn queue(&mut self, a: Attachment) -> Result<()> {
+        let path = self.dir.join(&a.file);
+        let known = self.manifest.get(&a.file);
+        // An empty file is never a document (see manifest_lists_empty_documents).
+        if path.exists()
+            && known.is_some_and(|k| k.url == a.url && k.resource == a.resource && k.bytes > 0)
+        {
+            self.report.already_present += 1;
+            return Ok(());
+        }
+        let permit = self.semaphore.clone().acquire_owned().await?;
+        // Collect what finished meanwhile, so the set stays small.
+        while let Some(done) = self.tasks.try_join_next() {
+            self.finished.push(done);
+        }
+        let (fhir, dir, release) = (self.fhir.clone(), self.dir.clone(), self.release);
+        self.tasks.spawn(async move {
+            let _permit = permit;
+            let saved = match content(&fhir, &a, release).await {
+                Ok(doc) => save(&dir, &path, &doc.bytes)
+                    .map(|()| bytes_entry(&a, doc))
+                    .map_err(|e| Unsaved::Failed(format!("{e:#}"))),
+                Err(why) => Err(why),
+            };
+            (a, saved)
+        });
+        Ok(())
     }
-    for joined in finished {
-        let (a, saved) = joined.map_err(|e| anyhow::anyhow!("an attachment task failed: {e}"))?;
-        match saved {
-            Ok(entry) => {
-                if a.data.is_some() {
-                    report.decoded += 1;
-                } else {
-                    report.downloaded += 1;
+
+    /// Waits for every download and records each in the manifest or the report.
+    async fn finish(mut self) -> Result<(BTreeMap<String, ManifestEntry>, Report)> {
+        while let Some(joined) = self.tasks.join_next().await {
+            self.finished.push(joined);
+        }
+        for joined in std::mem::take(&mut self.finished) {
+            let (a, saved) =
+                joined.map_err(|e| anyhow::anyhow!("an attachment task failed: {e}"))?;
+            match saved {
+                Ok(entry) => {
+                    if a.data.is_some() {
+                        self.report.decoded += 1;
+                    } else {
+                        self.report.downloaded += 1;
+                    }
+                    self.manifest.insert(a.file.clone(), entry);
                 }
-                manifest.insert(a.file.clone(), entry);
-            }
-            Err(Unsaved::NotFollowed(why)) => report.not_follow(Problem::new(&a, why)),
-            Err(Unsaved::Failed(why)) => {
-                forget_empty(&dir, &a.file, &mut manifest)?;
-                report.fail(Problem::new(&a, why));
+                Err(Unsaved::NotFollowed(why)) => self.report.not_follow(Problem::new(&a, why)),
+                Err(Unsaved::Failed(why)) => {
+                    forget_empty(&self.dir, &a.file, &mut self.manifest)?;
+                    self.report.fail(Problem::new(&a, why));
+                }
             }
         }
+        let report = &mut self.report;
+        report.failures.sort_by(|x, y| x.file.cmp(&y.file));
+        report
+            .not_followed_documents
+            .sort_by(|x, y| x.file.cmp(&y.file));
+        Ok((self.manifest, self.report))
     }
-    report.failures.sort_by(|x, y| x.file.cmp(&y.file));
-    report
-        .not_followed_documents
-        .sort_by(|x, y| x.file.cmp(&y.file));
-    if manifest != before {
-        create_private_dir(&dir)?;
-        write_atomic(&manifest_path, &serde_json::to_vec_pretty(&manifest)?)?;
-    }
-    Ok(report)
 }
 
 fn save(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
@@ -369,10 +407,7 @@ fn bytes_entry(a: &Attachment, doc: Document) -> ManifestEntry {
         url: a.url.clone(),
         content_type: doc.content_type.or_else(|| a.content_type.clone()),
         bytes: bytes.len(),
-        sha256: Sha256::digest(bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
+        sha256: super::manifest::sha256_hex(&bytes),
     }
 }
 
@@ -381,9 +416,7 @@ fn bytes_entry(a: &Attachment, doc: Document) -> ManifestEntry {
 /// loopback when the FHIR server is elsewhere).
 pub fn attachment_url(base: &Url, raw: &str) -> Result<Url, UrlRefusal> {
     let url = Url::parse(raw)
-        .or_else(|_| {
-            crate::auth::discovery::base_join(base, raw).map_err(|_| url::ParseError::EmptyHost)
-        })
+        .or_else(|_| crate::fhir_url::join(base, raw).map_err(|_| url::ParseError::EmptyHost))
         .map_err(|_| UrlRefusal::Invalid("its URL is not valid".to_string()))?;
     if url.origin() != base.origin() {
         let shown = match url.origin() {

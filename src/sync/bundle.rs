@@ -80,6 +80,13 @@ pub fn parse_page(body: Value, page_url: &Url) -> Result<Page> {
     Ok(page)
 }
 
+/// A FHIR resource type name: an upper-case letter, then letters and digits (at most 64).
+pub fn is_type_name(name: &str) -> bool {
+    name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_uppercase())
+        && name.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
 /// A FHIR `id`: 1 to 64 of `A-Z a-z 0-9 - .`, and not `.` or `..` (which the FHIR syntax allows
 /// but which mean "this folder" and "the parent folder" in a path, and which URL libraries drop
 /// from a path). Ids that break this rule never name a file and are reported instead of stored.

@@ -3,15 +3,19 @@
 //! before it is kept (its type, its id, its patient).
 
 use super::bundle::{parse_page, valid_id, Page};
+use super::plan::TypePlan;
+use super::progress::TypeProgress;
 use super::spool::Spool;
 use super::{fanout, MAX_PAGES, PAGE_SIZE};
-use crate::fhir::client::{outcome_text, resource_url, FhirClient};
+use crate::fhir::client::{outcome_text, FhirClient};
 use anyhow::Result;
 use std::collections::HashSet;
+use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 use url::Url;
 
-pub(super) struct Fetched {
+/// What the searches of one type brought back.
+pub(super) struct FetchedType {
     /// The resources, by id, spilled to disk in sorted runs when there are many.
     pub(super) spool: Spool,
     /// What the fetched resources refer to (on the FHIR server, as `Type/id`), for closing
@@ -23,90 +27,104 @@ pub(super) struct Fetched {
     pub(super) mark: Option<String>,
     /// The newest `meta.lastUpdated` among the fetched resources (Unix seconds).
     pub(super) newest: Option<i64>,
+    /// `Bundle.total` of the type's plain search, when the server announced one.
+    announced: Option<u64>,
     pub(super) warnings: Vec<String>,
 }
 
 pub(super) enum Outcome {
-    Fetched(Box<Fetched>),
+    Fetched(Box<FetchedType>),
     Skipped(String),
 }
 
-impl Fetched {
-    pub(super) fn new(base: &Url, spool_dir: &std::path::Path) -> Fetched {
-        Fetched {
+impl FetchedType {
+    pub(super) fn new(base: &Url, spool_dir: &Path) -> FetchedType {
+        FetchedType {
             spool: Spool::new(spool_dir),
             refs: HashSet::new(),
             base: base.clone(),
             pages: 0,
             mark: None,
             newest: None,
+            announced: None,
             warnings: Vec::new(),
         }
     }
 }
 
-/// A `Fetched` that parallel searches of one type add to (locked only between awaits).
-type Sink = Mutex<Fetched>;
+/// A `FetchedType` that parallel searches of one type add to (locked only between awaits).
+type Sink = Mutex<FetchedType>;
 
-fn lock(sink: &Sink) -> std::sync::MutexGuard<'_, Fetched> {
+fn lock(sink: &Sink) -> std::sync::MutexGuard<'_, FetchedType> {
     sink.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn fetch_type(
-    fhir: &FhirClient,
-    ty: &str,
-    patient: &str,
-    since: Option<&str>,
-    bar: &indicatif::ProgressBar,
-    nextgen: bool,
-    dates_ok: bool,
-    spool_dir: &std::path::Path,
-) -> Result<Outcome> {
-    let base = fhir.base();
-    let mut fetched = Fetched::new(base, spool_dir);
+/// Who searches, for whom, and where fetched resources wait.
+pub(super) struct Search<'a> {
+    pub(super) fhir: &'a FhirClient,
+    pub(super) patient: &'a str,
+    /// `.fhirdl/` of the export: spool files.
+    pub(super) spool_dir: &'a Path,
+    pub(super) progress: TypeProgress,
+}
+
+/// Fetches the resources of `plan`'s type: the Patient by a read, any other type by its
+/// search (category by category when the server demands it).
+pub(super) async fn fetch_type(search: &Search<'_>, plan: &TypePlan) -> Result<Outcome> {
+    let (fhir, patient, progress) = (search.fhir, search.patient, &search.progress);
+    let ty = plan.resource_type.as_str();
+    let since = plan.since.as_deref();
+    let fetched = FetchedType::new(fhir.base(), search.spool_dir);
     if ty == "Patient" {
-        let url = resource_url(base, "Patient", patient)?;
-        let resp = fhir.get(&url).await?;
-        if let Some(skip) = refusal(resp.status.as_u16()) {
-            return Ok(Outcome::Skipped(skip));
-        }
-        if !resp.status.is_success() {
-            return Err(
-                crate::fhir::client::status_failure(&resp, &format!("Patient/{patient}")).into(),
-            );
-        }
-        fetched.pages = 1;
-        fetched.mark = server_time(&resp.headers);
-        add_resource(&mut fetched, ty, patient, resp.body)?;
-        return Ok(Outcome::Fetched(Box::new(fetched)));
+        return read_patient(fhir, patient, fetched).await;
     }
     let sink = Mutex::new(fetched);
     let categories = fanout::categories_for(ty);
-    if !(nextgen && categories.is_some()) {
-        let first = chain(fhir, ty, patient, since, &[], &sink, bar).await?;
-        if matches!(first, Chain::Done { shortfall: true }) && categories.is_none() && dates_ok {
-            recover_by_dates(fhir, ty, patient, since, &sink, bar).await?;
-        }
-        let mut fetched = sink.into_inner().unwrap_or_else(PoisonError::into_inner);
-        match first {
-            Chain::Done { shortfall: false } => return Ok(Outcome::Fetched(Box::new(fetched))),
-            Chain::Done { shortfall: true } if categories.is_none() => {
-                return Ok(Outcome::Fetched(Box::new(fetched)));
-            }
-            Chain::Done { shortfall: true } => fetched.warnings.push(format!(
-                "{ty}: re-queried category by category to recover what the paging left out"
-            )),
-            Chain::Refused(why) => return Ok(Outcome::Skipped(why)),
-            Chain::NeedsCategory(msg) if categories.is_some() => fetched.warnings.push(format!(
-                "the server requires a category ({msg}); fetched category by category"
-            )),
-            Chain::NeedsCategory(msg) => anyhow::bail!("the search was refused: {msg}"),
-        }
-        return fan_out(fhir, ty, patient, since, categories, fetched, bar).await;
+    if plan.fan_out && categories.is_some() {
+        let fetched = sink.into_inner().unwrap_or_else(PoisonError::into_inner);
+        return fan_out(fhir, ty, patient, since, categories, fetched, progress).await;
     }
-    let fetched = sink.into_inner().unwrap_or_else(PoisonError::into_inner);
-    fan_out(fhir, ty, patient, since, categories, fetched, bar).await
+    let first = chain(fhir, ty, patient, since, &[], &sink, progress).await?;
+    if matches!(first, ChainEnd::Done { shortfall: true }) && categories.is_none() && plan.dates_ok
+    {
+        recover_by_dates(fhir, ty, patient, since, &sink, progress).await?;
+    }
+    let mut fetched = sink.into_inner().unwrap_or_else(PoisonError::into_inner);
+    match first {
+        ChainEnd::Done { shortfall: false } => return Ok(Outcome::Fetched(Box::new(fetched))),
+        ChainEnd::Done { shortfall: true } if categories.is_none() => {
+            return Ok(Outcome::Fetched(Box::new(fetched)));
+        }
+        ChainEnd::Done { shortfall: true } => fetched.warnings.push(format!(
+            "{ty}: re-queried category by category to recover what the paging left out"
+        )),
+        ChainEnd::Refused(why) => return Ok(Outcome::Skipped(why)),
+        ChainEnd::NeedsCategory(msg) if categories.is_some() => fetched.warnings.push(format!(
+            "the server requires a category ({msg}); fetched category by category"
+        )),
+        ChainEnd::NeedsCategory(msg) => anyhow::bail!("the search was refused: {msg}"),
+    }
+    fan_out(fhir, ty, patient, since, categories, fetched, progress).await
+}
+
+/// `Patient/<id>`: the patient's own resource, read rather than searched.
+async fn read_patient(
+    fhir: &FhirClient,
+    patient: &str,
+    mut fetched: FetchedType,
+) -> Result<Outcome> {
+    let url = crate::fhir_url::resource(fhir.base(), "Patient", patient)?;
+    let resp = fhir.get(&url).await?;
+    if let Some(skip) = refusal(resp.status.as_u16()) {
+        return Ok(Outcome::Skipped(skip));
+    }
+    if !resp.status.is_success() {
+        return Err(crate::fhir::client::refusal_of(&resp, &format!("Patient/{patient}")).into());
+    }
+    fetched.pages = 1;
+    fetched.mark = server_time(&resp.headers);
+    add_resource(&mut fetched, "Patient", patient, resp.body)?;
+    Ok(Outcome::Fetched(Box::new(fetched)))
 }
 
 /// One search per category, all at once, merged; then a `_summary=count` of the whole type
@@ -117,8 +135,8 @@ async fn fan_out(
     patient: &str,
     since: Option<&str>,
     categories: Option<(&'static str, &'static [&'static str])>,
-    fetched: Fetched,
-    bar: &indicatif::ProgressBar,
+    fetched: FetchedType,
+    progress: &TypeProgress,
 ) -> Result<Outcome> {
     let (param, values) = categories.unwrap_or(("category", &[]));
     let sink = Mutex::new(fetched);
@@ -126,7 +144,7 @@ async fn fan_out(
         let sink = &sink;
         async move {
             let extra = [(param, *value)];
-            let result = chain(fhir, ty, patient, since, &extra, sink, bar).await;
+            let result = chain(fhir, ty, patient, since, &extra, sink, progress).await;
             (value, result)
         }
     });
@@ -138,8 +156,8 @@ async fn fan_out(
     let mut fetched = sink.into_inner().unwrap_or_else(PoisonError::into_inner);
     for (value, result) in results {
         match result? {
-            Chain::Done { .. } => {}
-            Chain::Refused(why) | Chain::NeedsCategory(why) => {
+            ChainEnd::Done { .. } => {}
+            ChainEnd::Refused(why) | ChainEnd::NeedsCategory(why) => {
                 fetched.warnings.push(format!("{param}={value}: {why}"));
             }
         }
@@ -165,7 +183,7 @@ async fn recover_by_dates(
     patient: &str,
     since: Option<&str>,
     sink: &Sink,
-    bar: &indicatif::ProgressBar,
+    progress: &TypeProgress,
 ) -> Result<()> {
     const MAX_SLICES: usize = 256;
     let before = lock(sink).spool.len();
@@ -185,9 +203,9 @@ async fn recover_by_dates(
         let params = [("_lastUpdated", ge.as_str()), ("_lastUpdated", lt.as_str())];
         // The slice's own shortfall warning would repeat the type's; keep the list short.
         let warnings_before = lock(sink).warnings.len();
-        let result = chain(fhir, ty, patient, None, &params, sink, bar).await;
+        let result = chain(fhir, ty, patient, None, &params, sink, progress).await;
         lock(sink).warnings.truncate(warnings_before);
-        if let Chain::Done { shortfall: true } = result? {
+        if let ChainEnd::Done { shortfall: true } = result? {
             if hi - lo > 1 {
                 let mid = lo + (hi - lo) / 2;
                 stack.push((mid, hi));
@@ -210,24 +228,13 @@ async fn recover_by_dates(
     Ok(())
 }
 
-enum Chain {
+enum ChainEnd {
     /// All pages read; `shortfall` when fewer arrived than `Bundle.total` announced.
     Done {
         shortfall: bool,
     },
     Refused(String),
     NeedsCategory(String),
-}
-
-/// `<base>/<type>?patient=…` with the given extra parameters.
-fn search_url(base: &Url, ty: &str, params: &[(&str, &str)]) -> Result<Url> {
-    let mut url = base.clone();
-    url.path_segments_mut()
-        .map_err(|_| anyhow::anyhow!("the FHIR base cannot take a path"))?
-        .pop_if_empty()
-        .push(ty);
-    url.query_pairs_mut().extend_pairs(params);
-    Ok(url)
 }
 
 /// One search and all its pages, merged into `sink`.
@@ -243,8 +250,8 @@ async fn chain(
     since: Option<&str>,
     extra: &[(&str, &str)],
     sink: &Sink,
-    bar: &indicatif::ProgressBar,
-) -> Result<Chain> {
+    progress: &TypeProgress,
+) -> Result<ChainEnd> {
     let count = PAGE_SIZE.to_string();
     let since_value = since.map(|s| format!("ge{s}"));
     let mut params: Vec<(&str, &str)> = vec![("patient", patient)];
@@ -253,7 +260,7 @@ async fn chain(
     if let Some(s) = &since_value {
         params.push(("_lastUpdated", s));
     }
-    let url = search_url(fhir.base(), ty, &params)?;
+    let url = crate::fhir_url::search(fhir.base(), ty, &params)?;
     let what = if extra.is_empty() {
         ty.to_string()
     } else {
@@ -264,106 +271,167 @@ async fn chain(
     if !resp.status.is_success() {
         let text = outcome_text(&resp.body).unwrap_or_default();
         if fanout::demands_category(resp.status.as_u16(), &text) {
-            return Ok(Chain::NeedsCategory(format!(
+            return Ok(ChainEnd::NeedsCategory(format!(
                 "HTTP {}: {text}",
                 resp.status.as_u16()
             )));
         }
         if let Some(skip) = refusal(resp.status.as_u16()) {
-            return Ok(Chain::Refused(skip));
+            return Ok(ChainEnd::Refused(skip));
         }
     }
-    let first = page_of(resp, &url, &what, sink)?;
+    let mut paging = Paging {
+        fhir,
+        ty,
+        patient,
+        sink,
+        progress,
+        seen: HashSet::from([url.as_str().to_string()]),
+        what,
+        pages: 1,
+        received: 0,
+    };
+    let first = page_of(resp, &url, &paging.what, sink)?;
     let total = first.total;
-    let first_len = first.resources.len() as u64;
-    let mut received = first_len;
-    let mut pages = 1usize;
+    if extra.is_empty() {
+        lock(sink).announced = total;
+    }
+    let first_len = first.resources.len();
+    paging.received = first_len as u64;
     let mut next = first.next.clone();
-    let mut seen: HashSet<String> = HashSet::from([url.as_str().to_string()]);
     let planned = match (&next, total) {
-        (Some(n), Some(t)) => page_urls(&url, n, first.resources.len(), t),
+        (Some(n), Some(t)) => page_urls(&url, n, first_len, t),
         _ => None,
     };
-    keep_page(first, ty, patient, sink, bar)?;
+    paging.keep(first)?;
     if let Some(urls) = planned.filter(|u| u.len() > 1 && u.len() < max_pages()) {
-        // In order, at most a window's worth at once: pages are kept as they come, so memory
-        // holds a few pages, not the whole chain.
+        next = paging.planned(&urls, &url, first_len, next).await?;
+    }
+    paging.follow(next).await?;
+    Ok(ChainEnd::Done {
+        shortfall: paging.shortfall(total),
+    })
+}
+
+/// One search being paged through.
+struct Paging<'a> {
+    fhir: &'a FhirClient,
+    ty: &'a str,
+    patient: &'a str,
+    sink: &'a Sink,
+    progress: &'a TypeProgress,
+    /// The pages read (their URLs), to stop a loop of next links.
+    seen: HashSet<String>,
+    /// The search as messages name it (`Observation?category=laboratory`).
+    what: String,
+    pages: usize,
+    received: u64,
+}
+
+impl Paging<'_> {
+    fn keep(&self, page: Page) -> Result<()> {
+        keep_page(page, self.ty, self.patient, self.sink, self.progress)
+    }
+
+    /// Requests pages 2…N at once (`urls`), in order, at most a window's worth at a time:
+    /// pages are kept as they come, so memory holds a few pages, not the whole chain. Returns
+    /// the next link still to follow: normally none; after a page that failed, the first
+    /// page's (`first_next`), to follow the chain again from the start.
+    async fn planned(
+        &mut self,
+        urls: &[Url],
+        first: &Url,
+        first_len: usize,
+        first_next: Option<Url>,
+    ) -> Result<Option<Url>> {
         use futures_util::StreamExt;
         // Pages wait here, parsed, until the ones before them are kept: at most
         // `PAGES_IN_FLIGHT` per search keeps a huge record within its memory budget.
-        let in_flight = fhir.window().limit().clamp(1, PAGES_IN_FLIGHT);
+        let in_flight = self.fhir.window().limit().clamp(1, PAGES_IN_FLIGHT);
         let mut queue = urls.iter();
         let mut answers = futures_util::stream::FuturesOrdered::new();
         for u in queue.by_ref().take(in_flight) {
-            answers.push_back(fetch_page(fhir, u, &what, sink));
+            answers.push_back(fetch_page(self.fhir, u, &self.what, self.sink));
         }
         let mut ok = true;
         let mut last_next = None;
         while let Some((u, page)) = answers.next().await {
             if let Some(more) = queue.next() {
-                answers.push_back(fetch_page(fhir, more, &what, sink));
+                answers.push_back(fetch_page(self.fhir, more, &self.what, self.sink));
             }
             match page {
                 Ok(page) if ok => {
-                    seen.insert(u.as_str().to_string());
-                    pages += 1;
-                    received += page.resources.len() as u64;
+                    self.seen.insert(u.as_str().to_string());
+                    self.pages += 1;
+                    self.received += page.resources.len() as u64;
                     last_next = page.next.clone();
-                    keep_page(page, ty, patient, sink, bar)?;
+                    self.keep(page)?;
                 }
                 // After a page that failed, the rest are still kept (ids are deduplicated)
                 // but the chain is followed again from the start to be sure.
-                Ok(page) => keep_page(page, ty, patient, sink, bar)?,
+                Ok(page) => self.keep(page)?,
                 Err(_) => ok = false,
             }
         }
         drop(answers);
         if ok {
             // Normally the last page has no next link; one that does is followed.
-            next = last_next.filter(|n| !seen.contains(n.as_str()));
-        } else {
-            lock(sink).warnings.push(format!(
-                "{what}: fetching pages in parallel failed; followed the next links instead"
-            ));
-            received = first_len;
-            seen.clear();
-            seen.insert(url.as_str().to_string());
-            pages = 1;
+            return Ok(last_next.filter(|n| !self.seen.contains(n.as_str())));
         }
+        lock(self.sink).warnings.push(format!(
+            "{}: fetching pages in parallel failed; followed the next links instead",
+            self.what
+        ));
+        self.received = first_len as u64;
+        self.seen.clear();
+        self.seen.insert(first.as_str().to_string());
+        self.pages = 1;
+        Ok(first_next)
     }
-    while let Some(page_url) = next.take() {
-        if !seen.insert(page_url.as_str().to_string()) {
-            lock(sink).warnings.push(format!(
-                "{what}: the server's next links loop; stopped following them"
-            ));
-            break;
+
+    /// Follows `next` links one after another until there is none.
+    async fn follow(&mut self, mut next: Option<Url>) -> Result<()> {
+        while let Some(page_url) = next.take() {
+            if !self.seen.insert(page_url.as_str().to_string()) {
+                lock(self.sink).warnings.push(format!(
+                    "{}: the server's next links loop; stopped following them",
+                    self.what
+                ));
+                break;
+            }
+            let cap = max_pages();
+            if self.pages >= cap {
+                // What arrived may be any part of the record: the type fails, its previous
+                // file and state mark stay as they were.
+                anyhow::bail!(
+                    "{}: the server still sent a next link after {cap} pages; stopped (it seems to page forever), the previous {} file is kept",
+                    self.what,
+                    self.ty
+                );
+            }
+            let resp = self.fhir.get(&page_url).await?;
+            let page = page_of(resp, &page_url, &self.what, self.sink)?;
+            self.pages += 1;
+            self.received += page.resources.len() as u64;
+            next = page.next.clone();
+            self.keep(page)?;
         }
-        let cap = max_pages();
-        if pages >= cap {
-            // What arrived may be any part of the record: the type fails, its previous file
-            // and state mark stay as they were.
-            anyhow::bail!(
-                "{what}: the server still sent a next link after {cap} pages; stopped (it seems to page forever), the previous {ty} file is kept"
-            );
-        }
-        let resp = fhir.get(&page_url).await?;
-        let page = page_of(resp, &page_url, &what, sink)?;
-        pages += 1;
-        received += page.resources.len() as u64;
-        next = page.next.clone();
-        keep_page(page, ty, patient, sink, bar)?;
+        Ok(())
     }
-    let mut shortfall = false;
-    if let Some(total) = total {
-        if received < total {
-            shortfall = true;
-            lock(sink).warnings.push(format!(
-                "{what}: the server reported {total} but sent {received} ({} missing; its paging stopped early)",
-                total - received
-            ));
-        }
+
+    /// Whether fewer resources arrived than `total` announced (then said in a warning).
+    fn shortfall(&self, total: Option<u64>) -> bool {
+        let Some(total) = total.filter(|t| self.received < *t) else {
+            return false;
+        };
+        lock(self.sink).warnings.push(format!(
+            "{}: the server reported {total} but sent {} ({} missing; its paging stopped early)",
+            self.what,
+            self.received,
+            total - self.received
+        ));
+        true
     }
-    Ok(Chain::Done { shortfall })
 }
 
 /// Pages of one search requested at once (the client's window bounds all requests).
@@ -387,13 +455,7 @@ async fn fetch_page<'a>(
 /// A page's answer checked and parsed (counted in `sink`; its resources not kept yet).
 fn page_of(resp: crate::http::JsonResponse, url: &Url, what: &str, sink: &Sink) -> Result<Page> {
     if !resp.status.is_success() {
-        let detail = outcome_text(&resp.body)
-            .map(|t| format!(": {t}"))
-            .unwrap_or_default();
-        anyhow::bail!(
-            "{what}: the search answered HTTP {}{detail}",
-            resp.status.as_u16()
-        );
+        return Err(crate::fhir::client::refusal_of(&resp, what).into());
     }
     let mark = server_time(&resp.headers);
     let page = parse_page(resp.body, url)?;
@@ -411,13 +473,13 @@ fn keep_page(
     ty: &str,
     patient: &str,
     sink: &Sink,
-    bar: &indicatif::ProgressBar,
+    progress: &TypeProgress,
 ) -> Result<()> {
     let mut f = lock(sink);
     for r in page.resources {
         add_resource(&mut f, ty, patient, r)?;
     }
-    bar.set_position(f.spool.len() as u64);
+    progress.kept(f.spool.len(), f.announced);
     f.warnings.extend(page.outcomes);
     Ok(())
 }
@@ -497,7 +559,7 @@ async fn count_all(fhir: &FhirClient, ty: &str, patient: &str, since: Option<&st
     if let Some(s) = &since_value {
         params.push(("_lastUpdated", s));
     }
-    let url = search_url(fhir.base(), ty, &params).ok()?;
+    let url = crate::fhir_url::search(fhir.base(), ty, &params).ok()?;
     let resp = fhir.get(&url).await.ok()?;
     if !resp.status.is_success() {
         return None;
@@ -515,7 +577,7 @@ fn refusal(status: u16) -> Option<String> {
 }
 
 fn add_resource(
-    fetched: &mut Fetched,
+    fetched: &mut FetchedType,
     ty: &str,
     patient: &str,
     resource: serde_json::Value,
@@ -605,14 +667,6 @@ fn server_time(headers: &reqwest::header::HeaderMap) -> Option<String> {
     Some(crate::datetime::unix_to_rfc3339(i64::try_from(secs).ok()?))
 }
 
-/// `mark` moved back by `secs` (unparsable marks are used as they are).
-pub(super) fn with_overlap(mark: &str, secs: i64) -> String {
-    match crate::datetime::parse_rfc3339(mark) {
-        Some(t) => crate::datetime::unix_to_rfc3339(t - secs),
-        None => mark.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -658,10 +712,10 @@ mod tests {
     #[test]
     fn overlap_and_dates() {
         assert_eq!(
-            with_overlap("2026-01-01T00:02:00Z", 120),
+            super::super::plan::with_overlap("2026-01-01T00:02:00Z", 120),
             "2026-01-01T00:00:00Z"
         );
-        assert_eq!(with_overlap("garbage", 120), "garbage");
+        assert_eq!(super::super::plan::with_overlap("garbage", 120), "garbage");
         let mut h = reqwest::header::HeaderMap::new();
         h.insert(
             reqwest::header::DATE,
@@ -674,7 +728,7 @@ mod tests {
     fn resources_are_checked_before_storing() {
         let dir = tempfile::tempdir().unwrap();
         let base = Url::parse("https://x/fhir").unwrap();
-        let mut f = Fetched::new(&base, dir.path());
+        let mut f = FetchedType::new(&base, dir.path());
         add_resource(
             &mut f,
             "Condition",

@@ -12,19 +12,51 @@
 
 use crate::atomic::write_atomic;
 use anyhow::{Context, Result};
-use serde_json::{json, Value};
+use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// `manifest.json`: who and what the export is, and every NDJSON file with its hash.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fhir_base: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fhir_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patient: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synced_at: Option<String>,
+    #[serde(default)]
+    pub files: BTreeMap<String, FileEntry>,
+}
 
 /// What the manifest says of one NDJSON file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileEntry {
+    #[serde(rename = "type")]
     pub resource_type: String,
     /// Lines (resources) in the file.
     pub count: usize,
-    pub bytes: usize,
+    pub bytes: u64,
     /// Lower-case hex.
     pub sha256: String,
+    /// Present only while a replacement is announced: the hash of the version on disk before
+    /// it (`Some(None)`, `null` in JSON, when there was no file).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub previous_sha256: Option<Option<String>>,
+}
+
+/// `null` is `Some(None)`, not `None` (which is "absent").
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 impl FileEntry {
@@ -33,77 +65,151 @@ impl FileEntry {
         FileEntry {
             resource_type: resource_type.to_string(),
             count: bytes.iter().filter(|b| **b == b'\n').count(),
-            bytes: bytes.len(),
+            bytes: bytes.len() as u64,
             sha256: sha256_hex(bytes),
+            previous_sha256: None,
         }
+    }
+
+    /// The entry of the file at `path` (read in chunks); `None` when it does not exist.
+    pub fn of_file(resource_type: &str, path: &Path) -> Result<Option<FileEntry>> {
+        Ok(digest_file(path)?.map(|d| FileEntry {
+            resource_type: resource_type.to_string(),
+            count: d.lines,
+            bytes: d.bytes,
+            sha256: d.sha256,
+            previous_sha256: None,
+        }))
     }
 }
 
+/// Lower-case hex sha256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Lines, bytes and sha256 of a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileDigest {
+    pub lines: usize,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// Lines, bytes and sha256 of a file, read in chunks; `None` when it does not exist.
+pub fn digest_file(path: &Path) -> Result<Option<FileDigest>> {
+    use std::io::Read;
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let (mut lines, mut bytes) = (0usize, 0u64);
+    loop {
+        let n = file
+            .read(&mut buf)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        lines += buf[..n].iter().filter(|b| **b == b'\n').count();
+        bytes += n as u64;
+    }
+    Ok(Some(FileDigest {
+        lines,
+        bytes,
+        sha256: hex(&hasher.finalize()),
+    }))
+}
+
+fn manifest_path(dir: &Path) -> PathBuf {
+    dir.join("manifest.json")
+}
+
+impl Manifest {
+    /// The manifest of `dir`: `Ok(None)` when it is missing or cannot be parsed.
+    pub fn load(dir: &Path) -> Result<Option<Manifest>> {
+        let path = manifest_path(dir);
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    fn save(&self, dir: &Path) -> Result<()> {
+        write_atomic(&manifest_path(dir), &serde_json::to_vec_pretty(self)?)
+    }
+
+    /// Writes `header` with an entry for every `<Type>.ndjson` of `types` and of the folder (a
+    /// type whose file a killed run replaced and whose search then failed is not in the state
+    /// yet), hashing each file. Rewritten only when something besides `synced_at` changed.
+    pub fn write(dir: &Path, header: Manifest, types: &[String]) -> Result<()> {
+        let mut all: BTreeSet<String> = types.iter().cloned().collect();
+        for entry in std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read {}", dir.display()))?
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(ty) = name.strip_suffix(".ndjson") {
+                if super::bundle::is_type_name(ty) && entry.file_type().is_ok_and(|t| t.is_file()) {
+                    all.insert(ty.to_string());
+                }
+            }
+        }
+        let mut manifest = header;
+        manifest.files.clear();
+        for ty in &all {
+            if let Some(entry) = FileEntry::of_file(ty, &dir.join(format!("{ty}.ndjson")))? {
+                manifest.files.insert(format!("{ty}.ndjson"), entry);
+            }
+        }
+        let without_time = |m: &Manifest| Manifest {
+            synced_at: None,
+            ..m.clone()
+        };
+        let old = Manifest::load(dir)?;
+        if old.as_ref().map(without_time) != Some(without_time(&manifest)) {
+            manifest.save(dir)?;
+        }
+        Ok(())
+    }
 }
 
 /// Records in `<dir>/manifest.json`, before `<dir>/<file>` is replaced, that the file is about to
 /// become `entry` (with `previous_sha256` = the hash of what is on disk now). Call it only under
 /// the folder's lock, right before the atomic replacement.
 pub fn announce(dir: &Path, file: &str, entry: &FileEntry) -> Result<()> {
-    let path = dir.join("manifest.json");
-    let mut doc: Value = match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({})),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => json!({}),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    if !doc.is_object() {
-        doc = json!({});
-    }
+    let mut manifest = Manifest::load(dir)?.unwrap_or_default();
     // Hashed in chunks: a type's file may be large.
-    let previous = match super::export::digest(&dir.join(file))? {
-        Some((_, _, sha256)) => Value::String(sha256),
-        None => Value::Null,
-    };
-    if previous.as_str() == Some(entry.sha256.as_str()) {
+    let previous = digest_file(&dir.join(file))?.map(|d| d.sha256);
+    if previous.as_deref() == Some(entry.sha256.as_str()) {
         // Same bytes as on disk: the replacement changes nothing the manifest must describe.
         return Ok(());
     }
-    let Some(obj) = doc.as_object_mut() else {
-        return Ok(());
-    };
-    let files = obj
-        .entry("files")
-        .or_insert_with(|| Value::Object(Default::default()));
-    if !files.is_object() {
-        *files = Value::Object(Default::default());
-    }
-    if let Some(files) = files.as_object_mut() {
-        files.insert(
-            file.to_string(),
-            json!({
-                "type": entry.resource_type,
-                "count": entry.count,
-                "bytes": entry.bytes,
-                "sha256": entry.sha256,
-                "previous_sha256": previous,
-            }),
-        );
-    }
-    write_atomic(&path, &serde_json::to_vec_pretty(&doc)?)
+    manifest.files.insert(
+        file.to_string(),
+        FileEntry {
+            previous_sha256: Some(previous),
+            ..entry.clone()
+        },
+    );
+    manifest.save(dir)
 }
 
 /// Whether manifest.json is missing, unreadable, or still carries announcements of a run that
 /// stopped before writing it afresh (`previous_sha256`): then the next run must rewrite it.
 pub fn needs_rewrite(dir: &Path) -> bool {
-    let Ok(bytes) = std::fs::read(dir.join("manifest.json")) else {
-        return true;
-    };
-    let Ok(doc) = serde_json::from_slice::<Value>(&bytes) else {
-        return true;
-    };
-    match doc.get("files").and_then(Value::as_object) {
-        Some(files) => files.values().any(|f| f.get("previous_sha256").is_some()),
-        None => true,
+    match Manifest::load(dir) {
+        Ok(Some(m)) => m.files.values().any(|f| f.previous_sha256.is_some()),
+        _ => true,
     }
 }
 
@@ -112,35 +218,24 @@ pub fn needs_rewrite(dir: &Path) -> bool {
 /// `*.ndjson` file of the folder is listed. Returns the problems found (empty: consistent).
 pub fn verify(dir: &Path) -> Result<Vec<String>> {
     let mut problems = Vec::new();
-    let path = dir.join("manifest.json");
-    let doc: Value = match std::fs::read(&path) {
+    let path = manifest_path(dir);
+    let manifest: Manifest = match std::fs::read(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
-            .with_context(|| format!("{} is not JSON", path.display()))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => json!({}),
+            .with_context(|| format!("{} is not a manifest", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest::default(),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    let empty = serde_json::Map::new();
-    let files = doc
-        .get("files")
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
-    for (name, entry) in files {
+    for (name, entry) in &manifest.files {
         if name.contains('/') || name.contains('\\') || name.starts_with('.') {
             problems.push(format!("{name}: not a file name of this folder"));
             continue;
         }
-        let on_disk = match std::fs::read(dir.join(name)) {
-            Ok(bytes) => Some(sha256_hex(&bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(e).with_context(|| format!("cannot read {name}")),
-        };
-        let sha = entry.get("sha256").and_then(Value::as_str);
-        let previous = entry.get("previous_sha256");
-        let ok = match (&on_disk, previous) {
-            (Some(h), None) => sha == Some(h.as_str()),
-            (Some(h), Some(p)) => sha == Some(h.as_str()) || p.as_str() == Some(h.as_str()),
+        let on_disk = digest_file(&dir.join(name))?.map(|d| d.sha256);
+        let ok = match (&on_disk, &entry.previous_sha256) {
+            (Some(h), None) => &entry.sha256 == h,
+            (Some(h), Some(p)) => &entry.sha256 == h || p.as_ref() == Some(h),
             // A file announced for the first time may not exist yet.
-            (None, Some(Value::Null)) => true,
+            (None, Some(None)) => true,
             (None, _) => false,
         };
         if !ok {
@@ -155,7 +250,7 @@ pub fn verify(dir: &Path) -> Result<Vec<String>> {
         .flatten()
     {
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".ndjson") && !files.contains_key(&name) {
+        if name.ends_with(".ndjson") && !manifest.files.contains_key(&name) {
             problems.push(format!("{name}: not listed in manifest.json"));
         }
     }
@@ -186,18 +281,54 @@ mod tests {
         assert!(verify(d).unwrap().is_empty(), "old bytes, announced");
         write_atomic(&d.join("Condition.ndjson"), v2).unwrap();
         assert!(verify(d).unwrap().is_empty(), "new bytes, announced");
-        let m: Value =
+        let m: serde_json::Value =
             serde_json::from_slice(&std::fs::read(d.join("manifest.json")).unwrap()).unwrap();
         assert_eq!(m["files"]["Condition.ndjson"]["count"], 2);
         assert_eq!(
             m["files"]["Condition.ndjson"]["previous_sha256"],
             sha256_hex(v1).as_str()
         );
+        assert!(needs_rewrite(d), "announcements are pending");
         // Anything else is reported: a third version nobody announced, an unlisted file.
         std::fs::write(d.join("Condition.ndjson"), b"torn").unwrap();
         std::fs::write(d.join("Extra.ndjson"), b"").unwrap();
         let problems = verify(d).unwrap();
         assert_eq!(problems.len(), 2, "{problems:?}");
+    }
+
+    #[test]
+    fn a_first_announcement_is_null_and_survives_a_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        announce(dir.path(), "B.ndjson", &FileEntry::of("B", b"x\n")).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("manifest.json")).unwrap();
+        assert!(text.contains("\"previous_sha256\": null"), "{text}");
+        let m = Manifest::load(dir.path()).unwrap().unwrap();
+        assert_eq!(m.files["B.ndjson"].previous_sha256, Some(None));
+        assert!(verify(dir.path()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn written_manifests_list_every_file_and_ignore_the_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write_atomic(&d.join("Condition.ndjson"), b"{\"id\":\"a\"}\n").unwrap();
+        write_atomic(&d.join("Stray.ndjson"), b"").unwrap();
+        let header = |at: &str| Manifest {
+            patient: Some("p".into()),
+            synced_at: Some(at.into()),
+            ..Manifest::default()
+        };
+        Manifest::write(d, header("t1"), &["Condition".into()]).unwrap();
+        let m = Manifest::load(d).unwrap().unwrap();
+        assert_eq!(m.files.len(), 2);
+        assert_eq!(m.files["Condition.ndjson"].count, 1);
+        assert!(!needs_rewrite(d));
+        // Only the time differs: the file stays as it was.
+        Manifest::write(d, header("t2"), &["Condition".into()]).unwrap();
+        assert_eq!(
+            Manifest::load(d).unwrap().unwrap().synced_at.as_deref(),
+            Some("t1")
+        );
     }
 
     #[test]

@@ -2,7 +2,64 @@
 //! CapabilityStatement/Conformance), plus the Patient itself, narrowed to the granted scopes and
 //! to `--types`.
 
+use super::state::TypeState;
 use serde_json::Value;
+
+/// One type to fetch, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypePlan {
+    pub resource_type: String,
+    /// The lower bound of an incremental query (`_lastUpdated=ge…`); `None`: the whole type.
+    pub since: Option<String>,
+    /// The server declares `_lastUpdated` search for this type.
+    pub dates_ok: bool,
+    /// Ask category by category from the start (a server known to demand a category).
+    pub fan_out: bool,
+    /// Resources held before this run, when the type was synced before.
+    pub held: Option<usize>,
+}
+
+impl TypePlan {
+    /// How `resource_type` is fetched this time: incremental from the state's mark (moved back
+    /// by `overlap_secs`) or from `since`, unless `full` or the server cannot search by date.
+    pub fn new(
+        metadata: &Value,
+        resource_type: &str,
+        held: Option<&TypeState>,
+        full: bool,
+        since: Option<&str>,
+        fan_out: bool,
+    ) -> TypePlan {
+        let dates_ok = supports_last_updated(metadata, resource_type);
+        let since = if full || !dates_ok {
+            None
+        } else {
+            since.map(str::to_string).or_else(|| {
+                held.and_then(|t| t.mark.as_deref())
+                    .map(|m| with_overlap(m, super::OVERLAP_SECS))
+            })
+        };
+        TypePlan {
+            resource_type: resource_type.to_string(),
+            since,
+            dates_ok,
+            fan_out,
+            held: held.map(|t| t.count),
+        }
+    }
+
+    pub fn incremental(&self) -> bool {
+        self.since.is_some()
+    }
+}
+
+/// `mark` moved back by `secs` (unparsable marks are used as they are).
+pub(super) fn with_overlap(mark: &str, secs: i64) -> String {
+    match crate::datetime::parse_rfc3339(mark) {
+        Some(t) => crate::datetime::unix_to_rfc3339(t - secs),
+        None => mark.to_string(),
+    }
+}
 
 /// A type the plan leaves out, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,13 +97,6 @@ pub fn patient_searchable_types(metadata: &Value) -> Vec<String> {
     out.sort();
     out.dedup();
     out
-}
-
-/// A FHIR resource type name: an upper-case letter, then letters and digits (at most 64).
-pub fn is_type_name(name: &str) -> bool {
-    name.len() <= 64
-        && name.starts_with(|c: char| c.is_ascii_uppercase())
-        && name.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
 /// Does the server declare `_lastUpdated` search for this type (on the type or for all types)?

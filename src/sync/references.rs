@@ -6,11 +6,16 @@
 //! absolute URL that starts with the base. Anything else (a terminology URL used as a reference,
 //! contained `#id` references, another server) is left alone.
 
-use super::bundle::{parse_page, valid_id};
-use crate::fhir::client::{resource_url, FhirClient};
+use super::bundle::{is_type_name, parse_page, valid_id};
+use super::export::Export;
+use super::merge::{MergeMode, MergeOptions};
+use super::spool::Spool;
+use super::state::{FileStamp, State};
+use crate::fhir::client::FhirClient;
 use anyhow::Result;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 use url::Url;
 
 /// Ids per `_id=a,b,c` search.
@@ -48,10 +53,7 @@ pub fn resolve(reference: &str, base: &Url) -> Option<(String, String)> {
         (None, _, _) | (Some("_history"), Some(_), None) => {}
         _ => return None,
     }
-    let type_ok = ty.len() <= 64
-        && ty.starts_with(|c: char| c.is_ascii_uppercase())
-        && ty.chars().all(|c| c.is_ascii_alphanumeric());
-    (type_ok && valid_id(id)).then(|| (ty.to_string(), id.to_string()))
+    (is_type_name(ty) && valid_id(id)).then(|| (ty.to_string(), id.to_string()))
 }
 
 /// Every resolvable reference inside a resource.
@@ -95,26 +97,26 @@ pub fn from_keys(keys: impl IntoIterator<Item = String>) -> BTreeSet<(String, St
 
 /// What one round of reads brought back: per type, id → compact JSON line; and warnings.
 #[derive(Debug, Default)]
-pub struct Fetched {
+pub struct Referenced {
     pub lines: BTreeMap<String, BTreeMap<String, String>>,
     pub warnings: Vec<String>,
 }
 
 /// Reads the `missing` resources: an `_id` search per type and batch, falling back to single
 /// reads when the server does not support it.
-pub async fn fetch(fhir: &FhirClient, missing: &BTreeSet<(String, String)>) -> Result<Fetched> {
+pub async fn fetch(fhir: &FhirClient, missing: &BTreeSet<(String, String)>) -> Result<Referenced> {
     let mut by_type: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (ty, id) in missing {
         by_type.entry(ty).or_default().push(id);
     }
-    let mut out = Fetched::default();
+    let mut out = Referenced::default();
     for (ty, ids) in by_type {
         for chunk in ids.chunks(BATCH) {
             let mut got = BTreeMap::new();
             let searched = search_ids(fhir, ty, chunk, &mut got).await;
             if !searched {
                 for id in chunk {
-                    let url = resource_url(fhir.base(), ty, id)?;
+                    let url = crate::fhir_url::resource(fhir.base(), ty, id)?;
                     let resp = fhir.get(&url).await?;
                     if resp.status.is_success() {
                         keep(ty, resp.body, &mut got);
@@ -145,13 +147,10 @@ async fn search_ids(
     ids: &[&str],
     got: &mut BTreeMap<String, String>,
 ) -> bool {
-    let Ok(mut url) = resource_url(fhir.base(), ty, "x") else {
+    let joined = ids.join(",");
+    let Ok(url) = crate::fhir_url::search(fhir.base(), ty, &[("_id", &joined)]) else {
         return false;
     };
-    if let Ok(mut segs) = url.path_segments_mut() {
-        segs.pop();
-    }
-    url.query_pairs_mut().append_pair("_id", &ids.join(","));
     let mut next = Some(url);
     let mut pages = 0;
     while let Some(u) = next.take() {
@@ -188,6 +187,140 @@ fn keep(ty: &str, resource: Value, got: &mut BTreeMap<String, String>) {
     if let Ok(line) = serde_json::to_string(&resource) {
         got.insert(id, line);
     }
+}
+
+/// The references phase of a sync: what it reads from, and where it reports.
+pub(super) struct Closing<'a> {
+    pub(super) fhir: &'a FhirClient,
+    pub(super) export: &'a Arc<Export>,
+    pub(super) state: &'a mut State,
+    /// The references of the resources fetched in this run.
+    pub(super) refs: BTreeSet<(String, String)>,
+    /// Scan every stored file as well (`--full`, files changed since the state saw them).
+    pub(super) scan_all: bool,
+    pub(super) warnings: &'a mut Vec<String>,
+}
+
+/// Resources a type gained by the references phase, and what it holds afterwards.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Added {
+    pub(super) new: usize,
+    pub(super) stored: usize,
+}
+
+/// Reads referenced resources not held yet, round after round (at most [`MAX_ROUNDS`]), and
+/// merges them into their files, saving the state after each; returns per type what it gained.
+///
+/// The references come from the resources fetched in this run; when an earlier run did not
+/// finish closing them (or `scan_all`), every stored file is scanned as well.
+pub(super) async fn close(c: Closing<'_>) -> Result<BTreeMap<String, Added>> {
+    let base = c.fhir.base().clone();
+    let mut refs = c.refs;
+    if c.scan_all || !c.state.references_closed {
+        let held_types: Vec<String> = c.state.types.keys().cloned().collect();
+        refs = scan_stored(c.export.clone(), held_types, base.clone(), refs).await?;
+    }
+    // Which of the referenced resources are held: the ids of the referenced types only.
+    let mut held: HashMap<String, HashSet<String>> = HashMap::new();
+    let mut added = BTreeMap::new();
+    let mut tried: BTreeSet<(String, String)> = BTreeSet::new();
+    for _ in 0..MAX_ROUNDS {
+        for (ty, _) in &refs {
+            if !held.contains_key(ty) {
+                held.insert(ty.clone(), c.export.ids(ty)?);
+            }
+        }
+        let missing: BTreeSet<(String, String)> = refs
+            .iter()
+            .filter(|(ty, id)| !held.get(ty).is_some_and(|h| h.contains(id)))
+            .filter(|r| !tried.contains(*r))
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        tried.extend(missing.iter().cloned());
+        let read = fetch(c.fhir, &missing).await?;
+        c.warnings.extend(read.warnings);
+        for (ty, lines) in read.lines {
+            for id in lines.keys() {
+                held.entry(ty.clone()).or_default().insert(id.clone());
+            }
+            let gained = store(c.export, c.state, &ty, lines, &base, &mut refs)?;
+            let slot: &mut Added = added.entry(ty).or_default();
+            slot.new += gained.new;
+            slot.stored = gained.stored;
+        }
+    }
+    if !c.state.references_closed {
+        c.state.references_closed = true;
+        c.export.save_state(c.state)?;
+    }
+    Ok(added)
+}
+
+/// Adds the references of every stored resource of `types` to `refs` (off the async workers:
+/// it reads whole files).
+async fn scan_stored(
+    export: Arc<Export>,
+    types: Vec<String>,
+    base: Url,
+    mut refs: BTreeSet<(String, String)>,
+) -> Result<BTreeSet<(String, String)>> {
+    tokio::task::spawn_blocking(move || -> Result<_> {
+        for ty in types {
+            export.for_each(&ty, |_, line| {
+                if let Ok(v) = serde_json::from_str::<Value>(line) {
+                    collect(&v, &base, &mut refs);
+                }
+            })?;
+        }
+        Ok(refs)
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("a sync task failed: {e}"))?
+}
+
+/// Merges the referenced resources read for `ty` into its file, records the type in the state,
+/// and adds what they refer to in turn to `refs`.
+fn store(
+    export: &Export,
+    state: &mut State,
+    ty: &str,
+    lines: BTreeMap<String, String>,
+    base: &Url,
+    refs: &mut BTreeSet<(String, String)>,
+) -> Result<Added> {
+    if lines.is_empty() {
+        return Ok(Added::default());
+    }
+    let mut spool = Spool::new(&export.dir().join(".fhirdl"));
+    for (id, line) in lines {
+        if let Ok(v) = serde_json::from_str::<Value>(&line) {
+            collect(&v, base, refs);
+        }
+        spool.insert(id, line)?;
+    }
+    let merged = export.merge(
+        ty,
+        spool.into_sorted()?,
+        &MergeOptions {
+            mode: MergeMode::Upsert,
+            ndjson: true,
+            pretty: false,
+            dry_run: false,
+            removed_stamp: None,
+        },
+    )?;
+    let entry = state.types.entry(ty.to_string()).or_default();
+    entry.count = merged.stored;
+    entry.synced_at = crate::datetime::now_rfc3339();
+    entry.file = FileStamp::of(&export.ndjson_path(ty));
+    export.save_state(state)?;
+    Ok(Added {
+        new: merged.new,
+        stored: merged.stored,
+    })
 }
 
 #[cfg(test)]

@@ -1,9 +1,12 @@
 //! How fhirdl talks to people and scripts: messages on stderr, one JSON document on stdout,
 //! colours only on a terminal and never with NO_COLOR, and error printing with hints.
 
-use crate::error::hint_of;
+use crate::exit::hint_of;
 use crate::settings::Settings;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
+
+mod progress;
+pub use progress::SyncProgress;
 
 #[derive(Debug, Clone, Default)]
 pub struct Ui {
@@ -100,39 +103,5 @@ impl crate::console::Console for Ui {
     }
     fn trace(&self, msg: &str) {
         Ui::trace(self, msg);
-    }
-}
-
-/// Progress bars on stderr: only on a terminal, never with -q or --json.
-pub struct Progress {
-    multi: Option<indicatif::MultiProgress>,
-}
-
-impl Progress {
-    pub fn new(ui: &Ui) -> Progress {
-        let enabled = !ui.quiet && !ui.json && std::io::stderr().is_terminal();
-        Progress {
-            multi: enabled.then(indicatif::MultiProgress::new),
-        }
-    }
-
-    /// A bar for one resource type (hidden when progress is off).
-    pub fn bar(&self, label: &str) -> indicatif::ProgressBar {
-        let Some(multi) = &self.multi else {
-            return indicatif::ProgressBar::hidden();
-        };
-        let style = indicatif::ProgressStyle::with_template(
-            "  {prefix:<24} {bar:30} {pos}/{len} {elapsed}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-        let bar = multi.add(indicatif::ProgressBar::new(0).with_style(style));
-        bar.set_prefix(label.to_string());
-        bar
-    }
-
-    pub fn clear(&self) {
-        if let Some(m) = &self.multi {
-            let _ = m.clear();
-        }
     }
 }

@@ -1,0 +1,233 @@
+//! The profile a login is for: what the user asked (`--profile`, `--provider`, `--fhir-base`,
+//! `--client-id`, redirect and store flags) laid over what the profile already remembers.
+
+use super::{validate_profile_name, ConfigFile, Profile};
+use crate::auth::loopback::{RedirectHost, RedirectSettings};
+use crate::auth::store::StoreKind;
+use crate::error::{Failure, Kind};
+use crate::fhir_url::parse_base;
+use crate::providers::{self, Preset};
+use anyhow::Result;
+
+/// Client id used with the public SMART sandbox preset when none is given (it accepts any).
+const SMART_SANDBOX_CLIENT_ID: &str = "fhirdl";
+
+const WHICH_PROVIDER: &str =
+    "give --provider <preset> (see `fhirdl providers`) or --fhir-base URL, with --client-id";
+
+/// What a login asks of its profile; every field left empty keeps what is saved.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProfileRequest {
+    /// `--profile`.
+    pub name: Option<String>,
+    /// A preset of `fhirdl providers`.
+    pub provider: Option<String>,
+    pub fhir_base: Option<String>,
+    pub client_id: Option<String>,
+    pub confidential: bool,
+    pub scope: Option<String>,
+    pub no_aud: bool,
+    pub port: Option<u16>,
+    pub redirect_path: Option<String>,
+    pub redirect_host: Option<RedirectHost>,
+    pub credential_store: Option<StoreKind>,
+}
+
+impl ConfigFile {
+    /// The name and settings of the profile `request` signs in: the saved profile with the
+    /// request's flags laid over it, or a new one made from the preset or the FHIR base.
+    pub fn profile_for_login(&self, request: &ProfileRequest) -> Result<(String, Profile)> {
+        let preset = request.provider.as_deref().and_then(providers::find);
+        let explicit_base = request.fhir_base.as_deref().map(parse_base).transpose()?;
+        let name = self.login_name(request, preset, explicit_base.as_ref())?;
+        validate_profile_name(&name)?;
+        let mut profile = match self.profiles.get(&name) {
+            Some(saved) => {
+                let mut p = saved.clone();
+                if let Some(preset) = preset {
+                    p.provider = Some(preset.name.to_string());
+                    p.fhir_base = preset.fhir_base.to_string();
+                }
+                if let Some(base) = &explicit_base {
+                    p.fhir_base = base.to_string();
+                }
+                if let Some(c) = &request.client_id {
+                    p.client_id = c.clone();
+                }
+                p
+            }
+            None => new_profile(&name, request, preset, explicit_base.as_ref())?,
+        };
+        apply_flags(&mut profile, request);
+        profile.fhir_base = parse_base(&profile.fhir_base)?.to_string();
+        Ok((name, profile))
+    }
+
+    /// `--profile`, else the preset's name or the server's host, else the saved one.
+    fn login_name(
+        &self,
+        request: &ProfileRequest,
+        preset: Option<&Preset>,
+        base: Option<&url::Url>,
+    ) -> Result<String> {
+        if let Some(n) = &request.name {
+            return Ok(n.clone());
+        }
+        if let Some(p) = preset {
+            return Ok(p.name.to_string());
+        }
+        if let Some(base) = base {
+            return Ok(base.host_str().unwrap_or("fhir").to_string());
+        }
+        if self.profiles.is_empty() {
+            return Err(
+                Failure::new(Kind::Usage, "which provider? none is saved yet")
+                    .hint(WHICH_PROVIDER)
+                    .into(),
+            );
+        }
+        Ok(self.select(None)?.0)
+    }
+}
+
+fn new_profile(
+    name: &str,
+    request: &ProfileRequest,
+    preset: Option<&Preset>,
+    base: Option<&url::Url>,
+) -> Result<Profile> {
+    let base = match (base, preset) {
+        (Some(b), _) => b.to_string(),
+        (None, Some(p)) => p.fhir_base.to_string(),
+        (None, None) => {
+            return Err(Failure::new(
+                Kind::Usage,
+                format!("profile '{name}' does not exist yet: which provider?"),
+            )
+            .hint(WHICH_PROVIDER)
+            .into())
+        }
+    };
+    let client_id = match (&request.client_id, preset) {
+        (Some(c), _) => c.clone(),
+        (None, Some(p)) if p.name == "smart-sandbox" => SMART_SANDBOX_CLIENT_ID.to_string(),
+        _ => {
+            return Err(Failure::new(Kind::Usage, "--client-id is required for a new profile")
+                .hint("use the client id of your app registration with this provider (or set FHIRDL_CLIENT_ID)")
+                .into())
+        }
+    };
+    Ok(Profile {
+        provider: preset.map(|p| p.name.to_string()),
+        fhir_base: base,
+        client_id,
+        confidential: preset.is_some_and(|p| p.confidential),
+        scope: None,
+        send_aud: preset.is_none_or(|p| p.send_aud),
+        redirect: RedirectSettings::default(),
+        credential_store: StoreKind::Keyring,
+        out_dir: None,
+        discovery: None,
+    })
+}
+
+/// Flags given now override what the profile remembers.
+fn apply_flags(profile: &mut Profile, request: &ProfileRequest) {
+    if request.confidential {
+        profile.confidential = true;
+    }
+    if request.scope.is_some() {
+        profile.scope = request.scope.clone();
+    }
+    if request.no_aud {
+        profile.send_aud = false;
+    }
+    if let Some(port) = request.port {
+        profile.redirect.port = port;
+    }
+    if let Some(path) = &request.redirect_path {
+        profile.redirect.path = path.clone();
+    }
+    if let Some(host) = request.redirect_host {
+        profile.redirect.host = host;
+    }
+    if let Some(store) = request.credential_store {
+        profile.credential_store = store;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_profile_from_a_base_and_from_a_preset() {
+        let cfg = ConfigFile::default();
+        let err = cfg
+            .profile_for_login(&ProfileRequest::default())
+            .unwrap_err();
+        assert!(err.to_string().contains("none is saved yet"), "{err}");
+        let (name, p) = cfg
+            .profile_for_login(&ProfileRequest {
+                fhir_base: Some("https://fhir.example.org/r4/".into()),
+                client_id: Some("app".into()),
+                port: Some(8400),
+                ..ProfileRequest::default()
+            })
+            .unwrap();
+        assert_eq!(name, "fhir.example.org");
+        assert_eq!(p.fhir_base, "https://fhir.example.org/r4");
+        assert_eq!(
+            (p.redirect.port, p.credential_store),
+            (8400, StoreKind::Keyring)
+        );
+        let no_client = cfg.profile_for_login(&ProfileRequest {
+            fhir_base: Some("https://fhir.example.org/r4".into()),
+            ..ProfileRequest::default()
+        });
+        assert!(no_client.unwrap_err().to_string().contains("--client-id"));
+        let (name, p) = cfg
+            .profile_for_login(&ProfileRequest {
+                provider: Some("smart-sandbox".into()),
+                ..ProfileRequest::default()
+            })
+            .unwrap();
+        assert_eq!(
+            (name.as_str(), p.client_id.as_str()),
+            ("smart-sandbox", "fhirdl")
+        );
+    }
+
+    #[test]
+    fn flags_given_now_override_the_saved_profile() {
+        let mut cfg = ConfigFile::default();
+        let (name, saved) = cfg
+            .profile_for_login(&ProfileRequest {
+                name: Some("clinic".into()),
+                fhir_base: Some("https://a.example/fhir".into()),
+                client_id: Some("one".into()),
+                ..ProfileRequest::default()
+            })
+            .unwrap();
+        cfg.profiles.insert(name, saved);
+        // The only saved profile is the one meant when nothing names it.
+        let (name, p) = cfg
+            .profile_for_login(&ProfileRequest {
+                client_id: Some("two".into()),
+                credential_store: Some(StoreKind::File),
+                no_aud: true,
+                ..ProfileRequest::default()
+            })
+            .unwrap();
+        assert_eq!(name, "clinic");
+        assert_eq!(p.client_id, "two");
+        assert_eq!(p.fhir_base, "https://a.example/fhir");
+        assert_eq!(p.credential_store, StoreKind::File);
+        assert!(!p.send_aud);
+        let bad = cfg.profile_for_login(&ProfileRequest {
+            name: Some("../x".into()),
+            ..ProfileRequest::default()
+        });
+        assert!(bad.is_err());
+    }
+}

@@ -1,0 +1,570 @@
+//! One sync run, phase by phase: [`Run::open`] (lock and guard the folder), [`Run::plan`],
+//! [`Run::fetch_and_store`] (every type at once; documents start as soon as the types that
+//! carry them are stored), [`Run::close_references`], [`Run::finish_attachments`] and
+//! [`Run::finish`]. Ctrl-C in any phase stops cleanly ([`Stopper`]).
+
+use super::attachments;
+use super::export::Export;
+use super::fetch::{fetch_type, Outcome, Search};
+use super::manifest::{needs_rewrite, Manifest};
+use super::plan::{self, TypePlan};
+use super::progress::{Observer, TypeProgress};
+use super::references::{self, Closing};
+use super::state::{FileStamp, LastRun, State, TypeState};
+use super::store::{store_type, StoredType};
+use super::{fanout, Options, Report, TypeReport, TypeStatus};
+use crate::datetime::now_rfc3339;
+use crate::error::{Failure, Kind};
+use crate::fhir::client::FhirClient;
+use crate::fhir::version::FhirRelease;
+use anyhow::Result;
+use std::collections::{BTreeSet, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::task::{AbortHandle, JoinHandle, JoinSet};
+
+/// A sync between its phases.
+pub(super) struct Run<'a> {
+    fhir: FhirClient,
+    patient: String,
+    opts: &'a Options,
+    observer: Arc<dyn Observer>,
+    export: Arc<Export>,
+    state: State,
+    /// The server's CapabilityStatement (or DSTU2 Conformance).
+    metadata: serde_json::Value,
+    started_at: String,
+    /// Names the folder of resources set aside by this run (`.fhirdl/removed/<stamp>/`).
+    stamp: String,
+    reports: Vec<TypeReport>,
+    /// References of the resources fetched in this run.
+    refs: BTreeSet<(String, String)>,
+    /// Types whose file changed after the state last saw it (a run stopped in between).
+    dirty: HashSet<String>,
+    /// Whether manifest.json must be computed again.
+    changed_any: bool,
+    documents: Documents,
+    warnings: Vec<String>,
+    stopper: Stopper,
+}
+
+/// The document pass: it reads every DocumentReference and DiagnosticReport, so it runs when
+/// this run stored some, or an earlier pass did not finish cleanly; it starts as soon as the
+/// types that carry documents are stored.
+struct Documents {
+    /// Attachment-carrying types still being fetched.
+    waiting_for: Vec<String>,
+    /// Whether the pass is needed.
+    needed: bool,
+    task: Option<JoinHandle<Result<attachments::Report>>>,
+    report: attachments::Report,
+    release: FhirRelease,
+}
+
+/// What a finished type task hands back.
+struct TypeDone {
+    plan: TypePlan,
+    incremental: bool,
+    result: Result<TypeResult>,
+}
+
+enum TypeResult {
+    Stored(StoredType),
+    Skipped(String),
+    /// Storing failed (the search itself went through).
+    StoreFailed(anyhow::Error),
+}
+
+impl<'a> Run<'a> {
+    /// Opens the export folder (taking its lock, waiting with `--wait`) and refuses a folder
+    /// that holds another patient's or server's record.
+    pub(super) async fn open(
+        fhir: FhirClient,
+        patient: &str,
+        opts: &'a Options,
+        observer: Arc<dyn Observer>,
+    ) -> Result<Run<'a>> {
+        let started_at = now_rfc3339();
+        let export = Arc::new(match opts.wait {
+            Some(max) => Export::open_waiting(&opts.out, max).await?,
+            None => Export::open(&opts.out)?,
+        });
+        let mut state = export.load_state()?;
+        let base = fhir.base().clone();
+        let other = !state.patient.is_empty()
+            && (state.patient != patient || state.fhir_base != base.as_str());
+        if other {
+            return Err(Failure::new(
+                Kind::Usage,
+                format!(
+                    "{} holds the export of another patient or server ({} at {}); refusing to mix records",
+                    opts.out.display(),
+                    state.patient,
+                    state.fhir_base
+                ),
+            )
+            .hint("sync into another folder with --out")
+            .into());
+        }
+        state.patient = patient.to_string();
+        state.fhir_base = base.to_string();
+        let stopper = Stopper {
+            out: opts.out.clone(),
+            observer: Some(observer.clone()),
+            ..Stopper::default()
+        };
+        Ok(Run {
+            fhir,
+            patient: patient.to_string(),
+            opts,
+            observer,
+            export,
+            state,
+            metadata: serde_json::Value::Null,
+            stamp: started_at.replace(':', "-"),
+            started_at,
+            reports: Vec::new(),
+            refs: BTreeSet::new(),
+            dirty: HashSet::new(),
+            changed_any: false,
+            documents: Documents {
+                waiting_for: Vec::new(),
+                needed: false,
+                task: None,
+                report: attachments::Report::default(),
+                release: FhirRelease::Unknown,
+            },
+            warnings: Vec::new(),
+            stopper,
+        })
+    }
+
+    /// Reads the server's capabilities and plans every type: which ones, incremental or whole,
+    /// category by category or not; types left out are reported as skipped.
+    pub(super) async fn plan(&mut self) -> Result<Vec<TypePlan>> {
+        let url = crate::fhir_url::join(self.fhir.base(), "metadata")?;
+        self.metadata = self.fhir.get(&url).await?.body;
+        let scope = self.fhir.session().credentials().await.scope;
+        let (types, skipped) = plan::plan(&self.metadata, &scope, self.opts.types.as_deref());
+        for s in skipped {
+            self.reports
+                .push(TypeReport::skipped(&s.resource_type, s.reason));
+        }
+        self.observer.message(&format!(
+            "Syncing {} resource types into {}…",
+            types.len(),
+            self.opts.out.display()
+        ));
+        self.documents.release = FhirRelease::from_version(
+            self.metadata
+                .get("fhirVersion")
+                .and_then(serde_json::Value::as_str),
+        );
+        // A NextGen server (known from its CapabilityStatement) is queried category by
+        // category right away instead of after a refused search.
+        let nextgen = fanout::is_nextgen(&self.metadata);
+        Ok(types
+            .iter()
+            .map(|ty| {
+                TypePlan::new(
+                    &self.metadata,
+                    ty,
+                    self.state.types.get(ty),
+                    self.opts.full,
+                    self.opts.since.as_deref(),
+                    nextgen,
+                )
+            })
+            .collect())
+    }
+
+    /// Fetches and stores every planned type at once (the client's window bounds the requests
+    /// in flight), recording each in the state as soon as its file is on disk.
+    pub(super) async fn fetch_and_store(&mut self, plans: Vec<TypePlan>) -> Result<()> {
+        self.prepare_documents(&plans);
+        let mut tasks = JoinSet::new();
+        for plan in plans {
+            tasks.spawn(self.type_task(plan));
+        }
+        if self.documents.waiting_for.is_empty()
+            && self.state.types.contains_key("DocumentReference")
+        {
+            self.start_documents();
+        }
+        loop {
+            let stopper = self.stopper.clone();
+            let joined = tokio::select! {
+                j = tasks.join_next() => j,
+                _ = tokio::signal::ctrl_c() => {
+                    tasks.abort_all();
+                    return Err(stopper.stop().await);
+                }
+            };
+            let Some(joined) = joined else { break };
+            self.stopper.saved.fetch_add(1, Ordering::SeqCst);
+            let done = joined.map_err(|e| anyhow::anyhow!("a sync task failed: {e}"))?;
+            self.type_done(done)?;
+        }
+        Ok(())
+    }
+
+    /// Works out whether the document pass is needed and which types it waits for.
+    fn prepare_documents(&mut self, plans: &[TypePlan]) {
+        self.dirty = self
+            .state
+            .types
+            .iter()
+            .filter(|(ty, t)| t.file != FileStamp::of(&self.export.ndjson_path(ty)))
+            .map(|(ty, _)| ty.clone())
+            .collect();
+        self.changed_any = !self.dirty.is_empty();
+        self.documents.waiting_for = attachments::TYPES
+            .into_iter()
+            .filter(|t| plans.iter().any(|p| p.resource_type == *t))
+            .map(str::to_string)
+            .collect();
+        self.documents.needed = !self.state.attachments_complete
+            || attachments::manifest_lists_empty_documents(&self.opts.out)
+            || attachments::TYPES.iter().any(|t| self.dirty.contains(*t));
+    }
+
+    /// The task of one type: fetch, then store off the async workers.
+    fn type_task(&self, plan: TypePlan) -> impl std::future::Future<Output = TypeDone> + 'static {
+        let fhir = self.fhir.clone();
+        let patient = self.patient.clone();
+        let export = self.export.clone();
+        let opts = self.opts.clone();
+        let stamp = self.stamp.clone();
+        let merging = self.stopper.merging.clone();
+        let observer = self.observer.clone();
+        async move {
+            let spool_dir = opts.out.join(".fhirdl");
+            let search = Search {
+                fhir: &fhir,
+                patient: &patient,
+                spool_dir: &spool_dir,
+                progress: TypeProgress::new(observer, &plan.resource_type),
+            };
+            let (incremental, fetched) = fetch_with_fallback(&search, &plan).await;
+            let result = match fetched {
+                Ok(Outcome::Skipped(reason)) => Ok(TypeResult::Skipped(reason)),
+                Ok(Outcome::Fetched(f)) => {
+                    // Counted from before the spawn until the closure ends or is dropped, so a
+                    // Ctrl-C can wait for merges that cannot be aborted.
+                    let busy = Merging::start(&merging);
+                    let plan2 = plan.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let _busy = busy;
+                        store_type(&export, &plan2, incremental, *f, &opts, &stamp)
+                    })
+                    .await
+                    .map_err(|e| anyhow::anyhow!("a sync task failed: {e}"))
+                    .map(|stored| match stored {
+                        Ok(s) => TypeResult::Stored(s),
+                        Err(e) => TypeResult::StoreFailed(e),
+                    })
+                }
+                Err(e) => Err(e),
+            };
+            TypeDone {
+                plan,
+                incremental,
+                result,
+            }
+        }
+    }
+
+    /// Records a finished type: its report, its state (once its file is on disk), its
+    /// references; starts the documents when the last type carrying them is done.
+    fn type_done(&mut self, done: TypeDone) -> Result<()> {
+        let ty = done.plan.resource_type.clone();
+        let report = match done.result {
+            Ok(TypeResult::Stored(mut stored)) => {
+                self.refs
+                    .extend(references::from_keys(std::mem::take(&mut stored.refs)));
+                let mark = stored.mark.clone();
+                let report = TypeReport::stored(&ty, done.incremental, stored);
+                self.record_type(&ty, mark, &report)?;
+                report
+            }
+            Ok(TypeResult::Skipped(reason)) => TypeReport::skipped(&ty, reason),
+            Ok(TypeResult::StoreFailed(e)) => TypeReport::failed(&ty, done.incremental, &e),
+            // Without a sign-in nothing else can work: stop here.
+            Err(e) if crate::auth::Error::is_login_required(&e) => return Err(e),
+            Err(e) => TypeReport::failed(&ty, done.incremental, &e),
+        };
+        self.observer.type_finished(&report);
+        self.reports.push(report);
+        self.documents.waiting_for.retain(|t| t != &ty);
+        if self.documents.waiting_for.is_empty() {
+            self.start_documents();
+        }
+        Ok(())
+    }
+
+    /// Saves a stored type's mark and count in the state (unless nothing changed).
+    fn record_type(&mut self, ty: &str, mark: Option<String>, report: &TypeReport) -> Result<()> {
+        let changed = report.status == TypeStatus::Ok;
+        if changed {
+            self.changed_any = true;
+            if attachments::TYPES.contains(&ty) {
+                self.documents.needed = true;
+            }
+        }
+        // Nothing changed: keep the old mark (still correct) and write nothing.
+        let keep = !changed
+            && self
+                .state
+                .types
+                .get(ty)
+                .is_some_and(|t| t.count == report.counts.stored);
+        if self.opts.dry_run || keep {
+            return Ok(());
+        }
+        self.state.types.insert(
+            ty.to_string(),
+            TypeState {
+                mark,
+                count: report.counts.stored,
+                synced_at: now_rfc3339(),
+                file: FileStamp::of(&self.export.ndjson_path(ty)),
+            },
+        );
+        // New resources may refer to ones not held yet.
+        self.state.references_closed &= !changed;
+        self.export.save_state(&self.state)
+    }
+
+    fn start_documents(&mut self) {
+        let d = &mut self.documents;
+        if !self.opts.attachments || self.opts.dry_run || d.task.is_some() || !d.needed {
+            return;
+        }
+        let (fhir, dir) = (self.fhir.clone(), self.opts.out.clone());
+        let (concurrency, release) = (self.opts.concurrency, d.release);
+        let task =
+            tokio::spawn(
+                async move { attachments::save_all(&fhir, &dir, concurrency, release).await },
+            );
+        self.stopper.watch(task.abort_handle());
+        d.task = Some(task);
+    }
+
+    /// Reads the referenced resources not held yet (see [`references::close`]).
+    pub(super) async fn close_references(&mut self) -> Result<()> {
+        let stopper = self.stopper.clone();
+        let closing = references::close(Closing {
+            fhir: &self.fhir,
+            export: &self.export,
+            state: &mut self.state,
+            refs: std::mem::take(&mut self.refs),
+            scan_all: self.opts.full || !self.dirty.is_empty(),
+            warnings: &mut self.warnings,
+        });
+        // Ctrl-C while references are read still stops cleanly: every merge is atomic and the
+        // state is saved after each one.
+        let added = tokio::select! {
+            added = closing => added?,
+            _ = tokio::signal::ctrl_c() => return Err(stopper.stop().await),
+        };
+        for (ty, added) in added {
+            self.changed_any |= added.new > 0;
+            match self.reports.iter_mut().find(|r| r.resource_type == ty) {
+                Some(r) => r.add_referenced(added.new, added.stored),
+                None => self
+                    .reports
+                    .push(TypeReport::referenced(&ty, added.new, added.stored)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for the document pass, if one runs, and records whether it went through.
+    pub(super) async fn finish_attachments(&mut self) -> Result<()> {
+        let Some(task) = self.documents.task.take() else {
+            return Ok(());
+        };
+        let stopper = self.stopper.clone();
+        let joined = tokio::select! {
+            joined = task => joined,
+            _ = tokio::signal::ctrl_c() => return Err(stopper.stop().await),
+        };
+        self.documents.report =
+            joined.map_err(|e| anyhow::anyhow!("the attachments task failed: {e}"))??;
+        let complete = self.documents.report.failed == 0;
+        if self.state.attachments_complete != complete {
+            self.state.attachments_complete = complete;
+            self.export.save_state(&self.state)?;
+        }
+        Ok(())
+    }
+
+    /// Reports the types held from earlier runs, rewrites the manifest when something changed,
+    /// and saves the last run.
+    pub(super) fn finish(mut self) -> Result<Report> {
+        for (ty, t) in &self.state.types {
+            if !self.reports.iter().any(|r| &r.resource_type == ty) {
+                self.reports.push(TypeReport::referenced(ty, 0, t.count));
+            }
+        }
+        self.reports
+            .sort_by(|a, b| a.resource_type.cmp(&b.resource_type));
+        // The manifest hashes every file: only when something changed (in this run, or in one
+        // that stopped before finishing), or it is missing or unfinished.
+        let dry_run = self.opts.dry_run;
+        if !dry_run && (self.changed_any || needs_rewrite(&self.opts.out)) {
+            let stored: Vec<String> = self.state.types.keys().cloned().collect();
+            self.export
+                .write_manifest(self.manifest_header(), &stored)?;
+        }
+        let report = self.report();
+        if !dry_run {
+            self.export.save_last_run(&LastRun {
+                finished_at: report.finished_at.clone(),
+                resources: report.types.iter().map(|t| t.counts.stored).sum(),
+                requests: report.requests,
+                failed: report.failed().iter().map(|s| s.to_string()).collect(),
+                failed_documents: report.attachments.failures.clone(),
+            })?;
+        }
+        Ok(report)
+    }
+
+    fn manifest_header(&self) -> Manifest {
+        Manifest {
+            generator: Some(concat!("fhirdl ", env!("CARGO_PKG_VERSION")).to_string()),
+            fhir_base: Some(self.fhir.base().to_string()),
+            fhir_version: self
+                .metadata
+                .get("fhirVersion")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string),
+            patient: Some(self.patient.clone()),
+            synced_at: Some(now_rfc3339()),
+            ..Manifest::default()
+        }
+    }
+
+    fn report(&mut self) -> Report {
+        let counters = self.fhir.counters();
+        Report {
+            out: self.opts.out.clone(),
+            fhir_base: self.fhir.base().to_string(),
+            patient: self.patient.clone(),
+            started_at: self.started_at.clone(),
+            finished_at: now_rfc3339(),
+            dry_run: self.opts.dry_run,
+            requests: counters.requests.load(Ordering::Relaxed),
+            retries: counters.retries.load(Ordering::Relaxed),
+            bytes: counters.bytes.load(Ordering::Relaxed),
+            types: std::mem::take(&mut self.reports),
+            attachments: std::mem::take(&mut self.documents.report),
+            warnings: std::mem::take(&mut self.warnings),
+        }
+    }
+}
+
+/// Fetches a type; an incremental query the server refuses for its `_lastUpdated` is repeated
+/// whole (and compared). Returns whether the fetch was incremental in the end.
+async fn fetch_with_fallback(search: &Search<'_>, plan: &TypePlan) -> (bool, Result<Outcome>) {
+    let result = fetch_type(search, plan).await;
+    // A server that cannot search by date answers 400 to the `_lastUpdated` parameter
+    // (whatever its words); the same search whole is what it can do.
+    let refused = matches!(&result, Err(e) if crate::fhir::Error::status_of(e) == Some(400));
+    if !plan.incremental() || !refused {
+        return (plan.incremental(), result);
+    }
+    let whole = TypePlan {
+        since: None,
+        ..plan.clone()
+    };
+    let result = fetch_type(search, &whole).await.map(|o| match o {
+        Outcome::Fetched(mut f) => {
+            f.warnings
+                .push("the server refused _lastUpdated; fetched whole and compared".into());
+            Outcome::Fetched(f)
+        }
+        other => other,
+    });
+    (false, result)
+}
+
+/// What Ctrl-C stops and cleans up, whichever phase is running.
+#[derive(Clone, Default)]
+struct Stopper {
+    out: PathBuf,
+    /// Types finished so far.
+    saved: Arc<AtomicUsize>,
+    /// Merges running now (they cannot be aborted; a stop waits for them).
+    merging: Arc<AtomicUsize>,
+    /// The document pass, when it runs.
+    documents: Arc<Mutex<Option<AbortHandle>>>,
+    observer: Option<Arc<dyn Observer>>,
+}
+
+impl Stopper {
+    fn watch(&self, documents: AbortHandle) {
+        *self
+            .documents
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(documents);
+    }
+
+    /// Stops the run: the document pass is aborted, a merge already running finishes (its
+    /// file is replaced whole or not at all), then nothing half-written is left behind.
+    /// Returns the error that says what was saved.
+    async fn stop(self) -> anyhow::Error {
+        if let Some(documents) = self
+            .documents
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
+            documents.abort();
+        }
+        if let Some(observer) = &self.observer {
+            observer.stopped();
+        }
+        Merging::wait_idle(&self.merging).await;
+        if let Err(e) = crate::atomic::remove_stale_temp_files(&self.out) {
+            return e;
+        }
+        let saved = self.saved.load(Ordering::SeqCst);
+        Failure::new(
+            Kind::Interrupted,
+            format!(
+                "sync interrupted; {saved} resource types were finished and saved in {}, the others keep their previous version",
+                self.out.display()
+            ),
+        )
+        .hint("run `fhirdl sync` again to finish; it continues where this run stopped")
+        .into()
+    }
+}
+
+/// Counts a merge as running while it lives.
+struct Merging(Arc<AtomicUsize>);
+
+impl Merging {
+    fn start(count: &Arc<AtomicUsize>) -> Merging {
+        count.fetch_add(1, Ordering::SeqCst);
+        Merging(count.clone())
+    }
+
+    /// Waits (up to a minute) until no merge runs.
+    async fn wait_idle(count: &AtomicUsize) {
+        for _ in 0..3000 {
+            if count.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Merging {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}

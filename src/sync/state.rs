@@ -1,0 +1,166 @@
+//! What a sync remembers between runs (`.fhirdl/state.json`) and what `fhirdl status` shows of
+//! the latest one (`.fhirdl/last_run.json`).
+//!
+//! The state is saved only after the data it describes is on disk: a mark never runs ahead of
+//! the file it marks.
+
+use super::attachments::Problem;
+use crate::atomic::write_atomic;
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// `.fhirdl/state.json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct State {
+    #[serde(default)]
+    pub fhir_base: String,
+    #[serde(default)]
+    pub patient: String,
+    #[serde(default)]
+    pub types: BTreeMap<String, TypeState>,
+    /// Whether every reference of the stored resources was followed (set after the last
+    /// reference round; cleared when a type changes). When unset, the next sync scans every
+    /// stored file for references instead of only the resources it fetched.
+    #[serde(default)]
+    pub references_closed: bool,
+    /// Whether the last attachment pass went through every DocumentReference and
+    /// DiagnosticReport without a failure (else the next sync does it again).
+    #[serde(default)]
+    pub attachments_complete: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TypeState {
+    /// `_lastUpdated` mark for the next incremental query (RFC 3339, server time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mark: Option<String>,
+    pub count: usize,
+    pub synced_at: String,
+    /// The NDJSON file as this state last saw it: a file that no longer matches was changed
+    /// by a run that stopped before saving its state (or by hand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileStamp>,
+}
+
+/// Size, modification time and inode of a file: a replaced file (fhirdl renames a new one
+/// in) never keeps all three.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStamp {
+    pub len: u64,
+    pub modified_ns: u128,
+    #[serde(default)]
+    pub inode: u64,
+}
+
+impl FileStamp {
+    pub fn of(path: &Path) -> Option<FileStamp> {
+        let meta = std::fs::metadata(path).ok()?;
+        let modified_ns = meta
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_nanos();
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Some(FileStamp {
+            len: meta.len(),
+            modified_ns,
+            inode,
+        })
+    }
+}
+
+/// The outcome of the latest run, for `fhirdl status` (kept apart from the data and the state).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LastRun {
+    pub finished_at: String,
+    pub resources: usize,
+    pub requests: u64,
+    /// Types that failed.
+    #[serde(default)]
+    pub failed: Vec<String>,
+    /// Documents that could not be saved.
+    #[serde(default)]
+    pub failed_documents: Vec<Problem>,
+}
+
+fn state_path(dir: &Path) -> PathBuf {
+    dir.join(".fhirdl").join("state.json")
+}
+
+fn last_run_path(dir: &Path) -> PathBuf {
+    dir.join(".fhirdl").join("last_run.json")
+}
+
+impl State {
+    /// The state of the export in `dir` (empty when there is none, or it cannot be parsed: the
+    /// next run then fetches everything whole).
+    pub fn load(dir: &Path) -> Result<State> {
+        let path = state_path(dir);
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(serde_json::from_slice(&bytes).unwrap_or_default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    /// Saves the state; callers do this only after the data it describes is on disk.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        write_atomic(&state_path(dir), &serde_json::to_vec_pretty(self)?)
+    }
+}
+
+impl LastRun {
+    /// The latest run in `dir`, if a sync ever finished there.
+    pub fn load(dir: &Path) -> Option<LastRun> {
+        let bytes = std::fs::read(last_run_path(dir)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        write_atomic(&last_run_path(dir), &serde_json::to_vec_pretty(self)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_and_last_run_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(".fhirdl")).unwrap();
+        assert!(State::load(dir.path()).unwrap().types.is_empty());
+        assert!(LastRun::load(dir.path()).is_none());
+        let mut state = State {
+            patient: "p".into(),
+            ..State::default()
+        };
+        state.types.insert(
+            "Condition".into(),
+            TypeState {
+                mark: Some("2026-01-01T00:00:00Z".into()),
+                count: 3,
+                ..TypeState::default()
+            },
+        );
+        state.save(dir.path()).unwrap();
+        let back = State::load(dir.path()).unwrap();
+        assert_eq!(back.types["Condition"].count, 3);
+        // A damaged state file is a state to rebuild, not an error.
+        std::fs::write(dir.path().join(".fhirdl/state.json"), b"{").unwrap();
+        assert!(State::load(dir.path()).unwrap().types.is_empty());
+        LastRun {
+            resources: 5,
+            ..LastRun::default()
+        }
+        .save(dir.path())
+        .unwrap();
+        assert_eq!(LastRun::load(dir.path()).unwrap().resources, 5);
+    }
+}

@@ -1,0 +1,94 @@
+//! Storing one fetched type: merging its resources into `<Type>.ndjson` (upsert after an
+//! incremental query, replace after a whole one) and working out the mark of its next
+//! incremental query.
+
+use super::export::Export;
+use super::fetch::FetchedType;
+use super::merge::{MergeMode, MergeOptions};
+use super::plan::TypePlan;
+use super::{Counts, Options};
+use anyhow::Result;
+use std::collections::HashSet;
+
+/// A type stored: its counts, whether its content changed, the mark for its next incremental
+/// query, its warnings, and what its resources refer to.
+#[derive(Debug, Default)]
+pub(super) struct StoredType {
+    pub(super) counts: Counts,
+    pub(super) changed: bool,
+    pub(super) mark: Option<String>,
+    pub(super) warnings: Vec<String>,
+    pub(super) refs: HashSet<String>,
+}
+
+/// Merges a fetched type into its file. `incremental` says what the fetch was (a refused
+/// `_lastUpdated` turns an incremental plan into a whole fetch); `stamp` names the folder that
+/// receives removed resources.
+pub(super) fn store_type(
+    export: &Export,
+    plan: &TypePlan,
+    incremental: bool,
+    mut fetched: FetchedType,
+    opts: &Options,
+    stamp: &str,
+) -> Result<StoredType> {
+    let ty = plan.resource_type.as_str();
+    let mut stored = StoredType {
+        mark: next_mark(&fetched),
+        warnings: std::mem::take(&mut fetched.warnings),
+        refs: std::mem::take(&mut fetched.refs),
+        ..StoredType::default()
+    };
+    stored.counts.fetched = fetched.spool.len();
+    stored.counts.pages = fetched.pages;
+    let file_exists = export.ndjson_path(ty).exists();
+    if incremental && fetched.spool.is_empty() && (file_exists || !opts.ndjson) && !opts.pretty {
+        // Nothing changed since the mark: the file stays as it is, unread.
+        stored.counts.stored = plan.held.unwrap_or(0);
+        return Ok(stored);
+    }
+    let merged = export.merge(
+        ty,
+        fetched.spool.into_sorted()?,
+        &MergeOptions {
+            mode: if incremental {
+                MergeMode::Upsert
+            } else {
+                MergeMode::Replace
+            },
+            ndjson: opts.ndjson,
+            pretty: opts.pretty,
+            dry_run: opts.dry_run,
+            removed_stamp: Some(stamp),
+        },
+    )?;
+    stored.counts.new = merged.new;
+    stored.counts.updated = merged.updated;
+    stored.counts.unchanged = merged.unchanged;
+    stored.counts.removed = merged.removed;
+    stored.counts.stored = merged.stored;
+    stored.changed = merged.changed;
+    if merged.removed > 0 {
+        stored.warnings.push(format!(
+            "{} resources the server no longer returns were moved to .fhirdl/removed/{stamp}/",
+            merged.removed
+        ));
+    }
+    Ok(stored)
+}
+
+/// The next mark: the newest `meta.lastUpdated` seen, but never later than the server's own
+/// time at the start of the search.
+fn next_mark(fetched: &FetchedType) -> Option<String> {
+    let server = fetched
+        .mark
+        .as_deref()
+        .and_then(crate::datetime::parse_rfc3339);
+    let mark = match (fetched.newest, server) {
+        (Some(n), Some(s)) => n.min(s),
+        (None, Some(s)) => s,
+        (Some(n), None) => n,
+        (None, None) => return None,
+    };
+    Some(crate::datetime::unix_to_rfc3339(mark))
+}
