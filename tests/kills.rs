@@ -337,3 +337,52 @@ fn ctrl_c_stops_cleanly_says_what_was_saved_and_exits_130() {
     let out = env.fhirdl(&["sync"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
 }
+
+/// Regression: a Ctrl-C that came while fhirdl was not waiting in a `select!` on it (between two
+/// of them) was lost once tokio had taken over SIGINT, and the run went on to exit 0 (the
+/// intermittent exit 0 of the test above, issue 15). Here it comes while the second profile of
+/// `--all-profiles` reads the CapabilityStatement, after the first profile's run took over the
+/// signal.
+#[test]
+fn ctrl_c_between_two_waits_is_not_lost() {
+    let env = Env::new(SandboxConfig::default());
+    assert_eq!(code(&env.login("a", &[])), 0);
+    let mut c = env.cmd_with_browser(&format!(
+        "{} sandbox-browser --user bob --password bob-sandbox",
+        common::bin().display()
+    ));
+    c.args(["login", "--profile", "b", "--fhir-base", &env.base()])
+        .args([
+            "--client-id",
+            "fhirdl-sandbox",
+            "--credential-store",
+            "file",
+        ]);
+    assert_eq!(code(&env.run(c)), 0);
+    let first = env.sandbox.hold("/Observation?");
+    let mut c = env.cmd();
+    c.args(["sync", "--all-profiles"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let child = c.spawn().unwrap();
+    assert!(
+        first.wait_held(1, Duration::from_secs(60)),
+        "profile a never searched Observation"
+    );
+    let second = env.sandbox.hold("/metadata");
+    first.release();
+    assert!(
+        second.wait_held(1, Duration::from_secs(60)),
+        "profile b never read the CapabilityStatement"
+    );
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    second.release();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("sync interrupted"), "{err}");
+}

@@ -105,6 +105,7 @@ pub async fn sync(
         Some(max) => Export::open_waiting(&opts.out, max).await?,
         None => Export::open(&opts.out)?,
     });
+    let mut ctrl_c = listen_for_ctrl_c()?;
     let mut state = export.load_state()?;
     let base = fhir.base().clone();
     if !state.patient.is_empty() && (state.patient != patient || state.fhir_base != base.as_str()) {
@@ -301,7 +302,7 @@ pub async fn sync(
     loop {
         let joined = tokio::select! {
             j = tasks.join_next() => j,
-            _ = tokio::signal::ctrl_c() => {
+            _ = ctrl_c.recv() => {
                 tasks.abort_all();
                 if let Some(t) = &attachment_task {
                     t.abort();
@@ -393,7 +394,7 @@ pub async fn sync(
         );
         let added = tokio::select! {
             added = closing => added?,
-            _ = tokio::signal::ctrl_c() => {
+            _ = ctrl_c.recv() => {
                 if let Some(t) = &attachment_task {
                     t.abort();
                 }
@@ -424,7 +425,7 @@ pub async fn sync(
             let abort = task.abort_handle();
             let joined = tokio::select! {
                 joined = task => joined,
-                _ = tokio::signal::ctrl_c() => {
+                _ = ctrl_c.recv() => {
                     abort.abort();
                     return Err(interrupted(saved, &opts.out));
                 }
@@ -525,6 +526,24 @@ impl Drop for Merging {
     fn drop(&mut self) {
         self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
+}
+
+/// Ctrl-C for the rest of the run, heard from now on. One listener, not a new
+/// `tokio::signal::ctrl_c()` in each `select!`: a listener hears only the signals that come
+/// after it started, so a Ctrl-C that came between two of them (while a finished type was
+/// recorded, or before the first) was lost once tokio had taken over SIGINT, and the run went
+/// on to exit 0 (tokio's `signal/registry.rs` subscribes each new listener as up to date).
+#[cfg(unix)]
+fn listen_for_ctrl_c() -> Result<tokio::signal::unix::Signal> {
+    use anyhow::Context as _;
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("cannot listen for Ctrl-C")
+}
+
+#[cfg(windows)]
+fn listen_for_ctrl_c() -> Result<tokio::signal::windows::CtrlC> {
+    use anyhow::Context as _;
+    tokio::signal::windows::ctrl_c().context("cannot listen for Ctrl-C")
 }
 
 /// The error of a run stopped by Ctrl-C: what is saved, and how to finish.
