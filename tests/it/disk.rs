@@ -5,50 +5,40 @@
 //! file of the previous export byte-equal, and not advance the sync state; a later run with room
 //! to write completes the export.
 
-mod common;
-
-use common::{code, text, Env};
-use fhirdl::sandbox::SandboxConfig;
+use crate::common::{code, snapshot, text, TestContext};
 use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 
+/// The export's files, but the lock and the record of the last run (which names the types that
+/// failed): they are not part of the export; `.fhirdl/state.json` is, and must not advance.
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    common::walk(dir)
-        .into_iter()
-        // The lock, and the record of the last run (which names the types that failed), are
-        // not part of the export; `.fhirdl/state.json` is, and must not advance.
-        .filter(|p| !p.ends_with(".fhirdl/lock") && !p.ends_with(".fhirdl/last_run.json"))
-        .map(|p| {
-            (
-                p.strip_prefix(dir).unwrap().to_string_lossy().into_owned(),
-                std::fs::read(&p).unwrap(),
-            )
-        })
-        .collect()
+    let mut files = snapshot(dir);
+    files.retain(|rel, _| rel != ".fhirdl/lock" && rel != ".fhirdl/last_run.json");
+    files
 }
 
 /// A good export, then one amended Observation and one new Condition on the server.
-fn exported_then_changed() -> (Env, std::path::PathBuf, BTreeMap<String, Vec<u8>>) {
-    let env = Env::new(SandboxConfig::default());
-    assert_eq!(code(&env.login("a", &[])), 0);
-    let out = env.dir.path().join("export");
-    let first = env.fhirdl(&["sync", "--out", out.to_str().unwrap()]);
+fn exported_then_changed() -> (TestContext, std::path::PathBuf, BTreeMap<String, Vec<u8>>) {
+    let ctx = TestContext::with_defaults();
+    assert_eq!(code(&ctx.login("a", &[])), 0);
+    let out = ctx.root().join("export");
+    let first = ctx.fhirdl(&["sync", "--out", out.to_str().unwrap()]);
     assert_eq!(code(&first), 0, "{}", text(&first));
     let before = files(&out);
     let obs = String::from_utf8(before["Observation.ndjson"].clone()).unwrap();
     let mut o: serde_json::Value = serde_json::from_str(obs.lines().next().unwrap()).unwrap();
     o["status"] = serde_json::json!("amended");
-    env.sandbox.set_resource(o).unwrap();
+    ctx.sandbox.set_resource(o).unwrap();
     let cond = String::from_utf8(before["Condition.ndjson"].clone()).unwrap();
     let mut c: serde_json::Value = serde_json::from_str(cond.lines().next().unwrap()).unwrap();
     c["id"] = serde_json::json!("zz-disk-full");
-    env.sandbox.set_resource(c).unwrap();
-    (env, out, before)
+    ctx.sandbox.set_resource(c).unwrap();
+    (ctx, out, before)
 }
 
 fn assert_untouched_and_recoverable(
-    env: &Env,
+    ctx: &TestContext,
     out_dir: &Path,
     before: &BTreeMap<String, Vec<u8>>,
     failed: &std::process::Output,
@@ -73,7 +63,7 @@ fn assert_untouched_and_recoverable(
         "only temporary files may be left: {extra:?}"
     );
     // With room to write again, the next run completes (and removes the temporary files).
-    let out = env.fhirdl(&["sync", "--out", out_dir.to_str().unwrap()]);
+    let out = ctx.fhirdl(&["sync", "--out", out_dir.to_str().unwrap()]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let done = files(out_dir);
     assert!(String::from_utf8_lossy(&done["Condition.ndjson"]).contains("zz-disk-full"));
@@ -81,13 +71,13 @@ fn assert_untouched_and_recoverable(
     assert!(done
         .keys()
         .all(|k| !k.contains(fhirdl::fsutil::TEMP_PREFIX)));
-    env.assert_no_leaks();
+    ctx.assert_no_leaks();
 }
 
 #[test]
 fn a_full_disk_fails_clearly_and_keeps_the_previous_export() {
-    let (env, out_dir, before) = exported_then_changed();
-    let mut c = env.cmd();
+    let (ctx, out_dir, before) = exported_then_changed();
+    let mut c = ctx.command();
     c.args(["sync", "--out", out_dir.to_str().unwrap()]);
     // Files may not grow past 100 bytes: every file fhirdl would write is larger, as if the disk
     // were full. SIGXFSZ is ignored so that writes fail with EFBIG instead of killing fhirdl.
@@ -104,7 +94,7 @@ fn a_full_disk_fails_clearly_and_keeps_the_previous_export() {
             Ok(())
         });
     }
-    let out = env.run(c);
+    let out = ctx.run(c);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(code(&out), 10, "{}", text(&out));
     assert!(
@@ -112,7 +102,7 @@ fn a_full_disk_fails_clearly_and_keeps_the_previous_export() {
         "the reason and what to do are said: {err}"
     );
     assert!(!err.contains("panicked"), "{err}");
-    assert_untouched_and_recoverable(&env, &out_dir, &before, &out);
+    assert_untouched_and_recoverable(&ctx, &out_dir, &before, &out);
 }
 
 #[test]
@@ -123,9 +113,9 @@ fn a_read_only_folder_fails_clearly_and_keeps_the_previous_export() {
         return;
     }
     use std::os::unix::fs::PermissionsExt;
-    let (env, out_dir, before) = exported_then_changed();
+    let (ctx, out_dir, before) = exported_then_changed();
     std::fs::set_permissions(&out_dir, std::fs::Permissions::from_mode(0o500)).unwrap();
-    let out = env.fhirdl(&["sync", "--out", out_dir.to_str().unwrap()]);
+    let out = ctx.fhirdl(&["sync", "--out", out_dir.to_str().unwrap()]);
     std::fs::set_permissions(&out_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(code(&out), 10, "{}", text(&out));
@@ -135,5 +125,5 @@ fn a_read_only_folder_fails_clearly_and_keeps_the_previous_export() {
             && err.contains("make the folder writable"),
         "{err}"
     );
-    assert_untouched_and_recoverable(&env, &out_dir, &before, &out);
+    assert_untouched_and_recoverable(&ctx, &out_dir, &before, &out);
 }
