@@ -1,7 +1,7 @@
 //! `fhirdl login`, `status`, `logout` and profiles, run as the real binary against the embedded
 //! sandbox.
 
-use crate::common::{code, free_port, json, text, TestContext};
+use crate::common::{bin, code, free_port, json, text, TestContext};
 use fhirdl::sandbox::{FhirFlavor, SandboxConfig};
 use std::io::{BufRead, BufReader, Write};
 
@@ -116,10 +116,7 @@ fn fixed_port_and_path_for_an_exactly_registered_redirect_uri() {
 #[test]
 fn deny_in_the_browser_is_a_clear_failure() {
     let ctx = TestContext::with_defaults();
-    let mut c = ctx.command_with_browser(&format!(
-        "{} sandbox-browser --deny",
-        crate::common::bin().display()
-    ));
+    let mut c = ctx.command_with_browser(&format!("{} sandbox-browser --deny", bin().display()));
     c.args([
         "login",
         "--profile",
@@ -149,7 +146,7 @@ fn a_callback_with_the_wrong_state_is_refused() {
     let ctx = TestContext::with_defaults();
     let mut c = ctx.command_with_browser(&format!(
         "{} sandbox-browser --tamper-state",
-        crate::common::bin().display()
+        bin().display()
     ));
     c.args([
         "login",

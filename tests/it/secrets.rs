@@ -8,7 +8,7 @@
 //! credential store: zero hits. The same run checks that every file and folder fhirdl created
 //! is owner-only.
 
-use crate::common::{code, text, TestContext};
+use crate::common::{code, free_port, text, walk, TestContext};
 use fhirdl::sandbox::{Hostile, HostileAnswer, HostileBody, SandboxConfig};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -128,7 +128,7 @@ fn no_secret_issued_during_a_long_scenario_appears_anywhere_but_the_credential_s
         .args(["login", "--profile", "c", "-vv"])
         .args(["--trace-file", &trace("login2.jsonl"), "--trace-bodies"]);
     step(ctx.run(c), 0);
-    let dead = format!("http://127.0.0.1:{}/fhir/r4", crate::common::free_port());
+    let dead = format!("http://127.0.0.1:{}/fhir/r4", free_port());
     step(
         ctx.fhirdl(&[
             "doctor",
@@ -151,7 +151,7 @@ fn no_secret_issued_during_a_long_scenario_appears_anywhere_but_the_credential_s
     );
     let transcript = ctx.transcript();
     let mut scanned = vec![("every stdout and stderr".to_string(), transcript)];
-    for f in crate::common::walk(root) {
+    for f in walk(root) {
         if f.starts_with(ctx.data_dir().join("credentials")) {
             continue;
         }
@@ -184,7 +184,7 @@ fn no_secret_issued_during_a_long_scenario_appears_anywhere_but_the_credential_s
     for dir in [ctx.config_dir(), ctx.data_dir(), out_dir.clone()] {
         assert_owner_only(&dir, &mut checked);
     }
-    for f in crate::common::walk(&traces) {
+    for f in walk(&traces) {
         assert_mode(&f, 0o600);
         checked += 1;
     }

@@ -1,7 +1,7 @@
 //! The signed-in session used in-process: concurrent 401s collapse into one refresh, and the
 //! rotated refresh token is on disk before the new access token is used.
 
-use crate::common::{code, text, TestContext};
+use crate::common::{code, json, text, TestContext};
 use fhirdl::auth::session::Session;
 use fhirdl::auth::store::CredentialStore;
 use fhirdl::cli::StoreKind;
@@ -70,7 +70,7 @@ fn issuer_parameter_and_localhost_redirects() {
     });
     let out = ctx.login("a", &["--redirect-host", "localhost", "--json"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
-    let doc = crate::common::json(&out);
+    let doc = json(&out);
     assert!(
         doc["redirect_uri"]
             .as_str()

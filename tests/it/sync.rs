@@ -1,7 +1,7 @@
 //! `fhirdl sync` against the embedded sandbox: full export, no-change and incremental runs,
 //! `--full` reconciliation, the lock, and the refusal to mix two patients in one folder.
 
-use crate::common::{code, inodes, json, snapshot, text, wait_output, TestContext};
+use crate::common::{code, inodes, json, snapshot, text, wait_output, walk, TestContext};
 use fhirdl::sandbox::SandboxConfig;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -82,7 +82,7 @@ fn full_export_matches_the_server_and_is_private() {
         .unwrap()
         .lines()
         .count();
-    let pdfs: Vec<_> = crate::common::walk(&dir.join("attachments"))
+    let pdfs: Vec<_> = walk(&dir.join("attachments"))
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "pdf"))
         .collect();
@@ -117,7 +117,7 @@ fn full_export_matches_the_server_and_is_private() {
         assert_eq!(ids, sorted, "{name} is sorted by id");
     }
     use std::os::unix::fs::PermissionsExt;
-    for f in crate::common::walk(&dir) {
+    for f in walk(&dir) {
         assert_eq!(
             std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
             0o600,
@@ -238,7 +238,7 @@ fn full_sync_sets_aside_what_the_server_no_longer_has() {
     assert!(!std::fs::read_to_string(dir.join("Immunization.ndjson"))
         .unwrap()
         .contains(&id));
-    let kept: Vec<PathBuf> = crate::common::walk(&dir.join(".fhirdl/removed"));
+    let kept: Vec<PathBuf> = walk(&dir.join(".fhirdl/removed"));
     assert_eq!(kept.len(), 1);
     assert!(std::fs::read_to_string(&kept[0]).unwrap().contains(&id));
 }

@@ -2,7 +2,7 @@
 //! categories required, fixed pages with path-changing next links, raw document URLs, references
 //! outside the base, refused types, a next link dropped early, no `_lastUpdated`.
 
-use crate::common::{code, json, text, TestContext};
+use crate::common::{code, json, ndjson, text, walk, TestContext};
 use fhirdl::sandbox::{Quirks, SandboxConfig};
 use serde_json::Value;
 
@@ -29,15 +29,7 @@ fn of<'a>(report: &'a Value, ty: &str) -> &'a Value {
 }
 
 fn lines(ctx: &TestContext, ty: &str) -> Vec<Value> {
-    std::fs::read_to_string(
-        ctx.data_dir()
-            .join("exports/a")
-            .join(format!("{ty}.ndjson")),
-    )
-    .unwrap_or_default()
-    .lines()
-    .map(|l| serde_json::from_str(l).unwrap())
-    .collect()
+    ndjson(&ctx.export_dir("a").join(format!("{ty}.ndjson")))
 }
 
 #[test]
@@ -70,7 +62,7 @@ fn nextgen_enterprise_like_server_is_exported_completely() {
     }
     assert!(!dir.join("sct.ndjson").exists());
     // NextGen documents: raw PDF and C-CDA XML downloaded with the token.
-    let files: Vec<String> = crate::common::walk(&dir.join("attachments"))
+    let files: Vec<String> = walk(&dir.join("attachments"))
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();

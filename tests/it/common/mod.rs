@@ -4,7 +4,6 @@
 //! sandbox's HTTP API for tests of the server itself, and starts the small servers a test needs
 //! ([`TestContext::serve`], [`TestContext::trap`]) on the same runtime. Below it: reading
 //! folders ([`snapshot`]) and outputs, and waiting with a deadline instead of sleeping.
-#![allow(dead_code)]
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
