@@ -19,6 +19,7 @@ mod faults;
 mod fhir;
 mod form;
 mod grants;
+mod hold;
 mod hostile;
 mod html;
 mod instant;
@@ -44,6 +45,7 @@ use tokio::task::JoinHandle;
 use url::Url;
 
 pub use faults::{FaultKind, FaultPlan};
+pub use hold::Hold;
 pub use hostile::{Hostile, HostileAnswer, HostileBody, HostileLink};
 pub use quirks::{AttachmentStyle, NextLinkStyle, Quirks};
 use shared::Shared;
@@ -196,7 +198,9 @@ impl fmt::Debug for SandboxConfig {
 /// authorize endpoint (login and consent steps included); `unauthorized` responses with status 401;
 /// `pages_served` search responses with status 200 (a `_summary=count` answer included);
 /// `max_in_flight` the most FHIR requests (under either base path spelling) being answered at
-/// once, latency included; `faults` the faults injected, per kind, since the sandbox started.
+/// once, latency included; `quickest_fhir_answer` the shortest time from a FHIR request's arrival
+/// to its answer (latency and holds included), so a test can see the latency applied without
+/// timing anything itself; `faults` the faults injected, per kind, since the sandbox started.
 #[derive(Clone, Debug, Default)]
 pub struct SandboxStats {
     pub requests: u64,
@@ -208,6 +212,7 @@ pub struct SandboxStats {
     pub unauthorized: u64,
     pub pages_served: u64,
     pub max_in_flight: u64,
+    pub quickest_fhir_answer: Option<Duration>,
     pub faults: std::collections::BTreeMap<FaultKind, u64>,
 }
 
@@ -290,6 +295,15 @@ impl Sandbox {
     /// can make a good export first and then turn the server hostile.
     pub fn set_hostile(&self, hostile: Hostile) {
         self.shared.set_hostile(hostile);
+    }
+
+    /// Holds every FHIR request whose path and query (after the base path, e.g.
+    /// `/Observation?patient=…` or `/metadata`) contain `matching`, from now until the returned
+    /// [`Hold`] is released or dropped. A held request counts as in flight; it waits before the
+    /// configured latency and faults. For tests that must act while a request is provably in
+    /// flight: [`Hold::wait_held`] says when the requests have arrived.
+    pub fn hold(&self, matching: &str) -> Hold {
+        self.shared.holds.add(matching)
     }
 
     pub fn stats(&self) -> SandboxStats {

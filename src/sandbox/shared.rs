@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use axum::extract::{Request, State};
@@ -18,6 +19,7 @@ use url::Url;
 use super::catalog::{self, TypeKind};
 use super::faults::{self, Injector};
 use super::grants::AuthStore;
+use super::hold::Holds;
 use super::quirks;
 use super::store::ResourceStore;
 use super::{data, secret, FhirFlavor, NextLinkStyle, SandboxConfig, SandboxStats, SandboxUser};
@@ -40,6 +42,8 @@ pub(super) struct Shared {
     pub secrets: SecretLog,
     /// The seeded fault injector (`SandboxConfig::faults`, changed by `Sandbox::set_faults`).
     pub faults: Injector,
+    /// Requests held at the door for a test (`Sandbox::hold`).
+    pub holds: Holds,
     /// Signs id_tokens; random per sandbox.
     pub jwt_key: [u8; 32],
     fhir_base_url: Url,
@@ -98,6 +102,7 @@ impl Shared {
             stats: Stats::default(),
             secrets,
             faults,
+            holds: Holds::default(),
             jwt_key: secret::random_key(),
             fhir_base_url,
             resources: RwLock::new(resources),
@@ -214,11 +219,24 @@ pub(super) struct Stats {
     pub pages_served: AtomicU64,
     in_flight: AtomicU64,
     max_in_flight: AtomicU64,
+    /// Nanoseconds of the quickest FHIR answer, plus one (0: none yet).
+    quickest_fhir_answer: AtomicU64,
 }
 
 impl Stats {
     pub(super) fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn answered_fhir(&self, took: Duration) {
+        let nanos = u64::try_from(took.as_nanos())
+            .unwrap_or(u64::MAX - 1)
+            .saturating_add(1);
+        let _ =
+            self.quickest_fhir_answer
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                    (old == 0 || nanos < old).then_some(nanos)
+                });
     }
 
     pub(super) fn snapshot(&self) -> SandboxStats {
@@ -233,18 +251,23 @@ impl Stats {
             unauthorized: get(&self.unauthorized),
             pages_served: get(&self.pages_served),
             max_in_flight: get(&self.max_in_flight),
+            quickest_fhir_answer: get(&self.quickest_fhir_answer)
+                .checked_sub(1)
+                .map(Duration::from_nanos),
             faults: Default::default(),
         }
     }
 }
 
-/// Middleware counting requests by endpoint, FHIR requests in flight and 401 responses, adding
-/// the configured latency and injecting the planned faults (`faults`).
+/// Middleware counting requests by endpoint, FHIR requests in flight and 401 responses, holding
+/// the requests a test asked for (`hold`), adding the configured latency and injecting the
+/// planned faults (`faults`).
 pub(super) async fn count_request(
     State(shared): State<Arc<Shared>>,
     request: Request,
     next: Next,
 ) -> Response {
+    let arrived = Instant::now();
     let stats = &shared.stats;
     Stats::bump(&stats.requests);
     let path = request.uri().path();
@@ -257,9 +280,14 @@ pub(super) async fn count_request(
     let fhir_rest =
         under(shared.base_path).or_else(|| shared.alternate_base_path.as_deref().and_then(under));
     let mut _in_flight = None;
-    if fhir_rest.is_some() {
+    if let Some(rest) = &fhir_rest {
         Stats::bump(&stats.fhir_requests);
         _in_flight = Some(InFlight::enter(stats));
+        let target = match request.uri().query() {
+            Some(query) => format!("{rest}?{query}"),
+            None => rest.clone(),
+        };
+        shared.holds.pass(&target).await;
     } else if path == "/oauth/authorize" {
         Stats::bump(&stats.authorize_requests);
     } else if path == "/oauth/token" {
@@ -270,7 +298,11 @@ pub(super) async fn count_request(
         tokio::time::sleep(latency).await;
     }
     let response = match fhir_rest {
-        Some(rest) => faults::apply(&shared, &rest, request, next).await,
+        Some(rest) => {
+            let response = faults::apply(&shared, &rest, request, next).await;
+            stats.answered_fhir(arrived.elapsed());
+            response
+        }
         None => next.run(request).await,
     };
     if response.status() == StatusCode::UNAUTHORIZED {

@@ -47,6 +47,7 @@ pub(super) struct Run<'a> {
     documents: Documents,
     warnings: Vec<String>,
     stopper: Stopper,
+    ctrl_c: CtrlC,
 }
 
 /// The document pass: it reads every DocumentReference and DiagnosticReport, so it runs when
@@ -90,6 +91,9 @@ impl<'a> Run<'a> {
             Some(max) => Export::open_waiting(&opts.out, max).await?,
             None => Export::open(&opts.out)?,
         });
+        // One listener for the whole run: tokio hears only the signals sent after a listener
+        // starts, so a new one per wait would miss a Ctrl-C that came between two waits.
+        let ctrl_c = CtrlC::listen()?;
         let mut state = export.load_state()?;
         let base = fhir.base().clone();
         let other = !state.patient.is_empty()
@@ -137,6 +141,7 @@ impl<'a> Run<'a> {
             },
             warnings: Vec::new(),
             stopper,
+            ctrl_c,
         })
     }
 
@@ -196,7 +201,7 @@ impl<'a> Run<'a> {
             let stopper = self.stopper.clone();
             let joined = tokio::select! {
                 j = tasks.join_next() => j,
-                _ = tokio::signal::ctrl_c() => {
+                _ = self.ctrl_c.recv() => {
                     tasks.abort_all();
                     return Err(stopper.stop().await);
                 }
@@ -366,7 +371,7 @@ impl<'a> Run<'a> {
         // state is saved after each one.
         let added = tokio::select! {
             added = closing => added?,
-            _ = tokio::signal::ctrl_c() => return Err(stopper.stop().await),
+            _ = self.ctrl_c.recv() => return Err(stopper.stop().await),
         };
         for (ty, added) in added {
             self.changed_any |= added.new > 0;
@@ -388,7 +393,7 @@ impl<'a> Run<'a> {
         let stopper = self.stopper.clone();
         let joined = tokio::select! {
             joined = task => joined,
-            _ = tokio::signal::ctrl_c() => return Err(stopper.stop().await),
+            _ = self.ctrl_c.recv() => return Err(stopper.stop().await),
         };
         self.documents.report =
             joined.map_err(|e| anyhow::anyhow!("the attachments task failed: {e}"))??;
@@ -488,6 +493,31 @@ async fn fetch_with_fallback(search: &Search<'_>, plan: &TypePlan) -> (bool, Res
         other => other,
     });
     (false, result)
+}
+
+/// The run's Ctrl-C listener.
+struct CtrlC {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+    #[cfg(windows)]
+    signal: tokio::signal::windows::CtrlC,
+}
+
+impl CtrlC {
+    fn listen() -> Result<CtrlC> {
+        use anyhow::Context as _;
+        #[cfg(unix)]
+        let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt());
+        #[cfg(windows)]
+        let signal = tokio::signal::windows::ctrl_c();
+        Ok(CtrlC {
+            signal: signal.context("cannot listen for Ctrl-C")?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        self.signal.recv().await;
+    }
 }
 
 /// What Ctrl-C stops and cleans up, whichever phase is running.

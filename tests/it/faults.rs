@@ -11,19 +11,17 @@
 //! tally:
 //!
 //! ```sh
-//! FHIRDL_FAULT_SEEDS=1000 cargo test --release --test faults -- --ignored --nocapture
+//! FHIRDL_FAULT_SEEDS=1000 cargo test --release --test it -- --ignored --nocapture faults::fault_campaign
 //! ```
 //!
 //! `FHIRDL_FAULT_RATE` (default 0.3) and `FHIRDL_FAULT_FIRST_SEED` (default 1) change the rate
 //! and the first seed.
 
-mod common;
-
-use common::{code, text, Env};
+use crate::common::{code, snapshot, text, TestContext};
 use fhirdl::sandbox::{FaultKind, FaultPlan, Quirks, SandboxConfig};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
@@ -76,7 +74,7 @@ fn plan(seed: u64, rate: f64) -> FaultPlan {
 /// One sandbox and two signed-in profiles (the same patient): `base` syncs without faults,
 /// `chaos` with them.
 struct Campaign {
-    env: Env,
+    ctx: TestContext,
     root: tempfile::TempDir,
 }
 
@@ -86,36 +84,36 @@ impl Campaign {
     }
 
     fn on(server: Server) -> Campaign {
-        let env = Env::new(server_config(server));
+        let ctx = TestContext::new(server_config(server));
         for profile in ["base", "chaos"] {
-            let out = env.login(profile, &[]);
+            let out = ctx.login(profile, &[]);
             assert_eq!(code(&out), 0, "{}", text(&out));
         }
         Campaign {
-            env,
+            ctx,
             root: tempfile::tempdir().unwrap(),
         }
     }
 
     fn sync(&self, profile: &str, out: &Path) -> Output {
-        let mut c = self.env.cmd();
+        let mut c = self.ctx.command();
         c.env("FHIRDL_HTTP_TIMEOUT", CLIENT_TIMEOUT)
             .env("FHIRDL_RETRY_BASE_MS", RETRY_BASE_MS)
             .args(["sync", "--profile", profile, "--json", "--out"])
             .arg(out);
-        self.env.run(c)
+        self.ctx.run(c)
     }
 
     /// `base` without faults, then `chaos` under `plan`; what the chaos run did.
     fn both(&self, base: &Path, chaos: &Path, plan: &FaultPlan) -> RunOutcome {
-        self.env.sandbox.set_faults(None);
+        self.ctx.sandbox.set_faults(None);
         let out = self.sync("base", base);
         assert_eq!(code(&out), 0, "the fault-free run failed: {}", text(&out));
-        let before = self.env.sandbox.stats().faults;
-        self.env.sandbox.set_faults(Some(plan.clone()));
+        let before = self.ctx.sandbox.stats().faults;
+        self.ctx.sandbox.set_faults(Some(plan.clone()));
         let out = self.sync("chaos", chaos);
-        self.env.sandbox.set_faults(None);
-        let after = self.env.sandbox.stats().faults;
+        self.ctx.sandbox.set_faults(None);
+        let after = self.ctx.sandbox.stats().faults;
         let faults = after
             .iter()
             .map(|(k, n)| (*k, n - before.get(k).copied().unwrap_or(0)))
@@ -143,7 +141,7 @@ impl Campaign {
         let (base, chaos) = (dir.join("base"), dir.join("chaos"));
         let plan = plan(seed, rate);
         let full = self.both(&base, &chaos, &plan);
-        change_the_record(&self.env, &base, seed);
+        change_the_record(&self.ctx, &base, seed);
         let incremental = self.both(&base, &chaos, &plan);
         // The folders of a finished seed are not needed any more.
         let _ = std::fs::remove_dir_all(&dir);
@@ -168,7 +166,7 @@ impl RunOutcome {
 
 /// Server-side changes between the full and the incremental run, chosen by `seed`: an
 /// Observation amended, a Condition added, an Immunization changed.
-fn change_the_record(env: &Env, export: &Path, seed: u64) {
+fn change_the_record(ctx: &TestContext, export: &Path, seed: u64) {
     let pick = |ty: &str| -> Value {
         let text = std::fs::read_to_string(export.join(format!("{ty}.ndjson"))).unwrap();
         let lines: Vec<&str> = text.lines().collect();
@@ -177,49 +175,44 @@ fn change_the_record(env: &Env, export: &Path, seed: u64) {
     let mut obs = pick("Observation");
     obs["status"] = json!("amended");
     obs["note"] = json!([{"text": format!("amended in seed {seed}")}]);
-    env.sandbox.set_resource(obs).unwrap();
+    ctx.sandbox.set_resource(obs).unwrap();
     let mut cond = pick("Condition");
     cond["id"] = json!(format!("zz-seed-{seed}"));
-    env.sandbox.set_resource(cond).unwrap();
+    ctx.sandbox.set_resource(cond).unwrap();
     let mut imm = pick("Immunization");
     imm["lotNumber"] = json!(format!("LOT-{seed}"));
-    env.sandbox.set_resource(imm).unwrap();
+    ctx.sandbox.set_resource(imm).unwrap();
 }
 
 /// Every file under `dir` (relative path → bytes), run-dependent content set aside: the
 /// `synced_at` of `manifest.json`, the marks, times and file stamps of `.fhirdl/state.json`, and the other
 /// files of `.fhirdl/` (the last run's times, the lock).
 fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    for file in common::walk(dir) {
-        let rel = file
-            .strip_prefix(dir)
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        let bytes = std::fs::read(&file).unwrap();
-        let kept = match rel.as_str() {
-            "manifest.json" => without(&bytes, &["synced_at"]),
-            ".fhirdl/state.json" => {
-                let mut state: Value = serde_json::from_slice(&bytes).unwrap();
-                if let Some(types) = state["types"].as_object_mut() {
-                    for t in types.values_mut() {
-                        if let Some(t) = t.as_object_mut() {
-                            t.remove("mark");
-                            t.remove("synced_at");
-                            // The file's stamp (size, modification time, inode).
-                            t.remove("file");
+    snapshot(dir)
+        .into_iter()
+        .filter_map(|(rel, bytes)| {
+            let kept = match rel.as_str() {
+                "manifest.json" => without(&bytes, &["synced_at"]),
+                ".fhirdl/state.json" => {
+                    let mut state: Value = serde_json::from_slice(&bytes).unwrap();
+                    if let Some(types) = state["types"].as_object_mut() {
+                        for t in types.values_mut() {
+                            if let Some(t) = t.as_object_mut() {
+                                t.remove("mark");
+                                t.remove("synced_at");
+                                // The file's stamp (size, modification time, inode).
+                                t.remove("file");
+                            }
                         }
                     }
+                    serde_json::to_vec(&state).unwrap()
                 }
-                serde_json::to_vec(&state).unwrap()
-            }
-            r if r.starts_with(".fhirdl/") => continue,
-            _ => bytes,
-        };
-        out.insert(rel, kept);
-    }
-    out
+                r if r.starts_with(".fhirdl/") => return None,
+                _ => bytes,
+            };
+            Some((rel, kept))
+        })
+        .collect()
 }
 
 fn without(bytes: &[u8], keys: &[&str]) -> Vec<u8> {
@@ -326,8 +319,8 @@ fn campaign(first: u64, seeds: u64, rate: f64) -> Tally {
         tally.add(seed, &format!("{server} full"), &full);
         tally.add(seed, &format!("{server} incremental"), &incremental);
     }
-    r4.env.assert_no_leaks();
-    nextgen.env.assert_no_leaks();
+    r4.ctx.assert_no_leaks();
+    nextgen.ctx.assert_no_leaks();
     tally
 }
 
@@ -353,8 +346,8 @@ fn transient_faults_leave_the_same_export_as_a_fault_free_run() {
     );
 }
 
-/// The long form: `FHIRDL_FAULT_SEEDS=1000 cargo test --release --test faults -- --ignored
-/// --nocapture` prints the tally.
+/// The long form: `FHIRDL_FAULT_SEEDS=1000 cargo test --release --test it -- --ignored
+/// --nocapture faults::fault_campaign` prints the tally.
 #[test]
 #[ignore = "long: run with FHIRDL_FAULT_SEEDS=N ... -- --ignored --nocapture"]
 fn fault_campaign() {
@@ -369,15 +362,10 @@ fn fault_campaign() {
 }
 
 /// Every file under `dir` but the lock, byte for byte.
-fn every_byte(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    common::walk(dir)
-        .into_iter()
-        .filter(|f| !f.ends_with(".fhirdl/lock"))
-        .map(|f| {
-            let bytes = std::fs::read(&f).unwrap();
-            (f, bytes)
-        })
-        .collect()
+fn every_byte(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = snapshot(dir);
+    files.remove(".fhirdl/lock");
+    files
 }
 
 /// A type that fails every retry: exit 3 naming it, its file and mark untouched, the other
@@ -388,7 +376,7 @@ fn a_type_failing_every_retry_fails_alone_with_exit_3() {
     let (base, chaos) = (c.root.path().join("base"), c.root.path().join("chaos"));
     let none = FaultPlan::transient(0, 0.0);
     assert!(c.both(&base, &chaos, &none).matched());
-    change_the_record(&c.env, &base, 5);
+    change_the_record(&c.ctx, &base, 5);
     let condition_before = std::fs::read(chaos.join("Condition.ndjson")).unwrap();
     let state_before: Value =
         serde_json::from_slice(&std::fs::read(chaos.join(".fhirdl/state.json")).unwrap()).unwrap();
@@ -442,7 +430,7 @@ fn a_revoked_refresh_token_ends_with_exit_4_and_the_export_untouched() {
     assert!(c
         .both(&base, &chaos, &FaultPlan::transient(0, 0.0))
         .matched());
-    change_the_record(&c.env, &base, 9);
+    change_the_record(&c.ctx, &base, 9);
     let before = every_byte(&chaos);
 
     let o = c.both(
@@ -462,12 +450,12 @@ fn a_revoked_refresh_token_ends_with_exit_4_and_the_export_untouched() {
         "the previous export is untouched"
     );
 
-    let out = c.env.login("chaos", &[]);
+    let out = c.ctx.login("chaos", &[]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let out = c.sync("chaos", &chaos);
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert_eq!(differences(&base, &chaos), Vec::<String>::new());
-    c.env.assert_no_leaks();
+    c.ctx.assert_no_leaks();
 }
 
 /// A document whose record announces the wrong `size` is fetched again (it might have been cut
@@ -484,8 +472,8 @@ fn an_attachment_with_a_wrong_announced_size_is_retried_then_named_as_failed() {
     let size = doc["content"][0]["attachment"]["size"].as_u64().unwrap();
     doc["content"][0]["attachment"]["size"] = json!(size + 1);
     doc["id"] = json!("zz-wrong-size");
-    c.env.sandbox.set_resource(doc).unwrap();
-    let binary_requests = || c.env.sandbox.stats().fhir_requests;
+    c.ctx.sandbox.set_resource(doc).unwrap();
+    let binary_requests = || c.ctx.sandbox.stats().fhir_requests;
     let before = binary_requests();
     let out = c.sync("base", &out_dir);
     assert_eq!(code(&out), 3, "{}", text(&out));
@@ -517,11 +505,11 @@ fn an_attachment_with_a_wrong_announced_size_is_retried_then_named_as_failed() {
 fn every_fault_kind_reaches_the_client_as_described() {
     let c = Campaign::new();
     let creds: Value =
-        serde_json::from_slice(&std::fs::read(c.env.credential_file("base")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(c.ctx.credential_file("base")).unwrap()).unwrap();
     let token = creds["access_token"].as_str().unwrap().to_owned();
     let url = format!(
         "{}/Condition?patient={}",
-        c.env.base(),
+        c.ctx.base(),
         creds["patient"].as_str().unwrap()
     );
     let client = reqwest::Client::builder()
@@ -532,8 +520,8 @@ fn every_fault_kind_reaches_the_client_as_described() {
         let mut plan = FaultPlan::permanent(kind, None);
         plan.max_per_request = 1;
         plan.slow = Duration::from_secs(3);
-        c.env.sandbox.set_faults(Some(plan));
-        c.env.rt.block_on(async {
+        c.ctx.sandbox.set_faults(Some(plan));
+        c.ctx.block_on(async {
             let resp = client.get(&url).bearer_auth(&token).send().await?;
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
@@ -581,35 +569,35 @@ fn every_fault_kind_reaches_the_client_as_described() {
     assert!(header(&h, "content-type").unwrap().starts_with("text/html"));
     assert!(get(FaultKind::Slow).unwrap_err().is_timeout());
     // Once the plan is lifted, the same request is answered normally.
-    c.env.sandbox.set_faults(None);
+    c.ctx.sandbox.set_faults(None);
     assert_eq!(get_plain(&c, &client, &url, &token), 200);
-    c.env.sandbox.set_faults(Some(FaultPlan::permanent(
+    c.ctx.sandbox.set_faults(Some(FaultPlan::permanent(
         FaultKind::AccessTokenExpired,
         None,
     )));
     assert_eq!(get_plain(&c, &client, &url, &token), 401);
-    c.env.sandbox.set_faults(None);
+    c.ctx.sandbox.set_faults(None);
     assert_eq!(
         get_plain(&c, &client, &url, &token),
         401,
         "the token stays expired"
     );
-    assert!(c.env.sandbox.stats().faults.len() >= 14);
+    assert!(c.ctx.sandbox.stats().faults.len() >= 14);
 }
 
 /// A plan given at start applies from the first request, to data endpoints only.
 #[test]
 fn a_plan_in_the_configuration_spares_metadata_and_oauth() {
-    let env = Env::new(SandboxConfig {
+    let ctx = TestContext::new(SandboxConfig {
         faults: Some(FaultPlan::permanent(FaultKind::ServiceUnavailable, None)),
         ..sandbox_config()
     });
     // Sign-in (OAuth endpoints) and discovery (metadata) work…
-    let out = env.login("a", &[]);
+    let out = ctx.login("a", &[]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let status = |path: &str| {
-        env.rt.block_on(async {
-            reqwest::get(format!("{}{path}", env.base()))
+        ctx.block_on(async {
+            reqwest::get(format!("{}{path}", ctx.base()))
                 .await
                 .unwrap()
                 .status()
@@ -620,17 +608,17 @@ fn a_plan_in_the_configuration_spares_metadata_and_oauth() {
     assert_eq!(status("/.well-known/smart-configuration"), 200);
     // …data requests do not: every attempt fails, and the run says so.
     assert_eq!(status("/Patient/x"), 503);
-    let mut c = env.cmd();
+    let mut c = ctx.command();
     c.env("FHIRDL_RETRY_BASE_MS", RETRY_BASE_MS)
         .args(["sync", "--profile", "a"]);
-    let out = env.run(c);
+    let out = ctx.run(c);
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(text(&out).contains("Patient/"), "{}", text(&out));
-    assert!(env.sandbox.stats().faults[&FaultKind::ServiceUnavailable] >= 5);
+    assert!(ctx.sandbox.stats().faults[&FaultKind::ServiceUnavailable] >= 5);
 }
 
 fn get_plain(c: &Campaign, client: &reqwest::Client, url: &str, token: &str) -> u16 {
-    c.env.rt.block_on(async {
+    c.ctx.block_on(async {
         client
             .get(url)
             .bearer_auth(token)

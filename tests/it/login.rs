@@ -1,20 +1,17 @@
 //! `fhirdl login`, `status`, `logout` and profiles, run as the real binary against the embedded
 //! sandbox.
 
-mod common;
-
-use common::{code, free_port, json, text, Env};
+use crate::common::{bin, code, free_port, json, text, TestContext};
 use fhirdl::sandbox::{FhirFlavor, SandboxConfig};
 use std::io::{BufRead, BufReader, Write};
-use std::time::Duration;
 
 #[test]
 fn login_with_ephemeral_port_then_status_and_json() {
-    let env = Env::new(SandboxConfig::default());
-    let out = env.login("alice", &["-v"]);
+    let ctx = TestContext::with_defaults();
+    let out = ctx.login("alice", &["-v"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let alice = &env.sandbox.users()[0];
+    let alice = &ctx.sandbox.users()[0];
     assert!(stdout.contains(&alice.patient_id), "{}", text(&out));
     assert!(
         stdout.contains("patient/*.rs"),
@@ -32,22 +29,22 @@ fn login_with_ephemeral_port_then_status_and_json() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(env.credential_file("alice"))
+        let mode = std::fs::metadata(ctx.credential_file("alice"))
             .unwrap()
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
-        let dir_mode = std::fs::metadata(env.data_dir().join("credentials"))
+        let dir_mode = std::fs::metadata(ctx.data_dir().join("credentials"))
             .unwrap()
             .permissions()
             .mode();
         assert_eq!(dir_mode & 0o777, 0o700);
     }
-    let config = std::fs::read_to_string(env.config_dir().join("config.toml")).unwrap();
+    let config = std::fs::read_to_string(ctx.config_dir().join("config.toml")).unwrap();
     assert!(config.contains("[profiles.alice]") && config.contains("credential_store = \"file\""));
 
     // Later commands need only --profile (here: not even that, it is the default).
-    let status = env.fhirdl(&["status", "--json"]);
+    let status = ctx.fhirdl(&["status", "--json"]);
     assert_eq!(code(&status), 0, "{}", text(&status));
     let doc = json(&status);
     let p = &doc["profiles"][0];
@@ -58,7 +55,7 @@ fn login_with_ephemeral_port_then_status_and_json() {
     assert_eq!(p["refresh_token"], true);
     assert!(p["credential_store"].as_str().unwrap().starts_with("file"));
 
-    let human = env.fhirdl(&["status", "--profile", "alice"]);
+    let human = ctx.fhirdl(&["status", "--profile", "alice"]);
     let s = String::from_utf8_lossy(&human.stdout);
     assert!(
         s.contains("refresh token: held since") && s.contains(&alice.display_name),
@@ -66,22 +63,22 @@ fn login_with_ephemeral_port_then_status_and_json() {
         text(&human)
     );
 
-    let list = env.fhirdl(&["profile", "list", "--json"]);
+    let list = ctx.fhirdl(&["profile", "list", "--json"]);
     assert_eq!(json(&list)["profiles"][0]["profile"], "alice");
-    let show = env.fhirdl(&["profile", "show", "alice"]);
+    let show = ctx.fhirdl(&["profile", "show", "alice"]);
     assert!(String::from_utf8_lossy(&show.stdout).contains("client_id = \"fhirdl-sandbox\""));
-    env.assert_no_leaks();
+    ctx.assert_no_leaks();
 }
 
 #[test]
 fn fixed_port_and_path_for_an_exactly_registered_redirect_uri() {
     let port = free_port();
     let registered = format!("http://127.0.0.1:{port}/oauth/cb");
-    let env = Env::new(SandboxConfig {
+    let ctx = TestContext::new(SandboxConfig {
         registered_redirect_uris: Some(vec![registered.clone()]),
         ..SandboxConfig::default()
     });
-    let out = env.login(
+    let out = ctx.login(
         "fixed",
         &[
             "--port",
@@ -96,18 +93,18 @@ fn fixed_port_and_path_for_an_exactly_registered_redirect_uri() {
 
     // Without the fixed port the server refuses the redirect URI in the browser; fhirdl gives
     // up after --timeout with a hint naming the redirect URI.
-    let mut c = env.cmd();
+    let mut c = ctx.command();
     c.args([
         "login",
         "--profile",
         "other",
         "--fhir-base",
-        &env.base(),
+        &ctx.base(),
         "--client-id",
         "fhirdl-sandbox",
     ])
     .args(["--credential-store", "file", "--timeout", "3s"]);
-    let out = env.run(c);
+    let out = ctx.run(c);
     assert_eq!(code(&out), 5, "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -118,53 +115,50 @@ fn fixed_port_and_path_for_an_exactly_registered_redirect_uri() {
 
 #[test]
 fn deny_in_the_browser_is_a_clear_failure() {
-    let env = Env::new(SandboxConfig::default());
-    let mut c = env.cmd_with_browser(&format!(
-        "{} sandbox-browser --deny",
-        common::bin().display()
-    ));
+    let ctx = TestContext::with_defaults();
+    let mut c = ctx.command_with_browser(&format!("{} sandbox-browser --deny", bin().display()));
     c.args([
         "login",
         "--profile",
         "p",
         "--fhir-base",
-        &env.base(),
+        &ctx.base(),
         "--client-id",
         "fhirdl-sandbox",
     ])
     .args(["--credential-store", "file", "--timeout", "20s"]);
-    let out = env.run(c);
+    let out = ctx.run(c);
     assert_eq!(code(&out), 5, "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("access_denied") && err.contains("Allow"),
         "{err}"
     );
-    assert!(!env.credential_file("p").exists());
+    assert!(!ctx.credential_file("p").exists());
     assert!(
-        !env.config_dir().join("config.toml").exists(),
+        !ctx.config_dir().join("config.toml").exists(),
         "a failed login must not save a profile"
     );
 }
 
 #[test]
 fn a_callback_with_the_wrong_state_is_refused() {
-    let env = Env::new(SandboxConfig::default());
-    let mut c = env.cmd_with_browser(&format!(
+    let ctx = TestContext::with_defaults();
+    let mut c = ctx.command_with_browser(&format!(
         "{} sandbox-browser --tamper-state",
-        common::bin().display()
+        bin().display()
     ));
     c.args([
         "login",
         "--profile",
         "p",
         "--fhir-base",
-        &env.base(),
+        &ctx.base(),
         "--client-id",
         "fhirdl-sandbox",
     ])
     .args(["--credential-store", "file", "--timeout", "20s"]);
-    let out = env.run(c);
+    let out = ctx.run(c);
     assert_eq!(code(&out), 5, "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("wrong 'state'"),
@@ -172,7 +166,7 @@ fn a_callback_with_the_wrong_state_is_refused() {
         text(&out)
     );
     assert_eq!(
-        env.sandbox.stats().token_requests,
+        ctx.sandbox.stats().token_requests,
         0,
         "no code may be exchanged after a state mismatch"
     );
@@ -180,19 +174,19 @@ fn a_callback_with_the_wrong_state_is_refused() {
 
 #[test]
 fn timeout_when_no_browser_answers() {
-    let env = Env::new(SandboxConfig::default());
-    let mut c = env.cmd_with_browser("false");
+    let ctx = TestContext::with_defaults();
+    let mut c = ctx.command_with_browser("false");
     c.args([
         "login",
         "--profile",
         "p",
         "--fhir-base",
-        &env.base(),
+        &ctx.base(),
         "--client-id",
         "fhirdl-sandbox",
     ])
     .args(["--credential-store", "file", "--timeout", "2s"]);
-    let out = env.run(c);
+    let out = ctx.run(c);
     assert_eq!(code(&out), 5, "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("No browser could be started"), "{err}");
@@ -205,17 +199,17 @@ fn timeout_when_no_browser_answers() {
 
 #[test]
 fn paste_mode_for_remote_machines() {
-    let env = Env::new(SandboxConfig {
+    let ctx = TestContext::new(SandboxConfig {
         auto_login: Some("bob".into()),
         ..SandboxConfig::default()
     });
-    let mut c = env.cmd_with_browser("false");
+    let mut c = ctx.command_with_browser("false");
     c.args([
         "login",
         "--profile",
         "remote",
         "--fhir-base",
-        &env.base(),
+        &ctx.base(),
         "--client-id",
         "fhirdl-sandbox",
     ])
@@ -243,7 +237,7 @@ fn paste_mode_for_remote_machines() {
     };
     // The "browser" on another computer: follow the authorize URL but do not load the
     // redirect; copy its address instead.
-    let landed: String = env.rt.block_on(async {
+    let landed: String = ctx.block_on(async {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -257,127 +251,127 @@ fn paste_mode_for_remote_machines() {
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     assert_eq!(out.status.code(), Some(0), "{seen}{rest}");
-    let bob = &env.sandbox.users()[1];
+    let bob = &ctx.sandbox.users()[1];
     assert!(String::from_utf8_lossy(&out.stdout).contains(&bob.patient_id));
 }
 
 #[test]
 fn confidential_client_with_basic_and_post_authentication() {
     for methods in [vec!["client_secret_basic"], vec!["client_secret_post"]] {
-        let env = Env::new(SandboxConfig {
+        let ctx = TestContext::new(SandboxConfig {
             confidential_client: Some(("conf-app".into(), "s3cret-value-123".into())),
             token_auth_methods: methods.iter().map(|s| s.to_string()).collect(),
             ..SandboxConfig::default()
         });
         // Without the secret and without a terminal: a clear usage error, before any browser.
-        let mut c = env.cmd();
+        let mut c = ctx.command();
         c.args([
             "login",
             "--profile",
             "c",
             "--fhir-base",
-            &env.base(),
+            &ctx.base(),
             "--client-id",
             "conf-app",
         ])
         .args(["--credential-store", "file", "--confidential"]);
-        let out = env.run(c);
+        let out = ctx.run(c);
         assert_eq!(code(&out), 2, "{}", text(&out));
         assert!(String::from_utf8_lossy(&out.stderr).contains("FHIRDL_CLIENT_SECRET"));
-        assert_eq!(env.sandbox.stats().authorize_requests, 0);
+        assert_eq!(ctx.sandbox.stats().authorize_requests, 0);
 
-        let mut c = env.cmd();
+        let mut c = ctx.command();
         c.env("FHIRDL_CLIENT_SECRET", "s3cret-value-123")
             .args([
                 "login",
                 "--profile",
                 "c",
                 "--fhir-base",
-                &env.base(),
+                &ctx.base(),
                 "--client-id",
                 "conf-app",
             ])
             .args(["--credential-store", "file", "-vv"]);
-        let out = env.run(c);
+        let out = ctx.run(c);
         assert_eq!(code(&out), 0, "{methods:?}: {}", text(&out));
         // The secret was kept for refreshes: a refresh works without the variable.
-        env.sandbox.expire_access_tokens();
-        let out = env.fhirdl(&["status", "--profile", "c"]);
+        ctx.sandbox.expire_access_tokens();
+        let out = ctx.fhirdl(&["status", "--profile", "c"]);
         assert_eq!(code(&out), 0, "{}", text(&out));
-        assert_eq!(env.sandbox.stats().refresh_grants, 1);
-        env.assert_no_leaks();
-        assert!(!env.transcript.borrow().contains("s3cret-value-123"));
+        assert_eq!(ctx.sandbox.stats().refresh_grants, 1);
+        ctx.assert_no_leaks();
+        assert!(!ctx.transcript().contains("s3cret-value-123"));
     }
 }
 
 #[test]
 fn dstu2_server_found_through_its_conformance_statement() {
-    let env = Env::new(SandboxConfig {
+    let ctx = TestContext::new(SandboxConfig {
         flavor: FhirFlavor::Dstu2,
         smart_configuration: false,
         ..SandboxConfig::default()
     });
-    assert!(env.base().ends_with("/fhir/dstu2"));
-    let out = env.login("old", &[]);
+    assert!(ctx.base().ends_with("/fhir/dstu2"));
+    let out = ctx.login("old", &[]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("patient/*.read"),
         "v1 scopes for a server without v2: {stdout}"
     );
-    let doc = json(&env.fhirdl(&["status", "--json"]));
+    let doc = json(&ctx.fhirdl(&["status", "--json"]));
     assert_eq!(doc["profiles"][0]["fhir_version"], "DSTU2");
-    let config = std::fs::read_to_string(env.config_dir().join("config.toml")).unwrap();
+    let config = std::fs::read_to_string(ctx.config_dir().join("config.toml")).unwrap();
     assert!(config.contains("source = \"conformance\""), "{config}");
 }
 
 #[test]
 fn refresh_rotates_and_saves_the_new_refresh_token() {
-    let env = Env::new(SandboxConfig::default());
-    assert_eq!(code(&env.login("a", &[])), 0);
+    let ctx = TestContext::with_defaults();
+    assert_eq!(code(&ctx.login("a", &[])), 0);
     let before: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(env.credential_file("a")).unwrap()).unwrap();
-    env.sandbox.expire_access_tokens();
-    let out = env.fhirdl(&["status", "--json"]);
+        serde_json::from_slice(&std::fs::read(ctx.credential_file("a")).unwrap()).unwrap();
+    ctx.sandbox.expire_access_tokens();
+    let out = ctx.fhirdl(&["status", "--json"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
-    assert_eq!(env.sandbox.stats().refresh_grants, 1);
+    assert_eq!(ctx.sandbox.stats().refresh_grants, 1);
     let after: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(env.credential_file("a")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(ctx.credential_file("a")).unwrap()).unwrap();
     assert_ne!(
         before["refresh_token"], after["refresh_token"],
         "the rotated refresh token must be saved"
     );
     assert_ne!(before["access_token"], after["access_token"]);
     // The old refresh token is dead at the server; the saved one works: a second expiry refreshes again.
-    env.sandbox.expire_access_tokens();
-    assert_eq!(code(&env.fhirdl(&["status"])), 0);
-    assert_eq!(env.sandbox.stats().refresh_grants, 2);
+    ctx.sandbox.expire_access_tokens();
+    assert_eq!(code(&ctx.fhirdl(&["status"])), 0);
+    assert_eq!(ctx.sandbox.stats().refresh_grants, 2);
     // Nothing to refresh now.
-    assert_eq!(code(&env.fhirdl(&["status"])), 0);
-    assert_eq!(env.sandbox.stats().refresh_grants, 2);
-    env.assert_no_leaks();
+    assert_eq!(code(&ctx.fhirdl(&["status"])), 0);
+    assert_eq!(ctx.sandbox.stats().refresh_grants, 2);
+    ctx.assert_no_leaks();
 }
 
 #[test]
 fn invalid_grant_asks_for_a_new_login() {
-    let env = Env::new(SandboxConfig::default());
-    assert_eq!(code(&env.login("a", &[])), 0);
-    env.sandbox.revoke_all_tokens();
-    let out = env.fhirdl(&["status", "--profile", "a"]);
+    let ctx = TestContext::with_defaults();
+    assert_eq!(code(&ctx.login("a", &[])), 0);
+    ctx.sandbox.revoke_all_tokens();
+    let out = ctx.fhirdl(&["status", "--profile", "a"]);
     assert_eq!(code(&out), 4, "{}", text(&out));
     let s = text(&out);
     assert!(s.contains("fhirdl login --profile a"), "{s}");
     assert!(s.contains("invalid_grant"), "{s}");
     // Offline status does not contact the server and succeeds.
-    assert_eq!(code(&env.fhirdl(&["status", "--offline"])), 0);
+    assert_eq!(code(&ctx.fhirdl(&["status", "--offline"])), 0);
 }
 
 #[test]
 fn logout_revokes_then_forgets() {
-    let env = Env::new(SandboxConfig::default());
-    assert_eq!(code(&env.login("a", &[])), 0);
-    assert_eq!(code(&env.login("b", &[])), 0);
-    let out = env.fhirdl(&["logout", "--profile", "a", "--json"]);
+    let ctx = TestContext::with_defaults();
+    assert_eq!(code(&ctx.login("a", &[])), 0);
+    assert_eq!(code(&ctx.login("b", &[])), 0);
+    let out = ctx.fhirdl(&["logout", "--profile", "a", "--json"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let doc = json(&out);
     assert_eq!(
@@ -385,25 +379,25 @@ fn logout_revokes_then_forgets() {
         serde_json::json!(["refresh token", "access token"])
     );
     assert_eq!(doc["profile_removed"], true);
-    assert_eq!(env.sandbox.stats().revocations, 2);
-    assert!(!env.credential_file("a").exists());
-    let out = env.fhirdl(&["status", "--profile", "a"]);
+    assert_eq!(ctx.sandbox.stats().revocations, 2);
+    assert!(!ctx.credential_file("a").exists());
+    let out = ctx.fhirdl(&["status", "--profile", "a"]);
     assert_eq!(code(&out), 2, "{}", text(&out));
 
-    let out = env.fhirdl(&["logout", "--profile", "b", "--keep-profile"]);
+    let out = ctx.fhirdl(&["logout", "--profile", "b", "--keep-profile"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
-    let out = env.fhirdl(&["status", "--profile", "b"]);
+    let out = ctx.fhirdl(&["status", "--profile", "b"]);
     assert_eq!(code(&out), 4, "kept profile, no tokens: {}", text(&out));
-    env.assert_no_leaks();
+    ctx.assert_no_leaks();
 }
 
 #[test]
 fn offline_access_not_granted_is_warned_about() {
-    let env = Env::new(SandboxConfig {
+    let ctx = TestContext::new(SandboxConfig {
         granted_scope_override: Some("launch/patient openid fhirUser patient/*.rs".into()),
         ..SandboxConfig::default()
     });
-    let out = env.login("a", &[]);
+    let out = ctx.login("a", &[]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("offline access was not granted"),
@@ -414,8 +408,8 @@ fn offline_access_not_granted_is_warned_about() {
 
 #[test]
 fn bad_input_gives_usage_errors() {
-    let env = Env::new(SandboxConfig::default());
-    let out = env.fhirdl(&[
+    let ctx = TestContext::with_defaults();
+    let out = ctx.fhirdl(&[
         "login",
         "--fhir-base",
         "http://example.org/fhir",
@@ -424,24 +418,24 @@ fn bad_input_gives_usage_errors() {
     ]);
     assert_eq!(code(&out), 2, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not https"));
-    let out = env.fhirdl(&["login", "--fhir-base", &env.base()]);
+    let out = ctx.fhirdl(&["login", "--fhir-base", &ctx.base()]);
     assert_eq!(code(&out), 2, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--client-id"));
-    let out = env.fhirdl(&["status"]);
+    let out = ctx.fhirdl(&["status"]);
     assert_eq!(code(&out), 4, "{}", text(&out));
-    let out = env.fhirdl(&[
+    let out = ctx.fhirdl(&[
         "login",
         "--profile",
         "../x",
         "--fhir-base",
-        &env.base(),
+        &ctx.base(),
         "--client-id",
         "x",
     ]);
     assert_eq!(code(&out), 2, "{}", text(&out));
     // Not a SMART server: an HTML page where JSON was expected.
-    let html = format!("{}oauth", env.sandbox.origin());
-    let out = env.fhirdl(&[
+    let html = format!("{}oauth", ctx.sandbox.origin());
+    let out = ctx.fhirdl(&[
         "login",
         "--profile",
         "h",
@@ -457,8 +451,8 @@ fn bad_input_gives_usage_errors() {
 
 #[test]
 fn providers_and_help_work_offline() {
-    let env = Env::new(SandboxConfig::default());
-    let out = env.fhirdl(&["providers", "--json"]);
+    let ctx = TestContext::with_defaults();
+    let out = ctx.fhirdl(&["providers", "--json"]);
     assert_eq!(code(&out), 0);
     let names: Vec<String> = json(&out)["providers"]
         .as_array()
@@ -486,20 +480,19 @@ fn providers_and_help_work_offline() {
         "doctor",
         "profile",
     ] {
-        let out = env.fhirdl(&[cmd, "--help"]);
+        let out = ctx.fhirdl(&[cmd, "--help"]);
         assert_eq!(code(&out), 0);
         assert!(
             String::from_utf8_lossy(&out.stdout).contains("Examples:"),
             "{cmd} --help lacks examples"
         );
     }
-    let _ = Duration::from_secs(0);
 }
 
 #[test]
 fn demo_signs_in_against_the_embedded_sandbox() {
-    let env = Env::new(SandboxConfig::default());
-    let out = env.fhirdl(&["demo", "--json"]);
+    let ctx = TestContext::with_defaults();
+    let out = ctx.fhirdl(&["demo", "--json"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let doc = json(&out);
     assert_eq!(doc["login"]["profile"], "demo");
@@ -527,14 +520,14 @@ fn demo_signs_in_against_the_embedded_sandbox() {
         .sum();
     assert_eq!(updated, 1, "{doc}");
     // A second demo run starts afresh and works too.
-    let again = env.fhirdl(&["demo", "-q"]);
+    let again = ctx.fhirdl(&["demo", "-q"]);
     assert_eq!(code(&again), 0, "{}", text(&again));
-    assert!(env
+    assert!(ctx
         .data_dir()
         .join("demo/data/credentials/demo.json")
         .exists());
     assert!(
-        !env.config_dir().join("config.toml").exists(),
+        !ctx.config_dir().join("config.toml").exists(),
         "the demo must not touch real profiles"
     );
 }

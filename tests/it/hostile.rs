@@ -6,86 +6,16 @@
 //! disappears anywhere else under the test's root. No two paths in the export may be equal but for
 //! case (they would merge on a case-insensitive file system).
 
-mod common;
-
-use common::{code, text, Env};
+use crate::common::{code, snapshot, text, type_report, walk, TestContext};
 use fhirdl::sandbox::{Hostile, HostileAnswer, HostileBody, HostileLink, SandboxConfig};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-
-/// A listener on another port (another origin) that records what reaches it.
-struct Trap {
-    port: u16,
-    hits: Arc<AtomicUsize>,
-    requests: Arc<Mutex<Vec<String>>>,
-    stop: Arc<AtomicBool>,
-}
-
-impl Trap {
-    fn start() -> Trap {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let hits = Arc::new(AtomicUsize::new(0));
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (h, r, s) = (hits.clone(), requests.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((mut conn, _)) => {
-                        h.fetch_add(1, Ordering::Relaxed);
-                        conn.set_nonblocking(false).unwrap();
-                        conn.set_read_timeout(Some(std::time::Duration::from_secs(2)))
-                            .unwrap();
-                        let mut buf = vec![0u8; 16 * 1024];
-                        let n = conn.read(&mut buf).unwrap_or(0);
-                        r.lock()
-                            .unwrap()
-                            .push(String::from_utf8_lossy(&buf[..n]).into_owned());
-                        let _ = conn.write_all(
-                            b"HTTP/1.1 200 OK\r\ncontent-type: application/fhir+json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
-                        );
-                    }
-                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
-                }
-            }
-        });
-        Trap {
-            port,
-            hits,
-            requests,
-            stop,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn assert_untouched(&self) {
-        assert_eq!(
-            self.hits.load(Ordering::Relaxed),
-            0,
-            "a request reached another origin: {:?}",
-            self.requests.lock().unwrap()
-        );
-    }
-}
-
-impl Drop for Trap {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
+use std::path::PathBuf;
+use std::sync::Arc;
 
 /// A signed-in sandbox with a good export in `<root>/jail/out`.
 struct Case {
-    env: Env,
+    ctx: TestContext,
     out: PathBuf,
     patient: String,
     /// Every file of the first, good export.
@@ -93,33 +23,21 @@ struct Case {
     outside: BTreeSet<String>,
 }
 
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    common::walk(dir)
-        .into_iter()
-        .map(|p| {
-            (
-                p.strip_prefix(dir).unwrap().to_string_lossy().into_owned(),
-                std::fs::read(&p).unwrap_or_default(),
-            )
-        })
-        .collect()
-}
-
 impl Case {
     fn new() -> Case {
-        let env = Env::new(SandboxConfig {
+        let ctx = TestContext::new(SandboxConfig {
             resources_per_patient: 60,
             ..SandboxConfig::default()
         });
-        let out = env.dir.path().join("jail").join("out");
-        let login = env.login("a", &[]);
+        let out = ctx.root().join("jail").join("out");
+        let login = ctx.login("a", &[]);
         assert_eq!(code(&login), 0, "{}", text(&login));
-        let patient = env.sandbox.users()[0].patient_id.clone();
-        let first = env.fhirdl(&["sync", "--format", "both", "--out", out.to_str().unwrap()]);
+        let patient = ctx.sandbox.users()[0].patient_id.clone();
+        let first = ctx.fhirdl(&["sync", "--format", "both", "--out", out.to_str().unwrap()]);
         assert_eq!(code(&first), 0, "{}", text(&first));
-        let good = files(&out);
+        let good = snapshot(&out);
         let mut case = Case {
-            env,
+            ctx,
             out,
             patient,
             good,
@@ -131,7 +49,7 @@ impl Case {
 
     /// Every path under the test's root that is not in the export folder.
     fn outside_paths(&self) -> BTreeSet<String> {
-        common::walk(self.env.dir.path())
+        walk(self.ctx.root())
             .into_iter()
             .filter(|p| !p.starts_with(&self.out))
             .map(|p| p.display().to_string())
@@ -139,7 +57,7 @@ impl Case {
     }
 
     fn sync(&self, extra_env: &[(&str, &str)]) -> (std::process::Output, Value) {
-        let mut c = self.env.cmd();
+        let mut c = self.ctx.command();
         c.args([
             "sync",
             "--json",
@@ -151,7 +69,7 @@ impl Case {
         for (k, v) in extra_env {
             c.env(k, v);
         }
-        let out = self.env.run(c);
+        let out = self.ctx.run(c);
         let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
         (out, report)
     }
@@ -175,7 +93,7 @@ impl Case {
             .collect();
         assert_eq!(jail, vec!["out".to_string()]);
         let mut folded = BTreeSet::new();
-        for p in common::walk(&self.out) {
+        for p in walk(&self.out) {
             let rel = p.strip_prefix(&self.out).unwrap().to_string_lossy();
             assert!(
                 folded.insert(rel.to_lowercase()),
@@ -183,12 +101,12 @@ impl Case {
             );
             assert!(!rel.contains("escape"), "{rel}");
         }
-        self.env.assert_no_leaks();
+        self.ctx.assert_no_leaks();
     }
 
     /// The failed type kept its previous file (and pretty files) byte for byte, and its state.
     fn assert_type_kept(&self, ty: &str) {
-        let now = files(&self.out);
+        let now = snapshot(&self.out);
         for (rel, bytes) in &self.good {
             if rel == &format!("{ty}.ndjson") || rel.starts_with(&format!("json/{ty}/")) {
                 assert!(now.get(rel) == Some(bytes), "{rel} changed");
@@ -201,16 +119,6 @@ impl Case {
             "the state of {ty} must not advance"
         );
     }
-}
-
-fn type_report(report: &Value, ty: &str) -> Value {
-    report["types"]
-        .as_array()
-        .unwrap_or(&Vec::new())
-        .iter()
-        .find(|t| t["resource_type"] == ty)
-        .cloned()
-        .unwrap_or(Value::Null)
 }
 
 fn warnings(report: &Value, ty: &str) -> Vec<String> {
@@ -279,7 +187,7 @@ fn hostile_ids_wrong_types_and_other_patients_are_dropped_and_reported() {
                "subject": {"reference": "Patient/someone-else"}}),
     ));
     inject.push(("Observation".into(), json!("not even an object")));
-    case.env.sandbox.set_hostile(Hostile {
+    case.ctx.sandbox.set_hostile(Hostile {
         inject,
         ..Hostile::default()
     });
@@ -320,7 +228,7 @@ fn ids_equal_but_for_case_keep_separate_files() {
                "subject": {"reference": format!("Patient/{}", case.patient)},
                "content": [{"attachment": {"contentType": "text/plain", "data": data}}]})
     };
-    case.env.sandbox.set_hostile(Hostile {
+    case.ctx.sandbox.set_hostile(Hostile {
         inject: vec![
             ("Observation".into(), case.observation("Twin-A")),
             ("Observation".into(), case.observation("twin-a")),
@@ -362,10 +270,14 @@ fn ids_equal_but_for_case_keep_separate_files() {
 
 #[test]
 fn next_links_to_another_origin_or_to_file_are_refused() {
-    let trap = Trap::start();
-    for target in [trap.url("/steal?page=2"), "file:///etc/passwd".to_string()] {
+    for to_another_origin in [true, false] {
         let case = Case::new();
-        case.env.sandbox.set_hostile(Hostile {
+        let trap = case.ctx.trap();
+        let target = match to_another_origin {
+            true => trap.url("/steal?page=2"),
+            false => "file:///etc/passwd".to_string(),
+        };
+        case.ctx.sandbox.set_hostile(Hostile {
             next_link: Some(("Observation".into(), HostileLink::Url(target.clone()))),
             ..Hostile::default()
         });
@@ -377,14 +289,14 @@ fn next_links_to_another_origin_or_to_file_are_refused() {
             "Observation",
             "refusing to send the access token",
         );
+        trap.assert_untouched();
     }
-    trap.assert_untouched();
 }
 
 #[test]
 fn a_next_link_loop_is_stopped_and_reported() {
     let case = Case::new();
-    case.env.sandbox.set_hostile(Hostile {
+    case.ctx.sandbox.set_hostile(Hostile {
         next_link: Some(("Observation".into(), HostileLink::FirstPage)),
         ..Hostile::default()
     });
@@ -408,7 +320,7 @@ fn a_next_link_loop_is_stopped_and_reported() {
 #[test]
 fn a_server_that_pages_forever_hits_the_cap_and_the_type_fails() {
     let case = Case::new();
-    case.env.sandbox.set_hostile(Hostile {
+    case.ctx.sandbox.set_hostile(Hostile {
         endless_paging: Some("Observation".into()),
         ..Hostile::default()
     });
@@ -424,10 +336,10 @@ fn a_server_that_pages_forever_hits_the_cap_and_the_type_fails() {
 
 #[test]
 fn a_redirect_to_another_origin_is_not_followed_and_carries_no_token() {
-    let trap = Trap::start();
     for status in [302, 307] {
         let case = Case::new();
-        case.env.sandbox.set_hostile(Hostile {
+        let trap = case.ctx.trap();
+        case.ctx.sandbox.set_hostile(Hostile {
             answer: Some((
                 "Observation".into(),
                 HostileAnswer {
@@ -446,8 +358,8 @@ fn a_redirect_to_another_origin_is_not_followed_and_carries_no_token() {
             "Observation",
             &format!("HTTP {status}"),
         );
+        trap.assert_untouched();
     }
-    trap.assert_untouched();
 }
 
 /// `{"resourceType":"Bundle","entry":[` and 256 MiB of spaces, gzip-compressed to about 260 KB
@@ -544,7 +456,7 @@ fn huge_and_deeply_nested_bodies_fail_their_type_with_a_clear_error() {
     ];
     for (answer, why) in cases {
         let case = Case::new();
-        case.env.sandbox.set_hostile(Hostile {
+        case.ctx.sandbox.set_hostile(Hostile {
             answer: Some(("Observation".into(), answer)),
             ..Hostile::default()
         });
@@ -556,8 +468,8 @@ fn huge_and_deeply_nested_bodies_fail_their_type_with_a_clear_error() {
 
 #[test]
 fn hostile_attachments_get_names_made_by_fhirdl_and_no_token_leaves_the_server() {
-    let trap = Trap::start();
     let case = Case::new();
+    let trap = case.ctx.trap();
     let doc = json!({"resourceType": "DocumentReference", "id": "hostile-doc", "status": "current",
     "subject": {"reference": format!("Patient/{}", case.patient)},
     "content": [
@@ -567,7 +479,7 @@ fn hostile_attachments_get_names_made_by_fhirdl_and_no_token_leaves_the_server()
         {"attachment": {"contentType": "text/plain\u{0}escape", "title": "\u{0}", "data": "b2s="}},
         {"attachment": {"contentType": "application/pdf", "url": "http://localhost:1/escape.pdf"}}
     ]});
-    case.env.sandbox.set_hostile(Hostile {
+    case.ctx.sandbox.set_hostile(Hostile {
         inject: vec![("DocumentReference".into(), doc)],
         ..Hostile::default()
     });
@@ -614,8 +526,8 @@ fn hostile_attachments_get_names_made_by_fhirdl_and_no_token_leaves_the_server()
 /// Login side, end to end (the listener's own rules — a missing or wrong `state`, a second
 /// callback, another path — are unit-tested in `auth::loopback`, and a plain-http authorization
 /// endpoint off loopback in `auth::discovery`).
-fn hostile_login(hostile: Hostile, iss_parameter: bool) -> (Env, std::process::Output) {
-    let env = Env::new(SandboxConfig {
+fn hostile_login(hostile: Hostile, iss_parameter: bool) -> (TestContext, std::process::Output) {
+    let ctx = TestContext::new(SandboxConfig {
         iss_parameter,
         quirks: fhirdl::sandbox::Quirks {
             hostile,
@@ -623,26 +535,26 @@ fn hostile_login(hostile: Hostile, iss_parameter: bool) -> (Env, std::process::O
         },
         ..SandboxConfig::default()
     });
-    let out = env.login("p", &[]);
-    (env, out)
+    let out = ctx.login("p", &[]);
+    (ctx, out)
 }
 
-fn assert_nothing_saved(env: &Env) {
-    assert!(!env.credential_file("p").exists());
+fn assert_nothing_saved(ctx: &TestContext) {
+    assert!(!ctx.credential_file("p").exists());
     assert!(
-        !env.config_dir().join("config.toml").exists(),
+        !ctx.config_dir().join("config.toml").exists(),
         "a failed login must not save a profile"
     );
     assert!(
-        !env.data_dir().join("exports").exists(),
+        !ctx.data_dir().join("exports").exists(),
         "nothing may be written for a failed login"
     );
-    env.assert_no_leaks();
+    ctx.assert_no_leaks();
 }
 
 #[test]
 fn an_authorization_response_from_another_issuer_is_refused() {
-    let (env, out) = hostile_login(
+    let (ctx, out) = hostile_login(
         Hostile {
             wrong_iss: true,
             ..Hostile::default()
@@ -656,16 +568,16 @@ fn an_authorization_response_from_another_issuer_is_refused() {
         text(&out)
     );
     assert_eq!(
-        env.sandbox.stats().token_requests,
+        ctx.sandbox.stats().token_requests,
         0,
         "the code must not be exchanged"
     );
-    assert_nothing_saved(&env);
+    assert_nothing_saved(&ctx);
 }
 
 #[test]
 fn a_token_response_without_a_patient_is_refused() {
-    let (env, out) = hostile_login(
+    let (ctx, out) = hostile_login(
         Hostile {
             token_without_patient: true,
             ..Hostile::default()
@@ -678,5 +590,5 @@ fn a_token_response_without_a_patient_is_refused() {
         "{}",
         text(&out)
     );
-    assert_nothing_saved(&env);
+    assert_nothing_saved(&ctx);
 }

@@ -6,9 +6,7 @@
 //! Regression for issue 17: DSTU2/STU3 Binaries keep their bytes in `content`; fhirdl read
 //! `data` and saved every document of a DSTU2 server as a 0-byte file while exiting 0.
 
-mod common;
-
-use common::{code, json, text, Env};
+use crate::common::{code, json, ndjson, text, type_report, walk, TestContext};
 use fhirdl::sandbox::{FhirFlavor, SandboxConfig};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -30,8 +28,8 @@ fn fhir_version(flavor: FhirFlavor) -> &'static str {
     }
 }
 
-fn signed_in(flavor: FhirFlavor) -> Env {
-    let env = Env::new(SandboxConfig {
+fn signed_in(flavor: FhirFlavor) -> TestContext {
+    let env = TestContext::new(SandboxConfig {
         flavor,
         smart_configuration: flavor != FhirFlavor::Dstu2,
         ..SandboxConfig::default()
@@ -41,13 +39,13 @@ fn signed_in(flavor: FhirFlavor) -> Env {
     env
 }
 
-fn out_dir(env: &Env) -> PathBuf {
-    env.data_dir().join("exports").join("a")
+fn out_dir(env: &TestContext) -> PathBuf {
+    env.export_dir("a")
 }
 
 /// `fhirdl sync <args> --json` without retry delays (a failing document is tried 5 times).
-fn sync(env: &Env, args: &[&str]) -> (i32, Value, String) {
-    let mut c = env.cmd();
+fn sync(env: &TestContext, args: &[&str]) -> (i32, Value, String) {
+    let mut c = env.command();
     c.env("FHIRDL_RETRY_BASE_MS", "1")
         .arg("sync")
         .arg("--json")
@@ -57,21 +55,7 @@ fn sync(env: &Env, args: &[&str]) -> (i32, Value, String) {
 }
 
 fn lines(dir: &Path, ty: &str) -> Vec<Value> {
-    std::fs::read_to_string(dir.join(format!("{ty}.ndjson")))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn type_report(report: &Value, ty: &str) -> Value {
-    report["types"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["resource_type"] == ty)
-        .unwrap_or_else(|| panic!("no report for {ty}: {report}"))
-        .clone()
+    ndjson(&dir.join(format!("{ty}.ndjson")))
 }
 
 /// How many attachments (with a url or inline data) the exported resources carry.
@@ -99,7 +83,7 @@ fn attachments_in_export(dir: &Path) -> usize {
 
 /// Every document in `attachments/manifest.json` is a non-empty file equal to the bytes the
 /// sandbox serves for its Binary, and the manifest's hash is that file's.
-fn assert_documents_equal_the_servers(env: &Env, dir: &Path, flavor: FhirFlavor) -> usize {
+fn assert_documents_equal_the_servers(env: &TestContext, dir: &Path, flavor: FhirFlavor) -> usize {
     let manifest: Value =
         serde_json::from_slice(&std::fs::read(dir.join("attachments/manifest.json")).unwrap())
             .unwrap();
@@ -161,7 +145,7 @@ fn full_export_is_complete_for_every_release() {
         // References inside the export resolve.
         let base = url::Url::parse(&env.base()).unwrap();
         let mut refs = std::collections::BTreeSet::new();
-        for file in common::walk(&dir) {
+        for file in walk(&dir) {
             if file.extension().is_some_and(|e| e == "ndjson") && file.parent() == Some(&dir) {
                 for line in std::fs::read_to_string(&file).unwrap().lines() {
                     fhirdl::sync::references::collect(
@@ -256,7 +240,7 @@ fn incremental_and_full_runs_for_every_release() {
         assert!(!lines(&dir, "Immunization")
             .iter()
             .any(|r| r["id"] == gone_id.as_str()));
-        let set_aside = common::walk(&dir.join(".fhirdl/removed"))
+        let set_aside = walk(&dir.join(".fhirdl/removed"))
             .into_iter()
             .map(|f| std::fs::read_to_string(f).unwrap())
             .any(|t| t.contains(&format!("\"id\":\"{gone_id}\"")));
@@ -318,7 +302,7 @@ fn a_binary_without_bytes_is_a_named_failed_document() {
             "DocumentReference-zz-doc-empty-1.pdf"
         );
         // The human summary says it too, with the next step.
-        let mut c = env.cmd();
+        let mut c = env.command();
         c.env("FHIRDL_RETRY_BASE_MS", "1").arg("sync");
         let human = env.run(c);
         assert_eq!(code(&human), 3);
@@ -375,7 +359,7 @@ fn empty_documents_of_older_exports_are_fetched_again() {
 
 /// A Binary of the signed-in patient in the release's own shape (`data` from R4 on, `content`
 /// before); `securityContext` tells the sandbox whose it is.
-fn binary(env: &Env, flavor: FhirFlavor, id: &str, bytes: Option<&[u8]>) -> Value {
+fn binary(env: &TestContext, flavor: FhirFlavor, id: &str, bytes: Option<&[u8]>) -> Value {
     use base64::Engine;
     let patient = &env.sandbox.users()[0].patient_id;
     let mut binary = json!({

@@ -8,9 +8,7 @@
 //! credential store: zero hits. The same run checks that every file and folder fhirdl created
 //! is owner-only.
 
-mod common;
-
-use common::{code, text, Env};
+use crate::common::{code, free_port, text, walk, TestContext};
 use fhirdl::sandbox::{Hostile, HostileAnswer, HostileBody, SandboxConfig};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -19,17 +17,17 @@ const CLIENT_SECRET: &str = "harvest-client-secret-0123456789";
 
 #[test]
 fn no_secret_issued_during_a_long_scenario_appears_anywhere_but_the_credential_store() {
-    let env = Env::new(SandboxConfig {
+    let ctx = TestContext::new(SandboxConfig {
         confidential_client: Some(("conf-app".into(), CLIENT_SECRET.into())),
         iss_parameter: true,
         access_token_ttl: std::time::Duration::from_secs(3600),
         ..SandboxConfig::default()
     });
-    let root = env.dir.path();
+    let root = ctx.root();
     let traces = root.join("traces");
     std::fs::create_dir(&traces).unwrap();
     let trace = |name: &str| traces.join(name).to_str().unwrap().to_string();
-    let out_dir = env.data_dir().join("exports").join("c");
+    let out_dir = ctx.data_dir().join("exports").join("c");
     let mut steps = 0;
     let mut step = |out: std::process::Output, want: i32| {
         steps += 1;
@@ -42,24 +40,24 @@ fn no_secret_issued_during_a_long_scenario_appears_anywhere_but_the_credential_s
     };
 
     // Sign in as a confidential client, with headers and bodies traced.
-    let mut c = env.cmd();
+    let mut c = ctx.command();
     c.env("FHIRDL_CLIENT_SECRET", CLIENT_SECRET)
         .args([
             "login",
             "--profile",
             "c",
             "--fhir-base",
-            &env.base(),
+            &ctx.base(),
             "--client-id",
             "conf-app",
             "--confidential",
         ])
         .args(["--credential-store", "file", "--timeout", "20s", "-vv"])
         .args(["--trace-file", &trace("login.jsonl"), "--trace-bodies"]);
-    step(env.run(c), 0);
+    step(ctx.run(c), 0);
     // Sync with a body trace, then again after the access token expired (a refresh).
     step(
-        env.fhirdl(&[
+        ctx.fhirdl(&[
             "sync",
             "--format",
             "both",
@@ -70,9 +68,9 @@ fn no_secret_issued_during_a_long_scenario_appears_anywhere_but_the_credential_s
         ]),
         0,
     );
-    env.sandbox.expire_access_tokens();
+    ctx.sandbox.expire_access_tokens();
     step(
-        env.fhirdl(&[
+        ctx.fhirdl(&[
             "sync",
             "--full",
             "-v",
@@ -83,10 +81,10 @@ fn no_secret_issued_during_a_long_scenario_appears_anywhere_but_the_credential_s
         ]),
         0,
     );
-    assert!(env.sandbox.stats().refresh_grants >= 1);
+    assert!(ctx.sandbox.stats().refresh_grants >= 1);
     // The doctor's report, and status.
     step(
-        env.fhirdl(&[
+        ctx.fhirdl(&[
             "doctor",
             "--report",
             &trace("report.json"),
@@ -96,9 +94,9 @@ fn no_secret_issued_during_a_long_scenario_appears_anywhere_but_the_credential_s
         ]),
         0,
     );
-    step(env.fhirdl(&["status", "--json"]), 0);
+    step(ctx.fhirdl(&["status", "--json"]), 0);
     // A type the server breaks: a partial run, traced with bodies.
-    env.sandbox.set_hostile(Hostile {
+    ctx.sandbox.set_hostile(Hostile {
         answer: Some((
             "Observation".into(),
             HostileAnswer {
@@ -110,7 +108,7 @@ fn no_secret_issued_during_a_long_scenario_appears_anywhere_but_the_credential_s
         ..Hostile::default()
     });
     step(
-        env.fhirdl(&[
+        ctx.fhirdl(&[
             "sync",
             "-vv",
             "--trace-file",
@@ -119,20 +117,20 @@ fn no_secret_issued_during_a_long_scenario_appears_anywhere_but_the_credential_s
         ]),
         3,
     );
-    env.sandbox.set_hostile(Hostile::default());
+    ctx.sandbox.set_hostile(Hostile::default());
     // A revoked sign-in: login required.
-    env.sandbox.revoke_all_tokens();
-    env.sandbox.expire_access_tokens();
-    step(env.fhirdl(&["sync", "-vv"]), 4);
+    ctx.sandbox.revoke_all_tokens();
+    ctx.sandbox.expire_access_tokens();
+    step(ctx.fhirdl(&["sync", "-vv"]), 4);
     // Sign in again (a second code, verifier and token set), then an unreachable server.
-    let mut c = env.cmd();
+    let mut c = ctx.command();
     c.env("FHIRDL_CLIENT_SECRET", CLIENT_SECRET)
         .args(["login", "--profile", "c", "-vv"])
         .args(["--trace-file", &trace("login2.jsonl"), "--trace-bodies"]);
-    step(env.run(c), 0);
-    let dead = format!("http://127.0.0.1:{}/fhir/r4", common::free_port());
+    step(ctx.run(c), 0);
+    let dead = format!("http://127.0.0.1:{}/fhir/r4", free_port());
     step(
-        env.fhirdl(&[
+        ctx.fhirdl(&[
             "doctor",
             "--fhir-base",
             &dead,
@@ -141,20 +139,20 @@ fn no_secret_issued_during_a_long_scenario_appears_anywhere_but_the_credential_s
         ]),
         9,
     );
-    step(env.fhirdl(&["logout", "-vv"]), 0);
+    step(ctx.fhirdl(&["logout", "-vv"]), 0);
 
     // The harvest.
-    let secrets = env.sandbox.issued_secrets();
+    let secrets = ctx.sandbox.issued_secrets();
     assert!(secrets.iter().any(|s| s == CLIENT_SECRET));
     assert!(
         secrets.len() >= 10,
         "codes, verifiers, tokens of two logins and a refresh: {}",
         secrets.len()
     );
-    let transcript = env.transcript.borrow().clone();
+    let transcript = ctx.transcript();
     let mut scanned = vec![("every stdout and stderr".to_string(), transcript)];
-    for f in common::walk(root) {
-        if f.starts_with(env.data_dir().join("credentials")) {
+    for f in walk(root) {
+        if f.starts_with(ctx.data_dir().join("credentials")) {
             continue;
         }
         scanned.push((
@@ -183,10 +181,10 @@ fn no_secret_issued_during_a_long_scenario_appears_anywhere_but_the_credential_s
     // Owner-only: every folder fhirdl created is 0700, every file 0600 (the traces folder and
     // the test's root were made by the test).
     let mut checked = 0;
-    for dir in [env.config_dir(), env.data_dir(), out_dir.clone()] {
+    for dir in [ctx.config_dir(), ctx.data_dir(), out_dir.clone()] {
         assert_owner_only(&dir, &mut checked);
     }
-    for f in common::walk(&traces) {
+    for f in walk(&traces) {
         assert_mode(&f, 0o600);
         checked += 1;
     }

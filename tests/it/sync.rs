@@ -1,52 +1,45 @@
 //! `fhirdl sync` against the embedded sandbox: full export, no-change and incremental runs,
 //! `--full` reconciliation, the lock, and the refusal to mix two patients in one folder.
 
-mod common;
-
-use common::{code, json, text, Env};
+use crate::common::{code, inodes, json, snapshot, text, wait_output, walk, TestContext};
 use fhirdl::sandbox::SandboxConfig;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-fn signed_in() -> Env {
-    let env = Env::new(SandboxConfig::default());
-    let out = env.login("a", &[]);
+fn signed_in() -> TestContext {
+    let ctx = TestContext::with_defaults();
+    let out = ctx.login("a", &[]);
     assert_eq!(code(&out), 0, "{}", text(&out));
-    env
+    ctx
 }
 
-fn out_dir(env: &Env) -> PathBuf {
-    env.data_dir().join("exports").join("a")
+fn out_dir(ctx: &TestContext) -> PathBuf {
+    ctx.export_dir("a")
 }
 
-/// Inode and content of every NDJSON file, to prove what was (not) rewritten.
-fn snapshot(dir: &Path) -> BTreeMap<String, (u64, String)> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .filter(|e| e.path().extension().is_some_and(|x| x == "ndjson"))
-        .map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            (
-                name,
-                (
-                    e.metadata().unwrap().ino(),
-                    std::fs::read_to_string(e.path()).unwrap(),
-                ),
-            )
+/// The NDJSON files at the top of an export by name: inode and text, to prove what was (not)
+/// rewritten (a file rewritten with the same bytes gets a new inode).
+fn ndjson_files(dir: &Path) -> BTreeMap<String, (u64, String)> {
+    let inodes = inodes(dir);
+    snapshot(dir)
+        .into_iter()
+        .filter(|(name, _)| !name.contains('/') && name.ends_with(".ndjson"))
+        .map(|(name, bytes)| {
+            let inode = inodes[&name];
+            (name, (inode, String::from_utf8(bytes).unwrap()))
         })
         .collect()
 }
 
 #[test]
 fn full_export_matches_the_server_and_is_private() {
-    let env = signed_in();
-    let out = env.fhirdl(&["sync", "--json"]);
+    let ctx = signed_in();
+    let out = ctx.fhirdl(&["sync", "--json"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let report = json(&out);
-    let patient = env.sandbox.users()[0].patient_id.clone();
+    let patient = ctx.sandbox.users()[0].patient_id.clone();
     let stored: u64 = report["types"]
         .as_array()
         .unwrap()
@@ -59,15 +52,15 @@ fn full_export_matches_the_server_and_is_private() {
         .sum();
     assert_eq!(
         stored as usize,
-        env.sandbox.resource_count(&patient),
+        ctx.sandbox.resource_count(&patient),
         "{report}"
     );
     // The record is closed over its references: every referenced practitioner, organization
     // and location is there, read by batched _id searches.
-    let dir = out_dir(&env);
+    let dir = out_dir(&ctx);
     let mut refs = std::collections::BTreeSet::new();
-    let base = url::Url::parse(&env.base()).unwrap();
-    for (_, (_, content)) in snapshot(&dir) {
+    let base = url::Url::parse(&ctx.base()).unwrap();
+    for (_, (_, content)) in ndjson_files(&dir) {
         for line in content.lines() {
             fhirdl::sync::references::collect(
                 &serde_json::from_str(line).unwrap(),
@@ -89,7 +82,7 @@ fn full_export_matches_the_server_and_is_private() {
         .unwrap()
         .lines()
         .count();
-    let pdfs: Vec<_> = common::walk(&dir.join("attachments"))
+    let pdfs: Vec<_> = walk(&dir.join("attachments"))
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "pdf"))
         .collect();
@@ -104,7 +97,7 @@ fn full_export_matches_the_server_and_is_private() {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["patient"], patient.as_str());
-    for (name, (_, content)) in snapshot(&dir) {
+    for (name, (_, content)) in ndjson_files(&dir) {
         let sha: String = Sha256::digest(content.as_bytes())
             .iter()
             .map(|b| format!("{b:02x}"))
@@ -124,7 +117,7 @@ fn full_export_matches_the_server_and_is_private() {
         assert_eq!(ids, sorted, "{name} is sorted by id");
     }
     use std::os::unix::fs::PermissionsExt;
-    for f in common::walk(&dir) {
+    for f in walk(&dir) {
         assert_eq!(
             std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
             0o600,
@@ -136,22 +129,22 @@ fn full_export_matches_the_server_and_is_private() {
         std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
         0o700
     );
-    env.assert_no_leaks();
+    ctx.assert_no_leaks();
 }
 
 #[test]
 fn second_sync_without_changes_rewrites_nothing_then_incremental_upserts() {
-    let env = signed_in();
-    assert_eq!(code(&env.fhirdl(&["sync"])), 0);
-    let dir = out_dir(&env);
-    let before = snapshot(&dir);
+    let ctx = signed_in();
+    assert_eq!(code(&ctx.fhirdl(&["sync"])), 0);
+    let dir = out_dir(&ctx);
+    let before = ndjson_files(&dir);
     let manifest_before = std::fs::read(dir.join("manifest.json")).unwrap();
     let state_before = std::fs::read(dir.join(".fhirdl/state.json")).unwrap();
 
-    let out = env.fhirdl(&["sync", "--json"]);
+    let out = ctx.fhirdl(&["sync", "--json"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert_eq!(
-        snapshot(&dir),
+        ndjson_files(&dir),
         before,
         "a no-change sync must not rewrite any file"
     );
@@ -182,7 +175,7 @@ fn second_sync_without_changes_rewrites_nothing_then_incremental_upserts() {
         .to_string();
     let mut obs: serde_json::Value = serde_json::from_str(&obs_line).unwrap();
     obs["status"] = serde_json::json!("amended");
-    env.sandbox.set_resource(obs.clone()).unwrap();
+    ctx.sandbox.set_resource(obs.clone()).unwrap();
     let cond_line = before["Condition.ndjson"]
         .1
         .lines()
@@ -191,9 +184,9 @@ fn second_sync_without_changes_rewrites_nothing_then_incremental_upserts() {
         .to_string();
     let mut cond: serde_json::Value = serde_json::from_str(&cond_line).unwrap();
     cond["id"] = serde_json::json!("zz-new-condition");
-    env.sandbox.set_resource(cond).unwrap();
+    ctx.sandbox.set_resource(cond).unwrap();
 
-    let out = env.fhirdl(&["sync", "--json"]);
+    let out = ctx.fhirdl(&["sync", "--json"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let report = json(&out);
     let by_type = |t: &str| {
@@ -208,7 +201,7 @@ fn second_sync_without_changes_rewrites_nothing_then_incremental_upserts() {
     assert_eq!(by_type("Observation")["updated"], 1, "{report}");
     assert_eq!(by_type("Observation")["incremental"], true);
     assert_eq!(by_type("Condition")["new"], 1, "{report}");
-    let after = snapshot(&dir);
+    let after = ndjson_files(&dir);
     assert_eq!(
         after["Encounter.ndjson"], before["Encounter.ndjson"],
         "untouched types are not rewritten"
@@ -219,11 +212,11 @@ fn second_sync_without_changes_rewrites_nothing_then_incremental_upserts() {
 
 #[test]
 fn full_sync_sets_aside_what_the_server_no_longer_has() {
-    let env = signed_in();
-    assert_eq!(code(&env.fhirdl(&["sync", "--format", "both"])), 0);
-    let dir = out_dir(&env);
+    let ctx = signed_in();
+    assert_eq!(code(&ctx.fhirdl(&["sync", "--format", "both"])), 0);
+    let dir = out_dir(&ctx);
     assert!(dir.join("json/Patient").read_dir().unwrap().count() == 1);
-    let first = snapshot(&dir)["Immunization.ndjson"]
+    let first = ndjson_files(&dir)["Immunization.ndjson"]
         .1
         .lines()
         .next()
@@ -233,27 +226,27 @@ fn full_sync_sets_aside_what_the_server_no_longer_has() {
         .as_str()
         .unwrap()
         .to_string();
-    assert!(env.sandbox.delete_resource("Immunization", &id));
+    assert!(ctx.sandbox.delete_resource("Immunization", &id));
     // An incremental run cannot see deletions…
-    assert_eq!(code(&env.fhirdl(&["sync"])), 0);
+    assert_eq!(code(&ctx.fhirdl(&["sync"])), 0);
     assert!(std::fs::read_to_string(dir.join("Immunization.ndjson"))
         .unwrap()
         .contains(&id));
     // …a full run reconciles, keeping the removed resource aside.
-    let out = env.fhirdl(&["sync", "--full", "--json"]);
+    let out = ctx.fhirdl(&["sync", "--full", "--json"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(!std::fs::read_to_string(dir.join("Immunization.ndjson"))
         .unwrap()
         .contains(&id));
-    let kept: Vec<PathBuf> = common::walk(&dir.join(".fhirdl/removed"));
+    let kept: Vec<PathBuf> = walk(&dir.join(".fhirdl/removed"));
     assert_eq!(kept.len(), 1);
     assert!(std::fs::read_to_string(&kept[0]).unwrap().contains(&id));
 }
 
 #[test]
 fn dry_run_writes_nothing_and_types_narrow_the_plan() {
-    let env = signed_in();
-    let out = env.fhirdl(&[
+    let ctx = signed_in();
+    let out = ctx.fhirdl(&[
         "sync",
         "--dry-run",
         "--types",
@@ -263,31 +256,31 @@ fn dry_run_writes_nothing_and_types_narrow_the_plan() {
     assert_eq!(code(&out), 0, "{}", text(&out));
     let report = json(&out);
     assert_eq!(report["types"].as_array().unwrap().len(), 2, "{report}");
-    assert!(snapshot(&out_dir(&env)).is_empty());
+    assert!(ndjson_files(&out_dir(&ctx)).is_empty());
 }
 
 #[test]
 fn a_locked_folder_and_a_folder_of_another_patient_are_refused() {
-    let env = signed_in();
-    let dir = out_dir(&env);
+    let ctx = signed_in();
+    let dir = out_dir(&ctx);
     {
         let _held = fhirdl::sync::export::Export::open(&dir).unwrap();
-        let out = env.fhirdl(&["sync"]);
+        let out = ctx.fhirdl(&["sync"]);
         assert_eq!(code(&out), 8, "{}", text(&out));
     }
-    assert_eq!(code(&env.fhirdl(&["sync"])), 0);
+    assert_eq!(code(&ctx.fhirdl(&["sync"])), 0);
     // Bob's sign-in, Alice's folder.
-    login_bob(&env);
-    let out = env.fhirdl(&["sync", "--profile", "b", "--out", dir.to_str().unwrap()]);
+    login_bob(&ctx);
+    let out = ctx.fhirdl(&["sync", "--profile", "b", "--out", dir.to_str().unwrap()]);
     assert_eq!(code(&out), 2, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("another patient"));
 }
 
 #[test]
 fn status_shows_the_last_sync() {
-    let env = signed_in();
-    assert_eq!(code(&env.fhirdl(&["sync"])), 0);
-    let doc = json(&env.fhirdl(&["status", "--json", "--offline"]));
+    let ctx = signed_in();
+    assert_eq!(code(&ctx.fhirdl(&["sync"])), 0);
+    let doc = json(&ctx.fhirdl(&["status", "--json", "--offline"]));
     let last = doc["profiles"][0]["last_sync"]
         .as_str()
         .unwrap()
@@ -300,28 +293,28 @@ fn status_shows_the_last_sync() {
 
 #[test]
 fn sync_without_login_asks_for_one() {
-    let env = signed_in();
-    env.sandbox.revoke_all_tokens();
-    env.sandbox.expire_access_tokens();
-    let out = env.fhirdl(&["sync"]);
+    let ctx = signed_in();
+    ctx.sandbox.revoke_all_tokens();
+    ctx.sandbox.expire_access_tokens();
+    let out = ctx.fhirdl(&["sync"]);
     assert_eq!(code(&out), 4, "{}", text(&out));
     assert!(text(&out).contains("fhirdl login --profile a"));
 }
 
 #[test]
 fn all_profiles_sync_each_profile_with_one_summary_and_the_worst_exit_code() {
-    let env = signed_in();
-    login_bob(&env);
-    let out = env.fhirdl(&["sync", "--all-profiles", "--json"]);
+    let ctx = signed_in();
+    login_bob(&ctx);
+    let out = ctx.fhirdl(&["sync", "--all-profiles", "--json"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let doc = json(&out);
     let profiles = doc["profiles"].as_array().unwrap();
     assert_eq!(profiles.len(), 2);
     assert!(profiles.iter().all(|p| p["ok"] == true), "{doc}");
-    assert!(env.data_dir().join("exports/b/Patient.ndjson").exists());
+    assert!(ctx.data_dir().join("exports/b/Patient.ndjson").exists());
     // One profile loses its sign-in: the others still sync, the exit code says "login required".
-    std::fs::remove_file(env.credential_file("a")).unwrap();
-    let out = env.fhirdl(&["sync", "--all-profiles", "--json"]);
+    std::fs::remove_file(ctx.credential_file("a")).unwrap();
+    let out = ctx.fhirdl(&["sync", "--all-profiles", "--json"]);
     assert_eq!(code(&out), 4, "{}", text(&out));
     let doc = json(&out);
     let b = doc["profiles"]
@@ -334,19 +327,27 @@ fn all_profiles_sync_each_profile_with_one_summary_and_the_worst_exit_code() {
     assert_eq!(b["ok"], true, "{doc}");
 }
 
+/// `--wait` polls the lock until the sync holding it ends. The test holds the lock itself and lets
+/// go once fhirdl has opened the lock file twice: a second attempt comes only after a first one
+/// found the folder busy.
+#[cfg(target_os = "linux")]
 #[test]
 fn wait_for_a_busy_folder() {
-    let env = signed_in();
-    let dir = out_dir(&env);
+    let ctx = signed_in();
+    let dir = out_dir(&ctx);
     let held = fhirdl::sync::export::Export::open(&dir).unwrap();
-    let mut c = env.cmd();
+    let opens = Opens::watch(&dir.join(".fhirdl/lock"));
+    let mut c = ctx.command();
     c.args(["sync", "--wait", "60s"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
     let child = c.spawn().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1200));
+    assert!(
+        opens.wait(2, Duration::from_secs(60)),
+        "fhirdl did not try the lock twice"
+    );
     drop(held);
-    let out = child.wait_with_output().unwrap();
+    let out = wait_output(child, Duration::from_secs(120));
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -356,17 +357,78 @@ fn wait_for_a_busy_folder() {
     assert!(dir.join("Patient.ndjson").exists());
 }
 
+/// Counts the times a file is opened, by anyone (inotify `IN_OPEN`).
+#[cfg(target_os = "linux")]
+struct Opens(std::os::fd::OwnedFd);
+
+#[cfg(target_os = "linux")]
+impl Opens {
+    fn watch(path: &Path) -> Opens {
+        use std::os::fd::FromRawFd;
+        use std::os::unix::ffi::OsStrExt;
+        let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC) };
+        assert!(fd >= 0, "inotify: {}", std::io::Error::last_os_error());
+        // SAFETY: a new descriptor, owned from here on.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        let name = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+        let watch = unsafe {
+            libc::inotify_add_watch(
+                std::os::fd::AsRawFd::as_raw_fd(&fd),
+                name.as_ptr(),
+                libc::IN_OPEN,
+            )
+        };
+        assert!(watch >= 0, "inotify: {}", std::io::Error::last_os_error());
+        Opens(fd)
+    }
+
+    /// Waits until the file was opened `n` times since [`Opens::watch`]; false after `timeout`.
+    fn wait(&self, n: usize, timeout: Duration) -> bool {
+        use std::os::fd::AsRawFd;
+        let deadline = std::time::Instant::now() + timeout;
+        let mut opened = 0;
+        while opened < n {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            let mut ready = libc::pollfd {
+                fd: self.0.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let millis = i32::try_from(left.as_millis()).unwrap_or(i32::MAX).max(1);
+            if unsafe { libc::poll(&mut ready, 1, millis) } <= 0 {
+                continue;
+            }
+            let mut buf = [0u8; 4096];
+            let len = unsafe { libc::read(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            // Events are `struct inotify_event { int wd; u32 mask, cookie, len; char name[len]; }`.
+            let (mut at, len) = (0, usize::try_from(len).unwrap_or(0));
+            while at + 16 <= len {
+                let word =
+                    |i: usize| u32::from_ne_bytes(buf[at + i..at + i + 4].try_into().unwrap());
+                if word(4) & libc::IN_OPEN != 0 {
+                    opened += 1;
+                }
+                at += 16 + word(12) as usize;
+            }
+        }
+        true
+    }
+}
+
 #[test]
 fn dstu2_records_are_exported_with_their_own_type_names() {
-    let env = Env::new(SandboxConfig {
+    let ctx = TestContext::new(SandboxConfig {
         flavor: fhirdl::sandbox::FhirFlavor::Dstu2,
         smart_configuration: false,
         ..SandboxConfig::default()
     });
-    assert_eq!(code(&env.login("a", &[])), 0);
-    let out = env.fhirdl(&["sync", "--json"]);
+    assert_eq!(code(&ctx.login("a", &[])), 0);
+    let out = ctx.fhirdl(&["sync", "--json"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
-    let dir = out_dir(&env);
+    let dir = out_dir(&ctx);
     assert!(
         dir.join("MedicationOrder.ndjson").exists(),
         "{}",
@@ -378,21 +440,8 @@ fn dstu2_records_are_exported_with_their_own_type_names() {
     assert_eq!(manifest["fhir_version"], "1.0.2");
 }
 
-/// Signs Bob in as profile `b` (the scripted browser types his password).
-fn login_bob(env: &Env) {
-    let mut c = env.cmd_with_browser(&format!(
-        "{} sandbox-browser --user bob --password bob-sandbox",
-        common::bin().display()
-    ));
-    c.args([
-        "login",
-        "--profile",
-        "b",
-        "--fhir-base",
-        &env.base(),
-        "--client-id",
-        "fhirdl-sandbox",
-    ])
-    .args(["--credential-store", "file"]);
-    assert_eq!(code(&env.run(c)), 0);
+/// Signs Bob in as profile `b`.
+fn login_bob(ctx: &TestContext) {
+    let out = ctx.login_as("bob", "b");
+    assert_eq!(code(&out), 0, "{}", text(&out));
 }

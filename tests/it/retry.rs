@@ -3,8 +3,7 @@
 //! too and then fails only its type (exit 3, the other types saved), and a next link to another
 //! origin is refused.
 
-mod common;
-
+use crate::common::{code, json, text, Server, TestContext};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -136,7 +135,7 @@ async fn encounter() -> Response {
 
 #[test]
 fn transient_failures_are_retried_and_permanent_ones_fail_only_their_type() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ctx = TestContext::with_defaults();
     let hits = Arc::new(Hits::default());
     let app = axum::Router::new()
         .route("/fhir/metadata", get(metadata))
@@ -147,25 +146,20 @@ fn transient_failures_are_retried_and_permanent_ones_fail_only_their_type() {
         .route("/fhir/Encounter", get(encounter))
         .route("/fhir/AllergyIntolerance", get(allergy))
         .with_state(hits.clone());
-    let port = serve(&rt, app);
-
-    let dir = tempfile::tempdir().unwrap();
-    let (config_dir, data_dir) = saved_profile(dir.path(), port);
-    let out = std::process::Command::new(common::bin())
-        .env("FHIRDL_CONFIG_DIR", &config_dir)
-        .env("FHIRDL_DATA_DIR", &data_dir)
-        // The permanent 500 is retried with backoff; keep its waits short.
-        .env("FHIRDL_RETRY_BASE_MS", "10")
-        .args(["sync", "--json", "-v"])
-        .output()
-        .unwrap();
-    let shown = common::text(&out);
+    let server = ctx.serve(|_| app);
+    saved_profile(&ctx, &server);
+    let mut c = ctx.command();
+    // The permanent 500 is retried with backoff; keep its waits short.
+    c.env("FHIRDL_RETRY_BASE_MS", "10")
+        .args(["sync", "--json", "-v"]);
+    let out = ctx.run(c);
+    let shown = text(&out);
     assert_eq!(
-        common::code(&out),
+        code(&out),
         3,
         "a failed type makes the run partial: {shown}"
     );
-    let report = common::json(&out);
+    let report = json(&out);
     let of = |ty: &str| {
         report["types"]
             .as_array()
@@ -214,15 +208,15 @@ fn transient_failures_are_retried_and_permanent_ones_fail_only_their_type() {
     );
     assert!(!shown.contains("test-access-token-123"));
     // The types that worked are on disk; the failed ones have no file.
-    let export = data_dir.join("exports/t");
+    let export = ctx.export_dir("t");
     assert!(export.join("Observation.ndjson").exists() && export.join("Encounter.ndjson").exists());
     assert!(!export.join("Condition.ndjson").exists());
 }
 
-/// A saved, signed-in profile for a server on `port` (the sign-in itself is tested elsewhere).
-fn saved_profile(root: &std::path::Path, port: u16) -> (std::path::PathBuf, std::path::PathBuf) {
-    let (config_dir, data_dir) = (root.join("config"), root.join("data"));
-    let base = format!("http://127.0.0.1:{port}/fhir");
+/// A saved, signed-in profile `t` for `server` (the sign-in itself is tested elsewhere).
+fn saved_profile(ctx: &TestContext, server: &Server) {
+    let (config_dir, data_dir) = (ctx.config_dir(), ctx.data_dir());
+    let base = server.url("/fhir");
     let mut cfg = ConfigFile::default();
     cfg.profiles.insert(
         "t".into(),
@@ -238,8 +232,8 @@ fn saved_profile(root: &std::path::Path, port: u16) -> (std::path::PathBuf, std:
             out_dir: None,
             discovery: Some(Discovery {
                 source: DiscoverySource::SmartConfiguration,
-                authorization_endpoint: format!("http://127.0.0.1:{port}/auth"),
-                token_endpoint: format!("http://127.0.0.1:{port}/token"),
+                authorization_endpoint: server.url("/auth"),
+                token_endpoint: server.url("/token"),
                 revocation_endpoint: None,
                 issuer: None,
                 token_endpoint_auth_methods: vec![],
@@ -273,25 +267,17 @@ fn saved_profile(root: &std::path::Path, port: u16) -> (std::path::PathBuf, std:
         serde_json::to_vec(&creds).unwrap(),
     )
     .unwrap();
-
-    (config_dir, data_dir)
 }
 
+/// `--max-rate` spaces requests `1 / rate` apart. Proved from the server's record of arrivals,
+/// never a clock in the test: the searches start only after the answer to `metadata` came back,
+/// each takes a slot at least 100 ms after the one before, and a request arrives after its slot;
+/// so the n-th search to arrive (from 0) arrives at least n × 100 ms after `metadata` did. Only
+/// slowness can add to that, never take from it. The limiter's own spacing is unit-tested on a
+/// paused clock.
 #[test]
 fn max_rate_spaces_every_request() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let times: Arc<std::sync::Mutex<Vec<std::time::Instant>>> = Arc::default();
-    let record = |times: Arc<std::sync::Mutex<Vec<std::time::Instant>>>| {
-        axum::middleware::from_fn(
-            move |req: axum::extract::Request, next: axum::middleware::Next| {
-                let times = times.clone();
-                async move {
-                    times.lock().unwrap().push(std::time::Instant::now());
-                    next.run(req).await
-                }
-            },
-        )
-    };
+    let ctx = TestContext::with_defaults();
     let app = axum::Router::new()
         .route("/fhir/metadata", get(metadata))
         .route("/fhir/Patient/p1", get(patient))
@@ -311,41 +297,20 @@ fn max_rate_spaces_every_request() {
         .route(
             "/fhir/AllergyIntolerance",
             get(|| async { fhir(bundle("AllergyIntolerance", &["a1"], None)) }),
-        )
-        .layer(record(times.clone()));
-    let port = serve(&rt, app);
-    let dir = tempfile::tempdir().unwrap();
-    let (config_dir, data_dir) = saved_profile(dir.path(), port);
-    let started = std::time::Instant::now();
-    let out = std::process::Command::new(common::bin())
-        .env("FHIRDL_CONFIG_DIR", &config_dir)
-        .env("FHIRDL_DATA_DIR", &data_dir)
-        .args(["sync", "--max-rate", "10/s", "--concurrency", "8", "-q"])
-        .output()
-        .unwrap();
-    assert_eq!(common::code(&out), 0, "{}", common::text(&out));
-    let mut t = times.lock().unwrap().clone();
-    t.sort();
-    assert!(t.len() >= 6, "{} requests", t.len());
-    // n requests at 10/s cannot all have arrived sooner than (n-1) × 100 ms after the start.
-    // A pure lower bound: slowness (of the machine or of delivery) can only add to it. The exact
-    // spacing of each request is proved by the limiter's unit test on a paused clock.
-    let last = *t.last().unwrap();
-    let needed = std::time::Duration::from_millis(100) * (t.len() as u32 - 1);
-    assert!(
-        last - started >= needed,
-        "{} requests within {:?}",
-        t.len(),
-        last - started
-    );
-}
-
-/// Serves `app` on a free loopback port; returns the port.
-fn serve(rt: &tokio::runtime::Runtime, app: axum::Router) -> u16 {
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let port = listener.local_addr().unwrap().port();
-    rt.spawn(async move { axum::serve(listener, app).await });
-    port
+        );
+    let server = ctx.serve(|_| app);
+    saved_profile(&ctx, &server);
+    let out = ctx.fhirdl(&["sync", "--max-rate", "10/s", "--concurrency", "8", "-q"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let arrivals = server.arrivals();
+    assert_eq!(arrivals[0].path, "/fhir/metadata", "{arrivals:?}");
+    let searches = &arrivals[1..];
+    assert!(searches.len() >= 5, "{arrivals:?}");
+    let slot = std::time::Duration::from_millis(100);
+    for (n, search) in searches.iter().enumerate() {
+        assert!(
+            search.at - arrivals[0].at >= slot * n as u32,
+            "request {n} after metadata came too soon: {arrivals:?}"
+        );
+    }
 }

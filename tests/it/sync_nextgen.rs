@@ -2,23 +2,21 @@
 //! categories required, fixed pages with path-changing next links, raw document URLs, references
 //! outside the base, refused types, a next link dropped early, no `_lastUpdated`.
 
-mod common;
-
-use common::{code, json, text, Env};
+use crate::common::{code, json, ndjson, text, walk, TestContext};
 use fhirdl::sandbox::{Quirks, SandboxConfig};
 use serde_json::Value;
 
-fn synced(quirks: Quirks) -> (Env, Value) {
-    let env = Env::new(SandboxConfig {
+fn synced(quirks: Quirks) -> (TestContext, Value) {
+    let ctx = TestContext::new(SandboxConfig {
         quirks,
         ..SandboxConfig::default()
     });
-    let out = env.login("a", &[]);
+    let out = ctx.login("a", &[]);
     assert_eq!(code(&out), 0, "{}", text(&out));
-    let out = env.fhirdl(&["sync", "--json"]);
+    let out = ctx.fhirdl(&["sync", "--json"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let report = json(&out);
-    (env, report)
+    (ctx, report)
 }
 
 fn of<'a>(report: &'a Value, ty: &str) -> &'a Value {
@@ -30,22 +28,14 @@ fn of<'a>(report: &'a Value, ty: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{ty} missing from {report}"))
 }
 
-fn lines(env: &Env, ty: &str) -> Vec<Value> {
-    std::fs::read_to_string(
-        env.data_dir()
-            .join("exports/a")
-            .join(format!("{ty}.ndjson")),
-    )
-    .unwrap_or_default()
-    .lines()
-    .map(|l| serde_json::from_str(l).unwrap())
-    .collect()
+fn lines(ctx: &TestContext, ty: &str) -> Vec<Value> {
+    ndjson(&ctx.export_dir("a").join(format!("{ty}.ndjson")))
 }
 
 #[test]
 fn nextgen_enterprise_like_server_is_exported_completely() {
-    let (env, report) = synced(Quirks::nextgen());
-    let dir = env.data_dir().join("exports/a");
+    let (ctx, report) = synced(Quirks::nextgen());
+    let dir = ctx.data_dir().join("exports/a");
     // Category fan-out (recognised from the CapabilityStatement's software name): the
     // observations in standard categories are all there, the uncommon ones are reported.
     let obs = of(&report, "Observation");
@@ -68,11 +58,11 @@ fn nextgen_enterprise_like_server_is_exported_completely() {
         "Medication",
         "Specimen",
     ] {
-        assert!(!lines(&env, ty).is_empty(), "{ty} not exported: {report}");
+        assert!(!lines(&ctx, ty).is_empty(), "{ty} not exported: {report}");
     }
     assert!(!dir.join("sct.ndjson").exists());
     // NextGen documents: raw PDF and C-CDA XML downloaded with the token.
-    let files: Vec<String> = common::walk(&dir.join("attachments"))
+    let files: Vec<String> = walk(&dir.join("attachments"))
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
@@ -80,14 +70,14 @@ fn nextgen_enterprise_like_server_is_exported_completely() {
     assert!(files.iter().any(|f| f.ends_with(".xml")), "{files:?}");
     assert_eq!(report["attachments"]["failed"], 0, "{report}");
     // No duplicates after merging the category queries.
-    let ids: Vec<String> = lines(&env, "Observation")
+    let ids: Vec<String> = lines(&ctx, "Observation")
         .iter()
         .map(|o| o["id"].as_str().unwrap().to_string())
         .collect();
     let mut unique = ids.clone();
     unique.dedup();
     assert_eq!(ids, unique);
-    env.assert_no_leaks();
+    ctx.assert_no_leaks();
 }
 
 #[test]
@@ -139,7 +129,7 @@ fn a_next_link_dropped_early_is_reported_as_a_shortfall() {
 fn pages_counted_by_offset_are_fetched_in_parallel_whatever_later_links_say() {
     // From page 2 on the next links are gone, but page 1's link shows the offset scheme and
     // the total: pages 2 and 3 are asked for at once, and nothing is missing.
-    let (env, report) = synced(Quirks {
+    let (ctx, report) = synced(Quirks {
         fixed_page_size: Some(25),
         drop_next_link: Some(("Observation".into(), 2)),
         ..Quirks::default()
@@ -148,17 +138,17 @@ fn pages_counted_by_offset_are_fetched_in_parallel_whatever_later_links_say() {
     assert_eq!(obs["stored"], 63, "{report}");
     assert_eq!(obs["pages"], 3, "{report}");
     assert_eq!(obs["warnings"], serde_json::json!([]), "{report}");
-    assert_eq!(lines(&env, "Observation").len(), 63);
+    assert_eq!(lines(&ctx, "Observation").len(), 63);
 }
 
 #[test]
 fn without_last_updated_every_run_fetches_whole_and_compares() {
-    let (env, report) = synced(Quirks {
+    let (ctx, report) = synced(Quirks {
         no_last_updated: true,
         ..Quirks::default()
     });
     assert_eq!(of(&report, "Observation")["incremental"], false);
-    let out = env.fhirdl(&["sync", "--json"]);
+    let out = ctx.fhirdl(&["sync", "--json"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let again = json(&out);
     let obs = of(&again, "Observation");
@@ -169,7 +159,7 @@ fn without_last_updated_every_run_fetches_whole_and_compares() {
 
 #[test]
 fn a_shortfall_without_categories_is_recovered_in_date_slices() {
-    let (env, report) = synced(Quirks {
+    let (ctx, report) = synced(Quirks {
         fixed_page_size: Some(5),
         drop_next_link: Some(("Encounter".into(), 1)),
         ..Quirks::default()
@@ -180,8 +170,8 @@ fn a_shortfall_without_categories_is_recovered_in_date_slices() {
         w.contains("7 missing") && w.contains("_lastUpdated slices"),
         "{report}"
     );
-    let patient = env.sandbox.users()[0].patient_id.clone();
-    let expected = lines(&env, "Encounter").len();
+    let patient = ctx.sandbox.users()[0].patient_id.clone();
+    let expected = lines(&ctx, "Encounter").len();
     assert_eq!(enc["stored"].as_u64().unwrap() as usize, expected);
     assert_eq!(
         expected, 12,

@@ -5,21 +5,23 @@
 //! describe the files on disk. Then one run finishes, and the folder must equal an export that was
 //! never interrupted. Also: Ctrl-C (SIGINT) stops cleanly with exit code 130.
 //!
+//! A kill point is drawn as a number of requests: fhirdl is killed as soon as the sandbox has
+//! received that many requests of the run (or when it ends first), so the kills spread over the
+//! whole run, whatever the speed of the machine.
+//!
 //! CI runs 20 kill points. The long form (seed and count from the environment):
 //!
 //! ```sh
-//! FHIRDL_KILLS=100 cargo test --test kills -- --nocapture killed
-//! FHIRDL_KILLS=100 FHIRDL_KILL_SEED=3 cargo test --test kills -- --nocapture killed
+//! FHIRDL_KILLS=100 cargo test --test it -- --nocapture kills::killed
+//! FHIRDL_KILLS=100 FHIRDL_KILL_SEED=3 cargo test --test it -- --nocapture kills::killed
 //! ```
 
-mod common;
-
-use common::{code, text, Env};
+use crate::common::{code, signal, snapshot, text, wait_output, walk, TestContext};
 use fhirdl::sandbox::SandboxConfig;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -32,14 +34,9 @@ fn env_number(name: &str, default: u64) -> u64 {
 /// attachments and their manifest. Left out: `.fhirdl/` (state, lock, removed resources, with
 /// times in them) and the top `manifest.json` (its `synced_at` is a time; checked apart).
 fn data_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    common::walk(dir)
-        .into_iter()
-        .filter_map(|p| {
-            let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-            (!rel.starts_with(".fhirdl/") && rel != "manifest.json")
-                .then(|| (rel, std::fs::read(&p).unwrap_or_default()))
-        })
-        .collect()
+    let mut files = snapshot(dir);
+    files.retain(|rel, _| !rel.starts_with(".fhirdl/") && rel != "manifest.json");
+    files
 }
 
 #[derive(Default, Debug)]
@@ -137,7 +134,7 @@ fn manifest_without_time(dir: &Path) -> serde_json::Value {
 }
 
 /// Amends one Observation and adds one Condition on the server.
-fn change_server(env: &Env, reference: &Path, rng: &mut impl Rng, n: u64) {
+fn change_server(ctx: &TestContext, reference: &Path, rng: &mut impl Rng, n: u64) {
     let obs = std::fs::read_to_string(reference.join("Observation.ndjson")).unwrap();
     let lines: Vec<&str> = obs.lines().collect();
     let mut o: serde_json::Value =
@@ -147,11 +144,11 @@ fn change_server(env: &Env, reference: &Path, rng: &mut impl Rng, n: u64) {
     } else {
         "amended"
     });
-    env.sandbox.set_resource(o).unwrap();
+    ctx.sandbox.set_resource(o).unwrap();
     let cond = std::fs::read_to_string(reference.join("Condition.ndjson")).unwrap();
     let mut c: serde_json::Value = serde_json::from_str(cond.lines().next().unwrap()).unwrap();
     c["id"] = serde_json::json!(format!("zz-kill-{n}"));
-    env.sandbox.set_resource(c).unwrap();
+    ctx.sandbox.set_resource(c).unwrap();
 }
 
 fn sync_args(out: &Path, full: bool) -> Vec<&str> {
@@ -173,30 +170,31 @@ fn sync_args(out: &Path, full: bool) -> Vec<&str> {
 fn killed_syncs_leave_whole_files_and_the_next_run_completes() {
     let kills = env_number("FHIRDL_KILLS", 20);
     let seed = env_number("FHIRDL_KILL_SEED", 7);
-    let env = Env::new(SandboxConfig {
+    let ctx = TestContext::new(SandboxConfig {
         resources_per_patient: 300,
         page_size_max: 10,
         ..SandboxConfig::default()
     });
-    assert_eq!(code(&env.login("a", &[])), 0);
-    let reference = env.data_dir().join("reference");
-    let killed: PathBuf = env.data_dir().join("killed");
-    // The uninterrupted export, timed to spread the kill moments over a whole run.
-    let started = Instant::now();
-    let out = env.fhirdl(&sync_args(&reference, false));
+    assert_eq!(code(&ctx.login("a", &[])), 0);
+    let reference = ctx.data_dir().join("reference");
+    let killed: PathBuf = ctx.data_dir().join("killed");
+    // The uninterrupted export, counted in requests to spread the kill points over a whole run.
+    let requests = || ctx.sandbox.stats().requests;
+    let started = requests();
+    let out = ctx.fhirdl(&sync_args(&reference, false));
     assert_eq!(code(&out), 0, "{}", text(&out));
-    let mut full_span = started.elapsed();
-    let started = Instant::now();
-    assert_eq!(code(&env.fhirdl(&sync_args(&reference, true))), 0);
-    let mut short_span = started.elapsed().max(full_span / 4);
+    let mut full_span = requests() - started;
+    let started = requests();
+    assert_eq!(code(&ctx.fhirdl(&sync_args(&reference, true))), 0);
+    let mut short_span = (requests() - started).max(full_span / 4);
 
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut tally = Tally::default();
     for point in 1..=kills {
         if point > 1 && rng.gen_bool(0.3) {
-            change_server(&env, &reference, &mut rng, point);
+            change_server(&ctx, &reference, &mut rng, point);
             tally.server_changes += 1;
-            let out = env.fhirdl(&sync_args(&reference, false));
+            let out = ctx.fhirdl(&sync_args(&reference, false));
             assert_eq!(code(&out), 0, "{}", text(&out));
         }
         let before = data_files(&killed);
@@ -207,34 +205,34 @@ fn killed_syncs_leave_whole_files_and_the_next_run_completes() {
         } else {
             tally.incremental_runs += 1;
         }
-        // The kill moment is drawn over the length of the last run of the same kind that
-        // finished (a first guess: the uninterrupted runs above). Measured times only pick
-        // moments; nothing is asserted about them.
+        // The kill point is drawn over the requests of the last run of the same kind that
+        // finished (a first guess: the uninterrupted runs above).
         let span = if full {
             &mut full_span
         } else {
             &mut short_span
         };
-        let delay = Duration::from_micros(rng.gen_range(0..=span.as_micros() as u64));
-        let mut c = env.cmd();
+        let kill_after = rng.gen_range(0..=*span);
+        let mut c = ctx.command();
         c.args(sync_args(&killed, full))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
-        let started = Instant::now();
+        let started = requests();
         let mut child = c.spawn().unwrap();
+        // Watched, not timed: the run ends, or the sandbox has seen `kill_after` of its requests.
         let finished = loop {
             if child.try_wait().unwrap().is_some() {
-                break Some(started.elapsed());
+                break Some(requests() - started);
             }
-            if started.elapsed() >= delay {
+            if requests() - started >= kill_after {
                 break None;
             }
-            std::thread::sleep(Duration::from_millis(1));
+            std::thread::yield_now();
         };
         match finished {
-            Some(took) => {
+            Some(made) => {
                 tally.finished_before_kill += 1;
-                *span = took;
+                *span = made;
             }
             None => {
                 child.kill().unwrap(); // SIGKILL
@@ -244,7 +242,7 @@ fn killed_syncs_leave_whole_files_and_the_next_run_completes() {
         child.wait().unwrap();
         check_kill_point(&killed, &before, &new, &mut tally, point);
     }
-    let out = env.fhirdl(&sync_args(&killed, false));
+    let out = ctx.fhirdl(&sync_args(&killed, false));
     assert_eq!(code(&out), 0, "{}", text(&out));
     let (got, want) = (data_files(&killed), data_files(&reference));
     assert_eq!(
@@ -284,32 +282,30 @@ fn killed_syncs_leave_whole_files_and_the_next_run_completes() {
     );
 }
 
+/// Ctrl-C while the export is provably running: the sandbox holds the Observation search, and
+/// the signal goes out once that search has arrived.
 #[test]
 fn ctrl_c_stops_cleanly_says_what_was_saved_and_exits_130() {
-    let env = Env::new(SandboxConfig {
-        resources_per_patient: 1500,
+    let ctx = TestContext::new(SandboxConfig {
+        resources_per_patient: 300,
         page_size_max: 20,
-        quirks: fhirdl::sandbox::Quirks {
-            latency: Duration::from_millis(40),
-            ..Default::default()
-        },
         ..SandboxConfig::default()
     });
-    assert_eq!(code(&env.login("a", &[])), 0);
-    let dir = env.data_dir().join("exports").join("a");
-    let mut c = env.cmd();
-    // One request at a time: the export takes several seconds, so the signal lands mid-run.
-    c.args(["sync", "--concurrency", "1"])
+    assert_eq!(code(&ctx.login("a", &[])), 0);
+    let dir = ctx.export_dir("a");
+    let hold = ctx.sandbox.hold("/Observation?");
+    let mut c = ctx.command();
+    c.args(["sync"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
     let child = c.spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = child.wait_with_output().unwrap();
+    assert!(
+        hold.wait_held(1, Duration::from_secs(60)),
+        "the export never searched Observation"
+    );
+    signal(child.id(), "INT");
+    let out = wait_output(child, Duration::from_secs(60));
+    hold.release();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(
@@ -321,7 +317,7 @@ fn ctrl_c_stops_cleanly_says_what_was_saved_and_exits_130() {
     );
     // What was saved is whole and described by the manifest; the lock is released and the next
     // run completes.
-    for f in common::walk(&dir) {
+    for f in walk(&dir) {
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
         assert!(
             !name.starts_with(fhirdl::atomic::TEMP_PREFIX),
@@ -334,6 +330,41 @@ fn ctrl_c_stops_cleanly_says_what_was_saved_and_exits_130() {
         }
     }
     assert!(fhirdl::sync::manifest::verify(&dir).unwrap().is_empty());
-    let out = env.fhirdl(&["sync"]);
+    let out = ctx.fhirdl(&["sync"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
+}
+
+/// Regression: a Ctrl-C that came while fhirdl was not waiting in a `select!` on it (between two
+/// of them) was lost once tokio had taken over SIGINT, and the run went on to exit 0 (the
+/// intermittent exit 0 of the test above, issue 15). Here it comes while the second profile of
+/// `--all-profiles` reads the CapabilityStatement, after the first profile's run took over the
+/// signal.
+#[test]
+fn ctrl_c_between_two_waits_is_not_lost() {
+    let ctx = TestContext::with_defaults();
+    assert_eq!(code(&ctx.login("a", &[])), 0);
+    let out = ctx.login_as("bob", "b");
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let first = ctx.sandbox.hold("/Observation?");
+    let mut c = ctx.command();
+    c.args(["sync", "--all-profiles"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let child = c.spawn().unwrap();
+    assert!(
+        first.wait_held(1, Duration::from_secs(60)),
+        "profile a never searched Observation"
+    );
+    let second = ctx.sandbox.hold("/metadata");
+    first.release();
+    assert!(
+        second.wait_held(1, Duration::from_secs(60)),
+        "profile b never read the CapabilityStatement"
+    );
+    signal(child.id(), "INT");
+    second.release();
+    let out = wait_output(child, Duration::from_secs(60));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("sync interrupted"), "{err}");
 }

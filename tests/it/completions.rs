@@ -1,5 +1,5 @@
 //! The committed completion scripts under `completions/` must match what the binary generates.
-//! Regenerate them with `FHIRDL_UPDATE_COMPLETIONS=1 cargo test --test completions`.
+//! Regenerate them with `FHIRDL_UPDATE_COMPLETIONS=1 cargo test --test it completions`.
 
 use std::path::Path;
 
@@ -32,6 +32,6 @@ fn committed_completions_are_current() {
     }
     assert!(
         stale.is_empty(),
-        "stale completion scripts: {stale:?}\nregenerate: FHIRDL_UPDATE_COMPLETIONS=1 cargo test --test completions"
+        "stale completion scripts: {stale:?}\nregenerate: FHIRDL_UPDATE_COMPLETIONS=1 cargo test --test it completions"
     );
 }

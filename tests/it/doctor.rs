@@ -3,9 +3,7 @@
 //! server listens on 127.0.0.1; the one non-loopback name used, `nonexistent.invalid`, can never
 //! resolve (RFC 6761).
 
-mod common;
-
-use common::{code, free_port, json, text, Env};
+use crate::common::{code, free_port, json, text, Server, TestContext};
 use fhirdl::sandbox::SandboxConfig;
 use serde_json::Value;
 use std::process::Output;
@@ -15,13 +13,13 @@ use std::sync::Arc;
 use fhirdl::doctor::local::PROXY_VARS;
 
 /// `fhirdl doctor ARGS` with no proxy variables (so loopback servers are reached directly).
-fn doctor(env: &Env, args: &[&str]) -> Output {
-    let mut c = env.cmd();
+fn doctor(ctx: &TestContext, args: &[&str]) -> Output {
+    let mut c = ctx.command();
     for v in PROXY_VARS {
         c.env_remove(v);
     }
     c.arg("doctor").args(args);
-    env.run(c)
+    ctx.run(c)
 }
 
 fn check<'a>(doc: &'a Value, id: &str) -> &'a Value {
@@ -71,11 +69,11 @@ const ALL_CHECKS: &[&str] = &[
 
 #[test]
 fn healthy_sandbox_is_all_ok() {
-    let env = Env::new(SandboxConfig::default());
-    let out = env.login("alice", &[]);
+    let ctx = TestContext::with_defaults();
+    let out = ctx.login("alice", &[]);
     assert_eq!(code(&out), 0, "{}", text(&out));
 
-    let out = doctor(&env, &["--profile", "alice", "--json"]);
+    let out = doctor(&ctx, &["--profile", "alice", "--json"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let doc = json(&out);
     assert_eq!(doc["result"], "ok", "{doc:#}");
@@ -90,7 +88,7 @@ fn healthy_sandbox_is_all_ok() {
     assert!(detail(&doc, "token_endpoint").contains("invalid_grant"));
 
     // The human table: stdout, one line per check, no colours without a terminal.
-    let out = doctor(&env, &["--profile", "alice"]);
+    let out = doctor(&ctx, &["--profile", "alice"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -100,9 +98,9 @@ fn healthy_sandbox_is_all_ok() {
     assert!(!table.contains('\x1b'), "{table}");
 
     // Offline: only this computer; the network steps are skipped with the reason.
-    let before = env.sandbox.stats().requests;
+    let before = ctx.sandbox.stats().requests;
     let out = doctor(
-        &env,
+        &ctx,
         &["--profile", "alice", "--offline-checks-only", "--json"],
     );
     assert_eq!(code(&out), 0, "{}", text(&out));
@@ -111,18 +109,18 @@ fn healthy_sandbox_is_all_ok() {
     assert!(detail(&doc, "metadata").contains("--offline-checks-only"));
     assert_eq!(status(&doc, "redirect_uri"), "ok");
     assert_eq!(
-        env.sandbox.stats().requests,
+        ctx.sandbox.stats().requests,
         before,
         "offline must not call the server"
     );
-    env.assert_no_leaks();
+    ctx.assert_no_leaks();
 }
 
 #[test]
 fn unresolvable_host_fails_dns_and_skips_the_rest() {
-    let env = Env::new(SandboxConfig::default());
+    let ctx = TestContext::with_defaults();
     let out = doctor(
-        &env,
+        &ctx,
         &["--fhir-base", "https://nonexistent.invalid/fhir", "--json"],
     );
     assert_eq!(code(&out), 9, "{}", text(&out));
@@ -143,10 +141,10 @@ fn unresolvable_host_fails_dns_and_skips_the_rest() {
 
 #[test]
 fn refused_port_fails_tcp() {
-    let env = Env::new(SandboxConfig::default());
+    let ctx = TestContext::with_defaults();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}/fhir");
-    let out = doctor(&env, &["--fhir-base", &base, "--json"]);
+    let out = doctor(&ctx, &["--fhir-base", &base, "--json"]);
     assert_eq!(code(&out), 9, "{}", text(&out));
     let doc = json(&out);
     assert_eq!(status(&doc, "dns"), "ok");
@@ -158,7 +156,7 @@ fn refused_port_fails_tcp() {
 
 /// A TLS server on 127.0.0.1 with a self-signed certificate (expired if asked); counts the
 /// connections it accepted.
-fn tls_server(env: &Env, expired: bool) -> (u16, Arc<AtomicU64>) {
+fn tls_server(ctx: &TestContext, expired: bool) -> (u16, Arc<AtomicU64>) {
     let mut params =
         rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
             .unwrap();
@@ -182,14 +180,13 @@ fn tls_server(env: &Env, expired: bool) -> (u16, Arc<AtomicU64>) {
         )
         .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = env
-        .rt
+    let listener = ctx
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let port = listener.local_addr().unwrap().port();
     let hits = Arc::new(AtomicU64::new(0));
     let counter = hits.clone();
-    env.rt.spawn(async move {
+    ctx.spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             counter.fetch_add(1, Ordering::SeqCst);
             let acceptor = acceptor.clone();
@@ -203,10 +200,10 @@ fn tls_server(env: &Env, expired: bool) -> (u16, Arc<AtomicU64>) {
 
 #[test]
 fn self_signed_certificate_fails_tls_with_the_reason() {
-    let env = Env::new(SandboxConfig::default());
-    let (port, hits) = tls_server(&env, false);
+    let ctx = TestContext::with_defaults();
+    let (port, hits) = tls_server(&ctx, false);
     let base = format!("https://127.0.0.1:{port}/fhir");
-    let out = doctor(&env, &["--fhir-base", &base, "--json"]);
+    let out = doctor(&ctx, &["--fhir-base", &base, "--json"]);
     assert_eq!(code(&out), 9, "{}", text(&out));
     let doc = json(&out);
     assert_eq!(status(&doc, "tcp"), "ok");
@@ -232,10 +229,10 @@ fn self_signed_certificate_fails_tls_with_the_reason() {
 
 #[test]
 fn expired_certificate_fails_tls_with_the_reason() {
-    let env = Env::new(SandboxConfig::default());
-    let (port, hits) = tls_server(&env, true);
+    let ctx = TestContext::with_defaults();
+    let (port, hits) = tls_server(&ctx, true);
     let base = format!("https://127.0.0.1:{port}/fhir");
-    let out = doctor(&env, &["--fhir-base", &base, "--json"]);
+    let out = doctor(&ctx, &["--fhir-base", &base, "--json"]);
     assert_eq!(code(&out), 9, "{}", text(&out));
     let doc = json(&out);
     assert_eq!(status(&doc, "tls"), "fail", "{doc:#}");
@@ -264,29 +261,16 @@ struct Facade {
 struct FacadeState {
     facade: Facade,
     origin: String,
-    hits: AtomicU64,
 }
 
-/// Starts the facade; returns its FHIR base and its hit counter.
-fn facade(env: &Env, facade: Facade) -> (String, Arc<FacadeState>) {
+/// Starts the facade; returns its FHIR base and the server (which counts its hits).
+fn facade(ctx: &TestContext, facade: Facade) -> (String, Server) {
     use axum::extract::State;
     use axum::http::{header, StatusCode};
     use axum::response::{IntoResponse, Response};
     use axum::routing::{get, post};
 
-    let listener = env
-        .rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    let state = Arc::new(FacadeState {
-        facade,
-        origin: origin.clone(),
-        hits: AtomicU64::new(0),
-    });
-
     fn answer(s: &FacadeState, status: StatusCode, ct: &str, body: String) -> Response {
-        s.hits.fetch_add(1, Ordering::SeqCst);
         let when = std::time::SystemTime::now()
             .checked_add(std::time::Duration::from_secs(
                 s.facade.date_offset.unsigned_abs(),
@@ -360,29 +344,32 @@ fn facade(env: &Env, facade: Facade) -> (String, Arc<FacadeState>) {
         )
     }
 
-    let app = axum::Router::new()
-        .route("/fhir/metadata", get(metadata))
-        .route("/fhir/.well-known/smart-configuration", get(smart))
-        .route("/authorize", get(authorize))
-        .route("/token", post(token))
-        .with_state(state.clone());
-    env.rt.spawn(async move {
-        let _ = axum::serve(listener, app).await;
+    let server = ctx.serve(|origin| {
+        let state = Arc::new(FacadeState {
+            facade,
+            origin: origin.to_string(),
+        });
+        axum::Router::new()
+            .route("/fhir/metadata", get(metadata))
+            .route("/fhir/.well-known/smart-configuration", get(smart))
+            .route("/authorize", get(authorize))
+            .route("/token", post(token))
+            .with_state(state)
     });
-    (format!("{origin}/fhir"), state)
+    (server.url("/fhir"), server)
 }
 
 #[test]
 fn metadata_as_an_html_page_is_named() {
-    let env = Env::new(SandboxConfig::default());
-    let (base, state) = facade(
-        &env,
+    let ctx = TestContext::with_defaults();
+    let (base, server) = facade(
+        &ctx,
         Facade {
             html_metadata: true,
             ..Facade::default()
         },
     );
-    let out = doctor(&env, &["--fhir-base", &base, "--json"]);
+    let out = doctor(&ctx, &["--fhir-base", &base, "--json"]);
     assert_eq!(code(&out), 9, "{}", text(&out));
     let doc = json(&out);
     assert_eq!(status(&doc, "metadata"), "fail");
@@ -395,28 +382,28 @@ fn metadata_as_an_html_page_is_named() {
         .as_str()
         .unwrap()
         .contains("FHIR base URL"));
-    assert!(state.hits.load(Ordering::SeqCst) >= 1);
+    assert!(server.hits() >= 1);
 }
 
 #[test]
 fn capability_statement_fallback_works_and_no_discovery_fails() {
-    let env = Env::new(SandboxConfig {
+    let ctx = TestContext::new(SandboxConfig {
         smart_configuration: false,
         ..SandboxConfig::default()
     });
-    let out = doctor(&env, &["--fhir-base", &env.base(), "--json"]);
+    let out = doctor(&ctx, &["--fhir-base", &ctx.base(), "--json"]);
     let doc = json(&out);
     assert_eq!(status(&doc, "smart_discovery"), "ok", "{doc:#}");
     assert!(detail(&doc, "smart_discovery").contains("fallback"));
     assert_eq!(status(&doc, "token_endpoint"), "ok");
     assert_ne!(code(&out), 9, "{}", text(&out));
 
-    let env = Env::new(SandboxConfig {
+    let ctx = TestContext::new(SandboxConfig {
         smart_configuration: false,
         oauth_uris_in_metadata: false,
         ..SandboxConfig::default()
     });
-    let out = doctor(&env, &["--fhir-base", &env.base(), "--json"]);
+    let out = doctor(&ctx, &["--fhir-base", &ctx.base(), "--json"]);
     assert_eq!(code(&out), 9, "{}", text(&out));
     let doc = json(&out);
     assert_eq!(status(&doc, "metadata"), "ok");
@@ -433,16 +420,16 @@ fn capability_statement_fallback_works_and_no_discovery_fails() {
 
 #[test]
 fn token_endpoint_down_is_a_failure() {
-    let env = Env::new(SandboxConfig::default());
+    let ctx = TestContext::with_defaults();
     let down = format!("http://127.0.0.1:{}/token", free_port());
     let (base, _) = facade(
-        &env,
+        &ctx,
         Facade {
             token_endpoint: Some(down),
             ..Facade::default()
         },
     );
-    let out = doctor(&env, &["--fhir-base", &base, "--json"]);
+    let out = doctor(&ctx, &["--fhir-base", &base, "--json"]);
     assert_eq!(code(&out), 9, "{}", text(&out));
     let doc = json(&out);
     assert_eq!(status(&doc, "authorize_endpoint"), "ok", "{doc:#}");
@@ -452,15 +439,15 @@ fn token_endpoint_down_is_a_failure() {
 
 #[test]
 fn clock_skew_of_ten_minutes_fails() {
-    let env = Env::new(SandboxConfig::default());
+    let ctx = TestContext::with_defaults();
     let (base, _) = facade(
-        &env,
+        &ctx,
         Facade {
             date_offset: 600,
             ..Facade::default()
         },
     );
-    let out = doctor(&env, &["--fhir-base", &base, "--json"]);
+    let out = doctor(&ctx, &["--fhir-base", &base, "--json"]);
     assert_eq!(code(&out), 9, "{}", text(&out));
     let doc = json(&out);
     assert_eq!(status(&doc, "clock_skew"), "fail", "{doc:#}");
@@ -473,10 +460,10 @@ fn clock_skew_of_ten_minutes_fails() {
 
 #[test]
 fn expired_login_fails_with_the_login_hint() {
-    let env = Env::new(SandboxConfig::default());
-    assert_eq!(code(&env.login("alice", &[])), 0);
-    env.sandbox.revoke_all_tokens();
-    let out = doctor(&env, &["--profile", "alice", "--json"]);
+    let ctx = TestContext::with_defaults();
+    assert_eq!(code(&ctx.login("alice", &[])), 0);
+    ctx.sandbox.revoke_all_tokens();
+    let out = doctor(&ctx, &["--profile", "alice", "--json"]);
     assert_eq!(code(&out), 9, "{}", text(&out));
     let doc = json(&out);
     assert_eq!(status(&doc, "signed_in"), "ok");
@@ -488,17 +475,17 @@ fn expired_login_fails_with_the_login_hint() {
     assert_eq!(status(&doc, "type_probes"), "skipped");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("fhirdl login --profile alice"), "{err}");
-    env.assert_no_leaks();
+    ctx.assert_no_leaks();
 }
 
 #[test]
 fn a_type_answering_403_is_named_as_a_warning() {
-    let env = Env::new(SandboxConfig::default());
+    let ctx = TestContext::with_defaults();
     let scope =
         "launch/patient openid fhirUser offline_access patient/Patient.rs patient/Observation.rs";
-    let out = env.login("alice", &["--scope", scope]);
+    let out = ctx.login("alice", &["--scope", scope]);
     assert_eq!(code(&out), 0, "{}", text(&out));
-    let out = doctor(&env, &["--profile", "alice", "--json"]);
+    let out = doctor(&ctx, &["--profile", "alice", "--json"]);
     assert_eq!(code(&out), 0, "warnings only: {}", text(&out));
     let doc = json(&out);
     assert_eq!(status(&doc, "access_token"), "ok");
@@ -518,14 +505,14 @@ fn a_type_answering_403_is_named_as_a_warning() {
 
 #[test]
 fn report_trace_file_and_output_hold_no_secrets_ids_or_contents() {
-    let env = Env::new(SandboxConfig::default());
-    assert_eq!(code(&env.login("alice", &[])), 0);
+    let ctx = TestContext::with_defaults();
+    assert_eq!(code(&ctx.login("alice", &[])), 0);
     // Force a refresh during the run, so a new access and refresh token travel too.
-    env.sandbox.expire_access_tokens();
-    let report = env.dir.path().join("out/report.json");
-    let trace = env.dir.path().join("out/trace.jsonl");
+    ctx.sandbox.expire_access_tokens();
+    let report = ctx.root().join("out/report.json");
+    let trace = ctx.root().join("out/trace.jsonl");
     std::fs::create_dir_all(trace.parent().unwrap()).unwrap();
-    let mut c = env.cmd();
+    let mut c = ctx.command();
     for v in PROXY_VARS {
         c.env_remove(v);
     }
@@ -537,9 +524,9 @@ fn report_trace_file_and_output_hold_no_secrets_ids_or_contents() {
         "--report",
         report.to_str().unwrap(),
     ]);
-    let out = env.run(c);
+    let out = ctx.run(c);
     assert_eq!(code(&out), 0, "{}", text(&out));
-    let json_out = doctor(&env, &["--profile", "alice", "--json"]);
+    let json_out = doctor(&ctx, &["--profile", "alice", "--json"]);
     assert_eq!(code(&json_out), 0, "{}", text(&json_out));
 
     let report_text = std::fs::read_to_string(&report).unwrap();
@@ -569,7 +556,7 @@ fn report_trace_file_and_output_hold_no_secrets_ids_or_contents() {
         }
     }
 
-    let alice = &env.sandbox.users()[0];
+    let alice = &ctx.sandbox.users()[0];
     let family = alice.display_name.rsplit(' ').next().unwrap().to_string();
     let hashed = fhirdl::trace::patient_hash(&alice.patient_id);
     assert!(
@@ -593,19 +580,19 @@ fn report_trace_file_and_output_hold_no_secrets_ids_or_contents() {
             !hay.contains(&family),
             "the patient's family name leaked into the {name}"
         );
-        for s in env.sandbox.issued_secrets().iter().filter(|s| s.len() >= 8) {
+        for s in ctx.sandbox.issued_secrets().iter().filter(|s| s.len() >= 8) {
             assert!(!hay.contains(s.as_str()), "a secret leaked into the {name}");
         }
     }
-    env.assert_no_leaks();
+    ctx.assert_no_leaks();
 }
 
 #[test]
 fn trace_bodies_warns_about_health_data() {
-    let env = Env::new(SandboxConfig::default());
-    assert_eq!(code(&env.login("alice", &[])), 0);
-    let trace = env.dir.path().join("bodies.jsonl");
-    let out = env.fhirdl(&[
+    let ctx = TestContext::with_defaults();
+    assert_eq!(code(&ctx.login("alice", &[])), 0);
+    let trace = ctx.root().join("bodies.jsonl");
+    let out = ctx.fhirdl(&[
         "--trace-file",
         trace.to_str().unwrap(),
         "--trace-bodies",
@@ -619,27 +606,27 @@ fn trace_bodies_warns_about_health_data() {
     assert!(trace_text.contains("\\\"resourceType\\\""), "{trace_text}");
 
     // --trace-bodies alone is a usage error.
-    let out = env.fhirdl(&["--trace-bodies", "status"]);
+    let out = ctx.fhirdl(&["--trace-bodies", "status"]);
     assert_eq!(code(&out), 2, "{}", text(&out));
 }
 
 #[test]
 fn usage_errors_and_help() {
-    let env = Env::new(SandboxConfig::default());
-    let out = doctor(&env, &[]);
+    let ctx = TestContext::with_defaults();
+    let out = doctor(&ctx, &[]);
     assert_eq!(code(&out), 2, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--fhir-base"));
-    let out = doctor(&env, &["--profile", "x", "--fhir-base", &env.base()]);
+    let out = doctor(&ctx, &["--profile", "x", "--fhir-base", &ctx.base()]);
     assert_eq!(code(&out), 2, "{}", text(&out));
-    let out = doctor(&env, &["--fhir-base", "http://fhir.example.org/r4"]);
+    let out = doctor(&ctx, &["--fhir-base", "http://fhir.example.org/r4"]);
     assert_eq!(code(&out), 2, "plain http off loopback: {}", text(&out));
 
-    let help = env.fhirdl(&["doctor", "--help"]);
+    let help = ctx.fhirdl(&["doctor", "--help"]);
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(
         help.contains("--report") && help.contains("Exit code 9"),
         "{help}"
     );
-    let top = env.fhirdl(&["--help"]);
+    let top = ctx.fhirdl(&["--help"]);
     assert!(String::from_utf8_lossy(&top.stdout).contains("  9    fhirdl doctor"));
 }

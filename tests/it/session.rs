@@ -1,9 +1,7 @@
 //! The signed-in session used in-process: concurrent 401s collapse into one refresh, and the
 //! rotated refresh token is on disk before the new access token is used.
 
-mod common;
-
-use common::{code, text, Env};
+use crate::common::{code, json, text, TestContext};
 use fhirdl::auth::store::StoreKind;
 use fhirdl::config::ConfigFile;
 use fhirdl::config::Paths;
@@ -14,18 +12,18 @@ use std::sync::Arc;
 
 #[test]
 fn concurrent_unauthorized_requests_share_one_refresh() {
-    let env = Env::new(SandboxConfig::default());
-    let out = env.login("a", &[]);
+    let ctx = TestContext::with_defaults();
+    let out = ctx.login("a", &[]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let paths = Paths {
-        config_dir: env.config_dir(),
-        data_dir: env.data_dir(),
+        config_dir: ctx.config_dir(),
+        data_dir: ctx.data_dir(),
     };
     let cfg = ConfigFile::load(&paths.config_file()).unwrap();
     let (name, profile) = cfg.select(Some("a")).unwrap();
-    let patient = env.sandbox.users()[0].patient_id.clone();
-    env.sandbox.expire_access_tokens();
-    let refreshed = env.rt.block_on(async {
+    let patient = ctx.sandbox.users()[0].patient_id.clone();
+    ctx.sandbox.expire_access_tokens();
+    let refreshed = ctx.block_on(async {
         let http = Http::new(Arc::new(Ui::default())).unwrap();
         let store = paths.credential_store(StoreKind::File);
         let fhir = fhirdl::connect::fhir_client(&http, &paths, &name, profile, None)
@@ -53,7 +51,7 @@ fn concurrent_unauthorized_requests_share_one_refresh() {
         "the credential store must hold the rotated tokens"
     );
     assert_eq!(
-        env.sandbox.stats().refresh_grants,
+        ctx.sandbox.stats().refresh_grants,
         1,
         "eight 401s, one refresh"
     );
@@ -61,13 +59,13 @@ fn concurrent_unauthorized_requests_share_one_refresh() {
 
 #[test]
 fn issuer_parameter_and_localhost_redirects() {
-    let env = Env::new(SandboxConfig {
+    let ctx = TestContext::new(SandboxConfig {
         iss_parameter: true,
         ..SandboxConfig::default()
     });
-    let out = env.login("a", &["--redirect-host", "localhost", "--json"]);
+    let out = ctx.login("a", &["--redirect-host", "localhost", "--json"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
-    let doc = common::json(&out);
+    let doc = json(&out);
     assert!(
         doc["redirect_uri"]
             .as_str()
@@ -80,9 +78,9 @@ fn issuer_parameter_and_localhost_redirects() {
 #[test]
 fn sandbox_command_serves_a_usable_server() {
     use std::io::BufRead;
-    let env = Env::new(SandboxConfig::default());
-    let mut child = env
-        .cmd()
+    let ctx = TestContext::with_defaults();
+    let mut child = ctx
+        .command()
         .args(["sandbox", "--port", "0", "--json", "--seed", "7"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -104,7 +102,7 @@ fn sandbox_command_serves_a_usable_server() {
         serde_json::from_str(&doc).unwrap_or_else(|e| panic!("{e}: {doc}"));
     let base = info["fhir_base"].as_str().unwrap().to_string();
     assert!(info["users"][0]["password"].is_string());
-    let mut c = env.cmd();
+    let mut c = ctx.command();
     c.args([
         "login",
         "--profile",
@@ -115,7 +113,7 @@ fn sandbox_command_serves_a_usable_server() {
         "fhirdl-sandbox",
     ])
     .args(["--credential-store", "file", "--timeout", "20s"]);
-    let out = env.run(c);
+    let out = ctx.run(c);
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(code(&out), 0, "{}", text(&out));

@@ -1,0 +1,26 @@
+//! fhirdl's integration tests, built as one binary (`cargo test --test it`): each module runs
+//! the real `fhirdl` binary or the embedded sandbox through the one harness in `common`
+//! ([`common::TestContext`]). `cargo test --all-targets` runs them with the unit tests.
+//!
+//! Nothing here sleeps to wait or asserts how long something took: a test waits on a file, a
+//! channel or a sandbox hold ([`fhirdl::sandbox::Hold`]), always with a deadline.
+
+mod common;
+
+mod completions;
+mod disk;
+mod doctor;
+mod faults;
+mod hostile;
+mod keyring;
+mod kills;
+mod login;
+mod properties;
+mod retry;
+mod sandbox_quirks;
+mod sandbox_server;
+mod secrets;
+mod session;
+mod sync;
+mod sync_nextgen;
+mod versions;
