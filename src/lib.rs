@@ -7,12 +7,14 @@
 //! [`doctor`] diagnoses a connection; [`trace`] records HTTP exchanges for `--trace-file`.
 
 pub mod auth;
+pub mod bundle;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod doctor;
 pub mod error;
 pub mod fhir;
+pub mod folder;
 pub mod fsutil;
 pub mod http;
 pub mod output;
@@ -23,6 +25,7 @@ pub mod settings;
 pub mod sync;
 pub mod timefmt;
 pub mod trace;
+pub mod view;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -87,5 +90,8 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<()> {
         Command::SandboxBrowser(args) => commands::sandbox::browser(args).await,
         Command::Demo(args) => commands::demo::run(ctx, args).await,
         Command::Doctor(args) => commands::doctor::run(ctx, args).await,
+        Command::View(args) => commands::view::run(ctx, args).await,
+        Command::Bundle(args) => commands::bundle::run(ctx, args).await,
+        Command::Unbundle(args) => commands::bundle::unbundle(ctx, args).await,
     }
 }

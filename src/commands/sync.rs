@@ -154,7 +154,11 @@ async fn run_one(
         .and_then(crate::providers::find)
         .and_then(|p| p.max_requests_per_minute)
         .map(|n| f64::from(n) / 60.0);
-    sync_profile(ctx, name, profile, &opts, args.max_rate.or(preset_rate)).await
+    let report = sync_profile(ctx, name, profile, &opts, args.max_rate.or(preset_rate)).await?;
+    if args.view {
+        super::view::build(ctx, &opts.out, None)?;
+    }
+    Ok(report)
 }
 
 /// Syncs one saved profile (also used by `demo`).
@@ -177,7 +181,11 @@ pub async fn sync_profile(
     let fhir = FhirClient::new(ctx.http.clone(), base, Arc::new(session))
         .with_rate_limit(max_rate)
         .with_concurrency(opts.concurrency);
-    sync::sync(fhir, &patient, opts, &ctx.ui).await
+    let report = sync::sync(fhir, &patient, opts, &ctx.ui).await?;
+    if !opts.dry_run {
+        crate::folder::readme::write(&opts.out)?;
+    }
+    Ok(report)
 }
 
 pub fn print_report(ctx: &Ctx, r: &Report) {
