@@ -6,7 +6,9 @@
 //! chosen size and a fixed latency added to every request. Each `fhirdl` run is a child process
 //! reaped with `wait4`, which gives that child's own peak RSS and CPU time
 //! (`getrusage(RUSAGE_CHILDREN)` would report the largest RSS of all children so far, hiding a
-//! smaller later run). This file measures and prints; it asserts nothing about speed.
+//! smaller later run). On the 0 ms pass, `fhirdl view` and `fhirdl bundle` (plain and gzip) run
+//! on the full export too (issue 16). This file measures and prints; it asserts nothing about
+//! speed.
 
 #[cfg(unix)]
 mod bench {
@@ -440,7 +442,7 @@ mod bench {
             bound_note: note.into(),
             runs,
         };
-        Ok(vec![
+        let mut rows = vec![
             row("full export", full, l_full, &note_full),
             row("no-change sync", same, l_one, &note_one),
             row(
@@ -449,7 +451,59 @@ mod bench {
                 l_one,
                 &note_one,
             ),
-        ])
+        ];
+        // Offline commands do not depend on the latency: measured once, on the 0 ms pass.
+        if latency_ms == 0 {
+            let out = bench.dir.path().join("export-0");
+            rows.extend(offline_rows(&bench, &out, size, held, runs)?);
+        }
+        Ok(rows)
+    }
+
+    /// `fhirdl view` and `fhirdl bundle` (plain and gzip) on an export, `runs` times each
+    /// (issue 16: 100,000 resources must render in 3 s at most). `out MiB` is the file written.
+    fn offline_rows(
+        bench: &Bench,
+        out: &Path,
+        size: &str,
+        resources: usize,
+        runs: usize,
+    ) -> Result<Vec<Row>> {
+        let out_s = out.display().to_string();
+        let commands: [(&str, &[&str], &str); 3] = [
+            ("view (record.html)", &["view"], "record.html"),
+            ("bundle (collection)", &["bundle"], "record.bundle.json"),
+            (
+                "bundle --gzip",
+                &["bundle", "--gzip"],
+                "record.bundle.json.gz",
+            ),
+        ];
+        let mut rows = Vec::new();
+        for (scenario, command, file) in commands {
+            let mut all = Vec::new();
+            for _ in 0..runs {
+                let mut args = command.to_vec();
+                args.extend_from_slice(&["--out", &out_s, "-q"]);
+                let (status, _, stderr, mut run) = run_child(bench.cmd(&args))?;
+                ensure!(
+                    status == 0,
+                    "fhirdl {command:?} failed ({status}):\n{stderr}"
+                );
+                run.out_bytes = std::fs::metadata(out.join(file))?.len();
+                all.push(run);
+            }
+            rows.push(Row {
+                scenario: scenario.into(),
+                size: size.into(),
+                resources,
+                latency_ms: 0,
+                bound_s: None,
+                bound_note: "offline: reads the export folder only (no bound)".into(),
+                runs: all,
+            });
+        }
+        Ok(rows)
     }
 
     /// Full exports only, on a sandbox with `quirks`, with `extra` sync arguments.

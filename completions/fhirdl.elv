@@ -42,6 +42,9 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand completions 'Print a shell completion script'
             cand sandbox 'Run the embedded SMART on FHIR test server in the foreground'
             cand doctor 'Check, step by step, why a connection to a provider fails (network, TLS, SMART, sign-in)'
+            cand view 'Write record.html: the export as one page to read, print or share (offline, with charts)'
+            cand bundle 'Write the export as one FHIR Bundle (collection or transaction) for other apps'
+            cand unbundle 'Split a FHIR Bundle (plain or gzip) into <Type>.ndjson files, one resource per line'
             cand demo 'Try fhirdl end to end against the embedded sandbox: no account, no internet'
             cand sandbox-browser 'A scripted browser for the sandbox''s login page (used as $BROWSER by the tests)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -93,6 +96,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand --dry-run 'Fetch and report what would change, but write nothing'
             cand --all-profiles 'Sync every saved profile in turn (one summary, the worst exit code)'
             cand --no-attachments 'Do not download attachments (documents behind DocumentReference/DiagnosticReport)'
+            cand --view 'Also write record.html in the export folder after the sync (see `fhirdl view`)'
             cand -v 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
             cand --verbose 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
             cand -q 'Only errors and warnings on stderr'
@@ -328,6 +332,66 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'fhirdl;view'= {
+            cand --out 'Export folder (default: the profile''s, as `fhirdl sync` uses it)'
+            cand --output 'Write the page here instead of <DIR>/record.html'
+            cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --profile 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand --trace-file 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)'
+            cand --open 'Open the page in the browser afterwards'
+            cand -v 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand --verbose 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand --trace-bodies 'Also write request and response bodies to the --trace-file (it will hold health data)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'fhirdl;bundle'= {
+            cand --out 'Export folder (default: the profile''s, as `fhirdl sync` uses it)'
+            cand --output 'Write the Bundle here ("-" for stdout) instead of <DIR>/record.bundle.json[.gz]'
+            cand --type 'collection: a set of resources; transaction: PUT each one, to load into a FHIR server'
+            cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --profile 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand --trace-file 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)'
+            cand --gzip 'Compress with gzip'
+            cand --no-attachments 'Leave the saved documents (attachments/) out'
+            cand -v 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand --verbose 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand --trace-bodies 'Also write request and response bodies to the --trace-file (it will hold health data)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'fhirdl;unbundle'= {
+            cand --out 'Folder for the <Type>.ndjson files (new or empty)'
+            cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --profile 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand --trace-file 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)'
+            cand -v 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand --verbose 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand --trace-bodies 'Also write request and response bodies to the --trace-file (it will hold health data)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'fhirdl;demo'= {
             cand --dir 'Keep the demo''s files here instead of `<data dir>/demo`'
             cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
@@ -377,6 +441,9 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand completions 'Print a shell completion script'
             cand sandbox 'Run the embedded SMART on FHIR test server in the foreground'
             cand doctor 'Check, step by step, why a connection to a provider fails (network, TLS, SMART, sign-in)'
+            cand view 'Write record.html: the export as one page to read, print or share (offline, with charts)'
+            cand bundle 'Write the export as one FHIR Bundle (collection or transaction) for other apps'
+            cand unbundle 'Split a FHIR Bundle (plain or gzip) into <Type>.ndjson files, one resource per line'
             cand demo 'Try fhirdl end to end against the embedded sandbox: no account, no internet'
             cand sandbox-browser 'A scripted browser for the sandbox''s login page (used as $BROWSER by the tests)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -410,6 +477,12 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
         &'fhirdl;help;sandbox'= {
         }
         &'fhirdl;help;doctor'= {
+        }
+        &'fhirdl;help;view'= {
+        }
+        &'fhirdl;help;bundle'= {
+        }
+        &'fhirdl;help;unbundle'= {
         }
         &'fhirdl;help;demo'= {
         }

@@ -43,6 +43,9 @@ complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "providers" -d 'List t
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "sandbox" -d 'Run the embedded SMART on FHIR test server in the foreground'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "doctor" -d 'Check, step by step, why a connection to a provider fails (network, TLS, SMART, sign-in)'
+complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "view" -d 'Write record.html: the export as one page to read, print or share (offline, with charts)'
+complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "bundle" -d 'Write the export as one FHIR Bundle (collection or transaction) for other apps'
+complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "unbundle" -d 'Split a FHIR Bundle (plain or gzip) into <Type>.ndjson files, one resource per line'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "demo" -d 'Try fhirdl end to end against the embedded sandbox: no account, no internet'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "sandbox-browser" -d 'A scripted browser for the sandbox\'s login page (used as $BROWSER by the tests)'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -91,6 +94,7 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l full -d 'Download
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l dry-run -d 'Fetch and report what would change, but write nothing'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l all-profiles -d 'Sync every saved profile in turn (one summary, the worst exit code)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l no-attachments -d 'Do not download attachments (documents behind DocumentReference/DiagnosticReport)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l view -d 'Also write record.html in the export folder after the sync (see `fhirdl view`)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l json -d 'Print one machine-readable JSON document on stdout'
@@ -232,6 +236,46 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -l json -d 'Print 
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -s V -l version -d 'Print version'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -l out -d 'Export folder (default: the profile\'s, as `fhirdl sync` uses it)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -l output -d 'Write the page here instead of <DIR>/record.html' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -l open -d 'Open the page in the browser afterwards'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -s q -l quiet -d 'Only errors and warnings on stderr'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -l json -d 'Print one machine-readable JSON document on stdout'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -s h -l help -d 'Print help'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -s V -l version -d 'Print version'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l out -d 'Export folder (default: the profile\'s, as `fhirdl sync` uses it)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l output -d 'Write the Bundle here ("-" for stdout) instead of <DIR>/record.bundle.json[.gz]' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l type -d 'collection: a set of resources; transaction: PUT each one, to load into a FHIR server' -r -f -a "collection\t'A set of resources to keep or import (the default)'
+transaction\t'PUT by type and id, to load into a FHIR server all or nothing'"
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l gzip -d 'Compress with gzip'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l no-attachments -d 'Leave the saved documents (attachments/) out'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -s q -l quiet -d 'Only errors and warnings on stderr'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l json -d 'Print one machine-readable JSON document on stdout'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -s V -l version -d 'Print version'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand unbundle" -l out -d 'Folder for the <Type>.ndjson files (new or empty)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand unbundle" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand unbundle" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand unbundle" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand unbundle" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand unbundle" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand unbundle" -s q -l quiet -d 'Only errors and warnings on stderr'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand unbundle" -l json -d 'Print one machine-readable JSON document on stdout'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand unbundle" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand unbundle" -s h -l help -d 'Print help'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand unbundle" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -l dir -d 'Keep the demo\'s files here instead of `<data dir>/demo`' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
@@ -257,18 +301,21 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l json -
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -s V -l version -d 'Print version'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor demo sandbox-browser help" -f -a "login" -d 'Sign in to a provider in the browser and save the profile'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor demo sandbox-browser help" -f -a "sync" -d 'Download every resource you may read into local NDJSON/JSON files (incrementally)'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor demo sandbox-browser help" -f -a "status" -d 'Show each profile\'s provider, patient, granted scopes and token state'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor demo sandbox-browser help" -f -a "logout" -d 'Revoke the tokens at the provider and forget them (and the profile)'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor demo sandbox-browser help" -f -a "profile" -d 'List, show or remove saved profiles'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor demo sandbox-browser help" -f -a "providers" -d 'List the built-in provider presets and their endpoints'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor demo sandbox-browser help" -f -a "completions" -d 'Print a shell completion script'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor demo sandbox-browser help" -f -a "sandbox" -d 'Run the embedded SMART on FHIR test server in the foreground'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor demo sandbox-browser help" -f -a "doctor" -d 'Check, step by step, why a connection to a provider fails (network, TLS, SMART, sign-in)'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor demo sandbox-browser help" -f -a "demo" -d 'Try fhirdl end to end against the embedded sandbox: no account, no internet'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor demo sandbox-browser help" -f -a "sandbox-browser" -d 'A scripted browser for the sandbox\'s login page (used as $BROWSER by the tests)'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor demo sandbox-browser help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor view bundle unbundle demo sandbox-browser help" -f -a "login" -d 'Sign in to a provider in the browser and save the profile'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor view bundle unbundle demo sandbox-browser help" -f -a "sync" -d 'Download every resource you may read into local NDJSON/JSON files (incrementally)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor view bundle unbundle demo sandbox-browser help" -f -a "status" -d 'Show each profile\'s provider, patient, granted scopes and token state'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor view bundle unbundle demo sandbox-browser help" -f -a "logout" -d 'Revoke the tokens at the provider and forget them (and the profile)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor view bundle unbundle demo sandbox-browser help" -f -a "profile" -d 'List, show or remove saved profiles'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor view bundle unbundle demo sandbox-browser help" -f -a "providers" -d 'List the built-in provider presets and their endpoints'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor view bundle unbundle demo sandbox-browser help" -f -a "completions" -d 'Print a shell completion script'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor view bundle unbundle demo sandbox-browser help" -f -a "sandbox" -d 'Run the embedded SMART on FHIR test server in the foreground'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor view bundle unbundle demo sandbox-browser help" -f -a "doctor" -d 'Check, step by step, why a connection to a provider fails (network, TLS, SMART, sign-in)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor view bundle unbundle demo sandbox-browser help" -f -a "view" -d 'Write record.html: the export as one page to read, print or share (offline, with charts)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor view bundle unbundle demo sandbox-browser help" -f -a "bundle" -d 'Write the export as one FHIR Bundle (collection or transaction) for other apps'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor view bundle unbundle demo sandbox-browser help" -f -a "unbundle" -d 'Split a FHIR Bundle (plain or gzip) into <Type>.ndjson files, one resource per line'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor view bundle unbundle demo sandbox-browser help" -f -a "demo" -d 'Try fhirdl end to end against the embedded sandbox: no account, no internet'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor view bundle unbundle demo sandbox-browser help" -f -a "sandbox-browser" -d 'A scripted browser for the sandbox\'s login page (used as $BROWSER by the tests)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor view bundle unbundle demo sandbox-browser help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "list" -d 'List saved profiles'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "show" -d 'Show one profile\'s settings (no secrets are stored there)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "remove" -d 'Remove a profile and its stored credentials (without revoking; see `fhirdl logout`)'

@@ -98,6 +98,15 @@ pub enum Command {
     /// Check, step by step, why a connection to a provider fails (network, TLS, SMART, sign-in).
     #[command(after_help = DOCTOR_EXAMPLES)]
     Doctor(DoctorArgs),
+    /// Write record.html: the export as one page to read, print or share (offline, with charts).
+    #[command(after_help = VIEW_EXAMPLES)]
+    View(ViewArgs),
+    /// Write the export as one FHIR Bundle (collection or transaction) for other apps.
+    #[command(after_help = BUNDLE_EXAMPLES)]
+    Bundle(BundleArgs),
+    /// Split a FHIR Bundle (plain or gzip) into <Type>.ndjson files, one resource per line.
+    #[command(after_help = UNBUNDLE_EXAMPLES)]
+    Unbundle(UnbundleArgs),
     /// Try fhirdl end to end against the embedded sandbox: no account, no internet.
     #[command(after_help = "Examples:\n  fhirdl demo\n  fhirdl demo --json")]
     Demo(DemoArgs),
@@ -151,6 +160,35 @@ Examples:
 The first run downloads everything; later runs ask only for what changed since the last one.
 --full downloads everything again and moves resources the server no longer returns to
 <out>/.fhirdl/removed/.";
+
+const VIEW_EXAMPLES: &str = "\
+Examples:
+  fhirdl view --profile nextgen                 # <export folder>/record.html
+  fhirdl view --out ~/health/nextgen --open     # and open it in the browser
+  fhirdl view --output ~/Desktop/record.html    # elsewhere; document links stay relative
+  fhirdl sync --view                            # refresh it after every sync
+
+The page is one self-contained file: it loads nothing from the network (its
+Content-Security-Policy forbids it), works without JavaScript, and prints.";
+
+const BUNDLE_EXAMPLES: &str = "\
+Examples:
+  fhirdl bundle                                  # <export folder>/record.bundle.json
+  fhirdl bundle --gzip --output ~/record.json.gz
+  fhirdl bundle --type transaction --output - | curl -X POST -H 'Content-Type: application/fhir+json' --data-binary @- https://fhir.example.org/r4
+  fhirdl unbundle record.bundle.json --out ./copy   # and back
+
+Resources are copied byte for byte from the NDJSON files; saved documents are added as
+Binary entries at the URL the record points to (--no-attachments leaves them out).";
+
+const UNBUNDLE_EXAMPLES: &str = "\
+Examples:
+  fhirdl unbundle record.bundle.json --out ./record
+  gunzip -c record.bundle.json.gz | fhirdl unbundle - --out ./record
+  fhirdl unbundle ips.json --out ./ips && fhirdl view --out ./ips
+
+Each resource keeps its JSON text (whitespace between tokens dropped); files are sorted by
+id; a type and id seen twice keeps the first.";
 
 const DOCTOR_EXAMPLES: &str = "\
 Examples:
@@ -246,6 +284,56 @@ pub struct SyncArgs {
     /// Never send more requests than this (e.g. 20/min, 5/s); presets may set a default.
     #[arg(long, value_name = "RATE", value_parser = crate::fhir::rate::parse_rate)]
     pub max_rate: Option<f64>,
+    /// Also write record.html in the export folder after the sync (see `fhirdl view`).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub view: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ViewArgs {
+    /// Export folder (default: the profile's, as `fhirdl sync` uses it).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Write the page here instead of <DIR>/record.html.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Open the page in the browser afterwards.
+    #[arg(long)]
+    pub open: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BundleArgs {
+    /// Export folder (default: the profile's, as `fhirdl sync` uses it).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Write the Bundle here ("-" for stdout) instead of <DIR>/record.bundle.json[.gz].
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// collection: a set of resources; transaction: PUT each one, to load into a FHIR server.
+    #[arg(
+        long = "type",
+        value_enum,
+        value_name = "TYPE",
+        default_value = "collection"
+    )]
+    pub r#type: crate::bundle::BundleType,
+    /// Compress with gzip.
+    #[arg(long)]
+    pub gzip: bool,
+    /// Leave the saved documents (attachments/) out.
+    #[arg(long)]
+    pub no_attachments: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct UnbundleArgs {
+    /// The Bundle (JSON, or gzip); "-" reads stdin.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Folder for the <Type>.ndjson files (new or empty).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

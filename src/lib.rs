@@ -8,6 +8,7 @@
 
 pub mod atomic;
 pub mod auth;
+pub mod bundle;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -19,6 +20,7 @@ pub mod error;
 pub mod exit;
 pub mod fhir;
 pub mod fhir_url;
+pub mod folder;
 pub mod http;
 pub mod output;
 pub mod providers;
@@ -28,6 +30,7 @@ pub mod secret;
 pub mod settings;
 pub mod sync;
 pub mod trace;
+pub mod view;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -92,5 +95,8 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<()> {
         Command::SandboxBrowser(args) => commands::sandbox::browser(args).await,
         Command::Demo(args) => commands::demo::run(ctx, args).await,
         Command::Doctor(args) => commands::doctor::run(ctx, args).await,
+        Command::View(args) => commands::view::run(ctx, args).await,
+        Command::Bundle(args) => commands::bundle::run(ctx, args).await,
+        Command::Unbundle(args) => commands::bundle::unbundle(ctx, args).await,
     }
 }

@@ -127,16 +127,20 @@ pub async fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
         crate::commands::sync::print_report(&demo, &incremental);
     }
 
+    // The record as a page to read: built from the folder alone.
+    let page = super::view::build(&demo, &opts.out, None)?;
     ctx.ui.json_out(&serde_json::json!({
         "login": report,
         "full_sync": full,
         "incremental_sync": incremental,
         "dir": dir,
         "export": opts.out,
+        "record_html": page.path,
     }));
     ctx.ui.info(&format!(
-        "\nYour demo record is in {} (one <Type>.ndjson per resource type, manifest.json).\nSettings and the owner-only credential file are under {}.",
+        "\nYour demo record is in {} (one <Type>.ndjson per resource type, manifest.json).\nRead it in a browser: {}\nSettings and the owner-only credential file are under {}.",
         opts.out.display(),
+        page.path.display(),
         dir.display()
     ));
     sandbox.shutdown().await;

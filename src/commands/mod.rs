@@ -1,6 +1,7 @@
 //! One module per command. Each gets a [`Ctx`] and returns `Result<()>`; `lib::run` maps the
 //! error to an exit code.
 
+pub mod bundle;
 pub mod completions;
 pub mod demo;
 pub mod doctor;
@@ -11,6 +12,7 @@ pub mod providers;
 pub mod sandbox;
 pub mod status;
 pub mod sync;
+pub mod view;
 
 use crate::http::Http;
 use crate::output::Ui;

@@ -128,10 +128,7 @@ async fn status_of(
         credential_store: store.describe(),
         redirect_uri: profile.redirect.display(),
         last_sync: {
-            let dir = profile
-                .out_dir
-                .clone()
-                .unwrap_or_else(|| ctx.settings.paths.data_dir.join("exports").join(name));
+            let dir = profile.export_dir(name, &ctx.settings.paths);
             crate::sync::state::LastRun::load(&dir).map(|r| {
                 let mut text = format!(
                     "{} ({} resources in {}",

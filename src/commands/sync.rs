@@ -132,10 +132,7 @@ async fn run_one(
     };
     let out = match &args.out {
         Some(dir) => absolute(dir)?,
-        None => profile
-            .out_dir
-            .clone()
-            .unwrap_or_else(|| ctx.settings.paths.data_dir.join("exports").join(name)),
+        None => profile.export_dir(name, &ctx.settings.paths),
     };
     if args.out.is_some() && profile.out_dir.as_ref() != Some(&out) && !args.dry_run {
         profile.out_dir = Some(out.clone());
@@ -161,7 +158,11 @@ async fn run_one(
         .and_then(crate::providers::find)
         .and_then(|p| p.max_requests_per_minute)
         .map(|n| f64::from(n) / 60.0);
-    sync_profile(ctx, name, profile, &opts, args.max_rate.or(preset_rate)).await
+    let report = sync_profile(ctx, name, profile, &opts, args.max_rate.or(preset_rate)).await?;
+    if args.view {
+        super::view::build(ctx, &opts.out, None)?;
+    }
+    Ok(report)
 }
 
 /// Syncs one saved profile (also used by `demo`).
@@ -183,7 +184,11 @@ pub async fn sync_profile(
         )
     })?;
     let observer = crate::output::SyncProgress::new(&ctx.ui);
-    sync::sync(fhir, &patient, opts, observer).await
+    let report = sync::sync(fhir, &patient, opts, observer).await?;
+    if !opts.dry_run {
+        crate::folder::readme::write(&opts.out)?;
+    }
+    Ok(report)
 }
 
 pub fn print_report(ctx: &Ctx, r: &Report) {

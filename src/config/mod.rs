@@ -58,6 +58,16 @@ fn yes() -> bool {
     true
 }
 
+impl Profile {
+    /// Where profile `name` exports: the folder it remembers from `--out`, else
+    /// `<data dir>/exports/<name>`.
+    pub fn export_dir(&self, name: &str, paths: &Paths) -> PathBuf {
+        self.out_dir
+            .clone()
+            .unwrap_or_else(|| paths.data_dir.join("exports").join(name))
+    }
+}
+
 /// Profile names become file names and keyring entries: keep them simple.
 pub fn validate_profile_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()

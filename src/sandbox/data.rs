@@ -711,9 +711,32 @@ impl<'a> PatientRecord<'a> {
             };
             let (code, display, unit, low, high) = *pick(&mut self.rng, table);
             let value = (self.rng.gen_range(low..high) * 10.0).round() / 10.0;
-            resource["code"] = concept(LOINC, code, display);
-            resource["valueQuantity"] =
-                json!({"value": value, "unit": unit, "system": UCUM, "code": unit});
+            if code == SYSTOLIC {
+                // A blood pressure panel, as US Core records it: the diastolic value follows
+                // the systolic one (no extra draw, so the rest of the record stays the same).
+                let diastolic = (value * 6.2 + 40.0).round() / 10.0;
+                resource["code"] = concept(
+                    LOINC,
+                    BP_PANEL,
+                    "Blood pressure panel with all children optional",
+                );
+                resource["component"] = json!([
+                    bp_component(SYSTOLIC, "Systolic blood pressure", value, ("90", "120")),
+                    bp_component(
+                        "8462-4",
+                        "Diastolic blood pressure",
+                        diastolic,
+                        ("60", "80")
+                    ),
+                ]);
+            } else {
+                resource["code"] = concept(LOINC, code, display);
+                resource["valueQuantity"] =
+                    json!({"value": value, "unit": unit, "system": UCUM, "code": unit});
+                if let Some(range) = normal_range(code, unit) {
+                    resource["referenceRange"] = json!([range]);
+                }
+            }
         }
         resource["category"] = if self.dstu2() {
             json!({"coding": [coding("http://hl7.org/fhir/observation-category", category, label)]})
@@ -1031,6 +1054,46 @@ impl<'a> PatientRecord<'a> {
             None => self.emit_binary(&binary_id, "application/pdf", &bytes, last_updated),
         }
     }
+}
+
+const SYSTOLIC: &str = "8480-6";
+const BP_PANEL: &str = "85354-9";
+
+/// A component of the blood pressure panel, with its normal range.
+fn bp_component(code: &str, display: &str, value: f64, (low, high): (&str, &str)) -> Value {
+    json!({
+        "code": concept(LOINC, code, display),
+        "valueQuantity": {"value": value, "unit": "mm[Hg]", "system": UCUM, "code": "mm[Hg]"},
+        "referenceRange": [range_of(low, high, "mm[Hg]")],
+    })
+}
+
+/// The adult reference range of a generated lab or vital sign (none for height and weight).
+fn normal_range(code: &str, unit: &str) -> Option<Value> {
+    let (low, high) = match code {
+        "8867-4" => ("60", "100"),
+        "8310-5" => ("36.1", "37.2"),
+        "9279-1" => ("12", "20"),
+        "59408-5" => ("95", "100"),
+        "2339-0" => ("70", "99"),
+        "2093-3" => ("125", "200"),
+        "4548-4" => ("4.0", "5.6"),
+        "718-7" => ("12.0", "17.5"),
+        "6690-2" => ("4.5", "11.0"),
+        "2160-0" => ("0.6", "1.3"),
+        "2823-3" => ("3.5", "5.1"),
+        _ => return None,
+    };
+    Some(range_of(low, high, unit))
+}
+
+/// `{"low": …, "high": …}` with the numbers written as given (`4.0` stays `4.0`).
+fn range_of(low: &str, high: &str, unit: &str) -> Value {
+    let number = |n: &str| serde_json::from_str::<Value>(n).unwrap_or(Value::Null);
+    json!({
+        "low": {"value": number(low), "unit": unit, "system": UCUM, "code": unit},
+        "high": {"value": number(high), "unit": unit, "system": UCUM, "code": unit},
+    })
 }
 
 /// A SNOMED CT concept URL used as a reference, as NextGen does (outside any FHIR base).

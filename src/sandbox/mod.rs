@@ -3,7 +3,7 @@
 //!
 //! This file owns the public surface ([`Sandbox`], [`SandboxConfig`]) and the server's lifetime.
 //! It does not own behaviour: OAuth lives in `authorize` and `token`, the FHIR API in `fhir`, `search`,
-//! `bundle` and `document`, the generated record in `data` and `extras`, mutable state in `store`,
+//! `bundle`, `document` and `transaction` (POSTed transaction Bundles), the generated record in `data` and `extras`, mutable state in `store`,
 //! the real servers' oddities the sandbox can imitate in `quirks` ([`Quirks`]), and seeded
 //! failures of the FHIR data endpoints in `faults` ([`FaultPlan`]). `browser` plays the user's
 //! part of a login so tests can drive the whole flow without a real browser.
@@ -31,6 +31,7 @@ mod secret;
 mod shared;
 mod store;
 mod token;
+mod transaction;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -446,9 +447,12 @@ fn router(shared: &Arc<Shared>) -> Router {
         .with_state(Arc::clone(shared))
 }
 
-/// Metadata, search and read under one base path.
+/// Metadata, search, read and transactions under one base path.
 fn fhir_routes(app: Router<Arc<Shared>>, base: &str) -> Router<Arc<Shared>> {
-    app.route(&format!("{base}/metadata"), get(fhir::metadata))
+    let transaction =
+        post(transaction::post).layer(axum::extract::DefaultBodyLimit::max(transaction::MAX_BODY));
+    app.route(base, transaction)
+        .route(&format!("{base}/metadata"), get(fhir::metadata))
         .route(
             &format!("{base}/{{resource_type}}"),
             get(search::search_get),

@@ -1,5 +1,6 @@
 //! SMART scopes: which requested scopes the sandbox grants, and whether a granted scope string
-//! lets a token read or search a resource type (v1 `patient/T.read`, v2 `patient/T.rs`).
+//! lets a token read, search or write a resource type (v1 `patient/T.read` and `.write`, v2
+//! `patient/T.rs`, `patient/T.cu`).
 
 use super::catalog;
 use super::FhirFlavor;
@@ -9,6 +10,10 @@ use super::FhirFlavor;
 pub(super) enum Interaction {
     Read,
     Search,
+    /// A PUT that makes a new resource (transactions).
+    Create,
+    /// A PUT that replaces one.
+    Update,
 }
 
 /// The requested scopes the sandbox recognises, space separated, in request order.
@@ -30,7 +35,10 @@ fn is_recognised(scope: &str, flavor: FhirFlavor, v2: bool, extras: bool) -> boo
             Some((t, permission)) => {
                 let known_type = t == "*"
                     || (catalog::kind_of(flavor, t).is_some() && (extras || !catalog::is_extra(t)));
-                known_type && (permission == "read" || (v2 && permission == "rs"))
+                let v2_letters = !permission.is_empty()
+                    && permission.chars().all(|c| "cruds".contains(c))
+                    && permission.contains(['r', 'c', 'u']);
+                known_type && (permission == "read" || permission == "write" || (v2 && v2_letters))
             }
             None => false,
         },
@@ -65,15 +73,20 @@ pub(super) fn allows(scope: &str, resource_type: &str, interaction: Interaction)
         })
 }
 
-/// v1 `read` covers read and search; a v2 permission string (`cruds` order) needs its letter.
+/// v1 `read` covers read and search, `write` create and update; a v2 permission string
+/// (`cruds` order) needs its letter.
 fn permits(permission: &str, interaction: Interaction) -> bool {
-    if permission == "read" || permission == "*" {
+    let reading = matches!(interaction, Interaction::Read | Interaction::Search);
+    if permission == "*" || (permission == "read" && reading) || (permission == "write" && !reading)
+    {
         return true;
     }
     let is_v2 = !permission.is_empty() && permission.chars().all(|c| "cruds".contains(c));
     let letter = match interaction {
         Interaction::Read => 'r',
         Interaction::Search => 's',
+        Interaction::Create => 'c',
+        Interaction::Update => 'u',
     };
     is_v2 && permission.contains(letter)
 }
@@ -130,6 +143,20 @@ mod tests {
             Interaction::Read
         ));
         assert!(!allows("patient/*.xyz", "Patient", Interaction::Read));
+        assert!(!allows("patient/*.rs", "Condition", Interaction::Update));
+        assert!(!allows("patient/*.read", "Condition", Interaction::Create));
+        assert!(allows("patient/*.write", "Condition", Interaction::Create));
+        assert!(allows("patient/*.cruds", "Condition", Interaction::Update));
+        assert!(!allows("patient/*.ru", "Condition", Interaction::Create));
+        assert_eq!(
+            grantable(
+                "patient/*.cruds patient/*.write patient/*.d",
+                FhirFlavor::R4,
+                true,
+                false
+            ),
+            "patient/*.cruds patient/*.write"
+        );
     }
 
     #[test]

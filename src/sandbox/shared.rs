@@ -162,6 +162,14 @@ impl Shared {
     }
 
     pub(super) fn set_resource(&self, resource: Value) -> anyhow::Result<()> {
+        let patient = self.owner_of(&resource)?;
+        self.resources_mut()
+            .insert(resource, patient, OffsetDateTime::now_utc())
+    }
+
+    /// The patient a resource belongs to (`None` for shared types), from its patient
+    /// reference; an error for a type the sandbox does not serve or a missing reference.
+    pub(super) fn owner_of(&self, resource: &Value) -> anyhow::Result<Option<String>> {
         let resource_type = resource
             .get("resourceType")
             .and_then(Value::as_str)
@@ -177,28 +185,27 @@ impl Shared {
                 .map(str::to_owned),
             TypeKind::Clinical => {
                 let element = catalog::patient_element(self.config.flavor, resource_type);
-                let owner = patient_reference(&resource, &[element, "subject", "patient"]);
+                let owner = patient_reference(resource, &[element, "subject", "patient"]);
                 if owner.is_none() {
                     bail!("{resource_type} needs a Patient reference in `{element}`");
                 }
                 owner
             }
             TypeKind::Binary => {
-                let owner = patient_reference(&resource, &["securityContext", "patient"]);
+                let owner = patient_reference(resource, &["securityContext", "patient"]);
                 if owner.is_none() {
                     bail!("Binary needs securityContext referencing its Patient");
                 }
                 owner
             }
         };
-        self.resources_mut()
-            .insert(resource, patient, OffsetDateTime::now_utc())
+        Ok(patient)
     }
 }
 
 /// The patient id from the first of `elements` holding `{"reference": "Patient/<id>"}`
 /// (relative or absolute).
-fn patient_reference(resource: &Value, elements: &[&str]) -> Option<String> {
+pub(super) fn patient_reference(resource: &Value, elements: &[&str]) -> Option<String> {
     elements.iter().find_map(|element| {
         let reference = resource.get(*element)?.get("reference")?.as_str()?;
         let (prefix, id) = reference.rsplit_once('/')?;

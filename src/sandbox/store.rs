@@ -65,10 +65,23 @@ impl ResourceStore {
     /// `meta.lastUpdated`.
     pub(super) fn insert(
         &mut self,
-        mut resource: Value,
+        resource: Value,
         patient: Option<String>,
         last_updated: OffsetDateTime,
     ) -> anyhow::Result<()> {
+        let stored = self.prepare(resource, patient, last_updated)?;
+        self.put(stored);
+        Ok(())
+    }
+
+    /// Everything [`ResourceStore::insert`] checks and computes, without changing the store
+    /// (a transaction prepares all its entries before it puts any).
+    pub(super) fn prepare(
+        &self,
+        mut resource: Value,
+        patient: Option<String>,
+        last_updated: OffsetDateTime,
+    ) -> anyhow::Result<StoredResource> {
         let resource_type = resource
             .get("resourceType")
             .and_then(Value::as_str)
@@ -104,7 +117,7 @@ impl ResourceStore {
         } else {
             None
         };
-        let stored = StoredResource {
+        Ok(StoredResource {
             categories: codings(&resource, "category"),
             codes: codings(&resource, "code"),
             json: resource.to_string(),
@@ -114,7 +127,11 @@ impl ResourceStore {
             version,
             last_updated,
             content,
-        };
+        })
+    }
+
+    /// Puts a prepared resource in place of any with its type and id.
+    pub(super) fn put(&mut self, stored: StoredResource) {
         self.remove(&stored.resource_type, &stored.id);
         let stored = Arc::new(stored);
         if let Some(patient) = &stored.patient {
@@ -129,7 +146,6 @@ impl ResourceStore {
             (stored.resource_type.clone(), stored.id.clone()),
             Arc::clone(&stored),
         );
-        Ok(())
     }
 
     pub(super) fn get(&self, resource_type: &str, id: &str) -> Option<Arc<StoredResource>> {

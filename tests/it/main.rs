@@ -24,3 +24,4 @@ mod session;
 mod sync;
 mod sync_nextgen;
 mod versions;
+mod view_bundle;

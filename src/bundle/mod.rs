@@ -1,0 +1,410 @@
+//! `fhirdl bundle`: the export folder as one FHIR Bundle (`collection`, or `transaction` with a
+//! PUT per resource), for apps that import Bundles and for loading into a FHIR server.
+//!
+//! Streamed in constant memory: each NDJSON line is copied into its entry byte for byte (never
+//! parsed into a tree and printed again, which would turn a FHIR decimal `1.50` into `1.5`);
+//! only its `resourceType` and `id` are read. Files are sorted by id (as `sync` writes them),
+//! so a repeated id is seen next to its twin and left out. Documents saved under
+//! `attachments/` become Binary entries whose `fullUrl` is the URL the record's attachment
+//! points to, so the Bundle carries them and a reader resolves them inside it. [`split`]
+//! reads a Bundle back into NDJSON files (`fhirdl unbundle`).
+
+pub mod split;
+
+use crate::error::{Failure, Kind};
+use crate::folder::{for_each_line, Folder};
+use crate::sync::bundle::valid_id;
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashSet};
+use std::io::{Read, Write};
+
+/// `Bundle.type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BundleType {
+    /// A set of resources to keep or import (the default).
+    Collection,
+    /// PUT by type and id, to load into a FHIR server all or nothing.
+    Transaction,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub bundle_type: BundleType,
+    /// Add the saved documents as Binary entries.
+    pub attachments: bool,
+    /// `Bundle.timestamp`.
+    pub timestamp: String,
+}
+
+/// What was written.
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub entries: usize,
+    /// Entries per resource type (attachment Binaries included under Binary).
+    pub resources: BTreeMap<String, usize>,
+    /// Saved documents added as Binary entries.
+    pub attachments: usize,
+    /// Lines left out because their id repeats the line before.
+    pub duplicates: usize,
+    /// Lines left out because they are not a resource of their file's type with a valid id.
+    pub skipped: usize,
+    pub warnings: Vec<String>,
+    /// Bytes of the Bundle's JSON (before gzip).
+    pub bytes: u64,
+}
+
+/// The `resourceType` and `id` of a line; the rest is checked as JSON and skipped.
+#[derive(Deserialize)]
+struct Head<'a> {
+    #[serde(borrow, rename = "resourceType")]
+    resource_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+}
+
+/// Counts the bytes that pass through.
+struct Counting<'w> {
+    inner: &'w mut dyn Write,
+    bytes: u64,
+}
+
+impl Write for Counting<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes the folder's resources as one Bundle to `out`.
+pub fn write(folder: &Folder, opts: &Options, out: &mut dyn Write) -> Result<Summary> {
+    let mut out = Counting {
+        inner: out,
+        bytes: 0,
+    };
+    let mut summary = Summary::default();
+    let base = folder
+        .fhir_base
+        .as_deref()
+        .map(|b| b.trim_end_matches('/').to_owned());
+    let kind = match opts.bundle_type {
+        BundleType::Collection => "collection",
+        BundleType::Transaction => "transaction",
+    };
+    write!(
+        out,
+        "{{\"resourceType\":\"Bundle\",\"type\":\"{kind}\",\"timestamp\":{},\"entry\":[",
+        serde_json::to_string(&opts.timestamp)?
+    )?;
+    let mut first = true;
+    let mut full_urls: HashSet<String> = HashSet::new();
+    for t in &folder.types {
+        let ty = t.resource_type.as_str();
+        let mut previous: Option<String> = None;
+        for_each_line(&t.path, |line| {
+            let head: Head<'_> = match serde_json::from_slice(line) {
+                Ok(h) => h,
+                Err(e) => {
+                    summary.skipped += 1;
+                    summary
+                        .warnings
+                        .push(format!("{ty}.ndjson: a line is not JSON ({e}); left out"));
+                    return Ok(());
+                }
+            };
+            let id = head.id.as_deref().filter(|i| valid_id(i));
+            let (Some(id), true) = (id, head.resource_type.as_deref() == Some(ty)) else {
+                summary.skipped += 1;
+                summary.warnings.push(format!(
+                    "{ty}.ndjson: a line is not a {ty} with a valid id; left out"
+                ));
+                return Ok(());
+            };
+            match previous.as_deref().map(|p| p.cmp(id)) {
+                Some(std::cmp::Ordering::Equal) => {
+                    summary.duplicates += 1;
+                    summary.warnings.push(format!(
+                        "{ty}/{id} appears twice in {ty}.ndjson; the first is kept"
+                    ));
+                    return Ok(());
+                }
+                Some(std::cmp::Ordering::Greater) => {
+                    return Err(Failure::new(
+                        Kind::Usage,
+                        format!("{} is not sorted by id ({id} after {})", t.path.display(), previous.as_deref().unwrap_or_default()),
+                    )
+                    .hint("`fhirdl sync` sorts and repairs the files of an export; run it, then bundle again")
+                    .into());
+                }
+                _ => {}
+            }
+            previous = Some(id.to_owned());
+            let full_url = base.as_ref().map(|b| format!("{b}/{ty}/{id}"));
+            if let Some(u) = &full_url {
+                full_urls.insert(u.clone());
+            }
+            out.write_all(if first { b"\n{" } else { b",\n{" })?;
+            first = false;
+            if let Some(u) = &full_url {
+                write!(out, "\"fullUrl\":{},", serde_json::to_string(u)?)?;
+            }
+            out.write_all(b"\"resource\":")?;
+            out.write_all(line)?;
+            if opts.bundle_type == BundleType::Transaction {
+                write!(
+                    out,
+                    ",\"request\":{{\"method\":\"PUT\",\"url\":\"{ty}/{id}\"}}"
+                )?;
+            }
+            out.write_all(b"}")?;
+            summary.entries += 1;
+            *summary.resources.entry(ty.to_owned()).or_default() += 1;
+            Ok(())
+        })?;
+    }
+    if opts.attachments {
+        let binaries = crate::sync::ndjson::ids_in(&folder.dir.join("Binary.ndjson"))?;
+        for (file, entry) in &folder.attachments {
+            let Some(url) = entry.url.as_deref() else {
+                // Inline data: the document is in the resource already.
+                continue;
+            };
+            let Some(path) = folder.attachment_path(file) else {
+                summary.warnings.push(format!(
+                    "attachments/{file} is listed but missing; left out"
+                ));
+                continue;
+            };
+            let (id, absolute) = binary_identity(base.as_deref(), url);
+            let full_url = match (opts.bundle_type, &base) {
+                // A server loading a transaction expects `<base>/Binary/<id>` for a PUT.
+                (BundleType::Transaction, Some(b)) => Some(format!("{b}/Binary/{id}")),
+                _ => absolute,
+            };
+            if binaries.contains(&id)
+                || full_url
+                    .as_ref()
+                    .is_some_and(|u| !full_urls.insert(u.clone()))
+            {
+                continue;
+            }
+            out.write_all(if first { b"\n{" } else { b",\n{" })?;
+            first = false;
+            if let Some(u) = &full_url {
+                write!(out, "\"fullUrl\":{},", serde_json::to_string(u)?)?;
+            }
+            binary(&mut out, folder, &id, entry.content_type.as_deref(), &path)?;
+            if opts.bundle_type == BundleType::Transaction {
+                write!(
+                    out,
+                    ",\"request\":{{\"method\":\"PUT\",\"url\":\"Binary/{id}\"}}"
+                )?;
+            }
+            out.write_all(b"}")?;
+            summary.entries += 1;
+            summary.attachments += 1;
+            *summary.resources.entry("Binary".into()).or_default() += 1;
+        }
+    }
+    out.write_all(b"\n]}\n")?;
+    out.flush()?;
+    summary.bytes = out.bytes;
+    Ok(summary)
+}
+
+/// The Binary id and absolute URL of a saved document: the id of a `<base>/Binary/<id>` URL,
+/// else `fhirdl-` and 24 hex digits of the URL's SHA-256 (stable across runs).
+fn binary_identity(base: Option<&str>, url: &str) -> (String, Option<String>) {
+    let absolute = if url.contains("://") {
+        Some(url.to_owned())
+    } else {
+        base.map(|b| format!("{b}/{}", url.trim_start_matches('/')))
+    };
+    let id = absolute
+        .as_deref()
+        .and_then(|u| {
+            let b = base?;
+            let rest = u.strip_prefix(b)?.strip_prefix("/Binary/")?;
+            valid_id(rest).then(|| rest.to_owned())
+        })
+        .unwrap_or_else(|| {
+            let hash = crate::sync::manifest::sha256_hex(url.as_bytes());
+            format!("fhirdl-{}", &hash[..24])
+        });
+    (id, absolute)
+}
+
+/// `"resource":{Binary}` with the file's bytes in base64, streamed. DSTU2 calls the bytes
+/// `content` and has no `securityContext`.
+fn binary(
+    out: &mut dyn Write,
+    folder: &Folder,
+    id: &str,
+    content_type: Option<&str>,
+    path: &std::path::Path,
+) -> Result<()> {
+    use base64::Engine;
+    let dstu2 = folder
+        .fhir_version
+        .as_deref()
+        .is_some_and(|v| v.starts_with("1.") || v.starts_with("0."));
+    write!(
+        out,
+        "\"resource\":{{\"resourceType\":\"Binary\",\"id\":\"{id}\",\"contentType\":{}",
+        serde_json::to_string(content_type.unwrap_or("application/octet-stream"))?
+    )?;
+    if let (false, Some(patient)) = (dstu2, folder.patient.as_deref().filter(|p| valid_id(p))) {
+        write!(
+            out,
+            ",\"securityContext\":{{\"reference\":\"Patient/{patient}\"}}"
+        )?;
+    }
+    write!(out, ",\"{}\":\"", if dstu2 { "content" } else { "data" })?;
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    // A multiple of 3 bytes encodes without padding until the last chunk.
+    let mut buf = vec![0u8; 3 * 64 * 1024];
+    let mut encoded = String::new();
+    loop {
+        let mut filled = 0;
+        while filled < buf.len() {
+            let n = file
+                .read(&mut buf[filled..])
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        if filled == 0 {
+            break;
+        }
+        encoded.clear();
+        base64::engine::general_purpose::STANDARD.encode_string(&buf[..filled], &mut encoded);
+        out.write_all(encoded.as_bytes())?;
+        if filled < buf.len() {
+            break;
+        }
+    }
+    out.write_all(b"\"}")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folder(files: &[(&str, &str)]) -> (tempfile::TempDir, Folder) {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        let f = Folder::open(dir.path()).unwrap();
+        (dir, f)
+    }
+
+    fn opts(t: BundleType) -> Options {
+        Options {
+            bundle_type: t,
+            attachments: true,
+            timestamp: "2025-01-01T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn lines_are_copied_byte_for_byte() {
+        let obs =
+            "{\"resourceType\":\"Observation\",\"id\":\"a\",\"valueQuantity\":{\"value\":1.50}}";
+        let (_d, f) = folder(&[
+            ("Observation.ndjson", &format!("{obs}\n{obs}\n{{\"resourceType\":\"Observation\",\"id\":\"../x\"}}\nnot json\n")),
+            ("Patient.ndjson", "{\"resourceType\":\"Patient\",\"id\":\"p\"}\n"),
+            ("manifest.json", "{\"fhir_base\":\"https://h/fhir/\"}"),
+        ]);
+        let mut out = Vec::new();
+        let s = write(&f, &opts(BundleType::Transaction), &mut out).unwrap();
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert!(
+            text.contains(&format!(
+                "\"resource\":{obs},\"request\":{{\"method\":\"PUT\",\"url\":\"Observation/a\"}}"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.find("Patient/p").unwrap() < text.find("Observation/a").unwrap(),
+            "Patient first"
+        );
+        assert_eq!((s.entries, s.duplicates, s.skipped), (2, 1, 2));
+        assert_eq!(s.bytes, out.len() as u64);
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["entry"][0]["fullUrl"], "https://h/fhir/Patient/p");
+        // Unsorted files are refused, not half-deduplicated.
+        let (_d, f) = folder(&[(
+            "Goal.ndjson",
+            "{\"resourceType\":\"Goal\",\"id\":\"b\"}\n{\"resourceType\":\"Goal\",\"id\":\"a\"}\n",
+        )]);
+        let err = write(&f, &opts(BundleType::Collection), &mut Vec::new()).unwrap_err();
+        assert!(format!("{err:#}").contains("not sorted"), "{err:#}");
+    }
+
+    #[test]
+    fn saved_documents_become_binaries_at_their_url() {
+        let (_d, f) = folder(&[
+            (
+                "DocumentReference.ndjson",
+                "{\"resourceType\":\"DocumentReference\",\"id\":\"d\"}\n",
+            ),
+            (
+                "manifest.json",
+                "{\"fhir_base\":\"http://s/fhir\",\"patient\":\"p\",\"fhir_version\":\"4.0.1\"}",
+            ),
+            ("attachments/DocumentReference-d-1.pdf", "%PDF-1.4 hello"),
+            ("attachments/DocumentReference-d-2.xml", "<x/>"),
+            ("attachments/DocumentReference-d-3.txt", "inline"),
+            (
+                "attachments/manifest.json",
+                r#"{"DocumentReference-d-1.pdf":{"resource":"DocumentReference/d","url":"http://s/fhir/Binary/b1","content_type":"application/pdf","bytes":14,"sha256":""},
+                    "DocumentReference-d-2.xml":{"resource":"DocumentReference/d","url":"http://s/fhir/document/x","bytes":4,"sha256":""},
+                    "DocumentReference-d-3.txt":{"resource":"DocumentReference/d","bytes":6,"sha256":""}}"#,
+            ),
+        ]);
+        let mut out = Vec::new();
+        let s = write(&f, &opts(BundleType::Collection), &mut out).unwrap();
+        assert_eq!(
+            s.attachments, 2,
+            "the inline document is in its resource already"
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let b = &v["entry"][1];
+        assert_eq!(b["fullUrl"], "http://s/fhir/Binary/b1");
+        assert_eq!(b["resource"]["id"], "b1");
+        assert_eq!(b["resource"]["securityContext"]["reference"], "Patient/p");
+        use base64::Engine;
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(b["resource"]["data"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(data, b"%PDF-1.4 hello");
+        assert_eq!(v["entry"][2]["fullUrl"], "http://s/fhir/document/x");
+        assert!(v["entry"][2]["resource"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("fhirdl-"));
+        let mut out = Vec::new();
+        write(&f, &opts(BundleType::Transaction), &mut out).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let id = v["entry"][2]["resource"]["id"].as_str().unwrap();
+        assert_eq!(
+            v["entry"][2]["fullUrl"],
+            format!("http://s/fhir/Binary/{id}")
+        );
+        assert_eq!(v["entry"][2]["request"]["url"], format!("Binary/{id}"));
+    }
+}
