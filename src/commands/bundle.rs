@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::Path;
 
 pub async fn run(ctx: &Ctx, args: &BundleArgs) -> Result<()> {
-    let dir = folder::locate(&ctx.settings, args.out.as_deref())?;
+    let dir = ctx.export_dir(args.out.as_deref())?;
     let folder = Folder::open(&dir)?;
     folder::readme::write(&dir)?;
     let opts = bundle::Options {

@@ -44,6 +44,19 @@ impl Ctx {
         Ok(Ctx { settings, ui, http })
     }
 
+    /// The export folder a command means: `--out`, else the selected profile's folder (as
+    /// `sync` would use it).
+    pub fn export_dir(&self, out: Option<&std::path::Path>) -> anyhow::Result<std::path::PathBuf> {
+        if let Some(dir) = out {
+            return crate::folder::absolute(dir);
+        }
+        let cfg = crate::config::load(&self.settings.paths)?;
+        let (name, profile) = cfg.select(self.settings.profile.as_deref()).map_err(|e| {
+            e.context("which export folder? pass --out DIR, or --profile NAME for a profile's")
+        })?;
+        Ok(profile.export_dir(&name, &self.settings.paths))
+    }
+
     /// The same context with other folders (the demo's isolated ones).
     pub fn with_paths(&self, paths: crate::config::Paths) -> Ctx {
         let mut settings = self.settings.clone();

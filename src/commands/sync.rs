@@ -6,7 +6,6 @@ use crate::config;
 use crate::error::{Failure, Kind};
 use crate::sync::{self, Options, Report, TypeStatus};
 use anyhow::Result;
-use std::path::PathBuf;
 
 pub async fn run(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
     if args.all_profiles {
@@ -131,7 +130,7 @@ async fn run_one(
         return Err(Failure::new(Kind::Usage, format!("no profile named '{name}'")).into());
     };
     let out = match &args.out {
-        Some(dir) => absolute(dir)?,
+        Some(dir) => crate::folder::absolute(dir)?,
         None => profile.export_dir(name, &ctx.settings.paths),
     };
     if args.out.is_some() && profile.out_dir.as_ref() != Some(&out) && !args.dry_run {
@@ -249,12 +248,4 @@ pub fn print_report(ctx: &Ctx, r: &Report) {
         }
     ));
     ctx.ui.out(&text);
-}
-
-fn absolute(dir: &std::path::Path) -> Result<PathBuf> {
-    if dir.is_absolute() {
-        Ok(dir.to_path_buf())
-    } else {
-        Ok(std::env::current_dir()?.join(dir))
-    }
 }

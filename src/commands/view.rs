@@ -8,7 +8,7 @@ use anyhow::Result;
 use std::path::{Path, PathBuf};
 
 pub async fn run(ctx: &Ctx, args: &ViewArgs) -> Result<()> {
-    let dir = folder::locate(&ctx.settings, args.out.as_deref())?;
+    let dir = ctx.export_dir(args.out.as_deref())?;
     let summary = build(ctx, &dir, args.output.as_deref())?;
     ctx.ui.out(&summary.path.display().to_string());
     ctx.ui.json_out(&serde_json::to_value(&summary)?);

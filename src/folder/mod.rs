@@ -225,19 +225,6 @@ pub fn absolute(path: &Path) -> Result<PathBuf> {
     std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))
 }
 
-/// The export folder a command means: `--out`, else the selected profile's folder (as `sync`
-/// would use it), else `<data dir>/exports/<profile>`.
-pub fn locate(settings: &crate::settings::Settings, out: Option<&Path>) -> Result<PathBuf> {
-    if let Some(dir) = out {
-        return absolute(dir);
-    }
-    let cfg = crate::config::load(&settings.paths)?;
-    let (name, profile) = cfg.select(settings.profile.as_deref()).map_err(|e| {
-        e.context("which export folder? pass --out DIR, or --profile NAME for a profile's")
-    })?;
-    Ok(profile.export_dir(&name, &settings.paths))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

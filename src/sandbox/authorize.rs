@@ -15,8 +15,8 @@ use url::{Host, Url};
 
 use super::form::Params;
 use super::grants::AuthRequest;
-use super::shared::Shared;
-use super::{html, scopes, secret};
+use super::state::Shared;
+use super::{crypto, html, scopes};
 
 /// GET /oauth/authorize
 pub(super) async fn get(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
@@ -146,7 +146,7 @@ fn validate(shared: &Shared, params: &Params) -> Result<AuthRequest, Rejection> 
         ));
     }
     let code_challenge = get("code_challenge")
-        .filter(|c| secret::is_valid_verifier(c))
+        .filter(|c| crypto::is_valid_verifier(c))
         .ok_or_else(|| {
             reject(
                 "invalid_request",
@@ -212,7 +212,7 @@ fn sign_in(shared: &Shared, txn: &str, params: &Params) -> Response {
     let password = params.get("password").ok().flatten().unwrap_or_default();
     let user = shared
         .user(username)
-        .filter(|u| secret::constant_time_eq(&u.password, password));
+        .filter(|u| crypto::constant_time_eq(&u.password, password));
     let mut auth = shared.auth();
     let Some(transaction) = auth.transaction(txn) else {
         return html::error("This sign-in page has expired.");

@@ -11,9 +11,13 @@ use url::form_urlencoded;
 use super::hostile::HostileLink;
 use super::instant::format_instant;
 use super::quirks::NextLinkStyle;
-use super::search::{OFFSET, PAGE};
-use super::shared::Shared;
+use super::state::Shared;
 use super::store::StoredResource;
+
+/// The paging parameter this sandbox puts into `next` links.
+pub(super) const OFFSET: &str = "_offset";
+/// NextGen's paging parameter (1-based page number), accepted with its link style.
+pub(super) const PAGE: &str = "page";
 
 /// One page of search results and what it takes to link the next one.
 pub(super) struct Page<'a> {

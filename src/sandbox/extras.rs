@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
-use super::data::{
+use super::generator::{
     coding, concept, pick, random_time, reference, Generated, MEDS, PRACTITIONERS, SNOMED,
 };
 use super::instant::format_date_time;

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::catalog::{self, TypeKind};
 use super::grants::BearerError;
 use super::scopes::{self, Interaction};
-use super::shared::Shared;
+use super::state::Shared;
 use super::store::StoredResource;
 use super::FhirFlavor;
 

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::secret::random_token;
+use super::crypto::random_token;
 
 /// Login transactions (form → consent) live this long.
 const TRANSACTION_TTL: Duration = Duration::from_secs(600);

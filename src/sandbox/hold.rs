@@ -2,7 +2,7 @@
 //! them go, so the test can act while a request is provably in flight (a Ctrl-C in the middle of
 //! an export, several requests being answered at once) instead of sleeping and hoping.
 //!
-//! [`super::Sandbox::hold`] makes a [`Hold`]; the request middleware (`shared::count_request`)
+//! [`super::Sandbox::hold`] makes a [`Hold`]; the request middleware (`state::count_request`)
 //! calls [`Holds::pass`] for every FHIR request before the configured latency and the faults.
 
 use std::sync::{Arc, Condvar, Mutex, PoisonError};

@@ -12,12 +12,14 @@ mod authorize;
 pub mod browser;
 mod bundle;
 mod catalog;
-mod data;
+mod ccda;
+mod crypto;
 mod document;
 mod extras;
 mod faults;
 mod fhir;
 mod form;
+mod generator;
 mod grants;
 mod hold;
 mod hostile;
@@ -27,8 +29,7 @@ mod pdf;
 mod quirks;
 mod scopes;
 mod search;
-mod secret;
-mod shared;
+mod state;
 mod store;
 mod token;
 mod transaction;
@@ -49,7 +50,7 @@ pub use faults::{FaultKind, FaultPlan};
 pub use hold::Hold;
 pub use hostile::{Hostile, HostileAnswer, HostileBody, HostileLink};
 pub use quirks::{AttachmentStyle, NextLinkStyle, Quirks};
-use shared::Shared;
+use state::Shared;
 
 /// Which FHIR release the sandbox speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -402,9 +403,9 @@ fn validate(config: &SandboxConfig) -> anyhow::Result<()> {
     }
     if let Some(user) = &config.auto_login {
         anyhow::ensure!(
-            data::USERNAMES.contains(&user.as_str()),
+            generator::USERNAMES.contains(&user.as_str()),
             "auto_login names unknown user {user:?}; the sandbox has {:?}",
-            data::USERNAMES
+            generator::USERNAMES
         );
     }
     Ok(())
@@ -442,7 +443,7 @@ fn router(shared: &Arc<Shared>) -> Router {
         .method_not_allowed_fallback(fhir::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(shared),
-            shared::count_request,
+            state::count_request,
         ))
         .with_state(Arc::clone(shared))
 }

@@ -16,19 +16,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use url::form_urlencoded;
 
-use super::bundle::{self, Page};
+use super::bundle::{self, Page, OFFSET, PAGE};
 use super::catalog::{self, TypeKind};
 use super::fhir::{self, Access, FhirError};
 use super::instant::DateFilter;
 use super::quirks::{self, NextLinkStyle};
 use super::scopes::Interaction;
-use super::shared::{Shared, Stats};
+use super::state::{Shared, Stats};
 use super::store::{Coding, StoredResource};
-
-/// The paging parameter this sandbox puts into `next` links.
-pub(super) const OFFSET: &str = "_offset";
-/// NextGen's paging parameter (1-based page number), accepted with its link style.
-pub(super) const PAGE: &str = "page";
 
 /// GET {base}/{type}
 pub(super) async fn search_get(

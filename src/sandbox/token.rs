@@ -13,8 +13,8 @@ use time::OffsetDateTime;
 
 use super::form::{Params, Repeated};
 use super::grants::{AuthStore, RefreshGrant};
-use super::shared::{Shared, Stats};
-use super::{scopes, secret};
+use super::state::{Shared, Stats};
+use super::{crypto, scopes};
 
 /// An OAuth error response (RFC 6749 5.2).
 #[derive(Debug)]
@@ -112,7 +112,7 @@ fn authenticate(
     let body_secret = params.get("client_secret")?;
     let basic = match headers.get(header::AUTHORIZATION) {
         Some(value) => {
-            let parsed = value.to_str().ok().and_then(secret::parse_basic);
+            let parsed = value.to_str().ok().and_then(crypto::parse_basic);
             Some(parsed.ok_or_else(|| {
                 OAuthError::InvalidClient("the Authorization header is not valid Basic".into())
             })?)
@@ -130,7 +130,7 @@ fn authenticate(
         config
             .confidential_client
             .as_ref()
-            .is_some_and(|(cid, csecret)| cid == id && secret::constant_time_eq(csecret, secret))
+            .is_some_and(|(cid, csecret)| cid == id && crypto::constant_time_eq(csecret, secret))
     };
     let bad_client = || OAuthError::InvalidClient("client authentication failed".into());
 
@@ -193,8 +193,8 @@ fn authorization_code(
     if grant.redirect_uri != redirect_uri {
         return invalid("redirect_uri differs from the one in the authorization request");
     }
-    if !secret::is_valid_verifier(verifier)
-        || !secret::constant_time_eq(&secret::pkce_challenge(verifier), &grant.code_challenge)
+    if !crypto::is_valid_verifier(verifier)
+        || !crypto::constant_time_eq(&crypto::pkce_challenge(verifier), &grant.code_challenge)
     {
         return invalid("code_verifier does not match the code_challenge");
     }
@@ -290,7 +290,7 @@ fn id_token(shared: &Shared, grant: &RefreshGrant) -> String {
         "exp": iat.saturating_add(ttl),
         "fhirUser": format!("{}/Patient/{}", shared.fhir_base, grant.patient),
     });
-    secret::sign_jwt(&shared.jwt_key, &claims)
+    crypto::sign_jwt(&shared.jwt_key, &claims)
 }
 
 /// POST /oauth/revoke (RFC 7009): 200 with an empty body, known token or not.

@@ -22,7 +22,7 @@ use super::catalog::{self, TypeKind};
 use super::fhir::{bearer, fhir_json, Access, FhirError};
 use super::instant::format_instant;
 use super::scopes::{self, Interaction};
-use super::shared::{patient_reference, Shared};
+use super::state::{patient_reference, Shared};
 
 /// Largest transaction Bundle accepted (a whole record with its documents).
 pub(super) const MAX_BODY: usize = 512 * 1024 * 1024;

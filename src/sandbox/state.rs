@@ -22,7 +22,9 @@ use super::grants::AuthStore;
 use super::hold::Holds;
 use super::quirks;
 use super::store::ResourceStore;
-use super::{data, secret, FhirFlavor, NextLinkStyle, SandboxConfig, SandboxStats, SandboxUser};
+use super::{
+    crypto, generator, FhirFlavor, NextLinkStyle, SandboxConfig, SandboxStats, SandboxUser,
+};
 
 pub(super) struct Shared {
     pub config: SandboxConfig,
@@ -70,7 +72,7 @@ impl Shared {
 
         let mut resources = ResourceStore::new(config.flavor);
         let mut failure = None;
-        let users = data::generate(&config, &fhir_base, &mut |generated| {
+        let users = generator::generate(&config, &fhir_base, &mut |generated| {
             let stored = resources.insert(
                 generated.resource,
                 generated.patient,
@@ -103,7 +105,7 @@ impl Shared {
             secrets,
             faults,
             holds: Holds::default(),
-            jwt_key: secret::random_key(),
+            jwt_key: crypto::random_key(),
             fhir_base_url,
             resources: RwLock::new(resources),
             auth: Mutex::new(AuthStore::default()),

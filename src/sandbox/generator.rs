@@ -15,7 +15,7 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 use super::catalog;
-use super::document;
+use super::ccda;
 use super::extras;
 use super::instant::{format_date, format_date_time, format_instant};
 use super::quirks::{self, AttachmentStyle, Quirks};
@@ -993,7 +993,7 @@ impl<'a> PatientRecord<'a> {
         let mut content = vec![json!({"attachment": attachment})];
         // NextGen serves each document twice: raw PDF and C-CDA XML.
         let xml = nextgen.then(|| {
-            document::ccda(&document::CcdaDocument {
+            ccda::ccda(&ccda::CcdaDocument {
                 id: &doc_id,
                 loinc: code,
                 title: &title,
