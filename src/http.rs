@@ -233,33 +233,9 @@ pub fn parse_json(
     headers: HeaderMap,
     bytes: &[u8],
 ) -> Result<JsonResponse> {
-    let content_type = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let shown = redact_url(&url);
-    if content_type.contains("html") || looks_like_html(bytes) {
-        return Err(Failure::new(
-            Kind::Network,
-            format!(
-                "{shown} answered HTTP {} with an HTML page, not JSON",
-                status.as_u16()
-            ),
-        )
-        .hint("this is often a login or error page: check that the address is the FHIR base URL")
-        .into());
-    }
-    let body = serde_json::from_slice(bytes).map_err(|e| {
-        Failure::new(
-            Kind::Network,
-            format!(
-                "{shown} answered HTTP {} with a body that is not valid JSON ({e}; content type '{}')",
-                status.as_u16(),
-                if content_type.is_empty() { "none" } else { &content_type }
-            ),
-        )
-    })?;
+    refuse_html(&url, status, &headers, bytes)?;
+    let body = serde_json::from_slice(bytes)
+        .map_err(|e| not_json(&url, status, &headers, &e.to_string()))?;
     Ok(JsonResponse {
         url,
         status,
@@ -267,6 +243,60 @@ pub fn parse_json(
         body,
         bytes: bytes.len() as u64,
     })
+}
+
+/// An HTML page where JSON was expected (a portal's login page, a proxy's error page).
+pub fn refuse_html(
+    url: &Url,
+    status: reqwest::StatusCode,
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> Result<()> {
+    if content_type(headers).contains("html") || looks_like_html(bytes) {
+        return Err(Failure::new(
+            Kind::Network,
+            format!(
+                "{} answered HTTP {} with an HTML page, not JSON",
+                redact_url(url),
+                status.as_u16()
+            ),
+        )
+        .hint("this is often a login or error page: check that the address is the FHIR base URL")
+        .into());
+    }
+    Ok(())
+}
+
+/// The failure for a body that could not be read as the JSON expected (`why`).
+pub fn not_json(
+    url: &Url,
+    status: reqwest::StatusCode,
+    headers: &HeaderMap,
+    why: &str,
+) -> anyhow::Error {
+    let content_type = content_type(headers);
+    Failure::new(
+        Kind::Network,
+        format!(
+            "{} answered HTTP {} with a body that is not valid JSON ({why}; content type '{}')",
+            redact_url(url),
+            status.as_u16(),
+            if content_type.is_empty() {
+                "none"
+            } else {
+                &content_type
+            }
+        ),
+    )
+    .into()
+}
+
+fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase()
 }
 
 /// The whole-request timeout: 120 s, or [`TIMEOUT_ENV`].

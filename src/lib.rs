@@ -22,6 +22,7 @@ pub mod fhir;
 pub mod fhir_url;
 pub mod folder;
 pub mod http;
+pub mod json_text;
 pub mod output;
 pub mod providers;
 pub mod sandbox;

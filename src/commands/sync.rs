@@ -97,7 +97,28 @@ fn partial_failure(report: &Report) -> Result<()> {
         }
         .into());
     }
+    dropped_resources(report)?;
     missing_documents(report)
+}
+
+/// Resources the server returned that were not stored make the run partial, each named.
+fn dropped_resources(report: &Report) -> Result<()> {
+    let dropped = report.dropped();
+    let Some(first) = dropped.first() else {
+        return Ok(());
+    };
+    let more = match dropped.len() {
+        1 => String::new(),
+        n => format!(" (and {} more)", n - 1),
+    };
+    Err(sync::Error::Partial {
+        summary: format!(
+            "{} resources the server sent were not stored: {first}{more}",
+            dropped.len()
+        ),
+        hint: "the others were saved; the summary lists each one with its reason, so do `--json` and .fhirdl/last_run.json".into(),
+    }
+    .into())
 }
 
 /// Documents that could not be saved make the run partial too, each one named.
@@ -108,7 +129,7 @@ fn missing_documents(report: &Report) -> Result<()> {
     };
     let more = match failures.len() {
         1 => String::new(),
-        n => format!(" (and {} more, listed above)", n - 1),
+        n => format!(" (and {} more)", n - 1),
     };
     Err(sync::Error::Partial {
         summary: format!(
@@ -215,6 +236,9 @@ pub fn print_report(ctx: &Ctx, r: &Report) {
     let stored: usize = r.types.iter().map(|t| t.counts.stored).sum();
     for w in &r.warnings {
         text.push_str(&format!("warning: {w}\n"));
+    }
+    for d in r.dropped() {
+        text.push_str(&format!("not stored: {d}\n"));
     }
     let a = &r.attachments;
     if !a.is_empty() {

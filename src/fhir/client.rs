@@ -10,7 +10,7 @@ use super::window::{signal_for, Permit, Signal, Window};
 use crate::auth::session::Session;
 use crate::error::{Failure, Kind};
 use crate::http::{
-    parse_json, read_capped, redact_url, Http, JsonResponse, FHIR_JSON, MAX_JSON_BYTES,
+    not_json, read_capped, redact_url, refuse_html, Http, JsonResponse, FHIR_JSON, MAX_JSON_BYTES,
 };
 use anyhow::{Context, Result};
 use reqwest::header::{ACCEPT, AUTHORIZATION, RETRY_AFTER};
@@ -20,6 +20,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
+
+/// An answer read by [`FhirClient::get_with`].
+#[derive(Debug)]
+pub struct Parsed<T> {
+    /// Where the answer came from (after same-origin redirects).
+    pub url: Url,
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    /// The parsed body of a successful answer; `None` for an error status.
+    pub body: Option<T>,
+    /// An error answer's body as JSON (its OperationOutcome, when it sent one), else null.
+    pub error_body: Value,
+    /// Bytes of the body as received.
+    pub bytes: u64,
+}
 
 /// Requests in flight unless `--concurrency` says otherwise (tuned with `cargo bench --bench
 /// export`; polite enough for a small practice's server).
@@ -102,6 +117,28 @@ impl FhirClient {
     /// page, a proxy's error page) is fetched again. Refuses URLs outside the FHIR base's
     /// origin.
     pub async fn get(&self, url: &Url) -> Result<JsonResponse> {
+        let answer = self
+            .get_with(url, |bytes| {
+                serde_json::from_slice::<Value>(bytes).map_err(|e| e.to_string())
+            })
+            .await?;
+        Ok(JsonResponse {
+            url: answer.url,
+            status: answer.status,
+            headers: answer.headers,
+            body: answer.body.unwrap_or(answer.error_body),
+            bytes: answer.bytes,
+        })
+    }
+
+    /// [`Self::get`] with the caller's reading of a successful body: `parse` sees the bytes as
+    /// received (so nothing is re-serialised) and its complaint is retried like a body that is
+    /// not JSON.
+    pub async fn get_with<T>(
+        &self,
+        url: &Url,
+        parse: impl Fn(&[u8]) -> Result<T, String>,
+    ) -> Result<Parsed<T>> {
         let mut attempt = 1;
         loop {
             let (resp, permit) = self.send_authorized(url, FHIR_JSON, &mut attempt).await?;
@@ -115,11 +152,12 @@ impl FhirClient {
                 self.counters
                     .bytes
                     .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                return Ok(JsonResponse {
+                return Ok(Parsed {
                     url: url.clone(),
                     status,
                     headers,
-                    body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+                    body: None,
+                    error_body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
                     bytes: bytes.len() as u64,
                 });
             }
@@ -128,8 +166,8 @@ impl FhirClient {
                 Ok(_) => Signal::Ok,
                 Err(e) => transport_signal(e),
             });
-            let parsed = match read {
-                Ok(bytes) => parse_json(answered, status, headers, &bytes),
+            let bytes = match read {
+                Ok(bytes) => bytes,
                 Err(e) if is_transport(&e) && attempt < MAX_ATTEMPTS => {
                     self.wait_before_retry(url, attempt, None, "the answer broke off")
                         .await;
@@ -143,10 +181,22 @@ impl FhirClient {
                     )))
                 }
             };
+            let parsed = refuse_html(&answered, status, &headers, &bytes).and_then(|()| {
+                parse(&bytes).map_err(|why| not_json(&answered, status, &headers, &why))
+            });
             match parsed {
-                Ok(r) => {
-                    self.counters.bytes.fetch_add(r.bytes, Ordering::Relaxed);
-                    return Ok(r);
+                Ok(body) => {
+                    self.counters
+                        .bytes
+                        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                    return Ok(Parsed {
+                        url: answered,
+                        status,
+                        headers,
+                        body: Some(body),
+                        error_body: Value::Null,
+                        bytes: bytes.len() as u64,
+                    });
                 }
                 Err(_) if attempt < MAX_ATTEMPTS => {
                     self.wait_before_retry(url, attempt, None, "the answer was not JSON")
@@ -327,7 +377,9 @@ impl FhirClient {
         let url = crate::fhir_url::resource(&self.base, resource_type, id)?;
         let resp = self.get(&url).await?;
         if !resp.status.is_success() {
-            return Err(refusal_of(&resp, &format!("{resource_type}/{id}")).into());
+            return Err(
+                refusal_of(resp.status, &resp.body, &format!("{resource_type}/{id}")).into(),
+            );
         }
         Ok(resp.body)
     }
@@ -359,11 +411,11 @@ pub fn same_origin(a: &Url, b: &Url) -> bool {
 
 /// The error for an unsuccessful FHIR answer to `what`, with the OperationOutcome's text when
 /// the server sent one.
-pub fn refusal_of(resp: &JsonResponse, what: &str) -> super::Error {
+pub fn refusal_of(status: StatusCode, error_body: &Value, what: &str) -> super::Error {
     super::Error::Refused {
         what: what.to_string(),
-        status: resp.status.as_u16(),
-        outcome: outcome_text(&resp.body),
+        status: status.as_u16(),
+        outcome: outcome_text(error_body),
     }
 }
 

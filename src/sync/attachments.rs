@@ -174,7 +174,11 @@ pub fn attachments_of(resource_type: &str, resource: &Value) -> Vec<Attachment> 
             let ext = extension(content_type.as_deref());
             Some(Attachment {
                 resource: format!("{resource_type}/{id}"),
-                file: format!("{resource_type}-{id}-{}.{ext}", i + 1),
+                file: format!(
+                    "{resource_type}-{}-{}.{ext}",
+                    super::naming::single(id),
+                    i + 1
+                ),
                 url,
                 data,
                 content_type,
@@ -301,7 +305,8 @@ impl Pass {
             let id = resource.get("id").and_then(Value::as_str).unwrap_or("");
             for mut a in attachments_of(ty, &resource) {
                 if let Some(stem) = stems.get(id).filter(|s| s.as_str() != id) {
-                    if let Some(rest) = a.file.strip_prefix(&format!("{ty}-{id}-")) {
+                    let single = super::naming::single(id);
+                    if let Some(rest) = a.file.strip_prefix(&format!("{ty}-{single}-")) {
                         a.file = format!("{ty}-{stem}-{rest}");
                     }
                 }

@@ -5,9 +5,11 @@
 use super::bundle::{parse_page, valid_id, Page};
 use super::plan::TypePlan;
 use super::progress::TypeProgress;
+use super::resource::Resource;
 use super::spool::Spool;
+use super::Dropped;
 use super::{fanout, MAX_PAGES, PAGE_SIZE};
-use crate::fhir::client::{outcome_text, FhirClient};
+use crate::fhir::client::{outcome_text, FhirClient, Parsed};
 use anyhow::Result;
 use std::collections::HashSet;
 use std::path::Path;
@@ -29,6 +31,8 @@ pub(super) struct FetchedType {
     pub(super) newest: Option<i64>,
     /// `Bundle.total` of the type's plain search, when the server announced one.
     announced: Option<u64>,
+    /// Resources the server returned that are not stored, each named.
+    pub(super) dropped: Vec<Dropped>,
     pub(super) warnings: Vec<String>,
 }
 
@@ -47,6 +51,7 @@ impl FetchedType {
             mark: None,
             newest: None,
             announced: None,
+            dropped: Vec::new(),
             warnings: Vec::new(),
         }
     }
@@ -114,16 +119,23 @@ async fn read_patient(
     mut fetched: FetchedType,
 ) -> Result<Outcome> {
     let url = crate::fhir_url::resource(fhir.base(), "Patient", patient)?;
-    let resp = fhir.get(&url).await?;
+    let resp = fhir
+        .get_with(&url, |body| {
+            serde_json::from_slice::<&serde_json::value::RawValue>(body)
+                .map(Resource::read)
+                .map_err(|e| e.to_string())
+        })
+        .await?;
     if let Some(skip) = refusal(resp.status.as_u16()) {
         return Ok(Outcome::Skipped(skip));
     }
-    if !resp.status.is_success() {
-        return Err(crate::fhir::client::refusal_of(&resp, &format!("Patient/{patient}")).into());
-    }
+    let Some(resource) = resp.body else {
+        let what = format!("Patient/{patient}");
+        return Err(crate::fhir::client::refusal_of(resp.status, &resp.error_body, &what).into());
+    };
     fetched.pages = 1;
     fetched.mark = server_time(&resp.headers);
-    add_resource(&mut fetched, "Patient", patient, resp.body)?;
+    add_resource(&mut fetched, "Patient", patient, resource)?;
     Ok(Outcome::Fetched(Box::new(fetched)))
 }
 
@@ -267,9 +279,9 @@ async fn chain(
         let q: Vec<String> = extra.iter().map(|(k, v)| format!("{k}={v}")).collect();
         format!("{ty}?{}", q.join("&"))
     };
-    let resp = fhir.get(&url).await?;
+    let resp = get_page(fhir, &url).await?;
     if !resp.status.is_success() {
-        let text = outcome_text(&resp.body).unwrap_or_default();
+        let text = outcome_text(&resp.error_body).unwrap_or_default();
         if fanout::demands_category(resp.status.as_u16(), &text) {
             return Ok(ChainEnd::NeedsCategory(format!(
                 "HTTP {}: {text}",
@@ -291,7 +303,7 @@ async fn chain(
         pages: 1,
         received: 0,
     };
-    let first = page_of(resp, &url, &paging.what, sink)?;
+    let first = page_of(resp, &paging.what, sink)?;
     let total = first.total;
     if extra.is_empty() {
         lock(sink).announced = total;
@@ -409,8 +421,8 @@ impl Paging<'_> {
                     self.ty
                 );
             }
-            let resp = self.fhir.get(&page_url).await?;
-            let page = page_of(resp, &page_url, &self.what, self.sink)?;
+            let resp = get_page(self.fhir, &page_url).await?;
+            let page = page_of(resp, &self.what, self.sink)?;
             self.pages += 1;
             self.received += page.resources.len() as u64;
             next = page.next.clone();
@@ -444,21 +456,25 @@ async fn fetch_page<'a>(
     what: &str,
     sink: &Sink,
 ) -> (&'a Url, Result<Page>) {
-    let page = match fhir.get(url).await {
-        Ok(resp) if resp.status.is_success() => page_of(resp, url, what, sink),
+    let page = match get_page(fhir, url).await {
+        Ok(resp) if resp.status.is_success() => page_of(resp, what, sink),
         Ok(resp) => Err(anyhow::anyhow!("HTTP {}", resp.status.as_u16())),
         Err(e) => Err(e),
     };
     (url, page)
 }
 
-/// A page's answer checked and parsed (counted in `sink`; its resources not kept yet).
-fn page_of(resp: crate::http::JsonResponse, url: &Url, what: &str, sink: &Sink) -> Result<Page> {
-    if !resp.status.is_success() {
-        return Err(crate::fhir::client::refusal_of(&resp, what).into());
-    }
+/// `GET url`, read as a search page (a body that is not a Bundle is fetched again).
+async fn get_page(fhir: &FhirClient, url: &Url) -> Result<Parsed<Page>> {
+    fhir.get_with(url, |body| parse_page(body, url)).await
+}
+
+/// A page's answer checked (counted in `sink`; its resources not kept yet).
+fn page_of(resp: Parsed<Page>, what: &str, sink: &Sink) -> Result<Page> {
+    let Some(page) = resp.body else {
+        return Err(crate::fhir::client::refusal_of(resp.status, &resp.error_body, what).into());
+    };
     let mark = server_time(&resp.headers);
-    let page = parse_page(resp.body, url)?;
     let mut f = lock(sink);
     if f.mark.is_none() {
         f.mark = mark;
@@ -576,87 +592,99 @@ fn refusal(status: u16) -> Option<String> {
     }
 }
 
+/// Keeps one resource of a `ty` search, or names it as dropped: a resource that is not of
+/// the type, has no id or an id that breaks the FHIR syntax, or belongs to another patient.
 fn add_resource(
     fetched: &mut FetchedType,
     ty: &str,
     patient: &str,
-    resource: serde_json::Value,
+    resource: Resource,
 ) -> Result<()> {
-    let rt = resource
-        .get("resourceType")
-        .and_then(|v| v.as_str())
-        .unwrap_or("");
+    let rt = resource.resource_type.as_str();
+    let drop = |fetched: &mut FetchedType, id: Option<&str>, reason: String| {
+        fetched.dropped.push(Dropped {
+            resource_type: if rt.is_empty() { ty } else { rt }.to_string(),
+            id: id.map(Dropped::shown_id),
+            reason,
+        });
+    };
     if rt.is_empty() {
-        fetched.warnings.push(format!(
-            "ignored an entry of the {ty} results that is not a resource"
-        ));
+        drop(
+            fetched,
+            None,
+            format!("an entry of the {ty} results is not a resource"),
+        );
+        return Ok(());
+    }
+    let id = resource.id.as_deref();
+    if let Some(problem) = &resource.problem {
+        drop(fetched, id, problem.clone());
         return Ok(());
     }
     if rt != ty {
-        fetched.warnings.push(format!(
-            "ignored a {} in the {ty} results",
+        let reason = format!(
+            "the {ty} search returned a {}; only {ty} resources are stored from it",
             crate::sanitize::clean(rt)
-        ));
+        );
+        drop(fetched, id, reason);
         return Ok(());
     }
-    let Some(id) = resource
-        .get("id")
-        .and_then(|v| v.as_str())
-        .map(str::to_string)
-    else {
-        fetched
-            .warnings
-            .push(format!("ignored a {ty} without an id"));
+    let Some(id) = id else {
+        drop(fetched, None, "it has no id".into());
         return Ok(());
     };
-    if !belongs_to(&resource, ty, &id, patient) {
-        fetched
-            .warnings
-            .push(format!("dropped a {ty} that belongs to another patient"));
+    if !valid_id(id) {
+        drop(
+            fetched,
+            Some(id),
+            "its id breaks the FHIR id syntax ([A-Za-z0-9-.]{1,64})".into(),
+        );
         return Ok(());
     }
-    if !valid_id(&id) {
-        fetched
-            .warnings
-            .push(format!("ignored a {ty} with an invalid id"));
+    if let Some(other) = other_owner(&resource, ty, id, patient) {
+        drop(
+            fetched,
+            Some(id),
+            format!(
+                "it belongs to another patient ({})",
+                crate::sanitize::clean(&other)
+            ),
+        );
         return Ok(());
     }
     let updated = resource
-        .get("meta")
-        .and_then(|m| m.get("lastUpdated"))
-        .and_then(|v| v.as_str())
+        .last_updated
+        .as_deref()
         .and_then(crate::datetime::parse_rfc3339);
     if updated > fetched.newest {
         fetched.newest = updated;
     }
-    if fetched.spool.contains(&id) {
+    if fetched.spool.contains(id) {
         return Ok(());
     }
-    super::references::collect_keys(&resource, &fetched.base, &mut fetched.refs);
-    let line = serde_json::to_string(&resource)?;
-    fetched.spool.insert(id, line)?;
+    super::references::collect_resource(&resource, &fetched.base, &mut fetched.refs);
+    let id = id.to_string();
+    fetched.spool.insert(id, resource.line)?;
     Ok(())
 }
 
-/// Is this resource the signed-in patient's? A `subject` or `patient` reference to another
-/// Patient (or a Patient with another id) is not mixed into this patient's files.
-fn belongs_to(resource: &serde_json::Value, ty: &str, id: &str, patient: &str) -> bool {
+/// Whose the resource is when it is not the signed-in patient's: a `subject` or `patient`
+/// reference to another Patient (or a Patient with another id). Such a resource is never
+/// mixed into this patient's files.
+fn other_owner(resource: &Resource, ty: &str, id: &str, patient: &str) -> Option<String> {
     if ty == "Patient" {
-        return id == patient;
+        return (id != patient).then(|| format!("Patient/{id}"));
     }
-    ["subject", "patient"].iter().all(|field| {
-        let Some(reference) = resource
-            .get(field)
-            .and_then(|f| f.get("reference"))
-            .and_then(|r| r.as_str())
-        else {
-            return true;
-        };
-        match reference.trim_end_matches('/').rsplit_once("Patient/") {
-            Some((_, other)) => other.split('/').next() == Some(patient),
-            None => true,
-        }
-    })
+    resource
+        .owners
+        .iter()
+        .find(
+            |reference| match reference.trim_end_matches('/').rsplit_once("Patient/") {
+                Some((_, other)) => other.split('/').next() != Some(patient),
+                None => false,
+            },
+        )
+        .cloned()
 }
 
 /// The server's clock from its `Date` header, as RFC 3339.
@@ -725,57 +753,53 @@ mod tests {
     }
 
     #[test]
-    fn resources_are_checked_before_storing() {
+    fn resources_are_checked_before_storing_and_drops_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let base = Url::parse("https://x/fhir").unwrap();
         let mut f = FetchedType::new(&base, dir.path());
-        add_resource(
-            &mut f,
-            "Condition",
-            "p1",
-            serde_json::json!({"resourceType": "Condition", "id": "c1",
-                "encounter": {"reference": "Encounter/e1"}}),
-        )
-        .unwrap();
-        add_resource(
-            &mut f,
-            "Condition",
-            "p1",
-            serde_json::json!({"resourceType": "Patient", "id": "p"}),
-        )
-        .unwrap();
-        add_resource(
-            &mut f,
-            "Condition",
-            "p1",
-            serde_json::json!({"resourceType": "Condition", "id": "../x"}),
-        )
-        .unwrap();
-        add_resource(
-            &mut f,
-            "Condition",
-            "p1",
-            serde_json::json!({"resourceType": "Condition"}),
-        )
-        .unwrap();
-        add_resource(
-            &mut f,
-            "Condition",
-            "p1",
-            serde_json::json!({"resourceType": "Condition", "id": "c2", "subject": {"reference": "Patient/p2"}}),
-        )
-        .unwrap();
-        add_resource(
-            &mut f,
-            "Condition",
-            "p1",
-            serde_json::json!({"resourceType": "Condition", "id": "c3", "subject": {"reference": "https://x/fhir/Patient/p1"}}),
-        )
-        .unwrap();
-        assert_eq!(f.spool.len(), 2);
+        for text in [
+            r#"{"resourceType": "Condition", "id": "c1", "encounter": {"reference": "Encounter/e1"}}"#,
+            r#"{"resourceType": "Patient", "id": "p"}"#,
+            r#"{"resourceType": "Condition", "id": "../x"}"#,
+            r#"{"resourceType": "Condition"}"#,
+            r#"{"resourceType": "Condition", "id": "c2", "subject": {"reference": "Patient/p2"}}"#,
+            r#"{"resourceType": "Condition", "id": "c3", "subject": {"reference": "https://x/fhir/Patient/p1"}}"#,
+            r#"{"resourceType": "Condition", "id": ".."}"#,
+            r#"[1]"#,
+        ] {
+            add_resource(&mut f, "Condition", "p1", Resource::from_text(text)).unwrap();
+        }
+        assert_eq!(f.spool.len(), 3, "c1, c3 and the legal id '..'");
         assert!(f.refs.contains("Encounter/e1"));
-        assert_eq!(f.warnings.len(), 4);
-        assert!(f.warnings.iter().any(|w| w.contains("another patient")));
-        assert!(!belongs_to(&serde_json::json!({}), "Patient", "p2", "p1"));
+        let named: Vec<String> = f.dropped.iter().map(ToString::to_string).collect();
+        assert_eq!(named.len(), 5, "{named:?}");
+        assert!(
+            named
+                .iter()
+                .any(|d| d.starts_with("Patient/p: the Condition search returned a Patient")),
+            "{named:?}"
+        );
+        assert!(
+            named
+                .iter()
+                .any(|d| d.starts_with("Condition/../x: its id breaks")),
+            "{named:?}"
+        );
+        assert!(
+            named.iter().any(|d| d == "Condition (no id): it has no id"),
+            "{named:?}"
+        );
+        assert!(
+            named
+                .iter()
+                .any(|d| d == "Condition/c2: it belongs to another patient (Patient/p2)"),
+            "{named:?}"
+        );
+        assert!(
+            named.iter().any(|d| d.contains("is not a resource")),
+            "{named:?}"
+        );
+        let other = Resource::from_text(r#"{"resourceType": "Patient", "id": "p2"}"#);
+        assert!(other_owner(&other, "Patient", "p2", "p1").is_some());
     }
 }

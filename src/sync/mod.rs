@@ -19,6 +19,7 @@ pub mod ndjson;
 pub mod plan;
 pub mod progress;
 pub mod references;
+pub mod resource;
 mod run;
 pub mod spool;
 pub mod state;
@@ -81,6 +82,38 @@ pub enum FailureCause {
     Storage,
 }
 
+/// A resource the server returned that is not stored, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Dropped {
+    pub resource_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub reason: String,
+}
+
+impl Dropped {
+    /// An id as the report shows it: control characters removed, and cut after 64 characters
+    /// (the longest legal id) with the length said, so a hostile id cannot flood the summary.
+    pub fn shown_id(id: &str) -> String {
+        let chars = id.chars().filter(|c| !c.is_control()).count();
+        let clean = crate::sanitize::clean(id);
+        if chars <= 64 {
+            return clean;
+        }
+        let head: String = clean.chars().take(64).collect();
+        format!("{head}… ({chars} characters)")
+    }
+}
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.id {
+            Some(id) => write!(f, "{}/{id}: {}", self.resource_type, self.reason),
+            None => write!(f, "{} (no id): {}", self.resource_type, self.reason),
+        }
+    }
+}
+
 /// What a type's resources did in this run.
 #[derive(Debug, Clone, Copy, Serialize, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -105,6 +138,8 @@ pub struct TypeReport {
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<FailureCause>,
+    /// Resources the server returned that were not stored, each named.
+    pub dropped: Vec<Dropped>,
     pub warnings: Vec<String>,
 }
 
@@ -123,6 +158,7 @@ impl TypeReport {
             },
             counts: stored.counts,
             incremental,
+            dropped: stored.dropped,
             warnings: stored.warnings,
             ..TypeReport::default()
         }
@@ -211,9 +247,14 @@ impl Report {
             .collect()
     }
 
-    /// Every type and every document that should have been saved was.
+    /// Every type, every resource and every document that should have been saved was.
     pub fn is_complete(&self) -> bool {
-        self.failed().is_empty() && self.attachments.failed == 0
+        self.failed().is_empty() && self.attachments.failed == 0 && self.dropped().is_empty()
+    }
+
+    /// Every resource the server returned that was not stored.
+    pub fn dropped(&self) -> Vec<&Dropped> {
+        self.types.iter().flat_map(|t| &t.dropped).collect()
     }
 
     /// The first type that failed because the folder could not be written, if any.

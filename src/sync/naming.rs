@@ -1,4 +1,12 @@
-//! File names made from resource ids, safe on case-insensitive file systems.
+//! File names made from resource ids, safe on every file system fhirdl's users keep backups on.
+//!
+//! An id names a file as it is, except when it cannot:
+//! - ids equal but for case (see below);
+//! - `.` and `..` (legal FHIR ids that mean "this folder" and "the parent folder"), ids ending
+//!   in a dot (Windows drops it), and the names Windows reserves — `CON`, `PRN`, `AUX`, `NUL`,
+//!   `COM0`–`COM9`, `LPT0`–`LPT9`, in any case, alone or before a dot (`con.txt`) — become
+//!   `<id with each '.' as '-'>_<first 8 hex digits of SHA-256(id)>`: `..` → `--_xxxxxxxx`,
+//!   `CON` → `CON_xxxxxxxx`.
 //!
 //! FHIR ids are case-sensitive (`abc` and `ABC` are two resources), but macOS and Windows file
 //! systems usually are not: `json/Observation/abc.json` and `json/Observation/ABC.json` would be
@@ -20,7 +28,9 @@ pub fn stems<'a>(ids: impl IntoIterator<Item = &'a str>) -> BTreeMap<String, Str
     }
     ids.iter()
         .map(|id| {
-            let stem = if folded.get(&id.to_lowercase()).copied().unwrap_or(0) > 1 {
+            let stem = if !usable_as_is(id) {
+                escaped(id)
+            } else if folded.get(&id.to_lowercase()).copied().unwrap_or(0) > 1 {
                 disambiguated(id)
             } else {
                 (*id).to_string()
@@ -32,9 +42,39 @@ pub fn stems<'a>(ids: impl IntoIterator<Item = &'a str>) -> BTreeMap<String, Str
 
 /// `<id>_<8 hex digits>`: the stem of an id that has a case-insensitive twin.
 pub fn disambiguated(id: &str) -> String {
+    format!("{id}_{}", short_hash(id))
+}
+
+/// Whether `id` can name a file as it is (apart from case twins).
+pub fn usable_as_is(id: &str) -> bool {
+    const RESERVED: [&str; 4] = ["con", "prn", "aux", "nul"];
+    if id == "." || id == ".." || id.ends_with('.') {
+        return false;
+    }
+    let base = id.split('.').next().unwrap_or(id).to_ascii_lowercase();
+    let numbered = (base.starts_with("com") || base.starts_with("lpt"))
+        && base.len() == 4
+        && base.as_bytes()[3].is_ascii_digit();
+    !(RESERVED.contains(&base.as_str()) || numbered)
+}
+
+/// The stem of one id, without looking for case twins: the id, or its safe name.
+pub fn single(id: &str) -> String {
+    if usable_as_is(id) {
+        id.to_string()
+    } else {
+        escaped(id)
+    }
+}
+
+/// The stem of an id that cannot name a file as it is.
+fn escaped(id: &str) -> String {
+    format!("{}_{}", id.replace('.', "-"), short_hash(id))
+}
+
+fn short_hash(id: &str) -> String {
     let digest = Sha256::digest(id.as_bytes());
-    let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-    format!("{id}_{hex}")
+    digest[..4].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -60,5 +100,29 @@ mod tests {
         assert_eq!(s["abc"], disambiguated("abc"));
         // A lone id keeps its plain name.
         assert_eq!(stems(["ABC"])["ABC"], "ABC");
+    }
+
+    #[test]
+    fn ids_that_cannot_be_file_names_get_safe_ones() {
+        let odd = [
+            ".", "..", "a.", "CON", "con.txt", "Aux", "nul.1", "COM1", "lpt9.x", "a..b.",
+        ];
+        let s = stems(odd);
+        for id in odd {
+            let stem = &s[id];
+            assert!(!usable_as_is(id), "{id}");
+            assert!(stem.contains('_') && !stem.contains('.'), "{id} -> {stem}");
+            assert!(usable_as_is(stem), "{id} -> {stem}");
+        }
+        assert!(s[".."].starts_with("--_"));
+        assert!(s["CON"].starts_with("CON_"));
+        let mut all: Vec<&String> = s.values().collect();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), odd.len(), "collision-proof");
+        for fine in ["console", "COM10", "com", "a.b", "nullable", "lpt", "x-1"] {
+            assert!(usable_as_is(fine), "{fine}");
+            assert_eq!(stems([fine])[fine], fine);
+        }
     }
 }

@@ -9,6 +9,7 @@
 use super::bundle::{is_type_name, parse_page, valid_id};
 use super::export::Export;
 use super::merge::{MergeMode, MergeOptions};
+use super::resource::Resource;
 use super::spool::Spool;
 use super::state::{FileStamp, State};
 use crate::fhir::client::FhirClient;
@@ -85,6 +86,21 @@ pub fn collect_keys(value: &Value, base: &Url, out: &mut std::collections::HashS
     }
 }
 
+/// Like [`collect_keys`], for a resource read as text.
+pub fn collect_resource(
+    resource: &super::resource::Resource,
+    base: &Url,
+    out: &mut std::collections::HashSet<String>,
+) {
+    for r in &resource.references {
+        if !out.contains(r.as_str()) {
+            if let Some((ty, id)) = resolve(r, base) {
+                out.insert(format!("{ty}/{id}"));
+            }
+        }
+    }
+}
+
 /// `Type/id` keys back to pairs.
 pub fn from_keys(keys: impl IntoIterator<Item = String>) -> BTreeSet<(String, String)> {
     keys.into_iter()
@@ -95,10 +111,10 @@ pub fn from_keys(keys: impl IntoIterator<Item = String>) -> BTreeSet<(String, St
         .collect()
 }
 
-/// What one round of reads brought back: per type, id → compact JSON line; and warnings.
+/// What one round of reads brought back: per type, id → the resource as sent; and warnings.
 #[derive(Debug, Default)]
 pub struct Referenced {
-    pub lines: BTreeMap<String, BTreeMap<String, String>>,
+    pub lines: BTreeMap<String, BTreeMap<String, Resource>>,
     pub warnings: Vec<String>,
 }
 
@@ -117,9 +133,15 @@ pub async fn fetch(fhir: &FhirClient, missing: &BTreeSet<(String, String)>) -> R
             if !searched {
                 for id in chunk {
                     let url = crate::fhir_url::resource(fhir.base(), ty, id)?;
-                    let resp = fhir.get(&url).await?;
-                    if resp.status.is_success() {
-                        keep(ty, resp.body, &mut got);
+                    let resp = fhir
+                        .get_with(&url, |body| {
+                            serde_json::from_slice::<&serde_json::value::RawValue>(body)
+                                .map(Resource::read)
+                                .map_err(|e| e.to_string())
+                        })
+                        .await?;
+                    if let Some(resource) = resp.body {
+                        keep(ty, resource, &mut got);
                     } else {
                         out.warnings.push(format!(
                             "{ty}/{id} is referenced but could not be read (HTTP {})",
@@ -145,7 +167,7 @@ async fn search_ids(
     fhir: &FhirClient,
     ty: &str,
     ids: &[&str],
-    got: &mut BTreeMap<String, String>,
+    got: &mut BTreeMap<String, Resource>,
 ) -> bool {
     let joined = ids.join(",");
     let Ok(url) = crate::fhir_url::search(fhir.base(), ty, &[("_id", &joined)]) else {
@@ -155,13 +177,10 @@ async fn search_ids(
     let mut pages = 0;
     while let Some(u) = next.take() {
         pages += 1;
-        let Ok(resp) = fhir.get(&u).await else {
+        let Ok(resp) = fhir.get_with(&u, |body| parse_page(body, &u)).await else {
             return false;
         };
-        if !resp.status.is_success() {
-            return false;
-        }
-        let Ok(page) = parse_page(resp.body, &u) else {
+        let Some(page) = resp.body else {
             return false;
         };
         for r in page.resources {
@@ -172,20 +191,13 @@ async fn search_ids(
     true
 }
 
-fn keep(ty: &str, resource: Value, got: &mut BTreeMap<String, String>) {
-    if resource.get("resourceType").and_then(Value::as_str) != Some(ty) {
+/// Keeps a resource read for `ty` when it is one, with a valid id.
+fn keep(ty: &str, resource: Resource, got: &mut BTreeMap<String, Resource>) {
+    if resource.resource_type != ty {
         return;
     }
-    let Some(id) = resource
-        .get("id")
-        .and_then(Value::as_str)
-        .filter(|i| valid_id(i))
-        .map(str::to_string)
-    else {
-        return;
-    };
-    if let Ok(line) = serde_json::to_string(&resource) {
-        got.insert(id, line);
+    if let Some(id) = resource.id.clone().filter(|i| valid_id(i)) {
+        got.insert(id, resource);
     }
 }
 
@@ -269,11 +281,11 @@ async fn scan_stored(
 ) -> Result<BTreeSet<(String, String)>> {
     tokio::task::spawn_blocking(move || -> Result<_> {
         for ty in types {
+            let mut keys = HashSet::new();
             export.for_each(&ty, |_, line| {
-                if let Ok(v) = serde_json::from_str::<Value>(line) {
-                    collect(&v, &base, &mut refs);
-                }
+                collect_resource(&Resource::from_text(line), &base, &mut keys);
             })?;
+            refs.extend(from_keys(keys));
         }
         Ok(refs)
     })
@@ -287,7 +299,7 @@ fn store(
     export: &Export,
     state: &mut State,
     ty: &str,
-    lines: BTreeMap<String, String>,
+    lines: BTreeMap<String, Resource>,
     base: &Url,
     refs: &mut BTreeSet<(String, String)>,
 ) -> Result<Added> {
@@ -295,12 +307,12 @@ fn store(
         return Ok(Added::default());
     }
     let mut spool = Spool::new(&export.dir().join(".fhirdl"));
-    for (id, line) in lines {
-        if let Ok(v) = serde_json::from_str::<Value>(&line) {
-            collect(&v, base, refs);
-        }
-        spool.insert(id, line)?;
+    let mut keys = HashSet::new();
+    for (id, resource) in lines {
+        collect_resource(&resource, base, &mut keys);
+        spool.insert(id, resource.line)?;
     }
+    refs.extend(from_keys(keys));
     let merged = export.merge(
         ty,
         spool.into_sorted()?,

@@ -431,6 +431,7 @@ impl<'a> Run<'a> {
                 requests: report.requests,
                 failed: report.failed().iter().map(|s| s.to_string()).collect(),
                 failed_documents: report.attachments.failures.clone(),
+                dropped: report.dropped().into_iter().cloned().collect(),
             })?;
         }
         Ok(report)

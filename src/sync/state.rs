@@ -87,6 +87,9 @@ pub struct LastRun {
     /// Documents that could not be saved.
     #[serde(default)]
     pub failed_documents: Vec<Problem>,
+    /// Resources the server returned that were not stored.
+    #[serde(default)]
+    pub dropped: Vec<super::Dropped>,
 }
 
 fn state_path(dir: &Path) -> PathBuf {

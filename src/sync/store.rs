@@ -18,6 +18,7 @@ pub(super) struct StoredType {
     pub(super) changed: bool,
     pub(super) mark: Option<String>,
     pub(super) warnings: Vec<String>,
+    pub(super) dropped: Vec<super::Dropped>,
     pub(super) refs: HashSet<String>,
 }
 
@@ -36,6 +37,7 @@ pub(super) fn store_type(
     let mut stored = StoredType {
         mark: next_mark(&fetched),
         warnings: std::mem::take(&mut fetched.warnings),
+        dropped: std::mem::take(&mut fetched.dropped),
         refs: std::mem::take(&mut fetched.refs),
         ..StoredType::default()
     };

@@ -155,8 +155,21 @@ fn assert_failed_cleanly(
     case.assert_confined();
 }
 
+fn dropped(report: &Value) -> Vec<(String, String, String)> {
+    report["types"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|t| t["dropped"].as_array().cloned().unwrap_or_default())
+        .map(|d| {
+            let s = |k: &str| d[k].as_str().unwrap_or("").to_string();
+            (s("resource_type"), s("id"), s("reason"))
+        })
+        .collect()
+}
+
 #[test]
-fn hostile_ids_wrong_types_and_other_patients_are_dropped_and_reported() {
+fn hostile_ids_wrong_types_and_other_patients_are_dropped_and_named() {
     let case = Case::new();
     let bad_ids = [
         "../../../escape".to_string(),
@@ -168,14 +181,15 @@ fn hostile_ids_wrong_types_and_other_patients_are_dropped_and_reported() {
         "ünïcode-escape".to_string(),
         "space escape".to_string(),
         String::new(),
-        "..".to_string(),
-        ".".to_string(),
     ];
     let mut inject: Vec<(String, Value)> = bad_ids
         .iter()
         .map(|id| ("Observation".to_string(), case.observation(id.as_str())))
         .collect();
     inject.push(("Observation".into(), case.observation(42)));
+    let mut no_id = case.observation("x");
+    no_id.as_object_mut().unwrap().remove("id");
+    inject.push(("Observation".into(), no_id));
     inject.push((
         "Observation".into(),
         json!({"resourceType": "Condition", "id": "wrong-type-1",
@@ -192,18 +206,63 @@ fn hostile_ids_wrong_types_and_other_patients_are_dropped_and_reported() {
         ..Hostile::default()
     });
     let (out, report) = case.sync(&[]);
-    assert_eq!(code(&out), 0, "{}", text(&out));
-    let w = warnings(&report, "Observation");
-    let count = |s: &str| w.iter().filter(|x| x.contains(s)).count();
-    assert_eq!(count("with an invalid id"), bad_ids.len(), "{w:?}");
-    assert_eq!(count("without an id"), 1, "{w:?}");
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    let dropped = dropped(&report);
+    let count = |s: &str| dropped.iter().filter(|d| d.2.contains(s)).count();
     assert_eq!(
-        count("ignored a Condition in the Observation results"),
-        1,
-        "{w:?}"
+        count("breaks the FHIR id syntax"),
+        bad_ids.len(),
+        "{dropped:?}"
     );
-    assert_eq!(count("another patient"), 1, "{w:?}");
-    assert_eq!(count("that is not a resource"), 1, "{w:?}");
+    assert_eq!(count("its id is not a string"), 1, "{dropped:?}");
+    assert_eq!(count("it has no id"), 1, "{dropped:?}");
+    assert_eq!(
+        count("the Observation search returned a Condition"),
+        1,
+        "{dropped:?}"
+    );
+    assert_eq!(
+        count("another patient (Patient/someone-else)"),
+        1,
+        "{dropped:?}"
+    );
+    assert_eq!(count("is not a resource"), 1, "{dropped:?}");
+    assert_eq!(dropped.len(), bad_ids.len() + 5, "{dropped:?}");
+    // The long id is cut in the report, with its length said.
+    assert!(
+        dropped
+            .iter()
+            .any(|d| d.1.ends_with("… (100000 characters)") && d.1.len() < 200),
+        "{dropped:?}"
+    );
+    let last_run: Value =
+        serde_json::from_slice(&std::fs::read(case.out.join(".fhirdl/last_run.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        last_run["dropped"].as_array().map(Vec::len),
+        Some(dropped.len()),
+        "{last_run}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{} resources the server sent were not stored",
+            dropped.len()
+        )),
+        "{stderr}"
+    );
+    let human = case
+        .ctx
+        .fhirdl(&["sync", "--out", case.out.to_str().unwrap()]);
+    assert_eq!(code(&human), 3, "{}", text(&human));
+    let summary = String::from_utf8_lossy(&human.stdout);
+    for line in [
+        "not stored: Observation/other-patient-1: it belongs to another patient",
+        "not stored: Condition/wrong-type-1: the Observation search returned a Condition",
+        "not stored: Observation (no id): it has no id",
+    ] {
+        assert!(summary.contains(line), "{line}\n{summary}");
+    }
     for (file, id) in [
         ("Observation.ndjson", "other-patient-1"),
         ("Condition.ndjson", "wrong-type-1"),
@@ -217,6 +276,42 @@ fn hostile_ids_wrong_types_and_other_patients_are_dropped_and_reported() {
         case.good["Observation.ndjson"],
         "nothing hostile was added"
     );
+    case.assert_confined();
+}
+
+#[test]
+fn legal_ids_that_are_not_file_names_are_kept_under_safe_names() {
+    let case = Case::new();
+    let ids = [".", "..", "a.", "CON", "aux.txt", "com1", "LPT9"];
+    case.ctx.sandbox.set_hostile(Hostile {
+        inject: ids
+            .iter()
+            .map(|id| ("Observation".to_string(), case.observation(*id)))
+            .collect(),
+        ..Hostile::default()
+    });
+    let (out, report) = case.sync(&[]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(
+        type_report(&report, "Observation")["new"],
+        ids.len(),
+        "{report}"
+    );
+    assert!(dropped(&report).is_empty(), "{report}");
+    let ndjson = std::fs::read_to_string(case.out.join("Observation.ndjson")).unwrap();
+    let mut stems = std::collections::BTreeSet::new();
+    for id in ids {
+        assert!(ndjson.contains(&format!("\"id\":\"{id}\"")), "{id}");
+        let stem = fhirdl::sync::naming::single(id);
+        assert_ne!(stem, id);
+        assert!(stem.ends_with(|c: char| c.is_ascii_hexdigit()), "{stem}");
+        let pretty: Value = serde_json::from_slice(
+            &std::fs::read(case.out.join(format!("json/Observation/{stem}.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(pretty["id"], id);
+        assert!(stems.insert(stem.to_lowercase()), "{stem} is not unique");
+    }
     case.assert_confined();
 }
 
@@ -451,7 +546,7 @@ fn huge_and_deeply_nested_bodies_fail_their_type_with_a_clear_error() {
                 headers: json_headers(&[]),
                 body: HostileBody::Bytes(Arc::new(nested)),
             },
-            "recursion limit exceeded",
+            "entry 1 of the Bundle is not an object",
         ),
     ];
     for (answer, why) in cases {
