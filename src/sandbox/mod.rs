@@ -327,6 +327,19 @@ impl Sandbox {
         self.shared.set_resource(resource)
     }
 
+    /// Adds or replaces a resource served exactly as `text` (number texts, key order, escapes
+    /// and whitespace kept; the sandbox only puts `"meta":{…},` before the first key). For
+    /// tests of byte fidelity; `text` must have no top-level `meta`.
+    pub fn set_resource_text(&self, text: &str) -> anyhow::Result<()> {
+        self.shared.set_resource_text(text)
+    }
+
+    /// The text the sandbox serves for a resource (what a read returns as its body).
+    pub fn resource_text(&self, resource_type: &str, id: &str) -> Option<String> {
+        let stored = self.shared.resources().get(resource_type, id)?;
+        Some(stored.json.clone())
+    }
+
     /// The bytes a Binary holds, exactly as served raw (for tests that compare documents).
     pub fn binary_bytes(&self, id: &str) -> Option<Vec<u8>> {
         let stored = self.shared.resources().get("Binary", id)?;

@@ -169,6 +169,13 @@ impl Shared {
             .insert(resource, patient, OffsetDateTime::now_utc())
     }
 
+    pub(super) fn set_resource_text(&self, text: &str) -> anyhow::Result<()> {
+        let resource: Value = serde_json::from_str(text).context("resource is not JSON")?;
+        let patient = self.owner_of(&resource)?;
+        self.resources_mut()
+            .insert_text(text, patient, OffsetDateTime::now_utc())
+    }
+
     /// The patient a resource belongs to (`None` for shared types), from its patient
     /// reference; an error for a type the sandbox does not serve or a missing reference.
     pub(super) fn owner_of(&self, resource: &Value) -> anyhow::Result<Option<String>> {

@@ -74,6 +74,36 @@ impl ResourceStore {
         Ok(())
     }
 
+    /// Like [`ResourceStore::insert`], but serves `text` exactly as given (its number texts,
+    /// key order, escapes and whitespace), with only `"meta":{…},` put in front of its first
+    /// key. `text` must be a resource without a top-level `meta`.
+    pub(super) fn insert_text(
+        &mut self,
+        text: &str,
+        patient: Option<String>,
+        last_updated: OffsetDateTime,
+    ) -> anyhow::Result<()> {
+        let resource: Value = serde_json::from_str(text).context("resource is not JSON")?;
+        if resource.get("meta").is_some() {
+            bail!("a resource given as text must leave `meta` to the sandbox");
+        }
+        let mut stored = self.prepare(resource, patient, last_updated)?;
+        let open = text.find('{').context("resource is not a JSON object")?;
+        let meta = json!({
+            "versionId": stored.version.to_string(),
+            "lastUpdated": format_instant(last_updated),
+        });
+        let rest = &text[open + 1..];
+        let comma = if rest.trim_start().starts_with('}') {
+            ""
+        } else {
+            ","
+        };
+        stored.json = format!("{}{{\"meta\":{meta}{comma}{rest}", &text[..open]);
+        self.put(stored);
+        Ok(())
+    }
+
     /// Everything [`ResourceStore::insert`] checks and computes, without changing the store
     /// (a transaction prepares all its entries before it puts any).
     pub(super) fn prepare(

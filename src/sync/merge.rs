@@ -43,6 +43,9 @@ pub struct Merged {
     pub new: usize,
     pub updated: usize,
     pub unchanged: usize,
+    /// Stored resources whose text an older fhirdl had printed again (numbers shortened, keys
+    /// re-sorted), now replaced by the server's exact text with the same meaning.
+    pub upgraded: usize,
     pub removed: usize,
     /// Resources in the type's file afterwards.
     pub stored: usize,
@@ -192,13 +195,21 @@ impl<'a> Merger<'a> {
             self.m.unchanged += 1;
             self.out.line(line)?;
             if let Some(p) = &self.pretty {
-                p.fill(id, line)?;
+                // A whole fetch also upgrades pretty files an older fhirdl printed again.
+                match self.opts.mode {
+                    MergeMode::Replace => p.refresh(id, line)?,
+                    MergeMode::Upsert => p.fill(id, line)?,
+                }
             }
         } else {
             self.out.diverge(old.start)?;
             self.out.line(line)?;
             if old.line == line {
                 self.m.unchanged += 1;
+            } else if same_meaning(&old.line, line) {
+                self.m.upgraded += 1;
+                self.m.unchanged += 1;
+                self.m.changed = true;
             } else {
                 self.m.updated += 1;
                 self.m.changed = true;
@@ -291,6 +302,32 @@ impl<'a> Merger<'a> {
     }
 }
 
+/// Whether two texts of one resource say the same thing (numbers compared as values, keys in
+/// any order): an older fhirdl's re-printed text against the server's exact one.
+fn same_meaning(old: &str, new: &str) -> bool {
+    let parse = |t: &str| serde_json::from_str::<serde_json::Value>(t).ok();
+    matches!((parse(old), parse(new)), (Some(a), Some(b)) if alike(&a, &b))
+}
+
+/// Equal values, numbers compared as the floats an older fhirdl printed them as (its printing
+/// and this parsing each may be a last digit off, so within a relative 1e-12).
+fn alike(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => x == y || (x - y).abs() <= 1e-12 * x.abs().max(y.abs()),
+            _ => x == y,
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| alike(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| alike(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
 /// The pretty files of a type: `json/<Type>/<stem>.json`, where ids equal but for case get
 /// distinct stems (see [`super::naming`]).
 struct Pretty {
@@ -319,8 +356,16 @@ impl Pretty {
             // file system.
             remove_if_exists(&self.dir.join(format!("{id}.json")))?;
         }
-        let v: serde_json::Value = serde_json::from_str(line)?;
-        write_atomic(&self.path(id), serde_json::to_string_pretty(&v)?.as_bytes())
+        write_atomic(&self.path(id), crate::json_text::pretty(line).as_bytes())
+    }
+
+    /// Writes the file when it is missing or differs from the line's exact pretty text.
+    fn refresh(&self, id: &str, line: &str) -> Result<()> {
+        let want = crate::json_text::pretty(line);
+        if std::fs::read(self.path(id)).ok().as_deref() == Some(want.as_bytes()) {
+            return Ok(());
+        }
+        self.write(id, line)
     }
 
     /// Writes the file when it is missing.
@@ -462,6 +507,18 @@ impl Existing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_an_older_fhirdl_printed_again_has_the_same_meaning() {
+        let exact = r#"{"b":[1.50,0.010,4.00,1e2,-0.0,123456789012345678901,100.000000000000000001],"a":"\u00e9"}"#;
+        let old = serde_json::from_str::<serde_json::Value>(exact)
+            .unwrap()
+            .to_string();
+        assert_ne!(old, exact);
+        assert!(same_meaning(&old, exact));
+        assert!(!same_meaning(&old, &exact.replace("1.50", "1.51")));
+        assert!(!same_meaning(&old, &exact.replace(r#""a""#, r#""c""#)));
+    }
 
     #[test]
     fn merged_files_are_sorted_with_pretty_files_and_a_manifest() {

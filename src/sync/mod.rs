@@ -121,10 +121,18 @@ pub struct Counts {
     pub new: usize,
     pub updated: usize,
     pub unchanged: usize,
+    /// Of the unchanged: stored text an older fhirdl had printed again, now replaced by the
+    /// server's exact text (same meaning).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub upgraded: usize,
     pub removed: usize,
     /// Resources in the type's file afterwards.
     pub stored: usize,
     pub pages: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Serialize, Default)]

@@ -210,6 +210,9 @@ pub(super) struct Closing<'a> {
     pub(super) refs: BTreeSet<(String, String)>,
     /// Scan every stored file as well (`--full`, files changed since the state saw them).
     pub(super) scan_all: bool,
+    /// Write `json/<Type>/<id>.json` too (`--format json|both`); NDJSON is always written
+    /// for referenced types, since the next runs read which of them are held from it.
+    pub(super) pretty: bool,
     pub(super) warnings: &'a mut Vec<String>,
 }
 
@@ -258,7 +261,7 @@ pub(super) async fn close(c: Closing<'_>) -> Result<BTreeMap<String, Added>> {
             for id in lines.keys() {
                 held.entry(ty.clone()).or_default().insert(id.clone());
             }
-            let gained = store(c.export, c.state, &ty, lines, &base, &mut refs)?;
+            let gained = store(c.export, c.state, &ty, lines, &base, c.pretty, &mut refs)?;
             let slot: &mut Added = added.entry(ty).or_default();
             slot.new += gained.new;
             slot.stored = gained.stored;
@@ -301,6 +304,7 @@ fn store(
     ty: &str,
     lines: BTreeMap<String, Resource>,
     base: &Url,
+    pretty: bool,
     refs: &mut BTreeSet<(String, String)>,
 ) -> Result<Added> {
     if lines.is_empty() {
@@ -319,7 +323,7 @@ fn store(
         &MergeOptions {
             mode: MergeMode::Upsert,
             ndjson: true,
-            pretty: false,
+            pretty,
             dry_run: false,
             removed_stamp: None,
         },

@@ -365,6 +365,7 @@ impl<'a> Run<'a> {
             state: &mut self.state,
             refs: std::mem::take(&mut self.refs),
             scan_all: self.opts.full || !self.dirty.is_empty(),
+            pretty: self.opts.pretty,
             warnings: &mut self.warnings,
         });
         // Ctrl-C while references are read still stops cleanly: every merge is atomic and the

@@ -67,9 +67,16 @@ pub(super) fn store_type(
     stored.counts.new = merged.new;
     stored.counts.updated = merged.updated;
     stored.counts.unchanged = merged.unchanged;
+    stored.counts.upgraded = merged.upgraded;
     stored.counts.removed = merged.removed;
     stored.counts.stored = merged.stored;
     stored.changed = merged.changed;
+    if merged.upgraded > 0 {
+        stored.warnings.push(format!(
+            "{} resources an older fhirdl had re-printed are now kept exactly as the server sent them",
+            merged.upgraded
+        ));
+    }
     if merged.removed > 0 {
         stored.warnings.push(format!(
             "{} resources the server no longer returns were moved to .fhirdl/removed/{stamp}/",

@@ -11,6 +11,7 @@ mod completions;
 mod disk;
 mod doctor;
 mod faults;
+mod fidelity;
 mod hostile;
 mod keyring;
 mod kills;
