@@ -31,6 +31,9 @@ _fhirdl() {
             fhirdl,help)
                 cmd="fhirdl__subcmd__help"
                 ;;
+            fhirdl,history)
+                cmd="fhirdl__subcmd__history"
+                ;;
             fhirdl,login)
                 cmd="fhirdl__subcmd__login"
                 ;;
@@ -75,6 +78,9 @@ _fhirdl() {
                 ;;
             fhirdl__subcmd__help,help)
                 cmd="fhirdl__subcmd__help__subcmd__help"
+                ;;
+            fhirdl__subcmd__help,history)
+                cmd="fhirdl__subcmd__help__subcmd__history"
                 ;;
             fhirdl__subcmd__help,login)
                 cmd="fhirdl__subcmd__help__subcmd__login"
@@ -155,7 +161,7 @@ _fhirdl() {
 
     case "${cmd}" in
         fhirdl)
-            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version login sync status logout profile providers completions sandbox doctor view bundle unbundle demo sandbox-browser help"
+            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version login sync status logout profile providers completions sandbox doctor view bundle unbundle history demo sandbox-browser help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -349,7 +355,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__help)
-            opts="login sync status logout profile providers completions sandbox doctor view bundle unbundle demo sandbox-browser help"
+            opts="login sync status logout profile providers completions sandbox doctor view bundle unbundle history demo sandbox-browser help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -419,6 +425,20 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__help__subcmd__history)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -621,6 +641,48 @@ _fhirdl() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__history)
+            opts="-p -v -q -h --version --out --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trace-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -45,6 +45,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand view 'Write record.html: the export as one page to read, print or share (offline, with charts)'
             cand bundle 'Write the export as one FHIR Bundle (collection or transaction) for other apps'
             cand unbundle 'Split a FHIR Bundle (plain or gzip) into <Type>.ndjson files, one resource per line'
+            cand history 'List the versions of one resource the export holds (current and superseded), or print one'
             cand demo 'Try fhirdl end to end against the embedded sandbox: no account, no internet'
             cand sandbox-browser 'A scripted browser for the sandbox''s login page (used as $BROWSER by the tests)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -392,6 +393,23 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'fhirdl;history'= {
+            cand --version 'Print version N (1 = the oldest held) as it was stored'
+            cand --out 'Export folder (default: the profile''s, as `fhirdl sync` uses it)'
+            cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --profile 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand --trace-file 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)'
+            cand -v 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand --verbose 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand --trace-bodies 'Also write request and response bodies to the --trace-file (it will hold health data)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'fhirdl;demo'= {
             cand --dir 'Keep the demo''s files here instead of `<data dir>/demo`'
             cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
@@ -444,6 +462,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand view 'Write record.html: the export as one page to read, print or share (offline, with charts)'
             cand bundle 'Write the export as one FHIR Bundle (collection or transaction) for other apps'
             cand unbundle 'Split a FHIR Bundle (plain or gzip) into <Type>.ndjson files, one resource per line'
+            cand history 'List the versions of one resource the export holds (current and superseded), or print one'
             cand demo 'Try fhirdl end to end against the embedded sandbox: no account, no internet'
             cand sandbox-browser 'A scripted browser for the sandbox''s login page (used as $BROWSER by the tests)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -483,6 +502,8 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
         &'fhirdl;help;bundle'= {
         }
         &'fhirdl;help;unbundle'= {
+        }
+        &'fhirdl;help;history'= {
         }
         &'fhirdl;help;demo'= {
         }

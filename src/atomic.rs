@@ -169,7 +169,7 @@ impl AtomicFile {
 }
 
 /// Makes a rename durable. Best effort: not every platform or file system can open a folder.
-fn sync_dir(dir: &Path) {
+pub fn sync_dir(dir: &Path) {
     #[cfg(unix)]
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();

@@ -107,6 +107,9 @@ pub enum Command {
     /// Split a FHIR Bundle (plain or gzip) into <Type>.ndjson files, one resource per line.
     #[command(after_help = UNBUNDLE_EXAMPLES)]
     Unbundle(UnbundleArgs),
+    /// List the versions of one resource the export holds (current and superseded), or print one.
+    #[command(after_help = HISTORY_EXAMPLES, disable_version_flag = true)]
+    History(HistoryArgs),
     /// Try fhirdl end to end against the embedded sandbox: no account, no internet.
     #[command(after_help = "Examples:\n  fhirdl demo\n  fhirdl demo --json")]
     Demo(DemoArgs),
@@ -158,8 +161,18 @@ Examples:
   fhirdl sync --all-profiles -q            # cron: every provider, worst exit code
 
 The first run downloads everything; later runs ask only for what changed since the last one.
---full downloads everything again and moves resources the server no longer returns to
-<out>/.fhirdl/removed/.";
+--full downloads everything again; resources the server no longer returns leave the
+current files and are kept, like every replaced version, in <out>/.fhirdl/history/
+(see `fhirdl history`).";
+
+const HISTORY_EXAMPLES: &str = "\
+Examples:
+  fhirdl history Observation/lab-123                # every version held, oldest first
+  fhirdl history Observation/lab-123 --version 1    # the first one, as it was stored
+  fhirdl history Observation/lab-123 --json
+
+A sync that replaces a resource with a newer version, or no longer finds it on the
+server (--full), first appends the version on disk to <out>/.fhirdl/history/<Type>.ndjson.";
 
 const VIEW_EXAMPLES: &str = "\
 Examples:
@@ -300,6 +313,19 @@ pub struct ViewArgs {
     /// Open the page in the browser afterwards.
     #[arg(long)]
     pub open: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct HistoryArgs {
+    /// The resource, as Type/id (e.g. Observation/lab-123).
+    #[arg(value_name = "TYPE/ID")]
+    pub resource: String,
+    /// Print version N (1 = the oldest held) as it was stored.
+    #[arg(long, value_name = "N")]
+    pub version: Option<usize>,
+    /// Export folder (default: the profile's, as `fhirdl sync` uses it).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -99,5 +99,6 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<()> {
         Command::View(args) => commands::view::run(ctx, args).await,
         Command::Bundle(args) => commands::bundle::run(ctx, args).await,
         Command::Unbundle(args) => commands::bundle::unbundle(ctx, args).await,
+        Command::History(args) => commands::history::run(ctx, args),
     }
 }

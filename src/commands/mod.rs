@@ -5,6 +5,7 @@ pub mod bundle;
 pub mod completions;
 pub mod demo;
 pub mod doctor;
+pub mod history;
 pub mod login;
 pub mod logout;
 pub mod profile;

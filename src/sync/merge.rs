@@ -2,12 +2,13 @@
 //! by line against the fetched resources (both in id order), and the new file is written to a
 //! temp file that replaces the old one atomically, only if something changed. An unchanged file
 //! is not rewritten: the temp file is started at the first difference, with the identical part
-//! copied. Resources a full run no longer finds are set aside under `.fhirdl/removed/<time>/`;
-//! pretty files (`json/<Type>/<id>.json`) follow their NDJSON line.
+//! copied. Versions replaced by newer ones, and resources a full run no longer finds, are
+//! appended to the type's history first (see [`super::history`]); pretty files (`json/<Type>/<id>.json`) follow their NDJSON line.
 //!
 //! Before the replacement, `manifest.json` announces it (see [`super::manifest`]).
 
 use super::export::Export;
+use super::history::Event;
 use super::manifest::{announce, FileEntry};
 use super::ndjson::Stored;
 use super::spool::{Sorted, Spool};
@@ -33,8 +34,9 @@ pub struct MergeOptions<'a> {
     /// Write `json/<Type>/<id>.json` for new and updated resources.
     pub pretty: bool,
     pub dry_run: bool,
-    /// Removed resources are kept under `.fhirdl/removed/<stamp>/`.
-    pub removed_stamp: Option<&'a str>,
+    /// Superseded and removed versions are appended to `.fhirdl/history/<Type>.ndjson` with
+    /// this time (the run's start); `None` keeps no history (tests of the file alone).
+    pub history_at: Option<&'a str>,
 }
 
 /// What a merge did.
@@ -49,6 +51,8 @@ pub struct Merged {
     pub removed: usize,
     /// Resources in the type's file afterwards.
     pub stored: usize,
+    /// Versions added to the type's history (replaced or removed ones not recorded before).
+    pub superseded: usize,
     /// Whether the type's content changed.
     pub changed: bool,
     /// Whether the NDJSON file was (re)written.
@@ -142,8 +146,8 @@ struct Merger<'a> {
     resource_type: &'a str,
     opts: &'a MergeOptions<'a>,
     out: Out<'a>,
-    /// `.fhirdl/removed/<stamp>/<Type>.ndjson`, opened at the first removal.
-    removed: Option<AtomicFile>,
+    /// The versions this merge supersedes, appended to the history before the commit.
+    history: Option<super::history::Recorder>,
     pretty: Option<Pretty>,
     m: Merged,
 }
@@ -170,7 +174,14 @@ impl<'a> Merger<'a> {
                 file: None,
                 enabled: opts.ndjson && !opts.dry_run,
             },
-            removed: None,
+            history: match (opts.history_at, opts.dry_run) {
+                (Some(at), false) => Some(super::history::Recorder::new(
+                    export.dir(),
+                    resource_type,
+                    at,
+                )),
+                _ => None,
+            },
             pretty,
             m: Merged::default(),
         })
@@ -213,6 +224,7 @@ impl<'a> Merger<'a> {
             } else {
                 self.m.updated += 1;
                 self.m.changed = true;
+                self.keep_history(Event::Replaced, &old.line)?;
             }
             if let Some(p) = &self.pretty {
                 p.write(id, line)?;
@@ -240,7 +252,7 @@ impl<'a> Merger<'a> {
                 self.out.diverge(old.start)?;
                 self.m.removed += 1;
                 self.m.changed = true;
-                self.set_aside(&old.line)?;
+                self.keep_history(Event::Removed, &old.line)?;
                 if let Some(p) = &self.pretty {
                     p.remove(&old.id)?;
                 }
@@ -249,32 +261,18 @@ impl<'a> Merger<'a> {
         Ok(())
     }
 
-    fn set_aside(&mut self, line: &str) -> Result<()> {
-        let (Some(stamp), false) = (self.opts.removed_stamp, self.opts.dry_run) else {
-            return Ok(());
-        };
-        if self.removed.is_none() {
-            let dir = self
-                .export
-                .dir()
-                .join(".fhirdl")
-                .join("removed")
-                .join(stamp);
-            self.removed = Some(AtomicFile::create(
-                &dir.join(format!("{}.ndjson", self.resource_type)),
-            )?);
+    fn keep_history(&mut self, event: Event, line: &str) -> Result<()> {
+        match self.history.as_mut() {
+            Some(h) => h.record(event, line),
+            None => Ok(()),
         }
-        if let Some(r) = self.removed.as_mut() {
-            r.write_all(line.as_bytes())?;
-            r.write_all(b"\n")?;
-        }
-        Ok(())
     }
 
-    /// Commits what was set aside, announces the new file in the manifest and replaces it.
+    /// Commits the history, announces the new file in the manifest and replaces it.
     fn finish(mut self) -> Result<Merged> {
-        if let Some(r) = self.removed.take() {
-            r.commit()?;
+        // Superseded versions are durable in the history before the new file replaces them.
+        if let Some(h) = self.history.take() {
+            self.m.superseded = h.commit()?;
         }
         if self.out.enabled && !self.out.path.exists() {
             // A type with no resources still gets its (empty) file.
@@ -581,7 +579,7 @@ mod tests {
             ndjson: true,
             pretty: false,
             dry_run: false,
-            removed_stamp: Some("stamp"),
+            history_at: Some("2026-01-01T00:00:00Z"),
         }
     }
 
@@ -633,7 +631,10 @@ mod tests {
                 &opts(MergeMode::Upsert),
             )
             .unwrap();
-        assert_eq!((m.new, m.updated, m.stored, m.changed), (1, 1, 4, true));
+        assert_eq!(
+            (m.new, m.updated, m.stored, m.changed, m.superseded),
+            (1, 1, 4, true, 1)
+        );
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(
             text,
@@ -641,7 +642,7 @@ mod tests {
         );
         assert_ne!(std::fs::read(&path).unwrap(), bytes);
 
-        // Replace: what was not fetched is set aside under .fhirdl/removed/.
+        // Replace: what was not fetched is kept in the history as removed.
         let a1 = line("a", 1);
         let m = ex
             .merge(
@@ -650,12 +651,20 @@ mod tests {
                 &opts(MergeMode::Replace),
             )
             .unwrap();
-        assert_eq!((m.removed, m.stored), (3, 1));
+        assert_eq!((m.removed, m.stored, m.superseded), (3, 1, 3));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{a1}\n"));
-        let removed =
-            std::fs::read_to_string(dir.path().join(".fhirdl/removed/stamp/Observation.ndjson"))
-                .unwrap();
-        assert_eq!(removed.lines().count(), 3);
+        let history =
+            std::fs::read_to_string(dir.path().join(".fhirdl/history/Observation.ndjson")).unwrap();
+        assert_eq!(
+            history.lines().count(),
+            4,
+            "c replaced, then c, d, e removed"
+        );
+        assert!(history.contains(&format!(
+            r#""event":"replaced","resource":{}"#,
+            line("c", 1)
+        )));
+        assert!(history.contains(&format!(r#""event":"removed","resource":{c2}"#)));
 
         // Dry run: counts, writes nothing.
         let dry = MergeOptions {

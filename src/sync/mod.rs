@@ -13,6 +13,7 @@ mod error;
 pub mod export;
 pub mod fanout;
 mod fetch;
+pub mod history;
 pub mod manifest;
 pub mod merge;
 pub mod naming;

@@ -210,6 +210,8 @@ pub(super) struct Closing<'a> {
     pub(super) refs: BTreeSet<(String, String)>,
     /// Scan every stored file as well (`--full`, files changed since the state saw them).
     pub(super) scan_all: bool,
+    /// When this run started: the time superseded versions are recorded with.
+    pub(super) recorded_at: &'a str,
     /// Write `json/<Type>/<id>.json` too (`--format json|both`); NDJSON is always written
     /// for referenced types, since the next runs read which of them are held from it.
     pub(super) pretty: bool,
@@ -261,7 +263,15 @@ pub(super) async fn close(c: Closing<'_>) -> Result<BTreeMap<String, Added>> {
             for id in lines.keys() {
                 held.entry(ty.clone()).or_default().insert(id.clone());
             }
-            let gained = store(c.export, c.state, &ty, lines, &base, c.pretty, &mut refs)?;
+            let gained = store(
+                c.export,
+                c.state,
+                &ty,
+                lines,
+                &base,
+                (c.pretty, c.recorded_at),
+                &mut refs,
+            )?;
             let slot: &mut Added = added.entry(ty).or_default();
             slot.new += gained.new;
             slot.stored = gained.stored;
@@ -304,7 +314,7 @@ fn store(
     ty: &str,
     lines: BTreeMap<String, Resource>,
     base: &Url,
-    pretty: bool,
+    (pretty, recorded_at): (bool, &str),
     refs: &mut BTreeSet<(String, String)>,
 ) -> Result<Added> {
     if lines.is_empty() {
@@ -325,7 +335,7 @@ fn store(
             ndjson: true,
             pretty,
             dry_run: false,
-            removed_stamp: None,
+            history_at: Some(recorded_at),
         },
     )?;
     let entry = state.types.entry(ty.to_string()).or_default();

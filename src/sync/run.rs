@@ -35,7 +35,7 @@ pub(super) struct Run<'a> {
     /// The server's CapabilityStatement (or DSTU2 Conformance).
     metadata: serde_json::Value,
     started_at: String,
-    /// Names the folder of resources set aside by this run (`.fhirdl/removed/<stamp>/`).
+    /// The time superseded versions are recorded with in the history (the run's start).
     stamp: String,
     reports: Vec<TypeReport>,
     /// References of the resources fetched in this run.
@@ -126,7 +126,7 @@ impl<'a> Run<'a> {
             export,
             state,
             metadata: serde_json::Value::Null,
-            stamp: started_at.replace(':', "-"),
+            stamp: started_at.clone(),
             started_at,
             reports: Vec::new(),
             refs: BTreeSet::new(),
@@ -384,6 +384,7 @@ impl<'a> Run<'a> {
             refs: std::mem::take(&mut self.refs),
             scan_all: self.opts.full || !self.dirty.is_empty(),
             pretty: self.opts.pretty,
+            recorded_at: &self.started_at,
             warnings: &mut self.warnings,
         });
         // Ctrl-C while references are read still stops cleanly: every merge is atomic and the

@@ -26,8 +26,8 @@ pub(super) struct StoredType {
 }
 
 /// Merges a fetched type into its file. `incremental` says what the fetch was (a refused
-/// `_lastUpdated` turns an incremental plan into a whole fetch); `stamp` names the folder that
-/// receives removed resources.
+/// `_lastUpdated` turns an incremental plan into a whole fetch); `stamp` is the time superseded
+/// versions are recorded with in the history.
 pub(super) fn store_type(
     export: &Export,
     plan: &TypePlan,
@@ -68,7 +68,7 @@ pub(super) fn store_type(
             ndjson: opts.ndjson,
             pretty: opts.pretty,
             dry_run: opts.dry_run,
-            removed_stamp: Some(stamp),
+            history_at: Some(stamp),
         },
     )?;
     stored.counts.new = merged.new;
@@ -92,7 +92,7 @@ pub(super) fn store_type(
     }
     if merged.removed > 0 {
         stored.warnings.push(format!(
-            "{} resources the server no longer returns were moved to .fhirdl/removed/{stamp}/",
+            "{} resources the server no longer returns were removed from the current files and kept in .fhirdl/history/{ty}.ndjson",
             merged.removed
         ));
     }

@@ -261,8 +261,9 @@ fn killed_syncs_leave_whole_files_and_the_next_run_completes() {
         manifest_without_time(&reference)
     );
     assert!(fhirdl::sync::manifest::verify(&killed).unwrap().is_empty());
+    let history = check_history(&killed, &reference);
     eprintln!(
-        "kill campaign (seed {seed}): {} kill points, {} SIGKILLs landed mid-run, {} runs finished before their kill; {} full and {} incremental runs; {} server changes; {} files checked at kill points ({} still previous, {} already new), {} temporary files seen, {} replacements announced in manifest.json; 0 torn or foreign files; the completing run equals the uninterrupted export ({} files)",
+        "kill campaign (seed {seed}): {} kill points, {} SIGKILLs landed mid-run, {} runs finished before their kill; {} full and {} incremental runs; {} server changes; {} files checked at kill points ({} still previous, {} already new), {} temporary files seen, {} replacements announced in manifest.json; 0 torn or foreign files; the completing run equals the uninterrupted export ({} files); {history} superseded versions in the history, none twice, none torn",
         kills,
         tally.kills,
         tally.finished_before_kill,
@@ -280,6 +281,39 @@ fn killed_syncs_leave_whole_files_and_the_next_run_completes() {
         tally.kills >= kills / 2,
         "most kills must land while the run is going: {tally:?}"
     );
+}
+
+/// The killed folder's history: every line whole, no version twice (a killed run's appends are
+/// repeated by the next run and must be recognised), nothing the uninterrupted export never
+/// superseded. Returns the number of versions.
+fn check_history(killed: &Path, reference: &Path) -> usize {
+    let entries = |dir: &Path| -> Vec<(String, String)> {
+        walk(&dir.join(".fhirdl/history"))
+            .into_iter()
+            .flat_map(|f| {
+                std::fs::read_to_string(&f)
+                    .unwrap()
+                    .lines()
+                    .map(|l| {
+                        let v: serde_json::Value = serde_json::from_str(l)
+                            .unwrap_or_else(|e| panic!("{}: torn history line: {e}", f.display()));
+                        (v["event"].to_string(), v["resource"].to_string())
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let got = entries(killed);
+    let unique: std::collections::BTreeSet<_> = got.iter().cloned().collect();
+    assert_eq!(unique.len(), got.len(), "a version recorded twice");
+    let want: std::collections::BTreeSet<_> = entries(reference).into_iter().collect();
+    for e in &unique {
+        assert!(
+            want.contains(e),
+            "a version the server never superseded: {e:?}"
+        );
+    }
+    got.len()
 }
 
 /// Ctrl-C while the export is provably running: the sandbox holds the Observation search, and

@@ -12,6 +12,7 @@ mod disk;
 mod doctor;
 mod faults;
 mod fidelity;
+mod history;
 mod hostile;
 mod keyring;
 mod kills;

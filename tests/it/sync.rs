@@ -238,7 +238,7 @@ fn full_sync_sets_aside_what_the_server_no_longer_has() {
     assert!(!std::fs::read_to_string(dir.join("Immunization.ndjson"))
         .unwrap()
         .contains(&id));
-    let kept: Vec<PathBuf> = walk(&dir.join(".fhirdl/removed"));
+    let kept: Vec<PathBuf> = walk(&dir.join(".fhirdl/history"));
     assert_eq!(kept.len(), 1);
     assert!(std::fs::read_to_string(&kept[0]).unwrap().contains(&id));
 }
