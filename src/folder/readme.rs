@@ -34,15 +34,19 @@ attachments/
     resource each file belongs to, where it was downloaded from, its size and its SHA-256.
 
 manifest.json
-    The server, FHIR version and patient id, the time of the last download, and the size,
+    The server, FHIR version and patient id, the time of the last download, how complete
+    each type's copy is (complete, recovered, unverified, partial, skipped), and the size,
     number of resources and SHA-256 of every .ndjson file.
 
 record.bundle.json  (or .json.gz)
     The whole record as one FHIR Bundle, for other health apps (`fhirdl bundle`).
 
+.fhirdl/history/<Type>.ndjson
+    Every earlier version of a resource: the one a newer version replaced, or one the server
+    no longer returns, with when. `fhirdl history <Type>/<id>` lists and prints them.
+
 .fhirdl/
-    fhirdl's own bookkeeping (what was downloaded when, resources the server no longer
-    returns). Leave it as it is.
+    fhirdl's other bookkeeping (what was downloaded when). Leave it as it is.
 ",
         version = env!("CARGO_PKG_VERSION")
     )
