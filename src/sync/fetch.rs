@@ -449,9 +449,10 @@ impl Paging<'_> {
         keep_page(page, self.ty, self.patient, self.sink, self.progress)
     }
 
-    /// Requests pages 2…N at once (`urls`), in order, at most a window's worth at a time:
-    /// pages are kept as they come, so memory holds a few pages, not the whole chain. Returns
-    /// the next link still to follow: normally none; after a page that failed, the first
+    /// Requests pages 2…N at once (`urls`); the client's window bounds how many are on the
+    /// wire, and each page is kept (spooled) as soon as it arrives, in whatever order, so
+    /// memory holds the pages in flight, not the chain. Returns the next link still to follow:
+    /// normally none (or what the last page links to); after a page that failed, the first
     /// page's (`first_next`), to follow the chain again from the start.
     async fn planned(
         &mut self,
@@ -461,31 +462,29 @@ impl Paging<'_> {
         first_next: Option<Url>,
     ) -> Result<Option<Url>> {
         use futures_util::StreamExt;
-        // Pages wait here, parsed, until the ones before them are kept: at most
-        // `PAGES_IN_FLIGHT` per search keeps a huge record within its memory budget.
-        let in_flight = self.fhir.window().limit().clamp(1, PAGES_IN_FLIGHT);
-        let mut queue = urls.iter();
-        let mut answers = futures_util::stream::FuturesOrdered::new();
-        for u in queue.by_ref().take(in_flight) {
-            answers.push_back(fetch_page(self.fhir, u, &self.what, self.sink));
-        }
+        let (fhir, sink, what) = (self.fhir, self.sink, self.what.clone());
+        let what = what.as_str();
+        let mut answers: futures_util::stream::FuturesUnordered<_> = urls
+            .iter()
+            .enumerate()
+            .map(|(i, u)| async move { (i, fetch_page(fhir, u, what, sink).await) })
+            .collect();
         let mut ok = true;
         let mut last_next = None;
-        while let Some((u, page)) = answers.next().await {
-            if let Some(more) = queue.next() {
-                answers.push_back(fetch_page(self.fhir, more, &self.what, self.sink));
-            }
+        while let Some((i, (u, page))) = answers.next().await {
             match page {
                 Ok(page) if ok => {
                     self.seen.insert(u.as_str().to_string());
                     self.pages += 1;
                     self.received += page.resources.len() as u64;
-                    last_next = page.next.clone();
-                    self.keep(page)?;
+                    if i + 1 == urls.len() {
+                        last_next = page.next.clone();
+                    }
+                    keep_page(page, self.ty, self.patient, self.sink, self.progress)?;
                 }
                 // After a page that failed, the rest are still kept (ids are deduplicated)
                 // but the chain is followed again from the start to be sure.
-                Ok(page) => self.keep(page)?,
+                Ok(page) => keep_page(page, self.ty, self.patient, self.sink, self.progress)?,
                 Err(_) => ok = false,
             }
         }
@@ -549,9 +548,6 @@ impl Paging<'_> {
         true
     }
 }
-
-/// Pages of one search requested at once (the client's window bounds all requests).
-const PAGES_IN_FLIGHT: usize = 4;
 
 /// One page of a planned chain, fetched and parsed.
 async fn fetch_page<'a>(
