@@ -8,6 +8,7 @@
 
 pub mod attachments;
 pub mod bundle;
+mod capabilities;
 pub mod completeness;
 mod error;
 pub mod export;

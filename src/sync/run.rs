@@ -4,6 +4,7 @@
 //! [`Run::finish`]. Ctrl-C in any phase stops cleanly ([`Stopper`]).
 
 use super::attachments;
+use super::capabilities;
 use super::export::Export;
 use super::fetch::{fetch_type, Outcome, Search};
 use super::manifest::{needs_rewrite, Manifest};
@@ -145,11 +146,29 @@ impl<'a> Run<'a> {
         })
     }
 
+    /// The server's CapabilityStatement (Conformance on DSTU2): from the export's cache when a
+    /// run of the last 24 hours read it from the same server (saves a round trip before the
+    /// first search), else read and cached. `--full` always reads it; a run that meets a sign
+    /// of change (a planned type not offered, a refused `_lastUpdated`) drops the cache.
+    async fn capabilities(&mut self) -> Result<serde_json::Value> {
+        let base = self.fhir.base().to_string();
+        if !self.opts.full {
+            if let Some(cached) = capabilities::load(&self.opts.out, &base) {
+                return Ok(cached);
+            }
+        }
+        let url = crate::fhir_url::join(self.fhir.base(), "metadata")?;
+        let metadata = self.fhir.get(&url).await?.body;
+        if !self.opts.dry_run {
+            capabilities::save(&self.opts.out, &base, &metadata)?;
+        }
+        Ok(metadata)
+    }
+
     /// Reads the server's capabilities and plans every type: which ones, incremental or whole,
     /// category by category or not; types left out are reported as skipped.
     pub(super) async fn plan(&mut self) -> Result<Vec<TypePlan>> {
-        let url = crate::fhir_url::join(self.fhir.base(), "metadata")?;
-        self.metadata = self.fhir.get(&url).await?.body;
+        self.metadata = self.capabilities().await?;
         let scope = self.fhir.session().credentials().await.scope;
         let (types, skipped) = plan::plan(&self.metadata, &scope, self.opts.types.as_deref());
         for s in skipped {
@@ -300,6 +319,9 @@ impl<'a> Run<'a> {
             Err(e) if crate::auth::Error::is_login_required(&e) => return Err(e),
             Err(e) => TypeReport::failed(&ty, done.incremental, &e),
         };
+        if capabilities::shows_change(&report) {
+            capabilities::forget(&self.opts.out);
+        }
         self.observer.type_finished(&report);
         self.reports.push(report);
         self.documents.waiting_for.retain(|t| t != &ty);

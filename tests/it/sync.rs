@@ -445,3 +445,38 @@ fn login_bob(ctx: &TestContext) {
     let out = ctx.login_as("bob", "b");
     assert_eq!(code(&out), 0, "{}", text(&out));
 }
+
+/// The CapabilityStatement is read once a day per export, not before every run: a second sync
+/// plans from the cached one (one round trip less before the first search); `--full` reads it
+/// again, and a planned type the server no longer offers drops the cache.
+#[test]
+fn the_capability_statement_is_cached_for_a_day() {
+    let ctx = TestContext::with_defaults();
+    assert_eq!(code(&ctx.login("a", &[])), 0);
+    let metadata_reads = |args: &[&str]| {
+        let mut all = vec!["-v", "sync"];
+        all.extend_from_slice(args);
+        let out = ctx.fhirdl(&all);
+        assert_eq!(code(&out), 0, "{}", text(&out));
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter(|l| l.contains("/metadata"))
+            .count()
+    };
+    assert_eq!(metadata_reads(&[]), 1, "the first run reads it");
+    assert_eq!(metadata_reads(&[]), 0, "the second plans from the cache");
+    assert_eq!(metadata_reads(&["--full"]), 1, "--full reads it again");
+    let cache = ctx.export_dir("a").join(".fhirdl/capabilities.json");
+    assert!(cache.exists());
+    // A sign of change: the cache is dropped and the next run reads the statement again.
+    let mut cached: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cache).unwrap()).unwrap();
+    cached["metadata"]["rest"][0]["resource"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"type": "Goal", "searchParam": [{"name": "patient", "type": "reference"}]}));
+    std::fs::write(&cache, serde_json::to_vec(&cached).unwrap()).unwrap();
+    assert_eq!(metadata_reads(&[]), 0);
+    assert!(!cache.exists(), "Goal answered 404: the cache is dropped");
+    assert_eq!(metadata_reads(&[]), 1);
+}
