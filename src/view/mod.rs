@@ -13,6 +13,7 @@ mod html;
 mod page;
 mod record;
 mod rows;
+mod sections;
 
 use crate::atomic::{create_private_dir, AtomicFile};
 use crate::folder::Folder;

@@ -9,7 +9,8 @@
 use super::charts;
 use super::dates;
 use super::html::{self, text};
-use super::record::{Layout, Note, Record, Row, Section};
+use super::record::{Record, Section};
+use super::sections::{Layout, Note, Row};
 use crate::folder::Folder;
 use anyhow::Result;
 use base64::Engine;

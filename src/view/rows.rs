@@ -5,7 +5,7 @@ use super::charts::{self, Charts, Flag, Point};
 use super::dates;
 use super::fields::{self, Resource};
 use super::html;
-use super::record::{self, Lookup, Note, Row};
+use super::sections::{self as record, Lookup, Note, Row};
 use base64::Engine;
 use std::fmt::Write;
 

@@ -1,0 +1,212 @@
+//! What the page is made of, shared by the walk that fills it ([`super::record`]) and the code
+//! that turns resources into rows ([`super::rows`]): the sections and their indexes, a row, a
+//! note, and the lookups rows need.
+
+use super::fields;
+use crate::folder::Folder;
+use crate::sync::attachments::ManifestEntry;
+use std::collections::HashMap;
+
+/// One resource as a row: its cells are HTML, made only by escaping (see `rows.rs`).
+#[derive(Debug, Clone, Default)]
+pub struct Row {
+    pub ty: String,
+    pub id: String,
+    /// Sort key (a date as stored); rows sort newest first.
+    pub sort: String,
+    /// Index into the section's groups.
+    pub group: usize,
+    pub cells: Vec<String>,
+    /// The row's flag class (`hi`, `lo`, `ab`), for out-of-range results.
+    pub flag: Option<&'static str>,
+}
+
+/// How a section lays out its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    Table,
+    /// By year, newest first (encounters).
+    Timeline,
+}
+
+/// What a section is; its rows are filled by the walk.
+#[derive(Debug)]
+pub struct Kind {
+    pub key: &'static str,
+    pub title: &'static str,
+    pub columns: &'static [&'static str],
+    pub groups: &'static [&'static str],
+    pub layout: Layout,
+}
+
+const OBS_COLUMNS: &[&str] = &["Date", "Test", "Value", "Unit", "Reference range", "Flag"];
+
+/// The sections, in page order; the indexes below name them.
+pub const KINDS: [Kind; 13] = [
+    Kind {
+        key: "problems",
+        title: "Problems",
+        columns: &["Problem", "Status", "Onset", "Resolved", "Recorded"],
+        groups: &["Active", "Resolved and inactive", "Other"],
+        layout: Layout::Table,
+    },
+    Kind {
+        key: "allergies",
+        title: "Allergies and intolerances",
+        columns: &[
+            "Substance",
+            "Category",
+            "Criticality",
+            "Status",
+            "Reaction",
+            "Recorded",
+        ],
+        groups: &[""],
+        layout: Layout::Table,
+    },
+    Kind {
+        key: "medications",
+        title: "Medications",
+        columns: &[
+            "Medication",
+            "Status",
+            "Dosage",
+            "Date",
+            "Prescriber",
+            "Kind",
+        ],
+        groups: &["Active", "Past and other"],
+        layout: Layout::Table,
+    },
+    Kind {
+        key: "immunizations",
+        title: "Immunizations",
+        columns: &["Vaccine", "Date", "Status", "Lot"],
+        groups: &[""],
+        layout: Layout::Table,
+    },
+    Kind {
+        key: "vitals",
+        title: "Vital signs",
+        columns: OBS_COLUMNS,
+        groups: &[""],
+        layout: Layout::Table,
+    },
+    Kind {
+        key: "labs",
+        title: "Laboratory results",
+        columns: OBS_COLUMNS,
+        groups: &[""],
+        layout: Layout::Table,
+    },
+    Kind {
+        key: "reports",
+        title: "Diagnostic reports",
+        columns: &[
+            "Report",
+            "Category",
+            "Status",
+            "Date",
+            "Results",
+            "Documents",
+        ],
+        groups: &[""],
+        layout: Layout::Table,
+    },
+    Kind {
+        key: "social",
+        title: "Social history",
+        columns: &["Date", "Item", "Value"],
+        groups: &[""],
+        layout: Layout::Table,
+    },
+    Kind {
+        key: "observations",
+        title: "Other observations",
+        columns: &["Date", "Observation", "Value", "Unit", "Category"],
+        groups: &[""],
+        layout: Layout::Table,
+    },
+    Kind {
+        key: "procedures",
+        title: "Procedures",
+        columns: &["Procedure", "Date", "Status", "Performer"],
+        groups: &[""],
+        layout: Layout::Table,
+    },
+    Kind {
+        key: "encounters",
+        title: "Encounters",
+        columns: &["Date", "Encounter", "Details"],
+        groups: &[""],
+        layout: Layout::Timeline,
+    },
+    Kind {
+        key: "plans",
+        title: "Care plans and goals",
+        columns: &["Plan or goal", "Kind", "Status", "Category", "Date"],
+        groups: &[""],
+        layout: Layout::Table,
+    },
+    Kind {
+        key: "documents",
+        title: "Documents",
+        columns: &["Document", "Type", "Date", "Author", "Status", "Files"],
+        groups: &[""],
+        layout: Layout::Table,
+    },
+];
+
+pub const PROBLEMS: usize = 0;
+pub const ALLERGIES: usize = 1;
+pub const MEDICATIONS: usize = 2;
+pub const IMMUNIZATIONS: usize = 3;
+pub const VITALS: usize = 4;
+pub const LABS: usize = 5;
+pub const REPORTS: usize = 6;
+pub const SOCIAL: usize = 7;
+pub const OBSERVATIONS: usize = 8;
+pub const PROCEDURES: usize = 9;
+pub const ENCOUNTERS: usize = 10;
+pub const PLANS: usize = 11;
+pub const DOCUMENTS: usize = 12;
+
+/// A clinical note shown as text (a text/plain document, a report's conclusion).
+#[derive(Debug, Clone)]
+pub struct Note {
+    pub title: String,
+    pub date: Option<String>,
+    pub text: String,
+    /// The element id of the resource's row.
+    pub row: String,
+    pub truncated: bool,
+}
+
+/// What rows need while they are made.
+pub struct Lookup<'f> {
+    pub folder: &'f Folder,
+    /// `Type/id` → a name (Practitioner, Organization, Location, Medication).
+    pub names: HashMap<String, String>,
+    /// `Type/id` → its saved documents (file name, entry), in attachment order.
+    pub saved: HashMap<String, Vec<(String, ManifestEntry)>>,
+    /// Observation id → what it measured, for the results of reports.
+    pub measured: HashMap<String, String>,
+    /// Path segments from the page's folder to the export folder.
+    pub prefix: Vec<String>,
+}
+
+impl Lookup<'_> {
+    /// The name of a referenced resource: the reference's display, else the resource's name.
+    pub fn name(&self, r: &fields::Ref) -> Option<String> {
+        r.display
+            .clone()
+            .or_else(|| r.key().and_then(|k| self.names.get(&k).cloned()))
+            .or_else(|| r.key())
+    }
+
+    /// The names of a list of references, joined.
+    pub fn names_of(&self, refs: &[fields::Ref]) -> Option<String> {
+        let names: Vec<String> = refs.iter().filter_map(|r| self.name(r)).collect();
+        (!names.is_empty()).then(|| names.join(", "))
+    }
+}
