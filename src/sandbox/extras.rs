@@ -8,11 +8,11 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
-use super::generator::{
-    coding, concept, pick, random_time, reference, Generated, MEDS, PRACTITIONERS, SNOMED,
-};
 use super::instant::format_date_time;
 use super::quirks::{CAREPLAN_CATEGORY, CAREPLAN_CATEGORY_SYSTEM};
+use super::vocabulary::{
+    coding, concept, pick, random_time, reference, Generated, MEDS, PRACTITIONERS, SNOMED,
+};
 
 /// CarePlans generated per patient, on top of `resources_per_patient`.
 pub(super) const CAREPLANS_PER_PATIENT: usize = 3;

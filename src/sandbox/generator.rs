@@ -19,46 +19,14 @@ use super::ccda;
 use super::extras;
 use super::instant::{format_date, format_date_time, format_instant};
 use super::quirks::{self, AttachmentStyle, Quirks};
+use super::vocabulary::{
+    coding, concept, pick, random_time, reference, Generated, CVX, LOINC, MEDS, PRACTITIONERS,
+    RECORD_END, RECORD_START, RXNORM, SNOMED, UCUM,
+};
 use super::{pdf, FhirFlavor, SandboxConfig, SandboxUser};
 
 /// The sandbox's portal accounts; the password is `<username>-sandbox`.
 pub(super) const USERNAMES: [&str; 2] = ["alice", "bob"];
-
-/// Generated times are spread over [RECORD_START, RECORD_END); everything is last updated
-/// before RECORD_END, hence before any sandbox starts.
-const RECORD_START: OffsetDateTime = datetime!(2017-01-01 00:00 UTC);
-const RECORD_END: OffsetDateTime = datetime!(2025-01-01 00:00 UTC);
-
-pub(super) const SNOMED: &str = "http://snomed.info/sct";
-pub(super) const LOINC: &str = "http://loinc.org";
-pub(super) const RXNORM: &str = "http://www.nlm.nih.gov/research/umls/rxnorm";
-const CVX: &str = "http://hl7.org/fhir/sid/cvx";
-const UCUM: &str = "http://unitsofmeasure.org";
-
-/// RxNorm drugs prescribed (and, with external references, the shared Medications).
-pub(super) const MEDS: [(&str, &str); 8] = [
-    ("314076", "lisinopril 10 MG Oral Tablet"),
-    (
-        "860975",
-        "24 HR metformin hydrochloride 500 MG Extended Release Oral Tablet",
-    ),
-    ("617310", "atorvastatin 20 MG Oral Tablet"),
-    ("197361", "amlodipine 5 MG Oral Tablet"),
-    ("310965", "ibuprofen 200 MG Oral Tablet"),
-    ("313782", "acetaminophen 325 MG Oral Tablet"),
-    (
-        "895994",
-        "120 ACTUAT fluticasone propionate 0.044 MG/ACTUAT Metered Dose Inhaler",
-    ),
-    ("308182", "amoxicillin 250 MG Oral Capsule"),
-];
-
-/// One resource ready for the store.
-pub(super) struct Generated {
-    pub resource: Value,
-    pub patient: Option<String>,
-    pub last_updated: OffsetDateTime,
-}
 
 /// Generates the record into `sink` one resource at a time (a 100,000-resource record never
 /// exists as JSON trees all at once) and returns the users.
@@ -121,7 +89,6 @@ fn derive_seed(seed: u64, stream: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-pub(super) const PRACTITIONERS: usize = 5;
 const ORGANIZATIONS: [&str; 2] = [
     "Riverside Community Clinic",
     "St. Elsewhere General Hospital",
@@ -198,28 +165,6 @@ fn shared_resources(rng: &mut ChaCha8Rng, flavor: FhirFlavor, sink: &mut dyn FnM
         });
         push(rng, location);
     }
-}
-
-pub(super) fn pick<'a, T>(rng: &mut ChaCha8Rng, items: &'a [T]) -> &'a T {
-    &items[rng.gen_range(0..items.len())]
-}
-
-pub(super) fn random_time(rng: &mut ChaCha8Rng) -> OffsetDateTime {
-    // Stop a month early so resources dated near the end are still updated before RECORD_END.
-    let span = (RECORD_END - RECORD_START - Duration::days(31)).whole_seconds();
-    RECORD_START + Duration::seconds(rng.gen_range(0..span))
-}
-
-pub(super) fn coding(system: &str, code: &str, display: &str) -> Value {
-    json!({"system": system, "code": code, "display": display})
-}
-
-pub(super) fn concept(system: &str, code: &str, display: &str) -> Value {
-    json!({"coding": [coding(system, code, display)], "text": display})
-}
-
-pub(super) fn reference(resource_type: &str, id: &str) -> Value {
-    json!({"reference": format!("{resource_type}/{id}")})
 }
 
 /// An encounter the patient's other resources can point at.

@@ -33,6 +33,7 @@ mod state;
 mod store;
 mod token;
 mod transaction;
+mod vocabulary;
 
 use std::fmt;
 use std::net::SocketAddr;
