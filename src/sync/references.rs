@@ -119,47 +119,66 @@ pub struct Referenced {
 }
 
 /// Reads the `missing` resources: an `_id` search per type and batch, falling back to single
-/// reads when the server does not support it.
+/// reads when the server does not support it. Every batch of every type is asked at once (the
+/// client's window bounds the requests on the wire).
 pub async fn fetch(fhir: &FhirClient, missing: &BTreeSet<(String, String)>) -> Result<Referenced> {
     let mut by_type: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (ty, id) in missing {
         by_type.entry(ty).or_default().push(id);
     }
+    let batches = by_type
+        .iter()
+        .flat_map(|(ty, ids)| ids.chunks(BATCH).map(move |chunk| (*ty, chunk)))
+        .map(|(ty, chunk)| async move { (ty, read_batch(fhir, ty, chunk).await) });
     let mut out = Referenced::default();
-    for (ty, ids) in by_type {
-        for chunk in ids.chunks(BATCH) {
-            let mut got = BTreeMap::new();
-            let searched = search_ids(fhir, ty, chunk, &mut got).await;
-            if !searched {
-                for id in chunk {
-                    let url = crate::fhir_url::resource(fhir.base(), ty, id)?;
-                    let resp = fhir
-                        .get_with(&url, |body| {
-                            serde_json::from_slice::<&serde_json::value::RawValue>(body)
-                                .map(Resource::read)
-                                .map_err(|e| e.to_string())
-                        })
-                        .await?;
-                    if let Some(resource) = resp.body {
-                        keep(ty, resource, &mut got);
-                    } else {
-                        out.warnings.push(format!(
-                            "{ty}/{id} is referenced but could not be read (HTTP {})",
-                            resp.status.as_u16()
-                        ));
-                    }
-                }
-            }
-            let unresolved = chunk.iter().filter(|id| !got.contains_key(**id)).count();
-            if searched && unresolved > 0 {
-                out.warnings.push(format!(
-                    "{unresolved} referenced {ty} resources were not found"
-                ));
-            }
-            out.lines.entry(ty.to_string()).or_default().extend(got);
-        }
+    for (ty, batch) in futures_util::future::join_all(batches).await {
+        let (got, warnings) = batch?;
+        out.warnings.extend(warnings);
+        out.lines.entry(ty.to_string()).or_default().extend(got);
     }
     Ok(out)
+}
+
+/// One batch of ids of one type: by `_id` search, or one read each (all at once).
+async fn read_batch(
+    fhir: &FhirClient,
+    ty: &str,
+    chunk: &[&str],
+) -> Result<(BTreeMap<String, Resource>, Vec<String>)> {
+    let mut got = BTreeMap::new();
+    let mut warnings = Vec::new();
+    if search_ids(fhir, ty, chunk, &mut got).await {
+        let unresolved = chunk.iter().filter(|id| !got.contains_key(**id)).count();
+        if unresolved > 0 {
+            warnings.push(format!(
+                "{unresolved} referenced {ty} resources were not found"
+            ));
+        }
+        return Ok((got, warnings));
+    }
+    let reads = chunk.iter().map(|id| async move {
+        let url = crate::fhir_url::resource(fhir.base(), ty, id)?;
+        let resp = fhir
+            .get_with(&url, |body| {
+                serde_json::from_slice::<&serde_json::value::RawValue>(body)
+                    .map(Resource::read)
+                    .map_err(|e| e.to_string())
+            })
+            .await?;
+        anyhow::Ok((*id, resp))
+    });
+    for read in futures_util::future::join_all(reads).await {
+        let (id, resp) = read?;
+        if let Some(resource) = resp.body {
+            keep(ty, resource, &mut got);
+        } else {
+            warnings.push(format!(
+                "{ty}/{id} is referenced but could not be read (HTTP {})",
+                resp.status.as_u16()
+            ));
+        }
+    }
+    Ok((got, warnings))
 }
 
 /// `Type?_id=a,b,c`; `false` when the server refuses that search (then the caller reads).
@@ -215,6 +234,8 @@ pub(super) struct Closing<'a> {
     /// Write `json/<Type>/<id>.json` too (`--format json|both`); NDJSON is always written
     /// for referenced types, since the next runs read which of them are held from it.
     pub(super) pretty: bool,
+    /// Reads made while the searches ran: what was asked, and what came back.
+    pub(super) early: Vec<(BTreeSet<(String, String)>, Referenced)>,
     pub(super) warnings: &'a mut Vec<String>,
 }
 
@@ -241,40 +262,50 @@ pub(super) async fn close(c: Closing<'_>) -> Result<BTreeMap<String, Added>> {
     let mut held: HashMap<String, HashSet<String>> = HashMap::new();
     let mut added = BTreeMap::new();
     let mut tried: BTreeSet<(String, String)> = BTreeSet::new();
-    for _ in 0..MAX_ROUNDS {
-        for (ty, _) in &refs {
-            if !held.contains_key(ty) {
-                held.insert(ty.clone(), c.export.ids(ty)?);
+    let mut reads: Vec<Referenced> = Vec::new();
+    for (asked, read) in c.early {
+        tried.extend(asked);
+        reads.push(read);
+    }
+    for round in 0..=MAX_ROUNDS {
+        if round > 0 {
+            for (ty, _) in &refs {
+                if !held.contains_key(ty) {
+                    held.insert(ty.clone(), c.export.ids(ty)?);
+                }
             }
-        }
-        let missing: BTreeSet<(String, String)> = refs
-            .iter()
-            .filter(|(ty, id)| !held.get(ty).is_some_and(|h| h.contains(id)))
-            .filter(|r| !tried.contains(*r))
-            .cloned()
-            .collect();
-        if missing.is_empty() {
-            break;
-        }
-        tried.extend(missing.iter().cloned());
-        let read = fetch(c.fhir, &missing).await?;
-        c.warnings.extend(read.warnings);
-        for (ty, lines) in read.lines {
-            for id in lines.keys() {
-                held.entry(ty.clone()).or_default().insert(id.clone());
+            let missing: BTreeSet<(String, String)> = refs
+                .iter()
+                .filter(|(ty, id)| !held.get(ty).is_some_and(|h| h.contains(id)))
+                .filter(|r| !tried.contains(*r))
+                .cloned()
+                .collect();
+            if missing.is_empty() {
+                break;
             }
-            let gained = store(
-                c.export,
-                c.state,
-                &ty,
-                lines,
-                &base,
-                (c.pretty, c.recorded_at),
-                &mut refs,
-            )?;
-            let slot: &mut Added = added.entry(ty).or_default();
-            slot.new += gained.new;
-            slot.stored = gained.stored;
+            tried.extend(missing.iter().cloned());
+            reads.push(fetch(c.fhir, &missing).await?);
+        }
+        for read in std::mem::take(&mut reads) {
+            c.warnings.extend(read.warnings);
+            for (ty, lines) in read.lines {
+                // (A type not loaded yet is read from its file, which will hold them.)
+                if let Some(h) = held.get_mut(&ty) {
+                    h.extend(lines.keys().cloned());
+                }
+                let gained = store(
+                    c.export,
+                    c.state,
+                    &ty,
+                    lines,
+                    &base,
+                    (c.pretty, c.recorded_at),
+                    &mut refs,
+                )?;
+                let slot: &mut Added = added.entry(ty).or_default();
+                slot.new += gained.new;
+                slot.stored = gained.stored;
+            }
         }
     }
     if !c.state.references_closed {

@@ -41,6 +41,8 @@ pub(super) struct Run<'a> {
     reports: Vec<TypeReport>,
     /// References of the resources fetched in this run.
     refs: BTreeSet<(String, String)>,
+    /// References read while the searches still run (see [`Run::read_early`]).
+    early: EarlyReads,
     /// Types whose file changed after the state last saw it (a run stopped in between).
     dirty: HashSet<String>,
     /// Whether manifest.json must be computed again.
@@ -50,6 +52,21 @@ pub(super) struct Run<'a> {
     stopper: Stopper,
     ctrl_c: CtrlC,
 }
+
+/// References read while the searches run.
+#[derive(Default)]
+struct EarlyReads {
+    /// The types this run searches (their references wait for their search).
+    searched: HashSet<String>,
+    /// Referenced resources already asked for.
+    asked: BTreeSet<(String, String)>,
+    /// Ids held per referenced type (read once).
+    held: std::collections::HashMap<String, HashSet<String>>,
+    reads: JoinSet<(References, Result<references::Referenced>)>,
+}
+
+/// `(type, id)` of referenced resources.
+type References = BTreeSet<(String, String)>;
 
 /// The document pass: it reads every DocumentReference and DiagnosticReport, so it runs when
 /// this run stored some, or an earlier pass did not finish cleanly; it starts as soon as the
@@ -131,6 +148,7 @@ impl<'a> Run<'a> {
             started_at,
             reports: Vec::new(),
             refs: BTreeSet::new(),
+            early: EarlyReads::default(),
             dirty: HashSet::new(),
             changed_any: false,
             documents: Documents {
@@ -207,6 +225,7 @@ impl<'a> Run<'a> {
     /// in flight), recording each in the state as soon as its file is on disk.
     pub(super) async fn fetch_and_store(&mut self, plans: Vec<TypePlan>) -> Result<()> {
         self.prepare_documents(&plans);
+        self.early.searched = plans.iter().map(|p| p.resource_type.clone()).collect();
         let mut tasks = JoinSet::new();
         for plan in plans {
             tasks.spawn(self.type_task(plan));
@@ -229,6 +248,7 @@ impl<'a> Run<'a> {
             self.stopper.saved.fetch_add(1, Ordering::SeqCst);
             let done = joined.map_err(|e| anyhow::anyhow!("a sync task failed: {e}"))?;
             self.type_done(done)?;
+            self.read_early()?;
         }
         Ok(())
     }
@@ -396,8 +416,53 @@ impl<'a> Run<'a> {
         d.task = Some(task);
     }
 
-    /// Reads the referenced resources not held yet (see [`references::close`]).
+    /// Starts reading, while the searches still run, the resources the stored types refer to
+    /// that no search of this run will bring (Practitioner, Organization, Location, …) and that
+    /// are not held yet: they are on the wire in the shadow of the longest search instead of
+    /// after it.
+    fn read_early(&mut self) -> Result<()> {
+        if self.opts.dry_run {
+            return Ok(());
+        }
+        let mut wanted = BTreeSet::new();
+        for (ty, id) in &self.refs {
+            if self.early.searched.contains(ty)
+                || self.early.asked.contains(&(ty.clone(), id.clone()))
+            {
+                continue;
+            }
+            if !self.early.held.contains_key(ty) {
+                let ids = self.export.ids(ty)?;
+                self.early.held.insert(ty.clone(), ids);
+            }
+            if !self.early.held.get(ty).is_some_and(|h| h.contains(id)) {
+                wanted.insert((ty.clone(), id.clone()));
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        self.early.asked.extend(wanted.iter().cloned());
+        let fhir = self.fhir.clone();
+        self.early.reads.spawn(async move {
+            let read = references::fetch(&fhir, &wanted).await;
+            (wanted, read)
+        });
+        Ok(())
+    }
+
+    /// Reads the referenced resources not held yet (see [`references::close`]), starting with
+    /// what the early reads brought.
     pub(super) async fn close_references(&mut self) -> Result<()> {
+        let mut early = Vec::new();
+        while let Some(joined) = self.early.reads.join_next().await {
+            let (asked, read) =
+                joined.map_err(|e| anyhow::anyhow!("a reference task failed: {e}"))?;
+            // A batch that failed is read again by the rounds below.
+            if let Ok(read) = read {
+                early.push((asked, read));
+            }
+        }
         let stopper = self.stopper.clone();
         let closing = references::close(Closing {
             fhir: &self.fhir,
@@ -407,6 +472,7 @@ impl<'a> Run<'a> {
             scan_all: self.opts.full || !self.dirty.is_empty(),
             pretty: self.opts.pretty,
             recorded_at: &self.started_at,
+            early,
             warnings: &mut self.warnings,
         });
         // Ctrl-C while references are read still stops cleanly: every merge is atomic and the

@@ -480,3 +480,42 @@ fn the_capability_statement_is_cached_for_a_day() {
     assert!(!cache.exists(), "Goal answered 404: the cache is dropped");
     assert_eq!(metadata_reads(&[]), 1);
 }
+
+/// References to types no search of the run brings (Practitioner, Organization, Location) are
+/// read while the longest search is still going, not after it: with the Observation search
+/// held by the sandbox, the Practitioner read arrives anyway.
+#[test]
+fn references_are_read_while_the_longest_search_still_runs() {
+    let ctx = signed_in();
+    let observations = ctx.sandbox.hold("/Observation?");
+    let practitioners = ctx.sandbox.hold("/Practitioner?");
+    let mut c = ctx.command();
+    c.args(["sync", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = c.spawn().unwrap();
+    assert!(
+        observations.wait_held(1, Duration::from_secs(60)),
+        "the export never searched Observation"
+    );
+    let early = practitioners.wait_held(1, Duration::from_secs(60));
+    let still_searching = observations.held() >= 1;
+    practitioners.release();
+    observations.release();
+    let out = wait_output(child, Duration::from_secs(120));
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(
+        early && still_searching,
+        "the Practitioners were not read while Observation was still being searched"
+    );
+    let report = json(&out);
+    let pr = report["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["resource_type"] == "Practitioner")
+        .unwrap();
+    assert!(pr["stored"].as_u64().unwrap() > 0, "{report}");
+    // Nothing read twice: the rounds after the searches found them held.
+    assert_eq!(pr["new"], pr["stored"], "{report}");
+}
