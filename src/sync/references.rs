@@ -199,6 +199,7 @@ pub(super) struct Closing<'a> {
     /// Scan every stored file as well (`--full`, files changed since the state saw them).
     pub(super) scan_all: bool,
     pub(super) warnings: &'a mut Vec<String>,
+    pub(super) progress: &'a super::progress::PhaseProgress,
 }
 
 /// Resources a type gained by the references phase, and what it holds afterwards.
@@ -240,6 +241,7 @@ pub(super) async fn close(c: Closing<'_>) -> Result<BTreeMap<String, Added>> {
             break;
         }
         tried.extend(missing.iter().cloned());
+        c.progress.expect(missing.len() as u64);
         let read = fetch(c.fhir, &missing).await?;
         c.warnings.extend(read.warnings);
         for (ty, lines) in read.lines {
@@ -247,6 +249,7 @@ pub(super) async fn close(c: Closing<'_>) -> Result<BTreeMap<String, Added>> {
                 held.entry(ty.clone()).or_default().insert(id.clone());
             }
             let gained = store(c.export, c.state, &ty, lines, &base, &mut refs)?;
+            c.progress.done(gained.new as u64);
             let slot: &mut Added = added.entry(ty).or_default();
             slot.new += gained.new;
             slot.stored = gained.stored;
