@@ -5,15 +5,23 @@
 
 use crate::common::pty::{has_colour, plain, Terminal};
 use crate::common::{code, TestContext};
-use fhirdl::sandbox::SandboxConfig;
+use fhirdl::sandbox::{Quirks, SandboxConfig};
 use std::time::Duration;
 
 const DEADLINE: Duration = Duration::from_secs(90);
 
+/// What a bar or the overall line leaves on a terminal.
+const DRAWN: [&str; 5] = ["█", "░", " types · ", "\x1b[2K", "\x1b[1A"];
+
 /// 2,000 resources: 1,000 Observations (five pages of 200), the other types one page each.
 fn context() -> TestContext {
+    context_with(Quirks::default())
+}
+
+fn context_with(quirks: Quirks) -> TestContext {
     let ctx = TestContext::new(SandboxConfig {
         resources_per_patient: 2000,
+        quirks,
         ..SandboxConfig::default()
     });
     let login = ctx.login("p", &[]);
@@ -110,7 +118,7 @@ fn quiet_json_and_verbose_runs_draw_no_bars_on_a_terminal() {
         let (output, raw) = term.finish(DEADLINE);
         assert_eq!(code(&output), 0, "{flag}: {}", plain(&raw));
         let text = plain(&raw);
-        for drawn in ["█", "░", " types · ", "\x1b[2K", "\x1b[1A"] {
+        for drawn in DRAWN {
             let seen = text.contains(drawn) || String::from_utf8_lossy(&raw).contains(drawn);
             assert!(!seen, "{flag}: {drawn:?} on the terminal:\n{text}");
         }
@@ -119,4 +127,42 @@ fn quiet_json_and_verbose_runs_draw_no_bars_on_a_terminal() {
             assert!(has_line(&text, "Observation", &["1000 fetched"]), "{text}");
         }
     }
+}
+
+#[test]
+fn a_stderr_that_is_no_terminal_gets_no_bars() {
+    let ctx = context();
+    let mut cmd = ctx.command();
+    cmd.env_remove("NO_COLOR")
+        .args(["sync", "--profile", "p", "--out"])
+        .arg(ctx.root().join("export"));
+    let out = ctx.run(cmd);
+    assert_eq!(code(&out), 0, "{}", crate::common::text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for drawn in DRAWN {
+        assert!(!stderr.contains(drawn), "{drawn:?} on a pipe:\n{stderr}");
+    }
+}
+
+#[test]
+fn a_search_without_a_total_shows_a_spinner_with_its_count() {
+    // NextGen's Observations come category by category: no total for the whole type.
+    let ctx = context_with(Quirks::nextgen());
+    let page_two = ctx.sandbox.hold("page=2");
+    let mut cmd = ctx.command();
+    cmd.args(["sync", "--profile", "p", "--out"])
+        .arg(ctx.root().join("export"));
+    let term = Terminal::spawn(cmd);
+    term.wait_for("Observation counting without a total", DEADLINE, |t| {
+        t.lines().any(|l| {
+            l.contains("Observation")
+                && l.contains("/s")
+                && !l.contains('░')
+                && l.contains(['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'])
+        })
+    });
+    page_two.release();
+    let (output, raw) = term.finish(DEADLINE);
+    assert_eq!(code(&output), 0, "{}", plain(&raw));
+    assert!(!plain(&raw).contains("100%"), "{}", plain(&raw));
 }
