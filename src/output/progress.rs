@@ -143,11 +143,17 @@ impl Screen {
         let Some(bar) = lines.get(name) else {
             return;
         };
+        // Count and total change together: never a count drawn against the old total.
         match total {
-            Some(total) => bar.set_length(total),
-            None => bar.unset_length(),
+            Some(total) => bar.update(|state| {
+                state.set_pos(done);
+                state.set_len(total);
+            }),
+            None => {
+                bar.unset_length();
+                bar.set_position(done);
+            }
         }
-        bar.set_position(done);
     }
 
     fn end_line(&self, name: &str) {

@@ -6,7 +6,7 @@
 use std::io::Read as _;
 use std::os::fd::OwnedFd;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
@@ -15,8 +15,8 @@ use rustix::termios::{tcsetwinsize, Winsize};
 /// A command running with its stderr on a pseudo-terminal.
 pub struct Terminal {
     child: Option<Child>,
-    /// Every byte the command wrote to the terminal so far.
-    screen: Arc<Mutex<Vec<u8>>>,
+    /// Every byte the command wrote to the terminal so far; the condvar says more arrived.
+    screen: Arc<(Mutex<Vec<u8>>, Condvar)>,
     reader: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -49,7 +49,7 @@ impl Terminal {
         // `cmd` still holds the terminal side; without dropping it the reader would never see
         // the end (EIO once the last writer is gone).
         drop(cmd);
-        let screen = Arc::new(Mutex::new(Vec::new()));
+        let screen = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
         let reader = {
             let screen = screen.clone();
             let mut controller = std::fs::File::from(controller);
@@ -57,7 +57,8 @@ impl Terminal {
                 let mut buf = [0u8; 8192];
                 // Ends with EIO (Linux) or 0 when the command and its children closed the pty.
                 while let Ok(n @ 1..) = controller.read(&mut buf) {
-                    lock(&screen).extend_from_slice(&buf[..n]);
+                    lock(&screen.0).extend_from_slice(&buf[..n]);
+                    screen.1.notify_all();
                 }
             })
         };
@@ -70,23 +71,31 @@ impl Terminal {
 
     /// Everything written to the terminal so far, as bytes.
     pub fn raw(&self) -> Vec<u8> {
-        lock(&self.screen).clone()
+        lock(&self.screen.0).clone()
     }
 
     /// Waits until `seen` holds for the terminal's text without escape sequences; fails the
     /// test naming `what` (and showing the text) after `timeout`.
     pub fn wait_for(&self, what: &str, timeout: Duration, seen: impl Fn(&str) -> bool) {
         let deadline = Instant::now() + timeout;
+        let (bytes, more) = &*self.screen;
+        let mut raw = lock(bytes);
         loop {
-            let text = plain(&self.raw());
+            let text = plain(&raw);
             if seen(&text) {
                 return;
             }
-            if Instant::now() >= deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                drop(raw);
                 self.kill();
                 panic!("{what}: not on the terminal within {timeout:?}; it shows:\n{text}");
             }
-            std::thread::yield_now();
+            // Woken by the reader when more arrives (its lines redraw every 100 ms).
+            raw = more
+                .wait_timeout(raw, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
     }
 
