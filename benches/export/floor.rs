@@ -15,6 +15,10 @@ use url::Url;
 
 /// Resources per page fhirdl asks for (`_count`); the sandbox may serve fewer.
 const COUNT: &str = "200";
+/// Requests in flight at most. Every scenario with latency stays below it (the most is NextGen
+/// large's second wave, 196 pages), so there the waves really go at once; the million-resource
+/// export's 5,000 pages at once failed here to connect ("error sending request").
+const MAX_IN_FLIGHT: usize = 256;
 
 /// One search of the floor: a type, and the category it is narrowed to (NextGen).
 #[derive(Clone, Debug)]
@@ -83,9 +87,11 @@ pub async fn measure(
     since: Option<&str>,
 ) -> Result<Floor> {
     let client = reqwest::Client::builder().build()?;
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
     let get = |url: Url| {
-        let client = client.clone();
+        let (client, slots) = (client.clone(), slots.clone());
         async move {
+            let _slot = slots.acquire().await?;
             let resp = client
                 .get(url.clone())
                 .bearer_auth(token)
