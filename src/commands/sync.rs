@@ -231,7 +231,7 @@ pub async fn sync_profile(
             format!("the sign-in of profile '{name}' names no patient"),
         )
     })?;
-    let observer = crate::output::SyncProgress::new(&ctx.ui);
+    let observer = crate::output::SyncProgress::new(&ctx.ui, fhir.counters().clone());
     let report = sync::sync(fhir, &patient, opts, observer).await?;
     if !opts.dry_run {
         crate::folder::readme::write(&opts.out)?;

@@ -108,7 +108,8 @@ impl FhirClient {
         &self.session
     }
 
-    pub fn counters(&self) -> &Counters {
+    /// Shared by its clones (the progress lines read them while the run goes on).
+    pub fn counters(&self) -> &Arc<Counters> {
         &self.counters
     }
 

@@ -239,6 +239,7 @@ pub async fn save_all(
     out: &Path,
     concurrency: usize,
     release: FhirRelease,
+    progress: super::progress::PhaseProgress,
 ) -> Result<Report> {
     let dir = out.join("attachments");
     let manifest_path = dir.join("manifest.json");
@@ -253,12 +254,15 @@ pub async fn save_all(
         finished: Vec::new(),
         manifest,
         report: Report::default(),
+        progress: progress.clone(),
     };
     for ty in TYPES {
         pass.queue_type(ty, &out.join(format!("{ty}.ndjson")))
             .await?;
     }
+    pass.progress.all_queued();
     let (manifest, report) = pass.finish().await?;
+    progress.finish();
     if manifest != before {
         create_private_dir(&dir)?;
         write_atomic(&manifest_path, &serde_json::to_vec_pretty(&manifest)?)?;
@@ -281,6 +285,7 @@ struct Pass {
     finished: Vec<Result<Saved, tokio::task::JoinError>>,
     manifest: BTreeMap<String, ManifestEntry>,
     report: Report,
+    progress: super::progress::PhaseProgress,
 }
 
 impl Pass {
@@ -327,12 +332,14 @@ impl Pass {
             self.report.already_present += 1;
             return Ok(());
         }
+        self.progress.queue(1);
         let permit = self.semaphore.clone().acquire_owned().await?;
         // Collect what finished meanwhile, so the set stays small.
         while let Some(done) = self.tasks.try_join_next() {
             self.finished.push(done);
         }
         let (fhir, dir, release) = (self.fhir.clone(), self.dir.clone(), self.release);
+        let progress = self.progress.clone();
         self.tasks.spawn(async move {
             let _permit = permit;
             let saved = match content(&fhir, &a, release).await {
@@ -341,6 +348,7 @@ impl Pass {
                     .map_err(|e| Unsaved::Failed(format!("{e:#}"))),
                 Err(why) => Err(why),
             };
+            progress.done(1);
             (a, saved)
         });
         Ok(())

@@ -237,6 +237,7 @@ pub(super) struct Closing<'a> {
     /// Reads made while the searches ran: what was asked, and what came back.
     pub(super) early: Vec<(BTreeSet<(String, String)>, Referenced)>,
     pub(super) warnings: &'a mut Vec<String>,
+    pub(super) progress: &'a super::progress::PhaseProgress,
 }
 
 /// Resources a type gained by the references phase, and what it holds afterwards.
@@ -264,6 +265,7 @@ pub(super) async fn close(c: Closing<'_>) -> Result<BTreeMap<String, Added>> {
     let mut tried: BTreeSet<(String, String)> = BTreeSet::new();
     let mut reads: Vec<Referenced> = Vec::new();
     for (asked, read) in c.early {
+        c.progress.expect(asked.len() as u64);
         tried.extend(asked);
         reads.push(read);
     }
@@ -284,6 +286,7 @@ pub(super) async fn close(c: Closing<'_>) -> Result<BTreeMap<String, Added>> {
                 break;
             }
             tried.extend(missing.iter().cloned());
+            c.progress.expect(missing.len() as u64);
             reads.push(fetch(c.fhir, &missing).await?);
         }
         for read in std::mem::take(&mut reads) {
@@ -302,6 +305,7 @@ pub(super) async fn close(c: Closing<'_>) -> Result<BTreeMap<String, Added>> {
                     (c.pretty, c.recorded_at),
                     &mut refs,
                 )?;
+                c.progress.done(gained.new as u64);
                 let slot: &mut Added = added.entry(ty).or_default();
                 slot.new += gained.new;
                 slot.stored = gained.stored;

@@ -9,7 +9,7 @@ use super::export::Export;
 use super::fetch::{fetch_type, Outcome, Search};
 use super::manifest::{needs_rewrite, Manifest};
 use super::plan::{self, TypePlan};
-use super::progress::{Observer, TypeProgress};
+use super::progress::{Observer, Phase, PhaseProgress, TypeProgress};
 use super::references::{self, Closing};
 use super::state::{FileStamp, LastRun, State, TypeState};
 use super::store::{store_type, StoredType};
@@ -189,6 +189,7 @@ impl<'a> Run<'a> {
         self.metadata = self.capabilities().await?;
         let scope = self.fhir.session().credentials().await.scope;
         let (types, skipped) = plan::plan(&self.metadata, &scope, self.opts.types.as_deref());
+        self.observer.planned(types.len());
         for s in skipped {
             self.reports
                 .push(TypeReport::skipped(&s.resource_type, s.reason));
@@ -408,10 +409,10 @@ impl<'a> Run<'a> {
         }
         let (fhir, dir) = (self.fhir.clone(), self.opts.out.clone());
         let (concurrency, release) = (self.opts.concurrency, d.release);
-        let task =
-            tokio::spawn(
-                async move { attachments::save_all(&fhir, &dir, concurrency, release).await },
-            );
+        let progress = PhaseProgress::start(self.observer.clone(), Phase::Documents);
+        let task = tokio::spawn(async move {
+            attachments::save_all(&fhir, &dir, concurrency, release, progress).await
+        });
         self.stopper.watch(task.abort_handle());
         d.task = Some(task);
     }
@@ -454,16 +455,25 @@ impl<'a> Run<'a> {
     /// Reads the referenced resources not held yet (see [`references::close`]), starting with
     /// what the early reads brought.
     pub(super) async fn close_references(&mut self) -> Result<()> {
-        let mut early = Vec::new();
-        while let Some(joined) = self.early.reads.join_next().await {
-            let (asked, read) =
-                joined.map_err(|e| anyhow::anyhow!("a reference task failed: {e}"))?;
-            // A batch that failed is read again by the rounds below.
-            if let Ok(read) = read {
-                early.push((asked, read));
-            }
-        }
         let stopper = self.stopper.clone();
+        let progress = PhaseProgress::start(self.observer.clone(), Phase::References);
+        let mut reads = std::mem::take(&mut self.early.reads);
+        let gather = async {
+            let mut early = Vec::new();
+            while let Some(joined) = reads.join_next().await {
+                let (asked, read) =
+                    joined.map_err(|e| anyhow::anyhow!("a reference task failed: {e}"))?;
+                // A batch that failed is read again by the rounds below.
+                if let Ok(read) = read {
+                    early.push((asked, read));
+                }
+            }
+            anyhow::Ok(early)
+        };
+        let early = tokio::select! {
+            early = gather => early?,
+            _ = self.ctrl_c.recv() => return Err(stopper.stop().await),
+        };
         let closing = references::close(Closing {
             fhir: &self.fhir,
             export: &self.export,
@@ -474,6 +484,7 @@ impl<'a> Run<'a> {
             recorded_at: &self.started_at,
             early,
             warnings: &mut self.warnings,
+            progress: &progress,
         });
         // Ctrl-C while references are read still stops cleanly: every merge is atomic and the
         // state is saved after each one.
@@ -481,6 +492,7 @@ impl<'a> Run<'a> {
             added = closing => added?,
             _ = self.ctrl_c.recv() => return Err(stopper.stop().await),
         };
+        progress.finish();
         for (ty, added) in added {
             self.changed_any |= added.new > 0;
             match self.reports.iter_mut().find(|r| r.resource_type == ty) {
@@ -516,6 +528,7 @@ impl<'a> Run<'a> {
     /// Reports the types held from earlier runs, rewrites the manifest when something changed,
     /// and saves the last run.
     pub(super) fn finish(mut self) -> Result<Report> {
+        self.observer.finished();
         for (ty, t) in &self.state.types {
             if !self.reports.iter().any(|r| &r.resource_type == ty) {
                 let mut held = TypeReport::referenced(ty, 0, t.count);

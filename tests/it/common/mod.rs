@@ -24,6 +24,8 @@ use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use url::Url;
 
+pub mod pty;
+
 /// The scope a test app asks the sandbox for.
 pub const SCOPE: &str = "openid fhirUser launch/patient offline_access patient/*.rs";
 /// The PKCE verifier of the test app's sign-ins (the sandbox lists it among issued secrets).

@@ -1,6 +1,8 @@
-//! `cargo bench --bench export [-- --size typical|large|huge|all] [--latency-ms N] [--runs N]
-//! [--json FILE] [--no-rate-cap] [--concurrency N]`: how long the real `fhirdl` binary takes to export a patient
-//! from the embedded sandbox, and what it costs (issue 6).
+//! `cargo bench --bench export [-- --size typical|large|huge|million|all] [--latency-ms N[,N…]]
+//! [--runs N] [--json FILE] [--no-rate-cap] [--concurrency N]`: how long the real `fhirdl`
+//! binary takes to export a patient from the embedded sandbox, and what it costs (issue 6); next
+//! to the chain bound L, the all-parallel floor P that a minimal client measures on the same
+//! sandbox ([`floor`], issue 14).
 //!
 //! The sandbox runs in this process on its own tokio runtime, with a generated patient of the
 //! chosen size and a fixed latency added to every request. Each `fhirdl` run is a child process
@@ -10,8 +12,11 @@
 //! on the full export too (issue 16). This file measures and prints; it asserts nothing about
 //! speed.
 
+mod floor;
+
 #[cfg(unix)]
 mod bench {
+    use crate::floor::{self, Floor};
     use anyhow::{bail, ensure, Context, Result};
     use fhirdl::sandbox::{Quirks, Sandbox, SandboxConfig, SandboxStats};
     use serde_json::{json, Value};
@@ -37,7 +42,8 @@ mod bench {
 
     struct Args {
         sizes: Vec<(&'static str, usize)>,
-        latency_ms: u64,
+        /// Every latency measured (a 0 ms pass is added).
+        latencies: Vec<u64>,
         runs: usize,
         json: PathBuf,
         rate_cap: bool,
@@ -48,7 +54,7 @@ mod bench {
     fn parse_args() -> Result<Args> {
         let mut args = Args {
             sizes: vec![("typical", 2_000), ("large", 5_000)],
-            latency_ms: 50,
+            latencies: vec![50, 100, 300],
             runs: 3,
             json: PathBuf::from("target/bench-export.json"),
             rate_cap: true,
@@ -65,11 +71,19 @@ mod bench {
                         "typical" => vec![("typical", 2_000)],
                         "large" => vec![("large", 5_000)],
                         "huge" => vec![("huge", 100_000)],
+                        "million" => vec![("million", 1_000_000)],
                         "all" => vec![("typical", 2_000), ("large", 5_000), ("huge", 100_000)],
-                        other => bail!("unknown size {other:?} (typical, large, huge, all)"),
+                        other => {
+                            bail!("unknown size {other:?} (typical, large, huge, million, all)")
+                        }
                     }
                 }
-                "--latency-ms" => args.latency_ms = value()?.parse().context("--latency-ms")?,
+                "--latency-ms" => {
+                    args.latencies = value()?
+                        .split(',')
+                        .map(|n| n.trim().parse().context("--latency-ms"))
+                        .collect::<Result<_>>()?
+                }
                 "--runs" => args.runs = value()?.parse().context("--runs")?,
                 "--json" => args.json = PathBuf::from(value()?),
                 "--no-rate-cap" => args.rate_cap = false,
@@ -78,6 +92,7 @@ mod bench {
             }
         }
         ensure!(args.runs >= 1, "--runs must be at least 1");
+        ensure!(!args.latencies.is_empty(), "--latency-ms needs a value");
         Ok(args)
     }
 
@@ -113,14 +128,36 @@ mod bench {
         /// The bound L in seconds (None at 0 ms latency).
         bound_s: Option<f64>,
         bound_note: String,
+        /// Measurements of the floor P (none where it means nothing: offline, rate-capped).
+        floor: Vec<Floor>,
         runs: Vec<Run>,
+    }
+
+    impl Row {
+        /// P: the median of its measurements.
+        fn floor_s(&self) -> Option<f64> {
+            (!self.floor.is_empty()).then(|| stats(self.floor.iter().map(|f| f.wall_s)).1)
+        }
+
+        fn floor_note(&self) -> String {
+            match self.floor.first() {
+                None => "-".into(),
+                Some(f) => format!(
+                    "{} first pages, then {} pages; {} resources (median of {})",
+                    f.first_wave,
+                    f.second_wave,
+                    f.resources,
+                    self.floor.len()
+                ),
+            }
+        }
     }
 
     /// Fields drop in order: the sandbox stops before its runtime goes.
     struct Bench {
         sandbox: Sandbox,
         dir: tempfile::TempDir,
-        _rt: tokio::runtime::Runtime,
+        rt: tokio::runtime::Runtime,
     }
 
     impl Bench {
@@ -137,7 +174,7 @@ mod bench {
             let bench = Bench {
                 sandbox,
                 dir: tempfile::tempdir()?,
-                _rt: rt,
+                rt,
             };
             let base = bench.sandbox.fhir_base().to_string();
             let login = [
@@ -174,6 +211,24 @@ mod bench {
 
         fn stats(&self) -> SandboxStats {
             self.sandbox.stats()
+        }
+
+        /// Measures the floor P `runs` times for the searches of `report` (see [`floor`]).
+        fn floor(&self, report: &Value, since: Option<&str>, runs: usize) -> Result<Vec<Floor>> {
+            let queries = floor::queries(report, &self.sandbox.config().quirks);
+            let (token, patient) = floor::credentials(&self.dir.path().join("data"), PROFILE)?;
+            let base = self.sandbox.fhir_base();
+            let measured: Result<Vec<Floor>> = (0..runs)
+                .map(|_| {
+                    self.rt
+                        .block_on(floor::measure(&base, &token, &patient, &queries, since))
+                })
+                .collect();
+            // A floor that cannot be measured leaves P empty; the syncs' figures still count.
+            Ok(measured.unwrap_or_else(|e| {
+                eprintln!("   the floor P could not be measured: {e:#}");
+                Vec::new()
+            }))
         }
 
         /// The largest page the sandbox honours.
@@ -417,10 +472,12 @@ mod bench {
         let page = bench.sandbox.config().page_size_max as u64;
         let (mut full, mut same, mut incr) = (Vec::new(), Vec::new(), Vec::new());
         let mut counts = BTreeMap::new();
+        let mut full_report = Value::Null;
         for round in 0..runs {
             let out = bench.dir.path().join(format!("export-{round}"));
             let (run, report) = bench.sync(&out, &[])?;
             counts = search_counts(&report);
+            full_report = report;
             full.push(run);
             same.push(bench.sync(&out, &[])?.0);
             bench.change_observations(&out, round)?;
@@ -429,27 +486,36 @@ mod bench {
         let patient_id = bench.sandbox.users()[0].patient_id.clone();
         let held = bench.sandbox.resource_count(&patient_id);
         eprintln!("   search counts: {counts:?} (sandbox holds {held} for the patient)");
+        let floor_full = bench.floor(&full_report, None, runs)?;
+        // The later syncs ask for what changed since their mark minus two minutes; the floor
+        // asks for the last two minutes (the amended Observations).
+        let since = (time::OffsetDateTime::now_utc() - Duration::from_secs(120))
+            .format(&time::format_description::well_known::Rfc3339)?;
+        let floor_one = bench.floor(&full_report, Some(&since), runs)?;
         let (l_full, note_full) = bound(&counts, page, latency_ms);
         // After the first export every type's query answers in one page.
         let one_page: BTreeMap<String, u64> = counts.keys().map(|t| (t.clone(), 1)).collect();
         let (l_one, note_one) = bound(&one_page, 1, latency_ms);
-        let row = |scenario: &str, runs: Vec<Run>, l: Option<f64>, note: &str| Row {
-            scenario: scenario.into(),
-            size: size.into(),
-            resources: held,
-            latency_ms,
-            bound_s: l,
-            bound_note: note.into(),
-            runs,
-        };
+        let row =
+            |scenario: &str, runs: Vec<Run>, l: Option<f64>, note: &str, floor: &[Floor]| Row {
+                scenario: scenario.into(),
+                size: size.into(),
+                resources: held,
+                latency_ms,
+                bound_s: l,
+                bound_note: note.into(),
+                floor: floor.to_vec(),
+                runs,
+            };
         let mut rows = vec![
-            row("full export", full, l_full, &note_full),
-            row("no-change sync", same, l_one, &note_one),
+            row("full export", full, l_full, &note_full, &floor_full),
+            row("no-change sync", same, l_one, &note_one, &floor_one),
             row(
                 &format!("incremental ({CHANGED} changed)"),
                 incr,
                 l_one,
                 &note_one,
+                &floor_one,
             ),
         ];
         // Offline commands do not depend on the latency: measured once, on the 0 ms pass.
@@ -500,6 +566,7 @@ mod bench {
                 latency_ms: 0,
                 bound_s: None,
                 bound_note: "offline: reads the export folder only (no bound)".into(),
+                floor: Vec::new(),
                 runs: all,
             });
         }
@@ -514,6 +581,7 @@ mod bench {
         quirks: Quirks,
         extra: &[&str],
         runs: usize,
+        with_floor: bool,
     ) -> Result<Row> {
         let latency_ms = quirks.latency.as_millis() as u64;
         eprintln!("== {scenario}: {size} ({resources} resources), {latency_ms} ms latency");
@@ -525,12 +593,18 @@ mod bench {
             .unwrap_or(config.page_size_max) as u64;
         let mut all = Vec::new();
         let mut counts = BTreeMap::new();
+        let mut last = Value::Null;
         for round in 0..runs {
             let out = bench.dir.path().join(format!("export-{round}"));
             let (run, report) = bench.sync(&out, extra)?;
             counts = search_counts(&report);
+            last = report;
             all.push(run);
         }
+        let floor = match with_floor {
+            true => bench.floor(&last, None, runs)?,
+            false => Vec::new(),
+        };
         let patient_id = bench.sandbox.users()[0].patient_id.clone();
         let (l, note) = bound(&counts, page, latency_ms);
         Ok(Row {
@@ -540,6 +614,7 @@ mod bench {
             latency_ms,
             bound_s: l,
             bound_note: note,
+            floor,
             runs: all,
         })
     }
@@ -555,7 +630,7 @@ mod bench {
 
     fn print_table(rows: &[Row]) {
         println!(
-            "{:<26} {:<8} {:>6} {:>5} {:>22} {:>7} {:>17} {:>8} {:>6} {:>8} {:>5} {:>5} {:>7} {:>7} {:>6} {:>8} {:>8}",
+            "{:<26} {:<8} {:>7} {:>5} {:>22} {:>7} {:>17} {:>7} {:>17} {:>8} {:>6} {:>8} {:>5} {:>5} {:>7} {:>7} {:>6} {:>8} {:>8}",
             "scenario",
             "size",
             "res",
@@ -563,6 +638,8 @@ mod bench {
             "wall s min/med/max",
             "L s",
             "wall/L min/med/max",
+            "P s",
+            "wall/P min/med/max",
             "cpu s",
             "cpu %",
             "rss MiB",
@@ -576,20 +653,22 @@ mod bench {
         );
         for r in rows {
             let (w0, w1, w2) = stats(r.runs.iter().map(|x| x.wall_s));
-            let ratio = match r.bound_s {
-                Some(l) => format!("{:.2}/{:.2}/{:.2}", w0 / l, w1 / l, w2 / l),
+            let ratio = |bound: Option<f64>| match bound {
+                Some(b) => format!("{:.2}/{:.2}/{:.2}", w0 / b, w1 / b, w2 / b),
                 None => "-".into(),
             };
             let median = |f: fn(&Run) -> f64| stats(r.runs.iter().map(f)).1;
             println!(
-                "{:<26} {:<8} {:>6} {:>5} {:>22} {:>7} {:>17} {:>8.2} {:>6.1} {:>8.1} {:>5} {:>5} {:>7.2} {:>7} {:>6} {:>8.1} {:>8.1}",
+                "{:<26} {:<8} {:>7} {:>5} {:>22} {:>7} {:>17} {:>7} {:>17} {:>8.2} {:>6.1} {:>8.1} {:>5} {:>5} {:>7.2} {:>7} {:>6} {:>8.1} {:>8.1}",
                 r.scenario,
                 r.size,
                 r.resources,
                 format!("{}ms", r.latency_ms),
                 format!("{w0:.2}/{w1:.2}/{w2:.2}"),
                 r.bound_s.map_or("-".into(), |l| format!("{l:.2}")),
-                ratio,
+                ratio(r.bound_s),
+                r.floor_s().map_or("-".into(), |p| format!("{p:.3}")),
+                ratio(r.floor_s()),
                 median(|x| x.cpu_s),
                 median(|x| 100.0 * x.cpu_s / x.wall_s.max(1e-9)),
                 median(|x| x.peak_rss_mib),
@@ -605,6 +684,17 @@ mod bench {
         println!("\nL (bound), in round trips:");
         for r in rows {
             println!("  {:<26} {:<8} {}", r.scenario, r.size, r.bound_note);
+        }
+        println!("\nP (the all-parallel floor, measured by a minimal client):");
+        for r in rows.iter().filter(|r| !r.floor.is_empty()) {
+            let lat = format!("{}ms", r.latency_ms);
+            println!(
+                "  {:<26} {:<8} {:>5} {}",
+                r.scenario,
+                r.size,
+                lat,
+                r.floor_note()
+            );
         }
     }
 
@@ -630,9 +720,13 @@ mod bench {
                 "latency_ms": r.latency_ms,
                 "bound_s": r.bound_s,
                 "bound": r.bound_note,
+                "floor_s": r.floor_s(),
+                "floor": r.floor_note(),
+                "floor_runs_s": r.floor.iter().map(|f| f.wall_s).collect::<Vec<_>>(),
                 "runs": r.runs.iter().map(|x| json!({
                     "wall_s": x.wall_s,
                     "ratio_to_bound": r.bound_s.map(|l| x.wall_s / l),
+                    "ratio_to_floor": r.floor_s().map(|p| x.wall_s / p),
                     "cpu_s": x.cpu_s,
                     "peak_rss_mib": x.peak_rss_mib,
                     "requests_reported": x.reported_requests,
@@ -662,14 +756,15 @@ mod bench {
         // `cargo test --all-targets` runs harness = false benches without `--bench`; only
         // `cargo bench` passes it. A test run must stay quick, so it only checks that we start.
         if !std::env::args().any(|a| a == "--bench") {
+            floor::self_check()?;
             eprintln!("export benchmark: run it with `cargo bench --bench export`; skipped");
             return Ok(());
         }
         let args = parse_args()?;
         let _ = CONCURRENCY.set(args.concurrency.clone());
         let mut rows = Vec::new();
-        let mut latencies = vec![args.latency_ms];
-        if args.latency_ms != 0 {
+        let mut latencies = args.latencies.clone();
+        if !latencies.contains(&0) {
             latencies.push(0);
         }
         for &(size, resources) in &args.sizes {
@@ -678,25 +773,42 @@ mod bench {
                 rows.extend(sync_scenarios(size, resources, 0, 1)?);
                 continue;
             }
+            if size == "million" {
+                // Memory: one full export, no latency (issue 14: RSS at 1,000,000 resources).
+                let quirks = Quirks::default();
+                rows.push(full_exports(
+                    "full export",
+                    size,
+                    resources,
+                    quirks,
+                    &[],
+                    1,
+                    true,
+                )?);
+                continue;
+            }
             for &latency_ms in &latencies {
                 rows.extend(sync_scenarios(size, resources, latency_ms, args.runs)?);
             }
-            let nextgen = Quirks {
-                latency: Duration::from_millis(args.latency_ms),
-                ..Quirks::nextgen()
-            };
-            rows.push(full_exports(
-                "full export, NextGen",
-                size,
-                resources,
-                nextgen,
-                &[],
-                args.runs,
-            )?);
+            for &latency_ms in latencies.iter().filter(|l| **l > 0) {
+                let nextgen = Quirks {
+                    latency: Duration::from_millis(latency_ms),
+                    ..Quirks::nextgen()
+                };
+                rows.push(full_exports(
+                    "full export, NextGen",
+                    size,
+                    resources,
+                    nextgen,
+                    &[],
+                    args.runs,
+                    true,
+                )?);
+            }
         }
         if args.rate_cap {
             let quirks = Quirks {
-                latency: Duration::from_millis(args.latency_ms),
+                latency: Duration::from_millis(args.latencies[0]),
                 ..Quirks::default()
             };
             let scenario = format!("full export, {RATE_CAP}");
@@ -708,6 +820,7 @@ mod bench {
                 quirks,
                 &extra,
                 1,
+                false,
             )?);
         }
         print_table(&rows);
