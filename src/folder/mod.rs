@@ -151,9 +151,10 @@ fn read_json(path: &Path) -> Result<Value> {
     }
 }
 
-/// Per type, the status string the last run recorded: a `status` in `last_run.json`'s `types`
-/// (a list of reports with `resource_type`, or a map by type), else in `manifest.json`'s entry
-/// for the type's file; a type named in `last_run.json`'s `failed` list is `failed`.
+/// Per type, the status string the last run recorded: its `completeness` in `last_run.json`,
+/// else in `manifest.json` (what fhirdl writes, see `sync::Completeness`); a `status` in a
+/// `types` list or map, or in a file's manifest entry, is read too; a type named in
+/// `last_run.json`'s `failed` list is `failed`.
 pub fn type_statuses(last_run: &Value, manifest: &Value) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let status = |v: &Value| -> Option<String> {
@@ -192,6 +193,16 @@ pub fn type_statuses(last_run: &Value, manifest: &Value) -> BTreeMap<String, Str
             }
         }
         _ => {}
+    }
+    // What fhirdl writes: `completeness` by type, in manifest.json and (newest) last_run.json.
+    for doc in [manifest, last_run] {
+        if let Some(map) = doc.get("completeness").and_then(Value::as_object) {
+            for (ty, c) in map {
+                if let Some(s) = status(c) {
+                    out.insert(ty.clone(), s);
+                }
+            }
+        }
     }
     if let Some(failed) = last_run.get("failed").and_then(Value::as_array) {
         for ty in failed.iter().filter_map(Value::as_str) {
@@ -233,6 +244,12 @@ mod tests {
     #[test]
     fn statuses_from_today_and_tomorrows_files() {
         // Today: only the failed list.
+        let written = type_statuses(
+            &json!({"completeness": {"Condition": {"status": "unverified", "detail": "no count"}}}),
+            &json!({"completeness": {"Condition": {"status": "complete"}, "Encounter": {"status": "recovered", "detail": "x"}}}),
+        );
+        assert_eq!(written["Condition"], "unverified");
+        assert_eq!(written["Encounter"], "recovered");
         let s = type_statuses(&json!({"failed": ["Observation"]}), &Value::Null);
         assert_eq!(s["Observation"], "failed");
         // A per-type report list, a map, and manifest entries all give their status string.

@@ -207,7 +207,7 @@ fn about(out: &mut String, record: &Record, folder: &Folder) {
     let doubtful = folder.types.iter().any(|t| {
         t.status
             .as_deref()
-            .is_some_and(|s| s != "complete" && s != "ok" && s != "unchanged")
+            .is_some_and(|s| !matches!(s, "complete" | "recovered" | "ok" | "unchanged"))
     }) || !record.unreadable.is_empty();
     let total: usize = record.counts.values().sum();
     let _ = write!(

@@ -67,6 +67,14 @@ fn nextgen_enterprise_like_server_is_exported_completely() {
             )),
         "{report}"
     );
+    // The page says it too (from manifest.json and last_run.json).
+    let view = ctx.fhirdl(&["view"]);
+    assert_eq!(code(&view), 0, "{}", text(&view));
+    let page = std::fs::read_to_string(dir.join("record.html")).unwrap();
+    assert!(
+        page.contains("unverified"),
+        "record.html does not say unverified"
+    );
     assert_eq!(of(&report, "CarePlan")["stored"], 3, "{report}");
     // Pages of 25 with /fhir/R4/ next links were followed to the end.
     assert!(of(&report, "Observation")["pages"].as_u64().unwrap() > 1);
