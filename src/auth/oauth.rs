@@ -4,7 +4,7 @@
 //! Every request goes through [`crate::http::oauth_request`], so `oauth2` uses fhirdl's single
 //! reqwest client (same TLS stack, same-origin redirects, same redacted tracing).
 
-use super::credentials::{fhir_user_from_id_token, Credentials};
+use super::credentials::{Credentials, LaunchContext};
 use super::discovery::Discovery;
 use crate::datetime::now_unix;
 use crate::error::{Failure, Kind};
@@ -33,6 +33,9 @@ pub struct SmartFields {
     pub encounter: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<Secret>,
+    /// SMART App Launch 2.2 context; none is required, all are kept.
+    #[serde(flatten)]
+    pub launch: LaunchContext,
 }
 
 impl ExtraTokenFields for SmartFields {}
@@ -104,16 +107,18 @@ pub fn credentials_from(
             previous.and_then(|p| p.refresh_token_issued_at),
         ),
     };
-    let fhir_user = extra
-        .id_token
-        .as_ref()
-        .and_then(|t| fhir_user_from_id_token(t.expose()))
-        .or_else(|| previous.and_then(|p| p.fhir_user.clone()));
+    // The id_token is read only once validated (at sign-in, `auth::id_token`); a refresh keeps
+    // the fhirUser and patient of the sign-in.
+    let fhir_user = previous.and_then(|p| p.fhir_user.clone());
     let patient = extra
         .patient
         .clone()
-        .or_else(|| previous.and_then(|p| p.patient.clone()))
-        .or_else(|| fhir_user.as_deref().and_then(patient_from_fhir_user));
+        .or_else(|| previous.and_then(|p| p.patient.clone()));
+    let launch = if extra.launch.is_empty() {
+        previous.map(|p| p.launch.clone()).unwrap_or_default()
+    } else {
+        extra.launch.clone()
+    };
     Credentials {
         access_token: Secret::new(resp.access_token().secret().clone()),
         expires_at: resp
@@ -128,6 +133,7 @@ pub fn credentials_from(
             .clone()
             .or_else(|| previous.and_then(|p| p.encounter.clone())),
         fhir_user,
+        launch,
         client_secret: client_secret.or_else(|| previous.and_then(|p| p.client_secret.clone())),
         signed_in_at: previous.map_or(now, |p| p.signed_in_at),
     }

@@ -3,6 +3,7 @@
 
 use super::Ctx;
 use crate::auth::discovery::discover;
+use crate::auth::id_token::SignatureCheck;
 use crate::auth::login::{sign_in, Mode, SignIn};
 use crate::auth::scopes::default_scopes;
 use crate::cli::LoginArgs;
@@ -29,6 +30,8 @@ pub struct LoginReport {
     pub refresh_token: bool,
     pub credential_store: String,
     pub redirect_uri: String,
+    /// How the id_token was checked, in words (`None`: the server sent none).
+    pub id_token: Option<String>,
     pub warnings: Vec<String>,
 }
 
@@ -59,11 +62,12 @@ pub fn print_report(ctx: &Ctx, r: &LoginReport) {
         ctx.ui.warn(w);
     }
     ctx.ui.out(&format!(
-        "profile:       {}\nFHIR base:     {}\npatient:       {}\nscopes:        {}\ntoken expires: {}\nrefresh token: {}\ncredentials:   {}",
+        "profile:       {}\nFHIR base:     {}\npatient:       {}\nscopes:        {}\nid_token:      {}\ntoken expires: {}\nrefresh token: {}\ncredentials:   {}",
         r.profile,
         r.fhir_base,
         who,
         r.scope,
+        r.id_token.as_deref().unwrap_or("none sent"),
         r.expires_at.as_deref().unwrap_or("not stated by the server"),
         if r.refresh_token { "held (stays signed in)" } else { "none (sign in again when the token expires)" },
         r.credential_store
@@ -128,7 +132,13 @@ pub async fn login(
     };
 
     ui.info(&format!("Discovering how to sign in at {base}…"));
-    let discovery = discover(&ctx.http, &base).await?;
+    let mut discovery = discover(&ctx.http, &base).await?;
+    // The id_token keys cached by the last sign-in serve while the server names them.
+    if let Some(old) = &profile.discovery {
+        if old.jwks_uri == discovery.jwks_uri {
+            discovery.jwks = old.jwks.clone();
+        }
+    }
     let scope = profile
         .scope
         .clone()
@@ -151,6 +161,9 @@ pub async fn login(
     )
     .await?;
 
+    if let Some(jwks) = &signed.fresh_jwks {
+        discovery.jwks = Some(jwks.clone());
+    }
     // Tokens first, then the profile that points at them.
     store.save(&name, &signed.credentials).await?;
     profile.discovery = Some(discovery.clone());
@@ -191,8 +204,23 @@ pub async fn login(
         refresh_token: creds.refresh_token.is_some(),
         credential_store: store.describe(),
         redirect_uri: signed.redirect_uri,
+        id_token: signed.id_token.as_ref().map(describe_id_token),
         warnings,
     })
+}
+
+fn describe_id_token(check: &SignatureCheck) -> String {
+    match check {
+        SignatureCheck::Verified { alg, kid } => format!(
+            "validated (signature {alg}{}, issuer, audience, expiry, nonce)",
+            kid.as_deref()
+                .map(|k| format!(" with key {}", crate::sanitize::clean(k)))
+                .unwrap_or_default()
+        ),
+        SignatureCheck::NoJwksUri => {
+            "validated (issuer, audience, expiry, nonce; the server publishes no keys to check its signature)".into()
+        }
+    }
 }
 
 /// The confidential client's secret: FHIRDL_CLIENT_SECRET, the one kept from the last sign-in,

@@ -185,6 +185,7 @@ fn validate(shared: &Shared, params: &Params) -> Result<AuthRequest, Rejection> 
         code_challenge: code_challenge.to_owned(),
         requested_scope: requested.to_owned(),
         granted_scope,
+        nonce: get("nonce").map(str::to_owned),
     })
 }
 

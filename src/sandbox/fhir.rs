@@ -352,10 +352,12 @@ pub(super) async fn smart_configuration(State(shared): State<Arc<Shared>>) -> Re
         "issuer": shared.issuer,
         "authorization_endpoint": format!("{}/oauth/authorize", shared.issuer),
         "token_endpoint": format!("{}/oauth/token", shared.issuer),
+        "jwks_uri": format!("{}/oauth/jwks", shared.issuer),
         "token_endpoint_auth_methods_supported": config.token_auth_methods,
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "scopes_supported": scopes,
         "response_types_supported": ["code"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         "code_challenge_methods_supported": ["S256"],
         "capabilities": capabilities,
     });

@@ -25,6 +25,8 @@ pub(super) struct AuthRequest {
     pub requested_scope: String,
     /// The scope the code will grant, space separated.
     pub granted_scope: String,
+    /// OpenID Connect `nonce`, repeated in the id_token.
+    pub nonce: Option<String>,
 }
 
 #[derive(Debug)]
@@ -42,6 +44,7 @@ pub(super) struct CodeGrant {
     pub code_challenge: String,
     pub patient: String,
     pub scope: String,
+    pub nonce: Option<String>,
     issued: Instant,
     used: bool,
     grant: u64,
@@ -133,6 +136,7 @@ impl AuthStore {
                 code_challenge: request.code_challenge.clone(),
                 patient: patient.to_owned(),
                 scope: request.granted_scope.clone(),
+                nonce: request.nonce.clone(),
                 issued: Instant::now(),
                 used: false,
                 grant: self.next_grant,
@@ -260,6 +264,7 @@ mod tests {
             code_challenge: "c".into(),
             requested_scope: "patient/*.rs offline_access".into(),
             granted_scope: "patient/*.rs offline_access".into(),
+            nonce: None,
         }
     }
 

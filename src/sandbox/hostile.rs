@@ -29,6 +29,25 @@ pub struct Hostile {
     pub token_without_patient: bool,
     /// The authorization response's RFC 9207 `iss` names another issuer.
     pub wrong_iss: bool,
+    /// The id_token of a code exchange is spoiled this way.
+    pub id_token: Option<IdTokenFault>,
+}
+
+/// One way an id_token fails OpenID Connect Core 3.1.3.7.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdTokenFault {
+    /// `iss` is another issuer.
+    WrongIssuer,
+    /// `aud` is another client.
+    WrongAudience,
+    /// `exp` passed an hour ago.
+    Expired,
+    /// `nonce` is not the one of the authorization request.
+    WrongNonce,
+    /// The payload was changed after signing.
+    BadSignature,
+    /// Signed with a key the JWKS does not publish (an unknown `kid`).
+    UnpublishedKey,
 }
 
 /// Where a hostile `next` link points.

@@ -29,6 +29,7 @@ mod pdf;
 mod quirks;
 mod scopes;
 mod search;
+mod signing;
 mod state;
 mod store;
 mod token;
@@ -48,7 +49,7 @@ use url::Url;
 
 pub use faults::{FaultKind, FaultPlan};
 pub use hold::Hold;
-pub use hostile::{Hostile, HostileAnswer, HostileBody, HostileLink};
+pub use hostile::{Hostile, HostileAnswer, HostileBody, HostileLink, IdTokenFault};
 pub use quirks::{AttachmentStyle, NextLinkStyle, Quirks};
 use state::Shared;
 
@@ -196,7 +197,7 @@ impl fmt::Debug for SandboxConfig {
 /// `requests` counts every request; `fhir_requests` those under the FHIR base (metadata and
 /// smart-configuration included); `token_requests` every POST to the token endpoint;
 /// `refresh_grants` token requests with `grant_type=refresh_token` (successful or not);
-/// `revocations` authenticated revocation requests; `authorize_requests` GET and POST to the
+/// `revocations` authenticated revocation requests; `jwks_requests` GETs of the JWKS; `authorize_requests` GET and POST to the
 /// authorize endpoint (login and consent steps included); `unauthorized` responses with status 401;
 /// `pages_served` search responses with status 200 (a `_summary=count` answer included);
 /// `max_in_flight` the most FHIR requests (under either base path spelling) being answered at
@@ -210,6 +211,7 @@ pub struct SandboxStats {
     pub token_requests: u64,
     pub refresh_grants: u64,
     pub revocations: u64,
+    pub jwks_requests: u64,
     pub authorize_requests: u64,
     pub unauthorized: u64,
     pub pages_served: u64,
@@ -286,6 +288,12 @@ impl Sandbox {
     /// Server-side revocation of every grant: refresh gives `invalid_grant`, bearer gives 401.
     pub fn revoke_all_tokens(&self) {
         self.shared.auth().revoke_all();
+    }
+
+    /// A fresh ES256 key signs id_tokens from now on and the JWKS publishes only it, so a
+    /// client that cached the old key set meets an unknown key id.
+    pub fn rotate_signing_key(&self) -> anyhow::Result<()> {
+        self.shared.signing_keys_mut().rotate()
     }
 
     /// Every current access token becomes expired; refresh tokens stay valid.
@@ -418,7 +426,8 @@ fn router(shared: &Arc<Shared>) -> Router {
             "/oauth/authorize",
             get(authorize::get).post(authorize::post),
         )
-        .route("/oauth/token", post(token::token));
+        .route("/oauth/token", post(token::token))
+        .route("/oauth/jwks", get(signing::jwks));
     app = fhir_routes(app, base);
     // NextGen's next links switch `/fhir/r4/` to `/fhir/R4/`; both spellings must answer.
     if let Some(alternate) = &shared.alternate_base_path {

@@ -21,10 +21,9 @@ use super::faults::{self, Injector};
 use super::grants::AuthStore;
 use super::hold::Holds;
 use super::quirks;
+use super::signing::SigningKeys;
 use super::store::ResourceStore;
-use super::{
-    crypto, generator, FhirFlavor, NextLinkStyle, SandboxConfig, SandboxStats, SandboxUser,
-};
+use super::{generator, FhirFlavor, NextLinkStyle, SandboxConfig, SandboxStats, SandboxUser};
 
 pub(super) struct Shared {
     pub config: SandboxConfig,
@@ -46,8 +45,8 @@ pub(super) struct Shared {
     pub faults: Injector,
     /// Requests held at the door for a test (`Sandbox::hold`).
     pub holds: Holds,
-    /// Signs id_tokens; random per sandbox.
-    pub jwt_key: [u8; 32],
+    /// Signs id_tokens (RS256 at first; `Sandbox::rotate_signing_key` moves to ES256).
+    signing: RwLock<SigningKeys>,
     fhir_base_url: Url,
     resources: RwLock<ResourceStore>,
     auth: Mutex<AuthStore>,
@@ -105,11 +104,20 @@ impl Shared {
             secrets,
             faults,
             holds: Holds::default(),
-            jwt_key: crypto::random_key(),
+            signing: RwLock::new(SigningKeys::new()?),
             fhir_base_url,
             resources: RwLock::new(resources),
             auth: Mutex::new(AuthStore::default()),
         })
+    }
+
+    /// The id_token signing keys.
+    pub(super) fn signing_keys(&self) -> RwLockReadGuard<'_, SigningKeys> {
+        self.signing.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn signing_keys_mut(&self) -> RwLockWriteGuard<'_, SigningKeys> {
+        self.signing.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The hostile behaviours in effect now.
@@ -223,6 +231,7 @@ pub(super) struct Stats {
     token_requests: AtomicU64,
     pub refresh_grants: AtomicU64,
     pub revocations: AtomicU64,
+    pub jwks_requests: AtomicU64,
     authorize_requests: AtomicU64,
     unauthorized: AtomicU64,
     pub pages_served: AtomicU64,
@@ -256,6 +265,7 @@ impl Stats {
             token_requests: get(&self.token_requests),
             refresh_grants: get(&self.refresh_grants),
             revocations: get(&self.revocations),
+            jwks_requests: get(&self.jwks_requests),
             authorize_requests: get(&self.authorize_requests),
             unauthorized: get(&self.unauthorized),
             pages_served: get(&self.pages_served),

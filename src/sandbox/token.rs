@@ -11,8 +11,13 @@ use axum::Json;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+
 use super::form::{Params, Repeated};
 use super::grants::{AuthStore, RefreshGrant};
+use super::hostile::IdTokenFault;
+use super::signing::SigningKey;
 use super::state::{Shared, Stats};
 use super::{crypto, scopes};
 
@@ -206,7 +211,15 @@ fn authorization_code(
     };
     let refresh =
         scopes::has(&grant.scope, "offline_access").then(|| auth.issue_refresh(base.clone()));
-    Ok(issue(shared, &mut auth, &base, &grant.scope, refresh))
+    let nonce = grant.nonce.as_deref();
+    Ok(issue(
+        shared,
+        &mut auth,
+        &base,
+        &grant.scope,
+        refresh,
+        nonce,
+    ))
 }
 
 fn refresh(shared: &Shared, client_id: &str, params: &Params) -> Result<Value, OAuthError> {
@@ -235,17 +248,18 @@ fn refresh(shared: &Shared, client_id: &str, params: &Params) -> Result<Value, O
         auth.remove_refresh(token);
         auth.issue_refresh(grant.clone())
     });
-    Ok(issue(shared, &mut auth, &grant, &scope, rotated))
+    Ok(issue(shared, &mut auth, &grant, &scope, rotated, None))
 }
 
 /// The token response: a new access token for `scope`, plus the refresh token and id_token
-/// when they apply.
+/// when they apply. `nonce` is the authorization request's (code exchanges only).
 fn issue(
     shared: &Shared,
     auth: &mut AuthStore,
     grant: &RefreshGrant,
     scope: &str,
     refresh_token: Option<String>,
+    nonce: Option<&str>,
 ) -> Value {
     let ttl = shared.config.access_token_ttl;
     let access_grant = RefreshGrant {
@@ -272,17 +286,19 @@ fn issue(
         body["refresh_token"] = json!(refresh_token);
     }
     if scopes::has(scope, "openid") && !shared.hostile().token_without_patient {
-        let id_token = id_token(shared, grant);
+        let id_token = id_token(shared, grant, nonce);
         shared.secrets.record(&id_token);
         body["id_token"] = json!(id_token);
     }
     body
 }
 
-fn id_token(shared: &Shared, grant: &RefreshGrant) -> String {
+/// An OpenID Connect id_token signed with the current key, spoiled as
+/// [`Hostile::id_token`](super::Hostile) says (only when it answers a code exchange).
+fn id_token(shared: &Shared, grant: &RefreshGrant, nonce: Option<&str>) -> String {
     let iat = OffsetDateTime::now_utc().unix_timestamp();
     let ttl = i64::try_from(shared.config.access_token_ttl.as_secs()).unwrap_or(i64::MAX);
-    let claims = json!({
+    let mut claims = json!({
         "iss": shared.issuer,
         "sub": grant.patient,
         "aud": grant.client_id,
@@ -290,7 +306,37 @@ fn id_token(shared: &Shared, grant: &RefreshGrant) -> String {
         "exp": iat.saturating_add(ttl),
         "fhirUser": format!("{}/Patient/{}", shared.fhir_base, grant.patient),
     });
-    crypto::sign_jwt(&shared.jwt_key, &claims)
+    if let Some(nonce) = nonce {
+        claims["nonce"] = json!(nonce);
+    }
+    let fault = nonce.and(shared.hostile().id_token);
+    match fault {
+        Some(IdTokenFault::WrongIssuer) => claims["iss"] = json!("https://impostor.example"),
+        Some(IdTokenFault::WrongAudience) => claims["aud"] = json!("another-app"),
+        Some(IdTokenFault::Expired) => {
+            claims["iat"] = json!(iat - 7200);
+            claims["exp"] = json!(iat - 3600);
+        }
+        Some(IdTokenFault::WrongNonce) => claims["nonce"] = json!("not-the-nonce-that-was-sent"),
+        _ => {}
+    }
+    match fault {
+        Some(IdTokenFault::UnpublishedKey) => match SigningKey::es256("unpublished-key") {
+            Ok(key) => key.sign(&claims),
+            Err(_) => String::new(),
+        },
+        Some(IdTokenFault::BadSignature) => {
+            let signed = shared.signing_keys().current().sign(&claims);
+            claims["sub"] = json!("someone-else");
+            let forged = URL_SAFE_NO_PAD.encode(claims.to_string());
+            let mut parts: Vec<&str> = signed.split('.').collect();
+            if parts.len() == 3 {
+                parts[1] = &forged;
+            }
+            parts.join(".")
+        }
+        _ => shared.signing_keys().current().sign(&claims),
+    }
 }
 
 /// POST /oauth/revoke (RFC 7009): 200 with an empty body, known token or not.

@@ -236,6 +236,10 @@ fn saved_profile(ctx: &TestContext, server: &Server) {
                 token_endpoint: server.url("/token"),
                 revocation_endpoint: None,
                 issuer: None,
+                jwks_uri: None,
+                id_token_algs: vec![],
+                introspection_endpoint: None,
+                jwks: None,
                 token_endpoint_auth_methods: vec![],
                 scopes_supported: vec![],
                 capabilities: vec![],
@@ -258,6 +262,7 @@ fn saved_profile(ctx: &TestContext, server: &Server) {
         patient: Some("p1".into()),
         encounter: None,
         fhir_user: None,
+        launch: Default::default(),
         client_secret: None,
         signed_in_at: 0,
     };
