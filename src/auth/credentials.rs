@@ -26,6 +26,9 @@ pub struct Credentials {
     /// The `fhirUser` claim of the validated id_token (the id_token itself is not kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fhir_user: Option<String>,
+    /// The validated id_token's `name` claim: who signed in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
     /// SMART 2.2 launch context from the token response.
     #[serde(default, skip_serializing_if = "LaunchContext::is_empty")]
     pub launch: LaunchContext,
@@ -44,6 +47,28 @@ impl Credentials {
     pub fn needs_refresh(&self) -> bool {
         self.expires_at
             .is_some_and(|at| at - REFRESH_MARGIN_SECS <= now_unix())
+    }
+
+    /// The resource type of `fhirUser`: `Patient`, or for a proxy (a parent, a caregiver)
+    /// `RelatedPerson` or `Person`.
+    pub fn fhir_user_type(&self) -> Option<&str> {
+        let user = self.fhir_user.as_deref()?;
+        let mut parts = user.trim_end_matches('/').rsplit('/');
+        parts.next()?;
+        parts.next().filter(|t| !t.is_empty())
+    }
+
+    /// Who signed in, when it was not the patient: "Pat Proxy (RelatedPerson)".
+    pub fn proxy(&self) -> Option<String> {
+        let ty = self.fhir_user_type()?;
+        if ty == "Patient" {
+            return None;
+        }
+        let who = match &self.user_name {
+            Some(name) => crate::sanitize::clean(name),
+            None => crate::sanitize::clean(self.fhir_user.as_deref().unwrap_or_default()),
+        };
+        Some(format!("{who} ({})", crate::sanitize::clean(ty)))
     }
 
     /// Seconds until the access token expires (negative when expired).
@@ -94,6 +119,7 @@ mod tests {
             patient: None,
             encounter: None,
             fhir_user: None,
+            user_name: None,
             launch: LaunchContext::default(),
             client_secret: None,
             signed_in_at: 0,
@@ -104,5 +130,16 @@ mod tests {
         c.expires_at = None;
         assert!(!c.needs_refresh());
         assert!(!format!("{c:?}").contains("\"a\""));
+        assert_eq!(c.proxy(), None);
+        c.fhir_user = Some("https://x/fhir/RelatedPerson/rp-1".into());
+        assert_eq!(c.fhir_user_type(), Some("RelatedPerson"));
+        assert_eq!(
+            c.proxy().as_deref(),
+            Some("https://x/fhir/RelatedPerson/rp-1 (RelatedPerson)")
+        );
+        c.user_name = Some("Pat Proxy".into());
+        assert_eq!(c.proxy().as_deref(), Some("Pat Proxy (RelatedPerson)"));
+        c.fhir_user = Some("Patient/1".into());
+        assert_eq!(c.proxy(), None);
     }
 }

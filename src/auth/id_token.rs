@@ -55,6 +55,8 @@ pub struct IdClaims {
     pub sub: String,
     /// `fhirUser`: the FHIR resource of the person who signed in (Patient, RelatedPerson, …).
     pub fhir_user: Option<String>,
+    /// `name`: how the person who signed in is called (OpenID Connect standard claim).
+    pub name: Option<String>,
 }
 
 /// How the signature was checked.
@@ -90,6 +92,8 @@ struct RawClaims {
     fhir_user: Option<String>,
     #[serde(default)]
     profile: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
 }
 
 /// Validates `token`; every failure is a refused sign-in (exit 5) that says which check failed.
@@ -160,6 +164,7 @@ pub async fn validate(
         claims: IdClaims {
             sub: claims.sub,
             fhir_user: claims.fhir_user.or(claims.profile),
+            name: claims.name,
         },
         signature,
         fresh_jwks,

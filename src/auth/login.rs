@@ -234,6 +234,7 @@ pub async fn sign_in(http: &Http, ui: &dyn Console, req: SignIn<'_>) -> Result<S
     let (id_token, fresh_jwks) = match validated {
         Some(v) => {
             credentials.fhir_user = v.claims.fhir_user;
+            credentials.user_name = v.claims.name;
             (Some(v.signature), v.fresh_jwks)
         }
         None => (None, None),

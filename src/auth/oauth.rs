@@ -133,6 +133,7 @@ pub fn credentials_from(
             .clone()
             .or_else(|| previous.and_then(|p| p.encounter.clone())),
         fhir_user,
+        user_name: previous.and_then(|p| p.user_name.clone()),
         launch,
         client_secret: client_secret.or_else(|| previous.and_then(|p| p.client_secret.clone())),
         signed_in_at: previous.map_or(now, |p| p.signed_in_at),

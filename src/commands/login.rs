@@ -25,6 +25,8 @@ pub struct LoginReport {
     pub fhir_version: Option<String>,
     pub patient: Option<String>,
     pub patient_name: Option<String>,
+    /// Who signed in, when not the patient: "Pat Proxy (RelatedPerson)".
+    pub signed_in_as: Option<String>,
     pub scope: String,
     pub expires_at: Option<String>,
     pub refresh_token: bool,
@@ -54,10 +56,12 @@ pub fn print_report(ctx: &Ctx, r: &LoginReport) {
         (None, Some(id)) => format!("Patient/{id}"),
         _ => "an unknown patient".into(),
     };
-    ctx.ui.success(&format!(
-        "Signed in as {who}; saved as profile '{}'",
-        r.profile
-    ));
+    let headline = match &r.signed_in_as {
+        Some(proxy) => format!("Signed in as {proxy} for {who}"),
+        None => format!("Signed in as {who}"),
+    };
+    ctx.ui
+        .success(&format!("{headline}; saved as profile '{}'", r.profile));
     for w in &r.warnings {
         ctx.ui.warn(w);
     }
@@ -164,6 +168,22 @@ pub async fn login(
     if let Some(jwks) = &signed.fresh_jwks {
         discovery.jwks = Some(jwks.clone());
     }
+    let mut warnings = signed.warnings.clone();
+    // One profile per patient: a proxy who signs in again for another patient gets a profile
+    // (and an export folder) of its own instead of mixing two records.
+    let mut name = name;
+    let new_patient = signed.credentials.patient.as_deref();
+    let old_patient = previous.as_ref().and_then(|c| c.patient.as_deref());
+    if let (Some(new), Some(old)) = (new_patient, old_patient) {
+        if new != old {
+            let other = per_patient_name(&name, new);
+            warnings.push(format!(
+                "profile '{name}' is for Patient/{old}; this sign-in is for Patient/{new}, so it is saved as profile '{other}' (use --profile {other} for it)"
+            ));
+            name = other;
+            profile.out_dir = None;
+        }
+    }
     // Tokens first, then the profile that points at them.
     store.save(&name, &signed.credentials).await?;
     profile.discovery = Some(discovery.clone());
@@ -175,7 +195,6 @@ pub async fn login(
     cfg.save(&ctx.settings.paths.config_file())?;
 
     let creds = &signed.credentials;
-    let mut warnings = signed.warnings.clone();
     let mut name_of_patient = None;
     if let Some(pid) = &creds.patient {
         let fhir = crate::connect::fhir_client(
@@ -199,6 +218,7 @@ pub async fn login(
         fhir_version: discovery.fhir_version.as_deref().map(FhirRelease::display),
         patient: creds.patient.clone(),
         patient_name: name_of_patient,
+        signed_in_as: creds.proxy(),
         scope: creds.scope.clone(),
         expires_at: creds.expires_at.map(unix_to_rfc3339),
         refresh_token: creds.refresh_token.is_some(),
@@ -207,6 +227,16 @@ pub async fn login(
         id_token: signed.id_token.as_ref().map(describe_id_token),
         warnings,
     })
+}
+
+/// `kids` + patient `123` → `kids-123` (FHIR ids fit profile names once cut to length).
+fn per_patient_name(name: &str, patient: &str) -> String {
+    let id: String = patient
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.'))
+        .take(64usize.saturating_sub(name.len() + 1))
+        .collect();
+    format!("{name}-{id}")
 }
 
 fn describe_id_token(check: &SignatureCheck) -> String {

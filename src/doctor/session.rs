@@ -438,6 +438,7 @@ mod tests {
             patient: Some("pt-1".into()),
             encounter: None,
             fhir_user: None,
+            user_name: None,
             launch: Default::default(),
             client_secret: None,
             signed_in_at: 0,

@@ -27,6 +27,8 @@ pub(super) struct AuthRequest {
     pub granted_scope: String,
     /// OpenID Connect `nonce`, repeated in the id_token.
     pub nonce: Option<String>,
+    /// The username of the proxy (parent, caregiver) who signed in for the patient.
+    pub proxy: Option<String>,
 }
 
 #[derive(Debug)]
@@ -45,6 +47,7 @@ pub(super) struct CodeGrant {
     pub patient: String,
     pub scope: String,
     pub nonce: Option<String>,
+    pub proxy: Option<String>,
     issued: Instant,
     used: bool,
     grant: u64,
@@ -75,6 +78,8 @@ pub(super) struct RefreshGrant {
     /// The scope of the original authorization; refreshes may only narrow it.
     pub scope: String,
     pub grant: u64,
+    /// The proxy who signed in for the patient (`None`: the patient did).
+    pub proxy: Option<String>,
 }
 
 /// Why a bearer token was refused (never shown with the token itself).
@@ -137,6 +142,7 @@ impl AuthStore {
                 patient: patient.to_owned(),
                 scope: request.granted_scope.clone(),
                 nonce: request.nonce.clone(),
+                proxy: request.proxy.clone(),
                 issued: Instant::now(),
                 used: false,
                 grant: self.next_grant,
@@ -265,6 +271,7 @@ mod tests {
             requested_scope: "patient/*.rs offline_access".into(),
             granted_scope: "patient/*.rs offline_access".into(),
             nonce: None,
+            proxy: None,
         }
     }
 
@@ -274,6 +281,7 @@ mod tests {
             patient: code.patient.clone(),
             scope: code.scope.clone(),
             grant: code.grant(),
+            proxy: None,
         };
         let access = store.issue_access(&grant, Duration::from_secs(60));
         (access, store.issue_refresh(grant))

@@ -83,6 +83,17 @@ pub struct SandboxUser {
     pub display_name: String,
 }
 
+/// The proxy portal account (a parent or caregiver): signs in as a RelatedPerson and picks,
+/// on the consent page, one of the patients it may act for.
+#[derive(Clone, Debug)]
+pub struct SandboxProxy {
+    pub username: String,
+    pub password: String,
+    pub display_name: String,
+    pub related_person_id: String,
+    pub patients: Vec<String>,
+}
+
 /// How the sandbox behaves; every field maps to a server quirk fhirdl must cope with.
 #[derive(Clone)]
 pub struct SandboxConfig {
@@ -278,6 +289,11 @@ impl Sandbox {
 
     pub fn users(&self) -> Vec<SandboxUser> {
         self.shared.users.clone()
+    }
+
+    /// The proxy account, which may sign in for every patient of [`Sandbox::users`].
+    pub fn proxy(&self) -> SandboxProxy {
+        self.shared.proxy.clone()
     }
 
     /// Every token, code, verifier and client secret issued or received, for leak scans.

@@ -23,7 +23,9 @@ use super::hold::Holds;
 use super::quirks;
 use super::signing::SigningKeys;
 use super::store::ResourceStore;
-use super::{generator, FhirFlavor, NextLinkStyle, SandboxConfig, SandboxStats, SandboxUser};
+use super::{
+    generator, FhirFlavor, NextLinkStyle, SandboxConfig, SandboxProxy, SandboxStats, SandboxUser,
+};
 
 pub(super) struct Shared {
     pub config: SandboxConfig,
@@ -39,6 +41,8 @@ pub(super) struct Shared {
     /// spelling), without a trailing slash.
     pub link_base: String,
     pub users: Vec<SandboxUser>,
+    /// A parent or caregiver who may sign in for every patient.
+    pub proxy: SandboxProxy,
     pub stats: Stats,
     pub secrets: SecretLog,
     /// The seeded fault injector (`SandboxConfig::faults`, changed by `Sandbox::set_faults`).
@@ -84,6 +88,13 @@ impl Shared {
         if let Some(error) = failure {
             return Err(error.context("storing a generated resource"));
         }
+        let proxy = SandboxProxy {
+            username: "carol".to_owned(),
+            password: "carol-sandbox".to_owned(),
+            display_name: "Pat Proxy".to_owned(),
+            related_person_id: "proxy-carol".to_owned(),
+            patients: users.iter().map(|u| u.patient_id.clone()).collect(),
+        };
         let secrets = SecretLog::default();
         if let Some((_, client_secret)) = &config.confidential_client {
             secrets.record(client_secret);
@@ -100,6 +111,7 @@ impl Shared {
             alternate_base_path,
             link_base,
             users,
+            proxy,
             stats: Stats::default(),
             secrets,
             faults,

@@ -208,6 +208,7 @@ fn authorization_code(
         patient: grant.patient.clone(),
         scope: grant.scope.clone(),
         grant: grant.grant(),
+        proxy: grant.proxy.clone(),
     };
     let refresh =
         scopes::has(&grant.scope, "offline_access").then(|| auth.issue_refresh(base.clone()));
@@ -274,7 +275,11 @@ fn issue(
         "expires_in": ttl.as_secs(),
         "scope": scope,
         "patient": grant.patient,
+        // SMART App Launch 2.2 context; a client must accept and may ignore each.
         "need_patient_banner": false,
+        "smart_style_url": format!("{}/smart-style.json", shared.issuer),
+        "tenant": "sandbox",
+        "fhirContext": [{"reference": format!("Patient/{}", grant.patient), "role": "launch"}],
     });
     if shared.hostile().token_without_patient {
         if let Some(o) = body.as_object_mut() {
@@ -298,13 +303,34 @@ fn issue(
 fn id_token(shared: &Shared, grant: &RefreshGrant, nonce: Option<&str>) -> String {
     let iat = OffsetDateTime::now_utc().unix_timestamp();
     let ttl = i64::try_from(shared.config.access_token_ttl.as_secs()).unwrap_or(i64::MAX);
+    let (sub, fhir_user, name) = match &grant.proxy {
+        Some(username) => (
+            username.clone(),
+            format!(
+                "{}/RelatedPerson/{}",
+                shared.fhir_base, shared.proxy.related_person_id
+            ),
+            shared.proxy.display_name.clone(),
+        ),
+        None => (
+            grant.patient.clone(),
+            format!("{}/Patient/{}", shared.fhir_base, grant.patient),
+            shared
+                .users
+                .iter()
+                .find(|u| u.patient_id == grant.patient)
+                .map(|u| u.display_name.clone())
+                .unwrap_or_default(),
+        ),
+    };
     let mut claims = json!({
         "iss": shared.issuer,
-        "sub": grant.patient,
+        "sub": sub,
         "aud": grant.client_id,
         "iat": iat,
         "exp": iat.saturating_add(ttl),
-        "fhirUser": format!("{}/Patient/{}", shared.fhir_base, grant.patient),
+        "fhirUser": fhir_user,
+        "name": name,
     });
     if let Some(nonce) = nonce {
         claims["nonce"] = json!(nonce);

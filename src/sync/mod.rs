@@ -12,6 +12,7 @@ mod error;
 pub mod export;
 pub mod fanout;
 mod fetch;
+mod granted;
 pub mod manifest;
 pub mod merge;
 pub mod naming;

@@ -152,6 +152,21 @@ impl<'a> Run<'a> {
         self.metadata = self.fhir.get(&url).await?.body;
         let scope = self.fhir.session().credentials().await.scope;
         let (types, skipped) = plan::plan(&self.metadata, &scope, self.opts.types.as_deref());
+        // Types the sign-in did not grant are named once, as a note, never as errors.
+        let (not_granted, skipped): (Vec<_>, Vec<_>) = skipped
+            .into_iter()
+            .partition(|s| s.reason == plan::NOT_GRANTED);
+        if !not_granted.is_empty() {
+            let names: Vec<&str> = not_granted
+                .iter()
+                .map(|s| s.resource_type.as_str())
+                .collect();
+            self.warnings.push(format!(
+                "{}: {}; run `fhirdl login` again and allow them to include them",
+                plan::NOT_GRANTED,
+                names.join(", ")
+            ));
+        }
         for s in skipped {
             self.reports
                 .push(TypeReport::skipped(&s.resource_type, s.reason));
@@ -180,6 +195,7 @@ impl<'a> Run<'a> {
                     self.opts.since.as_deref(),
                     nextgen,
                 )
+                .within(&scope)
             })
             .collect())
     }

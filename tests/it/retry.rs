@@ -262,6 +262,7 @@ fn saved_profile(ctx: &TestContext, server: &Server) {
         patient: Some("p1".into()),
         encounter: None,
         fhir_user: None,
+        user_name: None,
         launch: Default::default(),
         client_secret: None,
         signed_in_at: 0,

@@ -85,3 +85,186 @@ fn keys_are_cached_and_read_again_after_a_rotation() {
     assert!(config.contains("sandbox-es256-1") && !config.contains("sandbox-rs256-1"));
     ctx.assert_no_leaks();
 }
+
+/// A proxy (a parent) signs in twice, once for each child: "Signed in as Pat Proxy
+/// (RelatedPerson) for …", one profile per patient, and `status` names both.
+#[test]
+fn a_proxy_with_two_patients_gets_one_profile_per_patient() {
+    let ctx = TestContext::with_defaults();
+    let proxy = ctx.sandbox.proxy();
+    let users = ctx.sandbox.users();
+    assert!(proxy.patients.len() >= 2);
+    let login_for = |patient: &str| {
+        let browser = format!(
+            "{} sandbox-browser --user {} --password {} --patient {patient}",
+            crate::common::bin().display(),
+            proxy.username,
+            proxy.password
+        );
+        let mut c = ctx.command_with_browser(&browser);
+        c.args(["login", "--profile", "kids", "--fhir-base", &ctx.base()])
+            .args([
+                "--client-id",
+                "fhirdl-sandbox",
+                "--credential-store",
+                "file",
+            ]);
+        ctx.run(c)
+    };
+    let first = login_for(&users[0].patient_id);
+    assert_eq!(code(&first), 0, "{}", text(&first));
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "Signed in as Pat Proxy (RelatedPerson) for {}",
+            users[0].display_name
+        )),
+        "{}",
+        text(&first)
+    );
+    let second = login_for(&users[1].patient_id);
+    assert_eq!(code(&second), 0, "{}", text(&second));
+    let other = format!("kids-{}", users[1].patient_id);
+    assert!(
+        text(&second).contains(&format!("saved as profile '{other}'")),
+        "{}",
+        text(&second)
+    );
+
+    let status = ctx.fhirdl(&["status", "--all", "--json"]);
+    assert_eq!(code(&status), 0, "{}", text(&status));
+    let doc = json(&status);
+    let profiles = doc["profiles"].as_array().unwrap();
+    assert_eq!(profiles.len(), 2, "{doc}");
+    for (p, user) in profiles.iter().zip(&users) {
+        assert_eq!(p["patient"], user.patient_id.as_str(), "{doc}");
+        assert_eq!(p["patient_name"], user.display_name.as_str(), "{doc}");
+        assert_eq!(p["signed_in_as"], "Pat Proxy (RelatedPerson)", "{doc}");
+    }
+    let human = ctx.fhirdl(&["status", "--all"]);
+    let s = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        s.contains(&users[0].display_name) && s.contains(&users[1].display_name),
+        "{s}"
+    );
+    assert!(
+        s.contains("signed in as:  Pat Proxy (RelatedPerson)"),
+        "{s}"
+    );
+    ctx.assert_no_leaks();
+}
+
+/// SMART 2.2 token-response fields are kept and shown by `status --json`.
+#[test]
+fn smart_2_2_context_is_kept_and_shown() {
+    let ctx = TestContext::with_defaults();
+    let out = ctx.login("alice", &[]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let status = ctx.fhirdl(&["status", "--json", "--offline"]);
+    let doc = json(&status);
+    let launch = &doc["profiles"][0]["launch_context"];
+    assert_eq!(launch["need_patient_banner"], false, "{doc}");
+    assert_eq!(launch["tenant"], "sandbox", "{doc}");
+    assert!(launch["smart_style_url"]
+        .as_str()
+        .unwrap_or_default()
+        .ends_with("/smart-style.json"));
+    assert_eq!(
+        launch["fhirContext"][0]["reference"],
+        format!("Patient/{}", ctx.sandbox.users()[0].patient_id).as_str()
+    );
+    assert!(doc["profiles"][0]["signed_in_as"].is_null());
+}
+
+/// The patient allows only their Patient record and laboratory Observations on the consent
+/// page: sync searches Observation only with `category=laboratory`, asks for nothing else, says
+/// once what was not granted, and ends with exit 0.
+#[test]
+fn a_consent_for_laboratory_results_only_drives_the_plan() {
+    let ctx = TestContext::with_defaults();
+    let granted = "launch/patient openid fhirUser offline_access patient/Patient.rs patient/Observation.rs?category=laboratory";
+    let grants: Vec<String> = granted
+        .split_whitespace()
+        .map(|s| format!("--grant {s}"))
+        .collect();
+    let browser = format!(
+        "{} sandbox-browser {}",
+        crate::common::bin().display(),
+        grants.join(" ")
+    );
+    let mut c = ctx.command_with_browser(&browser);
+    c.args(["login", "--profile", "lab", "--fhir-base", &ctx.base()])
+        .args([
+            "--client-id",
+            "fhirdl-sandbox",
+            "--credential-store",
+            "file",
+        ])
+        .args(["--timeout", "20s"]);
+    let out = ctx.run(c);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(
+        !text(&out).contains("no read access"),
+        "granular scopes are read access: {}",
+        text(&out)
+    );
+
+    let trace = ctx.root().join("trace.jsonl");
+    let trace_arg = trace.display().to_string();
+    let out = ctx.fhirdl(&[
+        "sync",
+        "--profile",
+        "lab",
+        "--json",
+        "--trace-file",
+        &trace_arg,
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let report = json(&out);
+    let warnings = report["warnings"].to_string();
+    assert!(
+        warnings.contains("not granted at sign-in: ")
+            && warnings.contains("Condition")
+            && warnings.contains("run `fhirdl login` again and allow them to include them"),
+        "{report}"
+    );
+    let obs = crate::common::type_report(&report, "Observation");
+    assert!(
+        obs["warnings"]
+            .to_string()
+            .contains("limited by the granted scopes: only category=laboratory searched"),
+        "{obs}"
+    );
+    assert!(obs["fetched"].as_u64().unwrap_or(0) > 0, "{obs}");
+    assert!(crate::common::type_report(&report, "Condition").is_null());
+
+    // Every request for Observation asked for laboratory results only; no type that was not
+    // granted was searched for the patient.
+    let lines = std::fs::read_to_string(&trace).unwrap();
+    let urls: Vec<String> = lines
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["url"].as_str().map(str::to_string))
+        .collect();
+    let observation: Vec<&String> = urls.iter().filter(|u| u.contains("/Observation")).collect();
+    assert!(!observation.is_empty());
+    for u in &observation {
+        assert!(u.contains("category=laboratory"), "{u}");
+    }
+    for ty in [
+        "Condition",
+        "Encounter",
+        "MedicationRequest",
+        "DocumentReference",
+    ] {
+        let search = format!("/{ty}?patient=");
+        assert!(
+            !urls.iter().any(|u| u.contains(&search)),
+            "{ty} was searched"
+        );
+    }
+    let lab_only =
+        std::fs::read_to_string(ctx.export_dir("lab").join("Observation.ndjson")).unwrap();
+    assert!(lab_only.lines().all(|l| l.contains("laboratory")));
+    ctx.assert_no_leaks();
+}
