@@ -126,7 +126,9 @@ pub async fn validate(
                 Some(key) => key,
                 None => {
                     // Not cached, or a key id the cache lacks: the server may have rotated.
-                    let (set, json) = fetch_jwks(http, uri).await?;
+                    let (set, json) = fetch_jwks(http, uri)
+                        .await
+                        .map_err(|e| refused(format!("{e:#}")))?;
                     fresh_jwks = Some(json);
                     pick(&set, kid.as_deref()).ok_or_else(|| {
                         refused(format!(
@@ -227,26 +229,20 @@ fn pick(set: &JwkSet, kid: Option<&str>) -> Option<DecodingKey> {
 /// Reads the JWKS at `uri`: the parsed set and its JSON, for the cache.
 pub async fn fetch_jwks(http: &Http, uri: &str) -> Result<(JwkSet, String)> {
     let url =
-        Url::parse(uri).map_err(|e| refused(format!("the server's jwks_uri is not a URL: {e}")))?;
-    let resp = http.get_json(&url, "application/json").await.map_err(|e| {
-        refused(format!(
-            "its signing keys could not be read from {}: {e:#}",
-            redact_url(&url)
-        ))
-    })?;
+        Url::parse(uri).map_err(|e| anyhow::anyhow!("the server's jwks_uri is not a URL: {e}"))?;
+    let shown = redact_url(&url);
+    let resp = http
+        .get_json(&url, "application/json")
+        .await
+        .map_err(|e| anyhow::anyhow!("the signing keys could not be read from {shown}: {e:#}"))?;
     if !resp.status.is_success() {
-        return Err(refused(format!(
-            "its signing keys could not be read: {} answered HTTP {}",
-            redact_url(&url),
+        anyhow::bail!(
+            "the signing keys could not be read: {shown} answered HTTP {}",
             resp.status.as_u16()
-        )));
+        );
     }
-    let set = parse_jwks(&resp.body).map_err(|why| {
-        refused(format!(
-            "the key set at {} is unusable: {why}",
-            redact_url(&url)
-        ))
-    })?;
+    let set = parse_jwks(&resp.body)
+        .map_err(|why| anyhow::anyhow!("the key set at {shown} is unusable: {why}"))?;
     Ok((set, resp.body.to_string()))
 }
 

@@ -270,33 +270,16 @@ pub async fn revoke(
         TokenKind::Access => "access_token",
         TokenKind::Refresh => "refresh_token",
     };
-    let mut form: Vec<(&str, &str)> = vec![("token", token.expose()), ("token_type_hint", hint)];
-    let mut req = http
-        .client()
-        .post(url.clone())
-        .header(reqwest::header::ACCEPT, "application/json");
-    match client_secret {
-        Some(secret) if basic_auth => {
-            let enc =
-                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-            req = req.basic_auth(enc(client_id), Some(enc(secret.expose())));
-        }
-        Some(secret) => {
-            form.push(("client_id", client_id));
-            form.push(("client_secret", secret.expose()));
-        }
-        None => form.push(("client_id", client_id)),
-    }
-    let req = req
-        .form(&form)
-        .build()
-        .context("cannot build the revocation request")?;
-    let resp = http.send(req).await.map_err(|e| {
-        anyhow::anyhow!(
-            "cannot reach the revocation endpoint {shown}: {}",
-            crate::http::describe_reqwest(&e)
-        )
-    })?;
+    let client = ClientAuth {
+        client_id,
+        client_secret,
+        basic_auth,
+    };
+    let form = [("token", token.expose()), ("token_type_hint", hint)];
+    let resp = client
+        .post(http, &url, &form)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach the revocation endpoint {shown}: {e}"))?;
     let status = resp.status();
     if status.is_success() {
         return Ok(());
@@ -313,6 +296,96 @@ pub async fn revoke(
         "the revocation endpoint {shown} answered HTTP {}{code}",
         status.as_u16()
     )
+}
+
+/// How the client authenticates at the token, revocation and introspection endpoints.
+pub struct ClientAuth<'a> {
+    pub client_id: &'a str,
+    pub client_secret: Option<&'a Secret>,
+    /// `client_secret_basic` rather than `client_secret_post`.
+    pub basic_auth: bool,
+}
+
+impl ClientAuth<'_> {
+    /// POSTs `form` with the client's authentication added; the error says only what failed
+    /// on the way (never the form, which holds a token).
+    async fn post(
+        &self,
+        http: &Http,
+        url: &Url,
+        form: &[(&str, &str)],
+    ) -> std::result::Result<reqwest::Response, String> {
+        let mut form = form.to_vec();
+        let mut req = http
+            .client()
+            .post(url.clone())
+            .header(reqwest::header::ACCEPT, "application/json");
+        match self.client_secret {
+            Some(secret) if self.basic_auth => {
+                let enc = |s: &str| {
+                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                };
+                req = req.basic_auth(enc(self.client_id), Some(enc(secret.expose())));
+            }
+            Some(secret) => {
+                form.push(("client_id", self.client_id));
+                form.push(("client_secret", secret.expose()));
+            }
+            None => form.push(("client_id", self.client_id)),
+        }
+        let req = req
+            .form(&form)
+            .build()
+            .map_err(|e| format!("cannot build the request: {e}"))?;
+        http.send(req)
+            .await
+            .map_err(|e| crate::http::describe_reqwest(&e))
+    }
+}
+
+/// What RFC 7662 token introspection says about a token (the fields fhirdl shows).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Introspection {
+    #[serde(default)]
+    pub active: bool,
+    #[serde(default)]
+    pub scope: Option<String>,
+    #[serde(default)]
+    pub exp: Option<i64>,
+    #[serde(default)]
+    pub patient: Option<String>,
+}
+
+/// Asks the introspection endpoint (RFC 7662) about `token`.
+pub async fn introspect(
+    http: &Http,
+    endpoint: &str,
+    client: &ClientAuth<'_>,
+    token: &Secret,
+) -> Result<Introspection> {
+    let url = Url::parse(endpoint).context("the introspection endpoint is not a valid URL")?;
+    let shown = redact_url(&url);
+    let form = [
+        ("token", token.expose()),
+        ("token_type_hint", "access_token"),
+    ];
+    let resp = client
+        .post(http, &url, &form)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach the introspection endpoint {shown}: {e}"))?;
+    let status = resp.status();
+    let body = crate::http::read_capped(resp, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    if !status.is_success() {
+        anyhow::bail!(
+            "the introspection endpoint {shown} answered HTTP {}",
+            status.as_u16()
+        );
+    }
+    serde_json::from_slice(&body).map_err(|_| {
+        anyhow::anyhow!("the introspection endpoint {shown} answered something that is not an introspection response")
+    })
 }
 
 #[cfg(test)]

@@ -353,6 +353,7 @@ pub(super) async fn smart_configuration(State(shared): State<Arc<Shared>>) -> Re
         "authorization_endpoint": format!("{}/oauth/authorize", shared.issuer),
         "token_endpoint": format!("{}/oauth/token", shared.issuer),
         "jwks_uri": format!("{}/oauth/jwks", shared.issuer),
+        "introspection_endpoint": format!("{}/oauth/introspect", shared.issuer),
         "token_endpoint_auth_methods_supported": config.token_auth_methods,
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "scopes_supported": scopes,

@@ -71,6 +71,14 @@ pub(super) struct AccessGrant {
     grant: u64,
 }
 
+impl AccessGrant {
+    /// Seconds until the token expires (`None`: it never does).
+    pub(super) fn seconds_left(&self) -> Option<u64> {
+        self.expires_at
+            .map(|at| at.saturating_duration_since(Instant::now()).as_secs())
+    }
+}
+
 #[derive(Clone, Debug)]
 pub(super) struct RefreshGrant {
     pub client_id: String,

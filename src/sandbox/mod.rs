@@ -443,7 +443,8 @@ fn router(shared: &Arc<Shared>) -> Router {
             get(authorize::get).post(authorize::post),
         )
         .route("/oauth/token", post(token::token))
-        .route("/oauth/jwks", get(signing::jwks));
+        .route("/oauth/jwks", get(signing::jwks))
+        .route("/oauth/introspect", post(token::introspect));
     app = fhir_routes(app, base);
     // NextGen's next links switch `/fhir/r4/` to `/fhir/R4/`; both spellings must answer.
     if let Some(alternate) = &shared.alternate_base_path {

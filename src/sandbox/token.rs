@@ -387,3 +387,41 @@ pub(super) async fn revoke(
         Err(error) => error.into_response(),
     }
 }
+
+/// POST /oauth/introspect (RFC 7662): what an access token of the calling client allows;
+/// `{"active": false}` for any other token. The client authenticates as at the token endpoint.
+pub(super) async fn introspect(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = Params::parse(&body);
+    let result = authenticate(&shared, &headers, &params).and_then(|client_id| {
+        let token = params
+            .get("token")?
+            .ok_or_else(|| OAuthError::InvalidRequest("token is missing".into()))?;
+        Ok((client_id, token))
+    });
+    let (client_id, token) = match result {
+        Ok(found) => found,
+        Err(error) => return error.into_response(),
+    };
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let answer = match shared.auth().bearer(token) {
+        Ok(grant) if grant.client_id == client_id => {
+            let mut body = json!({
+                "active": true,
+                "scope": grant.scope,
+                "patient": grant.patient,
+                "client_id": grant.client_id,
+                "token_type": "Bearer",
+            });
+            if let Some(left) = grant.seconds_left() {
+                body["exp"] = json!(now.saturating_add(i64::try_from(left).unwrap_or(i64::MAX)));
+            }
+            body
+        }
+        _ => json!({"active": false}),
+    };
+    no_store(StatusCode::OK, Json(answer))
+}

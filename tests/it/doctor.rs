@@ -56,12 +56,15 @@ const ALL_CHECKS: &[&str] = &[
     "pkce",
     "scopes_supported",
     "revocation",
+    "id_token_keys",
     "authorize_endpoint",
     "token_endpoint",
     "clock_skew",
     "signed_in",
     "access_token",
+    "introspection",
     "refresh_token",
+    "last_sync",
     "scopes_granted",
     "type_probes",
     "redirect_uri",
@@ -86,6 +89,18 @@ fn healthy_sandbox_is_all_ok() {
     assert_eq!(doc["checks"].as_array().unwrap().len(), ALL_CHECKS.len());
     assert!(detail(&doc, "type_probes").contains("types searched"));
     assert!(detail(&doc, "token_endpoint").contains("invalid_grant"));
+    assert!(
+        detail(&doc, "id_token_keys").contains("RS256 sandbox-rs256-1"),
+        "{}",
+        detail(&doc, "id_token_keys")
+    );
+    assert!(
+        detail(&doc, "introspection").starts_with("active; scope: ")
+            && detail(&doc, "introspection").contains("patient: the profile's"),
+        "{}",
+        detail(&doc, "introspection")
+    );
+    assert_eq!(detail(&doc, "last_sync"), "no sync yet");
 
     // The human table: stdout, one line per check, no colours without a terminal.
     let out = doctor(&ctx, &["--profile", "alice"]);
