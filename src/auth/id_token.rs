@@ -373,6 +373,96 @@ mod tests {
         assert!(check_times_and_parties(&claims(c), &expected()).is_err());
     }
 
+    /// A fresh ES256 key: its PKCS#8 and its public JWK under `kid`.
+    fn es256(kid: &str) -> (jsonwebtoken::EncodingKey, Value) {
+        use base64::Engine as _;
+        use ring::signature::KeyPair as _;
+        let rng = ring::rand::SystemRandom::new();
+        let alg = &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING;
+        let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(alg, &rng).unwrap();
+        let pair = ring::signature::EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), &rng).unwrap();
+        let point = pair.public_key().as_ref().to_vec();
+        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let jwk = json!({"kty": "EC", "crv": "P-256", "alg": "ES256", "kid": kid,
+                         "x": b64(&point[1..33]), "y": b64(&point[33..])});
+        (jsonwebtoken::EncodingKey::from_ec_der(pkcs8.as_ref()), jwk)
+    }
+
+    fn sign(key: &jsonwebtoken::EncodingKey, kid: &str, claims: &Value) -> String {
+        let mut header = jsonwebtoken::Header::new(Algorithm::ES256);
+        header.kid = Some(kid.into());
+        jsonwebtoken::encode(&header, claims, key).unwrap()
+    }
+
+    fn discovery(jwks: Option<Value>) -> Discovery {
+        let mut d = super::super::discovery::from_smart_configuration(
+            &json!({"authorization_endpoint": "https://idp/a", "token_endpoint": "https://idp/t",
+                    "issuer": "https://idp"}),
+            "t",
+        )
+        .unwrap();
+        if let Some(set) = jwks {
+            // Port 9 (discard) is never asked: the cached set holds the key.
+            d.jwks_uri = Some("http://127.0.0.1:9/jwks".into());
+            d.jwks = Some(set.to_string());
+        }
+        d
+    }
+
+    fn good_claims() -> Value {
+        let now = now_unix();
+        json!({"iss": "https://idp", "sub": "p", "aud": "app", "iat": now, "exp": now + 300,
+               "nonce": "n-1", "fhirUser": "https://idp/fhir/RelatedPerson/r1", "name": "Pat Proxy"})
+    }
+
+    #[tokio::test]
+    async fn signatures_and_algorithms() {
+        let http = Http::new(std::sync::Arc::new(crate::console::Silent)).unwrap();
+        let (key, jwk) = es256("k1");
+        let d = discovery(Some(json!({"keys": [jwk]})));
+        let token = sign(&key, "k1", &good_claims());
+        let v = validate(&http, &d, &token, &expected()).await.unwrap();
+        assert_eq!(v.claims.name.as_deref(), Some("Pat Proxy"));
+        assert_eq!(
+            v.signature,
+            SignatureCheck::Verified {
+                alg: "ES256".into(),
+                kid: Some("k1".into())
+            }
+        );
+        assert!(v.fresh_jwks.is_none(), "the cached key served");
+
+        // Another key under the same kid: the signature does not verify.
+        let (other, _) = es256("k1");
+        let forged = sign(&other, "k1", &good_claims());
+        let e = validate(&http, &d, &forged, &expected()).await.unwrap_err();
+        assert!(format!("{e}").contains("signature does not verify"), "{e}");
+
+        // HS256 (a shared secret) and `none` are refused before any key is looked at.
+        let hs = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(Algorithm::HS256),
+            &good_claims(),
+            &jsonwebtoken::EncodingKey::from_secret(b"guessable"),
+        )
+        .unwrap();
+        let e = validate(&http, &d, &hs, &expected()).await.unwrap_err();
+        assert!(format!("{e}").contains("only public-key signatures"), "{e}");
+        let none = format!("eyJhbGciOiJub25lIn0.{}.", token.split('.').nth(1).unwrap());
+        let e = validate(&http, &d, &none, &expected()).await.unwrap_err();
+        assert!(format!("{e}").contains("not a signed JWT"), "{e}");
+
+        // No jwks_uri: every claim is still checked.
+        let bare = discovery(None);
+        let v = validate(&http, &bare, &forged, &expected()).await.unwrap();
+        assert_eq!(v.signature, SignatureCheck::NoJwksUri);
+        let mut late = good_claims();
+        late["exp"] = json!(now_unix() - 3600);
+        let e = validate(&http, &bare, &sign(&key, "k1", &late), &expected())
+            .await
+            .unwrap_err();
+        assert!(format!("{e}").contains("expired at"), "{e}");
+    }
+
     #[test]
     fn jwks_skips_unusable_keys() {
         let doc = json!({"keys": [

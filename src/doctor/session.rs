@@ -12,6 +12,7 @@ use super::server::ServerFacts;
 use super::{ms_text, Check, Checks, Target};
 use crate::auth::credentials::Credentials;
 use crate::auth::oauth::{introspect, ClientAuth};
+use crate::auth::scopes::{search_access, SearchAccess};
 use crate::config::Paths;
 use crate::config::Profile;
 use crate::datetime::{human_duration, now_unix, unix_to_rfc3339};
@@ -107,7 +108,7 @@ pub async fn run(
     checks.push(scopes_check(profile, &after, facts));
     match (&fhir, &after.patient) {
         (Some(f), Some(pid)) => {
-            let check = probe_types(f, pid, facts.metadata.as_ref()).await;
+            let check = probe_types(f, pid, facts.metadata.as_ref(), &after.scope).await;
             checks.push(check);
         }
         _ => {
@@ -426,17 +427,28 @@ pub fn patient_types(metadata: &Value) -> Vec<String> {
     out
 }
 
-async fn probe_types(fhir: &FhirClient, pid: &str, metadata: Option<&Value>) -> Check {
-    let types = metadata.map(patient_types).unwrap_or_default();
-    if types.is_empty() {
+/// Searches each type the sign-in granted as sync would (a type granted only through granular
+/// scopes with its first granted query); types not granted are named, not probed.
+async fn probe_types(fhir: &FhirClient, pid: &str, metadata: Option<&Value>, scope: &str) -> Check {
+    let all = metadata.map(patient_types).unwrap_or_default();
+    if all.is_empty() {
         return Check::not_applicable(
             "type_probes",
             "because the CapabilityStatement lists no type with a patient search parameter",
         );
     }
+    let (types, not_granted): (Vec<String>, Vec<String>) = all
+        .into_iter()
+        .partition(|t| search_access(scope, t) != SearchAccess::None);
     use futures_util::StreamExt as _;
     let probes: Vec<Probe> = futures_util::stream::iter(types.iter())
-        .map(|t| probe(fhir, t, pid))
+        .map(|t| {
+            let query = match search_access(scope, t) {
+                SearchAccess::Only(queries) => queries.into_iter().next().unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            probe(fhir, t, pid, query)
+        })
         .buffered(PROBE_PARALLELISM)
         .collect()
         .await;
@@ -473,6 +485,12 @@ async fn probe_types(fhir: &FhirClient, pid: &str, metadata: Option<&Value>) -> 
     if !broken.is_empty() {
         detail.push_str(&format!("; failed: {}", broken.join(", ")));
     }
+    if !not_granted.is_empty() {
+        detail.push_str(&format!(
+            "; not granted at sign-in (not searched): {}",
+            not_granted.join(", ")
+        ));
+    }
     let check = if !broken.is_empty() {
         Check::fail(
             "type_probes",
@@ -488,16 +506,24 @@ async fn probe_types(fhir: &FhirClient, pid: &str, metadata: Option<&Value>) -> 
     } else {
         Check::ok("type_probes", detail)
     };
-    check.figure("probes", &probes)
+    check
+        .figure("probes", &probes)
+        .figure("not_granted", &not_granted)
 }
 
-async fn probe(fhir: &FhirClient, resource_type: &str, pid: &str) -> Probe {
+async fn probe(
+    fhir: &FhirClient,
+    resource_type: &str,
+    pid: &str,
+    query: Vec<(String, String)>,
+) -> Probe {
     let mut url = fhir.base().clone();
     if let Ok(mut segs) = url.path_segments_mut() {
         segs.pop_if_empty().push(resource_type);
     }
     url.query_pairs_mut()
         .append_pair("patient", pid)
+        .extend_pairs(query)
         .append_pair("_count", "1");
     let started = Instant::now();
     let result = fhir.get(&url).await;

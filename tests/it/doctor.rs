@@ -4,7 +4,7 @@
 //! resolve (RFC 6761).
 
 use crate::common::{code, free_port, json, text, Server, TestContext};
-use fhirdl::sandbox::SandboxConfig;
+use fhirdl::sandbox::{Quirks, SandboxConfig};
 use serde_json::Value;
 use std::process::Output;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -495,9 +495,17 @@ fn expired_login_fails_with_the_login_hint() {
 
 #[test]
 fn a_type_answering_403_is_named_as_a_warning() {
-    let ctx = TestContext::with_defaults();
-    let scope =
-        "launch/patient openid fhirUser offline_access patient/Patient.rs patient/Observation.rs";
+    // The server refuses DiagnosticReport to this app whatever the scopes say; Condition is not
+    // granted at sign-in, so it is named but not searched.
+    let ctx = TestContext::new(SandboxConfig {
+        quirks: Quirks {
+            forbidden_types: vec!["DiagnosticReport".into()],
+            ..Quirks::default()
+        },
+        ..SandboxConfig::default()
+    });
+    let scope = "launch/patient openid fhirUser offline_access patient/Patient.rs \
+                 patient/Observation.rs patient/DiagnosticReport.rs";
     let out = ctx.login("alice", &["--scope", scope]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let out = doctor(&ctx, &["--profile", "alice", "--json"]);
@@ -507,12 +515,21 @@ fn a_type_answering_403_is_named_as_a_warning() {
     assert_eq!(status(&doc, "type_probes"), "warn", "{doc:#}");
     let d = detail(&doc, "type_probes");
     assert!(
-        d.contains("refused (403)") && d.contains("Condition"),
+        d.contains("refused (403): DiagnosticReport")
+            && d.contains("not granted at sign-in (not searched): ")
+            && d.contains("Condition"),
         "{d}"
     );
-    let refused_observation = check(&doc, "type_probes")["figures"]["probes"]
+    let probes = check(&doc, "type_probes")["figures"]["probes"]
         .as_array()
         .unwrap()
+        .clone();
+    assert_eq!(
+        probes.len(),
+        2,
+        "only the granted types are searched: {probes:?}"
+    );
+    let refused_observation = probes
         .iter()
         .any(|p| p["type"] == "Observation" && p["status"] != 200);
     assert!(!refused_observation, "Observation was granted");

@@ -263,6 +263,25 @@ fn a_consent_for_laboratory_results_only_drives_the_plan() {
             "{ty} was searched"
         );
     }
+    // doctor probes what was granted, as sync searches it, and names the rest.
+    let out = ctx.fhirdl(&["doctor", "--profile", "lab", "--json"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let doc = json(&out);
+    let probes = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "type_probes")
+        .cloned()
+        .unwrap();
+    assert_eq!(probes["status"], "ok", "{probes}");
+    let detail = probes["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.starts_with("1 types searched: 1 answered")
+            && detail.contains("not granted at sign-in (not searched): ")
+            && detail.contains("Condition"),
+        "{detail}"
+    );
     let lab_only =
         std::fs::read_to_string(ctx.export_dir("lab").join("Observation.ndjson")).unwrap();
     assert!(lab_only.lines().all(|l| l.contains("laboratory")));
