@@ -54,10 +54,31 @@ impl TypePlan {
         }
     }
 
-    /// Limits the plan to what `scope` grants of the type (see [`granted_queries`]).
-    pub fn within(mut self, scope: &str) -> TypePlan {
+    /// Limits the plan to what `scope` grants of the type (see [`granted_queries`]); when that
+    /// differs from what the type was last fetched with (`held`), the type is fetched whole.
+    pub fn within(mut self, scope: &str, held: Option<&TypeState>) -> TypePlan {
         self.granted_queries = granted_queries(scope, &self.resource_type);
+        if held.is_some_and(|h| h.granted != self.granted()) {
+            self.since = None;
+        }
         self
+    }
+
+    /// The granted queries in words (`category=laboratory or category=vital-signs`), as kept
+    /// in the state; `None` for the whole type.
+    pub fn granted(&self) -> Option<String> {
+        self.granted_queries.as_ref().map(|queries| {
+            queries
+                .iter()
+                .map(|q| {
+                    q.iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join("&")
+                })
+                .collect::<Vec<_>>()
+                .join(" or ")
+        })
     }
 
     pub fn incremental(&self) -> bool {
@@ -261,6 +282,26 @@ mod tests {
             Some(vec![vec![("category".into(), "laboratory".into())]])
         );
         assert_eq!(granted_queries("patient/*.rs", "Observation"), None);
+    }
+
+    #[test]
+    fn a_changed_grant_fetches_the_type_whole() {
+        let mut m = metadata();
+        m["rest"][0]["searchParam"] = json!([{"name": "_lastUpdated"}]);
+        let held = TypeState {
+            mark: Some("2026-01-01T00:00:00Z".into()),
+            granted: Some("category=laboratory".into()),
+            ..TypeState::default()
+        };
+        let lab = "patient/Observation.rs?category=laboratory";
+        let plan = |scope: &str| {
+            TypePlan::new(&m, "Observation", Some(&held), false, None, false)
+                .within(scope, Some(&held))
+        };
+        assert!(plan(lab).incremental(), "same grant: incremental");
+        assert_eq!(plan(lab).granted().as_deref(), Some("category=laboratory"));
+        let wider = plan("patient/*.rs");
+        assert!(!wider.incremental() && wider.granted_queries.is_none());
         assert!(!scope_allows("patient/*.c", "Observation"));
     }
 

@@ -195,7 +195,7 @@ impl<'a> Run<'a> {
                     self.opts.since.as_deref(),
                     nextgen,
                 )
-                .within(&scope)
+                .within(&scope, self.state.types.get(ty))
             })
             .collect())
     }
@@ -306,7 +306,7 @@ impl<'a> Run<'a> {
                     .extend(references::from_keys(std::mem::take(&mut stored.refs)));
                 let mark = stored.mark.clone();
                 let report = TypeReport::stored(&ty, done.incremental, stored);
-                self.record_type(&ty, mark, &report)?;
+                self.record_type(&ty, mark, done.plan.granted(), &report)?;
                 report
             }
             Ok(TypeResult::Skipped(reason)) => TypeReport::skipped(&ty, reason),
@@ -325,7 +325,13 @@ impl<'a> Run<'a> {
     }
 
     /// Saves a stored type's mark and count in the state (unless nothing changed).
-    fn record_type(&mut self, ty: &str, mark: Option<String>, report: &TypeReport) -> Result<()> {
+    fn record_type(
+        &mut self,
+        ty: &str,
+        mark: Option<String>,
+        granted: Option<String>,
+        report: &TypeReport,
+    ) -> Result<()> {
         let changed = report.status == TypeStatus::Ok;
         if changed {
             self.changed_any = true;
@@ -339,7 +345,7 @@ impl<'a> Run<'a> {
                 .state
                 .types
                 .get(ty)
-                .is_some_and(|t| t.count == report.counts.stored);
+                .is_some_and(|t| t.count == report.counts.stored && t.granted == granted);
         if self.opts.dry_run || keep {
             return Ok(());
         }
@@ -350,6 +356,7 @@ impl<'a> Run<'a> {
                 count: report.counts.stored,
                 synced_at: now_rfc3339(),
                 file: FileStamp::of(&self.export.ndjson_path(ty)),
+                granted,
             },
         );
         // New resources may refer to ones not held yet.

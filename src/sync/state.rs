@@ -42,6 +42,11 @@ pub struct TypeState {
     /// by a run that stopped before saving its state (or by hand).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<FileStamp>,
+    /// The granular scope queries the type was last fetched with (`category=laboratory`);
+    /// `None`: the whole type. A run with another grant fetches the type whole again, since
+    /// the mark says nothing about what the old grant left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted: Option<String>,
 }
 
 /// Size, modification time and inode of a file: a replaced file (fhirdl renames a new one

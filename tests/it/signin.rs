@@ -285,5 +285,29 @@ fn a_consent_for_laboratory_results_only_drives_the_plan() {
     let lab_only =
         std::fs::read_to_string(ctx.export_dir("lab").join("Observation.ndjson")).unwrap();
     assert!(lab_only.lines().all(|l| l.contains("laboratory")));
+    let lab_count = lab_only.lines().count();
+
+    // Signed in again with everything allowed: the next sync fetches Observation whole, not
+    // incrementally from the lab-only mark (which says nothing about the other categories).
+    let mut c = ctx.command();
+    c.args(["login", "--profile", "lab", "--fhir-base", &ctx.base()])
+        .args([
+            "--client-id",
+            "fhirdl-sandbox",
+            "--credential-store",
+            "file",
+        ])
+        .args(["--timeout", "20s"]);
+    assert_eq!(code(&ctx.run(c)), 0);
+    let out = ctx.fhirdl(&["sync", "--profile", "lab", "--json"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let report = json(&out);
+    let obs = crate::common::type_report(&report, "Observation");
+    assert_eq!(obs["incremental"], false, "{obs}");
+    assert!(obs["stored"].as_u64().unwrap() > lab_count as u64, "{obs}");
+    assert!(
+        !report["warnings"].to_string().contains("not granted"),
+        "{report}"
+    );
     ctx.assert_no_leaks();
 }
