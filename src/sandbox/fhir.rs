@@ -203,6 +203,12 @@ fn read_resource(
             "this resource belongs to another patient",
         ));
     }
+    let shared_type = shared.kind_of(resource_type) == Some(TypeKind::Shared);
+    if !shared_type && !super::search::readable_by_id(&access.scope, &stored) {
+        return Err(FhirError::forbidden(format!(
+            "the granted scopes do not cover {resource_type}/{id}"
+        )));
+    }
     let mut response = match &stored.content {
         Some((content_type, bytes)) if !wants_fhir_json(headers) => (
             StatusCode::OK,

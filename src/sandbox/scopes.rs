@@ -71,9 +71,19 @@ pub(super) fn search_restrictions(
     scope: &str,
     resource_type: &str,
 ) -> Option<Vec<Vec<(String, String)>>> {
+    restrictions(scope, resource_type, Interaction::Search)
+}
+
+/// `None` when `scope` permits `interaction` on every resource of `resource_type`; else the
+/// granular queries one of which the request (a search) or the resource (a read) must match.
+pub(super) fn restrictions(
+    scope: &str,
+    resource_type: &str,
+    interaction: Interaction,
+) -> Option<Vec<Vec<(String, String)>>> {
     let mut alternatives = Vec::new();
     for s in scope.split_whitespace() {
-        if !allows(s, resource_type, Interaction::Search) {
+        if !allows(s, resource_type, interaction) {
             continue;
         }
         match query_of(s) {

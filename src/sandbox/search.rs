@@ -226,6 +226,23 @@ fn patient_id_in<'a>(reference: &'a str, fhir_base: &str) -> Option<&'a str> {
     catalog::is_valid_id(id).then_some(id)
 }
 
+/// Whether a token may read `stored` by id when its type is granted only through granular
+/// scopes: the resource must match one granted query. Only `category` queries are evaluated;
+/// a grant by other parameters allows no read by id.
+pub(super) fn readable_by_id(scope: &str, stored: &StoredResource) -> bool {
+    let Some(alternatives) = scopes::restrictions(scope, &stored.resource_type, Interaction::Read)
+    else {
+        return true;
+    };
+    alternatives.iter().any(|alt| {
+        alt.iter().all(|(name, value)| {
+            name == "category"
+                && TokenFilter::parse(value)
+                    .is_some_and(|t| stored.categories.iter().any(|c| t.matches(c)))
+        })
+    })
+}
+
 /// A type granted only by granular scopes may be searched only with one of their queries.
 fn check_granular(
     access: &Access,

@@ -311,3 +311,62 @@ fn a_consent_for_laboratory_results_only_drives_the_plan() {
     );
     ctx.assert_no_leaks();
 }
+
+/// The sandbox enforces granular scopes as a server would: a search must carry the granted
+/// query, and a read by id is allowed only for a resource that matches it.
+#[test]
+fn the_sandbox_enforces_granular_scopes() {
+    let ctx = TestContext::with_defaults();
+    let alice = ctx.patient("alice");
+    ctx.block_on(async {
+        let body = ctx
+            .sign_in(
+                "alice",
+                "launch/patient patient/Observation.rs?category=laboratory",
+            )
+            .await;
+        assert_eq!(
+            body["scope"],
+            "launch/patient patient/Observation.rs?category=laboratory"
+        );
+        let token = body["access_token"].as_str().unwrap();
+        let (status, _) = ctx
+            .get_json(&format!("Observation?patient={alice}"), token)
+            .await;
+        assert_eq!(status, 403, "a search without the granted query");
+        let (status, _) = ctx
+            .get_json(
+                &format!("Observation?patient={alice}&category=vital-signs"),
+                token,
+            )
+            .await;
+        assert_eq!(status, 403, "another category");
+        let (status, lab) = ctx
+            .get_json(
+                &format!("Observation?patient={alice}&category=laboratory"),
+                token,
+            )
+            .await;
+        assert_eq!(status, 200);
+        let lab_id = lab["entry"][0]["resource"]["id"].as_str().unwrap();
+        let (status, _) = ctx.get_json(&format!("Observation/{lab_id}"), token).await;
+        assert_eq!(status, 200, "a laboratory result read by id");
+
+        // A vital sign, found with a whole grant, cannot be read with the lab-only one.
+        let whole = ctx.sign_in("alice", "launch/patient patient/*.rs").await;
+        let (_, vitals) = ctx
+            .get_json(
+                &format!("Observation?patient={alice}&category=vital-signs"),
+                whole["access_token"].as_str().unwrap(),
+            )
+            .await;
+        let vital_id = vitals["entry"][0]["resource"]["id"].as_str().unwrap();
+        let (status, _) = ctx
+            .get_json(&format!("Observation/{vital_id}"), token)
+            .await;
+        assert_eq!(
+            status, 403,
+            "a vital sign read by id under a lab-only grant"
+        );
+    });
+}
