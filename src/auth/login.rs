@@ -250,7 +250,14 @@ pub async fn sign_in(http: &Http, ui: &dyn Console, req: SignIn<'_>) -> Result<S
     if credentials.patient.is_none() {
         return Err(no_patient_context(credentials.fhir_user.as_deref()));
     }
-    let warnings = grant_warnings(&credentials.scope, credentials.refresh_token.is_some());
+    let mut warnings = grant_warnings(&credentials.scope, credentials.refresh_token.is_some());
+    let openid_granted = credentials.scope.split_whitespace().any(|s| s == "openid");
+    if id_token.is_none() && openid_granted {
+        warnings.push(
+            "the provider granted openid but sent no id_token: who signed in could not be checked"
+                .into(),
+        );
+    }
     Ok(SignedIn {
         credentials,
         warnings,

@@ -48,6 +48,8 @@ pub enum IdTokenFault {
     BadSignature,
     /// Signed with a key the JWKS does not publish (an unknown `kid`).
     UnpublishedKey,
+    /// No id_token at all, although `openid` was granted.
+    Omitted,
 }
 
 /// Where a hostile `next` link points.

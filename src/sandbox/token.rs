@@ -290,7 +290,8 @@ fn issue(
         shared.secrets.record(&refresh_token);
         body["refresh_token"] = json!(refresh_token);
     }
-    if scopes::has(scope, "openid") && !shared.hostile().token_without_patient {
+    let omitted = nonce.is_some() && shared.hostile().id_token == Some(IdTokenFault::Omitted);
+    if scopes::has(scope, "openid") && !shared.hostile().token_without_patient && !omitted {
         let id_token = id_token(shared, grant, nonce);
         shared.secrets.record(&id_token);
         body["id_token"] = json!(id_token);

@@ -39,6 +39,23 @@ fn every_failing_id_token_check_refuses_the_login() {
         assert!(!ctx.credential_file("alice").exists(), "{fault:?}");
         assert!(!ctx.config_dir().join("config.toml").exists(), "{fault:?}");
     }
+    // No id_token although openid was granted: the login works (the patient context comes
+    // from the token response) and says that who signed in could not be checked.
+    ctx.sandbox.set_hostile(Hostile {
+        id_token: Some(IdTokenFault::Omitted),
+        ..Hostile::default()
+    });
+    let out = ctx.login("alice", &["--json"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let report = json(&out);
+    assert!(report["id_token"].is_null(), "{report}");
+    assert!(
+        report["warnings"].to_string().contains("sent no id_token"),
+        "{report}"
+    );
+    std::fs::remove_file(ctx.credential_file("alice")).unwrap();
+    std::fs::remove_file(ctx.config_dir().join("config.toml")).unwrap();
+
     // The same sandbox, honest again: the login works.
     ctx.sandbox.set_hostile(Hostile::default());
     let out = ctx.login("alice", &[]);
