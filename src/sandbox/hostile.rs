@@ -25,7 +25,8 @@ pub struct Hostile {
     pub endless_paging: Option<String>,
     /// `(type, answer)`: searches of `type` get this answer instead (after the token check).
     pub answer: Option<(String, HostileAnswer)>,
-    /// The token response carries neither `patient` nor an `id_token` naming one.
+    /// The token response carries neither `patient` nor an `id_token` naming one (a proxy's
+    /// id_token, which names a RelatedPerson, is still sent).
     pub token_without_patient: bool,
     /// The authorization response's RFC 9207 `iss` names another issuer.
     pub wrong_iss: bool,

@@ -291,7 +291,10 @@ fn issue(
         body["refresh_token"] = json!(refresh_token);
     }
     let omitted = nonce.is_some() && shared.hostile().id_token == Some(IdTokenFault::Omitted);
-    if scopes::has(scope, "openid") && !shared.hostile().token_without_patient && !omitted {
+    // Without `patient`, a patient's id_token would still name the patient; a proxy's names
+    // only the RelatedPerson, so it is kept.
+    let hides_patient = shared.hostile().token_without_patient && grant.proxy.is_none();
+    if scopes::has(scope, "openid") && !hides_patient && !omitted {
         let id_token = id_token(shared, grant, nonce);
         shared.secrets.record(&id_token);
         body["id_token"] = json!(id_token);

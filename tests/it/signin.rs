@@ -387,3 +387,47 @@ fn the_sandbox_enforces_granular_scopes() {
         );
     });
 }
+
+/// A proxy whose sign-in comes back without a patient: the id_token names a RelatedPerson, who
+/// cannot stand in for the patient, so the login stops, says who signed in and what to do.
+#[test]
+fn a_proxy_without_patient_context_is_refused_with_the_next_step() {
+    let ctx = TestContext::new(SandboxConfig {
+        quirks: fhirdl::sandbox::Quirks {
+            hostile: Hostile {
+                token_without_patient: true,
+                ..Hostile::default()
+            },
+            ..fhirdl::sandbox::Quirks::default()
+        },
+        ..SandboxConfig::default()
+    });
+    let proxy = ctx.sandbox.proxy();
+    let browser = format!(
+        "{} sandbox-browser --user {} --password {}",
+        crate::common::bin().display(),
+        proxy.username,
+        proxy.password
+    );
+    let mut c = ctx.command_with_browser(&browser);
+    c.args(["login", "--profile", "kids", "--fhir-base", &ctx.base()])
+        .args([
+            "--client-id",
+            "fhirdl-sandbox",
+            "--credential-store",
+            "file",
+        ])
+        .args(["--timeout", "20s"]);
+    let out = ctx.run(c);
+    assert_eq!(code(&out), 5, "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("did not say which patient record is yours")
+            && stderr.contains("/RelatedPerson/proxy-carol")
+            && stderr.contains("hint: ")
+            && stderr.contains("then run `fhirdl login` again"),
+        "{}",
+        text(&out)
+    );
+    assert!(!ctx.credential_file("kids").exists());
+}
