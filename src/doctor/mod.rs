@@ -4,11 +4,13 @@
 //! This file owns the check model ([`Check`], [`Checks`]), the order and dependencies of the
 //! checks ([`CATALOG`], [`Checks::blocker`]), the runner and the rendering (table and JSON). The
 //! checks themselves live in `local` (this computer), `network` (DNS, TCP, TLS), `server`
-//! (metadata, SMART discovery), `endpoints` (OAuth endpoints, clock skew) and `session` (a
-//! signed-in profile). Nothing here prints; `commands::doctor` does.
+//! (metadata, SMART discovery), `endpoints` (OAuth endpoints, clock skew, id_token keys),
+//! `session` (a signed-in profile) and `lifetime` (how long that sign-in lasts). Nothing here
+//! prints; `commands::doctor` does.
 
 mod answer;
 pub mod endpoints;
+mod lifetime;
 pub mod local;
 pub mod network;
 pub mod server;
