@@ -459,6 +459,8 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
         'fhirdl;sandbox-browser' {
             [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Sandbox user name')
             [CompletionResult]::new('--password', '--password', [CompletionResultType]::ParameterName, 'Sandbox password')
+            [CompletionResult]::new('--patient', '--patient', [CompletionResultType]::ParameterName, 'The patient a proxy account signs in for (default: the first offered)')
+            [CompletionResult]::new('--grant', '--grant', [CompletionResultType]::ParameterName, 'Grant only this scope on the consent page (repeat for each scope granted; granular ones such as patient/Observation.rs?category=laboratory allowed). Default: all')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Profile to use (a saved provider sign-in); defaults to the only or default profile')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a saved provider sign-in); defaults to the only or default profile')
             [CompletionResult]::new('--config-dir', '--config-dir', [CompletionResultType]::ParameterName, 'Folder for the settings file (default: the platform''s config folder)')

@@ -1137,7 +1137,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__sandbox__subcmd__browser)
-            opts="-p -v -q -h -V --user --password --deny --tamper-state --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
+            opts="-p -v -q -h -V --user --password --deny --tamper-state --patient --grant --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1148,6 +1148,14 @@ _fhirdl() {
                     return 0
                     ;;
                 --password)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --patient)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --grant)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -431,6 +431,8 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
         &'fhirdl;sandbox-browser'= {
             cand --user 'Sandbox user name'
             cand --password 'Sandbox password'
+            cand --patient 'The patient a proxy account signs in for (default: the first offered)'
+            cand --grant 'Grant only this scope on the consent page (repeat for each scope granted; granular ones such as patient/Observation.rs?category=laboratory allowed). Default: all'
             cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
             cand --profile 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
             cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'

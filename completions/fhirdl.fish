@@ -301,6 +301,8 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -s h -l help -d 'Pri
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l user -d 'Sandbox user name' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l password -d 'Sandbox password' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l patient -d 'The patient a proxy account signs in for (default: the first offered)' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l grant -d 'Grant only this scope on the consent page (repeat for each scope granted; granular ones such as patient/Observation.rs?category=laboratory allowed). Default: all' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F

@@ -132,6 +132,13 @@ pub struct SandboxBrowserArgs {
     /// Replace the `state` in the final redirect (to test the state check).
     #[arg(long)]
     pub tamper_state: bool,
+    /// The patient a proxy account signs in for (default: the first offered).
+    #[arg(long)]
+    pub patient: Option<String>,
+    /// Grant only this scope on the consent page (repeat for each scope granted; granular
+    /// ones such as patient/Observation.rs?category=laboratory allowed). Default: all.
+    #[arg(long)]
+    pub grant: Vec<String>,
     /// The authorize URL.
     pub url: String,
 }

@@ -23,9 +23,15 @@ pub struct Credentials {
     pub patient: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encounter: Option<String>,
-    /// The `fhirUser` claim of the id_token (the id_token itself is not kept).
+    /// The `fhirUser` claim of the validated id_token (the id_token itself is not kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fhir_user: Option<String>,
+    /// The validated id_token's `name` claim: who signed in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+    /// SMART 2.2 launch context from the token response.
+    #[serde(default, skip_serializing_if = "LaunchContext::is_empty")]
+    pub launch: LaunchContext,
     /// The confidential client's secret, kept with the tokens for refreshes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<Secret>,
@@ -43,45 +49,64 @@ impl Credentials {
             .is_some_and(|at| at - REFRESH_MARGIN_SECS <= now_unix())
     }
 
+    /// The resource type of `fhirUser`: `Patient`, or for a proxy (a parent, a caregiver)
+    /// `RelatedPerson` or `Person`.
+    pub fn fhir_user_type(&self) -> Option<&str> {
+        let user = self.fhir_user.as_deref()?;
+        let mut parts = user.trim_end_matches('/').rsplit('/');
+        parts.next()?;
+        parts.next().filter(|t| !t.is_empty())
+    }
+
+    /// Who signed in, when it was not the patient: "Pat Proxy (RelatedPerson)".
+    pub fn proxy(&self) -> Option<String> {
+        let ty = self.fhir_user_type()?;
+        if ty == "Patient" {
+            return None;
+        }
+        let who = match &self.user_name {
+            Some(name) => crate::sanitize::clean(name),
+            None => crate::sanitize::clean(self.fhir_user.as_deref().unwrap_or_default()),
+        };
+        Some(format!("{who} ({})", crate::sanitize::clean(ty)))
+    }
+
     /// Seconds until the access token expires (negative when expired).
     pub fn expires_in(&self) -> Option<i64> {
         self.expires_at.map(|at| at - now_unix())
     }
 }
 
-/// Reads the `fhirUser` claim from an id_token without verifying it: it is only shown to the
-/// user and never used for an access decision.
-pub fn fhir_user_from_id_token(id_token: &str) -> Option<String> {
-    use base64::Engine;
-    let payload = id_token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    claims
-        .get("fhirUser")
-        .or_else(|| claims.get("profile"))
-        .and_then(|v| v.as_str())
-        .map(str::to_string)
+/// The SMART App Launch 2.2 context a token response may carry besides `patient` and
+/// `encounter`. None is required; all are kept and shown by `status --json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LaunchContext {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub need_patient_banner: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smart_style_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// `fhirContext`: references (2.2: objects with `reference`, `canonical`, `identifier`, `type`, `role`).
+    #[serde(
+        default,
+        rename = "fhirContext",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub fhir_context: Option<Vec<serde_json::Value>>,
+}
+
+impl LaunchContext {
+    pub fn is_empty(&self) -> bool {
+        self == &LaunchContext::default()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::Engine;
-
-    #[test]
-    fn reads_fhir_user_claim() {
-        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(br#"{"sub":"x","fhirUser":"https://a/Patient/1"}"#);
-        let tok = format!("eyJhbGciOiJub25lIn0.{payload}.sig");
-        assert_eq!(
-            fhir_user_from_id_token(&tok).as_deref(),
-            Some("https://a/Patient/1")
-        );
-        assert_eq!(fhir_user_from_id_token("garbage"), None);
-        assert_eq!(fhir_user_from_id_token("a.!!!.c"), None);
-    }
 
     #[test]
     fn refresh_timing() {
@@ -94,6 +119,8 @@ mod tests {
             patient: None,
             encounter: None,
             fhir_user: None,
+            user_name: None,
+            launch: LaunchContext::default(),
             client_secret: None,
             signed_in_at: 0,
         };
@@ -103,5 +130,16 @@ mod tests {
         c.expires_at = None;
         assert!(!c.needs_refresh());
         assert!(!format!("{c:?}").contains("\"a\""));
+        assert_eq!(c.proxy(), None);
+        c.fhir_user = Some("https://x/fhir/RelatedPerson/rp-1".into());
+        assert_eq!(c.fhir_user_type(), Some("RelatedPerson"));
+        assert_eq!(
+            c.proxy().as_deref(),
+            Some("https://x/fhir/RelatedPerson/rp-1 (RelatedPerson)")
+        );
+        c.user_name = Some("Pat Proxy".into());
+        assert_eq!(c.proxy().as_deref(), Some("Pat Proxy (RelatedPerson)"));
+        c.fhir_user = Some("Patient/1".into());
+        assert_eq!(c.proxy(), None);
     }
 }

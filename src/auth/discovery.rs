@@ -40,6 +40,19 @@ pub struct Discovery {
     pub capabilities: Vec<String>,
     #[serde(default)]
     pub code_challenge_methods: Vec<String>,
+    /// Where the id_token signing keys are published (OpenID Connect Discovery).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// `id_token_signing_alg_values_supported`, when the server says.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub id_token_algs: Vec<String>,
+    /// RFC 7662 token introspection, when the server offers it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introspection_endpoint: Option<String>,
+    /// The JWKS last read from `jwks_uri` (JSON), kept so that a sign-in needs it again only
+    /// when an id_token names a key id it does not hold. Public keys only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<String>,
     /// RFC 9207: the server adds `iss` to its authorization responses.
     #[serde(default)]
     pub iss_parameter_supported: bool,
@@ -135,6 +148,10 @@ pub fn from_smart_configuration(doc: &Value, now: &str) -> Option<Discovery> {
         token_endpoint: string(doc, "token_endpoint")?,
         revocation_endpoint: string(doc, "revocation_endpoint"),
         issuer: string(doc, "issuer"),
+        jwks_uri: string(doc, "jwks_uri"),
+        id_token_algs: strings(doc, "id_token_signing_alg_values_supported"),
+        introspection_endpoint: string(doc, "introspection_endpoint"),
+        jwks: None,
         token_endpoint_auth_methods: strings(doc, "token_endpoint_auth_methods_supported"),
         scopes_supported: strings(doc, "scopes_supported"),
         capabilities: strings(doc, "capabilities"),
@@ -179,6 +196,10 @@ pub fn from_metadata(doc: &Value, now: &str) -> Option<Discovery> {
         token_endpoint: sub("token")?,
         revocation_endpoint: sub("revoke"),
         issuer: None,
+        jwks_uri: None,
+        id_token_algs: Vec::new(),
+        introspection_endpoint: sub("introspect"),
+        jwks: None,
         token_endpoint_auth_methods: Vec::new(),
         scopes_supported: Vec::new(),
         capabilities: Vec::new(),
@@ -204,6 +225,8 @@ fn check_endpoints(d: &Discovery) -> Result<()> {
         ("authorization", Some(&d.authorization_endpoint)),
         ("token", Some(&d.token_endpoint)),
         ("revocation", d.revocation_endpoint.as_ref()),
+        ("introspection", d.introspection_endpoint.as_ref()),
+        ("JWKS", d.jwks_uri.as_ref()),
     ];
     for (what, value) in named {
         let Some(raw) = value else { continue };

@@ -6,8 +6,9 @@
 
 use super::credentials::Credentials;
 use super::discovery::Discovery;
+use super::id_token::{self, Expected as IdTokenExpected, SignatureCheck};
 use super::loopback::{check_callback, parse_pasted, CallbackParams, Expected, Loopback};
-use super::oauth::{build_client, credentials_from, describe_token_error};
+use super::oauth::{build_client, credentials_from, describe_token_error, patient_from_fhir_user};
 use super::scopes::grant_warnings;
 use crate::auth::loopback::RedirectSettings;
 use crate::console::Console;
@@ -54,6 +55,10 @@ pub struct SignedIn {
     pub credentials: Credentials,
     pub warnings: Vec<String>,
     pub redirect_uri: String,
+    /// How the id_token's signature was checked (`None`: the server sent no id_token).
+    pub id_token: Option<SignatureCheck>,
+    /// The server's key set when it was read anew during this sign-in, for the profile's cache.
+    pub fresh_jwks: Option<String>,
 }
 
 enum Arrival {
@@ -72,6 +77,8 @@ pub async fn sign_in(http: &Http, ui: &dyn Console, req: SignIn<'_>) -> Result<S
         Some(&redirect_uri),
     )?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    // OpenID Connect: the id_token must repeat this, so it cannot be replayed from elsewhere.
+    let nonce = CsrfToken::new_random();
     let mut auth = client
         .authorize_url(CsrfToken::new_random)
         .add_scopes(
@@ -82,6 +89,9 @@ pub async fn sign_in(http: &Http, ui: &dyn Console, req: SignIn<'_>) -> Result<S
         .set_pkce_challenge(challenge);
     if req.send_aud {
         auth = auth.add_extra_param("aud", req.fhir_base.as_str().to_string());
+    }
+    if req.scope.split_whitespace().any(|s| s == "openid") {
+        auth = auth.add_extra_param("nonce", nonce.secret().clone());
     }
     let (authorize_url, csrf) = auth.url();
     let expected = Expected {
@@ -209,19 +219,64 @@ pub async fn sign_in(http: &Http, ui: &dyn Console, req: SignIn<'_>) -> Result<S
             }
             anyhow::Error::from(failure)
         })?;
-    let credentials = credentials_from(&response, &req.scope, None, req.client_secret.clone());
+    let mut credentials = credentials_from(&response, &req.scope, None, req.client_secret.clone());
+    let validated = match &response.extra_fields().id_token {
+        Some(token) => {
+            let expected = IdTokenExpected {
+                issuer: req.discovery.issuer.as_deref(),
+                client_id: req.client_id,
+                nonce: nonce.secret(),
+            };
+            Some(id_token::validate(http, req.discovery, token.expose(), &expected).await?)
+        }
+        None => None,
+    };
+    let (id_token, fresh_jwks) = match validated {
+        Some(v) => {
+            credentials.fhir_user = v.claims.fhir_user;
+            credentials.user_name = v.claims.name;
+            (Some(v.signature), v.fresh_jwks)
+        }
+        None => (None, None),
+    };
+    // The patient is the token response's; only a validated fhirUser that is a Patient may
+    // stand in for it (SMART App Launch: "patient" is the launch context).
     if credentials.patient.is_none() {
-        return Err(Failure::new(
-            Kind::LoginFailed,
-            "the provider signed you in but did not say which patient record is yours (no 'patient' in the token response)",
-        )
-        .hint("the scope must include launch/patient; check --scope and the app registration")
-        .into());
+        credentials.patient = credentials
+            .fhir_user
+            .as_deref()
+            .and_then(patient_from_fhir_user);
     }
-    let warnings = grant_warnings(&credentials.scope, credentials.refresh_token.is_some());
+    if credentials.patient.is_none() {
+        return Err(no_patient_context(credentials.fhir_user.as_deref()));
+    }
+    let mut warnings = grant_warnings(&credentials.scope, credentials.refresh_token.is_some());
+    let openid_granted = credentials.scope.split_whitespace().any(|s| s == "openid");
+    if id_token.is_none() && openid_granted {
+        warnings.push(
+            "the provider granted openid but sent no id_token: who signed in could not be checked"
+                .into(),
+        );
+    }
     Ok(SignedIn {
         credentials,
         warnings,
         redirect_uri,
+        id_token,
+        fresh_jwks,
     })
+}
+
+/// The sign-in worked but names no patient record.
+fn no_patient_context(fhir_user: Option<&str>) -> anyhow::Error {
+    let who = match fhir_user {
+        Some(u) => format!(" (you signed in as {})", crate::sanitize::clean(u)),
+        None => String::new(),
+    };
+    Failure::new(
+        Kind::LoginFailed,
+        format!("the provider signed you in but did not say which patient record is yours{who}: no 'patient' in the token response"),
+    )
+    .hint("the scope must include launch/patient (check --scope and the app registration); a parent or caregiver account must pick the patient on the provider's sign-in pages, then run `fhirdl login` again")
+    .into()
 }

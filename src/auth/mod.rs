@@ -4,6 +4,7 @@ pub mod browser;
 pub mod credentials;
 pub mod discovery;
 mod error;
+pub mod id_token;
 pub mod login;
 pub mod loopback;
 pub mod oauth;

@@ -4,7 +4,7 @@
 //! Every request goes through [`crate::http::oauth_request`], so `oauth2` uses fhirdl's single
 //! reqwest client (same TLS stack, same-origin redirects, same redacted tracing).
 
-use super::credentials::{fhir_user_from_id_token, Credentials};
+use super::credentials::{Credentials, LaunchContext};
 use super::discovery::Discovery;
 use crate::datetime::now_unix;
 use crate::error::{Failure, Kind};
@@ -33,6 +33,9 @@ pub struct SmartFields {
     pub encounter: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<Secret>,
+    /// SMART App Launch 2.2 context; none is required, all are kept.
+    #[serde(flatten)]
+    pub launch: LaunchContext,
 }
 
 impl ExtraTokenFields for SmartFields {}
@@ -104,16 +107,18 @@ pub fn credentials_from(
             previous.and_then(|p| p.refresh_token_issued_at),
         ),
     };
-    let fhir_user = extra
-        .id_token
-        .as_ref()
-        .and_then(|t| fhir_user_from_id_token(t.expose()))
-        .or_else(|| previous.and_then(|p| p.fhir_user.clone()));
+    // The id_token is read only once validated (at sign-in, `auth::id_token`); a refresh keeps
+    // the fhirUser and patient of the sign-in.
+    let fhir_user = previous.and_then(|p| p.fhir_user.clone());
     let patient = extra
         .patient
         .clone()
-        .or_else(|| previous.and_then(|p| p.patient.clone()))
-        .or_else(|| fhir_user.as_deref().and_then(patient_from_fhir_user));
+        .or_else(|| previous.and_then(|p| p.patient.clone()));
+    let launch = if extra.launch.is_empty() {
+        previous.map(|p| p.launch.clone()).unwrap_or_default()
+    } else {
+        extra.launch.clone()
+    };
     Credentials {
         access_token: Secret::new(resp.access_token().secret().clone()),
         expires_at: resp
@@ -128,6 +133,8 @@ pub fn credentials_from(
             .clone()
             .or_else(|| previous.and_then(|p| p.encounter.clone())),
         fhir_user,
+        user_name: previous.and_then(|p| p.user_name.clone()),
+        launch,
         client_secret: client_secret.or_else(|| previous.and_then(|p| p.client_secret.clone())),
         signed_in_at: previous.map_or(now, |p| p.signed_in_at),
     }
@@ -263,33 +270,16 @@ pub async fn revoke(
         TokenKind::Access => "access_token",
         TokenKind::Refresh => "refresh_token",
     };
-    let mut form: Vec<(&str, &str)> = vec![("token", token.expose()), ("token_type_hint", hint)];
-    let mut req = http
-        .client()
-        .post(url.clone())
-        .header(reqwest::header::ACCEPT, "application/json");
-    match client_secret {
-        Some(secret) if basic_auth => {
-            let enc =
-                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-            req = req.basic_auth(enc(client_id), Some(enc(secret.expose())));
-        }
-        Some(secret) => {
-            form.push(("client_id", client_id));
-            form.push(("client_secret", secret.expose()));
-        }
-        None => form.push(("client_id", client_id)),
-    }
-    let req = req
-        .form(&form)
-        .build()
-        .context("cannot build the revocation request")?;
-    let resp = http.send(req).await.map_err(|e| {
-        anyhow::anyhow!(
-            "cannot reach the revocation endpoint {shown}: {}",
-            crate::http::describe_reqwest(&e)
-        )
-    })?;
+    let client = ClientAuth {
+        client_id,
+        client_secret,
+        basic_auth,
+    };
+    let form = [("token", token.expose()), ("token_type_hint", hint)];
+    let resp = client
+        .post(http, &url, &form)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach the revocation endpoint {shown}: {e}"))?;
     let status = resp.status();
     if status.is_success() {
         return Ok(());
@@ -306,6 +296,96 @@ pub async fn revoke(
         "the revocation endpoint {shown} answered HTTP {}{code}",
         status.as_u16()
     )
+}
+
+/// How the client authenticates at the token, revocation and introspection endpoints.
+pub struct ClientAuth<'a> {
+    pub client_id: &'a str,
+    pub client_secret: Option<&'a Secret>,
+    /// `client_secret_basic` rather than `client_secret_post`.
+    pub basic_auth: bool,
+}
+
+impl ClientAuth<'_> {
+    /// POSTs `form` with the client's authentication added; the error says only what failed
+    /// on the way (never the form, which holds a token).
+    async fn post(
+        &self,
+        http: &Http,
+        url: &Url,
+        form: &[(&str, &str)],
+    ) -> std::result::Result<reqwest::Response, String> {
+        let mut form = form.to_vec();
+        let mut req = http
+            .client()
+            .post(url.clone())
+            .header(reqwest::header::ACCEPT, "application/json");
+        match self.client_secret {
+            Some(secret) if self.basic_auth => {
+                let enc = |s: &str| {
+                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                };
+                req = req.basic_auth(enc(self.client_id), Some(enc(secret.expose())));
+            }
+            Some(secret) => {
+                form.push(("client_id", self.client_id));
+                form.push(("client_secret", secret.expose()));
+            }
+            None => form.push(("client_id", self.client_id)),
+        }
+        let req = req
+            .form(&form)
+            .build()
+            .map_err(|e| format!("cannot build the request: {e}"))?;
+        http.send(req)
+            .await
+            .map_err(|e| crate::http::describe_reqwest(&e))
+    }
+}
+
+/// What RFC 7662 token introspection says about a token (the fields fhirdl shows).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Introspection {
+    #[serde(default)]
+    pub active: bool,
+    #[serde(default)]
+    pub scope: Option<String>,
+    #[serde(default)]
+    pub exp: Option<i64>,
+    #[serde(default)]
+    pub patient: Option<String>,
+}
+
+/// Asks the introspection endpoint (RFC 7662) about `token`.
+pub async fn introspect(
+    http: &Http,
+    endpoint: &str,
+    client: &ClientAuth<'_>,
+    token: &Secret,
+) -> Result<Introspection> {
+    let url = Url::parse(endpoint).context("the introspection endpoint is not a valid URL")?;
+    let shown = redact_url(&url);
+    let form = [
+        ("token", token.expose()),
+        ("token_type_hint", "access_token"),
+    ];
+    let resp = client
+        .post(http, &url, &form)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach the introspection endpoint {shown}: {e}"))?;
+    let status = resp.status();
+    let body = crate::http::read_capped(resp, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    if !status.is_success() {
+        anyhow::bail!(
+            "the introspection endpoint {shown} answered HTTP {}",
+            status.as_u16()
+        );
+    }
+    serde_json::from_slice(&body).map_err(|_| {
+        anyhow::anyhow!("the introspection endpoint {shown} answered something that is not an introspection response")
+    })
 }
 
 #[cfg(test)]

@@ -198,6 +198,8 @@ mod tests {
             patient: Some("p1".into()),
             encounter: None,
             fhir_user: None,
+            user_name: None,
+            launch: Default::default(),
             client_secret: None,
             signed_in_at: 1,
         }

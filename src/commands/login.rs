@@ -3,6 +3,7 @@
 
 use super::Ctx;
 use crate::auth::discovery::discover;
+use crate::auth::id_token::SignatureCheck;
 use crate::auth::login::{sign_in, Mode, SignIn};
 use crate::auth::scopes::default_scopes;
 use crate::cli::LoginArgs;
@@ -24,11 +25,15 @@ pub struct LoginReport {
     pub fhir_version: Option<String>,
     pub patient: Option<String>,
     pub patient_name: Option<String>,
+    /// Who signed in, when not the patient: "Pat Proxy (RelatedPerson)".
+    pub signed_in_as: Option<String>,
     pub scope: String,
     pub expires_at: Option<String>,
     pub refresh_token: bool,
     pub credential_store: String,
     pub redirect_uri: String,
+    /// How the id_token was checked, in words (`None`: the server sent none).
+    pub id_token: Option<String>,
     pub warnings: Vec<String>,
 }
 
@@ -51,19 +56,22 @@ pub fn print_report(ctx: &Ctx, r: &LoginReport) {
         (None, Some(id)) => format!("Patient/{id}"),
         _ => "an unknown patient".into(),
     };
-    ctx.ui.success(&format!(
-        "Signed in as {who}; saved as profile '{}'",
-        r.profile
-    ));
+    let headline = match &r.signed_in_as {
+        Some(proxy) => format!("Signed in as {proxy} for {who}"),
+        None => format!("Signed in as {who}"),
+    };
+    ctx.ui
+        .success(&format!("{headline}; saved as profile '{}'", r.profile));
     for w in &r.warnings {
         ctx.ui.warn(w);
     }
     ctx.ui.out(&format!(
-        "profile:       {}\nFHIR base:     {}\npatient:       {}\nscopes:        {}\ntoken expires: {}\nrefresh token: {}\ncredentials:   {}",
+        "profile:       {}\nFHIR base:     {}\npatient:       {}\nscopes:        {}\nid_token:      {}\ntoken expires: {}\nrefresh token: {}\ncredentials:   {}",
         r.profile,
         r.fhir_base,
         who,
         r.scope,
+        r.id_token.as_deref().unwrap_or("none sent"),
         r.expires_at.as_deref().unwrap_or("not stated by the server"),
         if r.refresh_token { "held (stays signed in)" } else { "none (sign in again when the token expires)" },
         r.credential_store
@@ -128,7 +136,13 @@ pub async fn login(
     };
 
     ui.info(&format!("Discovering how to sign in at {base}…"));
-    let discovery = discover(&ctx.http, &base).await?;
+    let mut discovery = discover(&ctx.http, &base).await?;
+    // The id_token keys cached by the last sign-in serve while the server names them.
+    if let Some(old) = &profile.discovery {
+        if old.jwks_uri == discovery.jwks_uri {
+            discovery.jwks = old.jwks.clone();
+        }
+    }
     let scope = profile
         .scope
         .clone()
@@ -151,6 +165,25 @@ pub async fn login(
     )
     .await?;
 
+    if let Some(jwks) = &signed.fresh_jwks {
+        discovery.jwks = Some(jwks.clone());
+    }
+    let mut warnings = signed.warnings.clone();
+    // One profile per patient: a proxy who signs in again for another patient gets a profile
+    // (and an export folder) of its own instead of mixing two records.
+    let mut name = name;
+    let new_patient = signed.credentials.patient.as_deref();
+    let old_patient = previous.as_ref().and_then(|c| c.patient.as_deref());
+    if let (Some(new), Some(old)) = (new_patient, old_patient) {
+        if new != old {
+            let other = per_patient_name(&name, new);
+            warnings.push(format!(
+                "profile '{name}' is for Patient/{old}; this sign-in is for Patient/{new}, so it is saved as profile '{other}' (use --profile {other} for it)"
+            ));
+            name = other;
+            profile.out_dir = None;
+        }
+    }
     // Tokens first, then the profile that points at them.
     store.save(&name, &signed.credentials).await?;
     profile.discovery = Some(discovery.clone());
@@ -162,7 +195,6 @@ pub async fn login(
     cfg.save(&ctx.settings.paths.config_file())?;
 
     let creds = &signed.credentials;
-    let mut warnings = signed.warnings.clone();
     let mut name_of_patient = None;
     if let Some(pid) = &creds.patient {
         let fhir = crate::connect::fhir_client(
@@ -186,13 +218,39 @@ pub async fn login(
         fhir_version: discovery.fhir_version.as_deref().map(FhirRelease::display),
         patient: creds.patient.clone(),
         patient_name: name_of_patient,
+        signed_in_as: creds.proxy(),
         scope: creds.scope.clone(),
         expires_at: creds.expires_at.map(unix_to_rfc3339),
         refresh_token: creds.refresh_token.is_some(),
         credential_store: store.describe(),
         redirect_uri: signed.redirect_uri,
+        id_token: signed.id_token.as_ref().map(describe_id_token),
         warnings,
     })
+}
+
+/// `kids` + patient `123` → `kids-123` (FHIR ids fit profile names once cut to length).
+fn per_patient_name(name: &str, patient: &str) -> String {
+    let id: String = patient
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.'))
+        .take(64usize.saturating_sub(name.len() + 1))
+        .collect();
+    format!("{name}-{id}")
+}
+
+fn describe_id_token(check: &SignatureCheck) -> String {
+    match check {
+        SignatureCheck::Verified { alg, kid } => format!(
+            "validated (signature {alg}{}, issuer, audience, expiry, nonce)",
+            kid.as_deref()
+                .map(|k| format!(" with key {}", crate::sanitize::clean(k)))
+                .unwrap_or_default()
+        ),
+        SignatureCheck::NoJwksUri => {
+            "validated (issuer, audience, expiry, nonce; the server publishes no keys to check its signature)".into()
+        }
+    }
 }
 
 /// The confidential client's secret: FHIRDL_CLIENT_SECRET, the one kept from the last sign-in,

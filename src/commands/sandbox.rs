@@ -4,7 +4,7 @@
 use super::Ctx;
 use crate::cli::{SandboxArgs, SandboxBrowserArgs};
 use crate::error::{Failure, Kind};
-use crate::sandbox::browser::{sign_in, Consent};
+use crate::sandbox::browser::{sign_in_with, Choices, Consent};
 use crate::sandbox::{FhirFlavor, Sandbox, SandboxConfig};
 use anyhow::Result;
 use serde_json::json;
@@ -113,7 +113,11 @@ pub async fn browser(args: &SandboxBrowserArgs) -> Result<()> {
     } else {
         Consent::Allow
     };
-    let outcome = sign_in(&url, &args.user, &args.password, consent).await?;
+    let choices = Choices {
+        patient: args.patient.clone(),
+        grant: (!args.grant.is_empty()).then(|| args.grant.join(" ")),
+    };
+    let outcome = sign_in_with(&url, &args.user, &args.password, consent, &choices).await?;
     if outcome.status >= 400 {
         anyhow::bail!("the last page answered HTTP {}", outcome.status);
     }

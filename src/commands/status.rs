@@ -1,6 +1,7 @@
 //! `fhirdl status`: what each profile is signed in as, and whether the sign-in still works.
 
 use super::Ctx;
+use crate::auth::credentials::LaunchContext;
 use crate::cli::StatusArgs;
 use crate::config::{self, Profile};
 use crate::datetime::{human_duration, now_unix, unix_to_rfc3339};
@@ -23,6 +24,12 @@ struct ProfileStatus {
     patient: Option<String>,
     patient_name: Option<String>,
     fhir_user: Option<String>,
+    /// Who signed in, when not the patient (a proxy): "Pat Proxy (RelatedPerson)".
+    signed_in_as: Option<String>,
+    encounter: Option<String>,
+    /// SMART 2.2 token-response context (`need_patient_banner`, `smart_style_url`, `intent`,
+    /// `tenant`, `fhirContext`), as the server sent it.
+    launch_context: LaunchContext,
     scope: Option<String>,
     access_token_expires_at: Option<String>,
     access_token_expires_in_seconds: Option<i64>,
@@ -119,6 +126,9 @@ async fn status_of(
         patient: None,
         patient_name: None,
         fhir_user: None,
+        signed_in_as: None,
+        encounter: None,
+        launch_context: LaunchContext::default(),
         scope: None,
         access_token_expires_at: None,
         access_token_expires_in_seconds: None,
@@ -174,6 +184,9 @@ async fn status_of(
     s.signed_in = true;
     s.patient = creds.patient.clone();
     s.fhir_user = creds.fhir_user.clone();
+    s.signed_in_as = creds.proxy();
+    s.encounter = creds.encounter.clone();
+    s.launch_context = creds.launch.clone();
     s.scope = Some(creds.scope.clone());
     s.access_token_expires_at = creds.expires_at.map(unix_to_rfc3339);
     s.access_token_expires_in_seconds = creds.expires_in();
@@ -252,6 +265,9 @@ fn render(s: &ProfileStatus) -> String {
             _ => "unknown".into(),
         };
         line("patient:", who);
+        if let Some(proxy) = &s.signed_in_as {
+            line("signed in as:", format!("{proxy}, for this patient"));
+        }
         line("scopes:", s.scope.clone().unwrap_or_default());
         let expiry = match (
             &s.access_token_expires_at,

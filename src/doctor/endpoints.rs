@@ -1,11 +1,12 @@
 //! Step 5 of `fhirdl doctor`: the OAuth endpoints answer, and the server's clock agrees with
-//! ours. The authorize endpoint gets a well-formed request it will show a login page for; the
+//! ours (and, for step 4, the id_token signing keys can be read). The authorize endpoint gets a well-formed request it will show a login page for; the
 //! token endpoint gets a deliberately invalid authorization code and must answer with an OAuth
 //! error, which proves it is alive without signing anyone in. No token or secret is sent.
 
 use super::answer::fetch;
 use super::{ms_text, Check, Target};
 use crate::auth::discovery::Discovery;
+use crate::auth::id_token::{fetch_jwks, ACCEPTED_ALGS};
 use crate::http::{redact_url, Http};
 use rand::Rng as _;
 use reqwest::header::{ACCEPT, LOCATION};
@@ -234,6 +235,72 @@ fn random_token() -> String {
     // 32 bytes: 43 characters, the length RFC 7636 requires of a code challenge.
     let bytes: [u8; 32] = rand::thread_rng().gen();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The id_token signing keys: the server signs with an algorithm fhirdl accepts, and its
+/// `jwks_uri` answers with a usable key set (what every sign-in checks the id_token against).
+pub(super) async fn id_token_keys(http: &Http, d: &Discovery) -> Check {
+    let accepted: Vec<String> = ACCEPTED_ALGS.iter().map(|a| format!("{a:?}")).collect();
+    let offered = &d.id_token_algs;
+    if !offered.is_empty() && !offered.iter().any(|a| accepted.contains(a)) {
+        return Check::fail(
+            "id_token_keys",
+            format!(
+                "the server signs id_tokens with {} only, which fhirdl does not accept",
+                offered.join(", ")
+            ),
+            "fhirdl accepts RS256, ES256 and the other public-key algorithms: tell the provider",
+        )
+        .figure("algorithms", offered);
+    }
+    let Some(uri) = &d.jwks_uri else {
+        return Check::warn(
+            "id_token_keys",
+            "the server publishes no jwks_uri: id_token signatures cannot be checked (issuer, audience, expiry and nonce still are)",
+            "sign-in still works; a provider that signs id_tokens should publish its keys",
+        )
+        .figure("jwks_uri", Value::Null);
+    };
+    match fetch_jwks(http, uri).await {
+        Ok((set, _)) => {
+            let keys: Vec<String> = set
+                .keys
+                .iter()
+                .map(|k| {
+                    let alg = k
+                        .common
+                        .key_algorithm
+                        .map_or_else(|| "?".to_string(), |a| format!("{a:?}"));
+                    match &k.common.key_id {
+                        Some(kid) => format!("{alg} {}", crate::sanitize::clean(kid)),
+                        None => alg,
+                    }
+                })
+                .collect();
+            let algs = if offered.is_empty() {
+                "not stated".to_string()
+            } else {
+                offered.join(", ")
+            };
+            let shown =
+                Url::parse(uri).map_or_else(|_| crate::sanitize::clean(uri), |u| redact_url(&u));
+            Check::ok(
+                "id_token_keys",
+                format!(
+                    "{} key(s) at {shown} ({}); id_token algorithms: {algs}",
+                    keys.len(),
+                    keys.join(", ")
+                ),
+            )
+            .figure("keys", &keys)
+            .figure("algorithms", offered)
+        }
+        Err(e) => Check::fail(
+            "id_token_keys",
+            format!("{e:#}"),
+            "sign-in fails while the keys cannot be read: try again later, or tell the provider",
+        ),
+    }
 }
 
 #[cfg(test)]

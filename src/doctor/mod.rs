@@ -4,11 +4,13 @@
 //! This file owns the check model ([`Check`], [`Checks`]), the order and dependencies of the
 //! checks ([`CATALOG`], [`Checks::blocker`]), the runner and the rendering (table and JSON). The
 //! checks themselves live in `local` (this computer), `network` (DNS, TCP, TLS), `server`
-//! (metadata, SMART discovery), `endpoints` (OAuth endpoints, clock skew) and `session` (a
-//! signed-in profile). Nothing here prints; `commands::doctor` does.
+//! (metadata, SMART discovery), `endpoints` (OAuth endpoints, clock skew, id_token keys),
+//! `session` (a signed-in profile) and `lifetime` (how long that sign-in lasts). Nothing here
+//! prints; `commands::doctor` does.
 
 mod answer;
 pub mod endpoints;
+mod lifetime;
 pub mod local;
 pub mod network;
 pub mod server;
@@ -38,12 +40,15 @@ pub const CATALOG: &[(&str, u8, &str)] = &[
     ("pkce", 4, "PKCE S256"),
     ("scopes_supported", 4, "scopes offered"),
     ("revocation", 4, "revocation endpoint"),
+    ("id_token_keys", 4, "id_token signing keys"),
     ("authorize_endpoint", 5, "authorize endpoint"),
     ("token_endpoint", 5, "token endpoint"),
     ("clock_skew", 5, "server clock skew"),
     ("signed_in", 6, "signed in"),
     ("access_token", 6, "access token"),
+    ("introspection", 6, "token introspection"),
     ("refresh_token", 6, "refresh token"),
+    ("last_sync", 6, "last sync"),
     ("scopes_granted", 6, "granted scopes"),
     ("type_probes", 6, "resource types"),
     ("redirect_uri", 7, "redirect URI"),

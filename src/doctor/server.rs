@@ -46,6 +46,13 @@ pub async fn run(checks: &mut Checks, http: &Http, target: &Target) -> ServerFac
         }
     }
     discovery_details(checks, facts.discovery.as_ref());
+    match (checks.blocker(&["smart_discovery"]), &facts.discovery) {
+        (None, Some(d)) => checks.push(endpoints::id_token_keys(http, d).await),
+        (because, _) => checks.push(Check::blocked(
+            "id_token_keys",
+            because.unwrap_or_else(|| "because SMART discovery found nothing".into()),
+        )),
+    }
 
     let client_id = target
         .profile

@@ -1,17 +1,20 @@
 //! Step 6 of `fhirdl doctor`: a signed-in profile. Credentials held, the access token accepted
 //! (a live `Patient/<id>` read through [`Session`] and [`FhirClient`], which refresh as needed),
-//! the refresh token and its age against the provider's known limit, granted against needed
-//! scopes, and one `_count=1` search per resource type with a `patient` search parameter.
+//! how long the sign-in lasts (introspection, refresh token, last sync: `lifetime`), granted
+//! against needed scopes, and one `_count=1` search per granted resource type with a `patient`
+//! search parameter.
 //!
 //! Only statuses, latencies and counts are kept: no resource content, and the patient id only
 //! as [`patient_hash`] (also in the HTTP trace, where the sink masks it).
 
+use super::lifetime::{introspection_check, last_sync_check, refresh_check};
 use super::server::ServerFacts;
 use super::{ms_text, Check, Checks, Target};
 use crate::auth::credentials::Credentials;
+use crate::auth::scopes::{search_access, SearchAccess};
 use crate::config::Paths;
 use crate::config::Profile;
-use crate::datetime::{human_duration, now_unix, unix_to_rfc3339};
+use crate::datetime::{human_duration, unix_to_rfc3339};
 use crate::exit::hint_of;
 use crate::fhir::client::FhirClient;
 use crate::http::Http;
@@ -23,7 +26,9 @@ use std::time::Instant;
 const SESSION_CHECKS: &[&str] = &[
     "signed_in",
     "access_token",
+    "introspection",
     "refresh_token",
+    "last_sync",
     "scopes_granted",
     "type_probes",
 ];
@@ -96,11 +101,13 @@ pub async fn run(
         Some(f) => f.session().credentials().await,
         None => creds.clone(),
     };
+    checks.push(introspection_check(http, name, profile, &after, facts).await);
     checks.push(refresh_check(name, profile, &after));
+    checks.push(last_sync_check(name, profile, paths));
     checks.push(scopes_check(profile, &after, facts));
     match (&fhir, &after.patient) {
         (Some(f), Some(pid)) => {
-            let check = probe_types(f, pid, facts.metadata.as_ref()).await;
+            let check = probe_types(f, pid, facts.metadata.as_ref(), &after.scope).await;
             checks.push(check);
         }
         _ => {
@@ -191,48 +198,6 @@ async fn token_check(
     }
 }
 
-fn refresh_check(name: &str, profile: &Profile, creds: &Credentials) -> Check {
-    let login_hint = format!("run: fhirdl login --profile {name}");
-    if creds.refresh_token.is_none() {
-        return Check::warn(
-            "refresh_token",
-            "none held: offline access was not granted, so you must sign in again when the access token expires",
-            login_hint,
-        )
-        .figure("held", false);
-    }
-    let max_hours = profile
-        .provider
-        .as_deref()
-        .and_then(crate::providers::find)
-        .and_then(|p| p.refresh_token_max_age_hours);
-    let age = creds.refresh_token_issued_at.map(|t| now_unix() - t);
-    let age_text = age
-        .map(|a| format!("held for {}", human_duration(a)))
-        .unwrap_or_else(|| "held (age unknown)".into());
-    let check = match (age, max_hours) {
-        (Some(a), Some(h)) if a >= i64::from(h) * 3600 => Check::fail(
-            "refresh_token",
-            format!("{age_text}; this provider's refresh tokens expire after {h} h unused"),
-            login_hint,
-        ),
-        (Some(a), Some(h)) if a >= i64::from(h) * 3600 * 3 / 4 => Check::warn(
-            "refresh_token",
-            format!("{age_text}; this provider's refresh tokens expire after {h} h unused"),
-            "run any fhirdl command that contacts the provider (or your backup) soon: it renews the refresh token",
-        ),
-        (_, Some(h)) => Check::ok(
-            "refresh_token",
-            format!("{age_text} (this provider's limit: {h} h unused)"),
-        ),
-        (_, None) => Check::ok("refresh_token", age_text),
-    };
-    check
-        .figure("held", true)
-        .figure("age_seconds", age)
-        .figure("max_age_hours", max_hours)
-}
-
 fn scopes_check(profile: &Profile, creds: &Credentials, facts: &ServerFacts) -> Check {
     let discovery = facts.discovery.as_ref().or(profile.discovery.as_ref());
     let needed = profile
@@ -314,17 +279,28 @@ pub fn patient_types(metadata: &Value) -> Vec<String> {
     out
 }
 
-async fn probe_types(fhir: &FhirClient, pid: &str, metadata: Option<&Value>) -> Check {
-    let types = metadata.map(patient_types).unwrap_or_default();
-    if types.is_empty() {
+/// Searches each type the sign-in granted as sync would (a type granted only through granular
+/// scopes with its first granted query); types not granted are named, not probed.
+async fn probe_types(fhir: &FhirClient, pid: &str, metadata: Option<&Value>, scope: &str) -> Check {
+    let all = metadata.map(patient_types).unwrap_or_default();
+    if all.is_empty() {
         return Check::not_applicable(
             "type_probes",
             "because the CapabilityStatement lists no type with a patient search parameter",
         );
     }
+    let (types, not_granted): (Vec<String>, Vec<String>) = all
+        .into_iter()
+        .partition(|t| search_access(scope, t) != SearchAccess::None);
     use futures_util::StreamExt as _;
     let probes: Vec<Probe> = futures_util::stream::iter(types.iter())
-        .map(|t| probe(fhir, t, pid))
+        .map(|t| {
+            let query = match search_access(scope, t) {
+                SearchAccess::Only(queries) => queries.into_iter().next().unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            probe(fhir, t, pid, query)
+        })
         .buffered(PROBE_PARALLELISM)
         .collect()
         .await;
@@ -361,6 +337,12 @@ async fn probe_types(fhir: &FhirClient, pid: &str, metadata: Option<&Value>) -> 
     if !broken.is_empty() {
         detail.push_str(&format!("; failed: {}", broken.join(", ")));
     }
+    if !not_granted.is_empty() {
+        detail.push_str(&format!(
+            "; not granted at sign-in (not searched): {}",
+            not_granted.join(", ")
+        ));
+    }
     let check = if !broken.is_empty() {
         Check::fail(
             "type_probes",
@@ -376,16 +358,24 @@ async fn probe_types(fhir: &FhirClient, pid: &str, metadata: Option<&Value>) -> 
     } else {
         Check::ok("type_probes", detail)
     };
-    check.figure("probes", &probes)
+    check
+        .figure("probes", &probes)
+        .figure("not_granted", &not_granted)
 }
 
-async fn probe(fhir: &FhirClient, resource_type: &str, pid: &str) -> Probe {
+async fn probe(
+    fhir: &FhirClient,
+    resource_type: &str,
+    pid: &str,
+    query: Vec<(String, String)>,
+) -> Probe {
     let mut url = fhir.base().clone();
     if let Ok(mut segs) = url.path_segments_mut() {
         segs.pop_if_empty().push(resource_type);
     }
     url.query_pairs_mut()
         .append_pair("patient", pid)
+        .extend_pairs(query)
         .append_pair("_count", "1");
     let started = Instant::now();
     let result = fhir.get(&url).await;
@@ -427,62 +417,6 @@ fn scrub(text: &str, pid: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    fn creds(refresh_age_hours: Option<i64>) -> Credentials {
-        Credentials {
-            access_token: crate::secret::Secret::new("a"),
-            expires_at: None,
-            refresh_token: refresh_age_hours.map(|_| crate::secret::Secret::new("r")),
-            refresh_token_issued_at: refresh_age_hours.map(|h| now_unix() - h * 3600),
-            scope: "launch/patient offline_access patient/*.rs".into(),
-            patient: Some("pt-1".into()),
-            encounter: None,
-            fhir_user: None,
-            client_secret: None,
-            signed_in_at: 0,
-        }
-    }
-
-    fn profile(provider: Option<&str>) -> Profile {
-        Profile {
-            provider: provider.map(str::to_string),
-            fhir_base: "https://a.example/fhir".into(),
-            client_id: "app".into(),
-            confidential: false,
-            scope: None,
-            send_aud: true,
-            redirect: Default::default(),
-            credential_store: crate::auth::store::StoreKind::File,
-            out_dir: None,
-            discovery: None,
-        }
-    }
-
-    #[test]
-    fn refresh_token_age_against_the_providers_limit() {
-        use crate::doctor::Status;
-        let nextgen = profile(Some("nextgen-enterprise-r4"));
-        assert_eq!(
-            refresh_check("p", &nextgen, &creds(Some(2))).status,
-            Status::Ok
-        );
-        let near = refresh_check("p", &nextgen, &creds(Some(37)));
-        assert_eq!(near.status, Status::Warn);
-        assert!(near.detail.contains("48 h"), "{}", near.detail);
-        assert_eq!(
-            refresh_check("p", &nextgen, &creds(Some(49))).status,
-            Status::Fail
-        );
-        // No known limit: any age is fine.
-        assert_eq!(
-            refresh_check("p", &profile(None), &creds(Some(500))).status,
-            Status::Ok
-        );
-        assert_eq!(
-            refresh_check("p", &nextgen, &creds(None)).status,
-            Status::Warn
-        );
-    }
 
     #[test]
     fn errors_never_quote_the_patient_id() {

@@ -35,7 +35,7 @@ pub(super) async fn post(State(shared): State<Arc<Shared>>, body: Bytes) -> Resp
         return html::error("The sign-in form was incomplete.");
     };
     match params.get("decision") {
-        Ok(Some(decision)) => decide(&shared, txn, decision),
+        Ok(Some(decision)) => decide(&shared, txn, decision, &params),
         Ok(None) => sign_in(&shared, txn, &params),
         Err(_) => html::error("The consent form was sent twice in one request."),
     }
@@ -185,6 +185,8 @@ fn validate(shared: &Shared, params: &Params) -> Result<AuthRequest, Rejection> 
         code_challenge: code_challenge.to_owned(),
         requested_scope: requested.to_owned(),
         granted_scope,
+        nonce: get("nonce").map(str::to_owned),
+        proxy: None,
     })
 }
 
@@ -212,7 +214,24 @@ fn sign_in(shared: &Shared, txn: &str, params: &Params) -> Response {
     let password = params.get("password").ok().flatten().unwrap_or_default();
     let user = shared
         .user(username)
-        .filter(|u| crypto::constant_time_eq(&u.password, password));
+        .filter(|u| crypto::constant_time_eq(&u.password, password))
+        .map(|u| (u.username.clone(), u.display_name.clone(), Vec::new()));
+    let proxy = &shared.proxy;
+    let user = user.or_else(|| {
+        (proxy.username == username && crypto::constant_time_eq(&proxy.password, password)).then(
+            || {
+                let patients = proxy
+                    .patients
+                    .iter()
+                    .filter_map(|id| {
+                        let u = shared.users.iter().find(|u| &u.patient_id == id)?;
+                        Some((u.patient_id.clone(), u.display_name.clone()))
+                    })
+                    .collect();
+                (proxy.username.clone(), proxy.display_name.clone(), patients)
+            },
+        )
+    });
     let mut auth = shared.auth();
     let Some(transaction) = auth.transaction(txn) else {
         return html::error("This sign-in page has expired.");
@@ -220,35 +239,57 @@ fn sign_in(shared: &Shared, txn: &str, params: &Params) -> Response {
     let client_id = transaction.request.client_id.clone();
     match user {
         None => html::login(txn, &client_id, Some("Wrong username or password.")),
-        Some(user) => {
-            transaction.signed_in = Some(user.username.clone());
-            html::consent(
+        Some((username, display_name, patients)) => {
+            transaction.signed_in = Some(username);
+            html::consent(&html::Consent {
                 txn,
-                &client_id,
-                &user.display_name,
-                &transaction.request.requested_scope,
-            )
+                client_id: &client_id,
+                user_name: &display_name,
+                requested: &transaction.request.requested_scope,
+                scopes: &transaction.request.granted_scope,
+                patients: &patients,
+            })
         }
     }
 }
 
-/// POST with txn + decision.
-fn decide(shared: &Shared, txn: &str, decision: &str) -> Response {
+/// POST with txn + decision, and for Allow the scopes granted (`grant`, a subset of those
+/// asked for, granular ones included) and, for a proxy, the `patient` chosen.
+fn decide(shared: &Shared, txn: &str, decision: &str, params: &Params) -> Response {
     if decision != "allow" && decision != "deny" {
         return html::error("Unknown consent decision.");
     }
     let Some(transaction) = shared.auth().finish_transaction(txn) else {
         return html::error("This consent page has expired.");
     };
-    let request = transaction.request;
-    let patient = transaction
-        .signed_in
-        .as_deref()
-        .and_then(|name| shared.user(name))
-        .map(|user| user.patient_id.clone());
+    let mut request = transaction.request;
+    let signed_in = transaction.signed_in.as_deref();
+    let chosen = params.get("patient").ok().flatten();
+    let proxy = &shared.proxy;
+    let patient = match signed_in {
+        Some(name) if name == proxy.username => {
+            request.proxy = Some(name.to_owned());
+            match chosen {
+                Some(id) if proxy.patients.iter().any(|p| p == id) => Some(id.to_owned()),
+                Some(_) => return html::error("That patient is not one you may act for."),
+                None => proxy.patients.first().cloned(),
+            }
+        }
+        Some(name) => shared.user(name).map(|user| user.patient_id.clone()),
+        None => None,
+    };
     let Some(patient) = patient else {
         return html::error("Sign in before answering the consent page.");
     };
+    if let Ok(Some(grant)) = params.get("grant") {
+        if !grant
+            .split_whitespace()
+            .all(|s| scopes::narrows(s, &request.granted_scope))
+        {
+            return html::error("Only scopes the app asked for (or narrower ones) can be granted.");
+        }
+        request.granted_scope = grant.split_whitespace().collect::<Vec<_>>().join(" ");
+    }
     if decision == "allow" {
         return grant_code(shared, &request, &patient);
     }

@@ -42,6 +42,33 @@ pub async fn sign_in(
     password: &str,
     consent: Consent,
 ) -> anyhow::Result<BrowserOutcome> {
+    sign_in_with(
+        authorize_url,
+        username,
+        password,
+        consent,
+        &Choices::default(),
+    )
+    .await
+}
+
+/// What the user picks on the consent page besides Allow or Deny.
+#[derive(Clone, Debug, Default)]
+pub struct Choices {
+    /// The patient a proxy acts for (`None`: the page's first).
+    pub patient: Option<String>,
+    /// Grant only these scopes, space separated (`None`: all offered).
+    pub grant: Option<String>,
+}
+
+/// [`sign_in`] with choices made on the consent page.
+pub async fn sign_in_with(
+    authorize_url: &Url,
+    username: &str,
+    password: &str,
+    consent: Consent,
+    choices: &Choices,
+) -> anyhow::Result<BrowserOutcome> {
     let client = Client::builder()
         .redirect(Policy::none())
         .timeout(Duration::from_secs(30))
@@ -72,6 +99,12 @@ pub async fn sign_in(
             Consent::Deny => "deny",
         };
         fields.push(("decision".to_owned(), decision.to_owned()));
+        if let Some(patient) = &choices.patient {
+            fields.push(("patient".to_owned(), patient.clone()));
+        }
+        if let Some(grant) = &choices.grant {
+            fields.push(("grant".to_owned(), grant.clone()));
+        }
         page = navigate(
             &client,
             client.post(form.action.clone()).form(&fields),

@@ -203,6 +203,12 @@ fn read_resource(
             "this resource belongs to another patient",
         ));
     }
+    let shared_type = shared.kind_of(resource_type) == Some(TypeKind::Shared);
+    if !shared_type && !super::search::readable_by_id(&access.scope, &stored) {
+        return Err(FhirError::forbidden(format!(
+            "the granted scopes do not cover {resource_type}/{id}"
+        )));
+    }
     let mut response = match &stored.content {
         Some((content_type, bytes)) if !wants_fhir_json(headers) => (
             StatusCode::OK,
@@ -352,10 +358,13 @@ pub(super) async fn smart_configuration(State(shared): State<Arc<Shared>>) -> Re
         "issuer": shared.issuer,
         "authorization_endpoint": format!("{}/oauth/authorize", shared.issuer),
         "token_endpoint": format!("{}/oauth/token", shared.issuer),
+        "jwks_uri": format!("{}/oauth/jwks", shared.issuer),
+        "introspection_endpoint": format!("{}/oauth/introspect", shared.issuer),
         "token_endpoint_auth_methods_supported": config.token_auth_methods,
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "scopes_supported": scopes,
         "response_types_supported": ["code"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         "code_challenge_methods_supported": ["S256"],
         "capabilities": capabilities,
     });

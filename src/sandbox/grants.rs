@@ -25,6 +25,10 @@ pub(super) struct AuthRequest {
     pub requested_scope: String,
     /// The scope the code will grant, space separated.
     pub granted_scope: String,
+    /// OpenID Connect `nonce`, repeated in the id_token.
+    pub nonce: Option<String>,
+    /// The username of the proxy (parent, caregiver) who signed in for the patient.
+    pub proxy: Option<String>,
 }
 
 #[derive(Debug)]
@@ -42,6 +46,8 @@ pub(super) struct CodeGrant {
     pub code_challenge: String,
     pub patient: String,
     pub scope: String,
+    pub nonce: Option<String>,
+    pub proxy: Option<String>,
     issued: Instant,
     used: bool,
     grant: u64,
@@ -65,6 +71,14 @@ pub(super) struct AccessGrant {
     grant: u64,
 }
 
+impl AccessGrant {
+    /// Seconds until the token expires (`None`: it never does).
+    pub(super) fn seconds_left(&self) -> Option<u64> {
+        self.expires_at
+            .map(|at| at.saturating_duration_since(Instant::now()).as_secs())
+    }
+}
+
 #[derive(Clone, Debug)]
 pub(super) struct RefreshGrant {
     pub client_id: String,
@@ -72,6 +86,8 @@ pub(super) struct RefreshGrant {
     /// The scope of the original authorization; refreshes may only narrow it.
     pub scope: String,
     pub grant: u64,
+    /// The proxy who signed in for the patient (`None`: the patient did).
+    pub proxy: Option<String>,
 }
 
 /// Why a bearer token was refused (never shown with the token itself).
@@ -133,6 +149,8 @@ impl AuthStore {
                 code_challenge: request.code_challenge.clone(),
                 patient: patient.to_owned(),
                 scope: request.granted_scope.clone(),
+                nonce: request.nonce.clone(),
+                proxy: request.proxy.clone(),
                 issued: Instant::now(),
                 used: false,
                 grant: self.next_grant,
@@ -260,6 +278,8 @@ mod tests {
             code_challenge: "c".into(),
             requested_scope: "patient/*.rs offline_access".into(),
             granted_scope: "patient/*.rs offline_access".into(),
+            nonce: None,
+            proxy: None,
         }
     }
 
@@ -269,6 +289,7 @@ mod tests {
             patient: code.patient.clone(),
             scope: code.scope.clone(),
             grant: code.grant(),
+            proxy: None,
         };
         let access = store.issue_access(&grant, Duration::from_secs(60));
         (access, store.issue_refresh(grant))

@@ -25,10 +25,32 @@ pub struct Hostile {
     pub endless_paging: Option<String>,
     /// `(type, answer)`: searches of `type` get this answer instead (after the token check).
     pub answer: Option<(String, HostileAnswer)>,
-    /// The token response carries neither `patient` nor an `id_token` naming one.
+    /// The token response carries neither `patient` nor an `id_token` naming one (a proxy's
+    /// id_token, which names a RelatedPerson, is still sent).
     pub token_without_patient: bool,
     /// The authorization response's RFC 9207 `iss` names another issuer.
     pub wrong_iss: bool,
+    /// The id_token of a code exchange is spoiled this way.
+    pub id_token: Option<IdTokenFault>,
+}
+
+/// One way an id_token fails OpenID Connect Core 3.1.3.7.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdTokenFault {
+    /// `iss` is another issuer.
+    WrongIssuer,
+    /// `aud` is another client.
+    WrongAudience,
+    /// `exp` passed an hour ago.
+    Expired,
+    /// `nonce` is not the one of the authorization request.
+    WrongNonce,
+    /// The payload was changed after signing.
+    BadSignature,
+    /// Signed with a key the JWKS does not publish (an unknown `kid`).
+    UnpublishedKey,
+    /// No id_token at all, although `openid` was granted.
+    Omitted,
 }
 
 /// Where a hostile `next` link points.

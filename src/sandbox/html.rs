@@ -57,21 +57,59 @@ pub(super) fn login(txn: &str, client_id: &str, error: Option<&str>) -> Response
 }
 
 /// The consent page listing the scopes the app asked for.
-pub(super) fn consent(txn: &str, client_id: &str, patient_name: &str, scopes: &str) -> Response {
-    let items: String = scopes
+/// What the consent page shows.
+pub(super) struct Consent<'a> {
+    pub txn: &'a str,
+    pub client_id: &'a str,
+    /// Who signed in (the patient, or a proxy).
+    pub user_name: &'a str,
+    /// The scopes the app asked for, space separated.
+    pub requested: &'a str,
+    /// The scopes the app may be granted (those the sandbox recognises), space separated.
+    pub scopes: &'a str,
+    /// `(patient id, name)` a proxy may choose from; empty for a patient's own account.
+    pub patients: &'a [(String, String)],
+}
+
+/// The consent page: the scopes (the `grant` field may be narrowed to a subset, granular
+/// scopes such as `patient/Observation.rs?category=laboratory` included) and, for a proxy, a
+/// choice of patient.
+pub(super) fn consent(c: &Consent<'_>) -> Response {
+    let items: String = c
+        .requested
         .split_whitespace()
         .map(|s| format!("<li><code>{}</code></li>\n", escape(s)))
         .collect();
+    let choices: String = c
+        .patients
+        .iter()
+        .enumerate()
+        .map(|(i, (id, name))| {
+            format!(
+                "<label><input type=\"radio\" name=\"patient\" value=\"{}\"{}> {}</label><br>\n",
+                escape(id),
+                if i == 0 { " checked" } else { "" },
+                escape(name)
+            )
+        })
+        .collect();
+    let choose = if choices.is_empty() {
+        String::new()
+    } else {
+        format!("<p>Whose record?</p>\n{choices}")
+    };
     let body = format!(
         "<p>Signed in as {name}.</p>\n\
          <p><b>{client}</b> asks for access to your record:</p>\n<ul>\n{items}</ul>\n\
          <form method=\"post\" action=\"/oauth/authorize\">\n\
-         <input type=\"hidden\" name=\"txn\" value=\"{txn}\">\n\
+         <input type=\"hidden\" name=\"txn\" value=\"{txn}\">\n{choose}\
+         <label>Allow only <input type=\"text\" name=\"grant\" value=\"{scopes}\"></label><br>\n\
          <button name=\"decision\" value=\"allow\">Allow</button>\n\
          <button name=\"decision\" value=\"deny\">Deny</button>\n</form>",
-        name = escape(patient_name),
-        client = escape(client_id),
-        txn = escape(txn),
+        name = escape(c.user_name),
+        client = escape(c.client_id),
+        txn = escape(c.txn),
+        scopes = escape(c.scopes),
     );
     page(StatusCode::OK, "Allow access", &body)
 }

@@ -29,6 +29,7 @@ mod pdf;
 mod quirks;
 mod scopes;
 mod search;
+mod signing;
 mod state;
 mod store;
 mod token;
@@ -49,7 +50,7 @@ use url::Url;
 
 pub use faults::{FaultKind, FaultPlan};
 pub use hold::Hold;
-pub use hostile::{Hostile, HostileAnswer, HostileBody, HostileLink};
+pub use hostile::{Hostile, HostileAnswer, HostileBody, HostileLink, IdTokenFault};
 pub use quirks::{AttachmentStyle, NextLinkStyle, Quirks};
 use state::Shared;
 
@@ -81,6 +82,17 @@ pub struct SandboxUser {
     pub password: String,
     pub patient_id: String,
     pub display_name: String,
+}
+
+/// The proxy portal account (a parent or caregiver): signs in as a RelatedPerson and picks,
+/// on the consent page, one of the patients it may act for.
+#[derive(Clone, Debug)]
+pub struct SandboxProxy {
+    pub username: String,
+    pub password: String,
+    pub display_name: String,
+    pub related_person_id: String,
+    pub patients: Vec<String>,
 }
 
 /// How the sandbox behaves; every field maps to a server quirk fhirdl must cope with.
@@ -197,7 +209,7 @@ impl fmt::Debug for SandboxConfig {
 /// `requests` counts every request; `fhir_requests` those under the FHIR base (metadata and
 /// smart-configuration included); `token_requests` every POST to the token endpoint;
 /// `refresh_grants` token requests with `grant_type=refresh_token` (successful or not);
-/// `revocations` authenticated revocation requests; `authorize_requests` GET and POST to the
+/// `revocations` authenticated revocation requests; `jwks_requests` GETs of the JWKS; `authorize_requests` GET and POST to the
 /// authorize endpoint (login and consent steps included); `unauthorized` responses with status 401;
 /// `pages_served` search responses with status 200 (a `_summary=count` answer included);
 /// `max_in_flight` the most FHIR requests (under either base path spelling) being answered at
@@ -211,6 +223,7 @@ pub struct SandboxStats {
     pub token_requests: u64,
     pub refresh_grants: u64,
     pub revocations: u64,
+    pub jwks_requests: u64,
     pub authorize_requests: u64,
     pub unauthorized: u64,
     pub pages_served: u64,
@@ -279,6 +292,11 @@ impl Sandbox {
         self.shared.users.clone()
     }
 
+    /// The proxy account, which may sign in for every patient of [`Sandbox::users`].
+    pub fn proxy(&self) -> SandboxProxy {
+        self.shared.proxy.clone()
+    }
+
     /// Every token, code, verifier and client secret issued or received, for leak scans.
     pub fn issued_secrets(&self) -> Vec<String> {
         self.shared.secrets.snapshot()
@@ -287,6 +305,12 @@ impl Sandbox {
     /// Server-side revocation of every grant: refresh gives `invalid_grant`, bearer gives 401.
     pub fn revoke_all_tokens(&self) {
         self.shared.auth().revoke_all();
+    }
+
+    /// A fresh ES256 key signs id_tokens from now on and the JWKS publishes only it, so a
+    /// client that cached the old key set meets an unknown key id.
+    pub fn rotate_signing_key(&self) -> anyhow::Result<()> {
+        self.shared.signing_keys_mut().rotate()
     }
 
     /// Every current access token becomes expired; refresh tokens stay valid.
@@ -432,7 +456,9 @@ fn router(shared: &Arc<Shared>) -> Router {
             "/oauth/authorize",
             get(authorize::get).post(authorize::post),
         )
-        .route("/oauth/token", post(token::token));
+        .route("/oauth/token", post(token::token))
+        .route("/oauth/jwks", get(signing::jwks))
+        .route("/oauth/introspect", post(token::introspect));
     app = fhir_routes(app, base);
     // NextGen's next links switch `/fhir/r4/` to `/fhir/R4/`; both spellings must answer.
     if let Some(alternate) = &shared.alternate_base_path {

@@ -1,6 +1,7 @@
 //! SMART scopes: which requested scopes the sandbox grants, and whether a granted scope string
 //! lets a token read, search or write a resource type (v1 `patient/T.read` and `.write`, v2
-//! `patient/T.rs`, `patient/T.cu`).
+//! `patient/T.rs`, `patient/T.cu`, and v2 granular scopes such as
+//! `patient/Observation.rs?category=laboratory`, which allow only searches carrying that query).
 
 use super::catalog;
 use super::FhirFlavor;
@@ -38,16 +39,85 @@ fn is_recognised(scope: &str, flavor: FhirFlavor, v2: bool, extras: bool) -> boo
                 let v2_letters = !permission.is_empty()
                     && permission.chars().all(|c| "cruds".contains(c))
                     && permission.contains(['r', 'c', 'u']);
-                known_type && (permission == "read" || permission == "write" || (v2 && v2_letters))
+                let granular = query_of(scope).is_some();
+                known_type
+                    && ((!granular && (permission == "read" || permission == "write"))
+                        || (v2 && v2_letters))
             }
             None => false,
         },
     }
 }
 
-/// `patient/Observation.rs` → `("Observation", "rs")`.
+/// `patient/Observation.rs` → `("Observation", "rs")` (a granular scope's query left out).
 fn resource_scope(scope: &str) -> Option<(&str, &str)> {
-    scope.strip_prefix("patient/")?.split_once('.')
+    let target = scope.strip_prefix("patient/")?;
+    target.split('?').next()?.split_once('.')
+}
+
+/// The query of a granular scope: `patient/Observation.rs?category=laboratory` → the pairs.
+fn query_of(scope: &str) -> Option<Vec<(String, String)>> {
+    let (_, query) = scope.split_once('?')?;
+    Some(
+        url::form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+    )
+}
+
+/// `None` when `scope` lets a token search `resource_type` with any query; else the sets of
+/// parameters (granular scopes) one of which a search must carry.
+pub(super) fn search_restrictions(
+    scope: &str,
+    resource_type: &str,
+) -> Option<Vec<Vec<(String, String)>>> {
+    restrictions(scope, resource_type, Interaction::Search)
+}
+
+/// `None` when `scope` permits `interaction` on every resource of `resource_type`; else the
+/// granular queries one of which the request (a search) or the resource (a read) must match.
+pub(super) fn restrictions(
+    scope: &str,
+    resource_type: &str,
+    interaction: Interaction,
+) -> Option<Vec<Vec<(String, String)>>> {
+    let mut alternatives = Vec::new();
+    for s in scope.split_whitespace() {
+        if !allows(s, resource_type, interaction) {
+            continue;
+        }
+        match query_of(s) {
+            None => return None,
+            Some(query) => alternatives.push(query),
+        }
+    }
+    Some(alternatives)
+}
+
+/// Whether the patient may grant `scope` when `offered` was asked for: one of the offered
+/// scopes, or a narrower resource scope (same or a named type for `*`, fewer permissions, a
+/// granular query added).
+pub(super) fn narrows(scope: &str, offered: &str) -> bool {
+    if has(offered, scope) {
+        return true;
+    }
+    let Some((ty, permission)) = resource_scope(scope) else {
+        return false;
+    };
+    let letters = |p: &str| -> String {
+        match p {
+            "read" => "rs".into(),
+            "write" => "cu".into(),
+            "*" => "cruds".into(),
+            other => other.into(),
+        }
+    };
+    let wanted = letters(permission);
+    offered
+        .split_whitespace()
+        .filter(|o| query_of(o).is_none())
+        .filter_map(resource_scope)
+        .any(|(t, p)| (t == "*" || t == ty) && wanted.chars().all(|c| letters(p).contains(c)))
 }
 
 pub(super) fn has(scope: &str, wanted: &str) -> bool {
@@ -156,6 +226,34 @@ mod tests {
                 false
             ),
             "patient/*.cruds patient/*.write"
+        );
+    }
+
+    #[test]
+    fn granular_scopes() {
+        let lab = "patient/Patient.rs patient/Observation.rs?category=laboratory";
+        assert!(allows(lab, "Observation", Interaction::Search));
+        assert_eq!(search_restrictions(lab, "Patient"), None);
+        assert_eq!(
+            search_restrictions(lab, "Observation"),
+            Some(vec![vec![("category".to_owned(), "laboratory".to_owned())]])
+        );
+        assert_eq!(search_restrictions(lab, "Condition"), Some(vec![]));
+        assert!(narrows(
+            "patient/Observation.rs?category=laboratory",
+            "openid patient/*.rs"
+        ));
+        assert!(narrows("openid", "openid patient/*.rs"));
+        assert!(!narrows("offline_access", "openid patient/*.rs"));
+        assert!(!narrows("patient/*.cruds", "patient/*.rs"));
+        assert_eq!(
+            grantable(
+                "patient/Observation.rs?category=laboratory patient/Observation.read?category=x",
+                FhirFlavor::R4,
+                true,
+                false
+            ),
+            "patient/Observation.rs?category=laboratory"
         );
     }
 

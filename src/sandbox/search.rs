@@ -21,7 +21,7 @@ use super::catalog::{self, TypeKind};
 use super::fhir::{self, Access, FhirError};
 use super::instant::DateFilter;
 use super::quirks::{self, NextLinkStyle};
-use super::scopes::Interaction;
+use super::scopes::{self, Interaction};
 use super::state::{Shared, Stats};
 use super::store::{Coding, StoredResource};
 
@@ -230,6 +230,50 @@ fn patient_id_in<'a>(reference: &'a str, fhir_base: &str) -> Option<&'a str> {
     catalog::is_valid_id(id).then_some(id)
 }
 
+/// Whether a token may read `stored` by id when its type is granted only through granular
+/// scopes: the resource must match one granted query. Only `category` queries are evaluated;
+/// a grant by other parameters allows no read by id.
+pub(super) fn readable_by_id(scope: &str, stored: &StoredResource) -> bool {
+    let Some(alternatives) = scopes::restrictions(scope, &stored.resource_type, Interaction::Read)
+    else {
+        return true;
+    };
+    alternatives.iter().any(|alt| {
+        alt.iter().all(|(name, value)| {
+            name == "category"
+                && TokenFilter::parse(value)
+                    .is_some_and(|t| stored.categories.iter().any(|c| t.matches(c)))
+        })
+    })
+}
+
+/// A type granted only by granular scopes may be searched only with one of their queries.
+fn check_granular(
+    access: &Access,
+    resource_type: &str,
+    params: &[(String, String)],
+) -> Result<(), FhirError> {
+    let Some(alternatives) = scopes::search_restrictions(&access.scope, resource_type) else {
+        return Ok(());
+    };
+    let carried = |alt: &Vec<(String, String)>| alt.iter().all(|pair| params.contains(pair));
+    if alternatives.iter().any(carried) {
+        return Ok(());
+    }
+    Err(FhirError::forbidden(format!(
+        "the granted scopes allow {resource_type} searches only with their query ({})",
+        alternatives
+            .iter()
+            .map(|alt| alt
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("&"))
+            .collect::<Vec<_>>()
+            .join(" or ")
+    )))
+}
+
 fn search(
     shared: &Shared,
     headers: &HeaderMap,
@@ -250,6 +294,9 @@ fn search(
         ));
     }
     fhir::check_scope(shared, &access, resource_type, Interaction::Search)?;
+    if kind != TypeKind::Shared {
+        check_granular(&access, resource_type, params)?;
+    }
     let mut query =
         parse_query(shared, kind, resource_type, params).map_err(FhirError::bad_request)?;
     check_compartment(kind, resource_type, &query, &access)?;

@@ -21,9 +21,10 @@ use super::faults::{self, Injector};
 use super::grants::AuthStore;
 use super::hold::Holds;
 use super::quirks;
+use super::signing::SigningKeys;
 use super::store::ResourceStore;
 use super::{
-    crypto, generator, FhirFlavor, NextLinkStyle, SandboxConfig, SandboxStats, SandboxUser,
+    generator, FhirFlavor, NextLinkStyle, SandboxConfig, SandboxProxy, SandboxStats, SandboxUser,
 };
 
 pub(super) struct Shared {
@@ -40,14 +41,16 @@ pub(super) struct Shared {
     /// spelling), without a trailing slash.
     pub link_base: String,
     pub users: Vec<SandboxUser>,
+    /// A parent or caregiver who may sign in for every patient.
+    pub proxy: SandboxProxy,
     pub stats: Stats,
     pub secrets: SecretLog,
     /// The seeded fault injector (`SandboxConfig::faults`, changed by `Sandbox::set_faults`).
     pub faults: Injector,
     /// Requests held at the door for a test (`Sandbox::hold`).
     pub holds: Holds,
-    /// Signs id_tokens; random per sandbox.
-    pub jwt_key: [u8; 32],
+    /// Signs id_tokens (RS256 at first; `Sandbox::rotate_signing_key` moves to ES256).
+    signing: RwLock<SigningKeys>,
     fhir_base_url: Url,
     resources: RwLock<ResourceStore>,
     auth: Mutex<AuthStore>,
@@ -85,6 +88,13 @@ impl Shared {
         if let Some(error) = failure {
             return Err(error.context("storing a generated resource"));
         }
+        let proxy = SandboxProxy {
+            username: "carol".to_owned(),
+            password: "carol-sandbox".to_owned(),
+            display_name: "Pat Proxy".to_owned(),
+            related_person_id: "proxy-carol".to_owned(),
+            patients: users.iter().map(|u| u.patient_id.clone()).collect(),
+        };
         let secrets = SecretLog::default();
         if let Some((_, client_secret)) = &config.confidential_client {
             secrets.record(client_secret);
@@ -101,15 +111,25 @@ impl Shared {
             alternate_base_path,
             link_base,
             users,
+            proxy,
             stats: Stats::default(),
             secrets,
             faults,
             holds: Holds::default(),
-            jwt_key: crypto::random_key(),
+            signing: RwLock::new(SigningKeys::new()?),
             fhir_base_url,
             resources: RwLock::new(resources),
             auth: Mutex::new(AuthStore::default()),
         })
+    }
+
+    /// The id_token signing keys.
+    pub(super) fn signing_keys(&self) -> RwLockReadGuard<'_, SigningKeys> {
+        self.signing.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn signing_keys_mut(&self) -> RwLockWriteGuard<'_, SigningKeys> {
+        self.signing.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The hostile behaviours in effect now.
@@ -230,6 +250,7 @@ pub(super) struct Stats {
     token_requests: AtomicU64,
     pub refresh_grants: AtomicU64,
     pub revocations: AtomicU64,
+    pub jwks_requests: AtomicU64,
     authorize_requests: AtomicU64,
     unauthorized: AtomicU64,
     pub pages_served: AtomicU64,
@@ -263,6 +284,7 @@ impl Stats {
             token_requests: get(&self.token_requests),
             refresh_grants: get(&self.refresh_grants),
             revocations: get(&self.revocations),
+            jwks_requests: get(&self.jwks_requests),
             authorize_requests: get(&self.authorize_requests),
             unauthorized: get(&self.unauthorized),
             pages_served: get(&self.pages_served),

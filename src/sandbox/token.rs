@@ -11,8 +11,13 @@ use axum::Json;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+
 use super::form::{Params, Repeated};
 use super::grants::{AuthStore, RefreshGrant};
+use super::hostile::IdTokenFault;
+use super::signing::SigningKey;
 use super::state::{Shared, Stats};
 use super::{crypto, scopes};
 
@@ -203,10 +208,19 @@ fn authorization_code(
         patient: grant.patient.clone(),
         scope: grant.scope.clone(),
         grant: grant.grant(),
+        proxy: grant.proxy.clone(),
     };
     let refresh =
         scopes::has(&grant.scope, "offline_access").then(|| auth.issue_refresh(base.clone()));
-    Ok(issue(shared, &mut auth, &base, &grant.scope, refresh))
+    let nonce = grant.nonce.as_deref();
+    Ok(issue(
+        shared,
+        &mut auth,
+        &base,
+        &grant.scope,
+        refresh,
+        nonce,
+    ))
 }
 
 fn refresh(shared: &Shared, client_id: &str, params: &Params) -> Result<Value, OAuthError> {
@@ -235,17 +249,18 @@ fn refresh(shared: &Shared, client_id: &str, params: &Params) -> Result<Value, O
         auth.remove_refresh(token);
         auth.issue_refresh(grant.clone())
     });
-    Ok(issue(shared, &mut auth, &grant, &scope, rotated))
+    Ok(issue(shared, &mut auth, &grant, &scope, rotated, None))
 }
 
 /// The token response: a new access token for `scope`, plus the refresh token and id_token
-/// when they apply.
+/// when they apply. `nonce` is the authorization request's (code exchanges only).
 fn issue(
     shared: &Shared,
     auth: &mut AuthStore,
     grant: &RefreshGrant,
     scope: &str,
     refresh_token: Option<String>,
+    nonce: Option<&str>,
 ) -> Value {
     let ttl = shared.config.access_token_ttl;
     let access_grant = RefreshGrant {
@@ -260,7 +275,11 @@ fn issue(
         "expires_in": ttl.as_secs(),
         "scope": scope,
         "patient": grant.patient,
+        // SMART App Launch 2.2 context; a client must accept and may ignore each.
         "need_patient_banner": false,
+        "smart_style_url": format!("{}/smart-style.json", shared.issuer),
+        "tenant": "sandbox",
+        "fhirContext": [{"reference": format!("Patient/{}", grant.patient), "role": "launch"}],
     });
     if shared.hostile().token_without_patient {
         if let Some(o) = body.as_object_mut() {
@@ -271,26 +290,83 @@ fn issue(
         shared.secrets.record(&refresh_token);
         body["refresh_token"] = json!(refresh_token);
     }
-    if scopes::has(scope, "openid") && !shared.hostile().token_without_patient {
-        let id_token = id_token(shared, grant);
+    let omitted = nonce.is_some() && shared.hostile().id_token == Some(IdTokenFault::Omitted);
+    // Without `patient`, a patient's id_token would still name the patient; a proxy's names
+    // only the RelatedPerson, so it is kept.
+    let hides_patient = shared.hostile().token_without_patient && grant.proxy.is_none();
+    if scopes::has(scope, "openid") && !hides_patient && !omitted {
+        let id_token = id_token(shared, grant, nonce);
         shared.secrets.record(&id_token);
         body["id_token"] = json!(id_token);
     }
     body
 }
 
-fn id_token(shared: &Shared, grant: &RefreshGrant) -> String {
+/// An OpenID Connect id_token signed with the current key, spoiled as
+/// [`Hostile::id_token`](super::Hostile) says (only when it answers a code exchange).
+fn id_token(shared: &Shared, grant: &RefreshGrant, nonce: Option<&str>) -> String {
     let iat = OffsetDateTime::now_utc().unix_timestamp();
     let ttl = i64::try_from(shared.config.access_token_ttl.as_secs()).unwrap_or(i64::MAX);
-    let claims = json!({
+    let (sub, fhir_user, name) = match &grant.proxy {
+        Some(username) => (
+            username.clone(),
+            format!(
+                "{}/RelatedPerson/{}",
+                shared.fhir_base, shared.proxy.related_person_id
+            ),
+            shared.proxy.display_name.clone(),
+        ),
+        None => (
+            grant.patient.clone(),
+            format!("{}/Patient/{}", shared.fhir_base, grant.patient),
+            shared
+                .users
+                .iter()
+                .find(|u| u.patient_id == grant.patient)
+                .map(|u| u.display_name.clone())
+                .unwrap_or_default(),
+        ),
+    };
+    let mut claims = json!({
         "iss": shared.issuer,
-        "sub": grant.patient,
+        "sub": sub,
         "aud": grant.client_id,
         "iat": iat,
         "exp": iat.saturating_add(ttl),
-        "fhirUser": format!("{}/Patient/{}", shared.fhir_base, grant.patient),
+        "fhirUser": fhir_user,
+        "name": name,
     });
-    crypto::sign_jwt(&shared.jwt_key, &claims)
+    if let Some(nonce) = nonce {
+        claims["nonce"] = json!(nonce);
+    }
+    let fault = nonce.and(shared.hostile().id_token);
+    match fault {
+        Some(IdTokenFault::WrongIssuer) => claims["iss"] = json!("https://impostor.example"),
+        Some(IdTokenFault::WrongAudience) => claims["aud"] = json!("another-app"),
+        Some(IdTokenFault::Expired) => {
+            claims["iat"] = json!(iat - 7200);
+            claims["exp"] = json!(iat - 3600);
+        }
+        Some(IdTokenFault::WrongNonce) => claims["nonce"] = json!("not-the-nonce-that-was-sent"),
+        _ => {}
+    }
+    match fault {
+        Some(IdTokenFault::UnpublishedKey) => match SigningKey::es256("unpublished-key") {
+            Ok(key) => key.sign(&claims),
+            Err(_) => String::new(),
+        },
+        Some(IdTokenFault::BadSignature) => {
+            let signed = shared.signing_keys().current().sign(&claims);
+            claims["sub"] = json!("someone-else");
+            let forged = URL_SAFE_NO_PAD.encode(claims.to_string());
+            let mut parts: Vec<&str> = signed.split('.').collect();
+            if parts.len() == 3 {
+                parts[1] = &forged;
+            }
+            parts.join(".")
+        }
+        _ => shared.signing_keys().current().sign(&claims),
+    }
 }
 
 /// POST /oauth/revoke (RFC 7009): 200 with an empty body, known token or not.
@@ -314,4 +390,42 @@ pub(super) async fn revoke(
         }
         Err(error) => error.into_response(),
     }
+}
+
+/// POST /oauth/introspect (RFC 7662): what an access token of the calling client allows;
+/// `{"active": false}` for any other token. The client authenticates as at the token endpoint.
+pub(super) async fn introspect(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = Params::parse(&body);
+    let result = authenticate(&shared, &headers, &params).and_then(|client_id| {
+        let token = params
+            .get("token")?
+            .ok_or_else(|| OAuthError::InvalidRequest("token is missing".into()))?;
+        Ok((client_id, token))
+    });
+    let (client_id, token) = match result {
+        Ok(found) => found,
+        Err(error) => return error.into_response(),
+    };
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let answer = match shared.auth().bearer(token) {
+        Ok(grant) if grant.client_id == client_id => {
+            let mut body = json!({
+                "active": true,
+                "scope": grant.scope,
+                "patient": grant.patient,
+                "client_id": grant.client_id,
+                "token_type": "Bearer",
+            });
+            if let Some(left) = grant.seconds_left() {
+                body["exp"] = json!(now.saturating_add(i64::try_from(left).unwrap_or(i64::MAX)));
+            }
+            body
+        }
+        _ => json!({"active": false}),
+    };
+    no_store(StatusCode::OK, Json(answer))
 }

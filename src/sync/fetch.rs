@@ -66,9 +66,9 @@ impl FetchedType {
 }
 
 /// A `FetchedType` that parallel searches of one type add to (locked only between awaits).
-type Sink = Mutex<FetchedType>;
+pub(super) type Sink = Mutex<FetchedType>;
 
-fn lock(sink: &Sink) -> std::sync::MutexGuard<'_, FetchedType> {
+pub(super) fn lock(sink: &Sink) -> std::sync::MutexGuard<'_, FetchedType> {
     sink.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -90,6 +90,9 @@ pub(super) async fn fetch_type(search: &Search<'_>, plan: &TypePlan) -> Result<O
     let fetched = FetchedType::new(fhir.base(), search.spool_dir);
     if ty == "Patient" {
         return read_patient(fhir, patient, fetched).await;
+    }
+    if let Some(queries) = &plan.granted_queries {
+        return super::granted::fetch(search, plan, queries, fetched).await;
     }
     let sink = Mutex::new(fetched);
     let categories = fanout::categories_for(ty);
@@ -335,7 +338,7 @@ async fn recover_by_dates(
     Ok(())
 }
 
-enum ChainEnd {
+pub(super) enum ChainEnd {
     /// All pages read; `shortfall` when fewer arrived than `Bundle.total` announced.
     Done {
         shortfall: bool,
@@ -351,7 +354,7 @@ enum ChainEnd {
 /// offset or a page number, the remaining pages are requested all at once (bounded by the
 /// client's window) instead of one after another; anything unexpected falls back to following
 /// the `next` links.
-async fn chain(
+pub(super) async fn chain(
     fhir: &FhirClient,
     ty: &str,
     patient: &str,

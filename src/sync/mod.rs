@@ -14,6 +14,7 @@ mod error;
 pub mod export;
 pub mod fanout;
 mod fetch;
+mod granted;
 pub mod history;
 pub mod manifest;
 pub mod merge;

@@ -3,6 +3,7 @@
 //! to `--types`.
 
 use super::state::TypeState;
+use crate::auth::scopes::{self, SearchAccess};
 use serde_json::Value;
 
 /// One type to fetch, and how.
@@ -17,6 +18,10 @@ pub struct TypePlan {
     pub fan_out: bool,
     /// Resources held before this run, when the type was synced before.
     pub held: Option<usize>,
+    /// The type was granted only for these queries (SMART v2 granular scopes such as
+    /// `patient/Observation.rs?category=laboratory`): one search per set of parameters, and
+    /// nothing else. `None`: the whole type was granted.
+    pub granted_queries: Option<Vec<Vec<(String, String)>>>,
 }
 
 impl TypePlan {
@@ -45,7 +50,35 @@ impl TypePlan {
             dates_ok,
             fan_out,
             held: held.map(|t| t.count),
+            granted_queries: None,
         }
+    }
+
+    /// Limits the plan to what `scope` grants of the type (see [`granted_queries`]); when that
+    /// differs from what the type was last fetched with (`held`), the type is fetched whole.
+    pub fn within(mut self, scope: &str, held: Option<&TypeState>) -> TypePlan {
+        self.granted_queries = granted_queries(scope, &self.resource_type);
+        if held.is_some_and(|h| h.granted != self.granted()) {
+            self.since = None;
+        }
+        self
+    }
+
+    /// The granted queries in words (`category=laboratory or category=vital-signs`), as kept
+    /// in the state; `None` for the whole type.
+    pub fn granted(&self) -> Option<String> {
+        self.granted_queries.as_ref().map(|queries| {
+            queries
+                .iter()
+                .map(|q| {
+                    q.iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join("&")
+                })
+                .collect::<Vec<_>>()
+                .join(" or ")
+        })
     }
 
     pub fn incremental(&self) -> bool {
@@ -134,22 +167,25 @@ pub fn supports_last_updated(metadata: &Value, resource_type: &str) -> bool {
     false
 }
 
-/// Does the granted scope let this patient read `resource_type`? SMART v1 (`.read`, `.*`) and
-/// v2 (`.rs`, `.r`…), wildcard or by type.
+/// Why a type is left out when the sign-in did not grant it.
+pub const NOT_GRANTED: &str = "not granted at sign-in";
+
+/// Does the granted scope let this patient app fetch `resource_type`: read the Patient, search
+/// any other type (wholly or through granular scopes)? SMART v1 and v2.
 pub fn scope_allows(scope: &str, resource_type: &str) -> bool {
-    scope.split_whitespace().any(|s| {
-        let Some(rest) = s.strip_prefix("patient/") else {
-            return false;
-        };
-        let Some((ty, perm)) = rest.split_once('.') else {
-            return false;
-        };
-        let perm = perm.split('?').next().unwrap_or("");
-        (ty == "*" || ty == resource_type)
-            && (perm == "read"
-                || perm == "*"
-                || (perm.contains('r') && perm.chars().all(|c| "cruds".contains(c))))
-    })
+    if resource_type == "Patient" {
+        return scopes::read_granted(scope, "Patient");
+    }
+    scopes::search_access(scope, resource_type) != SearchAccess::None
+}
+
+/// The queries a type was granted for, when only granular scopes grant it (`None`: the whole
+/// type, or not at all).
+pub fn granted_queries(scope: &str, resource_type: &str) -> Option<Vec<Vec<(String, String)>>> {
+    match scopes::search_access(scope, resource_type) {
+        SearchAccess::Only(queries) if resource_type != "Patient" => Some(queries),
+        _ => None,
+    }
 }
 
 /// The types to fetch (Patient first) and those left out with the reason.
@@ -169,7 +205,7 @@ pub fn plan(metadata: &Value, scope: &str, only: Option<&[String]>) -> (Vec<Stri
         } else {
             skipped.push(Skip {
                 resource_type: ty,
-                reason: "not granted by the sign-in's scopes".into(),
+                reason: NOT_GRANTED.into(),
             });
         }
     }
@@ -237,7 +273,35 @@ mod tests {
             "Observation"
         ));
         assert!(!scope_allows("patient/Condition.rs", "Observation"));
-        assert!(!scope_allows("user/*.read", "Observation"));
+        assert!(scope_allows("user/*.read", "Observation"));
+        assert!(!scope_allows("system/*.read", "Observation"));
+        assert!(scope_allows("patient/Patient.r", "Patient"));
+        assert!(!scope_allows("patient/Patient.s", "Patient"));
+        assert_eq!(
+            granted_queries("patient/Observation.rs?category=laboratory", "Observation"),
+            Some(vec![vec![("category".into(), "laboratory".into())]])
+        );
+        assert_eq!(granted_queries("patient/*.rs", "Observation"), None);
+    }
+
+    #[test]
+    fn a_changed_grant_fetches_the_type_whole() {
+        let mut m = metadata();
+        m["rest"][0]["searchParam"] = json!([{"name": "_lastUpdated"}]);
+        let held = TypeState {
+            mark: Some("2026-01-01T00:00:00Z".into()),
+            granted: Some("category=laboratory".into()),
+            ..TypeState::default()
+        };
+        let lab = "patient/Observation.rs?category=laboratory";
+        let plan = |scope: &str| {
+            TypePlan::new(&m, "Observation", Some(&held), false, None, false)
+                .within(scope, Some(&held))
+        };
+        assert!(plan(lab).incremental(), "same grant: incremental");
+        assert_eq!(plan(lab).granted().as_deref(), Some("category=laboratory"));
+        let wider = plan("patient/*.rs");
+        assert!(!wider.incremental() && wider.granted_queries.is_none());
         assert!(!scope_allows("patient/*.c", "Observation"));
     }
 

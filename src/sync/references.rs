@@ -111,6 +111,13 @@ pub fn from_keys(keys: impl IntoIterator<Item = String>) -> BTreeSet<(String, St
         .collect()
 }
 
+/// Whether the sign-in lets fhirdl read resources of `ty` (a scope without resource scopes,
+/// such as none reported, is taken to allow everything: the server decides).
+pub(super) fn readable(scope: &str, ty: &str) -> bool {
+    let resource_scopes = scope.split_whitespace().any(|s| s.contains('/'));
+    !resource_scopes || crate::auth::scopes::read_granted(scope, ty)
+}
+
 /// What one round of reads brought back: per type, id → the resource as sent; and warnings.
 #[derive(Debug, Default)]
 pub struct Referenced {
@@ -234,6 +241,8 @@ pub(super) struct Closing<'a> {
     /// Write `json/<Type>/<id>.json` too (`--format json|both`); NDJSON is always written
     /// for referenced types, since the next runs read which of them are held from it.
     pub(super) pretty: bool,
+    /// The granted scopes: references to types not granted are not read.
+    pub(super) scope: &'a str,
     /// Reads made while the searches ran: what was asked, and what came back.
     pub(super) early: Vec<(BTreeSet<(String, String)>, Referenced)>,
     pub(super) warnings: &'a mut Vec<String>,
@@ -276,12 +285,30 @@ pub(super) async fn close(c: Closing<'_>) -> Result<BTreeMap<String, Added>> {
                     held.insert(ty.clone(), c.export.ids(ty)?);
                 }
             }
-            let missing: BTreeSet<(String, String)> = refs
+            let mut missing: BTreeSet<(String, String)> = refs
                 .iter()
                 .filter(|(ty, id)| !held.get(ty).is_some_and(|h| h.contains(id)))
                 .filter(|r| !tried.contains(*r))
                 .cloned()
                 .collect();
+            let before = missing.len();
+            let mut ungranted: BTreeSet<String> = BTreeSet::new();
+            missing.retain(|(ty, _)| {
+                let ok = readable(c.scope, ty);
+                if !ok {
+                    ungranted.insert(ty.clone());
+                }
+                ok
+            });
+            if !ungranted.is_empty() {
+                let names: Vec<String> = ungranted.into_iter().collect();
+                c.warnings.push(format!(
+                    "{} referenced resources were not read: {} not granted at sign-in",
+                    before - missing.len(),
+                    names.join(", ")
+                ));
+                tried.extend(refs.iter().filter(|(ty, _)| names.contains(ty)).cloned());
+            }
             if missing.is_empty() {
                 break;
             }

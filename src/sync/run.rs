@@ -58,6 +58,8 @@ pub(super) struct Run<'a> {
 struct EarlyReads {
     /// The types this run searches (their references wait for their search).
     searched: HashSet<String>,
+    /// The granted scopes (references to types not granted are not read).
+    scope: String,
     /// Referenced resources already asked for.
     asked: BTreeSet<(String, String)>,
     /// Ids held per referenced type (read once).
@@ -188,7 +190,23 @@ impl<'a> Run<'a> {
     pub(super) async fn plan(&mut self) -> Result<Vec<TypePlan>> {
         self.metadata = self.capabilities().await?;
         let scope = self.fhir.session().credentials().await.scope;
+        self.early.scope = scope.clone();
         let (types, skipped) = plan::plan(&self.metadata, &scope, self.opts.types.as_deref());
+        // Types the sign-in did not grant are named once, as a note, never as errors.
+        let (not_granted, skipped): (Vec<_>, Vec<_>) = skipped
+            .into_iter()
+            .partition(|s| s.reason == plan::NOT_GRANTED);
+        if !not_granted.is_empty() {
+            let names: Vec<&str> = not_granted
+                .iter()
+                .map(|s| s.resource_type.as_str())
+                .collect();
+            self.warnings.push(format!(
+                "{}: {}; run `fhirdl login` again and allow them to include them",
+                plan::NOT_GRANTED,
+                names.join(", ")
+            ));
+        }
         self.observer.planned(types.len());
         for s in skipped {
             self.reports
@@ -218,6 +236,7 @@ impl<'a> Run<'a> {
                     self.opts.since.as_deref(),
                     held.is_some_and(|t| t.needs_category),
                 )
+                .within(&scope, self.state.types.get(ty))
             })
             .collect())
     }
@@ -331,7 +350,7 @@ impl<'a> Run<'a> {
                 let mark = stored.mark.clone();
                 let needs_category = stored.needs_category;
                 let report = TypeReport::stored(&ty, done.incremental, stored);
-                self.record_type(&ty, mark, needs_category, &report)?;
+                self.record_type(&ty, mark, (needs_category, done.plan.granted()), &report)?;
                 report
             }
             Ok(TypeResult::Skipped(reason)) => TypeReport::skipped(&ty, reason),
@@ -357,7 +376,7 @@ impl<'a> Run<'a> {
         &mut self,
         ty: &str,
         mark: Option<String>,
-        needs_category: bool,
+        (needs_category, granted): (bool, Option<String>),
         report: &TypeReport,
     ) -> Result<()> {
         let changed = report.status == TypeStatus::Ok;
@@ -381,6 +400,7 @@ impl<'a> Run<'a> {
             && self.state.types.get(ty).is_some_and(|t| {
                 t.count == report.counts.stored
                     && t.needs_category == needs_category
+                    && t.granted == granted
                     && t.completeness.as_ref() == Some(&report.completeness)
             });
         if self.opts.dry_run || keep {
@@ -395,6 +415,7 @@ impl<'a> Run<'a> {
                 file: FileStamp::of(&self.export.ndjson_path(ty)),
                 needs_category,
                 completeness: Some(report.completeness.clone()),
+                granted,
             },
         );
         // New resources may refer to ones not held yet.
@@ -429,6 +450,7 @@ impl<'a> Run<'a> {
         for (ty, id) in &self.refs {
             if self.early.searched.contains(ty)
                 || self.early.asked.contains(&(ty.clone(), id.clone()))
+                || !references::readable(&self.early.scope, ty)
             {
                 continue;
             }
@@ -482,6 +504,7 @@ impl<'a> Run<'a> {
             scan_all: self.opts.full || !self.dirty.is_empty(),
             pretty: self.opts.pretty,
             recorded_at: &self.started_at,
+            scope: &self.early.scope,
             early,
             warnings: &mut self.warnings,
             progress: &progress,

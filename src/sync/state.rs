@@ -49,6 +49,11 @@ pub struct TypeState {
     /// How complete the type's copy was after the run that last fetched it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completeness: Option<super::Completeness>,
+    /// The granular scope queries the type was last fetched with (`category=laboratory`);
+    /// `None`: the whole type. A run with another grant fetches the type whole again, since
+    /// the mark says nothing about what the old grant left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted: Option<String>,
 }
 
 /// Size, modification time and inode of a file: a replaced file (fhirdl renames a new one

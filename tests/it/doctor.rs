@@ -4,7 +4,7 @@
 //! resolve (RFC 6761).
 
 use crate::common::{code, free_port, json, text, Server, TestContext};
-use fhirdl::sandbox::SandboxConfig;
+use fhirdl::sandbox::{Quirks, SandboxConfig};
 use serde_json::Value;
 use std::process::Output;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,12 +56,15 @@ const ALL_CHECKS: &[&str] = &[
     "pkce",
     "scopes_supported",
     "revocation",
+    "id_token_keys",
     "authorize_endpoint",
     "token_endpoint",
     "clock_skew",
     "signed_in",
     "access_token",
+    "introspection",
     "refresh_token",
+    "last_sync",
     "scopes_granted",
     "type_probes",
     "redirect_uri",
@@ -86,6 +89,18 @@ fn healthy_sandbox_is_all_ok() {
     assert_eq!(doc["checks"].as_array().unwrap().len(), ALL_CHECKS.len());
     assert!(detail(&doc, "type_probes").contains("types searched"));
     assert!(detail(&doc, "token_endpoint").contains("invalid_grant"));
+    assert!(
+        detail(&doc, "id_token_keys").contains("RS256 sandbox-rs256-1"),
+        "{}",
+        detail(&doc, "id_token_keys")
+    );
+    assert!(
+        detail(&doc, "introspection").starts_with("active; scope: ")
+            && detail(&doc, "introspection").contains("patient: the profile's"),
+        "{}",
+        detail(&doc, "introspection")
+    );
+    assert_eq!(detail(&doc, "last_sync"), "no sync yet");
 
     // The human table: stdout, one line per check, no colours without a terminal.
     let out = doctor(&ctx, &["--profile", "alice"]);
@@ -480,9 +495,17 @@ fn expired_login_fails_with_the_login_hint() {
 
 #[test]
 fn a_type_answering_403_is_named_as_a_warning() {
-    let ctx = TestContext::with_defaults();
-    let scope =
-        "launch/patient openid fhirUser offline_access patient/Patient.rs patient/Observation.rs";
+    // The server refuses DiagnosticReport to this app whatever the scopes say; Condition is not
+    // granted at sign-in, so it is named but not searched.
+    let ctx = TestContext::new(SandboxConfig {
+        quirks: Quirks {
+            forbidden_types: vec!["DiagnosticReport".into()],
+            ..Quirks::default()
+        },
+        ..SandboxConfig::default()
+    });
+    let scope = "launch/patient openid fhirUser offline_access patient/Patient.rs \
+                 patient/Observation.rs patient/DiagnosticReport.rs";
     let out = ctx.login("alice", &["--scope", scope]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let out = doctor(&ctx, &["--profile", "alice", "--json"]);
@@ -492,12 +515,21 @@ fn a_type_answering_403_is_named_as_a_warning() {
     assert_eq!(status(&doc, "type_probes"), "warn", "{doc:#}");
     let d = detail(&doc, "type_probes");
     assert!(
-        d.contains("refused (403)") && d.contains("Condition"),
+        d.contains("refused (403): DiagnosticReport")
+            && d.contains("not granted at sign-in (not searched): ")
+            && d.contains("Condition"),
         "{d}"
     );
-    let refused_observation = check(&doc, "type_probes")["figures"]["probes"]
+    let probes = check(&doc, "type_probes")["figures"]["probes"]
         .as_array()
         .unwrap()
+        .clone();
+    assert_eq!(
+        probes.len(),
+        2,
+        "only the granted types are searched: {probes:?}"
+    );
+    let refused_observation = probes
         .iter()
         .any(|p| p["type"] == "Observation" && p["status"] != 200);
     assert!(!refused_observation, "Observation was granted");

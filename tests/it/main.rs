@@ -24,6 +24,7 @@ mod sandbox_quirks;
 mod sandbox_server;
 mod secrets;
 mod session;
+mod signin;
 mod sync;
 mod sync_nextgen;
 mod versions;
