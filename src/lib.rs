@@ -31,6 +31,7 @@ pub mod secret;
 pub mod settings;
 pub mod sync;
 pub mod trace;
+pub mod verify;
 pub mod view;
 
 use clap::Parser;
@@ -99,5 +100,6 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<()> {
         Command::View(args) => commands::view::run(ctx, args).await,
         Command::Bundle(args) => commands::bundle::run(ctx, args).await,
         Command::Unbundle(args) => commands::bundle::unbundle(ctx, args).await,
+        Command::Verify(args) => commands::verify::run(ctx, args),
     }
 }

@@ -24,5 +24,6 @@ mod secrets;
 mod session;
 mod sync;
 mod sync_nextgen;
+mod verify;
 mod versions;
 mod view_bundle;
