@@ -229,6 +229,7 @@ pub fn verify(dir: &Path) -> Result<Report> {
     if !meta.is_dir() {
         anyhow::bail!("{} is not a folder", dir.display());
     }
+    let _lock = shared_lock(dir)?;
     let mut report = Report {
         dir: dir.to_path_buf(),
         ..Report::default()
@@ -285,6 +286,31 @@ pub fn verify(dir: &Path) -> Result<Report> {
     }
     unresolved(&refs, &held, &mut report);
     Ok(report.finish())
+}
+
+/// A shared hold on the folder's lock (without creating it: verify writes nothing), so that no
+/// sync replaces files while they are read; a sync running now is a [`Kind::Locked`] failure.
+///
+/// [`Kind::Locked`]: crate::error::Kind::Locked
+fn shared_lock(dir: &Path) -> Result<Option<std::fs::File>> {
+    let path = dir.join(".fhirdl").join("lock");
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot open {}", path.display())),
+    };
+    match file.try_lock_shared() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(crate::error::Failure::new(
+            crate::error::Kind::Locked,
+            format!("a fhirdl sync is writing to {}", dir.display()),
+        )
+        .hint("run `fhirdl verify` again when it has finished (or use `fhirdl sync --verify`)")
+        .into()),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
 }
 
 /// The FHIR base references are resolved against: the manifest's, else the state's, else one

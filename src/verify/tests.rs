@@ -181,3 +181,13 @@ fn a_folder_without_an_export_is_a_usage_error() {
     let err = verify(dir.path()).unwrap_err();
     assert_eq!(crate::exit::exit_code(&err), 2);
 }
+
+#[test]
+fn a_running_sync_holds_verify_off() {
+    let dir = export();
+    let sync = crate::sync::export::Export::open(dir.path()).unwrap();
+    let err = verify(dir.path()).unwrap_err();
+    assert_eq!(crate::exit::exit_code(&err), 8, "{err:#}");
+    drop(sync);
+    assert!(verify(dir.path()).unwrap().intact);
+}
