@@ -108,6 +108,14 @@ fn an_intact_export_verifies() {
         doc["types"].is_array(),
         "the sync report is still there: {doc}"
     );
+    // A document damaged since: a sync with nothing new does not rewrite it, and says so.
+    flip_byte(&first_file(&dir.join("attachments"), "pdf"), 10);
+    let out = ctx.fhirdl(&["sync", "--verify", "--json"]);
+    assert_eq!(code(&out), DAMAGED, "{}", text(&out));
+    let doc = json(&out);
+    assert_eq!(doc["verify"]["intact"], false, "{doc}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("attachments/"), "{stderr}");
 }
 
 /// Each damage, in its own copy of the export: (what, the file it must name, how).
