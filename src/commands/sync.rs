@@ -111,7 +111,35 @@ fn partial_failure(report: &Report) -> Result<()> {
         .into());
     }
     dropped_resources(report)?;
-    missing_documents(report)
+    missing_documents(report)?;
+    incomplete_types(report)
+}
+
+/// Types whose copy is known to miss something (a count higher than what arrived) make the
+/// run partial; `unverified` ones do not (nothing is known to be missing), but the summary
+/// says why each is unverified.
+fn incomplete_types(report: &Report) -> Result<()> {
+    let short: Vec<String> = report
+        .types
+        .iter()
+        .filter(|t| t.status != TypeStatus::Failed && t.dropped.is_empty())
+        .filter_map(|t| match &t.completeness {
+            sync::Completeness::Partial(what) => Some(format!("{} ({what})", t.resource_type)),
+            _ => None,
+        })
+        .collect();
+    if short.is_empty() {
+        return Ok(());
+    }
+    Err(sync::Error::Partial {
+        summary: format!(
+            "{} types are known to be incomplete: {}",
+            short.len(),
+            short.join("; ")
+        ),
+        hint: "what arrived was saved; the server holds more than it let fhirdl fetch (see the summary)".into(),
+    }
+    .into())
 }
 
 /// Resources the server returned that were not stored make the run partial, each named.
@@ -226,8 +254,8 @@ pub async fn sync_profile(
 
 pub fn print_report(ctx: &Ctx, r: &Report) {
     let mut text = format!(
-        "{:<24} {:>8} {:>6} {:>8} {:>10} {:>8} {:>8}  note\n",
-        "type", "fetched", "new", "updated", "unchanged", "removed", "stored"
+        "{:<24} {:>8} {:>6} {:>8} {:>10} {:>8} {:>8}  {:<10}  note\n",
+        "type", "fetched", "new", "updated", "unchanged", "removed", "stored", "copy"
     );
     for t in &r.types {
         let note = match t.status {
@@ -236,15 +264,26 @@ pub fn print_report(ctx: &Ctx, r: &Report) {
             _ => t.warnings.join("; "),
         };
         text.push_str(&format!(
-            "{:<24} {:>8} {:>6} {:>8} {:>10} {:>8} {:>8}  {note}\n",
+            "{:<24} {:>8} {:>6} {:>8} {:>10} {:>8} {:>8}  {:<10}  {note}\n",
             t.resource_type,
             t.counts.fetched,
             t.counts.new,
             t.counts.updated,
             t.counts.unchanged,
             t.counts.removed,
-            t.counts.stored
+            t.counts.stored,
+            t.completeness.label()
         ));
+    }
+    // Why each copy short of complete is so (skipped types say it in their note already).
+    for t in &r.types {
+        if let (Some(detail), false) = (t.completeness.detail(), t.status == TypeStatus::Skipped) {
+            text.push_str(&format!(
+                "{}: {} — {detail}\n",
+                t.resource_type,
+                t.completeness.label()
+            ));
+        }
     }
     let stored: usize = r.types.iter().map(|t| t.counts.stored).sum();
     for w in &r.warnings {

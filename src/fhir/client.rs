@@ -147,8 +147,25 @@ impl FhirClient {
             if !status.is_success() {
                 // An error answer is judged by its status; its body is read for an
                 // OperationOutcome when there is one, and may be anything else (HTML, empty).
-                let bytes = read_capped(resp, 1024 * 1024).await.unwrap_or_default();
+                let read = read_capped(resp, 1024 * 1024).await;
                 permit.done(signal_for(status.as_u16()));
+                // A refusal that claims to be JSON but does not parse was cut off or damaged
+                // on the way: its words decide what happens next (a category to add, a type
+                // to skip), so it is asked again rather than judged by its status alone.
+                let damaged = match &read {
+                    Err(_) => true,
+                    Ok(bytes) => {
+                        claims_json(&headers)
+                            && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err()
+                    }
+                };
+                if damaged && attempt < MAX_ATTEMPTS {
+                    self.wait_before_retry(url, attempt, None, "the error answer was cut off")
+                        .await;
+                    attempt += 1;
+                    continue;
+                }
+                let bytes = read.unwrap_or_default();
                 self.counters
                     .bytes
                     .fetch_add(bytes.len() as u64, Ordering::Relaxed);
@@ -279,7 +296,7 @@ impl FhirClient {
             return Err(Failure::new(
                 Kind::Network,
                 format!(
-                    "refusing to send the access token to {} (outside the FHIR server {})",
+                    "not followed: {} is on another origin, and the access token only goes to {} (refusing to send the access token elsewhere)",
                     redact_url(url),
                     self.base.origin().ascii_serialization()
                 ),
@@ -307,6 +324,11 @@ impl FhirClient {
                 Err(e) => return Err(e),
             };
             let status = resp.status();
+            if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+                // Same-origin redirects were followed; this one leaves the FHIR server.
+                drop(permit);
+                return Err(Failure::new(Kind::Network, self.redirect_refused(&resp)).into());
+            }
             if status == StatusCode::UNAUTHORIZED {
                 drop(permit);
                 if refreshes >= MAX_REFRESHES {
@@ -468,6 +490,38 @@ pub fn patient_name(patient: &Value) -> Option<String> {
     }
     let joined = crate::sanitize::clean(&parts.join(" "));
     (!joined.is_empty()).then_some(joined)
+}
+
+impl FhirClient {
+    /// A redirect fhirdl did not follow, in words.
+    fn redirect_refused(&self, resp: &reqwest::Response) -> String {
+        let origin = self.base.origin().ascii_serialization();
+        let target = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| resp.url().join(l).ok());
+        match target {
+            Some(t) => format!(
+                "{} redirected to {}, another origin: not followed, the access token only goes to {origin}",
+                redact_url(resp.url()),
+                redact_url(&t)
+            ),
+            None => format!(
+                "{} answered HTTP {} (a redirect without a usable Location): not followed",
+                redact_url(resp.url()),
+                resp.status().as_u16()
+            ),
+        }
+    }
+}
+
+/// Whether an answer's `Content-Type` says JSON (`application/json`, `application/fhir+json`).
+fn claims_json(headers: &reqwest::header::HeaderMap) -> bool {
+    headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("json"))
 }
 
 #[cfg(test)]

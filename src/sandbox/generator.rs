@@ -239,6 +239,8 @@ struct PatientRecord<'a> {
     gender: &'static str,
     visits: Vec<Visit>,
     lab_results: Vec<String>,
+    /// Conditions generated without a category (`Quirks::uncategorized_conditions`).
+    uncategorized: Vec<String>,
     sink: &'a mut dyn FnMut(Generated),
     quirks: &'a Quirks,
     /// CarePlan and Specimen are generated (see `extras_on`).
@@ -290,6 +292,7 @@ impl<'a> PatientRecord<'a> {
             tag,
             visits: Vec::new(),
             lab_results: Vec::new(),
+            uncategorized: Vec::new(),
             sink,
             quirks: additions.quirks,
             extras: additions.extras,
@@ -607,6 +610,14 @@ impl<'a> PatientRecord<'a> {
         if self.external_references() && n.is_multiple_of(2) {
             resource["evidence"] = json!([{"detail": [terminology_reference(code)]}]);
         }
+        // Synthea-like data: every other Condition has no category at all, and the
+        // Procedures done for it refer to it.
+        if self.quirks.uncategorized_conditions && n.is_multiple_of(2) {
+            if let Some(map) = resource.as_object_mut() {
+                map.remove("category");
+            }
+            self.uncategorized.push(self.id("cond", n));
+        }
         self.emit(resource, at, encounter);
     }
 
@@ -886,6 +897,14 @@ impl<'a> PatientRecord<'a> {
         });
         if self.external_references() {
             resource["reasonReference"] = json!([terminology_reference(code)]);
+        }
+        // Half of the uncategorized Conditions are the reason of a Procedure.
+        if let Some(condition) = self.uncategorized.get(2 * n) {
+            let reason = reference("Condition", condition);
+            match resource["reasonReference"].as_array_mut() {
+                Some(list) => list.push(reason),
+                None => resource["reasonReference"] = json!([reason]),
+            }
         }
         self.emit(resource, at, encounter);
     }

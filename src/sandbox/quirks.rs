@@ -7,6 +7,11 @@ use std::time::Duration;
 
 /// NextGen's answer to `Observation?patient=X` (seen on NextGen Enterprise R4).
 pub(super) const CATEGORY_REQUIRED: &str = "Search criteria must have 'code' or 'category'";
+/// The answer of a server that insists on a status (as the ONC test kit's reference server
+/// does for some types).
+pub(super) const STATUS_REQUIRED: &str = "The status search parameter is required";
+/// NextGen's answer to `_summary=count`.
+pub(super) const SUMMARY_REFUSED: &str = "Unknown search parameter: _summary";
 /// NextGen's answer to `CarePlan?patient=X` without `category=assess-plan`.
 pub(super) const CAREPLAN_CATEGORY_MISSING: &str = "Valid care plan category not present";
 /// NextGen Office's answer to a search with `_lastUpdated`.
@@ -77,6 +82,14 @@ pub struct Quirks {
     /// Some Observations carry only the category `http://example.org/cat|custom-panel`, which a
     /// fan-out over the standard observation categories misses.
     pub uncommon_categories: bool,
+    /// Every other Condition has no category (as in Synthea data): a fan-out by category
+    /// cannot find them; half of them are the `reasonReference` of a Procedure.
+    pub uncategorized_conditions: bool,
+    /// `_summary=count` is refused with 400 (NextGen Enterprise R4).
+    pub count_refused: bool,
+    /// Searches of these types without a status parameter answer 400
+    /// `The status search parameter is required`.
+    pub status_required: Vec<String>,
     /// Added to every request before it is answered (never blocks a thread).
     pub latency: Duration,
     /// Answers no honest server gives (hostile ids, links, bodies, token and authorization
@@ -105,6 +118,9 @@ impl Quirks {
             no_last_updated: false,
             software_name: Some("Nextgen FHIR Server".to_owned()),
             uncommon_categories: true,
+            uncategorized_conditions: true,
+            count_refused: true,
+            status_required: Vec::new(),
             latency: Duration::ZERO,
             hostile: super::hostile::Hostile::default(),
         }

@@ -83,6 +83,9 @@ struct Query {
     page: Option<usize>,
     /// `_summary=count`: only `Bundle.total`.
     summary_count: bool,
+    /// A `status`, `clinical-status` or `lifecycle-status` parameter was given (its values are
+    /// not filtered on: every resource the sandbox makes has one of them).
+    status_given: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -190,6 +193,7 @@ fn parse_query(
                 query.codes.push(alternatives);
             }
             "_summary" => query.summary_count = value == "count",
+            "status" | "clinical-status" | "lifecycle-status" => query.status_given = true,
             // NextGen ignores _count and pages by 25 (seen in recorded responses).
             "_count" if quirks.fixed_page_size.is_some() => {}
             PAGE if quirks.next_link_style == NextLinkStyle::NextGen => {
@@ -315,7 +319,13 @@ fn check_required_criteria(
 ) -> Result<(), FhirError> {
     let quirks = &shared.config.quirks;
     if query.summary_count {
+        if quirks.count_refused {
+            return Err(FhirError::bad_request(quirks::SUMMARY_REFUSED));
+        }
         return Ok(());
+    }
+    if quirks.status_required.iter().any(|t| t == resource_type) && !query.status_given {
+        return Err(FhirError::bad_request(quirks::STATUS_REQUIRED));
     }
     if quirks.requires_category(resource_type)
         && query.categories.is_empty()

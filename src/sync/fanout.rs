@@ -1,11 +1,16 @@
-//! Provider query plans: some servers refuse a plain `Type?patient=X` and want a category
-//! (NextGen Enterprise: Observation and Condition need `category` or `code`, CarePlan needs
-//! `category=assess-plan`). fhirdl then asks category by category, merges without duplicates,
-//! and compares with the server's own count so that resources in other categories are reported.
+//! When a plain `Type?patient=X` is refused: some servers want a category (NextGen
+//! Enterprise: Observation and Condition need `category` or `code`, CarePlan needs
+//! `category=assess-plan`); fhirdl then asks category by category, merges without duplicates,
+//! and compares with the server's own count so that resources in other categories are
+//! reported. Others want a status (some EHRs, and the ONC test kit's reference server); the
+//! search is then repeated with every status value of the type. The plain search is always
+//! tried first; the state remembers a refusal so later runs fan out at once.
 
 use serde_json::Value;
 
-/// The standard observation categories (http://terminology.hl7.org/CodeSystem/observation-category).
+/// The observation categories: the base set
+/// (http://terminology.hl7.org/CodeSystem/observation-category) and the US Core ones
+/// (http://hl7.org/fhir/us/core/CodeSystem/us-core-category and its value sets, 6.x–7.x).
 pub const OBSERVATION_CATEGORIES: &[&str] = &[
     "vital-signs",
     "laboratory",
@@ -16,9 +21,18 @@ pub const OBSERVATION_CATEGORIES: &[&str] = &[
     "exam",
     "therapy",
     "activity",
+    "sdoh",
+    "functional-status",
+    "disability-status",
+    "cognitive-status",
+    "clinical-test",
+    "treatment-intervention-preference",
+    "care-experience-preference",
+    "observation-adi-documentation",
 ];
 
-/// Condition categories (FHIR R4 and US Core).
+/// Condition categories: FHIR R4's (`problem-list-item`, `encounter-diagnosis`) and US Core's
+/// (`health-concern`).
 pub const CONDITION_CATEGORIES: &[&str] =
     &["problem-list-item", "encounter-diagnosis", "health-concern"];
 
@@ -33,6 +47,147 @@ pub fn categories_for(resource_type: &str) -> Option<(&'static str, &'static [&'
         "CarePlan" => Some(("category", CAREPLAN_CATEGORIES)),
         _ => None,
     }
+}
+
+/// The status search parameter of a type and all its values (FHIR R4 value sets), for a
+/// server that refuses a search without one.
+pub fn statuses_for(resource_type: &str) -> Option<(&'static str, &'static [&'static str])> {
+    const REQUEST: &[&str] = &[
+        "draft",
+        "active",
+        "on-hold",
+        "revoked",
+        "completed",
+        "entered-in-error",
+        "unknown",
+    ];
+    let statuses: (&str, &[&str]) = match resource_type {
+        "Observation" => (
+            "status",
+            &[
+                "registered",
+                "preliminary",
+                "final",
+                "amended",
+                "corrected",
+                "cancelled",
+                "entered-in-error",
+                "unknown",
+            ],
+        ),
+        "DiagnosticReport" => (
+            "status",
+            &[
+                "registered",
+                "partial",
+                "preliminary",
+                "final",
+                "amended",
+                "corrected",
+                "appended",
+                "cancelled",
+                "entered-in-error",
+                "unknown",
+            ],
+        ),
+        "DocumentReference" => ("status", &["current", "superseded", "entered-in-error"]),
+        "MedicationRequest" => (
+            "status",
+            &[
+                "active",
+                "on-hold",
+                "cancelled",
+                "completed",
+                "entered-in-error",
+                "stopped",
+                "draft",
+                "unknown",
+            ],
+        ),
+        "Procedure" => (
+            "status",
+            &[
+                "preparation",
+                "in-progress",
+                "not-done",
+                "on-hold",
+                "stopped",
+                "completed",
+                "entered-in-error",
+                "unknown",
+            ],
+        ),
+        "Encounter" => (
+            "status",
+            &[
+                "planned",
+                "arrived",
+                "triaged",
+                "in-progress",
+                "onleave",
+                "finished",
+                "cancelled",
+                "entered-in-error",
+                "unknown",
+            ],
+        ),
+        "Immunization" => ("status", &["completed", "entered-in-error", "not-done"]),
+        "CarePlan" | "ServiceRequest" => ("status", REQUEST),
+        "CareTeam" => (
+            "status",
+            &[
+                "proposed",
+                "active",
+                "suspended",
+                "inactive",
+                "entered-in-error",
+            ],
+        ),
+        "Goal" => (
+            "lifecycle-status",
+            &[
+                "proposed",
+                "planned",
+                "accepted",
+                "active",
+                "on-hold",
+                "completed",
+                "cancelled",
+                "entered-in-error",
+                "rejected",
+            ],
+        ),
+        "Condition" => (
+            "clinical-status",
+            &[
+                "active",
+                "recurrence",
+                "relapse",
+                "inactive",
+                "remission",
+                "resolved",
+            ],
+        ),
+        "AllergyIntolerance" => ("clinical-status", &["active", "inactive", "resolved"]),
+        _ => return None,
+    };
+    Some(statuses)
+}
+
+/// Whether a search parameter is a status one (a search that has it is never repeated).
+pub fn is_status_param(name: &str) -> bool {
+    matches!(name, "status" | "clinical-status" | "lifecycle-status")
+}
+
+/// Does this refusal mean "add a status"? Judged from the OperationOutcome text.
+pub fn demands_status(status: u16, outcome: &str) -> bool {
+    let t = outcome.to_ascii_lowercase();
+    matches!(status, 400 | 422)
+        && t.contains("status")
+        && (t.contains("must")
+            || t.contains("required")
+            || t.contains("missing")
+            || t.contains("not present"))
 }
 
 /// Does this refusal mean "add a category"? Judged from the OperationOutcome text.
@@ -89,5 +244,23 @@ mod tests {
         assert!(is_nextgen(&json!({"publisher": "NextGen Healthcare"})));
         assert!(!is_nextgen(&json!({"software": {"name": "HAPI"}})));
         assert!(categories_for("Observation").is_some() && categories_for("Encounter").is_none());
+    }
+
+    #[test]
+    fn refusals_that_ask_for_a_status() {
+        assert!(demands_status(400, "The status parameter is required"));
+        assert!(demands_status(
+            400,
+            "Missing required search parameter: status"
+        ));
+        assert!(!demands_status(
+            400,
+            "Search criteria must have 'code' or 'category'"
+        ));
+        assert!(!demands_status(403, "status required"));
+        let (param, values) = statuses_for("Condition").unwrap();
+        assert_eq!(param, "clinical-status");
+        assert!(values.contains(&"resolved"));
+        assert!(statuses_for("Patient").is_none());
     }
 }

@@ -3,6 +3,7 @@
 //! before it is kept (its type, its id, its patient).
 
 use super::bundle::{parse_page, valid_id, Page};
+use super::completeness::Completeness;
 use super::plan::TypePlan;
 use super::progress::TypeProgress;
 use super::resource::Resource;
@@ -34,6 +35,11 @@ pub(super) struct FetchedType {
     /// Resources the server returned that are not stored, each named.
     pub(super) dropped: Vec<Dropped>,
     pub(super) warnings: Vec<String>,
+    /// How complete the fetched set is (see [`Completeness`]).
+    pub(super) completeness: Completeness,
+    /// The server refused the plain search for want of a category (remembered in the state so
+    /// that later runs fan out at once).
+    pub(super) needs_category: bool,
 }
 
 pub(super) enum Outcome {
@@ -53,6 +59,8 @@ impl FetchedType {
             announced: None,
             dropped: Vec::new(),
             warnings: Vec::new(),
+            completeness: Completeness::Complete,
+            needs_category: false,
         }
     }
 }
@@ -86,30 +94,95 @@ pub(super) async fn fetch_type(search: &Search<'_>, plan: &TypePlan) -> Result<O
     let sink = Mutex::new(fetched);
     let categories = fanout::categories_for(ty);
     if plan.fan_out && categories.is_some() {
-        let fetched = sink.into_inner().unwrap_or_else(PoisonError::into_inner);
-        return fan_out(fhir, ty, patient, since, categories, fetched, progress).await;
+        let mut fetched = sink.into_inner().unwrap_or_else(PoisonError::into_inner);
+        fetched.needs_category = true;
+        let why = "the server requires a category (it refused the plain search before)";
+        return fan_out(fhir, ty, patient, since, categories, fetched, progress, why).await;
     }
-    let first = chain(fhir, ty, patient, since, &[], &sink, progress).await?;
+    let mut first = chain(fhir, ty, patient, since, &[], &sink, progress).await?;
+    if let ChainEnd::NeedsStatus(msg) = &first {
+        first = by_status(fhir, ty, patient, since, &sink, progress, msg).await?;
+    }
     if matches!(first, ChainEnd::Done { shortfall: true }) && categories.is_none() && plan.dates_ok
     {
         recover_by_dates(fhir, ty, patient, since, &sink, progress).await?;
     }
     let mut fetched = sink.into_inner().unwrap_or_else(PoisonError::into_inner);
-    match first {
+    let why = match first {
         ChainEnd::Done { shortfall: false } => return Ok(Outcome::Fetched(Box::new(fetched))),
         ChainEnd::Done { shortfall: true } if categories.is_none() => {
+            if !plan.dates_ok {
+                let note = shortfall_note(&fetched);
+                fetched.completeness = Completeness::Partial(format!(
+                    "{note}, and the server cannot be asked by date to recover the rest"
+                ));
+            }
             return Ok(Outcome::Fetched(Box::new(fetched)));
         }
-        ChainEnd::Done { shortfall: true } => fetched.warnings.push(format!(
-            "{ty}: re-queried category by category to recover what the paging left out"
-        )),
+        ChainEnd::Done { shortfall: true } => {
+            fetched.warnings.push(format!(
+                "{ty}: re-queried category by category to recover what the paging left out"
+            ));
+            format!(
+                "{}; re-queried category by category",
+                shortfall_note(&fetched)
+            )
+        }
         ChainEnd::Refused(why) => return Ok(Outcome::Skipped(why)),
-        ChainEnd::NeedsCategory(msg) if categories.is_some() => fetched.warnings.push(format!(
-            "the server requires a category ({msg}); fetched category by category"
-        )),
-        ChainEnd::NeedsCategory(msg) => anyhow::bail!("the search was refused: {msg}"),
+        ChainEnd::NeedsCategory(msg) if categories.is_some() => {
+            fetched.needs_category = true;
+            fetched.warnings.push(format!(
+                "the server requires a category ({msg}); fetched category by category"
+            ));
+            "the server requires a category".to_string()
+        }
+        ChainEnd::NeedsCategory(msg) | ChainEnd::NeedsStatus(msg) => {
+            anyhow::bail!("the search was refused: {msg}")
+        }
+    };
+    fan_out(
+        fhir, ty, patient, since, categories, fetched, progress, &why,
+    )
+    .await
+}
+
+/// "N of the M announced arrived" for a search whose paging fell short.
+fn shortfall_note(fetched: &FetchedType) -> String {
+    match fetched.announced {
+        Some(total) => format!(
+            "the server announced {total} but its paging delivered {}",
+            fetched.spool.len()
+        ),
+        None => "the server's paging stopped early".to_string(),
     }
-    fan_out(fhir, ty, patient, since, categories, fetched, progress).await
+}
+
+/// The search again with every status value of the type (some servers, and the ONC test kit,
+/// refuse a search without `status`).
+async fn by_status(
+    fhir: &FhirClient,
+    ty: &str,
+    patient: &str,
+    since: Option<&str>,
+    sink: &Sink,
+    progress: &TypeProgress,
+    refusal: &str,
+) -> Result<ChainEnd> {
+    let Some((param, values)) = fanout::statuses_for(ty) else {
+        return Ok(ChainEnd::NeedsStatus(refusal.to_string()));
+    };
+    let all = values.join(",");
+    let end = chain(fhir, ty, patient, since, &[(param, &all)], sink, progress).await?;
+    let mut f = lock(sink);
+    f.warnings.push(format!(
+        "the server requires a status ({refusal}); asked for every {param} value"
+    ));
+    if let ChainEnd::Done { shortfall: false } = end {
+        f.completeness = Completeness::Recovered(format!(
+            "the server requires a status: asked for every {param} value ({all})"
+        ));
+    }
+    Ok(end)
 }
 
 /// `Patient/<id>`: the patient's own resource, read rather than searched.
@@ -140,7 +213,8 @@ async fn read_patient(
 }
 
 /// One search per category, all at once, merged; then a `_summary=count` of the whole type
-/// says whether other categories hold more.
+/// says whether other categories hold more. `why` says why the type is fanned out.
+#[allow(clippy::too_many_arguments)]
 async fn fan_out(
     fhir: &FhirClient,
     ty: &str,
@@ -149,6 +223,7 @@ async fn fan_out(
     categories: Option<(&'static str, &'static [&'static str])>,
     fetched: FetchedType,
     progress: &TypeProgress,
+    why: &str,
 ) -> Result<Outcome> {
     let (param, values) = categories.unwrap_or(("category", &[]));
     let sink = Mutex::new(fetched);
@@ -169,21 +244,29 @@ async fn fan_out(
     for (value, result) in results {
         match result? {
             ChainEnd::Done { .. } => {}
-            ChainEnd::Refused(why) | ChainEnd::NeedsCategory(why) => {
+            ChainEnd::Refused(why) | ChainEnd::NeedsCategory(why) | ChainEnd::NeedsStatus(why) => {
                 fetched.warnings.push(format!("{param}={value}: {why}"));
             }
         }
     }
     // Whatever sits in other categories must not be lost silently.
-    if let Some(total) = total {
-        let have = fetched.spool.len() as u64;
-        if total > have {
-            fetched.warnings.push(format!(
+    let have = fetched.spool.len() as u64;
+    fetched.completeness = match total {
+        Ok(total) if total > have => {
+            let missing = format!(
                 "the server holds {total} {ty} resources but the category queries found {have}: {} in other categories were not fetched",
                 total - have
-            ));
+            );
+            fetched.warnings.push(missing.clone());
+            Completeness::Partial(format!("{why}; {missing}"))
         }
-    }
+        Ok(total) => Completeness::Recovered(format!(
+            "{why}: fetched category by category, and the server's count ({total}) agrees"
+        )),
+        Err(refused) => Completeness::Unverified(format!(
+            "{why}: fetched category by category, and the server gives no count to check against ({refused})"
+        )),
+    };
     Ok(Outcome::Fetched(Box::new(fetched)))
 }
 
@@ -229,6 +312,18 @@ async fn recover_by_dates(
     }
     let mut fetched = lock(sink);
     let recovered = fetched.spool.len() - before;
+    let have = fetched.spool.len() as u64;
+    fetched.completeness = match fetched.announced {
+        Some(total) if have < total => Completeness::Partial(format!(
+            "the server announced {total} but its paging delivered {before}; re-queried in {slices} _lastUpdated slices and still have only {have}"
+        )),
+        _ if unresolved > 0 => Completeness::Unverified(format!(
+            "the server's paging stopped early; re-queried in {slices} _lastUpdated slices, some of which still came up short"
+        )),
+        _ => Completeness::Recovered(format!(
+            "the server's paging stopped early ({before} arrived); re-queried in {slices} _lastUpdated slices, which brought the other {recovered}"
+        )),
+    };
     fetched.warnings.push(format!(
         "{ty}: re-queried in {slices} _lastUpdated slices and recovered {recovered}{}",
         if unresolved > 0 {
@@ -247,6 +342,7 @@ enum ChainEnd {
     },
     Refused(String),
     NeedsCategory(String),
+    NeedsStatus(String),
 }
 
 /// One search and all its pages, merged into `sink`.
@@ -284,6 +380,14 @@ async fn chain(
         let text = outcome_text(&resp.error_body).unwrap_or_default();
         if fanout::demands_category(resp.status.as_u16(), &text) {
             return Ok(ChainEnd::NeedsCategory(format!(
+                "HTTP {}: {text}",
+                resp.status.as_u16()
+            )));
+        }
+        if fanout::demands_status(resp.status.as_u16(), &text)
+            && !extra.iter().any(|(k, _)| fanout::is_status_param(k))
+        {
+            return Ok(ChainEnd::NeedsStatus(format!(
                 "HTTP {}: {text}",
                 resp.status.as_u16()
             )));
@@ -568,19 +672,39 @@ fn max_pages() -> usize {
         .unwrap_or(MAX_PAGES)
 }
 
-/// `_summary=count` of the whole un-fanned search, when the server answers it.
-async fn count_all(fhir: &FhirClient, ty: &str, patient: &str, since: Option<&str>) -> Option<u64> {
+/// `_summary=count` of the whole un-fanned search, or why the server gave none.
+async fn count_all(
+    fhir: &FhirClient,
+    ty: &str,
+    patient: &str,
+    since: Option<&str>,
+) -> Result<u64, String> {
     let since_value = since.map(|s| format!("ge{s}"));
     let mut params: Vec<(&str, &str)> = vec![("patient", patient), ("_summary", "count")];
     if let Some(s) = &since_value {
         params.push(("_lastUpdated", s));
     }
-    let url = crate::fhir_url::search(fhir.base(), ty, &params).ok()?;
-    let resp = fhir.get(&url).await.ok()?;
+    let url = crate::fhir_url::search(fhir.base(), ty, &params).map_err(|e| e.to_string())?;
+    let resp = fhir
+        .get(&url)
+        .await
+        .map_err(|e| format!("the count request failed: {e:#}"))?;
     if !resp.status.is_success() {
-        return None;
+        let text = outcome_text(&resp.body).unwrap_or_default();
+        let text = if text.is_empty() {
+            String::new()
+        } else {
+            format!(": {text}")
+        };
+        return Err(format!(
+            "its _summary=count answered HTTP {}{text}",
+            resp.status.as_u16()
+        ));
     }
-    resp.body.get("total").and_then(serde_json::Value::as_u64)
+    resp.body
+        .get("total")
+        .and_then(serde_json::Value::as_u64)
+        .ok_or_else(|| "its _summary=count answer has no total".to_string())
 }
 
 /// 403 (and 404 for an unsupported type) mean "not for you": skipped, not failed.

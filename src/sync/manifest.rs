@@ -30,6 +30,9 @@ pub struct Manifest {
     pub patient: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub synced_at: Option<String>,
+    /// How complete each type's copy is (see [`super::Completeness`]), by type.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub completeness: BTreeMap<String, super::Completeness>,
     #[serde(default)]
     pub files: BTreeMap<String, FileEntry>,
 }

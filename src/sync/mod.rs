@@ -8,6 +8,7 @@
 
 pub mod attachments;
 pub mod bundle;
+pub mod completeness;
 mod error;
 pub mod export;
 pub mod fanout;
@@ -135,10 +136,14 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
+pub use completeness::Completeness;
+
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct TypeReport {
     pub resource_type: String,
     pub status: TypeStatus,
+    /// How complete the type's copy is after this run (see [`Completeness`]).
+    pub completeness: Completeness,
     #[serde(flatten)]
     pub counts: Counts,
     pub incremental: bool,
@@ -166,6 +171,12 @@ impl TypeReport {
             },
             counts: stored.counts,
             incremental,
+            completeness: match stored.dropped.len() {
+                0 => stored.completeness,
+                n => stored.completeness.and(Completeness::Partial(format!(
+                    "{n} resources the server returned were not stored (each is named)"
+                ))),
+            },
             dropped: stored.dropped,
             warnings: stored.warnings,
             ..TypeReport::default()
@@ -176,6 +187,7 @@ impl TypeReport {
         TypeReport {
             resource_type: resource_type.to_string(),
             status: TypeStatus::Skipped,
+            completeness: Completeness::Skipped(reason.clone()),
             reason: Some(reason),
             ..TypeReport::default()
         }
@@ -186,6 +198,9 @@ impl TypeReport {
         TypeReport {
             resource_type: resource_type.to_string(),
             status: TypeStatus::Failed,
+            completeness: Completeness::Partial(
+                "this run's search failed; the copy from the previous run is kept".into(),
+            ),
             incremental,
             reason: Some(format!("{error:#}")),
             cause: Some(if crate::error::is_storage_error(error) {
@@ -218,8 +233,14 @@ impl TypeReport {
         }
     }
 
-    /// The references phase added `new` resources to a searched type.
+    /// The references phase added `new` resources to a searched type (said in the
+    /// completeness of a type whose search is not known to be whole: they are what the search
+    /// missed).
     fn add_referenced(&mut self, new: usize, stored: usize) {
+        if new > 0 {
+            let note = format!("{new} more arrived only because other resources refer to them");
+            self.completeness = std::mem::take(&mut self.completeness).noting(&note);
+        }
         self.counts.new += new;
         self.counts.fetched += new;
         self.counts.stored = stored;

@@ -12,7 +12,7 @@ use super::progress::{Observer, TypeProgress};
 use super::references::{self, Closing};
 use super::state::{FileStamp, LastRun, State, TypeState};
 use super::store::{store_type, StoredType};
-use super::{fanout, Options, Report, TypeReport, TypeStatus};
+use super::{Options, Report, TypeReport, TypeStatus};
 use crate::datetime::now_rfc3339;
 use crate::error::{Failure, Kind};
 use crate::fhir::client::FhirClient;
@@ -166,19 +166,19 @@ impl<'a> Run<'a> {
                 .get("fhirVersion")
                 .and_then(serde_json::Value::as_str),
         );
-        // A NextGen server (known from its CapabilityStatement) is queried category by
-        // category right away instead of after a refused search.
-        let nextgen = fanout::is_nextgen(&self.metadata);
+        // The plain search is tried first; a type whose plain search was refused for want
+        // of a category in an earlier run is fanned out at once.
         Ok(types
             .iter()
             .map(|ty| {
+                let held = self.state.types.get(ty);
                 TypePlan::new(
                     &self.metadata,
                     ty,
-                    self.state.types.get(ty),
+                    held,
                     self.opts.full,
                     self.opts.since.as_deref(),
-                    nextgen,
+                    held.is_some_and(|t| t.needs_category),
                 )
             })
             .collect())
@@ -289,8 +289,9 @@ impl<'a> Run<'a> {
                 self.refs
                     .extend(references::from_keys(std::mem::take(&mut stored.refs)));
                 let mark = stored.mark.clone();
+                let needs_category = stored.needs_category;
                 let report = TypeReport::stored(&ty, done.incremental, stored);
-                self.record_type(&ty, mark, &report)?;
+                self.record_type(&ty, mark, needs_category, &report)?;
                 report
             }
             Ok(TypeResult::Skipped(reason)) => TypeReport::skipped(&ty, reason),
@@ -309,8 +310,23 @@ impl<'a> Run<'a> {
     }
 
     /// Saves a stored type's mark and count in the state (unless nothing changed).
-    fn record_type(&mut self, ty: &str, mark: Option<String>, report: &TypeReport) -> Result<()> {
+    fn record_type(
+        &mut self,
+        ty: &str,
+        mark: Option<String>,
+        needs_category: bool,
+        report: &TypeReport,
+    ) -> Result<()> {
         let changed = report.status == TypeStatus::Ok;
+        let before = self
+            .state
+            .types
+            .get(ty)
+            .and_then(|t| t.completeness.as_ref());
+        if before != Some(&report.completeness) {
+            // The manifest says each type's completeness.
+            self.changed_any = true;
+        }
         if changed {
             self.changed_any = true;
             if attachments::TYPES.contains(&ty) {
@@ -319,11 +335,11 @@ impl<'a> Run<'a> {
         }
         // Nothing changed: keep the old mark (still correct) and write nothing.
         let keep = !changed
-            && self
-                .state
-                .types
-                .get(ty)
-                .is_some_and(|t| t.count == report.counts.stored);
+            && self.state.types.get(ty).is_some_and(|t| {
+                t.count == report.counts.stored
+                    && t.needs_category == needs_category
+                    && t.completeness.as_ref() == Some(&report.completeness)
+            });
         if self.opts.dry_run || keep {
             return Ok(());
         }
@@ -334,6 +350,8 @@ impl<'a> Run<'a> {
                 count: report.counts.stored,
                 synced_at: now_rfc3339(),
                 file: FileStamp::of(&self.export.ndjson_path(ty)),
+                needs_category,
+                completeness: Some(report.completeness.clone()),
             },
         );
         // New resources may refer to ones not held yet.
@@ -411,7 +429,11 @@ impl<'a> Run<'a> {
     pub(super) fn finish(mut self) -> Result<Report> {
         for (ty, t) in &self.state.types {
             if !self.reports.iter().any(|r| &r.resource_type == ty) {
-                self.reports.push(TypeReport::referenced(ty, 0, t.count));
+                let mut held = TypeReport::referenced(ty, 0, t.count);
+                if let Some(c) = &t.completeness {
+                    held.completeness = c.clone();
+                }
+                self.reports.push(held);
             }
         }
         self.reports
@@ -421,8 +443,13 @@ impl<'a> Run<'a> {
         let dry_run = self.opts.dry_run;
         if !dry_run && (self.changed_any || needs_rewrite(&self.opts.out)) {
             let stored: Vec<String> = self.state.types.keys().cloned().collect();
-            self.export
-                .write_manifest(self.manifest_header(), &stored)?;
+            let mut header = self.manifest_header();
+            header.completeness = self
+                .reports
+                .iter()
+                .map(|r| (r.resource_type.clone(), r.completeness.clone()))
+                .collect();
+            self.export.write_manifest(header, &stored)?;
         }
         let report = self.report();
         if !dry_run {
@@ -433,6 +460,11 @@ impl<'a> Run<'a> {
                 failed: report.failed().iter().map(|s| s.to_string()).collect(),
                 failed_documents: report.attachments.failures.clone(),
                 dropped: report.dropped().into_iter().cloned().collect(),
+                completeness: report
+                    .types
+                    .iter()
+                    .map(|t| (t.resource_type.clone(), t.completeness.clone()))
+                    .collect(),
             })?;
         }
         Ok(report)

@@ -42,6 +42,13 @@ pub struct TypeState {
     /// by a run that stopped before saving its state (or by hand).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<FileStamp>,
+    /// The server refused the plain search for want of a category: later runs fan out at once
+    /// (saves a request per run).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub needs_category: bool,
+    /// How complete the type's copy was after the run that last fetched it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completeness: Option<super::Completeness>,
 }
 
 /// Size, modification time and inode of a file: a replaced file (fhirdl renames a new one
@@ -90,6 +97,9 @@ pub struct LastRun {
     /// Resources the server returned that were not stored.
     #[serde(default)]
     pub dropped: Vec<super::Dropped>,
+    /// How complete each type's copy is, by type.
+    #[serde(default)]
+    pub completeness: BTreeMap<String, super::Completeness>,
 }
 
 fn state_path(dir: &Path) -> PathBuf {

@@ -20,6 +20,9 @@ pub(super) struct StoredType {
     pub(super) warnings: Vec<String>,
     pub(super) dropped: Vec<super::Dropped>,
     pub(super) refs: HashSet<String>,
+    pub(super) completeness: super::Completeness,
+    /// The server refused the plain search for want of a category.
+    pub(super) needs_category: bool,
 }
 
 /// Merges a fetched type into its file. `incremental` says what the fetch was (a refused
@@ -39,8 +42,12 @@ pub(super) fn store_type(
         warnings: std::mem::take(&mut fetched.warnings),
         dropped: std::mem::take(&mut fetched.dropped),
         refs: std::mem::take(&mut fetched.refs),
+        completeness: std::mem::take(&mut fetched.completeness),
+        needs_category: fetched.needs_category,
         ..StoredType::default()
     };
+    // Only a search known to be whole may remove what it did not return.
+    let replace = !incremental && stored.completeness.is_whole();
     stored.counts.fetched = fetched.spool.len();
     stored.counts.pages = fetched.pages;
     let file_exists = export.ndjson_path(ty).exists();
@@ -53,10 +60,10 @@ pub(super) fn store_type(
         ty,
         fetched.spool.into_sorted()?,
         &MergeOptions {
-            mode: if incremental {
-                MergeMode::Upsert
-            } else {
+            mode: if replace {
                 MergeMode::Replace
+            } else {
+                MergeMode::Upsert
             },
             ndjson: opts.ndjson,
             pretty: opts.pretty,
@@ -71,6 +78,12 @@ pub(super) fn store_type(
     stored.counts.removed = merged.removed;
     stored.counts.stored = merged.stored;
     stored.changed = merged.changed;
+    let not_seen = merged.stored.saturating_sub(stored.counts.fetched);
+    if !incremental && !replace && not_seen > 0 {
+        stored.warnings.push(format!(
+            "{not_seen} stored resources this search did not return were kept (the search is not known to be complete)"
+        ));
+    }
     if merged.upgraded > 0 {
         stored.warnings.push(format!(
             "{} resources an older fhirdl had re-printed are now kept exactly as the server sent them",

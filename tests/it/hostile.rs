@@ -382,7 +382,11 @@ fn next_links_to_another_origin_or_to_file_are_refused() {
             &out,
             &report,
             "Observation",
-            "refusing to send the access token",
+            if to_another_origin {
+                "is on another origin, and the access token only goes to"
+            } else {
+                "refusing to send the access token"
+            },
         );
         trap.assert_untouched();
     }
@@ -451,7 +455,16 @@ fn a_redirect_to_another_origin_is_not_followed_and_carries_no_token() {
             &out,
             &report,
             "Observation",
-            &format!("HTTP {status}"),
+            &format!(
+                "redirected to {}, another origin: not followed, the access token only goes to {}",
+                trap.url("/steal"),
+                case.ctx
+                    .base()
+                    .trim_end_matches('/')
+                    .split("/fhir")
+                    .next()
+                    .unwrap()
+            ),
         );
         trap.assert_untouched();
     }

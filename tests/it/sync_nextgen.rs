@@ -36,16 +36,37 @@ fn lines(ctx: &TestContext, ty: &str) -> Vec<Value> {
 fn nextgen_enterprise_like_server_is_exported_completely() {
     let (ctx, report) = synced(Quirks::nextgen());
     let dir = ctx.data_dir().join("exports/a");
-    // Category fan-out (recognised from the CapabilityStatement's software name): the
-    // observations in standard categories are all there, the uncommon ones are reported.
+    // The plain search is refused for want of a category: fanned out, and since the server
+    // refuses to count, the copy is "unverified", saying why.
     let obs = of(&report, "Observation");
     assert!(obs["stored"].as_u64().unwrap() > 20, "{report}");
-    let warnings = obs["warnings"].to_string();
+    assert_eq!(obs["completeness"]["status"], "unverified", "{report}");
+    let why = obs["completeness"]["detail"].as_str().unwrap();
     assert!(
-        warnings.contains("in other categories were not fetched"),
+        why.contains("the server requires a category")
+            && why.contains("gives no count")
+            && why.contains("Unknown search parameter: _summary"),
+        "{why}"
+    );
+    // Conditions without a category cannot be found by category; those other resources refer
+    // to arrive through the references and are counted.
+    let cond = of(&report, "Condition");
+    assert_eq!(cond["completeness"]["status"], "unverified", "{report}");
+    let uncategorized: Vec<Value> = lines(&ctx, "Condition")
+        .into_iter()
+        .filter(|c| c.get("category").is_none())
+        .collect();
+    assert!(!uncategorized.is_empty(), "{report}");
+    assert!(
+        cond["completeness"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!(
+                "{} more arrived only because other resources refer to them",
+                uncategorized.len()
+            )),
         "{report}"
     );
-    assert!(of(&report, "Condition")["stored"].as_u64().unwrap() > 0);
     assert_eq!(of(&report, "CarePlan")["stored"], 3, "{report}");
     // Pages of 25 with /fhir/R4/ next links were followed to the end.
     assert!(of(&report, "Observation")["pages"].as_u64().unwrap() > 1);
@@ -78,6 +99,111 @@ fn nextgen_enterprise_like_server_is_exported_completely() {
     unique.dedup();
     assert_eq!(ids, unique);
     ctx.assert_no_leaks();
+}
+
+#[test]
+fn a_refusal_is_remembered_and_a_count_that_disagrees_makes_the_run_partial() {
+    let ctx = TestContext::new(SandboxConfig {
+        quirks: Quirks {
+            categories_required: vec!["Observation".into(), "Condition".into()],
+            uncategorized_conditions: true,
+            ..Quirks::default()
+        },
+        ..SandboxConfig::default()
+    });
+    assert_eq!(code(&ctx.login("a", &[])), 0);
+    let out = ctx.fhirdl(&["sync", "--json"]);
+    // The server's count says there are more Conditions than the categories hold: exit 3,
+    // the type named, what arrived saved.
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    let report = json(&out);
+    let cond = of(&report, "Condition");
+    assert_eq!(cond["completeness"]["status"], "partial", "{report}");
+    assert!(
+        cond["completeness"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("in other categories were not fetched"),
+        "{report}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("known to be incomplete: Condition"),
+        "{}",
+        text(&out)
+    );
+    let obs = of(&report, "Observation");
+    assert_eq!(obs["completeness"]["status"], "recovered", "{report}");
+    assert!(obs["completeness"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("the server's count"));
+    // Completeness is kept where a script or a later reader looks.
+    let dir = ctx.export_dir("a");
+    let read = |f: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(dir.join(f)).unwrap()).unwrap()
+    };
+    assert_eq!(
+        read(".fhirdl/last_run.json")["completeness"]["Condition"]["status"],
+        "partial"
+    );
+    assert_eq!(
+        read("manifest.json")["completeness"]["Condition"]["status"],
+        "partial"
+    );
+    assert_eq!(
+        read("manifest.json")["completeness"]["Encounter"]["status"],
+        "complete"
+    );
+    let state = read(".fhirdl/state.json");
+    assert_eq!(
+        state["types"]["Condition"]["needs_category"], true,
+        "{state}"
+    );
+    // The next run fans out at once: no plain search is refused again.
+    let out = ctx.fhirdl(&["sync", "--json"]);
+    let report = json(&out);
+    let obs = of(&report, "Observation");
+    assert!(
+        !obs["warnings"].to_string().contains("HTTP 400"),
+        "{report}"
+    );
+    assert!(
+        obs["completeness"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("it refused the plain search before"),
+        "{report}"
+    );
+    // A plain search is what a server that answers it gets: complete.
+    assert_eq!(
+        of(&report, "Encounter")["completeness"]["status"],
+        "complete"
+    );
+}
+
+#[test]
+fn a_search_refused_for_want_of_a_status_is_repeated_with_every_status() {
+    let (ctx, report) = synced(Quirks {
+        status_required: vec!["Encounter".into(), "Condition".into()],
+        ..Quirks::default()
+    });
+    for ty in ["Encounter", "Condition"] {
+        let t = of(&report, ty);
+        assert_eq!(t["status"], "ok", "{report}");
+        assert_eq!(t["completeness"]["status"], "recovered", "{report}");
+        assert!(
+            t["completeness"]["detail"]
+                .as_str()
+                .unwrap()
+                .contains("the server requires a status"),
+            "{report}"
+        );
+        assert!(!lines(&ctx, ty).is_empty());
+    }
+    assert!(of(&report, "Condition")["completeness"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("clinical-status"));
 }
 
 #[test]
@@ -123,6 +249,7 @@ fn a_next_link_dropped_early_is_reported_as_a_shortfall() {
         "{report}"
     );
     assert_eq!(obs["stored"], 63, "{report}");
+    assert_eq!(obs["completeness"]["status"], "recovered", "{report}");
 }
 
 #[test]
@@ -177,4 +304,9 @@ fn a_shortfall_without_categories_is_recovered_in_date_slices() {
         expected, 12,
         "all encounters of {patient} recovered: {report}"
     );
+    assert_eq!(enc["completeness"]["status"], "recovered", "{report}");
+    assert!(enc["completeness"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("_lastUpdated slices"));
 }
