@@ -191,3 +191,21 @@ fn a_running_sync_holds_verify_off() {
     drop(sync);
     assert!(verify(dir.path()).unwrap().intact);
 }
+
+#[test]
+fn a_first_version_announced_and_not_written_is_no_damage() {
+    let dir = export();
+    let d = dir.path();
+    let v1 = b"{\"resourceType\":\"Condition\",\"id\":\"c\"}\n";
+    announce(d, "Condition.ndjson", &FileEntry::of("Condition", v1)).unwrap();
+    std::fs::write(d.join("notes.txt"), b"mine").unwrap();
+    let r = verify(d).unwrap();
+    assert!(r.intact && r.interrupted, "{:?}", r.damaged);
+    let condition = r.types.iter().find(|t| t.resource_type == "Condition");
+    assert_eq!(condition.map(|t| t.status), Some(FileStatus::Previous));
+    assert!(
+        r.warnings.iter().any(|w| w.starts_with("notes.txt")),
+        "a file of the user's is said, not damage: {:?}",
+        r.warnings
+    );
+}
