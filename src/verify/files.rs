@@ -11,7 +11,7 @@ use crate::sync::attachments::ManifestEntry;
 use crate::sync::bundle::is_type_name;
 use crate::sync::manifest::{digest_file, FileEntry, Manifest};
 use anyhow::{Context, Result};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 const MANIFEST: &str = "manifest.json";
@@ -174,13 +174,21 @@ fn short(sha256: &str) -> &str {
 }
 
 /// Every document against `attachments/manifest.json`: present, same size, same sha256; and
-/// every file of `attachments/` listed.
-pub(super) fn attachments(dir: &Path, report: &mut Report) -> Result<()> {
+/// every file of `attachments/` listed. A sync lists the documents it saved at the end of its
+/// document pass, so a file named as a document of a resource of the export (`documents`: its
+/// `Type/stem`) may be unlisted because a sync stopped in that pass: that is said, not damage,
+/// unless the state says the last pass went through (`listed_all`) and the manifest is gone.
+pub(super) fn attachments(
+    dir: &Path,
+    documents: &HashSet<String>,
+    listed_all: bool,
+    report: &mut Report,
+) -> Result<()> {
     let folder = dir.join("attachments");
     if !folder.is_dir() {
         return Ok(());
     }
-    let listed = attachment_manifest(&folder, report)?;
+    let listed = attachment_manifest(&folder, listed_all, report)?;
     for (name, entry) in &listed {
         let file = format!("attachments/{name}");
         if name.contains(['/', '\\']) || name.starts_with('.') {
@@ -215,9 +223,14 @@ pub(super) fn attachments(dir: &Path, report: &mut Report) -> Result<()> {
             Some(_) => {}
         }
     }
+    let mut unlisted_documents = 0;
     for entry in read_dir(&folder)? {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name == "manifest.json" || name.starts_with(TEMP_PREFIX) || listed.contains_key(&name) {
+            continue;
+        }
+        if document_of(&name).is_some_and(|key| documents.contains(&key)) {
+            unlisted_documents += 1;
             continue;
         }
         report.damage(
@@ -226,12 +239,29 @@ pub(super) fn attachments(dir: &Path, report: &mut Report) -> Result<()> {
             format!("not listed in {ATTACHMENTS_MANIFEST}"),
         );
     }
+    if unlisted_documents > 0 {
+        report.warn(format!(
+            "attachments/: {unlisted_documents} documents of resources of the export are not listed in {ATTACHMENTS_MANIFEST} (a sync stopped while saving documents; the next `fhirdl sync` lists them)"
+        ));
+    }
     Ok(())
+}
+
+/// `Type/stem` of a document file name `<Type>-<stem>-<n>.<ext>`.
+fn document_of(name: &str) -> Option<String> {
+    crate::sync::attachments::TYPES.iter().find_map(|ty| {
+        let rest = name.strip_prefix(ty)?.strip_prefix('-')?;
+        let (stem, tail) = rest.rsplit_once('-')?;
+        let (n, _ext) = tail.split_once('.')?;
+        let numbered = !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
+        numbered.then(|| format!("{ty}/{stem}"))
+    })
 }
 
 /// `attachments/manifest.json` (empty, with the damage said, when missing or unreadable).
 fn attachment_manifest(
     folder: &Path,
+    listed_all: bool,
     report: &mut Report,
 ) -> Result<BTreeMap<String, ManifestEntry>> {
     let path = folder.join("manifest.json");
@@ -248,7 +278,8 @@ fn attachment_manifest(
             let documents = read_dir(folder)?
                 .iter()
                 .any(|e| !e.file_name().to_string_lossy().starts_with(TEMP_PREFIX));
-            if documents {
+            // Before the end of a sync's first document pass there is none yet.
+            if documents && listed_all {
                 report.damage(
                     ATTACHMENTS_MANIFEST,
                     Problem::Missing,

@@ -279,7 +279,9 @@ pub fn verify(dir: &Path) -> Result<Report> {
         pretty::check(dir, ty, *status, scan, &mut report)?;
     }
     pretty::orphan_folders(dir, &ndjson_files, &mut report)?;
-    files::attachments(dir, &mut report)?;
+    let documents = document_stems(&scans);
+    let listed_all = state.as_ref().is_some_and(|s| s.attachments_complete);
+    files::attachments(dir, &documents, listed_all, &mut report)?;
     files::unknown_and_temporary(dir, &mut report)?;
     if let Some(state) = &state {
         state::check(dir, state, manifest.as_ref(), &mut report);
@@ -311,6 +313,20 @@ fn shared_lock(dir: &Path) -> Result<Option<std::fs::File>> {
             Err(e).with_context(|| format!("cannot lock {}", path.display()))
         }
     }
+}
+
+/// `Type/stem` of every resource that can carry documents (their files are named
+/// `<Type>-<stem>-<n>.<ext>`, see [`crate::sync::attachments`]).
+fn document_stems(scans: &[(String, FileStatus, ndjson::Scan)]) -> HashSet<String> {
+    let mut stems = HashSet::new();
+    for (ty, _, scan) in scans {
+        if crate::sync::attachments::TYPES.contains(&ty.as_str()) {
+            let ids = scan.ids.iter().flatten().map(String::as_str);
+            let named = crate::sync::naming::stems(ids);
+            stems.extend(named.values().map(|stem| format!("{ty}/{stem}")));
+        }
+    }
+    stems
 }
 
 /// The FHIR base references are resolved against: the manifest's, else the state's, else one

@@ -4,8 +4,9 @@
 //!
 //! A pretty file is written only by syncs with `--format json|both`, so one that differs is not
 //! always damage: after a sync without it, a resource updated in the NDJSON file keeps its older
-//! pretty file (an older `meta.lastUpdated`), and text an older fhirdl printed again keeps its
-//! meaning. Those are warnings; any other difference is damage. Pretty files of a resource no
+//! pretty file (another `meta.lastUpdated` or `versionId`; so does a sync stopped between
+//! writing the pretty files and replacing the NDJSON file), and text an older fhirdl printed
+//! again keeps its meaning. Those are warnings; any other difference is damage. Pretty files of a resource no
 //! longer in the NDJSON file (a `--full` run without `--format`) are warnings too.
 
 use super::ndjson::Scan;
@@ -20,7 +21,7 @@ use std::path::Path;
 /// Why pretty files differ without being damaged, counted per type.
 #[derive(Default)]
 struct Stale {
-    older: usize,
+    other_version: usize,
     reprinted: usize,
     orphans: usize,
     interrupted: usize,
@@ -76,7 +77,7 @@ pub(super) fn check(
             continue;
         }
         match why_different(&bytes, line) {
-            Some(Why::Older) => stale.older += 1,
+            Some(Why::OtherVersion) => stale.other_version += 1,
             Some(Why::Reprinted) => stale.reprinted += 1,
             None => report.damage(
                 &format!("json/{resource_type}/{name}"),
@@ -94,8 +95,10 @@ pub(super) fn check(
 }
 
 enum Why {
-    /// An older version of the resource (sync without --format json|both since).
-    Older,
+    /// Another version of the resource: an older one (a sync without --format json|both
+    /// since), or a newer one (a sync stopped after writing pretty files, before replacing the
+    /// NDJSON file).
+    OtherVersion,
     /// The same content printed differently (by an older fhirdl).
     Reprinted,
 }
@@ -108,13 +111,9 @@ fn why_different(pretty: &[u8], line: &str) -> Option<Why> {
     if old.problem.is_some() || old.resource_type != new.resource_type || old.id != new.id {
         return None;
     }
-    let when = |r: &Resource| {
-        r.last_updated
-            .as_deref()
-            .and_then(crate::datetime::parse_rfc3339)
-    };
-    if matches!((when(&old), when(&new)), (Some(o), Some(n)) if o < n) {
-        return Some(Why::Older);
+    let version = |r: &Resource| (r.last_updated.clone(), r.version_id.clone());
+    if version(&old) != version(&new) {
+        return Some(Why::OtherVersion);
     }
     let value = |t: &str| serde_json::from_str::<serde_json::Value>(t).ok();
     match (value(text), value(line)) {
@@ -125,10 +124,10 @@ fn why_different(pretty: &[u8], line: &str) -> Option<Why> {
 
 fn warn_stale(resource_type: &str, s: &Stale, report: &mut Report) {
     let folder = format!("json/{resource_type}/");
-    if s.older > 0 {
+    if s.other_version > 0 {
         report.warn(format!(
-            "{folder}: {} files hold an older version of their resource (a sync without --format json|both does not update them; `fhirdl sync --format both --full` does)",
-            s.older
+            "{folder}: {} files hold another version of their resource than {resource_type}.ndjson (a sync without --format json|both does not update them, one that stopped may have written them first; `fhirdl sync --format both --full` rewrites them)",
+            s.other_version
         ));
     }
     if s.reprinted > 0 {
@@ -139,7 +138,7 @@ fn warn_stale(resource_type: &str, s: &Stale, report: &mut Report) {
     }
     if s.orphans > 0 {
         report.warn(format!(
-            "{folder}: {} files of resources no longer in {resource_type}.ndjson",
+            "{folder}: {} files of resources not in {resource_type}.ndjson (a --full sync without --format json|both leaves them, a stopped sync may have written them first)",
             s.orphans
         ));
     }

@@ -147,7 +147,7 @@ fn a_stopped_sync_is_reported_as_such_not_as_damage() {
 }
 
 #[test]
-fn pretty_files_of_an_older_version_are_a_warning() {
+fn pretty_files_of_another_version_are_a_warning() {
     let dir = export();
     let d = dir.path();
     let older = "{\"resourceType\":\"Observation\",\"id\":\"o1\",\"meta\":{\"lastUpdated\":\"2020-01-01T00:00:00Z\"}}";
@@ -169,7 +169,7 @@ fn pretty_files_of_an_older_version_are_a_warning() {
         [(".fhirdl/state.json".into(), Problem::State)]
     );
     assert!(
-        r.warnings.iter().any(|w| w.contains("older version")),
+        r.warnings.iter().any(|w| w.contains("another version")),
         "{:?}",
         r.warnings
     );
@@ -207,5 +207,32 @@ fn a_first_version_announced_and_not_written_is_no_damage() {
         r.warnings.iter().any(|w| w.starts_with("notes.txt")),
         "a file of the user's is said, not damage: {:?}",
         r.warnings
+    );
+}
+
+#[test]
+fn documents_a_stopped_sync_saved_but_did_not_list_are_a_warning() {
+    let dir = export();
+    let d = dir.path();
+    let doc = "{\"resourceType\":\"DocumentReference\",\"id\":\"d\"}\n";
+    write_atomic(&d.join("DocumentReference.ndjson"), doc.as_bytes()).unwrap();
+    Manifest::write(d, Manifest::load(d).unwrap().unwrap(), &[]).unwrap();
+    std::fs::write(d.join("attachments/DocumentReference-d-2.xml"), b"<x/>").unwrap();
+    let r = verify(d).unwrap();
+    assert!(r.intact, "{:?}", r.damaged);
+    assert!(
+        r.warnings.iter().any(|w| w.contains("1 documents")),
+        "{:?}",
+        r.warnings
+    );
+    // A name no resource of the export gives is damage.
+    std::fs::write(d.join("attachments/DocumentReference-e-1.pdf"), b"%PDF").unwrap();
+    let r = verify(d).unwrap();
+    assert_eq!(
+        problems(&r),
+        [(
+            "attachments/DocumentReference-e-1.pdf".to_string(),
+            Problem::Unlisted
+        )]
     );
 }
