@@ -155,17 +155,22 @@ pub(super) fn compare(
             FileStatus::Damaged
         }
     };
+    say_interrupted(name, status, scan.is_none(), report);
+    status
+}
+
+/// Says what a stopped sync left of the file `name` (`missing`: a first version not written).
+fn say_interrupted(name: &str, status: FileStatus, missing: bool, report: &mut Report) {
     match status {
         FileStatus::Announced => report.warn(format!(
             "{name}: a sync stopped after replacing it and before rewriting manifest.json; the file is whole (the new version) and the next `fhirdl sync` finishes the job"
         )),
         FileStatus::Previous => report.warn(format!(
             "{name}: a sync stopped before replacing it; the file is whole (the version before that sync{}) and the next `fhirdl sync` finishes the job",
-            if scan.is_none() { ": none yet" } else { "" }
+            if missing { ": none yet" } else { "" }
         )),
         _ => {}
     }
-    status
 }
 
 /// The first 12 hex digits of a hash, enough to tell two apart in a message.
@@ -189,7 +194,17 @@ pub(super) fn attachments(
         return Ok(());
     }
     let listed = attachment_manifest(&folder, listed_all, report)?;
-    for (name, entry) in &listed {
+    listed_documents(&folder, &listed, report)?;
+    unlisted_documents(&folder, &listed, documents, report)
+}
+
+/// Each listed document: present, same size, same sha256.
+fn listed_documents(
+    folder: &Path,
+    listed: &BTreeMap<String, ManifestEntry>,
+    report: &mut Report,
+) -> Result<()> {
+    for (name, entry) in listed {
         let file = format!("attachments/{name}");
         if name.contains(['/', '\\']) || name.starts_with('.') {
             report.damage(
@@ -223,8 +238,19 @@ pub(super) fn attachments(
             Some(_) => {}
         }
     }
+    Ok(())
+}
+
+/// Files of `attachments/` the manifest does not list: damage, unless named as a document of
+/// the export (see [`attachments`]).
+fn unlisted_documents(
+    folder: &Path,
+    listed: &BTreeMap<String, ManifestEntry>,
+    documents: &HashSet<String>,
+    report: &mut Report,
+) -> Result<()> {
     let mut unlisted_documents = 0;
-    for entry in read_dir(&folder)? {
+    for entry in read_dir(folder)? {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name == "manifest.json" || name.starts_with(TEMP_PREFIX) || listed.contains_key(&name) {
             continue;

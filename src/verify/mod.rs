@@ -251,30 +251,13 @@ pub fn verify(dir: &Path) -> Result<Report> {
         .or_else(|| state.as_ref().map(|s| s.patient.clone()))
         .filter(|p| !p.is_empty());
     let base = fhir_base(manifest.as_ref(), state.as_ref());
-    let mut held: HashSet<String> = HashSet::new();
-    let mut refs: HashSet<String> = HashSet::new();
-    let mut scans = Vec::new();
-    for (name, ty) in &ndjson_files {
-        let entry = manifest.as_ref().and_then(|m| m.files.get(name));
-        let scan = ndjson::scan(&dir.join(name), ty, patient.as_deref(), &base)?;
-        let status = files::compare(name, entry, scan.as_ref(), &mut report);
-        let count = scan.as_ref().map_or(0, |s| s.lines);
-        if let Some(scan) = scan {
-            report.checked.ndjson_files += 1;
-            report.checked.resources += scan.lines;
-            report.checked.bytes += scan.bytes;
-            scan.problems_into(name, &mut report);
-            held.extend(scan.ids.iter().flatten().map(|id| format!("{ty}/{id}")));
-            refs.extend(scan.references.iter().cloned());
-            scans.push((ty.clone(), status, scan));
-        }
-        report.types.push(TypeCheck {
-            resource_type: ty.clone(),
-            file: name.clone(),
-            count,
-            status,
-        });
-    }
+    let read = Ndjson {
+        dir,
+        manifest: manifest.as_ref(),
+        patient: patient.as_deref(),
+        base: &base,
+    };
+    let (scans, held, refs) = read.all(&ndjson_files, &mut report)?;
     for (ty, status, scan) in &scans {
         pretty::check(dir, ty, *status, scan, &mut report)?;
     }
@@ -288,6 +271,50 @@ pub fn verify(dir: &Path) -> Result<Report> {
     }
     unresolved(&refs, &held, &mut report);
     Ok(report.finish())
+}
+
+/// Reads the NDJSON files against the manifest.
+struct Ndjson<'a> {
+    dir: &'a Path,
+    manifest: Option<&'a Manifest>,
+    patient: Option<&'a str>,
+    base: &'a url::Url,
+}
+
+/// Each file read, with its status; the `Type/id` held; the `Type/id` referenced.
+type Read = (
+    Vec<(String, FileStatus, ndjson::Scan)>,
+    HashSet<String>,
+    HashSet<String>,
+);
+
+impl Ndjson<'_> {
+    /// Reads every file of `files` (name, type), recording each in `report`.
+    fn all(&self, files: &[(String, String)], report: &mut Report) -> Result<Read> {
+        let (mut scans, mut held, mut refs) = (Vec::new(), HashSet::new(), HashSet::new());
+        for (name, ty) in files {
+            let entry = self.manifest.and_then(|m| m.files.get(name));
+            let scan = ndjson::scan(&self.dir.join(name), ty, self.patient, self.base)?;
+            let status = files::compare(name, entry, scan.as_ref(), report);
+            let count = scan.as_ref().map_or(0, |s| s.lines);
+            if let Some(scan) = scan {
+                report.checked.ndjson_files += 1;
+                report.checked.resources += scan.lines;
+                report.checked.bytes += scan.bytes;
+                scan.problems_into(name, report);
+                held.extend(scan.ids.iter().flatten().map(|id| format!("{ty}/{id}")));
+                refs.extend(scan.references.iter().cloned());
+                scans.push((ty.clone(), status, scan));
+            }
+            report.types.push(TypeCheck {
+                resource_type: ty.clone(),
+                file: name.clone(),
+                count,
+                status,
+            });
+        }
+        Ok((scans, held, refs))
+    }
 }
 
 /// A shared hold on the folder's lock (without creating it: verify writes nothing), so that no
