@@ -49,6 +49,7 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             [CompletionResult]::new('bundle', 'bundle', [CompletionResultType]::ParameterValue, 'Write the export as one FHIR Bundle (collection or transaction) for other apps')
             [CompletionResult]::new('unbundle', 'unbundle', [CompletionResultType]::ParameterValue, 'Split a FHIR Bundle (plain or gzip) into <Type>.ndjson files, one resource per line')
             [CompletionResult]::new('history', 'history', [CompletionResultType]::ParameterValue, 'List the versions of one resource the export holds (current and superseded), or print one')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Read the whole export back and check it against its manifests (offline, read-only)')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Try fhirdl end to end against the embedded sandbox: no account, no internet')
             [CompletionResult]::new('sandbox-browser', 'sandbox-browser', [CompletionResultType]::ParameterValue, 'A scripted browser for the sandbox''s login page (used as $BROWSER by the tests)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -103,6 +104,7 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             [CompletionResult]::new('--all-profiles', '--all-profiles', [CompletionResultType]::ParameterName, 'Sync every saved profile in turn (one summary, the worst exit code)')
             [CompletionResult]::new('--no-attachments', '--no-attachments', [CompletionResultType]::ParameterName, 'Do not download attachments (documents behind DocumentReference/DiagnosticReport)')
             [CompletionResult]::new('--view', '--view', [CompletionResultType]::ParameterName, 'Also write record.html in the export folder after the sync (see `fhirdl view`)')
+            [CompletionResult]::new('--verify', '--verify', [CompletionResultType]::ParameterName, 'Verify the export after the sync (see `fhirdl verify`; exit code 11 when damaged)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors and warnings on stderr')
@@ -437,6 +439,25 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'fhirdl;verify' {
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Export folder (default: the profile''s, as `fhirdl sync` uses it)')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Profile to use (a saved provider sign-in); defaults to the only or default profile')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a saved provider sign-in); defaults to the only or default profile')
+            [CompletionResult]::new('--config-dir', '--config-dir', [CompletionResultType]::ParameterName, 'Folder for the settings file (default: the platform''s config folder)')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Folder for exports and the file credential store (default: the platform''s data folder)')
+            [CompletionResult]::new('--trace-file', '--trace-file', [CompletionResultType]::ParameterName, 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors and warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors and warnings on stderr')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one machine-readable JSON document on stdout')
+            [CompletionResult]::new('--trace-bodies', '--trace-bodies', [CompletionResultType]::ParameterName, 'Also write request and response bodies to the --trace-file (it will hold health data)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'fhirdl;demo' {
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Keep the demo''s files here instead of `<data dir>/demo`')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Profile to use (a saved provider sign-in); defaults to the only or default profile')
@@ -494,6 +515,7 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             [CompletionResult]::new('bundle', 'bundle', [CompletionResultType]::ParameterValue, 'Write the export as one FHIR Bundle (collection or transaction) for other apps')
             [CompletionResult]::new('unbundle', 'unbundle', [CompletionResultType]::ParameterValue, 'Split a FHIR Bundle (plain or gzip) into <Type>.ndjson files, one resource per line')
             [CompletionResult]::new('history', 'history', [CompletionResultType]::ParameterValue, 'List the versions of one resource the export holds (current and superseded), or print one')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Read the whole export back and check it against its manifests (offline, read-only)')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Try fhirdl end to end against the embedded sandbox: no account, no internet')
             [CompletionResult]::new('sandbox-browser', 'sandbox-browser', [CompletionResultType]::ParameterValue, 'A scripted browser for the sandbox''s login page (used as $BROWSER by the tests)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -552,6 +574,9 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             break
         }
         'fhirdl;help;history' {
+            break
+        }
+        'fhirdl;help;verify' {
             break
         }
         'fhirdl;help;demo' {

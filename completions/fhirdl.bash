@@ -61,6 +61,9 @@ _fhirdl() {
             fhirdl,unbundle)
                 cmd="fhirdl__subcmd__unbundle"
                 ;;
+            fhirdl,verify)
+                cmd="fhirdl__subcmd__verify"
+                ;;
             fhirdl,view)
                 cmd="fhirdl__subcmd__view"
                 ;;
@@ -108,6 +111,9 @@ _fhirdl() {
                 ;;
             fhirdl__subcmd__help,unbundle)
                 cmd="fhirdl__subcmd__help__subcmd__unbundle"
+                ;;
+            fhirdl__subcmd__help,verify)
+                cmd="fhirdl__subcmd__help__subcmd__verify"
                 ;;
             fhirdl__subcmd__help,view)
                 cmd="fhirdl__subcmd__help__subcmd__view"
@@ -161,7 +167,7 @@ _fhirdl() {
 
     case "${cmd}" in
         fhirdl)
-            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version login sync status logout profile providers completions sandbox doctor view bundle unbundle history demo sandbox-browser help"
+            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version login sync status logout profile providers completions sandbox doctor view bundle unbundle history verify demo sandbox-browser help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -355,7 +361,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__help)
-            opts="login sync status logout profile providers completions sandbox doctor view bundle unbundle history demo sandbox-browser help"
+            opts="login sync status logout profile providers completions sandbox doctor view bundle unbundle history verify demo sandbox-browser help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -621,6 +627,20 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__help__subcmd__unbundle)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__help__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1221,7 +1241,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__sync)
-            opts="-p -v -q -h -V --out --format --types --full --since --concurrency --dry-run --wait --all-profiles --no-attachments --max-rate --view --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
+            opts="-p -v -q -h -V --out --format --types --full --since --concurrency --dry-run --wait --all-profiles --no-attachments --max-rate --view --verify --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1283,6 +1303,44 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__unbundle)
+            opts="-p -v -q -h -V --out --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trace-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__verify)
             opts="-p -v -q -h -V --out --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

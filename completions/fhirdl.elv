@@ -46,6 +46,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand bundle 'Write the export as one FHIR Bundle (collection or transaction) for other apps'
             cand unbundle 'Split a FHIR Bundle (plain or gzip) into <Type>.ndjson files, one resource per line'
             cand history 'List the versions of one resource the export holds (current and superseded), or print one'
+            cand verify 'Read the whole export back and check it against its manifests (offline, read-only)'
             cand demo 'Try fhirdl end to end against the embedded sandbox: no account, no internet'
             cand sandbox-browser 'A scripted browser for the sandbox''s login page (used as $BROWSER by the tests)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -98,6 +99,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand --all-profiles 'Sync every saved profile in turn (one summary, the worst exit code)'
             cand --no-attachments 'Do not download attachments (documents behind DocumentReference/DiagnosticReport)'
             cand --view 'Also write record.html in the export folder after the sync (see `fhirdl view`)'
+            cand --verify 'Verify the export after the sync (see `fhirdl verify`; exit code 11 when damaged)'
             cand -v 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
             cand --verbose 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
             cand -q 'Only errors and warnings on stderr'
@@ -410,6 +412,24 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'fhirdl;verify'= {
+            cand --out 'Export folder (default: the profile''s, as `fhirdl sync` uses it)'
+            cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --profile 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand --trace-file 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)'
+            cand -v 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand --verbose 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand --trace-bodies 'Also write request and response bodies to the --trace-file (it will hold health data)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'fhirdl;demo'= {
             cand --dir 'Keep the demo''s files here instead of `<data dir>/demo`'
             cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
@@ -465,6 +485,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand bundle 'Write the export as one FHIR Bundle (collection or transaction) for other apps'
             cand unbundle 'Split a FHIR Bundle (plain or gzip) into <Type>.ndjson files, one resource per line'
             cand history 'List the versions of one resource the export holds (current and superseded), or print one'
+            cand verify 'Read the whole export back and check it against its manifests (offline, read-only)'
             cand demo 'Try fhirdl end to end against the embedded sandbox: no account, no internet'
             cand sandbox-browser 'A scripted browser for the sandbox''s login page (used as $BROWSER by the tests)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -506,6 +527,8 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
         &'fhirdl;help;unbundle'= {
         }
         &'fhirdl;help;history'= {
+        }
+        &'fhirdl;help;verify'= {
         }
         &'fhirdl;help;demo'= {
         }

@@ -110,6 +110,9 @@ pub enum Command {
     /// List the versions of one resource the export holds (current and superseded), or print one.
     #[command(after_help = HISTORY_EXAMPLES, disable_version_flag = true)]
     History(HistoryArgs),
+    /// Read the whole export back and check it against its manifests (offline, read-only).
+    #[command(after_help = VERIFY_EXAMPLES)]
+    Verify(VerifyArgs),
     /// Try fhirdl end to end against the embedded sandbox: no account, no internet.
     #[command(after_help = "Examples:\n  fhirdl demo\n  fhirdl demo --json")]
     Demo(DemoArgs),
@@ -210,6 +213,16 @@ Examples:
 Each resource keeps its JSON text (whitespace between tokens dropped); files are sorted by
 id; a type and id seen twice keeps the first.";
 
+const VERIFY_EXAMPLES: &str = "\
+Examples:
+  fhirdl verify --profile nextgen               # the profile's export folder
+  fhirdl verify --out ~/health/nextgen --json   # every problem, for scripts
+  fhirdl sync --verify                          # verify right after each sync
+
+Every file is hashed again against manifest.json and attachments/manifest.json, every
+NDJSON line parsed again, and json/ files compared with their lines. Exit code 11 names
+each damaged file; references that do not resolve inside the export are only a warning.";
+
 const DOCTOR_EXAMPLES: &str = "\
 Examples:
   fhirdl doctor --profile nextgen
@@ -307,6 +320,16 @@ pub struct SyncArgs {
     /// Also write record.html in the export folder after the sync (see `fhirdl view`).
     #[arg(long, conflicts_with = "dry_run")]
     pub view: bool,
+    /// Verify the export after the sync (see `fhirdl verify`; exit code 11 when damaged).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub verify: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct VerifyArgs {
+    /// Export folder (default: the profile's, as `fhirdl sync` uses it).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]

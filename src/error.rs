@@ -32,6 +32,8 @@ pub enum Kind {
     /// A file or folder could not be written: disk full, file too large, read-only, not
     /// permitted (exit 10).
     Storage,
+    /// `fhirdl verify` (or `sync --verify`) found damaged files in the export (exit 11).
+    Damaged,
     /// Interrupted by Ctrl-C (exit 130).
     Interrupted,
 }
@@ -49,6 +51,7 @@ impl Kind {
             Kind::Locked => 8,
             Kind::DoctorFailed => 9,
             Kind::Storage => 10,
+            Kind::Damaged => 11,
             Kind::Interrupted => 130,
         }
     }
@@ -71,6 +74,7 @@ Exit codes:
   8    another fhirdl run holds the lock
   9    fhirdl doctor: at least one check failed (see its table)
   10   cannot write to disk (disk full, file too large, read-only or not permitted)
+  11   fhirdl verify: the export is damaged (each damaged file is named)
   130  interrupted (Ctrl-C)";
 
 /// A failure the user can act on: a message, a kind that picks the exit code, and a hint.
@@ -152,6 +156,7 @@ mod tests {
             Kind::Locked,
             Kind::DoctorFailed,
             Kind::Storage,
+            Kind::Damaged,
             Kind::Interrupted,
         ] {
             let code = format!("  {:<4} ", kind.exit_code());

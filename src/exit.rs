@@ -1,6 +1,6 @@
 //! The one mapping from an error to the exit code the README documents, and the hint printed
 //! under it. Typed errors of every layer ([`crate::error::Failure`], [`crate::auth::Error`],
-//! [`crate::fhir::Error`], [`crate::sync::Error`]) are found anywhere in an error's chain;
+//! [`crate::fhir::Error`], [`crate::sync::Error`], [`crate::verify::Error`]) are found anywhere in an error's chain;
 //! file-system refusals and network failures by their `std::io` and `reqwest` errors.
 
 use crate::error::{failure_of, is_storage_error, Kind, EXIT_OTHER, STORAGE_HINT};
@@ -27,6 +27,9 @@ pub fn kind_of(err: &anyhow::Error) -> Option<Kind> {
                 crate::sync::Error::Storage { .. } => Kind::Storage,
                 crate::sync::Error::Partial { .. } => Kind::Partial,
             });
+        }
+        if let Some(crate::verify::Error::Damaged { .. }) = cause.downcast_ref() {
+            return Some(Kind::Damaged);
         }
         if let Some(crate::fhir::Error::Refused { status, .. }) =
             cause.downcast_ref::<crate::fhir::Error>()
@@ -60,6 +63,9 @@ pub fn hint_of(err: &anyhow::Error) -> Option<String> {
             return Some(e.hint());
         }
         if let Some(e) = cause.downcast_ref::<crate::sync::Error>() {
+            return Some(e.hint());
+        }
+        if let Some(e) = cause.downcast_ref::<crate::verify::Error>() {
             return Some(e.hint());
         }
     }

@@ -31,6 +31,7 @@ pub mod secret;
 pub mod settings;
 pub mod sync;
 pub mod trace;
+pub mod verify;
 pub mod view;
 
 use clap::Parser;
@@ -100,5 +101,6 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<()> {
         Command::Bundle(args) => commands::bundle::run(ctx, args).await,
         Command::Unbundle(args) => commands::bundle::unbundle(ctx, args).await,
         Command::History(args) => commands::history::run(ctx, args),
+        Command::Verify(args) => commands::verify::run(ctx, args),
     }
 }

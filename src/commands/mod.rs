@@ -13,6 +13,7 @@ pub mod providers;
 pub mod sandbox;
 pub mod status;
 pub mod sync;
+pub mod verify;
 pub mod view;
 
 use crate::http::Http;

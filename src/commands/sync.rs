@@ -15,9 +15,13 @@ pub async fn run(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
     let (name, _) = cfg.select(ctx.settings.profile.as_deref())?;
     let report = run_one(ctx, &mut cfg, &name, args).await?;
     print_report(ctx, &report);
-    ctx.ui
-        .json_out(&serde_json::to_value(&report).unwrap_or_default());
-    partial_failure(&report)
+    let mut doc = serde_json::to_value(&report).unwrap_or_default();
+    let outcome = match args.verify {
+        true => super::verify::after_sync(ctx, &report.out, &mut doc, partial_failure(&report)),
+        false => partial_failure(&report),
+    };
+    ctx.ui.json_out(&doc);
+    outcome
 }
 
 /// `--all-profiles`: each profile in turn; one summary; the worst exit code.
@@ -34,8 +38,17 @@ async fn run_all(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
         let outcome = match run_one(ctx, &mut cfg, &name, args).await {
             Ok(report) => {
                 print_report(ctx, &report);
-                let json = serde_json::json!({"profile": name, "ok": report.is_complete(), "report": report});
-                partial_failure(&report).map(|_| json)
+                let mut json = serde_json::json!({"profile": name, "ok": report.is_complete(), "report": report});
+                match args.verify {
+                    true => super::verify::after_sync(
+                        ctx,
+                        &report.out,
+                        &mut json["report"],
+                        partial_failure(&report),
+                    ),
+                    false => partial_failure(&report),
+                }
+                .map(|_| json)
             }
             Err(e) => Err(e),
         };

@@ -47,6 +47,10 @@ record.bundle.json  (or .json.gz)
 
 .fhirdl/
     fhirdl's other bookkeeping (what was downloaded when). Leave it as it is.
+
+To check that nothing here was damaged or changed since fhirdl wrote it (every file against
+the SHA-256 in manifest.json and attachments/manifest.json, every resource read back):
+    fhirdl verify --out <this folder>
 ",
         version = env!("CARGO_PKG_VERSION")
     )
@@ -78,7 +82,10 @@ mod tests {
         );
         let text = std::fs::read_to_string(dir.path().join(FILE)).unwrap();
         assert!(text.contains(env!("CARGO_PKG_VERSION")) && text.contains("record.html"));
-        assert!(!text.contains("verify"), "no command that does not exist");
+        assert!(
+            text.contains("fhirdl verify --out"),
+            "how to check the copy"
+        );
         assert!(text.lines().all(|l| l.len() <= 100));
     }
 }

@@ -40,13 +40,15 @@ impl Resource {
     pub fn from_text(text: &str) -> Resource {
         let mut found = Resource::default();
         let mut de = serde_json::Deserializer::from_str(text);
-        // The text was parsed already; a failure here can only be a value nested deeper than
-        // serde_json's recursion limit, and then the owners and references are not all known.
+        // Text from a page was parsed already; a failure here is then a value nested deeper
+        // than serde_json's recursion limit, and the owners and references are not all known.
+        // Text read back from a file (`fhirdl verify`) may be anything, trailing bytes too.
         if let Err(e) = (Walk {
             found: &mut found,
             at: Where::Top,
         })
         .deserialize(&mut de)
+        .and_then(|()| de.end())
         {
             found.problem = Some(format!("it could not be read: {e}"));
         }
@@ -290,6 +292,8 @@ mod tests {
             assert_eq!(r.resource_type, "", "{not_a_resource}");
             assert_eq!(r.line, not_a_resource);
         }
+        let trailing = Resource::from_text(r#"{"resourceType":"Observation","id":"a"}x"#);
+        assert!(trailing.problem.unwrap().contains("trailing characters"));
         let numeric = Resource::from_text(r#"{"resourceType":"Observation","id":42}"#);
         assert_eq!(numeric.problem.as_deref(), Some("its id is not a string"));
     }

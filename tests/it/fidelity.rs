@@ -140,6 +140,8 @@ fn resources_are_stored_exactly_as_sent_in_every_release() {
         );
         assert_exact(&env, &dir, "Observation", "exact-1");
         assert_exact(&env, &dir, "Organization", "exact-org");
+        let verified = env.fhirdl(&["verify"]);
+        assert_eq!(code(&verified), 0, "{flavor:?}: {}", text(&verified));
         env.shutdown();
     }
 }

@@ -130,6 +130,9 @@ fn amended_results_keep_every_earlier_version_and_history_lists_and_prints_them(
     assert_eq!(listed["versions"].as_array().unwrap().len(), 3);
     assert_eq!(listed["versions"][2]["state"], "removed");
 
+    // The history and the cached CapabilityStatement are part of an intact export.
+    ok(&env, &["verify"]);
+
     // Bad input: a clear usage error, nothing read outside the export.
     for bad in ["Observation", "Observation/../../etc", "observation/lab-1"] {
         let out = env.fhirdl(&["history", bad]);

@@ -113,6 +113,15 @@ fn check_kill_point(
         problems.is_empty(),
         "kill point {point}: manifest.json does not describe the folder: {problems:?}"
     );
+    // `fhirdl verify` agrees, once a file was announced: a stopped sync is not damage.
+    if dir.join("manifest.json").exists() {
+        let verified = fhirdl::verify::verify(dir).unwrap();
+        assert!(
+            verified.intact,
+            "kill point {point}: verify found damage: {:#?}",
+            verified.damaged
+        );
+    }
     if let Ok(bytes) = std::fs::read(dir.join("manifest.json")) {
         let m: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         tally.announced_in_manifest += m["files"]

@@ -27,5 +27,6 @@ mod session;
 mod signin;
 mod sync;
 mod sync_nextgen;
+mod verify;
 mod versions;
 mod view_bundle;
