@@ -100,7 +100,7 @@ pub(super) async fn fetch_type(search: &Search<'_>, plan: &TypePlan) -> Result<O
         let mut fetched = sink.into_inner().unwrap_or_else(PoisonError::into_inner);
         fetched.needs_category = true;
         let why = "the server requires a category (it refused the plain search before)";
-        return fan_out(fhir, ty, patient, since, categories, fetched, progress, why).await;
+        return fan_out(search, plan, fetched, why).await;
     }
     let mut first = chain(fhir, ty, patient, since, &[], &sink, progress).await?;
     if let ChainEnd::NeedsStatus(msg) = &first {
@@ -143,10 +143,7 @@ pub(super) async fn fetch_type(search: &Search<'_>, plan: &TypePlan) -> Result<O
             anyhow::bail!("the search was refused: {msg}")
         }
     };
-    fan_out(
-        fhir, ty, patient, since, categories, fetched, progress, &why,
-    )
-    .await
+    fan_out(search, plan, fetched, &why).await
 }
 
 /// "N of the M announced arrived" for a search whose paging fell short.
@@ -217,18 +214,16 @@ async fn read_patient(
 
 /// One search per category, all at once, merged; then a `_summary=count` of the whole type
 /// says whether other categories hold more. `why` says why the type is fanned out.
-#[allow(clippy::too_many_arguments)]
 async fn fan_out(
-    fhir: &FhirClient,
-    ty: &str,
-    patient: &str,
-    since: Option<&str>,
-    categories: Option<(&'static str, &'static [&'static str])>,
+    search: &Search<'_>,
+    plan: &TypePlan,
     fetched: FetchedType,
-    progress: &TypeProgress,
     why: &str,
 ) -> Result<Outcome> {
-    let (param, values) = categories.unwrap_or(("category", &[]));
+    let (fhir, patient, progress) = (search.fhir, search.patient, &search.progress);
+    let ty = plan.resource_type.as_str();
+    let since = plan.since.as_deref();
+    let (param, values) = fanout::categories_for(ty).unwrap_or(("category", &[]));
     let sink = Mutex::new(fetched);
     let searches = values.iter().map(|value| {
         let sink = &sink;
