@@ -218,9 +218,12 @@ impl<'a> Merger<'a> {
             if old.line == line {
                 self.m.unchanged += 1;
             } else if same_meaning(&old.line, line) {
+                // Same values, other text: an older fhirdl's re-printed copy, or the server
+                // changing only a number's precision. Either way the old text is kept.
                 self.m.upgraded += 1;
                 self.m.unchanged += 1;
                 self.m.changed = true;
+                self.keep_history(Event::Replaced, &old.line)?;
             } else {
                 self.m.updated += 1;
                 self.m.changed = true;

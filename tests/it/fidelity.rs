@@ -191,5 +191,8 @@ fn an_export_an_older_fhirdl_re_printed_is_upgraded_by_full_without_changes_coun
         .lines()
         .count();
     assert_eq!(count, old.lines().count(), "nothing lost in the upgrade");
+    // The re-printed text is not lost either: it went to the history.
+    let history = std::fs::read_to_string(dir.join(".fhirdl/history/Observation.ndjson")).unwrap();
+    assert!(history.contains(r#""value":1.5}"#), "{history}");
     env.shutdown();
 }
