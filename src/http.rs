@@ -113,7 +113,7 @@ impl Http {
             trace_headers(self.console.as_ref(), &self.trace, ">", req.headers());
         }
         let record = self.trace.active().then(|| TraceRecord {
-            time: crate::datetime::now_rfc3339(),
+            time: crate::datetime::now_rfc3339_millis(),
             method: method.to_string(),
             url: url.clone(),
             status: None,

@@ -19,7 +19,7 @@ use url::Url;
 /// One HTTP exchange, as written to the trace file and the doctor's report.
 #[derive(Debug, Clone, Serialize)]
 pub struct TraceRecord {
-    /// When the request was sent (RFC 3339).
+    /// When the request was sent (RFC 3339, to the millisecond).
     pub time: String,
     pub method: String,
     /// Redacted: sensitive query values, user info and registered patient ids replaced.

@@ -77,8 +77,9 @@ impl Discovery {
     }
 }
 
-/// Fetches and combines the discovery documents of `base`.
-pub async fn discover(http: &Http, base: &Url) -> Result<Discovery> {
+/// Fetches and combines the discovery documents of `base`; also gives back the
+/// CapabilityStatement (Conformance) when the server sent one, for the sync's cache.
+pub async fn discover(http: &Http, base: &Url) -> Result<(Discovery, Option<Value>)> {
     let smart_url = crate::fhir_url::join(base, ".well-known/smart-configuration")?;
     let metadata_url = crate::fhir_url::join(base, "metadata")?;
     let (smart, metadata) = tokio::join!(
@@ -121,7 +122,7 @@ pub async fn discover(http: &Http, base: &Url) -> Result<Discovery> {
         discovery.software = software_of(meta);
     }
     check_endpoints(&discovery)?;
-    Ok(discovery)
+    Ok((discovery, metadata_doc))
 }
 
 fn strings(doc: &Value, key: &str) -> Vec<String> {

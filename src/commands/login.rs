@@ -136,7 +136,14 @@ pub async fn login(
     };
 
     ui.info(&format!("Discovering how to sign in at {base}…"));
-    let mut discovery = discover(&ctx.http, &base).await?;
+    let (mut discovery, metadata) = discover(&ctx.http, &base).await?;
+    // The first sync plans from this statement instead of reading it again (best effort: a
+    // cache that cannot be written costs that sync one round trip).
+    if let Some(metadata) = &metadata {
+        let paths = &ctx.settings.paths;
+        let file = crate::sync::capabilities::for_server(&paths.data_dir, base.as_str());
+        let _ = crate::sync::capabilities::save(&file, base.as_str(), metadata);
+    }
     // The id_token keys cached by the last sign-in serve while the server names them.
     if let Some(old) = &profile.discovery {
         if old.jwks_uri == discovery.jwks_uri {

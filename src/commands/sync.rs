@@ -211,6 +211,7 @@ async fn run_one(
         dry_run: args.dry_run,
         attachments: !args.no_attachments,
         wait: args.wait,
+        data_dir: Some(ctx.settings.paths.data_dir.clone()),
     };
     // The preset's published limit applies unless the user sets one.
     let preset_rate = profile

@@ -1,11 +1,18 @@
 //! How many requests a run keeps in flight: a congestion window shared by every request of a
-//! client, like TCP's. It starts at the configured maximum (`--concurrency`), halves when the
-//! server signals overload (429, 503, a timeout), at most once per "round" of requests, and grows
-//! back by one for every window's worth of answers that came back fine. A fast export thus never
-//! piles onto a small practice's server that is already struggling.
+//! client, like TCP's. It starts at [`INITIAL`] (or the configured maximum, `--concurrency`,
+//! when that is lower) and, while every answer comes back fine, grows by one per answer up to the
+//! maximum (TCP's slow start: a server that keeps up sees the window double each round trip).
+//! It halves when the server signals overload (429, 503, a timeout), at most once per "round"
+//! of requests, and from then on grows back by one for every window's worth of answers that
+//! came back fine. A fast export thus never piles onto a small practice's server that is
+//! already struggling.
 
 use std::sync::{Mutex, PoisonError};
 use tokio::sync::Notify;
+
+/// The window a client starts with: enough for the first page of every type a patient's
+/// record has, plus the Patient read, in one round trip.
+pub const INITIAL: usize = 32;
 
 #[derive(Debug)]
 pub struct Window {
@@ -25,6 +32,8 @@ struct State {
     decreased_at: u64,
     /// Lowest limit reached (for reports and tests).
     lowest: usize,
+    /// Growing by one per good answer, until the first sign of overload.
+    slow_start: bool,
 }
 
 /// How an answer went, for the window.
@@ -50,11 +59,12 @@ impl Window {
         Window {
             max,
             state: Mutex::new(State {
-                limit: max as f64,
+                limit: max.min(INITIAL) as f64,
                 in_flight: 0,
                 started: 0,
                 decreased_at: 0,
-                lowest: max,
+                lowest: max.min(INITIAL),
+                slow_start: true,
             }),
             freed: Notify::new(),
         }
@@ -95,12 +105,17 @@ impl Window {
             s.in_flight = s.in_flight.saturating_sub(1);
             match signal {
                 Signal::Ok => {
-                    s.limit = (s.limit + 1.0 / s.limit.max(1.0)).min(self.max as f64);
+                    let step = match s.slow_start {
+                        true => 1.0,
+                        false => 1.0 / s.limit.max(1.0),
+                    };
+                    s.limit = (s.limit + step).min(self.max as f64);
                 }
                 Signal::Congested => {
                     // Requests already in flight when the first 429 came back say the same
                     // thing again; one decrease per window of requests.
                     let window = s.limit.floor().max(1.0) as u64;
+                    s.slow_start = false;
                     if s.decreased_at == 0 || s.started >= s.decreased_at + window {
                         s.limit = (s.limit / 2.0).max(1.0);
                         s.decreased_at = s.started.max(1);
@@ -199,5 +214,35 @@ mod tests {
         assert_eq!(signal_for(429), Signal::Congested);
         assert_eq!(signal_for(200), Signal::Ok);
         assert_eq!(signal_for(404), Signal::Neutral);
+    }
+
+    #[tokio::test]
+    async fn starts_at_the_initial_window_and_doubles_while_answers_are_fine() {
+        let w = Window::new(4 * INITIAL);
+        assert_eq!(w.limit(), INITIAL);
+        // One round trip: every request of the window comes back fine.
+        let permits: Vec<_> =
+            futures_util::future::join_all((0..INITIAL).map(|_| w.acquire())).await;
+        for p in permits {
+            p.done(Signal::Ok);
+        }
+        assert_eq!(w.limit(), 2 * INITIAL, "doubled in one round trip");
+        for _ in 0..10 * INITIAL {
+            w.acquire().await.done(Signal::Ok);
+        }
+        assert_eq!(w.limit(), 4 * INITIAL, "up to the maximum, never above");
+        // After the first overload, growth is one per window of good answers.
+        w.acquire().await.done(Signal::Congested);
+        assert_eq!(w.limit(), 2 * INITIAL);
+        for _ in 0..INITIAL {
+            w.acquire().await.done(Signal::Ok);
+        }
+        assert_eq!(
+            w.limit(),
+            2 * INITIAL,
+            "less than one more after half a window"
+        );
+        // A maximum below the initial window is where it starts.
+        assert_eq!(Window::new(3).limit(), 3);
     }
 }

@@ -1,8 +1,10 @@
-//! The server's CapabilityStatement, cached in the export (`.fhirdl/capabilities.json`) for a
-//! day so that a sync can plan without a round trip before its first search. The cache is
-//! bound to the FHIR base it came from; `--full` reads afresh; a run that sees a sign the
-//! server changed (a planned type answered 404, `_lastUpdated` refused) drops it, so the next
-//! run reads it again.
+//! The server's CapabilityStatement, cached for a day so that a sync can plan without a round
+//! trip before its first search: in the export (`.fhirdl/capabilities.json`), and per server in
+//! fhirdl's data folder (`cache/capabilities-<hash of the FHIR base>.json`), where `fhirdl
+//! login` leaves the statement it reads for discovery, so the first sync after a sign-in needs
+//! no `/metadata` request either. Each copy is bound to the FHIR base it came from; `--full`
+//! reads afresh; a run that sees a sign the server changed (a planned type answered 404,
+//! `_lastUpdated` refused) drops both, so the next run reads it again.
 
 use super::TypeReport;
 use crate::atomic::write_atomic;
@@ -20,13 +22,24 @@ struct Cached {
     metadata: serde_json::Value,
 }
 
-fn path(export: &Path) -> PathBuf {
+/// The copy in an export folder.
+pub(super) fn in_export(export: &Path) -> PathBuf {
     export.join(".fhirdl").join("capabilities.json")
 }
 
-/// The cached statement of `fhir_base`, when it is younger than a day.
-pub(super) fn load(export: &Path, fhir_base: &str) -> Option<serde_json::Value> {
-    let cached: Cached = serde_json::from_slice(&std::fs::read(path(export)).ok()?).ok()?;
+/// The copy of one server's statement in fhirdl's data folder.
+pub fn for_server(data_dir: &Path, fhir_base: &str) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(fhir_base.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    data_dir
+        .join("cache")
+        .join(format!("capabilities-{hex}.json"))
+}
+
+/// The statement of `fhir_base` cached in `file`, when it is younger than a day.
+pub(super) fn load(file: &Path, fhir_base: &str) -> Option<serde_json::Value> {
+    let cached: Cached = serde_json::from_slice(&std::fs::read(file).ok()?).ok()?;
     let at = crate::datetime::parse_rfc3339(&cached.fetched_at)?;
     let age = crate::datetime::now_unix() - at;
     (cached.fhir_base == fhir_base
@@ -35,21 +48,25 @@ pub(super) fn load(export: &Path, fhir_base: &str) -> Option<serde_json::Value> 
     .then_some(cached.metadata)
 }
 
-pub(super) fn save(export: &Path, fhir_base: &str, metadata: &serde_json::Value) -> Result<()> {
+/// Caches `metadata` in `file` (its folder is made, owner-only, when missing).
+pub fn save(file: &Path, fhir_base: &str, metadata: &serde_json::Value) -> Result<()> {
     if !metadata.is_object() {
         return Ok(());
+    }
+    if let Some(dir) = file.parent() {
+        crate::atomic::create_private_dir(dir)?;
     }
     let cached = Cached {
         fhir_base: fhir_base.to_string(),
         fetched_at: crate::datetime::now_rfc3339(),
         metadata: metadata.clone(),
     };
-    write_atomic(&path(export), &serde_json::to_vec(&cached)?)
+    write_atomic(file, &serde_json::to_vec(&cached)?)
 }
 
-/// Drops the cache (best effort: a cache that cannot be removed is at most a day old).
-pub(super) fn forget(export: &Path) {
-    let _ = crate::atomic::remove_if_exists(&path(export));
+/// Drops a cached copy (best effort: a cache that cannot be removed is at most a day old).
+pub(super) fn forget(file: &Path) {
+    let _ = crate::atomic::remove_if_exists(file);
 }
 
 /// Whether a type's outcome suggests the statement no longer describes the server.
@@ -72,20 +89,29 @@ mod tests {
     #[test]
     fn a_day_for_the_same_server() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join(".fhirdl")).unwrap();
+        let file = in_export(dir.path());
         let m = serde_json::json!({"resourceType": "CapabilityStatement"});
-        assert!(load(dir.path(), "https://a/fhir").is_none());
-        save(dir.path(), "https://a/fhir", &m).unwrap();
-        assert_eq!(load(dir.path(), "https://a/fhir"), Some(m.clone()));
-        assert!(load(dir.path(), "https://b/fhir").is_none());
+        assert!(load(&file, "https://a/fhir").is_none());
+        save(&file, "https://a/fhir", &m).unwrap();
+        assert_eq!(load(&file, "https://a/fhir"), Some(m.clone()));
+        assert!(load(&file, "https://b/fhir").is_none());
         let stale = Cached {
             fhir_base: "https://a/fhir".into(),
             fetched_at: "2020-01-01T00:00:00Z".into(),
             metadata: m,
         };
-        write_atomic(&path(dir.path()), &serde_json::to_vec(&stale).unwrap()).unwrap();
-        assert!(load(dir.path(), "https://a/fhir").is_none());
-        forget(dir.path());
-        assert!(!path(dir.path()).exists());
+        write_atomic(&file, &serde_json::to_vec(&stale).unwrap()).unwrap();
+        assert!(load(&file, "https://a/fhir").is_none());
+        forget(&file);
+        assert!(!file.exists());
+    }
+
+    #[test]
+    fn one_file_per_server_in_the_data_folder() {
+        let data = Path::new("/data");
+        let a = for_server(data, "https://a/fhir");
+        assert!(a.starts_with("/data/cache"));
+        assert_ne!(a, for_server(data, "https://b/fhir"));
+        assert_eq!(a, for_server(data, "https://a/fhir"));
     }
 }

@@ -8,7 +8,7 @@
 
 pub mod attachments;
 pub mod bundle;
-mod capabilities;
+pub mod capabilities;
 pub mod completeness;
 mod error;
 pub mod export;
@@ -58,6 +58,9 @@ pub struct Options {
     pub attachments: bool,
     /// Wait this long for another sync of the same folder to finish.
     pub wait: Option<std::time::Duration>,
+    /// fhirdl's data folder, where the server's CapabilityStatement is cached across exports
+    /// (see [`capabilities`]); `None` keeps it in the export only.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// How a type ended.

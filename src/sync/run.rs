@@ -166,23 +166,38 @@ impl<'a> Run<'a> {
         })
     }
 
-    /// The server's CapabilityStatement (Conformance on DSTU2): from the export's cache when a
-    /// run of the last 24 hours read it from the same server (saves a round trip before the
+    /// The server's CapabilityStatement (Conformance on DSTU2): from a cache when a run or a
+    /// sign-in of the last 24 hours read it from the same server (saves a round trip before the
     /// first search), else read and cached. `--full` always reads it; a run that meets a sign
-    /// of change (a planned type not offered, a refused `_lastUpdated`) drops the cache.
+    /// of change (a planned type not offered, a refused `_lastUpdated`) drops the caches.
     async fn capabilities(&mut self) -> Result<serde_json::Value> {
         let base = self.fhir.base().to_string();
+        let caches = self.capability_caches();
         if !self.opts.full {
-            if let Some(cached) = capabilities::load(&self.opts.out, &base) {
+            if let Some(cached) = caches.iter().find_map(|f| capabilities::load(f, &base)) {
                 return Ok(cached);
             }
         }
         let url = crate::fhir_url::join(self.fhir.base(), "metadata")?;
         let metadata = self.fhir.get(&url).await?.body;
         if !self.opts.dry_run {
-            capabilities::save(&self.opts.out, &base, &metadata)?;
+            capabilities::save(&caches[0], &base, &metadata)?;
+            // The shared copy is a convenience: one that cannot be written costs a round trip.
+            if let Some(shared) = caches.get(1) {
+                let _ = capabilities::save(shared, &base, &metadata);
+            }
         }
         Ok(metadata)
+    }
+
+    /// Where the statement is cached: the export's copy first, then the data folder's.
+    fn capability_caches(&self) -> Vec<std::path::PathBuf> {
+        let base = self.fhir.base().as_str();
+        let mut files = vec![capabilities::in_export(&self.opts.out)];
+        if let Some(data) = &self.opts.data_dir {
+            files.push(capabilities::for_server(data, base));
+        }
+        files
     }
 
     /// Reads the server's capabilities and plans every type: which ones, incremental or whole,
@@ -360,7 +375,9 @@ impl<'a> Run<'a> {
             Err(e) => TypeReport::failed(&ty, done.incremental, &e),
         };
         if capabilities::shows_change(&report) {
-            capabilities::forget(&self.opts.out);
+            for file in self.capability_caches() {
+                capabilities::forget(&file);
+            }
         }
         self.observer.type_finished(&report);
         self.reports.push(report);

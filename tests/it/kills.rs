@@ -390,7 +390,8 @@ fn ctrl_c_between_two_waits_is_not_lost() {
     assert_eq!(code(&out), 0, "{}", text(&out));
     let first = ctx.sandbox.hold("/Observation?");
     let mut c = ctx.command();
-    c.args(["sync", "--all-profiles"])
+    // `--full` reads the CapabilityStatement afresh (the sign-in's cached copy would serve).
+    c.args(["sync", "--all-profiles", "--full"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
     let child = c.spawn().unwrap();

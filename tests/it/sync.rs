@@ -446,9 +446,10 @@ fn login_bob(ctx: &TestContext) {
     assert_eq!(code(&out), 0, "{}", text(&out));
 }
 
-/// The CapabilityStatement is read once a day per export, not before every run: a second sync
-/// plans from the cached one (one round trip less before the first search); `--full` reads it
-/// again, and a planned type the server no longer offers drops the cache.
+/// The CapabilityStatement is read once a day, not before every run: the first sync plans from
+/// the one the sign-in read, a second sync from the export's copy (one round trip less before
+/// the first search each); `--full` reads it again, and a planned type the server no longer
+/// offers drops both copies.
 #[test]
 fn the_capability_statement_is_cached_for_a_day() {
     let ctx = TestContext::with_defaults();
@@ -463,8 +464,17 @@ fn the_capability_statement_is_cached_for_a_day() {
             .filter(|l| l.contains("/metadata"))
             .count()
     };
-    assert_eq!(metadata_reads(&[]), 1, "the first run reads it");
-    assert_eq!(metadata_reads(&[]), 0, "the second plans from the cache");
+    let shared = std::fs::read_dir(ctx.data_dir().join("cache"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("capabilities-"))
+        .expect("the sign-in caches the statement in the data folder");
+    assert_eq!(
+        metadata_reads(&[]),
+        0,
+        "the first run plans from the sign-in's copy"
+    );
+    assert_eq!(metadata_reads(&[]), 0, "the second too");
     assert_eq!(metadata_reads(&["--full"]), 1, "--full reads it again");
     let cache = ctx.export_dir("a").join(".fhirdl/capabilities.json");
     assert!(cache.exists());
@@ -478,6 +488,7 @@ fn the_capability_statement_is_cached_for_a_day() {
     std::fs::write(&cache, serde_json::to_vec(&cached).unwrap()).unwrap();
     assert_eq!(metadata_reads(&[]), 0);
     assert!(!cache.exists(), "Goal answered 404: the cache is dropped");
+    assert!(!shared.exists(), "and the data folder's copy too");
     assert_eq!(metadata_reads(&[]), 1);
 }
 
