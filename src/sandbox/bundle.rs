@@ -81,14 +81,17 @@ pub(super) fn searchset(shared: &Shared, page: &Page<'_>) -> String {
     } else {
         Vec::new()
     };
-    let head = json!({
+    let mut head = json!({
         "resourceType": "Bundle",
         "meta": {"lastUpdated": format_instant(OffsetDateTime::now_utc())},
         "type": "searchset",
         "total": page.total,
         "link": links,
-    })
-    .to_string();
+    });
+    if shared.config.quirks.no_total {
+        head.as_object_mut().map(|h| h.remove("total"));
+    }
+    let head = head.to_string();
     if page.entries.is_empty() && injected.is_empty() {
         return head;
     }

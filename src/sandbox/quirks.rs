@@ -87,6 +87,9 @@ pub struct Quirks {
     pub uncategorized_conditions: bool,
     /// `_summary=count` is refused with 400 (NextGen Enterprise R4).
     pub count_refused: bool,
+    /// Search pages carry no `Bundle.total` (FHIR allows it; some servers never count), so
+    /// fhirdl follows `next` links one after another and cannot tell how far it is.
+    pub no_total: bool,
     /// Searches of these types without a status parameter answer 400
     /// `The status search parameter is required`.
     pub status_required: Vec<String>,
@@ -120,6 +123,7 @@ impl Quirks {
             uncommon_categories: true,
             uncategorized_conditions: true,
             count_refused: true,
+            no_total: false,
             status_required: Vec::new(),
             latency: Duration::ZERO,
             hostile: super::hostile::Hostile::default(),

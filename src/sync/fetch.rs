@@ -40,6 +40,44 @@ pub(super) struct FetchedType {
     /// The server refused the plain search for want of a category (remembered in the state so
     /// that later runs fan out at once).
     pub(super) needs_category: bool,
+    /// While the type is searched category by category: what their first pages announced.
+    categories: CategoryTotals,
+}
+
+/// The total a fanned-out type shows on its progress line: the sum of what each category's
+/// first page announced, once every category search has had its first answer (categories may
+/// overlap, so the sum is at least what arrives and the bar is never full too early). Unknown
+/// when a category announced no total or was refused.
+#[derive(Default)]
+struct CategoryTotals {
+    searches: usize,
+    answered: usize,
+    sum: Option<u64>,
+}
+
+impl FetchedType {
+    /// The total the progress line shows: the plain search's `Bundle.total`, else the
+    /// categories' sum (see [`CategoryTotals`]).
+    fn shown_total(&self) -> Option<u64> {
+        let c = &self.categories;
+        self.announced.or_else(|| {
+            (c.searches > 0 && c.answered == c.searches)
+                .then_some(c.sum)
+                .flatten()
+        })
+    }
+
+    /// Notes the first answer of one category search (`total` None when it announced none or
+    /// was refused).
+    fn category_answered(&mut self, total: Option<u64>) {
+        let c = &mut self.categories;
+        c.sum = match (c.answered, c.sum, total) {
+            (0, _, t) => t,
+            (_, Some(s), Some(t)) => Some(s + t),
+            _ => None,
+        };
+        c.answered += 1;
+    }
 }
 
 pub(super) enum Outcome {
@@ -61,6 +99,7 @@ impl FetchedType {
             warnings: Vec::new(),
             completeness: Completeness::Complete,
             needs_category: false,
+            categories: CategoryTotals::default(),
         }
     }
 }
@@ -224,6 +263,11 @@ async fn fan_out(
     let ty = plan.resource_type.as_str();
     let since = plan.since.as_deref();
     let (param, values) = fanout::categories_for(ty).unwrap_or(("category", &[]));
+    let mut fetched = fetched;
+    fetched.categories = CategoryTotals {
+        searches: values.len(),
+        ..CategoryTotals::default()
+    };
     let sink = Mutex::new(fetched);
     let searches = values.iter().map(|value| {
         let sink = &sink;
@@ -374,7 +418,12 @@ pub(super) async fn chain(
         format!("{ty}?{}", q.join("&"))
     };
     let resp = get_page(fhir, &url).await?;
+    // One category of a fanned-out type (status retries within it are not counted again).
+    let category_search = extra.len() == 1 && !fanout::is_status_param(extra[0].0);
     if !resp.status.is_success() {
+        if category_search {
+            lock(sink).category_answered(None);
+        }
         let text = outcome_text(&resp.error_body).unwrap_or_default();
         if fanout::demands_category(resp.status.as_u16(), &text) {
             return Ok(ChainEnd::NeedsCategory(format!(
@@ -409,6 +458,8 @@ pub(super) async fn chain(
     let total = first.total;
     if extra.is_empty() {
         lock(sink).announced = total;
+    } else if category_search {
+        lock(sink).category_answered(total);
     }
     let first_len = first.resources.len();
     paging.received = first_len as u64;
@@ -593,7 +644,7 @@ fn keep_page(
     for r in page.resources {
         add_resource(&mut f, ty, patient, r)?;
     }
-    progress.kept(f.spool.len(), f.announced);
+    progress.kept(f.spool.len(), f.shown_total());
     f.warnings.extend(page.outcomes);
     Ok(())
 }

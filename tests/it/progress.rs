@@ -53,8 +53,8 @@ fn a_terminal_shows_counts_of_announced_totals_phases_and_the_whole_run() {
     term.wait_for("the overall line", DEADLINE, |t| {
         has_line(t, "types", &["resources", "requests", "B"])
     });
-    // The documents start as soon as the types that carry them are stored; 16 of them are
-    // held now, which fills fhirdl's request window: both go on together.
+    // The documents start as soon as the types that carry them are stored, while later pages
+    // are still held: both go on together.
     term.wait_for("the documents phase", DEADLINE, |t| {
         has_line(t, "documents", &[" 0  "])
     });
@@ -147,9 +147,11 @@ fn a_stderr_that_is_no_terminal_gets_no_bars() {
 
 #[test]
 fn a_search_without_a_total_shows_a_spinner_with_its_count() {
-    // NextGen's Observations come category by category: no total for the whole type.
-    let ctx = context_with(Quirks::nextgen());
-    let later_pages = ctx.sandbox.hold("page=2");
+    let ctx = context_with(Quirks {
+        no_total: true,
+        ..Quirks::default()
+    });
+    let later_pages = ctx.sandbox.hold("_offset=");
     let mut cmd = ctx.command();
     cmd.args(["sync", "--profile", "p", "--out"])
         .arg(ctx.root().join("export"));
@@ -157,11 +159,44 @@ fn a_search_without_a_total_shows_a_spinner_with_its_count() {
     term.wait_for("Observation counting without a total", DEADLINE, |t| {
         t.lines().any(|l| {
             l.contains("Observation")
+                && l.contains("200")
                 && l.contains("/s")
                 && !l.contains('░')
                 && l.contains(['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'])
         })
     });
+    later_pages.release();
+    let (output, raw) = term.finish(DEADLINE);
+    assert_eq!(code(&output), 0, "{}", plain(&raw));
+    assert!(!plain(&raw).contains("100%"), "{}", plain(&raw));
+}
+
+/// NextGen's Observations come category by category, with no count of the whole type: the
+/// line adds up what each category's first page announced (a bar, not a spinner), and is never
+/// full before the type is done.
+#[test]
+fn a_type_searched_by_category_shows_the_sum_of_their_totals() {
+    let ctx = context_with(Quirks::nextgen());
+    let later_pages = ctx.sandbox.hold("page=2");
+    let mut cmd = ctx.command();
+    cmd.args(["sync", "--profile", "p", "--out"])
+        .arg(ctx.root().join("export"));
+    let term = Terminal::spawn(cmd);
+    term.wait_for(
+        "Observation with a total of its categories",
+        DEADLINE,
+        |t| {
+            t.lines().any(|l| {
+                l.contains("Observation")
+                    && l.contains('░')
+                    && l.split_whitespace().any(|w| {
+                        w.split_once('/').is_some_and(|(a, b)| {
+                            a.parse::<u64>().is_ok() && b.parse::<u64>().is_ok_and(|b| b > 25)
+                        })
+                    })
+            })
+        },
+    );
     later_pages.release();
     let (output, raw) = term.finish(DEADLINE);
     assert_eq!(code(&output), 0, "{}", plain(&raw));
