@@ -37,6 +37,7 @@ mod bench {
     /// The rate-capped row uses a small patient: at 20 requests a minute every request costs 3 s.
     const RATE_CAP_RESOURCES: usize = 200;
     const RATE_CAP: &str = "20/min";
+    const RATE_CAP_PER_MINUTE: f64 = 20.0;
     /// `--concurrency` of the benchmark's command line, for every sync.
     static CONCURRENCY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
 
@@ -137,6 +138,12 @@ mod bench {
         /// P: the median of its measurements.
         fn floor_s(&self) -> Option<f64> {
             (!self.floor.is_empty()).then(|| stats(self.floor.iter().map(|f| f.wall_s)).1)
+        }
+
+        /// The issue's target base: P plus one round trip for the references (None offline).
+        fn target_s(&self) -> Option<f64> {
+            let p = self.floor_s()?;
+            (self.latency_ms > 0).then(|| p + self.latency_ms as f64 / 1000.0)
         }
 
         fn floor_note(&self) -> String {
@@ -630,7 +637,7 @@ mod bench {
 
     fn print_table(rows: &[Row]) {
         println!(
-            "{:<26} {:<8} {:>7} {:>5} {:>22} {:>7} {:>17} {:>7} {:>17} {:>8} {:>6} {:>8} {:>5} {:>5} {:>7} {:>7} {:>6} {:>8} {:>8}",
+            "{:<36} {:<8} {:>7} {:>5} {:>22} {:>7} {:>17} {:>7} {:>17} {:>10} {:>8} {:>6} {:>8} {:>5} {:>5} {:>7} {:>7} {:>6} {:>8} {:>8}",
             "scenario",
             "size",
             "res",
@@ -640,6 +647,7 @@ mod bench {
             "wall/L min/med/max",
             "P s",
             "wall/P min/med/max",
+            "wall/(P+r)",
             "cpu s",
             "cpu %",
             "rss MiB",
@@ -659,7 +667,7 @@ mod bench {
             };
             let median = |f: fn(&Run) -> f64| stats(r.runs.iter().map(f)).1;
             println!(
-                "{:<26} {:<8} {:>7} {:>5} {:>22} {:>7} {:>17} {:>7} {:>17} {:>8.2} {:>6.1} {:>8.1} {:>5} {:>5} {:>7.2} {:>7} {:>6} {:>8.1} {:>8.1}",
+                "{:<36} {:<8} {:>7} {:>5} {:>22} {:>7} {:>17} {:>7} {:>17} {:>10} {:>8.2} {:>6.1} {:>8.1} {:>5} {:>5} {:>7.2} {:>7} {:>6} {:>8.1} {:>8.1}",
                 r.scenario,
                 r.size,
                 r.resources,
@@ -669,6 +677,7 @@ mod bench {
                 ratio(r.bound_s),
                 r.floor_s().map_or("-".into(), |p| format!("{p:.3}")),
                 ratio(r.floor_s()),
+                r.target_s().map_or("-".into(), |t| format!("{:.2}", w1 / t)),
                 median(|x| x.cpu_s),
                 median(|x| 100.0 * x.cpu_s / x.wall_s.max(1e-9)),
                 median(|x| x.peak_rss_mib),
@@ -681,20 +690,59 @@ mod bench {
                 median(|x| x.out_bytes as f64) / 1_048_576.0,
             );
         }
+        println!(
+            "\nwall/(P+r): the median wall time over P plus one round trip for the references; issue 14's target is at most 1.25."
+        );
         println!("\nL (bound), in round trips:");
         for r in rows {
-            println!("  {:<26} {:<8} {}", r.scenario, r.size, r.bound_note);
+            println!("  {:<36} {:<8} {}", r.scenario, r.size, r.bound_note);
         }
         println!("\nP (the all-parallel floor, measured by a minimal client):");
         for r in rows.iter().filter(|r| !r.floor.is_empty()) {
             let lat = format!("{}ms", r.latency_ms);
             println!(
-                "  {:<26} {:<8} {:>5} {}",
+                "  {:<36} {:<8} {:>5} {}",
                 r.scenario,
                 r.size,
                 lat,
                 r.floor_note()
             );
+        }
+        rate_capped_note(rows);
+    }
+
+    /// Issue 14: at a rate cap every request costs `60 / cap` seconds, so the expected time of a
+    /// record is its fewest requests at that pace; said for each size's full export next to
+    /// what the rate-capped row measured.
+    fn rate_capped_note(rows: &[Row]) {
+        let Some(capped) = rows.iter().find(|r| r.scenario.contains(RATE_CAP)) else {
+            return;
+        };
+        let per_request = 60.0 / RATE_CAP_PER_MINUTE;
+        let median = |r: &Row, f: fn(&Run) -> f64| stats(r.runs.iter().map(f)).1;
+        println!("\nAt {RATE_CAP} ({per_request:.0} s a request):");
+        println!(
+            "  measured: {} resources, {:.0} requests (fewest possible {:.0}), {:.0} s (expected {:.0} s)",
+            capped.resources,
+            median(capped, |x| x.reported_requests as f64),
+            median(capped, |x| x.min_requests as f64),
+            median(capped, |x| x.wall_s),
+            median(capped, |x| x.min_requests as f64) * per_request,
+        );
+        let mut seen = std::collections::BTreeSet::new();
+        for r in rows
+            .iter()
+            .filter(|r| r.scenario == "full export" && r.latency_ms == 0)
+        {
+            if seen.insert(r.size.clone()) {
+                let min = median(r, |x| x.min_requests as f64);
+                println!(
+                    "  expected for the {} record ({} resources): {min:.0} requests at the least, {:.1} min",
+                    r.size,
+                    r.resources,
+                    min * per_request / 60.0
+                );
+            }
         }
     }
 
@@ -727,6 +775,7 @@ mod bench {
                     "wall_s": x.wall_s,
                     "ratio_to_bound": r.bound_s.map(|l| x.wall_s / l),
                     "ratio_to_floor": r.floor_s().map(|p| x.wall_s / p),
+                    "ratio_to_floor_plus_round_trip": r.target_s().map(|t| x.wall_s / t),
                     "cpu_s": x.cpu_s,
                     "peak_rss_mib": x.peak_rss_mib,
                     "requests_reported": x.reported_requests,
@@ -791,19 +840,41 @@ mod bench {
                 rows.extend(sync_scenarios(size, resources, latency_ms, args.runs)?);
             }
             for &latency_ms in latencies.iter().filter(|l| **l > 0) {
+                let plain = Quirks {
+                    latency: Duration::from_millis(latency_ms),
+                    ..Quirks::default()
+                };
                 let nextgen = Quirks {
                     latency: Duration::from_millis(latency_ms),
                     ..Quirks::nextgen()
                 };
+                // P leaves the documents out: these rows compare like with like.
                 rows.push(full_exports(
-                    "full export, NextGen",
+                    "full export, no documents",
                     size,
                     resources,
-                    nextgen,
-                    &[],
+                    plain,
+                    &["--no-attachments"],
                     args.runs,
                     true,
                 )?);
+                for (scenario, extra) in [
+                    ("full export, NextGen", &[][..]),
+                    (
+                        "full export, NextGen, no documents",
+                        &["--no-attachments"][..],
+                    ),
+                ] {
+                    rows.push(full_exports(
+                        scenario,
+                        size,
+                        resources,
+                        nextgen.clone(),
+                        extra,
+                        args.runs,
+                        true,
+                    )?);
+                }
             }
         }
         if args.rate_cap {
