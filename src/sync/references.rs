@@ -127,8 +127,14 @@ pub struct Referenced {
 
 /// Reads the `missing` resources: an `_id` search per type and batch, falling back to single
 /// reads when the server does not support it. Every batch of every type is asked at once (the
-/// client's window bounds the requests on the wire).
-pub async fn fetch(fhir: &FhirClient, missing: &BTreeSet<(String, String)>) -> Result<Referenced> {
+/// client's window bounds the requests on the wire). Types in `singly` are read one by one at
+/// once: their searches demand a category, so an `_id` search would only be refused first
+/// (NextGen's Observation and Condition; one round trip less).
+pub async fn fetch(
+    fhir: &FhirClient,
+    missing: &BTreeSet<(String, String)>,
+    singly: &BTreeSet<String>,
+) -> Result<Referenced> {
     let mut by_type: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (ty, id) in missing {
         by_type.entry(ty).or_default().push(id);
@@ -136,7 +142,10 @@ pub async fn fetch(fhir: &FhirClient, missing: &BTreeSet<(String, String)>) -> R
     let batches = by_type
         .iter()
         .flat_map(|(ty, ids)| ids.chunks(BATCH).map(move |chunk| (*ty, chunk)))
-        .map(|(ty, chunk)| async move { (ty, read_batch(fhir, ty, chunk).await) });
+        .map(|(ty, chunk)| async move {
+            let search = !singly.contains(ty);
+            (ty, read_batch(fhir, ty, chunk, search).await)
+        });
     let mut out = Referenced::default();
     for (ty, batch) in futures_util::future::join_all(batches).await {
         let (got, warnings) = batch?;
@@ -146,15 +155,17 @@ pub async fn fetch(fhir: &FhirClient, missing: &BTreeSet<(String, String)>) -> R
     Ok(out)
 }
 
-/// One batch of ids of one type: by `_id` search, or one read each (all at once).
+/// One batch of ids of one type: by `_id` search (when `search`), or one read each (all at
+/// once).
 async fn read_batch(
     fhir: &FhirClient,
     ty: &str,
     chunk: &[&str],
+    search: bool,
 ) -> Result<(BTreeMap<String, Resource>, Vec<String>)> {
     let mut got = BTreeMap::new();
     let mut warnings = Vec::new();
-    if search_ids(fhir, ty, chunk, &mut got).await {
+    if search && search_ids(fhir, ty, chunk, &mut got).await {
         let unresolved = chunk.iter().filter(|id| !got.contains_key(**id)).count();
         if unresolved > 0 {
             warnings.push(format!(
@@ -314,7 +325,7 @@ pub(super) async fn close(c: Closing<'_>) -> Result<BTreeMap<String, Added>> {
             }
             tried.extend(missing.iter().cloned());
             c.progress.expect(missing.len() as u64);
-            reads.push(fetch(c.fhir, &missing).await?);
+            reads.push(fetch(c.fhir, &missing, &read_singly(c.state)).await?);
         }
         for read in std::mem::take(&mut reads) {
             c.warnings.extend(read.warnings);
@@ -344,6 +355,16 @@ pub(super) async fn close(c: Closing<'_>) -> Result<BTreeMap<String, Added>> {
         c.export.save_state(c.state)?;
     }
     Ok(added)
+}
+
+/// The types whose searches demand a category (see [`fetch`]).
+pub(super) fn read_singly(state: &super::state::State) -> BTreeSet<String> {
+    state
+        .types
+        .iter()
+        .filter(|(_, t)| t.needs_category)
+        .map(|(ty, _)| ty.clone())
+        .collect()
 }
 
 /// Adds the references of every stored resource of `types` to `refs` (off the async workers:

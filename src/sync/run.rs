@@ -484,8 +484,9 @@ impl<'a> Run<'a> {
         }
         self.early.asked.extend(wanted.iter().cloned());
         let fhir = self.fhir.clone();
+        let singly = references::read_singly(&self.state);
         self.early.reads.spawn(async move {
-            let read = references::fetch(&fhir, &wanted).await;
+            let read = references::fetch(&fhir, &wanted, &singly).await;
             (wanted, read)
         });
         Ok(())

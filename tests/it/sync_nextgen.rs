@@ -318,3 +318,24 @@ fn a_shortfall_without_categories_is_recovered_in_date_slices() {
         .unwrap()
         .contains("_lastUpdated slices"));
 }
+
+/// References to a type whose searches demand a category (NextGen's Condition) are read one by
+/// one at once: an `_id` search would only be refused first (a round trip for nothing).
+#[test]
+fn references_to_a_type_that_demands_a_category_are_read_without_an_id_search() {
+    let ctx = TestContext::new(SandboxConfig {
+        quirks: Quirks::nextgen(),
+        ..SandboxConfig::default()
+    });
+    assert_eq!(code(&ctx.login("a", &[])), 0);
+    let out = ctx.fhirdl(&["-v", "sync"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let asked = |needle: &str| err.lines().filter(|l| l.contains(needle)).count();
+    assert!(
+        asked("/Condition/cond-") > 0,
+        "the uncategorized Conditions were not read:\n{err}"
+    );
+    assert_eq!(asked("/Condition?_id="), 0, "{err}");
+    assert_eq!(asked("/Observation?_id="), 0, "{err}");
+}
