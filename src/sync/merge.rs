@@ -157,7 +157,7 @@ impl<'a> Merger<'a> {
         export: &'a Export,
         resource_type: &'a str,
         path: &'a Path,
-        fetched: &Sorted,
+        fetched: &mut Sorted,
         opts: &'a MergeOptions<'a>,
     ) -> Result<Merger<'a>> {
         let pretty = if opts.pretty && !opts.dry_run {
@@ -337,11 +337,11 @@ struct Pretty {
 }
 
 impl Pretty {
-    fn new(export: &Export, resource_type: &str, fetched: &Sorted) -> Result<Pretty> {
+    fn new(export: &Export, resource_type: &str, fetched: &mut Sorted) -> Result<Pretty> {
         let dir = export.dir().join("json").join(resource_type);
         create_private_dir(&dir)?;
         let mut ids = export.ids(resource_type)?;
-        ids.extend(fetched.ids().iter().cloned());
+        ids.extend(fetched.ids()?);
         let stems = super::naming::stems(ids.iter().map(String::as_str));
         Ok(Pretty { dir, stems })
     }

@@ -1,10 +1,17 @@
 //! The resources of one type as they arrive, kept in little memory: lines are buffered up to
 //! [`RUN_BYTES`], then sorted by id and spilled to an anonymous temp file in the export's
 //! `.fhirdl/` folder (owner-only, gone when closed). [`Spool::into_sorted`] merges the runs back
-//! in id order, so a type of 100,000 resources never sits in memory whole: only its ids do.
+//! in id order, so a type of 100,000 resources never sits in memory whole: only a 128-bit key
+//! of each id does (16 bytes, no allocation; see [`IdKey`]).
 //!
 //! A run line is `<id>\t<resource JSON>\n`: ids are validated FHIR ids (no tab, no newline) and
 //! the JSON is compact (newlines inside strings are escaped).
+//!
+//! Runs are merged in tiers, like an LSM tree: when [`FAN_IN`] runs of one tier have piled up
+//! they become one run of the next tier. A type of 500,000 resources thus holds a few dozen
+//! temp files open (not a thousand: the open-file limit is 256 on macOS), and the final merge
+//! reads them through small buffers ([`MERGE_BUFFERS`] in all), so its memory does not grow with
+//! the type either.
 
 use anyhow::{Context, Result};
 use std::cmp::Reverse;
@@ -15,14 +22,34 @@ use std::path::{Path, PathBuf};
 
 /// Bytes of lines buffered before a sorted run is spilled to disk.
 pub const RUN_BYTES: usize = 512 * 1024;
+/// Runs of one tier merged into one run of the next.
+pub const FAN_IN: usize = 32;
+/// Read buffers of a merge, all runs together (each between 8 and 64 KiB).
+const MERGE_BUFFERS: usize = 2 * 1024 * 1024;
+
+/// What the spool remembers of an id to tell a repeat: the first 128 bits of its sha256. Two
+/// different ids share a key with a probability near 2^-128 per pair (for a million ids,
+/// about 10^-27 per export), far below the odds of a memory error; a String per id cost 60
+/// bytes or more, and a million-resource export went over its memory budget (issue 14).
+type IdKey = u128;
+
+fn id_key(id: &str) -> IdKey {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(id.as_bytes());
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&digest[..16]);
+    IdKey::from_le_bytes(key)
+}
 
 pub struct Spool {
     dir: PathBuf,
-    ids: HashSet<String>,
+    ids: HashSet<IdKey>,
     buf: Vec<(String, String)>,
     buf_bytes: usize,
-    runs: Vec<File>,
+    /// Sorted runs on disk, with their tier (0: spilled from memory).
+    runs: Vec<(u32, File)>,
     run_bytes: usize,
+    fan_in: usize,
 }
 
 impl Spool {
@@ -39,6 +66,45 @@ impl Spool {
             buf_bytes: 0,
             runs: Vec::new(),
             run_bytes: run_bytes.max(1),
+            fan_in: FAN_IN,
+        }
+    }
+
+    /// Merges every `fan_in` runs of a tier (at least 2; for tests).
+    pub fn with_fan_in(mut self, fan_in: usize) -> Spool {
+        self.fan_in = fan_in.max(2);
+        self
+    }
+
+    /// A new anonymous temp file for a run.
+    fn temp_file(&self) -> Result<File> {
+        crate::atomic::create_private_dir(&self.dir)?;
+        tempfile::tempfile_in(&self.dir)
+            .with_context(|| format!("cannot create a temporary file in {}", self.dir.display()))
+    }
+
+    /// While the newest `fan_in` runs are of one tier, merges them into one of the next.
+    fn compact(&mut self) -> Result<()> {
+        loop {
+            let n = self.runs.len();
+            if n < self.fan_in {
+                return Ok(());
+            }
+            let tier = self.runs[n - 1].0;
+            if self.runs[n - self.fan_in..].iter().any(|(t, _)| *t != tier) {
+                return Ok(());
+            }
+            let files: Vec<File> = self.runs.drain(n - self.fan_in..).map(|(_, f)| f).collect();
+            let mut merged = Sorted::merging(0, files);
+            let mut out = BufWriter::with_capacity(256 * 1024, self.temp_file()?);
+            let write_err = || format!("cannot write a temporary file in {}", self.dir.display());
+            while let Some((id, line)) = merged.next_entry()? {
+                write_line(&mut out, &id, &line).with_context(write_err)?;
+            }
+            out.flush().with_context(write_err)?;
+            let mut file = out.into_inner().map_err(|e| e.into_error())?;
+            file.rewind()?;
+            self.runs.push((tier + 1, file));
         }
     }
 
@@ -51,16 +117,15 @@ impl Spool {
     }
 
     pub fn contains(&self, id: &str) -> bool {
-        self.ids.contains(id)
+        self.ids.contains(&id_key(id))
     }
 
     /// Keeps `line` under `id`; a second resource with an id already kept is ignored (`false`).
     pub fn insert(&mut self, id: String, line: String) -> Result<bool> {
         debug_assert!(!id.contains(['\t', '\n']) && !line.contains('\n'));
-        if self.ids.contains(&id) {
+        if !self.ids.insert(id_key(&id)) {
             return Ok(false);
         }
-        self.ids.insert(id.clone());
         self.buf_bytes += id.len() + line.len() + 64;
         self.buf.push((id, line));
         if self.buf_bytes >= self.run_bytes {
@@ -74,19 +139,14 @@ impl Spool {
         if self.buf.is_empty() {
             return Ok(());
         }
-        crate::atomic::create_private_dir(&self.dir)?;
-        let file = tempfile::tempfile_in(&self.dir)
-            .with_context(|| format!("cannot create a temporary file in {}", self.dir.display()))?;
+        let file = self.temp_file()?;
         let mut buf = std::mem::take(&mut self.buf);
         self.buf_bytes = 0;
         buf.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut out = BufWriter::with_capacity(256 * 1024, file);
         let write = |out: &mut BufWriter<File>| -> std::io::Result<()> {
             for (id, line) in &buf {
-                out.write_all(id.as_bytes())?;
-                out.write_all(b"\t")?;
-                out.write_all(line.as_bytes())?;
-                out.write_all(b"\n")?;
+                write_line(out, id, line)?;
             }
             out.flush()
         };
@@ -94,8 +154,8 @@ impl Spool {
             .with_context(|| format!("cannot write a temporary file in {}", self.dir.display()))?;
         let mut file = out.into_inner().map_err(|e| e.into_error())?;
         file.rewind()?;
-        self.runs.push(file);
-        Ok(())
+        self.runs.push((0, file));
+        self.compact()
     }
 
     /// Every kept resource, in id order.
@@ -103,7 +163,7 @@ impl Spool {
         if self.runs.is_empty() {
             self.buf.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             return Ok(Sorted {
-                ids: self.ids,
+                count: self.ids.len(),
                 memory: self.buf,
                 pos: 0,
                 runs: Vec::new(),
@@ -112,25 +172,21 @@ impl Spool {
             });
         }
         self.spill()?;
-        let runs = self
-            .runs
-            .into_iter()
-            .map(|f| BufReader::with_capacity(64 * 1024, f))
-            .collect();
-        Ok(Sorted {
-            ids: self.ids,
-            memory: Vec::new(),
-            pos: 0,
-            runs,
-            heap: BinaryHeap::new(),
-            started: false,
-        })
+        let files = self.runs.into_iter().map(|(_, f)| f).collect();
+        Ok(Sorted::merging(self.ids.len(), files))
     }
+}
+
+fn write_line(out: &mut impl Write, id: &str, line: &str) -> std::io::Result<()> {
+    out.write_all(id.as_bytes())?;
+    out.write_all(b"\t")?;
+    out.write_all(line.as_bytes())?;
+    out.write_all(b"\n")
 }
 
 /// Resources in id order, from memory or from merged runs.
 pub struct Sorted {
-    ids: HashSet<String>,
+    count: usize,
     memory: Vec<(String, String)>,
     pos: usize,
     runs: Vec<BufReader<File>>,
@@ -140,18 +196,43 @@ pub struct Sorted {
 }
 
 impl Sorted {
+    /// The merge of sorted `runs` (read through [`MERGE_BUFFERS`] bytes of buffers in all).
+    fn merging(count: usize, runs: Vec<File>) -> Sorted {
+        let each = (MERGE_BUFFERS / runs.len().max(1)).clamp(8 * 1024, 64 * 1024);
+        Sorted {
+            count,
+            memory: Vec::new(),
+            pos: 0,
+            runs: runs
+                .into_iter()
+                .map(|f| BufReader::with_capacity(each, f))
+                .collect(),
+            heap: BinaryHeap::new(),
+            started: false,
+        }
+    }
+
     /// How many resources it yields.
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.count
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.count == 0
     }
 
-    /// The ids it yields.
-    pub fn ids(&self) -> &HashSet<String> {
-        &self.ids
+    /// The ids it yields, in order (read through once, then back to the first resource).
+    pub fn ids(&mut self) -> Result<Vec<String>> {
+        if self.runs.is_empty() {
+            return Ok(self.memory.iter().map(|(id, _)| id.clone()).collect());
+        }
+        self.rewind()?;
+        let mut ids = Vec::with_capacity(self.count);
+        while let Some((id, _)) = self.next_entry()? {
+            ids.push(id);
+        }
+        self.rewind()?;
+        Ok(ids)
     }
 
     /// Back to the first resource.
@@ -229,6 +310,7 @@ mod tests {
         }
         assert!(!spilled.insert("id-3".into(), "dup".into()).unwrap());
         assert!(spilled.runs.len() > 10, "runs were spilled");
+        assert!(spilled.runs.len() < 2 * FAN_IN, "runs were merged in tiers");
         assert_eq!(spilled.len(), 500);
         let a = drain(small.into_sorted().unwrap());
         let sorted = spilled.into_sorted().unwrap();
@@ -245,5 +327,28 @@ mod tests {
             0,
             "runs are anonymous files"
         );
+    }
+
+    #[test]
+    fn runs_are_merged_in_tiers_and_nothing_is_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spool = Spool::with_run_bytes(dir.path(), 100).with_fan_in(3);
+        let mut expected = Vec::new();
+        for i in 0..400 {
+            let id = format!("r{:05}", (i * 7919) % 400);
+            let line = format!(r#"{{"id":"{id}","n":{i}}}"#);
+            expected.push((id.clone(), line.clone()));
+            assert!(spool.insert(id, line).unwrap());
+        }
+        // 400 lines of about 100 bytes each: one run each, merged three at a time.
+        let tiers: Vec<u32> = spool.runs.iter().map(|(t, _)| *t).collect();
+        assert!(tiers.len() <= 2 * 6, "{tiers:?}");
+        assert!(tiers.iter().any(|t| *t >= 3), "{tiers:?}");
+        assert!(tiers.windows(2).all(|w| w[0] >= w[1]), "{tiers:?}");
+        expected.sort();
+        let mut sorted = spool.into_sorted().unwrap();
+        let ids: Vec<String> = expected.iter().map(|(id, _)| id.clone()).collect();
+        assert_eq!(sorted.ids().unwrap(), ids, "the ids, read through once");
+        assert_eq!(drain(sorted), expected, "then every line from the first");
     }
 }
