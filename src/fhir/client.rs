@@ -38,9 +38,9 @@ pub struct Parsed<T> {
 
 /// Requests in flight at most unless `--concurrency` says otherwise (tuned with `cargo bench
 /// --bench export`: 64 lets the first pages, the later pages, the references and the documents
-/// of a typical record go out in about three round trips). The window starts lower
-/// ([`super::window::INITIAL`]), grows only while the server keeps up and halves on 429/503/
-/// timeouts, so a small practice's server is not piled on.
+/// of a typical record go out in about three round trips). The window halves on 429/503/
+/// timeouts and grows back one per window of good answers, so a small practice's server is not
+/// piled on; a larger `--concurrency` is reached by growing from [`super::window::INITIAL`].
 pub const DEFAULT_IN_FLIGHT: usize = 64;
 
 /// Refreshes one request may cause: a token refused right after a refresh may have been expired

@@ -767,7 +767,7 @@ fn add_resource(
     fetched: &mut FetchedType,
     ty: &str,
     patient: &str,
-    resource: Resource,
+    mut resource: Resource,
 ) -> Result<()> {
     let rt = resource.resource_type.as_str();
     let drop = |fetched: &mut FetchedType, id: Option<&str>, reason: String| {
@@ -828,12 +828,14 @@ fn add_resource(
     if updated > fetched.newest {
         fetched.newest = updated;
     }
-    if fetched.spool.contains(id) {
-        return Ok(());
-    }
-    super::references::collect_resource(&resource, &fetched.base, &mut fetched.refs);
     let id = id.to_string();
-    fetched.spool.insert(id, resource.line)?;
+    // A repeat (the same resource on two pages) is kept once; its references are known.
+    if fetched
+        .spool
+        .insert(id, std::mem::take(&mut resource.line))?
+    {
+        super::references::collect_resource(&resource, &fetched.base, &mut fetched.refs);
+    }
     Ok(())
 }
 

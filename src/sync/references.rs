@@ -270,12 +270,13 @@ pub(super) struct Added {
 /// Reads referenced resources not held yet, round after round (at most [`MAX_ROUNDS`]), and
 /// merges them into their files, saving the state after each; returns per type what it gained.
 ///
-/// The references come from the resources fetched in this run; when an earlier run did not
-/// finish closing them (or `scan_all`), every stored file is scanned as well.
+/// The references come from the resources fetched in this run; with `scan_all` (an earlier run
+/// did not finish closing them, `--full`, or files changed outside fhirdl) every stored file is
+/// scanned as well.
 pub(super) async fn close(c: Closing<'_>) -> Result<BTreeMap<String, Added>> {
     let base = c.fhir.base().clone();
     let mut refs = c.refs;
-    if c.scan_all || !c.state.references_closed {
+    if c.scan_all {
         let held_types: Vec<String> = c.state.types.keys().cloned().collect();
         refs = scan_stored(c.export.clone(), held_types, base.clone(), refs).await?;
     }

@@ -43,6 +43,10 @@ pub(super) struct Run<'a> {
     refs: BTreeSet<(String, String)>,
     /// References read while the searches still run (see [`Run::read_early`]).
     early: EarlyReads,
+    /// Whether the references of everything stored before this run were followed (by an
+    /// earlier run, or because nothing was stored): then only this run's resources need it, and
+    /// their references are in `refs` without reading the files again.
+    closed_at_open: bool,
     /// Types whose file changed after the state last saw it (a run stopped in between).
     dirty: HashSet<String>,
     /// Whether manifest.json must be computed again.
@@ -138,6 +142,7 @@ impl<'a> Run<'a> {
             observer: Some(observer.clone()),
             ..Stopper::default()
         };
+        let closed_at_open = state.references_closed || state.types.is_empty();
         Ok(Run {
             fhir,
             patient: patient.to_string(),
@@ -151,6 +156,7 @@ impl<'a> Run<'a> {
             reports: Vec::new(),
             refs: BTreeSet::new(),
             early: EarlyReads::default(),
+            closed_at_open,
             dirty: HashSet::new(),
             changed_any: false,
             documents: Documents {
@@ -519,7 +525,7 @@ impl<'a> Run<'a> {
             export: &self.export,
             state: &mut self.state,
             refs: std::mem::take(&mut self.refs),
-            scan_all: self.opts.full || !self.dirty.is_empty(),
+            scan_all: self.opts.full || !self.dirty.is_empty() || !self.closed_at_open,
             pretty: self.opts.pretty,
             recorded_at: &self.started_at,
             scope: &self.early.scope,
