@@ -56,6 +56,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     file.commit()
 }
 
+/// [`write_atomic`] for one of many files of a folder: the file's bytes are fsynced before the
+/// rename, but the folder's fsync (which makes the rename itself durable) is the caller's, once
+/// for the batch ([`sync_dir`]); until then a crash may lose the new name, never the bytes of an
+/// older file or a half-written one.
+pub fn write_atomic_in_batch(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = AtomicFile::create(path)?;
+    file.write_all(bytes)?;
+    file.finish(false)
+}
+
 /// A file written piece by piece and then atomically put in place, like [`write_atomic`]:
 /// buffered writes to a 0600 temp file in the target's folder; [`AtomicFile::commit`] fsyncs and
 /// renames. Dropped without a commit, the temp file is removed and the target is untouched.
@@ -82,12 +92,7 @@ impl AtomicFile {
             .prefix(TEMP_PREFIX)
             .tempfile_in(&dir)
             .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o600))
-                .with_context(|| format!("cannot set permissions on {}", tmp.path().display()))?;
-        }
+        // tempfile creates it 0600 on Unix (an umask can only take bits away).
         Ok(AtomicFile {
             path: path.to_path_buf(),
             dir,
@@ -149,8 +154,12 @@ impl AtomicFile {
         Ok(())
     }
 
-    /// Flushes, fsyncs and renames over the target.
+    /// Flushes, fsyncs and renames over the target, and fsyncs the folder.
     pub fn commit(self) -> Result<()> {
+        self.finish(true)
+    }
+
+    fn finish(self, sync_folder: bool) -> Result<()> {
         let path = self.path;
         let tmp = self
             .out
@@ -163,7 +172,9 @@ impl AtomicFile {
         tmp.persist(&path)
             .map_err(|e| e.error)
             .with_context(|| format!("cannot replace {}", path.display()))?;
-        sync_dir(&self.dir);
+        if sync_folder {
+            sync_dir(&self.dir);
+        }
         Ok(())
     }
 }
@@ -190,6 +201,23 @@ pub fn remove_if_exists(path: &Path) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_of_a_batch_is_whole_owner_only_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("doc.pdf");
+        write_atomic_in_batch(&path, b"%PDF-1.4").unwrap();
+        write_atomic_in_batch(&path, b"%PDF-1.7 again").unwrap();
+        sync_dir(dir.path());
+        assert_eq!(std::fs::read(&path).unwrap(), b"%PDF-1.7 again");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
 
     #[test]
     fn atomic_file_commits_or_leaves_nothing() {

@@ -13,7 +13,7 @@
 //! partial. `attachments/manifest.json` maps every file to its resource.
 
 use super::bundle::valid_id;
-use crate::atomic::{create_private_dir, write_atomic};
+use crate::atomic::{create_private_dir, sync_dir, write_atomic, write_atomic_in_batch};
 use crate::fhir::client::{BytesResponse, FhirClient};
 use crate::fhir::version::FhirRelease;
 use crate::sanitize::clean;
@@ -263,6 +263,8 @@ pub async fn save_all(
     pass.progress.all_queued();
     let (manifest, report) = pass.finish().await?;
     progress.finish();
+    // The documents' names are made durable here, once, before the manifest lists them.
+    sync_dir(&dir);
     if manifest != before {
         create_private_dir(&dir)?;
         write_atomic(&manifest_path, &serde_json::to_vec_pretty(&manifest)?)?;
@@ -387,9 +389,10 @@ impl Pass {
     }
 }
 
+/// Writes one document (its folder is fsynced once for the pass, by [`save_all`]).
 fn save(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
     create_private_dir(dir)?;
-    write_atomic(path, bytes)
+    write_atomic_in_batch(path, bytes)
 }
 
 /// After a failed download, an empty file left by an older fhirdl (and its manifest entry)
