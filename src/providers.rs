@@ -3,7 +3,8 @@
 //! A preset only fills in defaults; every endpoint is still discovered from the server's own
 //! SMART configuration or CapabilityStatement at login. What a preset knows that discovery cannot
 //! tell: whether the app registration is confidential, whether `aud` is accepted, the refresh
-//! token's lifetime, and published rate limits.
+//! token's lifetime, published rate limits, and which types the server searches only by
+//! category.
 
 use serde::Serialize;
 
@@ -27,6 +28,10 @@ pub struct Preset {
     pub refresh_token_max_age_hours: Option<u32>,
     /// Published request limit, requests per minute.
     pub max_requests_per_minute: Option<u32>,
+    /// Types whose searches the server refuses without a category: searched category by
+    /// category from the first sync on (a sync would otherwise learn it from the refusal, a
+    /// round trip later; issue 14).
+    pub categories_required: &'static [&'static str],
     pub notes: &'static str,
 }
 
@@ -43,6 +48,7 @@ pub const PRESETS: &[Preset] = &[
         send_aud: true,
         refresh_token_max_age_hours: Some(48),
         max_requests_per_minute: None,
+        categories_required: &["Observation", "Condition", "CarePlan"],
         notes: "client id and secret are issued per application; refresh tokens must be used within 48 hours",
     },
     Preset {
@@ -57,6 +63,7 @@ pub const PRESETS: &[Preset] = &[
         send_aud: true,
         refresh_token_max_age_hours: Some(48),
         max_requests_per_minute: None,
+        categories_required: &[],
         notes: "OAuth endpoints come from the Conformance statement; refresh tokens must be used within 48 hours",
     },
     Preset {
@@ -71,6 +78,7 @@ pub const PRESETS: &[Preset] = &[
         send_aud: true,
         refresh_token_max_age_hours: None,
         max_requests_per_minute: Some(20),
+        categories_required: &[],
         notes: "published limit of 20 requests per minute; no _lastUpdated search",
     },
     Preset {
@@ -85,6 +93,7 @@ pub const PRESETS: &[Preset] = &[
         send_aud: true,
         refresh_token_max_age_hours: None,
         max_requests_per_minute: None,
+        categories_required: &[],
         notes: "any client id is accepted; sign in with any of the listed test patients",
     },
 ];

@@ -200,6 +200,7 @@ async fn run_one(
         cfg.profiles.insert(name.to_string(), profile.clone());
         cfg.save(&ctx.settings.paths.config_file())?;
     }
+    let preset = profile.provider.as_deref().and_then(crate::providers::find);
     let opts = Options {
         out,
         pretty: matches!(args.format, SyncFormat::Json | SyncFormat::Both),
@@ -212,12 +213,17 @@ async fn run_one(
         attachments: !args.no_attachments,
         wait: args.wait,
         data_dir: Some(ctx.settings.paths.data_dir.clone()),
+        categories_required: preset
+            .map(|p| {
+                p.categories_required
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect()
+            })
+            .unwrap_or_default(),
     };
     // The preset's published limit applies unless the user sets one.
-    let preset_rate = profile
-        .provider
-        .as_deref()
-        .and_then(crate::providers::find)
+    let preset_rate = preset
         .and_then(|p| p.max_requests_per_minute)
         .map(|n| f64::from(n) / 60.0);
     let report = sync_profile(ctx, name, profile, &opts, args.max_rate.or(preset_rate)).await?;

@@ -138,7 +138,7 @@ pub(super) async fn fetch_type(search: &Search<'_>, plan: &TypePlan) -> Result<O
     if plan.fan_out && categories.is_some() {
         let mut fetched = sink.into_inner().unwrap_or_else(PoisonError::into_inner);
         fetched.needs_category = true;
-        let why = "the server requires a category (it refused the plain search before)";
+        let why = "the server requires a category (it refused the plain search before, or its provider preset says so)";
         return fan_out(search, plan, fetched, why).await;
     }
     let mut first = chain(fhir, ty, patient, since, &[], &sink, progress).await?;

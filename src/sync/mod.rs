@@ -61,6 +61,8 @@ pub struct Options {
     /// fhirdl's data folder, where the server's CapabilityStatement is cached across exports
     /// (see [`capabilities`]); `None` keeps it in the export only.
     pub data_dir: Option<PathBuf>,
+    /// Types the provider's preset says need a category (searched by category at once).
+    pub categories_required: Vec<String>,
 }
 
 /// How a type ended.

@@ -255,7 +255,8 @@ impl<'a> Run<'a> {
                     held,
                     self.opts.full,
                     self.opts.since.as_deref(),
-                    held.is_some_and(|t| t.needs_category),
+                    held.is_some_and(|t| t.needs_category)
+                        || self.opts.categories_required.iter().any(|t| t == ty),
                 )
                 .within(&scope, self.state.types.get(ty))
             })

@@ -339,3 +339,40 @@ fn references_to_a_type_that_demands_a_category_are_read_without_an_id_search() 
     assert_eq!(asked("/Condition?_id="), 0, "{err}");
     assert_eq!(asked("/Observation?_id="), 0, "{err}");
 }
+
+/// A profile made with the NextGen Enterprise R4 preset searches Observation, Condition and
+/// CarePlan category by category from its first sync: no plain search the server refuses first
+/// (a round trip), and the copy is as complete as when the refusal taught it.
+#[test]
+fn the_nextgen_preset_searches_by_category_from_the_first_sync() {
+    let ctx = TestContext::new(SandboxConfig {
+        quirks: Quirks::nextgen(),
+        ..SandboxConfig::default()
+    });
+    assert_eq!(code(&ctx.login("a", &[])), 0);
+    // The preset's name in the saved profile (its other defaults were applied at login).
+    let config_file = ctx.config_dir().join("config.toml");
+    let config = std::fs::read_to_string(&config_file).unwrap();
+    let mut doc: toml::Table = config.parse().unwrap();
+    doc["profiles"]["a"]
+        .as_table_mut()
+        .unwrap()
+        .insert("provider".into(), "nextgen-enterprise-r4".into());
+    std::fs::write(&config_file, doc.to_string()).unwrap();
+    let out = ctx.fhirdl(&["-v", "sync", "--json"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for ty in ["Observation", "Condition", "CarePlan"] {
+        let plain = err
+            .lines()
+            .filter(|l| l.contains(&format!("/{ty}?patient=")) && !l.contains("category="))
+            .filter(|l| !l.contains("_summary=count"))
+            .count();
+        assert_eq!(plain, 0, "{ty} was searched without a category:\n{err}");
+    }
+    let report = json(&out);
+    let obs = of(&report, "Observation");
+    assert!(obs["stored"].as_u64().unwrap() > 20, "{report}");
+    let why = obs["completeness"]["detail"].as_str().unwrap();
+    assert!(why.contains("provider preset"), "{why}");
+}
