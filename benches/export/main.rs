@@ -38,6 +38,8 @@ mod bench {
     const RATE_CAP_RESOURCES: usize = 200;
     const RATE_CAP: &str = "20/min";
     const RATE_CAP_PER_MINUTE: f64 = 20.0;
+    /// An argument of [`full_exports`] that names the profile's provider preset.
+    const PRESET: &str = "preset:";
     /// `--concurrency` of the benchmark's command line, for every sync.
     static CONCURRENCY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
 
@@ -214,6 +216,19 @@ mod bench {
                 .env_remove("FHIRDL_CLIENT_SECRET")
                 .stdin(Stdio::null());
             c
+        }
+
+        /// Names `preset` as the profile's provider (as `fhirdl login --provider` would; the
+        /// preset's other defaults, such as a client secret, are not wanted here).
+        fn use_preset(&self, preset: &str) -> Result<()> {
+            let file = self.dir.path().join("config").join("config.toml");
+            let mut doc: toml::Table = std::fs::read_to_string(&file)?.parse()?;
+            doc["profiles"][PROFILE]
+                .as_table_mut()
+                .context("the bench's profile is missing")?
+                .insert("provider".into(), preset.into());
+            std::fs::write(&file, doc.to_string())?;
+            Ok(())
         }
 
         fn stats(&self) -> SandboxStats {
@@ -593,6 +608,13 @@ mod bench {
         let latency_ms = quirks.latency.as_millis() as u64;
         eprintln!("== {scenario}: {size} ({resources} resources), {latency_ms} ms latency");
         let bench = Bench::start(resources, quirks)?;
+        // `preset:NAME` among the arguments is the bench's: the profile gets that provider.
+        let (presets, extra): (Vec<&str>, Vec<&str>) =
+            extra.iter().partition(|a| a.starts_with(PRESET));
+        for p in presets {
+            bench.use_preset(&p[PRESET.len()..])?;
+        }
+        let extra = extra.as_slice();
         let config = bench.sandbox.config();
         let page = config
             .quirks
@@ -863,6 +885,11 @@ mod bench {
                     (
                         "full export, NextGen, no documents",
                         &["--no-attachments"][..],
+                    ),
+                    // A NextGen profile made with its preset knows the categories, like P.
+                    (
+                        "full export, NextGen preset, no documents",
+                        &["--no-attachments", "preset:nextgen-enterprise-r4"][..],
                     ),
                 ] {
                     rows.push(full_exports(

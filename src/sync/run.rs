@@ -60,8 +60,10 @@ pub(super) struct Run<'a> {
 /// References read while the searches run.
 #[derive(Default)]
 struct EarlyReads {
-    /// The types this run searches (their references wait for their search).
-    searched: HashSet<String>,
+    /// The types whose search is still running: references to them wait until the type is
+    /// stored (its search may bring them); references to a stored type that it does not hold
+    /// (NextGen's uncategorized Conditions) are read while the other searches go on.
+    in_flight: HashSet<String>,
     /// The granted scopes (references to types not granted are not read).
     scope: String,
     /// Referenced resources already asked for.
@@ -267,7 +269,7 @@ impl<'a> Run<'a> {
     /// in flight), recording each in the state as soon as its file is on disk.
     pub(super) async fn fetch_and_store(&mut self, plans: Vec<TypePlan>) -> Result<()> {
         self.prepare_documents(&plans);
-        self.early.searched = plans.iter().map(|p| p.resource_type.clone()).collect();
+        self.early.in_flight = plans.iter().map(|p| p.resource_type.clone()).collect();
         let mut tasks = JoinSet::new();
         for plan in plans {
             tasks.spawn(self.type_task(plan));
@@ -365,6 +367,7 @@ impl<'a> Run<'a> {
     /// references; starts the documents when the last type carrying them is done.
     fn type_done(&mut self, done: TypeDone) -> Result<()> {
         let ty = done.plan.resource_type.clone();
+        self.early.in_flight.remove(&ty);
         let report = match done.result {
             Ok(TypeResult::Stored(mut stored)) => {
                 self.refs
@@ -463,8 +466,9 @@ impl<'a> Run<'a> {
     }
 
     /// Starts reading, while the searches still run, the resources the stored types refer to
-    /// that no search of this run will bring (Practitioner, Organization, Location, …) and that
-    /// are not held yet: they are on the wire in the shadow of the longest search instead of
+    /// that no search still running may bring (Practitioner, Organization, Location, …, and
+    /// those a stored type's search did not bring) and that are not held yet: they are on the
+    /// wire in the shadow of the longest search instead of
     /// after it.
     fn read_early(&mut self) -> Result<()> {
         if self.opts.dry_run {
@@ -472,7 +476,7 @@ impl<'a> Run<'a> {
         }
         let mut wanted = BTreeSet::new();
         for (ty, id) in &self.refs {
-            if self.early.searched.contains(ty)
+            if self.early.in_flight.contains(ty)
                 || self.early.asked.contains(&(ty.clone(), id.clone()))
                 || !references::readable(&self.early.scope, ty)
             {

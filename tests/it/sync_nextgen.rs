@@ -376,3 +376,39 @@ fn the_nextgen_preset_searches_by_category_from_the_first_sync() {
     let why = obs["completeness"]["detail"].as_str().unwrap();
     assert!(why.contains("provider preset"), "{why}");
 }
+
+/// Resources of a searched type that its search cannot bring (NextGen's uncategorized
+/// Conditions, which other resources refer to) are read as soon as that type is stored, while
+/// the other searches still run: with every Observation search held, the Condition reads arrive.
+#[test]
+fn references_a_stored_type_lacks_are_read_while_other_searches_run() {
+    let ctx = TestContext::new(SandboxConfig {
+        quirks: Quirks::nextgen(),
+        ..SandboxConfig::default()
+    });
+    assert_eq!(code(&ctx.login("a", &[])), 0);
+    let observations = ctx.sandbox.hold("/Observation?");
+    let condition_reads = ctx.sandbox.hold("/Condition/");
+    let mut c = ctx.command();
+    c.args(["sync", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = c.spawn().unwrap();
+    let deadline = std::time::Duration::from_secs(60);
+    assert!(
+        observations.wait_held(1, deadline),
+        "the export never searched Observation"
+    );
+    let early = condition_reads.wait_held(1, deadline);
+    let still_searching = observations.held() >= 1;
+    condition_reads.release();
+    observations.release();
+    let out = crate::common::wait_output(child, std::time::Duration::from_secs(120));
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(
+        early && still_searching,
+        "the uncategorized Conditions were not read while Observation was still searched"
+    );
+    let report = json(&out);
+    assert!(of(&report, "Condition")["stored"].as_u64().unwrap() > 0);
+}
