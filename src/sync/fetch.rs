@@ -130,9 +130,6 @@ pub(super) async fn fetch_type(search: &Search<'_>, plan: &TypePlan) -> Result<O
     if ty == "Patient" {
         return read_patient(fhir, patient, fetched).await;
     }
-    if let Some(queries) = &plan.granted_queries {
-        return super::granted::fetch(search, plan, queries, fetched).await;
-    }
     let sink = Mutex::new(fetched);
     let categories = fanout::categories_for(ty);
     if plan.fan_out && categories.is_some() {

@@ -660,8 +660,20 @@ impl<'a> Run<'a> {
 
 /// Fetches a type; an incremental query the server refuses for its `_lastUpdated` is repeated
 /// whole (and compared). Returns whether the fetch was incremental in the end.
+/// A type's fetch: its granted queries when the sign-in narrowed it (see [`super::granted`]),
+/// else its search (or the Patient read).
+async fn fetch_planned(search: &Search<'_>, plan: &TypePlan) -> Result<Outcome> {
+    match &plan.granted_queries {
+        Some(queries) if plan.resource_type != "Patient" => {
+            let fetched = super::fetch::FetchedType::new(search.fhir.base(), search.spool_dir);
+            super::granted::fetch(search, plan, queries, fetched).await
+        }
+        _ => fetch_type(search, plan).await,
+    }
+}
+
 async fn fetch_with_fallback(search: &Search<'_>, plan: &TypePlan) -> (bool, Result<Outcome>) {
-    let result = fetch_type(search, plan).await;
+    let result = fetch_planned(search, plan).await;
     // A server that cannot search by date answers 400 to the `_lastUpdated` parameter
     // (whatever its words); the same search whole is what it can do.
     let refused = matches!(&result, Err(e) if crate::fhir::Error::status_of(e) == Some(400));
@@ -672,7 +684,7 @@ async fn fetch_with_fallback(search: &Search<'_>, plan: &TypePlan) -> (bool, Res
         since: None,
         ..plan.clone()
     };
-    let result = fetch_type(search, &whole).await.map(|o| match o {
+    let result = fetch_planned(search, &whole).await.map(|o| match o {
         Outcome::Fetched(mut f) => {
             f.warnings
                 .push("the server refused _lastUpdated; fetched whole and compared".into());
