@@ -138,13 +138,21 @@ pub(super) async fn fetch_type(search: &Search<'_>, plan: &TypePlan) -> Result<O
         let why = "the server requires a category (it refused the plain search before, or its provider preset says so)";
         return fan_out(search, plan, fetched, why).await;
     }
-    let mut first = chain(fhir, ty, patient, since, &[], &sink, progress).await?;
+    let plain = TypeSearch {
+        fhir,
+        ty,
+        patient,
+        since,
+        sink: &sink,
+        progress,
+    };
+    let mut first = plain.chain(since, &[]).await?;
     if let ChainEnd::NeedsStatus(msg) = &first {
-        first = by_status(fhir, ty, patient, since, &sink, progress, msg).await?;
+        first = by_status(&plain, msg).await?;
     }
     if matches!(first, ChainEnd::Done { shortfall: true }) && categories.is_none() && plan.dates_ok
     {
-        recover_by_dates(fhir, ty, patient, since, &sink, progress).await?;
+        recover_by_dates(&plain).await?;
     }
     let mut fetched = sink.into_inner().unwrap_or_else(PoisonError::into_inner);
     let why = match first {
@@ -193,23 +201,34 @@ fn shortfall_note(fetched: &FetchedType) -> String {
     }
 }
 
+/// One type's plain search: whom it asks, for whom, since when, and where resources go (the
+/// ways of asking again when it falls short take it whole).
+struct TypeSearch<'a> {
+    fhir: &'a FhirClient,
+    ty: &'a str,
+    patient: &'a str,
+    since: Option<&'a str>,
+    sink: &'a Sink,
+    progress: &'a TypeProgress,
+}
+
+impl TypeSearch<'_> {
+    /// The search since `since`, narrowed by `extra`.
+    async fn chain(&self, since: Option<&str>, extra: &[(&str, &str)]) -> Result<ChainEnd> {
+        let (fhir, ty, patient) = (self.fhir, self.ty, self.patient);
+        chain(fhir, ty, patient, since, extra, self.sink, self.progress).await
+    }
+}
+
 /// The search again with every status value of the type (some servers, and the ONC test kit,
 /// refuse a search without `status`).
-async fn by_status(
-    fhir: &FhirClient,
-    ty: &str,
-    patient: &str,
-    since: Option<&str>,
-    sink: &Sink,
-    progress: &TypeProgress,
-    refusal: &str,
-) -> Result<ChainEnd> {
-    let Some((param, values)) = fanout::statuses_for(ty) else {
+async fn by_status(search: &TypeSearch<'_>, refusal: &str) -> Result<ChainEnd> {
+    let Some((param, values)) = fanout::statuses_for(search.ty) else {
         return Ok(ChainEnd::NeedsStatus(refusal.to_string()));
     };
     let all = values.join(",");
-    let end = chain(fhir, ty, patient, since, &[(param, &all)], sink, progress).await?;
-    let mut f = lock(sink);
+    let end = search.chain(search.since, &[(param, &all)]).await?;
+    let mut f = lock(search.sink);
     f.warnings.push(format!(
         "the server requires a status ({refusal}); asked for every {param} value"
     ));
@@ -311,15 +330,9 @@ async fn fan_out(
 
 /// The paging of a search ended before its announced total: ask again in `_lastUpdated` slices,
 /// halving each slice that still comes up short, and merge.
-async fn recover_by_dates(
-    fhir: &FhirClient,
-    ty: &str,
-    patient: &str,
-    since: Option<&str>,
-    sink: &Sink,
-    progress: &TypeProgress,
-) -> Result<()> {
+async fn recover_by_dates(search: &TypeSearch<'_>) -> Result<()> {
     const MAX_SLICES: usize = 256;
+    let (ty, since, sink) = (search.ty, search.since, search.sink);
     let before = lock(sink).spool.len();
     let lo = since.and_then(crate::datetime::parse_rfc3339).unwrap_or(0);
     let hi = crate::datetime::now_unix() + 86_400;
@@ -337,7 +350,7 @@ async fn recover_by_dates(
         let params = [("_lastUpdated", ge.as_str()), ("_lastUpdated", lt.as_str())];
         // The slice's own shortfall warning would repeat the type's; keep the list short.
         let warnings_before = lock(sink).warnings.len();
-        let result = chain(fhir, ty, patient, None, &params, sink, progress).await;
+        let result = search.chain(None, &params).await;
         lock(sink).warnings.truncate(warnings_before);
         if let ChainEnd::Done { shortfall: true } = result? {
             if hi - lo > 1 {
