@@ -11,17 +11,19 @@
 //! before and after; the runs are one after another). This file measures and prints; it
 //! asserts only that each verify exits 0.
 
+#[path = "support/mod.rs"]
+mod support;
+
 #[cfg(unix)]
 mod bench {
     use anyhow::{ensure, Context, Result};
-    use fhirdl::sandbox::{Sandbox, SandboxConfig};
+    use fhirdl::sandbox::Quirks;
     use serde_json::Value;
     use std::path::Path;
-    use std::process::{Command, Stdio};
+    use std::process::Command;
     use std::time::Instant;
 
-    const BIN: &str = env!("CARGO_BIN_EXE_fhirdl");
-    const PROFILE: &str = "bench";
+    use crate::support::{self, PROFILE};
 
     struct Args {
         resources: usize,
@@ -48,17 +50,7 @@ mod bench {
     }
 
     fn cmd(root: &Path, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.args(args)
-            .env("FHIRDL_CONFIG_DIR", root.join("config"))
-            .env("FHIRDL_DATA_DIR", root.join("data"))
-            .env("BROWSER", format!("{BIN} sandbox-browser"))
-            .env("NO_COLOR", "1")
-            .env_remove("FHIRDL_PROFILE")
-            .env_remove("FHIRDL_CLIENT_ID")
-            .env_remove("FHIRDL_CLIENT_SECRET")
-            .stdin(Stdio::null());
-        c
+        support::fhirdl(root, args)
     }
 
     fn children_cpu_s() -> f64 {
@@ -97,29 +89,10 @@ mod bench {
             return Ok(());
         }
         let args = parse_args()?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?;
-        let sandbox = rt.block_on(Sandbox::start(SandboxConfig {
-            resources_per_patient: args.resources,
-            ..SandboxConfig::default()
-        }))?;
+        let (_rt, sandbox) = support::start_sandbox(args.resources, Quirks::default())?;
         let root = tempfile::tempdir()?;
         let base = sandbox.fhir_base().to_string();
-        let login = [
-            "login",
-            "--profile",
-            PROFILE,
-            "--fhir-base",
-            &base,
-            "--client-id",
-            "fhirdl-sandbox",
-            "--credential-store",
-            "file",
-            "--timeout",
-            "60s",
-        ];
+        let login = support::login_args(&base);
         timed(cmd(root.path(), &login), "fhirdl login")?;
         let out = root.path().join("export");
         let out_s = out.display().to_string();

@@ -13,12 +13,14 @@
 //! speed.
 
 mod floor;
+#[path = "../support/mod.rs"]
+mod support;
 
 #[cfg(unix)]
 mod bench {
     use crate::floor::{self, Floor};
     use anyhow::{bail, ensure, Context, Result};
-    use fhirdl::sandbox::{Quirks, Sandbox, SandboxConfig, SandboxStats};
+    use fhirdl::sandbox::{Quirks, Sandbox, SandboxStats};
     use serde_json::{json, Value};
     use std::collections::BTreeMap;
     use std::io::Read;
@@ -26,9 +28,7 @@ mod bench {
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant, SystemTime};
 
-    /// Cargo builds the binary for benchmarks and tells us where it is.
-    const BIN: &str = env!("CARGO_BIN_EXE_fhirdl");
-    const PROFILE: &str = "bench";
+    use crate::support::{self, PROFILE};
     /// Resources changed on the server before the incremental sync.
     const CHANGED: usize = 20;
     /// What fhirdl waits for before its searches: the CapabilityStatement and the Patient read.
@@ -171,51 +171,20 @@ mod bench {
 
     impl Bench {
         fn start(resources: usize, quirks: Quirks) -> Result<Bench> {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
-            let sandbox = rt.block_on(Sandbox::start(SandboxConfig {
-                resources_per_patient: resources,
-                quirks,
-                ..SandboxConfig::default()
-            }))?;
+            let (rt, sandbox) = support::start_sandbox(resources, quirks)?;
             let bench = Bench {
                 sandbox,
                 dir: tempfile::tempdir()?,
                 rt,
             };
             let base = bench.sandbox.fhir_base().to_string();
-            let login = [
-                "login",
-                "--profile",
-                PROFILE,
-                "--fhir-base",
-                &base,
-                "--client-id",
-                "fhirdl-sandbox",
-                "--credential-store",
-                "file",
-                "--timeout",
-                "60s",
-            ];
-            let (status, _, stderr, _) = run_child(bench.cmd(&login))?;
+            let (status, _, stderr, _) = run_child(bench.cmd(&support::login_args(&base)))?;
             ensure!(status == 0, "fhirdl login failed ({status}):\n{stderr}");
             Ok(bench)
         }
 
         fn cmd(&self, args: &[&str]) -> Command {
-            let mut c = Command::new(BIN);
-            c.args(args)
-                .env("FHIRDL_CONFIG_DIR", self.dir.path().join("config"))
-                .env("FHIRDL_DATA_DIR", self.dir.path().join("data"))
-                .env("BROWSER", format!("{BIN} sandbox-browser"))
-                .env("NO_COLOR", "1")
-                .env_remove("FHIRDL_PROFILE")
-                .env_remove("FHIRDL_CLIENT_ID")
-                .env_remove("FHIRDL_CLIENT_SECRET")
-                .stdin(Stdio::null());
-            c
+            support::fhirdl(self.dir.path(), args)
         }
 
         /// Names `preset` as the profile's provider (as `fhirdl login --provider` would; the
