@@ -246,14 +246,7 @@ async fn read_patient(
     patient: &str,
     mut fetched: FetchedType,
 ) -> Result<Outcome> {
-    let url = crate::fhir_url::resource(fhir.base(), "Patient", patient)?;
-    let resp = fhir
-        .get_with(&url, |body| {
-            serde_json::from_slice::<&serde_json::value::RawValue>(body)
-                .map(Resource::read)
-                .map_err(|e| e.to_string())
-        })
-        .await?;
+    let resp = Resource::fetch(fhir, "Patient", patient).await?;
     if let Some(skip) = refusal(resp.status.as_u16()) {
         return Ok(Outcome::Skipped(skip));
     }
@@ -820,7 +813,7 @@ fn add_resource(
         );
         return Ok(());
     }
-    if let Some(other) = other_owner(&resource, ty, id, patient) {
+    if let Some(other) = resource.other_owner(ty, id, patient) {
         drop(
             fetched,
             Some(id),
@@ -847,25 +840,6 @@ fn add_resource(
         super::references::collect_resource(&resource, &fetched.base, &mut fetched.refs);
     }
     Ok(())
-}
-
-/// Whose the resource is when it is not the signed-in patient's: a `subject` or `patient`
-/// reference to another Patient (or a Patient with another id). Such a resource is never
-/// mixed into this patient's files.
-fn other_owner(resource: &Resource, ty: &str, id: &str, patient: &str) -> Option<String> {
-    if ty == "Patient" {
-        return (id != patient).then(|| format!("Patient/{id}"));
-    }
-    resource
-        .owners
-        .iter()
-        .find(
-            |reference| match reference.trim_end_matches('/').rsplit_once("Patient/") {
-                Some((_, other)) => other.split('/').next() != Some(patient),
-                None => false,
-            },
-        )
-        .cloned()
 }
 
 /// The server's clock from its `Date` header, as RFC 3339.
@@ -981,6 +955,6 @@ mod tests {
             "{named:?}"
         );
         let other = Resource::from_text(r#"{"resourceType": "Patient", "id": "p2"}"#);
-        assert!(other_owner(&other, "Patient", "p2", "p1").is_some());
+        assert!(other.other_owner("Patient", "p2", "p1").is_some());
     }
 }

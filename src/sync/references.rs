@@ -174,17 +174,9 @@ async fn read_batch(
         }
         return Ok((got, warnings));
     }
-    let reads = chunk.iter().map(|id| async move {
-        let url = crate::fhir_url::resource(fhir.base(), ty, id)?;
-        let resp = fhir
-            .get_with(&url, |body| {
-                serde_json::from_slice::<&serde_json::value::RawValue>(body)
-                    .map(Resource::read)
-                    .map_err(|e| e.to_string())
-            })
-            .await?;
-        anyhow::Ok((*id, resp))
-    });
+    let reads = chunk
+        .iter()
+        .map(|id| async move { anyhow::Ok((*id, Resource::fetch(fhir, ty, id).await?)) });
     for read in futures_util::future::join_all(reads).await {
         let (id, resp) = read?;
         if let Some(resource) = resp.body {

@@ -35,6 +35,39 @@ impl Resource {
         Resource::from_text(raw.get())
     }
 
+    /// `GET <base>/<ty>/<id>`, the body read as a resource (its text kept as sent).
+    pub async fn fetch(
+        fhir: &crate::fhir::client::FhirClient,
+        ty: &str,
+        id: &str,
+    ) -> anyhow::Result<crate::fhir::client::Parsed<Resource>> {
+        let url = crate::fhir_url::resource(fhir.base(), ty, id)?;
+        fhir.get_with(&url, |body| {
+            serde_json::from_slice::<&RawValue>(body)
+                .map(Resource::read)
+                .map_err(|e| e.to_string())
+        })
+        .await
+    }
+
+    /// Whose the resource is when it is not the signed-in `patient`'s: a `subject` or
+    /// `patient` reference to another Patient (or, for a Patient, another id). Such a resource
+    /// is never mixed into this patient's files (sync), and is damage when found there (verify).
+    pub fn other_owner(&self, ty: &str, id: &str, patient: &str) -> Option<String> {
+        if ty == "Patient" {
+            return (id != patient).then(|| format!("Patient/{id}"));
+        }
+        self.owners
+            .iter()
+            .find(
+                |reference| match reference.trim_end_matches('/').rsplit_once("Patient/") {
+                    Some((_, other)) => other.split('/').next() != Some(patient),
+                    None => false,
+                },
+            )
+            .cloned()
+    }
+
     /// Reads a resource's JSON text (valid JSON; any value that is not an object gives a
     /// resource without a type).
     pub fn from_text(text: &str) -> Resource {

@@ -207,19 +207,7 @@ impl Lines<'_> {
         let Some(patient) = self.patient else {
             return;
         };
-        let other = if self.resource_type == "Patient" {
-            (id != patient).then(|| format!("Patient/{id}"))
-        } else {
-            r.owners
-                .iter()
-                .find(
-                    |reference| match reference.trim_end_matches('/').rsplit_once("Patient/") {
-                        Some((_, other)) => other.split('/').next() != Some(patient),
-                        None => false,
-                    },
-                )
-                .cloned()
-        };
+        let other = r.other_owner(self.resource_type, id, patient);
         if let Some(other) = other {
             let detail = format!(
                 "belongs to {} (the export is Patient/{patient}'s)",

@@ -111,23 +111,7 @@ fn a_proxy_with_two_patients_gets_one_profile_per_patient() {
     let proxy = ctx.sandbox.proxy();
     let users = ctx.sandbox.users();
     assert!(proxy.patients.len() >= 2);
-    let login_for = |patient: &str| {
-        let browser = format!(
-            "{} sandbox-browser --user {} --password {} --patient {patient}",
-            crate::common::bin().display(),
-            proxy.username,
-            proxy.password
-        );
-        let mut c = ctx.command_with_browser(&browser);
-        c.args(["login", "--profile", "kids", "--fhir-base", &ctx.base()])
-            .args([
-                "--client-id",
-                "fhirdl-sandbox",
-                "--credential-store",
-                "file",
-            ]);
-        ctx.run(c)
-    };
+    let login_for = |patient: &str| proxy_login(&ctx, &format!("--patient {patient}"), &[]);
     let first = login_for(&users[0].patient_id);
     assert_eq!(code(&first), 0, "{}", text(&first));
     let stderr = String::from_utf8_lossy(&first.stderr);
@@ -415,9 +399,26 @@ fn a_proxy_without_patient_context_is_refused_with_the_next_step() {
         },
         ..SandboxConfig::default()
     });
+    let out = proxy_login(&ctx, "", &["--timeout", "20s"]);
+    assert_eq!(code(&out), 5, "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("did not say which patient record is yours")
+            && stderr.contains("/RelatedPerson/proxy-carol")
+            && stderr.contains("hint: ")
+            && stderr.contains("then run `fhirdl login` again"),
+        "{}",
+        text(&out)
+    );
+    assert!(!ctx.credential_file("kids").exists());
+}
+
+/// `fhirdl login --profile kids` as the sandbox's proxy user (the scripted browser gets
+/// `browser_extra`, the login `extra`).
+fn proxy_login(ctx: &TestContext, browser_extra: &str, extra: &[&str]) -> std::process::Output {
     let proxy = ctx.sandbox.proxy();
     let browser = format!(
-        "{} sandbox-browser --user {} --password {}",
+        "{} sandbox-browser --user {} --password {} {browser_extra}",
         crate::common::bin().display(),
         proxy.username,
         proxy.password
@@ -430,17 +431,6 @@ fn a_proxy_without_patient_context_is_refused_with_the_next_step() {
             "--credential-store",
             "file",
         ])
-        .args(["--timeout", "20s"]);
-    let out = ctx.run(c);
-    assert_eq!(code(&out), 5, "{}", text(&out));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("did not say which patient record is yours")
-            && stderr.contains("/RelatedPerson/proxy-carol")
-            && stderr.contains("hint: ")
-            && stderr.contains("then run `fhirdl login` again"),
-        "{}",
-        text(&out)
-    );
-    assert!(!ctx.credential_file("kids").exists());
+        .args(extra);
+    ctx.run(c)
 }
