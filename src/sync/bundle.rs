@@ -60,6 +60,13 @@ fn shaped<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Option<T> {
 /// complaint (not JSON, not a Bundle, a bad next link) is retried by the client like a body cut
 /// off.
 pub fn parse_page(body: &[u8], page_url: &Url) -> Result<Page, String> {
+    // A well-formed page is read in one pass over its structure; anything odd goes the careful
+    // way below, which says what is wrong with it.
+    if let Ok(page) = serde_json::from_slice::<WellFormed<'_>>(body) {
+        if let Ok(page) = well_formed(page, page_url) {
+            return Ok(page);
+        }
+    }
     let bundle: BundleIn<'_> = match serde_json::from_slice(body) {
         Ok(b) => b,
         Err(e) if e.is_data() => {
@@ -87,26 +94,61 @@ pub fn parse_page(body: &[u8], page_url: &Url) -> Result<Page, String> {
     for (n, entry) in entries.into_iter().enumerate() {
         let entry = serde_json::from_str::<EntryIn<'_>>(entry.get())
             .map_err(|_| format!("entry {} of the Bundle is not an object", n + 1))?;
-        let Some(raw) = entry.resource else {
-            continue;
-        };
-        #[derive(Deserialize)]
-        struct Search {
-            mode: Option<String>,
-        }
-        let mode = shaped::<Search>(entry.search).and_then(|s| s.mode);
-        let resource = Resource::read(raw);
-        if mode.as_deref() == Some("outcome") || resource.resource_type == "OperationOutcome" {
-            let outcome: serde_json::Value =
-                serde_json::from_str(raw.get()).unwrap_or(serde_json::Value::Null);
-            if let Some(t) = crate::fhir::client::outcome_text(&outcome) {
-                page.outcomes.push(t);
-            }
-            continue;
-        }
-        page.resources.push(resource);
+        keep_entry(&mut page, entry);
     }
     Ok(page)
+}
+
+/// A Bundle whose parts all have the expected shape, read in one pass: the entries' resources
+/// are found while the page is read instead of in two more passes over them.
+#[derive(Deserialize)]
+struct WellFormed<'a> {
+    #[serde(rename = "resourceType", borrow)]
+    resource_type: &'a str,
+    #[serde(borrow)]
+    total: Option<&'a RawValue>,
+    #[serde(borrow)]
+    link: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    entry: Vec<EntryIn<'a>>,
+}
+
+fn well_formed(bundle: WellFormed<'_>, page_url: &Url) -> Result<Page, String> {
+    if bundle.resource_type != "Bundle" {
+        return Err(String::new());
+    }
+    let mut page = Page {
+        total: shaped(bundle.total),
+        next: next_link(bundle.link, page_url)?,
+        ..Page::default()
+    };
+    page.resources.reserve(bundle.entry.len());
+    for entry in bundle.entry {
+        keep_entry(&mut page, entry);
+    }
+    Ok(page)
+}
+
+/// An entry's resource into `page`: a resource to keep, or an OperationOutcome's message.
+fn keep_entry(page: &mut Page, entry: EntryIn<'_>) {
+    let Some(raw) = entry.resource else {
+        return;
+    };
+    #[derive(Deserialize)]
+    struct Search {
+        mode: Option<String>,
+    }
+    let mode = shaped::<Search>(entry.search).and_then(|s| s.mode);
+    let resource = Resource::read(raw);
+    if mode.as_deref() == Some("outcome") || resource.resource_type == "OperationOutcome" {
+        let outcome: serde_json::Value =
+            serde_json::from_str(raw.get()).unwrap_or(serde_json::Value::Null);
+        if let Some(t) = crate::fhir::client::outcome_text(&outcome) {
+            page.outcomes.push(t);
+        }
+        return;
+    }
+    page.resources.push(resource);
 }
 
 /// The Bundle's `next` link, resolved against the page's URL.

@@ -7,7 +7,8 @@
 //! resource types and ids only, so nothing is written outside the folder. Merging a type into
 //! its file is in [`super::merge`].
 
-use super::manifest::Manifest;
+use super::ids::IdSet;
+use super::manifest::{FileEntry, Manifest};
 use super::ndjson::{ids_in, Stored};
 use super::state::{LastRun, State};
 use crate::atomic::create_private_dir;
@@ -19,6 +20,11 @@ pub struct Export {
     _lock: std::fs::File,
     /// Types merge in parallel; their announcements to manifest.json take turns.
     manifest: std::sync::Mutex<()>,
+    /// The manifest entries of the files this run wrote, hashed while they were written, so
+    /// the run's end does not read them again (see [`Export::write_manifest`]).
+    written: std::sync::Mutex<std::collections::BTreeMap<String, FileEntry>>,
+    /// The ids each type's merge left in its file this run (see [`Export::id_set`]).
+    id_sets: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<IdSet>>>,
 }
 
 impl Export {
@@ -54,6 +60,8 @@ impl Export {
             dir: dir.to_path_buf(),
             _lock: lock,
             manifest: std::sync::Mutex::new(()),
+            written: Default::default(),
+            id_sets: Default::default(),
         })
     }
 
@@ -82,6 +90,36 @@ impl Export {
     /// The ids stored for a type, read line by line.
     pub fn ids(&self, resource_type: &str) -> Result<std::collections::HashSet<String>> {
         ids_in(&self.ndjson_path(resource_type))
+    }
+
+    /// Which ids a type's file holds, for membership only: what its merge this run left there,
+    /// or else read from the file line by line.
+    pub fn id_set(&self, resource_type: &str) -> Result<std::sync::Arc<IdSet>> {
+        if let Some(set) = self.lock_id_sets().get(resource_type) {
+            return Ok(set.clone());
+        }
+        let mut set = IdSet::default();
+        let mut reader = Stored::open(&self.ndjson_path(resource_type))?;
+        while let Some(entry) = reader.next_entry()? {
+            if let Some(id) = &entry.id {
+                set.insert(id);
+            }
+        }
+        Ok(std::sync::Arc::new(set))
+    }
+
+    /// Notes the ids a merge of `resource_type` left in its file.
+    pub(super) fn merged_ids(&self, resource_type: &str, ids: IdSet) {
+        self.lock_id_sets()
+            .insert(resource_type.to_string(), std::sync::Arc::new(ids));
+    }
+
+    fn lock_id_sets(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, std::sync::Arc<IdSet>>> {
+        self.id_sets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Takes the turn to write `manifest.json` (types merge in parallel; their announcements
@@ -116,9 +154,24 @@ impl Export {
         run.save(&self.dir)
     }
 
-    /// Writes `manifest.json` (see [`Manifest::write`]).
+    /// Notes that `file` (a `<Type>.ndjson` of this folder) now has the bytes `entry`
+    /// describes: this run replaced it, under the folder's lock.
+    pub(super) fn wrote(&self, file: &str, entry: FileEntry) {
+        self.written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(file.to_string(), entry);
+    }
+
+    /// Writes `manifest.json` (see [`Manifest::write`]); the files this run wrote are described
+    /// by the digests taken while writing them, the others are hashed.
     pub fn write_manifest(&self, header: Manifest, types: &[String]) -> Result<()> {
-        Manifest::write(&self.dir, header, types)
+        let written = self
+            .written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        Manifest::write(&self.dir, header, types, &written)
     }
 }
 

@@ -153,8 +153,14 @@ impl Manifest {
 
     /// Writes `header` with an entry for every `<Type>.ndjson` of `types` and of the folder (a
     /// type whose file a killed run replaced and whose search then failed is not in the state
-    /// yet), hashing each file. Rewritten only when something besides `synced_at` changed.
-    pub fn write(dir: &Path, header: Manifest, types: &[String]) -> Result<()> {
+    /// yet), hashing each file unless `known` describes it already (files this run wrote,
+    /// hashed as they were written). Rewritten only when something besides `synced_at` changed.
+    pub fn write(
+        dir: &Path,
+        header: Manifest,
+        types: &[String],
+        known: &BTreeMap<String, FileEntry>,
+    ) -> Result<()> {
         let mut all: BTreeSet<String> = types.iter().cloned().collect();
         for entry in std::fs::read_dir(dir)
             .with_context(|| format!("cannot read {}", dir.display()))?
@@ -170,8 +176,13 @@ impl Manifest {
         let mut manifest = header;
         manifest.files.clear();
         for ty in &all {
-            if let Some(entry) = FileEntry::of_file(ty, &dir.join(format!("{ty}.ndjson")))? {
-                manifest.files.insert(format!("{ty}.ndjson"), entry);
+            let name = format!("{ty}.ndjson");
+            let entry = match known.get(&name) {
+                Some(entry) => Some(entry.clone()),
+                None => FileEntry::of_file(ty, &dir.join(&name))?,
+            };
+            if let Some(entry) = entry {
+                manifest.files.insert(name, entry);
             }
         }
         let without_time = |m: &Manifest| Manifest {
@@ -321,13 +332,13 @@ mod tests {
             synced_at: Some(at.into()),
             ..Manifest::default()
         };
-        Manifest::write(d, header("t1"), &["Condition".into()]).unwrap();
+        Manifest::write(d, header("t1"), &["Condition".into()], &Default::default()).unwrap();
         let m = Manifest::load(d).unwrap().unwrap();
         assert_eq!(m.files.len(), 2);
         assert_eq!(m.files["Condition.ndjson"].count, 1);
         assert!(!needs_rewrite(d));
         // Only the time differs: the file stays as it was.
-        Manifest::write(d, header("t2"), &["Condition".into()]).unwrap();
+        Manifest::write(d, header("t2"), &["Condition".into()], &Default::default()).unwrap();
         assert_eq!(
             Manifest::load(d).unwrap().unwrap().synced_at.as_deref(),
             Some("t1")

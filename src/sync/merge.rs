@@ -149,6 +149,8 @@ struct Merger<'a> {
     /// The versions this merge supersedes, appended to the history before the commit.
     history: Option<super::history::Recorder>,
     pretty: Option<Pretty>,
+    /// Every id the new file holds (for [`Export::id_set`]).
+    ids: super::ids::IdSet,
     m: Merged,
 }
 
@@ -183,6 +185,7 @@ impl<'a> Merger<'a> {
                 _ => None,
             },
             pretty,
+            ids: Default::default(),
             m: Merged::default(),
         })
     }
@@ -193,6 +196,7 @@ impl<'a> Merger<'a> {
         self.out.line(line)?;
         self.m.new += 1;
         self.m.stored += 1;
+        self.ids.insert(id);
         self.m.changed = true;
         if let Some(p) = &self.pretty {
             p.write(id, line)?;
@@ -234,6 +238,7 @@ impl<'a> Merger<'a> {
             }
         }
         self.m.stored += 1;
+        self.ids.insert(id);
         Ok(())
     }
 
@@ -246,6 +251,7 @@ impl<'a> Merger<'a> {
                 }
                 self.out.line(&old.line)?;
                 self.m.stored += 1;
+                self.ids.insert(&old.id);
                 // `--format both` added to an NDJSON-only export: fill in.
                 if let Some(p) = &self.pretty {
                     p.fill(&old.id, &old.line)?;
@@ -282,23 +288,33 @@ impl<'a> Merger<'a> {
             self.out.diverge(0)?;
         }
         self.m.written = self.out.file.is_some();
-        if let Some((count, bytes, sha256)) = self.out.file.as_ref().and_then(AtomicFile::digest) {
-            // manifest.json says what is coming before the file is replaced (see
-            // sync::manifest); the pretty files were written before, the NDJSON file last.
-            let _turn = self.export.manifest_turn();
-            announce(
-                self.export.dir(),
-                &format!("{}.ndjson", self.resource_type),
-                &FileEntry {
+        let file = format!("{}.ndjson", self.resource_type);
+        let entry =
+            self.out
+                .file
+                .as_ref()
+                .and_then(AtomicFile::digest)
+                .map(|(count, bytes, sha256)| FileEntry {
                     resource_type: self.resource_type.to_string(),
                     count,
                     bytes,
                     sha256,
                     previous_sha256: None,
-                },
-            )?;
+                });
+        if let Some(entry) = &entry {
+            // manifest.json says what is coming before the file is replaced (see
+            // sync::manifest); the pretty files were written before, the NDJSON file last.
+            let _turn = self.export.manifest_turn();
+            announce(self.export.dir(), &file, entry)?;
         }
+        let enabled = self.out.enabled;
         self.out.commit()?;
+        if let Some(entry) = entry {
+            self.export.wrote(&file, entry);
+        }
+        if enabled {
+            self.export.merged_ids(self.resource_type, self.ids);
+        }
         Ok(self.m)
     }
 }

@@ -16,6 +16,7 @@ pub mod fanout;
 mod fetch;
 mod granted;
 pub mod history;
+pub mod ids;
 pub mod manifest;
 pub mod merge;
 pub mod naming;

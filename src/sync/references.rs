@@ -273,7 +273,7 @@ pub(super) async fn close(c: Closing<'_>) -> Result<BTreeMap<String, Added>> {
         refs = scan_stored(c.export.clone(), held_types, base.clone(), refs).await?;
     }
     // Which of the referenced resources are held: the ids of the referenced types only.
-    let mut held: HashMap<String, HashSet<String>> = HashMap::new();
+    let mut held: HashMap<String, std::sync::Arc<super::ids::IdSet>> = HashMap::new();
     let mut added = BTreeMap::new();
     let mut tried: BTreeSet<(String, String)> = BTreeSet::new();
     let mut reads: Vec<Referenced> = Vec::new();
@@ -286,7 +286,7 @@ pub(super) async fn close(c: Closing<'_>) -> Result<BTreeMap<String, Added>> {
         if round > 0 {
             for (ty, _) in &refs {
                 if !held.contains_key(ty) {
-                    held.insert(ty.clone(), c.export.ids(ty)?);
+                    held.insert(ty.clone(), c.export.id_set(ty)?);
                 }
             }
             let mut missing: BTreeSet<(String, String)> = refs
@@ -323,10 +323,8 @@ pub(super) async fn close(c: Closing<'_>) -> Result<BTreeMap<String, Added>> {
         for read in std::mem::take(&mut reads) {
             c.warnings.extend(read.warnings);
             for (ty, lines) in read.lines {
-                // (A type not loaded yet is read from its file, which will hold them.)
-                if let Some(h) = held.get_mut(&ty) {
-                    h.extend(lines.keys().cloned());
-                }
+                // The merge below notes the ids the type's file then holds; asked again.
+                held.remove(&ty);
                 let gained = store(
                     c.export,
                     c.state,

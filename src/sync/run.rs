@@ -69,7 +69,7 @@ struct EarlyReads {
     /// Referenced resources already asked for.
     asked: BTreeSet<(String, String)>,
     /// Ids held per referenced type (read once).
-    held: std::collections::HashMap<String, HashSet<String>>,
+    held: std::collections::HashMap<String, std::sync::Arc<super::ids::IdSet>>,
     reads: JoinSet<(References, Result<references::Referenced>)>,
 }
 
@@ -483,7 +483,7 @@ impl<'a> Run<'a> {
                 continue;
             }
             if !self.early.held.contains_key(ty) {
-                let ids = self.export.ids(ty)?;
+                let ids = self.export.id_set(ty)?;
                 self.early.held.insert(ty.clone(), ids);
             }
             if !self.early.held.get(ty).is_some_and(|h| h.contains(id)) {

@@ -2,7 +2,7 @@
 //! [`RUN_BYTES`], then sorted by id and spilled to an anonymous temp file in the export's
 //! `.fhirdl/` folder (owner-only, gone when closed). [`Spool::into_sorted`] merges the runs back
 //! in id order, so a type of 100,000 resources never sits in memory whole: only a 128-bit key
-//! of each id does (16 bytes, no allocation; see [`IdKey`]).
+//! of each id does (see [`super::ids`]).
 //!
 //! A run line is `<id>\t<resource JSON>\n`: ids are validated FHIR ids (no tab, no newline) and
 //! the JSON is compact (newlines inside strings are escaped).
@@ -13,9 +13,10 @@
 //! reads them through small buffers ([`MERGE_BUFFERS`] in all), so its memory does not grow with
 //! the type either.
 
+use super::ids::IdSet;
 use anyhow::{Context, Result};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -27,23 +28,9 @@ pub const FAN_IN: usize = 32;
 /// Read buffers of a merge, all runs together (each between 8 and 64 KiB).
 const MERGE_BUFFERS: usize = 2 * 1024 * 1024;
 
-/// What the spool remembers of an id to tell a repeat: the first 128 bits of its sha256. Two
-/// different ids share a key with a probability near 2^-128 per pair (for a million ids,
-/// about 10^-27 per export), far below the odds of a memory error; a String per id cost 60
-/// bytes or more, and a million-resource export went over its memory budget (issue 14).
-type IdKey = u128;
-
-fn id_key(id: &str) -> IdKey {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(id.as_bytes());
-    let mut key = [0u8; 16];
-    key.copy_from_slice(&digest[..16]);
-    IdKey::from_le_bytes(key)
-}
-
 pub struct Spool {
     dir: PathBuf,
-    ids: HashSet<IdKey>,
+    ids: IdSet,
     buf: Vec<(String, String)>,
     buf_bytes: usize,
     /// Sorted runs on disk, with their tier (0: spilled from memory).
@@ -61,7 +48,7 @@ impl Spool {
     pub fn with_run_bytes(dir: &Path, run_bytes: usize) -> Spool {
         Spool {
             dir: dir.to_path_buf(),
-            ids: HashSet::new(),
+            ids: IdSet::default(),
             buf: Vec::new(),
             buf_bytes: 0,
             runs: Vec::new(),
@@ -117,13 +104,13 @@ impl Spool {
     }
 
     pub fn contains(&self, id: &str) -> bool {
-        self.ids.contains(&id_key(id))
+        self.ids.contains(id)
     }
 
     /// Keeps `line` under `id`; a second resource with an id already kept is ignored (`false`).
     pub fn insert(&mut self, id: String, line: String) -> Result<bool> {
         debug_assert!(!id.contains(['\t', '\n']) && !line.contains('\n'));
-        if !self.ids.insert(id_key(&id)) {
+        if !self.ids.insert(&id) {
             return Ok(false);
         }
         self.buf_bytes += id.len() + line.len() + 64;

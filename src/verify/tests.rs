@@ -38,7 +38,7 @@ fn export() -> tempfile::TempDir {
         ..Manifest::default()
     };
     let types = ["Observation".to_string(), "Patient".to_string()];
-    Manifest::write(d, header, &types).unwrap();
+    Manifest::write(d, header, &types, &Default::default()).unwrap();
     let mut state = State {
         patient: "p".into(),
         ..State::default()
@@ -162,7 +162,13 @@ fn pretty_files_of_another_version_are_a_warning() {
         crate::json_text::pretty(older).as_bytes(),
     )
     .unwrap();
-    Manifest::write(d, Manifest::load(d).unwrap().unwrap(), &[]).unwrap();
+    Manifest::write(
+        d,
+        Manifest::load(d).unwrap().unwrap(),
+        &[],
+        &Default::default(),
+    )
+    .unwrap();
     let r = verify(d).unwrap();
     assert_eq!(
         problems(&r),
@@ -216,7 +222,13 @@ fn documents_a_stopped_sync_saved_but_did_not_list_are_a_warning() {
     let d = dir.path();
     let doc = "{\"resourceType\":\"DocumentReference\",\"id\":\"d\"}\n";
     write_atomic(&d.join("DocumentReference.ndjson"), doc.as_bytes()).unwrap();
-    Manifest::write(d, Manifest::load(d).unwrap().unwrap(), &[]).unwrap();
+    Manifest::write(
+        d,
+        Manifest::load(d).unwrap().unwrap(),
+        &[],
+        &Default::default(),
+    )
+    .unwrap();
     std::fs::write(d.join("attachments/DocumentReference-d-2.xml"), b"<x/>").unwrap();
     let r = verify(d).unwrap();
     assert!(r.intact, "{:?}", r.damaged);

@@ -60,7 +60,7 @@ fn rewrite_lines(dir: &Path, ty: &str, edit: impl FnOnce(&mut Vec<String>)) {
     edit(&mut lines);
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
     let header = Manifest::load(dir).unwrap().unwrap();
-    Manifest::write(dir, header, &[]).unwrap();
+    Manifest::write(dir, header, &[], &Default::default()).unwrap();
 }
 
 fn first_file(dir: &Path, ext: &str) -> PathBuf {
