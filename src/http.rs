@@ -7,6 +7,7 @@
 
 use crate::console::Console;
 use crate::error::{Failure, Kind};
+use crate::tls::ExtraRoots;
 use crate::trace::{TraceRecord, TraceSink};
 use anyhow::{Context, Result};
 use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
@@ -43,11 +44,13 @@ pub struct Http {
     client: reqwest::Client,
     console: Arc<dyn Console>,
     trace: Arc<TraceSink>,
+    extra_roots: ExtraRoots,
 }
 
 impl Http {
-    /// The client; `-v` lines and warnings go to `console`.
-    pub fn new(console: Arc<dyn Console>) -> Result<Http> {
+    /// The client, trusting `extra_roots` besides the built-in roots; `-v` lines and warnings
+    /// go to `console`.
+    pub fn new(console: Arc<dyn Console>, extra_roots: &ExtraRoots) -> Result<Http> {
         let policy = reqwest::redirect::Policy::custom(|attempt| {
             let same_origin = attempt
                 .previous()
@@ -59,18 +62,26 @@ impl Http {
                 attempt.follow()
             }
         });
-        let client = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .user_agent(concat!("fhirdl/", env!("CARGO_PKG_VERSION")))
             .redirect(policy)
             .connect_timeout(Duration::from_secs(20))
-            .timeout(request_timeout()?)
+            .timeout(request_timeout()?);
+        let client = extra_roots
+            .add_to(builder)?
             .build()
             .context("cannot set up the HTTP client")?;
         Ok(Http {
             client,
             console,
             trace: Arc::new(TraceSink::new()),
+            extra_roots: extra_roots.clone(),
         })
+    }
+
+    /// The certificates this client trusts besides the built-in roots (`FHIRDL_CA_FILE`).
+    pub fn extra_roots(&self) -> &ExtraRoots {
+        &self.extra_roots
     }
 
     /// The same client, recording into `sink` (the `--trace-file`, the doctor's report).
@@ -193,10 +204,15 @@ impl Http {
             .header(ACCEPT, accept)
             .build()
             .context("cannot build the request")?;
-        let resp = self
-            .send(req)
-            .await
-            .with_context(|| format!("cannot reach {}", redact_url(url)))?;
+        let resp = self.send(req).await.map_err(|e| {
+            let untrusted = untrusted_certificate(&e).is_some();
+            let why = if untrusted {
+                ": the server's TLS certificate is not trusted"
+            } else {
+                ""
+            };
+            anyhow::Error::new(e).context(format!("cannot reach {}{why}", redact_url(url)))
+        })?;
         read_json(resp).await
     }
 }
@@ -514,6 +530,9 @@ pub fn redact_body(text: &str) -> String {
 
 /// A short description of a transport error, without the URL (callers add a redacted one).
 pub fn describe_reqwest(e: &reqwest::Error) -> String {
+    if let Some(why) = untrusted_certificate(e) {
+        return format!("the server's TLS certificate is not trusted: {why}");
+    }
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
@@ -535,6 +554,39 @@ pub fn describe_reqwest(e: &reqwest::Error) -> String {
         format!("{kind}: {detail}")
     }
 }
+
+/// Why the server's certificate was refused, when that is why `e` failed: rustls's words
+/// (`invalid peer certificate: UnknownIssuer`).
+pub fn untrusted_certificate(e: &reqwest::Error) -> Option<String> {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(tls @ rustls::Error::InvalidCertificate(_)) = rustls_error(s) {
+            return Some(tls.to_string());
+        }
+        source = s.source();
+    }
+    None
+}
+
+/// The rustls error `e` is or wraps. It reaches us inside io::Errors (tokio-rustls makes one,
+/// the connector another), whose `source` skips what they wrap; `get_ref` does not.
+fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    let inner = e.downcast_ref::<std::io::Error>()?.get_ref()?;
+    rustls_error(inner)
+}
+
+/// [`untrusted_certificate`] of the request error anywhere in `err`'s chain.
+pub fn untrusted_certificate_of(err: &anyhow::Error) -> Option<String> {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<reqwest::Error>())
+        .find_map(untrusted_certificate)
+}
+
+/// What to do about a certificate fhirdl does not trust.
+pub const UNTRUSTED_HINT: &str = "if a company proxy or antivirus inspects TLS, or the server uses a private certificate authority, set FHIRDL_CA_FILE to a PEM file of that authority's certificate; `fhirdl doctor` shows the certificate the server sent";
 
 /// Is this URL allowed to carry OAuth or FHIR traffic: https, or http on a loopback host.
 pub fn is_secure_or_loopback(url: &Url) -> bool {

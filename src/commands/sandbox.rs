@@ -92,7 +92,7 @@ pub async fn run(ctx: &Ctx, args: &SandboxArgs) -> Result<()> {
     Ok(())
 }
 
-pub async fn browser(args: &SandboxBrowserArgs) -> Result<()> {
+pub async fn browser(ctx: &Ctx, args: &SandboxBrowserArgs) -> Result<()> {
     let mut url = url::Url::parse(&args.url)?;
     if args.tamper_state {
         let pairs: Vec<(String, String)> = url
@@ -117,7 +117,15 @@ pub async fn browser(args: &SandboxBrowserArgs) -> Result<()> {
         patient: args.patient.clone(),
         grant: (!args.grant.is_empty()).then(|| args.grant.join(" ")),
     };
-    let outcome = sign_in_with(&url, &args.user, &args.password, consent, &choices).await?;
+    let outcome = sign_in_with(
+        &url,
+        &args.user,
+        &args.password,
+        consent,
+        &choices,
+        &ctx.settings.extra_roots,
+    )
+    .await?;
     if outcome.status >= 400 {
         anyhow::bail!("the last page answered HTTP {}", outcome.status);
     }
