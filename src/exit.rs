@@ -72,8 +72,8 @@ pub fn hint_of(err: &anyhow::Error) -> Option<String> {
     if is_storage_error(err) {
         return Some(STORAGE_HINT.into());
     }
-    if crate::http::untrusted_certificate_of(err).is_some() {
-        return Some(crate::http::UNTRUSTED_HINT.into());
+    if let Some(refused) = crate::tls::refused_certificate_of(err) {
+        return Some(refused.hint().into());
     }
     if let Some(e) = err.chain().find_map(|e| e.downcast_ref::<reqwest::Error>()) {
         if e.is_connect() {

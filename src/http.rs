@@ -7,7 +7,7 @@
 
 use crate::console::Console;
 use crate::error::{Failure, Kind};
-use crate::tls::ExtraRoots;
+use crate::tls::{refused_certificate, ExtraRoots};
 use crate::trace::{TraceRecord, TraceSink};
 use anyhow::{Context, Result};
 use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
@@ -205,12 +205,9 @@ impl Http {
             .build()
             .context("cannot build the request")?;
         let resp = self.send(req).await.map_err(|e| {
-            let untrusted = untrusted_certificate(&e).is_some();
-            let why = if untrusted {
-                ": the server's TLS certificate is not trusted"
-            } else {
-                ""
-            };
+            let why = refused_certificate(&e)
+                .map(|refused| format!(": {}", refused.summary()))
+                .unwrap_or_default();
             anyhow::Error::new(e).context(format!("cannot reach {}{why}", redact_url(url)))
         })?;
         read_json(resp).await
@@ -530,8 +527,8 @@ pub fn redact_body(text: &str) -> String {
 
 /// A short description of a transport error, without the URL (callers add a redacted one).
 pub fn describe_reqwest(e: &reqwest::Error) -> String {
-    if let Some(why) = untrusted_certificate(e) {
-        return format!("the server's TLS certificate is not trusted: {why}");
+    if let Some(refused) = refused_certificate(e) {
+        return format!("{}: {}", refused.summary(), refused.why);
     }
     let kind = if e.is_timeout() {
         "timed out"
@@ -554,39 +551,6 @@ pub fn describe_reqwest(e: &reqwest::Error) -> String {
         format!("{kind}: {detail}")
     }
 }
-
-/// Why the server's certificate was refused, when that is why `e` failed: rustls's words
-/// (`invalid peer certificate: UnknownIssuer`).
-pub fn untrusted_certificate(e: &reqwest::Error) -> Option<String> {
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        if let Some(tls @ rustls::Error::InvalidCertificate(_)) = rustls_error(s) {
-            return Some(tls.to_string());
-        }
-        source = s.source();
-    }
-    None
-}
-
-/// The rustls error `e` is or wraps. It reaches us inside io::Errors (tokio-rustls makes one,
-/// the connector another), whose `source` skips what they wrap; `get_ref` does not.
-fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-        return Some(tls);
-    }
-    let inner = e.downcast_ref::<std::io::Error>()?.get_ref()?;
-    rustls_error(inner)
-}
-
-/// [`untrusted_certificate`] of the request error anywhere in `err`'s chain.
-pub fn untrusted_certificate_of(err: &anyhow::Error) -> Option<String> {
-    err.chain()
-        .filter_map(|e| e.downcast_ref::<reqwest::Error>())
-        .find_map(untrusted_certificate)
-}
-
-/// What to do about a certificate fhirdl does not trust.
-pub const UNTRUSTED_HINT: &str = "if a company proxy or antivirus inspects TLS, or the server uses a private certificate authority, set FHIRDL_CA_FILE to a PEM file of that authority's certificate; `fhirdl doctor` shows the certificate the server sent";
 
 /// Is this URL allowed to carry OAuth or FHIR traffic: https, or http on a loopback host.
 pub fn is_secure_or_loopback(url: &Url) -> bool {

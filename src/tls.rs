@@ -5,6 +5,9 @@
 //! The file is read once, into [`crate::settings::Settings`]; every client that speaks HTTPS
 //! takes the same list: the one [`crate::http::Http`] client, the sandbox's scripted browser,
 //! and the doctor's own handshake, so `fhirdl doctor` trusts exactly what a sync trusts.
+//!
+//! When a server's certificate is refused, [`refused_certificate`] finds rustls's reason in the
+//! request's error, so messages can say "not trusted" and hint at `FHIRDL_CA_FILE`.
 
 use crate::error::{Failure, Kind};
 use anyhow::Result;
@@ -112,6 +115,67 @@ fn parse_pem(bytes: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
     Ok(certs)
 }
 
+/// A server certificate rustls refused, in its words (`invalid peer certificate: UnknownIssuer`).
+#[derive(Debug, Clone)]
+pub struct RefusedCertificate {
+    pub why: String,
+    /// Issued by no authority fhirdl trusts (self-signed, a private authority, a TLS-inspecting
+    /// proxy), as opposed to expired or made for another name.
+    pub untrusted: bool,
+}
+
+impl RefusedCertificate {
+    /// What went wrong, for an error message.
+    pub fn summary(&self) -> &'static str {
+        if self.untrusted {
+            "the server's TLS certificate is not trusted"
+        } else {
+            "the server's TLS certificate is refused"
+        }
+    }
+
+    /// What to do about it.
+    pub fn hint(&self) -> &'static str {
+        if self.untrusted {
+            "if a company proxy or antivirus inspects TLS, or the server uses a private certificate authority, set FHIRDL_CA_FILE to a PEM file of that authority's certificate; `fhirdl doctor` shows the certificate the server sent"
+        } else {
+            "`fhirdl doctor` shows the certificate the server sent and why it is refused"
+        }
+    }
+}
+
+/// The refused certificate that made `e` fail, if that is why.
+pub fn refused_certificate(e: &reqwest::Error) -> Option<RefusedCertificate> {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(tls @ rustls::Error::InvalidCertificate(reason)) = rustls_error(s) {
+            return Some(RefusedCertificate {
+                why: tls.to_string(),
+                untrusted: *reason == rustls::CertificateError::UnknownIssuer,
+            });
+        }
+        source = s.source();
+    }
+    None
+}
+
+/// The rustls error `e` is or wraps. It reaches us inside io::Errors (tokio-rustls makes one,
+/// the connector another), whose `source` skips what they wrap; `get_ref` does not.
+fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    let inner = e.downcast_ref::<std::io::Error>()?.get_ref()?;
+    rustls_error(inner)
+}
+
+/// [`refused_certificate`] of the request error anywhere in `err`'s chain.
+pub fn refused_certificate_of(err: &anyhow::Error) -> Option<RefusedCertificate> {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<reqwest::Error>())
+        .find_map(refused_certificate)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +211,72 @@ mod tests {
             "{text}"
         );
         assert_eq!(crate::exit::exit_code(&e), 2);
+    }
+
+    /// A TLS server on loopback with a self-signed certificate for 127.0.0.1 (expired if
+    /// asked); its port and the certificate in a PEM file.
+    async fn server(expired: bool, dir: &Path) -> (u16, PathBuf) {
+        let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+        if expired {
+            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        }
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let file = dir.join(format!("expired-{expired}.pem"));
+        std::fs::write(&file, cert.pem()).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let _ = acceptor.accept(tcp).await;
+            }
+        });
+        (port, file)
+    }
+
+    async fn refusal(port: u16, roots: &ExtraRoots) -> Option<RefusedCertificate> {
+        let client = roots
+            .add_to(reqwest::Client::builder())
+            .unwrap()
+            .build()
+            .unwrap();
+        let url = format!("https://127.0.0.1:{port}/");
+        let error = client.get(url).send().await.unwrap_err();
+        refused_certificate_of(&anyhow::Error::new(error).context("reaching the server"))
+    }
+
+    #[tokio::test]
+    async fn refusals_tell_an_untrusted_certificate_from_an_expired_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (port, file) = server(false, dir.path()).await;
+        let untrusted = refusal(port, &ExtraRoots::default()).await.unwrap();
+        assert!(untrusted.untrusted, "{untrusted:?}");
+        assert!(untrusted.why.contains("UnknownIssuer"), "{untrusted:?}");
+        assert!(untrusted.hint().contains(CA_FILE_ENV));
+        // Trusted through the file, the same server is reached (the request then fails at the
+        // HTTP level: the test server speaks no HTTP).
+        let trusted = ExtraRoots::from_file(&file).unwrap();
+        assert!(refusal(port, &trusted).await.is_none());
+
+        let (port, file) = server(true, dir.path()).await;
+        let roots = ExtraRoots::from_file(&file).unwrap();
+        let expired = refusal(port, &roots).await.unwrap();
+        assert!(!expired.untrusted, "{expired:?}");
+        assert!(expired.why.contains("expired"), "{expired:?}");
+        assert!(!expired.hint().contains(CA_FILE_ENV));
     }
 
     #[test]

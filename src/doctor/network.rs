@@ -2,9 +2,10 @@
 //! host, measured directly (not through the HTTP client) so each layer fails on its own.
 //!
 //! The TLS check does its own rustls handshake with the same trust as the HTTP client (the
-//! Mozilla roots of `webpki-roots` and the certificates of `FHIRDL_CA_FILE`). Its verifier records the webpki verdict and the chain but
-//! lets the handshake finish, so a bad certificate is reported with its details (subject,
-//! issuer, expiry, names) and the reason, while nothing is ever sent over that connection.
+//! Mozilla roots of `webpki-roots` and the certificates of `FHIRDL_CA_FILE`, see
+//! [`crate::tls`]). Its verifier records the webpki verdict and the chain but lets the
+//! handshake finish, so a bad certificate is reported with its details (subject, issuer,
+//! expiry, names) and the reason, while nothing is ever sent over that connection.
 
 use super::{ms_text, Check, Checks};
 use crate::tls::ExtraRoots;
