@@ -3,9 +3,9 @@
 //! one port, each connection served by hyper-util's auto builder (which reads the client's first
 //! bytes to tell HTTP/2 from HTTP/1.1).
 //!
-//! Shutdown follows `axum::serve`'s: a graceful stop (`Sandbox::shutdown`) stops accepting and
-//! lets each connection finish its requests; dropping the serving task (`Drop for Sandbox`)
-//! drops every connection with it.
+//! A graceful stop (`Sandbox::shutdown`) stops accepting and lets each connection finish its
+//! requests, as `axum::serve`'s graceful shutdown does for plain HTTP; aborting the serving task
+//! (`Drop for Sandbox`) also ends every open connection.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
