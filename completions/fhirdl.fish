@@ -212,6 +212,7 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l seed -d 'Seed 
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l resources -d 'Approximate number of resources per patient' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l fault-rate -d 'Inject transient faults (429, 5xx, cut and broken answers, HTML pages, slow answers, expired tokens) into this share of FHIR data requests, 0 to 1' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l fault-seed -d 'Seed of the injected faults (same seed, same faults for the same requests)' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l ca-out -d 'Where --tls writes its certificate (PEM, 0600) [default: <data dir>/sandbox-ca.pem]' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
@@ -220,6 +221,7 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l dstu2 -d 'Serv
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l stu3 -d 'Serve STU3 (FHIR 3.0.2) instead of R4'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l confidential -d 'Also register a confidential client (its secret is printed)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l nextgen -d 'Behave like NextGen Enterprise (categories required, pages of 25, /fhir/R4/ next links, raw PDF/XML documents, references outside the base)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l tls -d 'Serve HTTPS (HTTP/2 and HTTP/1.1 on the one port) with a self-signed certificate made at start; fhirdl trusts it through FHIRDL_CA_FILE'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l json -d 'Print one machine-readable JSON document on stdout'

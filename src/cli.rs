@@ -92,7 +92,7 @@ pub enum Command {
     },
     /// Run the embedded SMART on FHIR test server in the foreground.
     #[command(
-        after_help = "Examples:\n  fhirdl sandbox\n  fhirdl sandbox --port 8765 --confidential\n  # then, in another terminal:\n  fhirdl login --profile test --fhir-base http://127.0.0.1:8765/fhir/r4 --client-id fhirdl-sandbox --credential-store file"
+        after_help = "Examples:\n  fhirdl sandbox\n  fhirdl sandbox --port 8765 --confidential\n  # then, in another terminal:\n  fhirdl login --profile test --fhir-base http://127.0.0.1:8765/fhir/r4 --client-id fhirdl-sandbox --credential-store file\n\n  # HTTPS (HTTP/2), trusted through FHIRDL_CA_FILE:\n  fhirdl sandbox --tls --ca-out sandbox-ca.pem\n  FHIRDL_CA_FILE=sandbox-ca.pem fhirdl login --profile tls --fhir-base https://127.0.0.1:8765/fhir/r4 --client-id fhirdl-sandbox --credential-store file"
     )]
     Sandbox(SandboxArgs),
     /// Check, step by step, why a connection to a provider fails (network, TLS, SMART, sign-in).
@@ -468,6 +468,13 @@ pub struct SandboxArgs {
     /// Seed of the injected faults (same seed, same faults for the same requests).
     #[arg(long, value_name = "N", default_value_t = 1, requires = "fault_rate")]
     pub fault_seed: u64,
+    /// Serve HTTPS (HTTP/2 and HTTP/1.1 on the one port) with a self-signed certificate made at
+    /// start; fhirdl trusts it through FHIRDL_CA_FILE.
+    #[arg(long)]
+    pub tls: bool,
+    /// Where --tls writes its certificate (PEM, 0600) [default: <data dir>/sandbox-ca.pem].
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub ca_out: Option<PathBuf>,
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {

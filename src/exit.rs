@@ -72,6 +72,9 @@ pub fn hint_of(err: &anyhow::Error) -> Option<String> {
     if is_storage_error(err) {
         return Some(STORAGE_HINT.into());
     }
+    if let Some(refused) = crate::tls::refused_certificate_of(err) {
+        return Some(refused.hint().into());
+    }
     if let Some(e) = err.chain().find_map(|e| e.downcast_ref::<reqwest::Error>()) {
         if e.is_connect() {
             return Some(

@@ -7,6 +7,7 @@
 
 use crate::console::Console;
 use crate::error::{Failure, Kind};
+use crate::tls::{refused_certificate, ExtraRoots};
 use crate::trace::{TraceRecord, TraceSink};
 use anyhow::{Context, Result};
 use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
@@ -43,11 +44,13 @@ pub struct Http {
     client: reqwest::Client,
     console: Arc<dyn Console>,
     trace: Arc<TraceSink>,
+    extra_roots: ExtraRoots,
 }
 
 impl Http {
-    /// The client; `-v` lines and warnings go to `console`.
-    pub fn new(console: Arc<dyn Console>) -> Result<Http> {
+    /// The client, trusting `extra_roots` besides the built-in roots; `-v` lines and warnings
+    /// go to `console`.
+    pub fn new(console: Arc<dyn Console>, extra_roots: &ExtraRoots) -> Result<Http> {
         let policy = reqwest::redirect::Policy::custom(|attempt| {
             let same_origin = attempt
                 .previous()
@@ -59,18 +62,26 @@ impl Http {
                 attempt.follow()
             }
         });
-        let client = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .user_agent(concat!("fhirdl/", env!("CARGO_PKG_VERSION")))
             .redirect(policy)
             .connect_timeout(Duration::from_secs(20))
-            .timeout(request_timeout()?)
+            .timeout(request_timeout()?);
+        let client = extra_roots
+            .add_to(builder)?
             .build()
             .context("cannot set up the HTTP client")?;
         Ok(Http {
             client,
             console,
             trace: Arc::new(TraceSink::new()),
+            extra_roots: extra_roots.clone(),
         })
+    }
+
+    /// The certificates this client trusts besides the built-in roots (`FHIRDL_CA_FILE`).
+    pub fn extra_roots(&self) -> &ExtraRoots {
+        &self.extra_roots
     }
 
     /// The same client, recording into `sink` (the `--trace-file`, the doctor's report).
@@ -193,10 +204,12 @@ impl Http {
             .header(ACCEPT, accept)
             .build()
             .context("cannot build the request")?;
-        let resp = self
-            .send(req)
-            .await
-            .with_context(|| format!("cannot reach {}", redact_url(url)))?;
+        let resp = self.send(req).await.map_err(|e| {
+            let why = refused_certificate(&e)
+                .map(|refused| format!(": {}", refused.summary()))
+                .unwrap_or_default();
+            anyhow::Error::new(e).context(format!("cannot reach {}{why}", redact_url(url)))
+        })?;
         read_json(resp).await
     }
 }
@@ -514,6 +527,9 @@ pub fn redact_body(text: &str) -> String {
 
 /// A short description of a transport error, without the URL (callers add a redacted one).
 pub fn describe_reqwest(e: &reqwest::Error) -> String {
+    if let Some(refused) = refused_certificate(e) {
+        return format!("{}: {}", refused.summary(), refused.why);
+    }
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {

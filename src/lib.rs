@@ -4,7 +4,8 @@
 //! [`settings`] and [`config`] (where things live, saved profiles), [`auth`] (discovery, login,
 //! tokens, credential store), [`http`] and [`fhir`] (the network), [`commands`] (one module per
 //! command), [`sandbox`] (the embedded SMART on FHIR test server), and small helpers.
-//! [`doctor`] diagnoses a connection; [`trace`] records HTTP exchanges for `--trace-file`.
+//! [`doctor`] diagnoses a connection; [`trace`] records HTTP exchanges for `--trace-file`;
+//! [`tls`] says which certificates are trusted (`FHIRDL_CA_FILE`).
 
 pub mod atomic;
 pub mod auth;
@@ -30,6 +31,7 @@ pub mod sanitize;
 pub mod secret;
 pub mod settings;
 pub mod sync;
+pub mod tls;
 pub mod trace;
 pub mod verify;
 pub mod view;
@@ -116,7 +118,7 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sandbox(args) => commands::sandbox::run(ctx, args).await,
-        Command::SandboxBrowser(args) => commands::sandbox::browser(args).await,
+        Command::SandboxBrowser(args) => commands::sandbox::browser(ctx, args).await,
         Command::Demo(args) => commands::demo::run(ctx, args).await,
         Command::Doctor(args) => commands::doctor::run(ctx, args).await,
         Command::View(args) => commands::view::run(ctx, args).await,

@@ -28,6 +28,8 @@ pub struct Settings {
     pub trace_bodies: bool,
     /// `FHIRDL_CLIENT_SECRET`: a confidential client's secret (never taken from argv).
     pub client_secret: Option<crate::secret::Secret>,
+    /// `FHIRDL_CA_FILE`: certificates every HTTPS client trusts besides the built-in roots.
+    pub extra_roots: crate::tls::ExtraRoots,
 }
 
 impl Settings {
@@ -49,6 +51,7 @@ impl Settings {
                 .ok()
                 .filter(|s| !s.is_empty())
                 .map(crate::secret::Secret::new),
+            extra_roots: crate::tls::ExtraRoots::from_env()?,
         })
     }
 }

@@ -86,6 +86,11 @@ pub async fn discover(http: &Http, base: &Url) -> Result<(Discovery, Option<Valu
         http.get_json(&smart_url, "application/json"),
         http.get_json(&metadata_url, FHIR_JSON)
     );
+    // A refused certificate says nothing about SMART: that is the error.
+    let metadata = match metadata {
+        Err(e) if crate::tls::refused_certificate_of(&e).is_some() => return Err(e),
+        answered => answered,
+    };
     let smart_doc = match smart {
         Ok(r) if r.status.is_success() => Some(r.body),
         _ => None,

@@ -417,7 +417,11 @@ mod tests {
 
     #[tokio::test]
     async fn signatures_and_algorithms() {
-        let http = Http::new(std::sync::Arc::new(crate::console::Silent)).unwrap();
+        let http = Http::new(
+            std::sync::Arc::new(crate::console::Silent),
+            &crate::tls::ExtraRoots::default(),
+        )
+        .unwrap();
         let (key, jwk) = es256("k1");
         let d = discovery(Some(json!({"keys": [jwk]})));
         let token = sign(&key, "k1", &good_claims());

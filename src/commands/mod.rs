@@ -32,7 +32,7 @@ pub struct Ctx {
 impl Ctx {
     pub fn new(settings: Settings) -> anyhow::Result<Ctx> {
         let ui = Arc::new(Ui::from_settings(&settings));
-        let mut http = Http::new(ui.clone())?;
+        let mut http = Http::new(ui.clone(), &settings.extra_roots)?;
         if let Some(path) = &settings.trace_file {
             let sink = crate::trace::TraceSink::to_file(path, settings.trace_bodies)?;
             if settings.trace_bodies {

@@ -1,20 +1,90 @@
-//! `fhirdl sandbox`: the embedded SMART on FHIR server in the foreground, and the hidden scripted
-//! browser the tests use as `$BROWSER`.
+//! `fhirdl sandbox`: the embedded SMART on FHIR server in the foreground (over HTTPS with
+//! `--tls`, its certificate written for `FHIRDL_CA_FILE`), and the hidden scripted browser the
+//! tests use as `$BROWSER`.
 
 use super::Ctx;
 use crate::cli::{SandboxArgs, SandboxBrowserArgs};
 use crate::error::{Failure, Kind};
 use crate::sandbox::browser::{sign_in_with, Choices, Consent};
 use crate::sandbox::{FhirFlavor, Sandbox, SandboxConfig};
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use serde_json::json;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 /// Secret of the sandbox's confidential client (a test server on loopback; not a real secret).
 pub const SANDBOX_CONFIDENTIAL: (&str, &str) = ("fhirdl-sandbox-confidential", "sandbox-secret");
 
 pub async fn run(ctx: &Ctx, args: &SandboxArgs) -> Result<()> {
-    let config = SandboxConfig {
+    let sandbox = Sandbox::start(config_of(args)).await.map_err(|e| {
+        Failure::new(
+            Kind::Usage,
+            format!("cannot start the sandbox on 127.0.0.1:{}: {e:#}", args.port),
+        )
+        .hint("pick another --port, or --port 0 for a free one")
+    })?;
+    let ca_file = match sandbox.ca_pem() {
+        Some(pem) => Some(write_ca_file(ctx, args, &pem)?),
+        None => None,
+    };
+    let base = sandbox.fhir_base();
+    let users = sandbox.users();
+    let mut text = format!(
+        "fhirdl sandbox (synthetic data, seed {}) is running.\n\n  FHIR base:  {base}\n  client id:  {} (public)\n",
+        args.seed,
+        sandbox.config().public_client_id
+    );
+    if let Some(file) = &ca_file {
+        text.push_str(&format!(
+            "  TLS:        HTTP/2 and HTTP/1.1, self-signed certificate in {}\n",
+            file.display()
+        ));
+    }
+    if let Some((id, secret)) = &sandbox.config().confidential_client {
+        text.push_str(&format!("  confidential client: {id}  secret: {secret}  (a test value, for this sandbox only)\n"));
+    }
+    if let Some(plan) = &sandbox.config().faults {
+        text.push_str(&format!(
+            "  faults:     {:.0} % of FHIR data requests (seed {})\n",
+            plan.rate * 100.0,
+            plan.seed
+        ));
+    }
+    text.push_str("\n  Test patients (portal logins):\n");
+    for u in &users {
+        text.push_str(&format!(
+            "    {:<8} password {:<16} {} (Patient/{})\n",
+            u.username, u.password, u.display_name, u.patient_id
+        ));
+    }
+    // The certificate is new at each start: the login must trust this one.
+    let trust = ca_file
+        .as_ref()
+        .map(|file| format!("{}={} ", crate::tls::CA_FILE_ENV, file.display()))
+        .unwrap_or_default();
+    text.push_str(&format!(
+        "\n  Try it in another terminal:\n    {trust}fhirdl login --profile sandbox --fhir-base {base} --client-id {} --credential-store file\n\nPress Ctrl-C to stop.",
+        sandbox.config().public_client_id
+    ));
+    ctx.ui.out(&text);
+    ctx.ui.json_out(&json!({
+        "fhir_base": base.as_str(),
+        "client_id": sandbox.config().public_client_id,
+        "confidential_client_id": sandbox.config().confidential_client.as_ref().map(|c| c.0.clone()),
+        "ca_file": ca_file.as_ref().map(|f| f.display().to_string()),
+        "users": users.iter().map(|u| json!({
+            "username": u.username, "password": u.password, "patient": u.patient_id, "name": u.display_name
+        })).collect::<Vec<_>>(),
+    }));
+    let _ = tokio::signal::ctrl_c().await;
+    ctx.ui.info("Stopping the sandbox.");
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+/// What the flags ask of the sandbox.
+fn config_of(args: &SandboxArgs) -> SandboxConfig {
+    SandboxConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], args.port)),
         seed: args.seed,
         flavor: if args.dstu2 {
@@ -40,59 +110,28 @@ pub async fn run(ctx: &Ctx, args: &SandboxArgs) -> Result<()> {
         } else {
             crate::sandbox::Quirks::default()
         },
+        tls: args.tls,
         ..SandboxConfig::default()
-    };
-    let sandbox = Sandbox::start(config).await.map_err(|e| {
-        Failure::new(
-            Kind::Usage,
-            format!("cannot start the sandbox on 127.0.0.1:{}: {e:#}", args.port),
-        )
-        .hint("pick another --port, or --port 0 for a free one")
-    })?;
-    let base = sandbox.fhir_base();
-    let users = sandbox.users();
-    let mut text = format!(
-        "fhirdl sandbox (synthetic data, seed {}) is running.\n\n  FHIR base:  {base}\n  client id:  {} (public)\n",
-        args.seed,
-        sandbox.config().public_client_id
-    );
-    if let Some((id, secret)) = &sandbox.config().confidential_client {
-        text.push_str(&format!("  confidential client: {id}  secret: {secret}  (a test value, for this sandbox only)\n"));
     }
-    if let Some(plan) = &sandbox.config().faults {
-        text.push_str(&format!(
-            "  faults:     {:.0} % of FHIR data requests (seed {})\n",
-            plan.rate * 100.0,
-            plan.seed
-        ));
-    }
-    text.push_str("\n  Test patients (portal logins):\n");
-    for u in &users {
-        text.push_str(&format!(
-            "    {:<8} password {:<16} {} (Patient/{})\n",
-            u.username, u.password, u.display_name, u.patient_id
-        ));
-    }
-    text.push_str(&format!(
-        "\n  Try it in another terminal:\n    fhirdl login --profile sandbox --fhir-base {base} --client-id {} --credential-store file\n\nPress Ctrl-C to stop.",
-        sandbox.config().public_client_id
-    ));
-    ctx.ui.out(&text);
-    ctx.ui.json_out(&json!({
-        "fhir_base": base.as_str(),
-        "client_id": sandbox.config().public_client_id,
-        "confidential_client_id": sandbox.config().confidential_client.as_ref().map(|c| c.0.clone()),
-        "users": users.iter().map(|u| json!({
-            "username": u.username, "password": u.password, "patient": u.patient_id, "name": u.display_name
-        })).collect::<Vec<_>>(),
-    }));
-    let _ = tokio::signal::ctrl_c().await;
-    ctx.ui.info("Stopping the sandbox.");
-    sandbox.shutdown().await;
-    Ok(())
 }
 
-pub async fn browser(args: &SandboxBrowserArgs) -> Result<()> {
+/// Writes the TLS sandbox's certificate to `--ca-out` (or `<data dir>/sandbox-ca.pem`), 0600
+/// and atomically, and returns the file's absolute path (what `FHIRDL_CA_FILE` should say).
+fn write_ca_file(ctx: &Ctx, args: &SandboxArgs, pem: &str) -> Result<PathBuf> {
+    let file = match &args.ca_out {
+        Some(file) => crate::folder::absolute(file)?,
+        None => ctx.settings.paths.data_dir.join("sandbox-ca.pem"),
+    };
+    crate::atomic::write_atomic(&file, pem.as_bytes()).with_context(|| {
+        format!(
+            "cannot write the sandbox's certificate to {}",
+            file.display()
+        )
+    })?;
+    Ok(file)
+}
+
+pub async fn browser(ctx: &Ctx, args: &SandboxBrowserArgs) -> Result<()> {
     let mut url = url::Url::parse(&args.url)?;
     if args.tamper_state {
         let pairs: Vec<(String, String)> = url
@@ -117,7 +156,15 @@ pub async fn browser(args: &SandboxBrowserArgs) -> Result<()> {
         patient: args.patient.clone(),
         grant: (!args.grant.is_empty()).then(|| args.grant.join(" ")),
     };
-    let outcome = sign_in_with(&url, &args.user, &args.password, consent, &choices).await?;
+    let outcome = sign_in_with(
+        &url,
+        &args.user,
+        &args.password,
+        consent,
+        &choices,
+        &ctx.settings.extra_roots,
+    )
+    .await?;
     if outcome.status >= 400 {
         anyhow::bail!("the last page answered HTTP {}", outcome.status);
     }

@@ -245,7 +245,7 @@ pub async fn run(http: &Http, paths: &Paths, target: &Target) -> Checks {
             }
         }
     } else {
-        network::run(&mut checks, &target.base).await;
+        network::run(&mut checks, &target.base, http.extra_roots()).await;
         let facts = server::run(&mut checks, http, target).await;
         session::run(&mut checks, http, paths, target, &facts).await;
     }

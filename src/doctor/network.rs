@@ -2,11 +2,13 @@
 //! host, measured directly (not through the HTTP client) so each layer fails on its own.
 //!
 //! The TLS check does its own rustls handshake with the same trust as the HTTP client (the
-//! Mozilla roots of `webpki-roots`). Its verifier records the webpki verdict and the chain but
-//! lets the handshake finish, so a bad certificate is reported with its details (subject,
-//! issuer, expiry, names) and the reason, while nothing is ever sent over that connection.
+//! Mozilla roots of `webpki-roots` and the certificates of `FHIRDL_CA_FILE`, see
+//! [`crate::tls`]). Its verifier records the webpki verdict and the chain but lets the
+//! handshake finish, so a bad certificate is reported with its details (subject, issuer,
+//! expiry, names) and the reason, while nothing is ever sent over that connection.
 
 use super::{ms_text, Check, Checks};
+use crate::tls::ExtraRoots;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -18,7 +20,7 @@ use url::{Host, Url};
 
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub async fn run(checks: &mut Checks, base: &Url) {
+pub async fn run(checks: &mut Checks, base: &Url, extra_roots: &ExtraRoots) {
     let (Some(host), Some(port)) = (base.host(), base.port_or_known_default()) else {
         checks.push(Check::fail(
             "dns",
@@ -36,7 +38,7 @@ pub async fn run(checks: &mut Checks, base: &Url) {
         checks.push(tcp);
         if let Some(addr) = connected {
             if base.scheme() == "https" {
-                checks.push(tls(addr, &host).await);
+                checks.push(tls(addr, &host, extra_roots).await);
             }
         }
     }
@@ -186,16 +188,14 @@ impl ServerCertVerifier for Inspecting {
     }
 }
 
-async fn tls(addr: SocketAddr, host: &Host<&str>) -> Check {
+async fn tls(addr: SocketAddr, host: &Host<&str>, extra_roots: &ExtraRoots) -> Check {
     let host_text = match host {
         Host::Domain(d) => d.to_string(),
         Host::Ipv4(ip) => ip.to_string(),
         Host::Ipv6(ip) => ip.to_string(),
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
+    let roots = extra_roots.root_store();
     let verifier = match WebPkiServerVerifier::builder_with_provider(
         Arc::new(roots),
         provider.clone(),
@@ -319,6 +319,10 @@ async fn tls(addr: SocketAddr, host: &Host<&str>) -> Check {
         .figure("verified", verdict.is_ok())
         .figure("error", verdict.as_ref().err().map(|e| e.to_string()))
         .figure("chain_length", chain.len())
+        .figure(
+            "ca_file",
+            extra_roots.source().map(|p| p.display().to_string()),
+        )
         .figure("ms", ms);
     if let Some(f) = &facts {
         check = check
@@ -411,7 +415,7 @@ fn failure_reason(
     now: i64,
 ) -> (String, String) {
     const RENEW: &str = "the provider must renew its certificate; also check this computer's clock";
-    const UNTRUSTED: &str = "if a company proxy or antivirus inspects TLS, its certificate authority is not one fhirdl trusts (the Mozilla roots); otherwise the server is misconfigured: tell the provider";
+    const UNTRUSTED: &str = "if a company proxy or antivirus inspects TLS, or the server uses a private certificate authority, set FHIRDL_CA_FILE to a PEM file of that authority's certificate (fhirdl trusts the Mozilla roots and that file); otherwise the server is misconfigured: tell the provider";
     if let Some(f) = facts {
         if f.not_after < now {
             return (

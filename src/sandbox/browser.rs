@@ -11,6 +11,8 @@ use reqwest::redirect::Policy;
 use reqwest::{Client, RequestBuilder};
 use url::Url;
 
+use crate::tls::ExtraRoots;
+
 /// The answer on the consent page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Consent {
@@ -48,6 +50,7 @@ pub async fn sign_in(
         password,
         consent,
         &Choices::default(),
+        &ExtraRoots::default(),
     )
     .await
 }
@@ -61,17 +64,21 @@ pub struct Choices {
     pub grant: Option<String>,
 }
 
-/// [`sign_in`] with choices made on the consent page.
+/// [`sign_in`] with choices made on the consent page, trusting `extra_roots` besides the
+/// built-in roots (`FHIRDL_CA_FILE`, for a sandbox serving HTTPS).
 pub async fn sign_in_with(
     authorize_url: &Url,
     username: &str,
     password: &str,
     consent: Consent,
     choices: &Choices,
+    extra_roots: &ExtraRoots,
 ) -> anyhow::Result<BrowserOutcome> {
-    let client = Client::builder()
+    let builder = Client::builder()
         .redirect(Policy::none())
-        .timeout(Duration::from_secs(30))
+        .timeout(Duration::from_secs(30));
+    let client = extra_roots
+        .add_to(builder)?
         .build()
         .context("building the browser's HTTP client")?;
     let mut page = navigate(&client, client.get(authorize_url.clone()), authorize_url).await?;

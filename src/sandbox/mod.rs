@@ -4,8 +4,9 @@
 //! This file owns the public surface ([`Sandbox`], [`SandboxConfig`]) and the server's lifetime.
 //! It does not own behaviour: OAuth lives in `authorize` and `token`, the FHIR API in `fhir`, `search`,
 //! `bundle`, `document` and `transaction` (POSTed transaction Bundles), the generated record in `data` and `extras`, mutable state in `store`,
-//! the real servers' oddities the sandbox can imitate in `quirks` ([`Quirks`]), and seeded
-//! failures of the FHIR data endpoints in `faults` ([`FaultPlan`]). `browser` plays the user's
+//! the real servers' oddities the sandbox can imitate in `quirks` ([`Quirks`]), seeded
+//! failures of the FHIR data endpoints in `faults` ([`FaultPlan`]), and HTTPS (h2 and http/1.1
+//! with a fresh certificate, [`SandboxConfig::tls`]) in `https`. `browser` plays the user's
 //! part of a login so tests can drive the whole flow without a real browser.
 
 mod authorize;
@@ -24,6 +25,7 @@ mod grants;
 mod hold;
 mod hostile;
 mod html;
+mod https;
 mod instant;
 mod pdf;
 mod quirks;
@@ -136,6 +138,9 @@ pub struct SandboxConfig {
     pub quirks: Quirks,
     /// Seeded faults on the FHIR data endpoints (see [`FaultPlan`]); `None`: none.
     pub faults: Option<FaultPlan>,
+    /// Serve HTTPS (ALPN `h2` and `http/1.1` on the one port) with a self-signed certificate
+    /// made at start ([`Sandbox::ca_pem`]); every URL the sandbox hands out is `https://`.
+    pub tls: bool,
 }
 
 impl Default for SandboxConfig {
@@ -166,6 +171,7 @@ impl Default for SandboxConfig {
             page_size_max: 200,
             quirks: Quirks::default(),
             faults: None,
+            tls: false,
         }
     }
 }
@@ -200,6 +206,7 @@ impl fmt::Debug for SandboxConfig {
             .field("page_size_max", &self.page_size_max)
             .field("quirks", &self.quirks)
             .field("faults", &self.faults)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -215,7 +222,9 @@ impl fmt::Debug for SandboxConfig {
 /// `max_in_flight` the most FHIR requests (under either base path spelling) being answered at
 /// once, latency included; `quickest_fhir_answer` the shortest time from a FHIR request's arrival
 /// to its answer (latency and holds included), so a test can see the latency applied without
-/// timing anything itself; `faults` the faults injected, per kind, since the sandbox started.
+/// timing anything itself; `http2_requests` the requests (of every kind) that came over HTTP/2,
+/// which only a TLS sandbox offers; `faults` the faults injected, per kind, since the sandbox
+/// started.
 #[derive(Clone, Debug, Default)]
 pub struct SandboxStats {
     pub requests: u64,
@@ -229,6 +238,7 @@ pub struct SandboxStats {
     pub pages_served: u64,
     pub max_in_flight: u64,
     pub quickest_fhir_answer: Option<Duration>,
+    pub http2_requests: u64,
     pub faults: std::collections::BTreeMap<FaultKind, u64>,
 }
 
@@ -236,12 +246,15 @@ pub struct SandboxStats {
 pub struct Sandbox {
     shared: Arc<Shared>,
     addr: SocketAddr,
+    /// The certificate of a TLS sandbox, in PEM.
+    ca_pem: Option<String>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
 
 impl Sandbox {
-    /// Generates the record, binds `config.bind` and serves on the current tokio runtime.
+    /// Generates the record, binds `config.bind` and serves on the current tokio runtime
+    /// (HTTPS with a fresh certificate when `config.tls`).
     pub async fn start(config: SandboxConfig) -> anyhow::Result<Sandbox> {
         validate(&config)?;
         let listener = tokio::net::TcpListener::bind(config.bind)
@@ -250,21 +263,34 @@ impl Sandbox {
         let addr = listener
             .local_addr()
             .context("reading the sandbox's bound address")?;
-        let origin = Url::parse(&format!("http://{addr}/")).context("building the origin URL")?;
+        let tls = config
+            .tls
+            .then(|| https::SelfSigned::generate(addr))
+            .transpose()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let origin =
+            Url::parse(&format!("{scheme}://{addr}/")).context("building the origin URL")?;
         let shared = Arc::new(Shared::new(config, origin)?);
 
         let app = router(&shared);
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-            let _ = stopped.await;
-        });
-        let task = tokio::spawn(async move {
-            // The listener is ours; an accept error here only ends the sandbox.
-            let _ = server.await;
-        });
+        let ca_pem = tls.as_ref().map(|t| t.pem.clone());
+        let task = match tls {
+            Some(tls) => tokio::spawn(https::serve(listener, tls.acceptor, app, stopped)),
+            None => {
+                let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                });
+                tokio::spawn(async move {
+                    // The listener is ours; an accept error here only ends the sandbox.
+                    let _ = server.await;
+                })
+            }
+        };
         Ok(Sandbox {
             shared,
             addr,
+            ca_pem,
             stop: Some(stop),
             task: Some(task),
         })
@@ -274,14 +300,21 @@ impl Sandbox {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT/`
+    /// `http://127.0.0.1:PORT/` (`https://` with [`SandboxConfig::tls`]).
     pub fn origin(&self) -> Url {
         self.shared.origin.clone()
     }
 
-    /// `http://127.0.0.1:PORT/fhir/r4` (or `/fhir/dstu2`), without a trailing slash.
+    /// `http://127.0.0.1:PORT/fhir/r4` (or `/fhir/dstu2`; `https://` with
+    /// [`SandboxConfig::tls`]), without a trailing slash.
     pub fn fhir_base(&self) -> Url {
         self.shared.fhir_base_url()
+    }
+
+    /// The self-signed certificate of a TLS sandbox in PEM, for a client to trust (as
+    /// `FHIRDL_CA_FILE`); `None` for plain HTTP.
+    pub fn ca_pem(&self) -> Option<String> {
+        self.ca_pem.clone()
     }
 
     pub fn config(&self) -> &SandboxConfig {

@@ -258,6 +258,7 @@ pub(super) struct Stats {
     max_in_flight: AtomicU64,
     /// Nanoseconds of the quickest FHIR answer, plus one (0: none yet).
     quickest_fhir_answer: AtomicU64,
+    http2_requests: AtomicU64,
 }
 
 impl Stats {
@@ -292,12 +293,13 @@ impl Stats {
             quickest_fhir_answer: get(&self.quickest_fhir_answer)
                 .checked_sub(1)
                 .map(Duration::from_nanos),
+            http2_requests: get(&self.http2_requests),
             faults: Default::default(),
         }
     }
 }
 
-/// Middleware counting requests by endpoint, FHIR requests in flight and 401 responses, holding
+/// Middleware counting requests by endpoint and protocol, FHIR requests in flight and 401 responses, holding
 /// the requests a test asked for (`hold`), adding the configured latency and injecting the
 /// planned faults (`faults`).
 pub(super) async fn count_request(
@@ -308,6 +310,9 @@ pub(super) async fn count_request(
     let arrived = Instant::now();
     let stats = &shared.stats;
     Stats::bump(&stats.requests);
+    if request.version() == axum::http::Version::HTTP_2 {
+        Stats::bump(&stats.http2_requests);
+    }
     let path = request.uri().path();
     // The path after the FHIR base (either spelling), for FHIR requests.
     let under = |base: &str| {

@@ -27,6 +27,7 @@ mod session;
 mod signin;
 mod sync;
 mod sync_nextgen;
+mod tls;
 mod verify;
 mod versions;
 mod view_bundle;

@@ -8,6 +8,7 @@ use fhirdl::config::Paths;
 use fhirdl::http::Http;
 use fhirdl::output::Ui;
 use fhirdl::sandbox::SandboxConfig;
+use fhirdl::tls::ExtraRoots;
 use std::sync::Arc;
 
 #[test]
@@ -24,7 +25,7 @@ fn concurrent_unauthorized_requests_share_one_refresh() {
     let patient = ctx.sandbox.users()[0].patient_id.clone();
     ctx.sandbox.expire_access_tokens();
     let refreshed = ctx.block_on(async {
-        let http = Http::new(Arc::new(Ui::default())).unwrap();
+        let http = Http::new(Arc::new(Ui::default()), &ExtraRoots::default()).unwrap();
         let store = paths.credential_store(StoreKind::File);
         let fhir = fhirdl::connect::fhir_client(&http, &paths, &name, profile, None)
             .await

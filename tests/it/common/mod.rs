@@ -66,10 +66,16 @@ impl TestContext {
             .expect("the sandbox starts");
         let root = tempfile::tempdir().expect("a temporary folder");
         std::fs::create_dir(root.path().join("home")).expect("a home folder");
+        // The test's own client trusts a TLS sandbox's certificate, as a SMART app would.
+        let mut http = reqwest::Client::builder();
+        if let Some(pem) = sandbox.ca_pem() {
+            let cert = reqwest::Certificate::from_pem(pem.as_bytes()).expect("the sandbox's PEM");
+            http = http.add_root_certificate(cert);
+        }
         TestContext {
             rt,
             sandbox,
-            http: reqwest::Client::new(),
+            http: http.build().expect("an HTTP client"),
             app: OnceLock::new(),
             transcript: RefCell::default(),
             root,
@@ -120,6 +126,15 @@ impl TestContext {
         self.data_dir()
             .join("credentials")
             .join(format!("{profile}.json"))
+    }
+
+    /// A TLS sandbox's certificate in a file of the test's folder: what `FHIRDL_CA_FILE` names
+    /// to trust the sandbox.
+    pub fn ca_file(&self) -> PathBuf {
+        let file = self.root().join("sandbox-ca.pem");
+        let pem = self.sandbox.ca_pem().expect("a sandbox with tls");
+        std::fs::write(&file, pem).expect("the certificate file is written");
+        file
     }
 
     /// The default export folder of a profile.
@@ -185,6 +200,11 @@ impl TestContext {
 
     /// `fhirdl login` of `profile` (alice) against the sandbox, with the file store.
     pub fn login(&self, profile: &str, extra: &[&str]) -> Output {
+        self.run(self.login_command(profile, extra))
+    }
+
+    /// The command [`TestContext::login`] runs, for a test to add to it.
+    pub fn login_command(&self, profile: &str, extra: &[&str]) -> Command {
         let mut c = self.command();
         c.args(["login", "--profile", profile, "--fhir-base", &self.base()])
             .args([
@@ -195,7 +215,7 @@ impl TestContext {
             ])
             .args(["--timeout", "20s"])
             .args(extra);
-        self.run(c)
+        c
     }
 
     /// `fhirdl login` of `profile` as another sandbox user (the browser types their password).
