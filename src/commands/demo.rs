@@ -97,6 +97,7 @@ pub async fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
         full: true,
         since: None,
         concurrency: crate::fhir::client::DEFAULT_IN_FLIGHT,
+        concurrency_chosen: false,
         dry_run: false,
         attachments: true,
         wait: None,

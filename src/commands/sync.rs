@@ -208,7 +208,10 @@ async fn run_one(
         types: args.types.clone(),
         full: args.full,
         since: args.since.clone(),
-        concurrency: usize::from(args.concurrency),
+        concurrency: args
+            .concurrency
+            .map_or(crate::fhir::client::DEFAULT_IN_FLIGHT, usize::from),
+        concurrency_chosen: args.concurrency.is_some(),
         dry_run: args.dry_run,
         attachments: !args.no_attachments,
         wait: args.wait,
@@ -243,8 +246,12 @@ pub async fn sync_profile(
 ) -> Result<Report> {
     let fhir = crate::connect::fhir_client(&ctx.http, &ctx.settings.paths, name, &profile, None)
         .await?
-        .with_rate_limit(max_rate)
-        .with_concurrency(opts.concurrency);
+        .with_rate_limit(max_rate);
+    // Unless the user chose a maximum, the client's own window may grow over HTTP/2.
+    let fhir = match opts.concurrency_chosen {
+        true => fhir.with_concurrency(opts.concurrency),
+        false => fhir,
+    };
     let patient = fhir.session().credentials().await.patient.ok_or_else(|| {
         crate::auth::Error::login_required(
             name,

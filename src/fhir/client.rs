@@ -81,13 +81,13 @@ impl FhirClient {
             base,
             session,
             rate: None,
-            window: Arc::new(Window::new(DEFAULT_IN_FLIGHT)),
+            window: Arc::new(Window::growing_over_http2(DEFAULT_IN_FLIGHT)),
             counters: Arc::default(),
         }
     }
 
     /// At most `n` requests of this client and its clones in flight (fewer while the server
-    /// signals overload; see [`Window`]).
+    /// signals overload; see [`Window`]), over HTTP/2 too.
     pub fn with_concurrency(mut self, n: usize) -> FhirClient {
         self.window = Arc::new(Window::new(n));
         self
@@ -327,6 +327,9 @@ impl FhirClient {
                 }
                 Err(e) => return Err(e),
             };
+            if resp.version() == reqwest::Version::HTTP_2 {
+                self.window.multiplexed();
+            }
             let status = resp.status();
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
                 // Same-origin redirects were followed; this one leaves the FHIR server.

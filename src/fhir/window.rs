@@ -6,6 +6,13 @@
 //! of requests, and from then on grows back by one for every window's worth of answers that
 //! came back fine. A fast export thus never piles onto a small practice's server that is
 //! already struggling.
+//!
+//! The default maximum, 64, is fhirdl's politeness limit for one host over HTTP/1.1, where every
+//! request in flight is a connection of its own. A server that answers over HTTP/2 carries
+//! every request on one connection and says itself how many streams it takes at once
+//! (`SETTINGS_MAX_CONCURRENT_STREAMS`, which the HTTP client obeys by queueing); there the window
+//! may keep growing to [`MULTIPLEXED`] ([`Window::multiplexed`]), unless `--concurrency` set the
+//! maximum.
 
 use std::sync::{Mutex, PoisonError};
 use tokio::sync::Notify;
@@ -16,15 +23,22 @@ use tokio::sync::Notify;
 /// reached by growing from here.
 pub const INITIAL: usize = 64;
 
+/// The maximum over HTTP/2 when `--concurrency` did not set one: the server's own stream limit
+/// applies below it (commonly 100 to 250).
+pub const MULTIPLEXED: usize = 256;
+
 #[derive(Debug)]
 pub struct Window {
-    max: usize,
+    /// The maximum the server's HTTP/2 may raise this one to (`None`: fixed by the user).
+    multiplexed: Option<usize>,
     state: Mutex<State>,
     freed: Notify,
 }
 
 #[derive(Debug)]
 struct State {
+    /// Requests in flight at most, ever.
+    max: usize,
     /// The current limit, fractional so that growth is one per window of successes.
     limit: f64,
     in_flight: usize,
@@ -56,11 +70,13 @@ pub struct Permit<'a> {
 }
 
 impl Window {
+    /// A window of at most `max` requests, whatever the protocol.
     pub fn new(max: usize) -> Window {
         let max = max.max(1);
         Window {
-            max,
+            multiplexed: None,
             state: Mutex::new(State {
+                max,
                 limit: max.min(INITIAL) as f64,
                 in_flight: 0,
                 started: 0,
@@ -70,6 +86,29 @@ impl Window {
             }),
             freed: Notify::new(),
         }
+    }
+
+    /// fhirdl's default window: at most `max` requests over HTTP/1.1, and up to
+    /// [`MULTIPLEXED`] once the server is seen to answer over HTTP/2.
+    pub fn growing_over_http2(max: usize) -> Window {
+        Window {
+            multiplexed: Some(MULTIPLEXED.max(max)),
+            ..Window::new(max)
+        }
+    }
+
+    /// The server answered over HTTP/2: one connection carries every request, and the server
+    /// limits its streams itself; the maximum rises to [`MULTIPLEXED`] unless the user set it.
+    pub fn multiplexed(&self) {
+        if let Some(multiplexed) = self.multiplexed {
+            let mut s = self.lock();
+            s.max = s.max.max(multiplexed);
+        }
+    }
+
+    /// The most requests this window may ever let into flight (as of now).
+    pub fn max(&self) -> usize {
+        self.lock().max
     }
 
     /// Waits for a free slot.
@@ -111,7 +150,7 @@ impl Window {
                         true => 1.0,
                         false => 1.0 / s.limit.max(1.0),
                     };
-                    s.limit = (s.limit + step).min(self.max as f64);
+                    s.limit = (s.limit + step).min(s.max as f64);
                 }
                 Signal::Congested => {
                     // Requests already in flight when the first 429 came back say the same
@@ -246,5 +285,39 @@ mod tests {
         );
         // A maximum below the initial window is where it starts.
         assert_eq!(Window::new(3).limit(), 3);
+    }
+
+    #[tokio::test]
+    async fn http2_lets_the_default_window_grow_on_but_not_a_chosen_one() {
+        async fn round_trip(w: &Window) {
+            let permits: Vec<_> =
+                futures_util::future::join_all((0..w.limit()).map(|_| w.acquire())).await;
+            for p in permits {
+                p.done(Signal::Ok);
+            }
+        }
+        let default = Window::growing_over_http2(INITIAL);
+        round_trip(&default).await;
+        assert_eq!(default.limit(), INITIAL, "HTTP/1.1: the maximum holds");
+        default.multiplexed();
+        assert_eq!(default.max(), MULTIPLEXED);
+        round_trip(&default).await;
+        assert_eq!(default.limit(), 2 * INITIAL, "HTTP/2: slow start goes on");
+        round_trip(&default).await;
+        round_trip(&default).await;
+        assert_eq!(
+            default.limit(),
+            MULTIPLEXED,
+            "never above the HTTP/2 maximum"
+        );
+
+        let chosen = Window::new(32);
+        chosen.multiplexed();
+        round_trip(&chosen).await;
+        assert_eq!(
+            (chosen.max(), chosen.limit()),
+            (32, 32),
+            "--concurrency holds"
+        );
     }
 }

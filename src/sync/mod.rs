@@ -54,7 +54,10 @@ pub struct Options {
     pub types: Option<Vec<String>>,
     pub full: bool,
     pub since: Option<String>,
+    /// Requests in flight at most (over HTTP/1.1), and documents downloaded at once.
     pub concurrency: usize,
+    /// `--concurrency` was given: the window never grows past it, even over HTTP/2.
+    pub concurrency_chosen: bool,
     pub dry_run: bool,
     pub attachments: bool,
     /// Wait this long for another sync of the same folder to finish.

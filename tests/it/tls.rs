@@ -339,3 +339,37 @@ async fn sign_in_trusting(ctx: &TestContext, username: &str) -> String {
     assert_eq!(status, 200, "{token}");
     token["access_token"].as_str().unwrap().to_string()
 }
+
+/// Over HTTP/2 fhirdl's default window grows past HTTP/1.1's 64 requests in flight (one
+/// connection carries them; the server's stream limit applies): with every later page held by
+/// the sandbox, more than 64 of them arrive at once. Nothing is timed: the test waits for the
+/// held count, with a deadline.
+#[test]
+fn over_http2_more_than_64_requests_are_in_flight() {
+    let ctx = TestContext::new(SandboxConfig {
+        tls: true,
+        resources_per_patient: 2_000,
+        page_size_default: 10,
+        page_size_max: 10,
+        ..SandboxConfig::default()
+    });
+    let out = login_trusting(&ctx);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    // Every page after the first of every search waits here until released.
+    let hold = ctx.sandbox.hold("_offset=");
+    let mut c = ctx.command();
+    c.env(CA_FILE_ENV, ctx.ca_file())
+        .args(["sync", "-q"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = c.spawn().unwrap();
+    let many = hold.wait_held(65, Duration::from_secs(120));
+    let held = hold.held();
+    hold.release();
+    let out = wait_output(child, Duration::from_secs(300));
+    assert!(many, "only {held} later pages were in flight at once");
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let stats = ctx.sandbox.stats();
+    assert!(stats.max_in_flight > 64, "{stats:?}");
+    assert_eq!(stats.http2_requests, stats.requests, "{stats:?}");
+}
