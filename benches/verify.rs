@@ -89,7 +89,7 @@ mod bench {
             return Ok(());
         }
         let args = parse_args()?;
-        let (_rt, sandbox) = support::start_sandbox(args.resources, Quirks::default())?;
+        let (_rt, sandbox) = support::start_sandbox(args.resources, Quirks::default(), false)?;
         let root = tempfile::tempdir()?;
         let base = sandbox.fhir_base().to_string();
         let login = support::login_args(&base);

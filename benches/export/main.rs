@@ -40,6 +40,8 @@ mod bench {
     const RATE_CAP_PER_MINUTE: f64 = 20.0;
     /// An argument of [`full_exports`] that names the profile's provider preset.
     const PRESET: &str = "preset:";
+    /// The pseudo-argument of scenarios served over HTTPS with HTTP/2.
+    const HTTPS: &str = "https";
     /// `--concurrency` of the benchmark's command line, for every sync.
     static CONCURRENCY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
 
@@ -167,15 +169,27 @@ mod bench {
         sandbox: Sandbox,
         dir: tempfile::TempDir,
         rt: tokio::runtime::Runtime,
+        /// Over HTTPS: the sandbox's certificate, trusted by fhirdl (`FHIRDL_CA_FILE`) and P.
+        ca: Option<(String, PathBuf)>,
     }
 
     impl Bench {
-        fn start(resources: usize, quirks: Quirks) -> Result<Bench> {
-            let (rt, sandbox) = support::start_sandbox(resources, quirks)?;
+        fn start(resources: usize, quirks: Quirks, tls: bool) -> Result<Bench> {
+            let (rt, sandbox) = support::start_sandbox(resources, quirks, tls)?;
+            let dir = tempfile::tempdir()?;
+            let ca = match sandbox.ca_pem() {
+                Some(pem) => {
+                    let file = dir.path().join("sandbox-ca.pem");
+                    std::fs::write(&file, &pem)?;
+                    Some((pem, file))
+                }
+                None => None,
+            };
             let bench = Bench {
                 sandbox,
-                dir: tempfile::tempdir()?,
+                dir,
                 rt,
+                ca,
             };
             let base = bench.sandbox.fhir_base().to_string();
             let (status, _, stderr, _) = run_child(bench.cmd(&support::login_args(&base)))?;
@@ -184,7 +198,11 @@ mod bench {
         }
 
         fn cmd(&self, args: &[&str]) -> Command {
-            support::fhirdl(self.dir.path(), args)
+            let mut c = support::fhirdl(self.dir.path(), args);
+            if let Some((_, file)) = &self.ca {
+                c.env(fhirdl::tls::CA_FILE_ENV, file);
+            }
+            c
         }
 
         /// Names `preset` as the profile's provider (as `fhirdl login --provider` would; the
@@ -211,8 +229,14 @@ mod bench {
             let base = self.sandbox.fhir_base();
             let measured: Result<Vec<Floor>> = (0..runs)
                 .map(|_| {
-                    self.rt
-                        .block_on(floor::measure(&base, &token, &patient, &queries, since))
+                    self.rt.block_on(floor::measure(
+                        &base,
+                        &token,
+                        &patient,
+                        &queries,
+                        since,
+                        self.ca.as_ref().map(|(pem, _)| pem.as_str()),
+                    ))
                 })
                 .collect();
             // A floor that cannot be measured leaves P empty; the syncs' figures still count.
@@ -459,7 +483,7 @@ mod bench {
             latency: Duration::from_millis(latency_ms),
             ..Quirks::default()
         };
-        let bench = Bench::start(resources, quirks)?;
+        let bench = Bench::start(resources, quirks, false)?;
         let page = bench.sandbox.config().page_size_max as u64;
         let (mut full, mut same, mut incr) = (Vec::new(), Vec::new(), Vec::new());
         let mut counts = BTreeMap::new();
@@ -576,7 +600,10 @@ mod bench {
     ) -> Result<Row> {
         let latency_ms = quirks.latency.as_millis() as u64;
         eprintln!("== {scenario}: {size} ({resources} resources), {latency_ms} ms latency");
-        let bench = Bench::start(resources, quirks)?;
+        // `https` among the arguments is the bench's: the sandbox speaks HTTPS with HTTP/2.
+        let tls = extra.contains(&HTTPS);
+        let extra: Vec<&str> = extra.iter().copied().filter(|a| *a != HTTPS).collect();
+        let bench = Bench::start(resources, quirks, tls)?;
         // `preset:NAME` among the arguments is the bench's: the profile gets that provider.
         let (presets, extra): (Vec<&str>, Vec<&str>) =
             extra.iter().partition(|a| a.starts_with(PRESET));
@@ -844,7 +871,7 @@ mod bench {
                     "full export, no documents",
                     size,
                     resources,
-                    plain,
+                    plain.clone(),
                     &["--no-attachments"],
                     args.runs,
                     true,
@@ -866,6 +893,36 @@ mod bench {
                         size,
                         resources,
                         nextgen.clone(),
+                        extra,
+                        args.runs,
+                        true,
+                    )?);
+                }
+                // Over HTTPS with HTTP/2 the window may grow past 64 (one connection; the
+                // server's stream limit applies), and P is measured over HTTP/2 too.
+                for (scenario, quirks, extra) in [
+                    ("full export, HTTP/2", &plain, &[HTTPS][..]),
+                    (
+                        "full export, HTTP/2, no documents",
+                        &plain,
+                        &[HTTPS, "--no-attachments"][..],
+                    ),
+                    (
+                        "full export, NextGen preset, HTTP/2",
+                        &nextgen,
+                        &[HTTPS, "preset:nextgen-enterprise-r4"][..],
+                    ),
+                    (
+                        "full export, NextGen preset, HTTP/2, no documents",
+                        &nextgen,
+                        &[HTTPS, "--no-attachments", "preset:nextgen-enterprise-r4"][..],
+                    ),
+                ] {
+                    rows.push(full_exports(
+                        scenario,
+                        size,
+                        resources,
+                        quirks.clone(),
                         extra,
                         args.runs,
                         true,

@@ -12,10 +12,12 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_fhirdl");
 pub const PROFILE: &str = "bench";
 
 /// The sandbox with one generated patient of `resources` resources and `quirks`, served by a
-/// two-thread runtime of its own (drop the sandbox before the runtime).
+/// two-thread runtime of its own (drop the sandbox before the runtime); over HTTPS with
+/// HTTP/2 when `tls` (its certificate: [`Sandbox::ca_pem`]).
 pub fn start_sandbox(
     resources: usize,
     quirks: Quirks,
+    tls: bool,
 ) -> Result<(tokio::runtime::Runtime, Sandbox)> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -24,6 +26,7 @@ pub fn start_sandbox(
     let sandbox = rt.block_on(Sandbox::start(SandboxConfig {
         resources_per_patient: resources,
         quirks,
+        tls,
         ..SandboxConfig::default()
     }))?;
     Ok((rt, sandbox))

@@ -250,6 +250,7 @@ pub async fn save_all(
         dir: dir.clone(),
         release,
         semaphore: std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
+        budget: std::sync::Arc::new(tokio::sync::Semaphore::new(BUDGET_KIB as usize)),
         tasks: tokio::task::JoinSet::new(),
         finished: Vec::new(),
         manifest,
@@ -275,14 +276,30 @@ pub async fn save_all(
 /// The outcome of one download task.
 type Saved = (Attachment, Result<ManifestEntry, Unsaved>);
 
-/// One attachment pass: downloads run `concurrency` at a time (a slot is taken before a task is
-/// made, so no more than that many documents, or resources waiting for one, are in memory at
-/// once); each task writes its own file and hands back the manifest entry.
+/// Document bytes a pass holds in memory at once, by the sizes the record announces (in KiB).
+/// A document without an announced size counts as [`UNANNOUNCED_KIB`], so at most 64 of those
+/// are in flight; one announcing more than the budget is downloaded alone.
+const BUDGET_KIB: u32 = 64 * 1024;
+const UNANNOUNCED_KIB: u32 = 1024;
+
+/// What a document weighs against [`BUDGET_KIB`].
+fn weight_kib(size: Option<u64>) -> u32 {
+    match size {
+        None => UNANNOUNCED_KIB,
+        Some(bytes) => bytes.div_ceil(1024).clamp(1, u64::from(BUDGET_KIB)) as u32,
+    }
+}
+
+/// One attachment pass: downloads run `concurrency` at a time, and no more than [`BUDGET_KIB`]
+/// of announced document bytes at once (slots are taken before a task is made, so no more
+/// than that many documents, or resources waiting for one, are in memory at once); each task
+/// writes its own file and hands back the manifest entry.
 struct Pass {
     fhir: FhirClient,
     dir: std::path::PathBuf,
     release: FhirRelease,
     semaphore: std::sync::Arc<tokio::sync::Semaphore>,
+    budget: std::sync::Arc<tokio::sync::Semaphore>,
     tasks: tokio::task::JoinSet<Saved>,
     finished: Vec<Result<Saved, tokio::task::JoinError>>,
     manifest: BTreeMap<String, ManifestEntry>,
@@ -335,6 +352,11 @@ impl Pass {
             return Ok(());
         }
         self.progress.queue(1);
+        let weight = self
+            .budget
+            .clone()
+            .acquire_many_owned(weight_kib(a.size))
+            .await?;
         let permit = self.semaphore.clone().acquire_owned().await?;
         // Collect what finished meanwhile, so the set stays small.
         while let Some(done) = self.tasks.try_join_next() {
@@ -343,7 +365,7 @@ impl Pass {
         let (fhir, dir, release) = (self.fhir.clone(), self.dir.clone(), self.release);
         let progress = self.progress.clone();
         self.tasks.spawn(async move {
-            let _permit = permit;
+            let _permit = (permit, weight);
             let saved = match content(&fhir, &a, release).await {
                 Ok(doc) => save(&dir, &path, &doc.bytes)
                     .map(|()| bytes_entry(&a, doc))
@@ -623,6 +645,24 @@ fn binary_bytes(body: &[u8], release: FhirRelease) -> Option<Result<Document, St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn documents_weigh_what_they_announce_within_the_budget() {
+        assert_eq!(weight_kib(None), UNANNOUNCED_KIB);
+        assert_eq!(weight_kib(Some(0)), 1);
+        assert_eq!(weight_kib(Some(1)), 1);
+        assert_eq!(weight_kib(Some(1025)), 2);
+        assert_eq!(
+            weight_kib(Some(u64::MAX)),
+            BUDGET_KIB,
+            "a huge one goes alone"
+        );
+        assert_eq!(
+            BUDGET_KIB / UNANNOUNCED_KIB,
+            64,
+            "64 of unknown size at once"
+        );
+    }
     use serde_json::json;
 
     #[test]

@@ -25,6 +25,9 @@ pub struct Export {
     written: std::sync::Mutex<std::collections::BTreeMap<String, FileEntry>>,
     /// The ids each type's merge left in its file this run (see [`Export::id_set`]).
     id_sets: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<IdSet>>>,
+    /// Types something refers to: their merges note their ids (the others' would only cost
+    /// memory: a million-resource export keeps under 128 MiB).
+    referenced: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Export {
@@ -62,6 +65,7 @@ impl Export {
             manifest: std::sync::Mutex::new(()),
             written: Default::default(),
             id_sets: Default::default(),
+            referenced: Default::default(),
         })
     }
 
@@ -93,7 +97,7 @@ impl Export {
     }
 
     /// Which ids a type's file holds, for membership only: what its merge this run left there,
-    /// or else read from the file line by line.
+    /// or else read from the file line by line (and kept for the next question).
     pub fn id_set(&self, resource_type: &str) -> Result<std::sync::Arc<IdSet>> {
         if let Some(set) = self.lock_id_sets().get(resource_type) {
             return Ok(set.clone());
@@ -105,13 +109,42 @@ impl Export {
                 set.insert(id);
             }
         }
-        Ok(std::sync::Arc::new(set))
+        let set = std::sync::Arc::new(set);
+        // Asked about, so referred to: the type's next merge keeps this true.
+        self.referenced([resource_type]);
+        self.merged_ids(resource_type, set.clone());
+        Ok(set)
     }
 
-    /// Notes the ids a merge of `resource_type` left in its file.
-    pub(super) fn merged_ids(&self, resource_type: &str, ids: IdSet) {
-        self.lock_id_sets()
-            .insert(resource_type.to_string(), std::sync::Arc::new(ids));
+    /// Drops what was noted of a type's ids (its file changed without a new note).
+    pub(super) fn forget_ids(&self, resource_type: &str) {
+        self.lock_id_sets().remove(resource_type);
+    }
+
+    /// Notes the ids a merge of `resource_type` left in its file (or that it holds).
+    pub(super) fn merged_ids(&self, resource_type: &str, ids: std::sync::Arc<IdSet>) {
+        self.lock_id_sets().insert(resource_type.to_string(), ids);
+    }
+
+    /// Notes types that resources refer to: from now on their merges note their ids.
+    pub(super) fn referenced<'a>(&self, types: impl IntoIterator<Item = &'a str>) {
+        let mut referenced = self
+            .referenced
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for ty in types {
+            if !referenced.contains(ty) {
+                referenced.insert(ty.to_string());
+            }
+        }
+    }
+
+    /// Whether something refers to resources of `resource_type` (see [`Export::referenced`]).
+    pub(super) fn is_referenced(&self, resource_type: &str) -> bool {
+        self.referenced
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(resource_type)
     }
 
     fn lock_id_sets(

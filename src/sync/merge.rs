@@ -149,8 +149,9 @@ struct Merger<'a> {
     /// The versions this merge supersedes, appended to the history before the commit.
     history: Option<super::history::Recorder>,
     pretty: Option<Pretty>,
-    /// Every id the new file holds (for [`Export::id_set`]).
-    ids: super::ids::IdSet,
+    /// Every id the new file holds, when something refers to the type (for
+    /// [`Export::id_set`]).
+    ids: Option<super::ids::IdSet>,
     m: Merged,
 }
 
@@ -185,7 +186,9 @@ impl<'a> Merger<'a> {
                 _ => None,
             },
             pretty,
-            ids: Default::default(),
+            ids: export
+                .is_referenced(resource_type)
+                .then(super::ids::IdSet::default),
             m: Merged::default(),
         })
     }
@@ -196,7 +199,7 @@ impl<'a> Merger<'a> {
         self.out.line(line)?;
         self.m.new += 1;
         self.m.stored += 1;
-        self.ids.insert(id);
+        self.note_id(id);
         self.m.changed = true;
         if let Some(p) = &self.pretty {
             p.write(id, line)?;
@@ -238,7 +241,7 @@ impl<'a> Merger<'a> {
             }
         }
         self.m.stored += 1;
-        self.ids.insert(id);
+        self.note_id(id);
         Ok(())
     }
 
@@ -251,7 +254,7 @@ impl<'a> Merger<'a> {
                 }
                 self.out.line(&old.line)?;
                 self.m.stored += 1;
-                self.ids.insert(&old.id);
+                self.note_id(&old.id);
                 // `--format both` added to an NDJSON-only export: fill in.
                 if let Some(p) = &self.pretty {
                     p.fill(&old.id, &old.line)?;
@@ -268,6 +271,12 @@ impl<'a> Merger<'a> {
             }
         }
         Ok(())
+    }
+
+    fn note_id(&mut self, id: &str) {
+        if let Some(ids) = self.ids.as_mut() {
+            ids.insert(id);
+        }
     }
 
     fn keep_history(&mut self, event: Event, line: &str) -> Result<()> {
@@ -312,8 +321,13 @@ impl<'a> Merger<'a> {
         if let Some(entry) = entry {
             self.export.wrote(&file, entry);
         }
-        if enabled {
-            self.export.merged_ids(self.resource_type, self.ids);
+        match self.ids.take() {
+            Some(ids) if enabled => self
+                .export
+                .merged_ids(self.resource_type, std::sync::Arc::new(ids)),
+            // What was noted of the type's file before is no longer true.
+            _ if enabled => self.export.forget_ids(self.resource_type),
+            _ => {}
         }
         Ok(self.m)
     }
@@ -582,6 +596,62 @@ mod tests {
             serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap())
                 .unwrap();
         assert_eq!(m["files"]["Condition.ndjson"]["count"], 2);
+    }
+
+    #[test]
+    fn merges_of_referenced_types_note_their_ids_and_the_manifest_uses_the_written_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let ex = Export::open(dir.path()).unwrap();
+        let line = |id: &str| format!(r#"{{"id":"{id}","resourceType":"Condition"}}"#);
+        let (a, b, c) = (line("a"), line("b"), line("c"));
+        ex.referenced(["Condition"]);
+        let upsert = opts(MergeMode::Upsert);
+        ex.merge(
+            "Condition",
+            sorted(dir.path(), &[("a", &a)], 1 << 20),
+            &upsert,
+        )
+        .unwrap();
+        ex.merge(
+            "Condition",
+            sorted(dir.path(), &[("b", &b)], 1 << 20),
+            &upsert,
+        )
+        .unwrap();
+        let held = ex.id_set("Condition").unwrap();
+        assert!(held.contains("a") && held.contains("b") && !held.contains("c"));
+        assert_eq!(
+            held.len(),
+            2,
+            "the kept one and the new one, from the merge"
+        );
+        // An unreferenced type's merge notes nothing; asking reads its file (then notes it).
+        ex.merge(
+            "Encounter",
+            sorted(dir.path(), &[("c", &c)], 1 << 20),
+            &upsert,
+        )
+        .unwrap();
+        assert!(!ex.is_referenced("Encounter"));
+        assert!(ex.id_set("Encounter").unwrap().contains("c"));
+        assert!(ex.is_referenced("Encounter"));
+
+        ex.write_manifest(Default::default(), &["Condition".into()])
+            .unwrap();
+        let m = super::super::manifest::Manifest::load(dir.path())
+            .unwrap()
+            .unwrap();
+        let on_disk = super::super::manifest::digest_file(&dir.path().join("Condition.ndjson"))
+            .unwrap()
+            .unwrap();
+        let listed = &m.files["Condition.ndjson"];
+        assert_eq!(
+            (listed.sha256.as_str(), listed.count, listed.bytes),
+            (on_disk.sha256.as_str(), on_disk.lines, on_disk.bytes)
+        );
+        assert!(super::super::manifest::verify(dir.path())
+            .unwrap()
+            .is_empty());
     }
 
     fn sorted(dir: &Path, entries: &[(&str, &str)], run_bytes: usize) -> Sorted {

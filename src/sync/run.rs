@@ -370,8 +370,11 @@ impl<'a> Run<'a> {
         self.early.in_flight.remove(&ty);
         let report = match done.result {
             Ok(TypeResult::Stored(mut stored)) => {
-                self.refs
-                    .extend(references::from_keys(std::mem::take(&mut stored.refs)));
+                let refs = references::from_keys(std::mem::take(&mut stored.refs));
+                // Merges of the types referred to note their ids from now on.
+                let types: BTreeSet<&str> = refs.iter().map(|(ty, _)| ty.as_str()).collect();
+                self.export.referenced(types);
+                self.refs.extend(refs);
                 let mark = stored.mark.clone();
                 let needs_category = stored.needs_category;
                 let report = TypeReport::stored(&ty, done.incremental, stored);
@@ -456,7 +459,13 @@ impl<'a> Run<'a> {
             return;
         }
         let (fhir, dir) = (self.fhir.clone(), self.opts.out.clone());
-        let (concurrency, release) = (self.opts.concurrency, d.release);
+        // Over HTTP/2 the window may have grown past `--concurrency`'s default; documents
+        // follow it (their bytes in memory are bounded by the pass's budget).
+        let concurrency = match self.opts.concurrency_chosen {
+            true => self.opts.concurrency,
+            false => self.opts.concurrency.max(self.fhir.window().max()),
+        };
+        let release = d.release;
         let progress = PhaseProgress::start(self.observer.clone(), Phase::Documents);
         let task = tokio::spawn(async move {
             attachments::save_all(&fhir, &dir, concurrency, release, progress).await

@@ -355,8 +355,10 @@ fn over_http2_more_than_64_requests_are_in_flight() {
     });
     let out = login_trusting(&ctx);
     assert_eq!(code(&out), 0, "{}", text(&out));
-    // Every page after the first of every search waits here until released.
+    // Every page after the first of every search waits here until released, then every
+    // document.
     let hold = ctx.sandbox.hold("_offset=");
+    let documents = ctx.sandbox.hold("/Binary/");
     let mut c = ctx.command();
     c.env(CA_FILE_ENV, ctx.ca_file())
         .args(["sync", "-q"])
@@ -366,8 +368,16 @@ fn over_http2_more_than_64_requests_are_in_flight() {
     let many = hold.wait_held(65, Duration::from_secs(120));
     let held = hold.held();
     hold.release();
+    // The documents follow the window (the sandbox's announce their sizes, all small).
+    let many_documents = documents.wait_held(65, Duration::from_secs(120));
+    let held_documents = documents.held();
+    documents.release();
     let out = wait_output(child, Duration::from_secs(300));
     assert!(many, "only {held} later pages were in flight at once");
+    assert!(
+        many_documents,
+        "only {held_documents} documents were in flight at once"
+    );
     assert_eq!(code(&out), 0, "{}", text(&out));
     let stats = ctx.sandbox.stats();
     assert!(stats.max_in_flight > 64, "{stats:?}");
