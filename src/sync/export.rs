@@ -116,6 +116,11 @@ impl Export {
         Ok(set)
     }
 
+    /// What this run noted of a type's ids, if anything (never reads the file).
+    pub(super) fn noted_ids(&self, resource_type: &str) -> Option<std::sync::Arc<IdSet>> {
+        self.lock_id_sets().get(resource_type).cloned()
+    }
+
     /// Drops what was noted of a type's ids (its file changed without a new note).
     pub(super) fn forget_ids(&self, resource_type: &str) {
         self.lock_id_sets().remove(resource_type);

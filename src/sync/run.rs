@@ -374,7 +374,7 @@ impl<'a> Run<'a> {
                 // Merges of the types referred to note their ids from now on.
                 let types: BTreeSet<&str> = refs.iter().map(|(ty, _)| ty.as_str()).collect();
                 self.export.referenced(types);
-                self.refs.extend(refs);
+                self.keep_unheld(&ty, refs);
                 let mark = stored.mark.clone();
                 let needs_category = stored.needs_category;
                 let report = TypeReport::stored(&ty, done.incremental, stored);
@@ -472,6 +472,29 @@ impl<'a> Run<'a> {
         });
         self.stopper.watch(task.abort_handle());
         d.task = Some(task);
+    }
+
+    /// Adds `refs` to the references still to follow, leaving out those a merge of this run
+    /// has shown held, and drops those that `stored` (the type just merged) now holds: the set
+    /// stays as small as what may be missing (a million-resource export's references were
+    /// 16 MB of it).
+    fn keep_unheld(&mut self, stored: &str, refs: BTreeSet<(String, String)>) {
+        let mut noted: std::collections::HashMap<
+            String,
+            Option<std::sync::Arc<super::ids::IdSet>>,
+        > = std::collections::HashMap::new();
+        for (ty, id) in refs {
+            let held = noted
+                .entry(ty.clone())
+                .or_insert_with(|| self.export.noted_ids(&ty));
+            if !held.as_ref().is_some_and(|h| h.contains(&id)) {
+                self.refs.insert((ty, id));
+            }
+        }
+        if let Some(held) = self.export.noted_ids(stored) {
+            self.refs
+                .retain(|(ty, id)| ty != stored || !held.contains(id));
+        }
     }
 
     /// Starts reading, while the searches still run, the resources the stored types refer to
