@@ -383,8 +383,10 @@ impl<'a> Run<'a> {
             }
             Ok(TypeResult::Skipped(reason)) => TypeReport::skipped(&ty, reason),
             Ok(TypeResult::StoreFailed(e)) => TypeReport::failed(&ty, done.incremental, &e),
-            // Without a sign-in nothing else can work: stop here.
+            // Without a sign-in nothing else can work: stop here. Nor without a certificate
+            // fhirdl trusts (the hint names `FHIRDL_CA_FILE`; "try again later" would not do).
             Err(e) if crate::auth::Error::is_login_required(&e) => return Err(e),
+            Err(e) if crate::tls::refused_certificate_of(&e).is_some() => return Err(e),
             Err(e) => TypeReport::failed(&ty, done.incremental, &e),
         };
         if capabilities::shows_change(&report) {

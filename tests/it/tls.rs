@@ -111,15 +111,19 @@ fn an_untrusted_certificate_is_refused_and_named() {
     // The handshake failed: no request reached the sandbox.
     assert_eq!(ctx.sandbox.stats().requests, 0);
 
-    // Signed in with the certificate trusted, a sync without it stores nothing.
+    // Signed in with the certificate trusted, a sync without it stops at once, says why and
+    // how to trust it (exit 6, as for the sign-in), and stores nothing.
     let out = login_trusting(&ctx);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let before = ctx.sandbox.stats().requests;
     let out = ctx.fhirdl(&["sync"]);
-    assert_ne!(code(&out), 0, "{}", text(&out));
+    assert_eq!(code(&out), 6, "{}", text(&out));
     let all = text(&out);
     assert!(
-        all.contains("invalid peer certificate: UnknownIssuer"),
+        all.contains("invalid peer certificate: UnknownIssuer")
+            && all.contains("hint: ")
+            && all.contains(CA_FILE_ENV)
+            && !all.contains("again later"),
         "{all}"
     );
     assert!(!all.contains("panicked"), "{all}");
