@@ -251,6 +251,7 @@ pub async fn save_all(
         release,
         semaphore: std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
         budget: std::sync::Arc::new(tokio::sync::Semaphore::new(BUDGET_KIB as usize)),
+        dir_made: Default::default(),
         tasks: tokio::task::JoinSet::new(),
         finished: Vec::new(),
         manifest,
@@ -300,6 +301,8 @@ struct Pass {
     release: FhirRelease,
     semaphore: std::sync::Arc<tokio::sync::Semaphore>,
     budget: std::sync::Arc<tokio::sync::Semaphore>,
+    /// The documents' folder exists (made once, by the first document saved).
+    dir_made: std::sync::Arc<std::sync::atomic::AtomicBool>,
     tasks: tokio::task::JoinSet<Saved>,
     finished: Vec<Result<Saved, tokio::task::JoinError>>,
     manifest: BTreeMap<String, ManifestEntry>,
@@ -363,11 +366,11 @@ impl Pass {
             self.finished.push(done);
         }
         let (fhir, dir, release) = (self.fhir.clone(), self.dir.clone(), self.release);
-        let progress = self.progress.clone();
+        let (progress, made) = (self.progress.clone(), self.dir_made.clone());
         self.tasks.spawn(async move {
             let _permit = (permit, weight);
             let saved = match content(&fhir, &a, release).await {
-                Ok(doc) => save(&dir, &path, &doc.bytes)
+                Ok(doc) => save(&dir, &made, &path, &doc.bytes)
                     .map(|()| bytes_entry(&a, doc))
                     .map_err(|e| Unsaved::Failed(format!("{e:#}"))),
                 Err(why) => Err(why),
@@ -411,9 +414,14 @@ impl Pass {
     }
 }
 
-/// Writes one document (its folder is fsynced once for the pass, by [`save_all`]).
-fn save(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
-    create_private_dir(dir)?;
+/// Writes one document (its folder is made by the first document of the pass, and fsynced
+/// once for the pass, by [`save_all`]).
+fn save(dir: &Path, made: &std::sync::atomic::AtomicBool, path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::sync::atomic::Ordering;
+    if !made.load(Ordering::Acquire) {
+        create_private_dir(dir)?;
+        made.store(true, Ordering::Release);
+    }
     write_atomic_in_batch(path, bytes)
 }
 

@@ -184,8 +184,12 @@ impl Export {
     }
 
     /// Saves the sync state; callers do this only after the data it describes is on disk.
+    /// The file's bytes are fsynced; its new name becomes durable with the run's last-run
+    /// record (same folder, whose fsync covers it) or the next save: a crash before that
+    /// leaves an older state, behind the data, never ahead of it (a run saves the state once
+    /// per type; the folder's fsync each time was an eighth of an export's fsyncs).
     pub fn save_state(&self, state: &State) -> Result<()> {
-        state.save(&self.dir)
+        state.save_in_batch(&self.dir)
     }
 
     pub fn save_last_run(&self, run: &LastRun) -> Result<()> {

@@ -131,6 +131,11 @@ impl State {
     pub fn save(&self, dir: &Path) -> Result<()> {
         write_atomic(&state_path(dir), &serde_json::to_vec_pretty(self)?)
     }
+
+    /// [`State::save`] without the folder's fsync (see [`super::export::Export::save_state`]).
+    pub fn save_in_batch(&self, dir: &Path) -> Result<()> {
+        crate::atomic::write_atomic_in_batch(&state_path(dir), &serde_json::to_vec_pretty(self)?)
+    }
 }
 
 impl LastRun {
