@@ -91,7 +91,7 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'ndjson: one <Type>.ndjson per type; json/both: also json/<Type>/<id>.json, pretty')
             [CompletionResult]::new('--types', '--types', [CompletionResultType]::ParameterName, 'Only these resource types (comma-separated)')
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Ask only for resources changed since this instant (e.g. 2026-01-01T00:00:00Z)')
-            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Requests in flight at most [default: 64, growing to 256 while an HTTP/2 server keeps up] (halved while the server answers 429/503 or times out; above 64, reached by growing while it keeps up)')
+            [CompletionResult]::new('--concurrency', '--concurrency', [CompletionResultType]::ParameterName, 'Requests in flight at most [default: 64, or 256 over HTTP/2] (halved while the server answers 429/503 or times out; above 64, reached by growing while it keeps up)')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'When another sync holds the folder, wait for it (up to DURATION, default 1h) instead of stopping')
             [CompletionResult]::new('--max-rate', '--max-rate', [CompletionResultType]::ParameterName, 'Never send more requests than this (e.g. 20/min, 5/s); presets may set a default')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Profile to use (a saved provider sign-in); defaults to the only or default profile')

@@ -86,7 +86,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand --format 'ndjson: one <Type>.ndjson per type; json/both: also json/<Type>/<id>.json, pretty'
             cand --types 'Only these resource types (comma-separated)'
             cand --since 'Ask only for resources changed since this instant (e.g. 2026-01-01T00:00:00Z)'
-            cand --concurrency 'Requests in flight at most [default: 64, growing to 256 while an HTTP/2 server keeps up] (halved while the server answers 429/503 or times out; above 64, reached by growing while it keeps up)'
+            cand --concurrency 'Requests in flight at most [default: 64, or 256 over HTTP/2] (halved while the server answers 429/503 or times out; above 64, reached by growing while it keeps up)'
             cand --wait 'When another sync holds the folder, wait for it (up to DURATION, default 1h) instead of stopping'
             cand --max-rate 'Never send more requests than this (e.g. 20/min, 5/s); presets may set a default'
             cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'

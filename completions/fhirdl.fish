@@ -85,7 +85,7 @@ json\t''
 both\t''"
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l types -d 'Only these resource types (comma-separated)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l since -d 'Ask only for resources changed since this instant (e.g. 2026-01-01T00:00:00Z)' -r
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l concurrency -d 'Requests in flight at most [default: 64, growing to 256 while an HTTP/2 server keeps up] (halved while the server answers 429/503 or times out; above 64, reached by growing while it keeps up)' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l concurrency -d 'Requests in flight at most [default: 64, or 256 over HTTP/2] (halved while the server answers 429/503 or times out; above 64, reached by growing while it keeps up)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l wait -d 'When another sync holds the folder, wait for it (up to DURATION, default 1h) instead of stopping' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l max-rate -d 'Never send more requests than this (e.g. 20/min, 5/s); presets may set a default' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r

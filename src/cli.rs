@@ -299,7 +299,7 @@ pub struct SyncArgs {
     /// Ask only for resources changed since this instant (e.g. 2026-01-01T00:00:00Z).
     #[arg(long, value_name = "INSTANT", conflicts_with = "full", value_parser = parse_instant)]
     pub since: Option<String>,
-    /// Requests in flight at most [default: 64, growing to 256 while an HTTP/2 server keeps up] (halved while the server answers 429/503 or times out; above 64, reached by growing while it keeps up).
+    /// Requests in flight at most [default: 64, or 256 over HTTP/2] (halved while the server answers 429/503 or times out; above 64, reached by growing while it keeps up).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: Option<u16>,
     /// Fetch and report what would change, but write nothing.

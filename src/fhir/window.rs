@@ -11,8 +11,8 @@
 //! request in flight is a connection of its own. A server that answers over HTTP/2 carries
 //! every request on one connection and says itself how many streams it takes at once
 //! (`SETTINGS_MAX_CONCURRENT_STREAMS`, which the HTTP client obeys by queueing); there the window
-//! may keep growing to [`MULTIPLEXED`] ([`Window::multiplexed`]), unless `--concurrency` set the
-//! maximum.
+//! opens to [`MULTIPLEXED`] ([`Window::multiplexed`]), unless `--concurrency` set the maximum or
+//! the server has already signalled overload.
 
 use std::sync::{Mutex, PoisonError};
 use tokio::sync::Notify;
@@ -98,11 +98,17 @@ impl Window {
     }
 
     /// The server answered over HTTP/2: one connection carries every request, and the server
-    /// limits its streams itself; the maximum rises to [`MULTIPLEXED`] unless the user set it.
+    /// says itself how many streams it takes at once (the client queues the rest); the maximum
+    /// rises to [`MULTIPLEXED`] unless the user set it, and, while no answer has signalled
+    /// overload, the window opens to it at once instead of growing there (slow start is for
+    /// not knowing what the other side takes). A 429, 503 or timeout still halves it.
     pub fn multiplexed(&self) {
         if let Some(multiplexed) = self.multiplexed {
             let mut s = self.lock();
             s.max = s.max.max(multiplexed);
+            if s.slow_start {
+                s.limit = s.limit.max(s.max as f64);
+            }
         }
     }
 
@@ -301,14 +307,25 @@ mod tests {
         assert_eq!(default.limit(), INITIAL, "HTTP/1.1: the maximum holds");
         default.multiplexed();
         assert_eq!(default.max(), MULTIPLEXED);
-        round_trip(&default).await;
-        assert_eq!(default.limit(), 2 * INITIAL, "HTTP/2: slow start goes on");
-        round_trip(&default).await;
+        assert_eq!(
+            default.limit(),
+            MULTIPLEXED,
+            "HTTP/2: open to the server's streams"
+        );
         round_trip(&default).await;
         assert_eq!(
             default.limit(),
             MULTIPLEXED,
             "never above the HTTP/2 maximum"
+        );
+        // Overload still halves it, and it does not open again.
+        default.acquire().await.done(Signal::Congested);
+        assert_eq!(default.limit(), MULTIPLEXED / 2);
+        default.multiplexed();
+        assert_eq!(
+            default.limit(),
+            MULTIPLEXED / 2,
+            "no reopening after overload"
         );
 
         let chosen = Window::new(32);
