@@ -233,13 +233,16 @@ pub fn manifest_lists_empty_documents(out: &Path) -> bool {
 
 /// Saves every attachment of the stored DocumentReference and DiagnosticReport resources of
 /// the export in `out` into `<out>/attachments/`, reading the NDJSON files line by line.
-/// `release` says where a Binary keeps its bytes.
+/// `release` says where a Binary keeps its bytes. The types' files are read as `ready` names
+/// them (each once its file is final: a type's documents go out while the other searches run),
+/// until it closes.
 pub async fn save_all(
     fhir: &FhirClient,
     out: &Path,
     concurrency: usize,
     release: FhirRelease,
     progress: super::progress::PhaseProgress,
+    mut ready: tokio::sync::mpsc::UnboundedReceiver<&'static str>,
 ) -> Result<Report> {
     let dir = out.join("attachments");
     let manifest_path = dir.join("manifest.json");
@@ -258,9 +261,13 @@ pub async fn save_all(
         report: Report::default(),
         progress: progress.clone(),
     };
-    for ty in TYPES {
-        pass.queue_type(ty, &out.join(format!("{ty}.ndjson")))
-            .await?;
+    let mut read = Vec::new();
+    while let Some(ty) = ready.recv().await {
+        if !read.contains(&ty) {
+            read.push(ty);
+            pass.queue_type(ty, &out.join(format!("{ty}.ndjson")))
+                .await?;
+        }
     }
     pass.progress.all_queued();
     let (manifest, report) = pass.finish().await?;

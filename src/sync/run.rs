@@ -1,6 +1,6 @@
 //! One sync run, phase by phase: [`Run::open`] (lock and guard the folder), [`Run::plan`],
-//! [`Run::fetch_and_store`] (every type at once; documents start as soon as the types that
-//! carry them are stored), [`Run::close_references`], [`Run::finish_attachments`] and
+//! [`Run::fetch_and_store`] (every type at once; documents start as soon as a type that
+//! carries them is stored), [`Run::close_references`], [`Run::finish_attachments`] and
 //! [`Run::finish`]. Ctrl-C in any phase stops cleanly ([`Stopper`]).
 
 use super::attachments;
@@ -77,16 +77,34 @@ struct EarlyReads {
 type References = BTreeSet<(String, String)>;
 
 /// The document pass: it reads every DocumentReference and DiagnosticReport, so it runs when
-/// this run stored some, or an earlier pass did not finish cleanly; it starts as soon as the
-/// types that carry documents are stored.
+/// this run stored some, or an earlier pass did not finish cleanly; it starts as soon as a type
+/// that carries documents is stored, and reads each such type's file once it is final.
 struct Documents {
     /// Attachment-carrying types still being fetched.
     waiting_for: Vec<String>,
     /// Whether the pass is needed.
     needed: bool,
     task: Option<JoinHandle<Result<attachments::Report>>>,
+    /// Tells the running pass which types' files are final (dropped: no more).
+    ready: Option<tokio::sync::mpsc::UnboundedSender<&'static str>>,
     report: attachments::Report,
     release: FhirRelease,
+}
+
+impl Documents {
+    /// Tells the pass, if one runs, that the files of `types` are final; closes the list once
+    /// no carrying type is still being fetched.
+    fn tell_ready(&mut self, types: &[&'static str]) {
+        if let Some(ready) = &self.ready {
+            for ty in types {
+                // A pass that ended early (an error) reports it when joined.
+                let _ = ready.send(ty);
+            }
+        }
+        if self.waiting_for.is_empty() {
+            self.ready = None;
+        }
+    }
 }
 
 /// What a finished type task hands back.
@@ -165,6 +183,7 @@ impl<'a> Run<'a> {
                 waiting_for: Vec::new(),
                 needed: false,
                 task: None,
+                ready: None,
                 report: attachments::Report::default(),
                 release: FhirRelease::Unknown,
             },
@@ -397,8 +416,12 @@ impl<'a> Run<'a> {
         self.observer.type_finished(&report);
         self.reports.push(report);
         self.documents.waiting_for.retain(|t| t != &ty);
-        if self.documents.waiting_for.is_empty() {
-            self.start_documents();
+        if let Some(&carrier) = attachments::TYPES.iter().find(|t| **t == ty) {
+            // Its documents go out now, while the other searches run.
+            match self.documents.ready.is_some() {
+                true => self.documents.tell_ready(&[carrier]),
+                false => self.start_documents(),
+            }
         }
         Ok(())
     }
@@ -469,11 +492,19 @@ impl<'a> Run<'a> {
         };
         let release = d.release;
         let progress = PhaseProgress::start(self.observer.clone(), Phase::Documents);
+        let (ready, types) = tokio::sync::mpsc::unbounded_channel();
         let task = tokio::spawn(async move {
-            attachments::save_all(&fhir, &dir, concurrency, release, progress).await
+            attachments::save_all(&fhir, &dir, concurrency, release, progress, types).await
         });
         self.stopper.watch(task.abort_handle());
         d.task = Some(task);
+        d.ready = Some(ready);
+        // Types whose files are final already: searched and stored, or not searched this run.
+        let ready: Vec<&'static str> = attachments::TYPES
+            .into_iter()
+            .filter(|ty| !d.waiting_for.iter().any(|t| t == ty))
+            .collect();
+        d.tell_ready(&ready);
     }
 
     /// Adds `refs` to the references still to follow, leaving out those a merge of this run

@@ -530,3 +530,41 @@ fn references_are_read_while_the_longest_search_still_runs() {
     // Nothing read twice: the rounds after the searches found them held.
     assert_eq!(pr["new"], pr["stored"], "{report}");
 }
+
+/// A DocumentReference's documents are downloaded as soon as DocumentReference is stored, while
+/// the other type that carries documents (DiagnosticReport) is still being searched: with the
+/// DiagnosticReport search held by the sandbox, a document request arrives anyway; once the
+/// search is released, every document of both types is saved.
+#[test]
+fn documents_go_out_while_the_other_carrying_type_is_still_searched() {
+    let ctx = signed_in();
+    let reports = ctx.sandbox.hold("/DiagnosticReport?");
+    let documents = ctx.sandbox.hold("/Binary/");
+    let mut c = ctx.command();
+    c.args(["sync", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = c.spawn().unwrap();
+    assert!(
+        reports.wait_held(1, Duration::from_secs(60)),
+        "the export never searched DiagnosticReport"
+    );
+    let early = documents.wait_held(1, Duration::from_secs(60));
+    let still_searching = reports.held() >= 1;
+    documents.release();
+    reports.release();
+    let out = wait_output(child, Duration::from_secs(120));
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(
+        early && still_searching,
+        "no document was asked for while DiagnosticReport was still being searched"
+    );
+    let report = json(&out);
+    assert_eq!(report["attachments"]["failed"], 0, "{report}");
+    let out = ctx.fhirdl(&[
+        "verify",
+        "--out",
+        &ctx.export_dir("a").display().to_string(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+}
