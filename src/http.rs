@@ -157,8 +157,13 @@ impl Http {
                     } else {
                         String::new()
                     };
+                    // Support staff see when requests share one HTTP/2 connection.
+                    let h2 = match resp.version() == reqwest::Version::HTTP_2 {
+                        true => ", HTTP/2",
+                        false => "",
+                    };
                     self.console.trace(&format!(
-                        "{method} {url} → {} ({ms} ms, {len}{retry})",
+                        "{method} {url} → {} ({ms} ms, {len}{retry}{h2})",
                         resp.status().as_u16()
                     ));
                 }

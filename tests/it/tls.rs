@@ -57,8 +57,14 @@ fn login_and_sync_over_https_go_over_http2() {
     let out = login_trusting(&ctx);
     assert_eq!(code(&out), 0, "{}", text(&out));
 
-    let out = trusting(&ctx, &["sync", "--json"]);
+    let out = trusting(&ctx, &["sync", "--json", "-v"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
+    // `-v` says which requests went over HTTP/2.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(" → 200 (") && stderr.contains(", HTTP/2)"),
+        "{stderr}"
+    );
     let report = json(&out);
     let patient = ctx.patient("alice");
     assert_eq!(
