@@ -135,10 +135,11 @@ fn keep_entry(page: &mut Page, entry: EntryIn<'_>) {
         return;
     };
     #[derive(Deserialize)]
-    struct Search {
-        mode: Option<String>,
+    struct Search<'a> {
+        #[serde(borrow)]
+        mode: Option<std::borrow::Cow<'a, str>>,
     }
-    let mode = shaped::<Search>(entry.search).and_then(|s| s.mode);
+    let mode = shaped::<Search<'_>>(entry.search).and_then(|s| s.mode);
     let resource = Resource::read(raw);
     if mode.as_deref() == Some("outcome") || resource.resource_type == "OperationOutcome" {
         let outcome: serde_json::Value =

@@ -831,7 +831,7 @@ fn add_resource(
     if updated > fetched.newest {
         fetched.newest = updated;
     }
-    let id = id.to_string();
+    let id = std::mem::take(&mut resource.id).unwrap_or_default();
     // A repeat (the same resource on two pages) is kept once; its references are known.
     if fetched
         .spool

@@ -139,7 +139,8 @@ impl<'de> Visitor<'de> for Walk<'_> {
                 (Where::Meta, "lastUpdated") => found.last_updated = string(&mut map)?,
                 (Where::Meta, "versionId") => found.version_id = string(&mut map)?,
                 (_, "reference") => {
-                    let Some(reference) = string(&mut map)? else {
+                    // Trimmed before it is copied out of the text (one allocation, not two).
+                    let Some(reference) = map.next_value::<MaybeText<'de>>()?.0 else {
                         continue;
                     };
                     let reference = reference.trim().to_string();
