@@ -51,7 +51,7 @@ pub fn remove_stale_temp_files(dir: &Path) -> Result<usize> {
 /// Atomically replaces `path` with `bytes`: the file is 0600 on Unix, written to a temp file in
 /// the same folder, fsynced, renamed over the old one, and the folder is fsynced.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut file = AtomicFile::create(path)?;
+    let mut file = AtomicFile::unbuffered(path)?;
     file.write_all(bytes)?;
     file.commit()
 }
@@ -61,7 +61,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// for the batch ([`sync_dir`]); until then a crash may lose the new name, never the bytes of an
 /// older file or a half-written one.
 pub fn write_atomic_in_batch(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut file = AtomicFile::create(path)?;
+    let mut file = AtomicFile::unbuffered(path)?;
     file.write_all(bytes)?;
     file.finish(false)
 }
@@ -80,8 +80,21 @@ pub struct AtomicFile {
     bytes: u64,
 }
 
+/// The write buffer of a file written piece by piece.
+const BUFFER: usize = 256 * 1024;
+
 impl AtomicFile {
     pub fn create(path: &Path) -> Result<AtomicFile> {
+        AtomicFile::with_buffer(path, BUFFER)
+    }
+
+    /// For bytes written in one piece: no buffer (it would only copy them; and a buffer of
+    /// 256 KiB is an `mmap` and `munmap` per file with glibc's threshold that fhirdl sets).
+    fn unbuffered(path: &Path) -> Result<AtomicFile> {
+        AtomicFile::with_buffer(path, 0)
+    }
+
+    fn with_buffer(path: &Path, capacity: usize) -> Result<AtomicFile> {
         let dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -96,7 +109,7 @@ impl AtomicFile {
         Ok(AtomicFile {
             path: path.to_path_buf(),
             dir,
-            out: std::io::BufWriter::with_capacity(256 * 1024, tmp),
+            out: std::io::BufWriter::with_capacity(capacity, tmp),
             hasher: None,
             lines: 0,
             bytes: 0,
