@@ -3,7 +3,7 @@
 //! server listens on 127.0.0.1; the one non-loopback name used, `nonexistent.invalid`, can never
 //! resolve (RFC 6761).
 
-use crate::common::{code, free_port, json, text, Server, TestContext};
+use crate::common::{code, doctor_check as check, free_port, json, text, Server, TestContext};
 use fhirdl::sandbox::{Quirks, SandboxConfig};
 use serde_json::Value;
 use std::process::Output;
@@ -20,13 +20,6 @@ fn doctor(ctx: &TestContext, args: &[&str]) -> Output {
     }
     c.arg("doctor").args(args);
     ctx.run(c)
-}
-
-fn check<'a>(doc: &'a Value, id: &str) -> &'a Value {
-    doc["checks"]
-        .as_array()
-        .and_then(|a| a.iter().find(|c| c["id"] == id))
-        .unwrap_or_else(|| panic!("no check {id} in {doc:#}"))
 }
 
 fn status<'a>(doc: &'a Value, id: &str) -> &'a str {

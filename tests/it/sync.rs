@@ -500,11 +500,7 @@ fn references_are_read_while_the_longest_search_still_runs() {
     let ctx = signed_in();
     let observations = ctx.sandbox.hold("/Observation?");
     let practitioners = ctx.sandbox.hold("/Practitioner?");
-    let mut c = ctx.command();
-    c.args(["sync", "--json"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = c.spawn().unwrap();
+    let child = spawn_sync_json(&ctx);
     assert!(
         observations.wait_held(1, Duration::from_secs(60)),
         "the export never searched Observation"
@@ -540,11 +536,7 @@ fn documents_go_out_while_the_other_carrying_type_is_still_searched() {
     let ctx = signed_in();
     let reports = ctx.sandbox.hold("/DiagnosticReport?");
     let documents = ctx.sandbox.hold("/Binary/");
-    let mut c = ctx.command();
-    c.args(["sync", "--json"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = c.spawn().unwrap();
+    let child = spawn_sync_json(&ctx);
     assert!(
         reports.wait_held(1, Duration::from_secs(60)),
         "the export never searched DiagnosticReport"
@@ -567,4 +559,13 @@ fn documents_go_out_while_the_other_carrying_type_is_still_searched() {
         &ctx.export_dir("a").display().to_string(),
     ]);
     assert_eq!(code(&out), 0, "{}", text(&out));
+}
+
+/// `fhirdl sync --json` started in the background (for tests that hold requests meanwhile).
+fn spawn_sync_json(ctx: &TestContext) -> std::process::Child {
+    let mut c = ctx.command();
+    c.args(["sync", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    c.spawn().unwrap()
 }

@@ -3,7 +3,7 @@
 //! built-in roots: sign-in and sync over HTTP/2, the refusal of an untrusted certificate, a bad
 //! CA file, `doctor`, and `fhirdl sandbox --tls --ca-out`.
 
-use crate::common::{code, json, signal, text, wait_output, walk, TestContext};
+use crate::common::{code, doctor_check, json, signal, text, wait_output, walk, TestContext};
 use fhirdl::sandbox::browser::{sign_in_with, Choices, Consent};
 use fhirdl::sandbox::SandboxConfig;
 use fhirdl::tls::CA_FILE_ENV;
@@ -182,12 +182,7 @@ fn doctor_trusts_what_the_client_trusts() {
     let out = trusting(&ctx, &["doctor", "--profile", "a", "--json"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let doc = json(&out);
-    let tls = doc["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "tls")
-        .unwrap();
+    let tls = doctor_check(&doc, "tls");
     assert_eq!(tls["status"], "ok", "{doc:#}");
     assert_eq!(tls["figures"]["verified"], true);
     assert_eq!(tls["figures"]["hostname_match"], true);
@@ -201,12 +196,7 @@ fn doctor_trusts_what_the_client_trusts() {
     let out = ctx.fhirdl(&["doctor", "--fhir-base", &ctx.base(), "--json"]);
     assert_eq!(code(&out), 9, "{}", text(&out));
     let doc = json(&out);
-    let tls = doc["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "tls")
-        .unwrap();
+    let tls = doctor_check(&doc, "tls");
     assert_eq!(tls["status"], "fail", "{doc:#}");
     assert!(
         tls["hint"].as_str().unwrap().contains(CA_FILE_ENV),
@@ -290,13 +280,7 @@ fn sandbox_command_serves_https_and_writes_its_certificate() {
     let out = ctx.run(c);
     let doc = json(&out);
     for id in ["tls", "metadata", "smart_discovery"] {
-        let check = doc["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == id)
-            .unwrap();
-        assert_eq!(check["status"], "ok", "{id}: {doc:#}");
+        assert_eq!(doctor_check(&doc, id)["status"], "ok", "{id}: {doc:#}");
     }
 
     signal(child.id(), "INT");
