@@ -1,7 +1,9 @@
 //! `fhirdl sync` against the embedded sandbox: full export, no-change and incremental runs,
 //! `--full` reconciliation, the lock, and the refusal to mix two patients in one folder.
 
-use crate::common::{code, inodes, json, snapshot, text, wait_output, walk, TestContext};
+use crate::common::{
+    code, inodes, json, snapshot, stored_in_compartment, text, wait_output, walk, TestContext,
+};
 use fhirdl::sandbox::SandboxConfig;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -40,18 +42,8 @@ fn full_export_matches_the_server_and_is_private() {
     assert_eq!(code(&out), 0, "{}", text(&out));
     let report = json(&out);
     let patient = ctx.sandbox.users()[0].patient_id.clone();
-    let stored: u64 = report["types"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| {
-            !["Practitioner", "Organization", "Location"]
-                .contains(&t["resource_type"].as_str().unwrap())
-        })
-        .map(|t| t["stored"].as_u64().unwrap())
-        .sum();
     assert_eq!(
-        stored as usize,
+        stored_in_compartment(&report),
         ctx.sandbox.resource_count(&patient),
         "{report}"
     );

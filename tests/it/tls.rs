@@ -3,7 +3,9 @@
 //! built-in roots: sign-in and sync over HTTP/2, the refusal of an untrusted certificate, a bad
 //! CA file, `doctor`, and `fhirdl sandbox --tls --ca-out`.
 
-use crate::common::{code, doctor_check, json, signal, text, wait_output, walk, TestContext};
+use crate::common::{
+    code, doctor_check, json, signal, stored_in_compartment, text, wait_output, walk, TestContext,
+};
 use fhirdl::sandbox::browser::{sign_in_with, Choices, Consent};
 use fhirdl::sandbox::SandboxConfig;
 use fhirdl::tls::CA_FILE_ENV;
@@ -30,20 +32,6 @@ fn login_trusting(ctx: &TestContext) -> Output {
     let mut c = ctx.login_command("a", &[]);
     c.env(CA_FILE_ENV, ctx.ca_file());
     ctx.run(c)
-}
-
-/// Resources stored by a `sync --json` report, shared types (read by reference) left out.
-fn stored_in_compartment(report: &Value) -> usize {
-    report["types"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| {
-            !["Practitioner", "Organization", "Location"]
-                .contains(&t["resource_type"].as_str().unwrap())
-        })
-        .map(|t| t["stored"].as_u64().unwrap() as usize)
-        .sum()
 }
 
 #[test]

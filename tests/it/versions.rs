@@ -116,18 +116,8 @@ fn full_export_is_complete_for_every_release() {
         let dir = out_dir(&env);
         // Everything of the patient's compartment arrived.
         let patient = env.sandbox.users()[0].patient_id.clone();
-        let stored: u64 = report["types"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|t| {
-                !["Practitioner", "Organization", "Location", "Medication"]
-                    .contains(&t["resource_type"].as_str().unwrap())
-            })
-            .map(|t| t["stored"].as_u64().unwrap())
-            .sum();
         assert_eq!(
-            stored as usize,
+            crate::common::stored_in_compartment(&report),
             env.sandbox.resource_count(&patient),
             "{flavor:?}: {report}"
         );

@@ -637,6 +637,22 @@ pub fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
 }
 
+/// Resources a `sync --json` report says are stored, the types shared between patients (read
+/// by reference: Practitioner, Organization, Location, Medication) left out: what the sandbox's
+/// `resource_count` of the patient counts.
+pub fn stored_in_compartment(report: &Value) -> usize {
+    report["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| {
+            !["Practitioner", "Organization", "Location", "Medication"]
+                .contains(&t["resource_type"].as_str().unwrap())
+        })
+        .map(|t| t["stored"].as_u64().unwrap() as usize)
+        .sum()
+}
+
 /// The check `id` of a `fhirdl doctor --json` document.
 pub fn doctor_check<'a>(doc: &'a Value, id: &str) -> &'a Value {
     doc["checks"]
