@@ -660,6 +660,7 @@ fn binary_bytes(body: &[u8], release: FhirRelease) -> Option<Result<Document, St
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn documents_weigh_what_they_announce_within_the_budget() {
@@ -678,7 +679,6 @@ mod tests {
             "64 of unknown size at once"
         );
     }
-    use serde_json::json;
 
     #[test]
     fn names_come_from_fhirdl_only() {
