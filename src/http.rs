@@ -209,14 +209,18 @@ impl Http {
             .header(ACCEPT, accept)
             .build()
             .context("cannot build the request")?;
-        let resp = self.send(req).await.map_err(|e| {
-            let why = refused_certificate(&e)
-                .map(|refused| format!(": {}", refused.summary()))
-                .unwrap_or_default();
-            anyhow::Error::new(e).context(format!("cannot reach {}{why}", redact_url(url)))
-        })?;
+        let resp = self.send(req).await.map_err(|e| cannot_reach(e, url))?;
         read_json(resp).await
     }
+}
+
+/// "cannot reach <url>" (redacted) for a request that got no answer, saying so when the
+/// server's certificate was refused (the reqwest error stays in the chain, for the hint).
+pub fn cannot_reach(e: reqwest::Error, url: &Url) -> anyhow::Error {
+    let why = refused_certificate(&e)
+        .map(|refused| format!(": {}", refused.summary()))
+        .unwrap_or_default();
+    anyhow::Error::new(e).context(format!("cannot reach {}{why}", redact_url(url)))
 }
 
 /// A parsed JSON body with the response's status and headers.

@@ -398,7 +398,7 @@ impl FhirClient {
         self.http
             .send_attempt(req, attempt)
             .await
-            .with_context(|| format!("cannot reach {}", redact_url(url)))
+            .map_err(|e| crate::http::cannot_reach(e, url))
     }
 
     /// Reads `<base>/<type>/<id>`; a non-success answer is an error naming the status.
@@ -414,11 +414,15 @@ impl FhirClient {
     }
 }
 
-/// A transport failure (connection refused or reset, timeout, body cut off) somewhere in the chain.
+/// A transport failure (connection refused or reset, timeout, body cut off) somewhere in the
+/// chain. A refused server certificate is not one: asking again gets the same certificate.
 fn is_transport(e: &anyhow::Error) -> bool {
     e.chain()
         .filter_map(|c| c.downcast_ref::<reqwest::Error>())
-        .any(|r| r.is_timeout() || r.is_connect() || r.is_body() || r.is_request() || r.is_decode())
+        .any(|r| {
+            (r.is_timeout() || r.is_connect() || r.is_body() || r.is_request() || r.is_decode())
+                && crate::tls::refused_certificate(r).is_none()
+        })
 }
 
 /// A timeout says the server is slow (back off); other transport failures say nothing.

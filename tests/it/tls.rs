@@ -110,11 +110,14 @@ fn an_untrusted_certificate_is_refused_and_named() {
     let out = login_trusting(&ctx);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let before = ctx.sandbox.stats().requests;
-    let out = ctx.fhirdl(&["sync"]);
+    let out = ctx.fhirdl(&["sync", "-v"]);
     assert_eq!(code(&out), 6, "{}", text(&out));
     let all = text(&out);
+    // Asking again gets the same certificate: no retries.
+    assert!(!all.contains("retry"), "{all}");
     assert!(
         all.contains("invalid peer certificate: UnknownIssuer")
+            && all.contains("TLS certificate is not trusted")
             && all.contains("hint: ")
             && all.contains(CA_FILE_ENV)
             && !all.contains("again later"),
