@@ -13,7 +13,7 @@
 //! partial. `attachments/manifest.json` maps every file to its resource.
 
 use super::bundle::valid_id;
-use crate::atomic::{create_private_dir, sync_dir, write_atomic, write_atomic_in_batch};
+use crate::atomic::{sync_dir, write_atomic, write_atomic_in_batch};
 use crate::fhir::client::{BytesResponse, FhirClient};
 use crate::fhir::version::FhirRelease;
 use crate::sanitize::clean;
@@ -254,7 +254,6 @@ pub async fn save_all(
         release,
         semaphore: std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
         budget: std::sync::Arc::new(tokio::sync::Semaphore::new(BUDGET_KIB as usize)),
-        dir_made: Default::default(),
         tasks: tokio::task::JoinSet::new(),
         finished: Vec::new(),
         manifest,
@@ -275,7 +274,6 @@ pub async fn save_all(
     // The documents' names are made durable here, once, before the manifest lists them.
     sync_dir(&dir);
     if manifest != before {
-        create_private_dir(&dir)?;
         write_atomic(&manifest_path, &serde_json::to_vec_pretty(&manifest)?)?;
     }
     Ok(report)
@@ -308,8 +306,6 @@ struct Pass {
     release: FhirRelease,
     semaphore: std::sync::Arc<tokio::sync::Semaphore>,
     budget: std::sync::Arc<tokio::sync::Semaphore>,
-    /// The documents' folder exists (made once, by the first document saved).
-    dir_made: std::sync::Arc<std::sync::atomic::AtomicBool>,
     tasks: tokio::task::JoinSet<Saved>,
     finished: Vec<Result<Saved, tokio::task::JoinError>>,
     manifest: BTreeMap<String, ManifestEntry>,
@@ -372,12 +368,11 @@ impl Pass {
         while let Some(done) = self.tasks.try_join_next() {
             self.finished.push(done);
         }
-        let (fhir, dir, release) = (self.fhir.clone(), self.dir.clone(), self.release);
-        let (progress, made) = (self.progress.clone(), self.dir_made.clone());
+        let (fhir, release, progress) = (self.fhir.clone(), self.release, self.progress.clone());
         self.tasks.spawn(async move {
             let _permit = (permit, weight);
             let saved = match content(&fhir, &a, release).await {
-                Ok(doc) => save(&dir, &made, &path, &doc.bytes)
+                Ok(doc) => write_atomic_in_batch(&path, &doc.bytes)
                     .map(|()| bytes_entry(&a, doc))
                     .map_err(|e| Unsaved::Failed(format!("{e:#}"))),
                 Err(why) => Err(why),
@@ -419,17 +414,6 @@ impl Pass {
             .sort_by(|x, y| x.file.cmp(&y.file));
         Ok((self.manifest, self.report))
     }
-}
-
-/// Writes one document (its folder is made by the first document of the pass, and fsynced
-/// once for the pass, by [`save_all`]).
-fn save(dir: &Path, made: &std::sync::atomic::AtomicBool, path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::sync::atomic::Ordering;
-    if !made.load(Ordering::Acquire) {
-        create_private_dir(dir)?;
-        made.store(true, Ordering::Release);
-    }
-    write_atomic_in_batch(path, bytes)
 }
 
 /// After a failed download, an empty file left by an older fhirdl (and its manifest entry)
