@@ -1103,7 +1103,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__sandbox)
-            opts="-p -v -q -h -V --port --seed --dstu2 --stu3 --confidential --nextgen --resources --fault-rate --fault-seed --tls --ca-out --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
+            opts="-p -v -q -h -V --port --seed --dstu2 --stu3 --confidential --nextgen --resources --fault-rate --fault-seed --tls --ca-out --latency-ms --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1130,6 +1130,10 @@ _fhirdl() {
                     return 0
                     ;;
                 --ca-out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --latency-ms)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

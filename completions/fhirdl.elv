@@ -296,6 +296,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand --fault-rate 'Inject transient faults (429, 5xx, cut and broken answers, HTML pages, slow answers, expired tokens) into this share of FHIR data requests, 0 to 1'
             cand --fault-seed 'Seed of the injected faults (same seed, same faults for the same requests)'
             cand --ca-out 'Where --tls writes its certificate (PEM, 0600) [default: <data dir>/sandbox-ca.pem]'
+            cand --latency-ms 'Wait this long before answering each request, like a server that far away (the export benchmark measures 50, 100 and 300 ms)'
             cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
             cand --profile 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
             cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'

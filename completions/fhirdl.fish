@@ -213,6 +213,7 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l resources -d '
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l fault-rate -d 'Inject transient faults (429, 5xx, cut and broken answers, HTML pages, slow answers, expired tokens) into this share of FHIR data requests, 0 to 1' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l fault-seed -d 'Seed of the injected faults (same seed, same faults for the same requests)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l ca-out -d 'Where --tls writes its certificate (PEM, 0600) [default: <data dir>/sandbox-ca.pem]' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l latency-ms -d 'Wait this long before answering each request, like a server that far away (the export benchmark measures 50, 100 and 300 ms)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F

@@ -92,7 +92,7 @@ pub enum Command {
     },
     /// Run the embedded SMART on FHIR test server in the foreground.
     #[command(
-        after_help = "Examples:\n  fhirdl sandbox\n  fhirdl sandbox --port 8765 --confidential\n  # then, in another terminal:\n  fhirdl login --profile test --fhir-base http://127.0.0.1:8765/fhir/r4 --client-id fhirdl-sandbox --credential-store file\n\n  # HTTPS (HTTP/2), trusted through FHIRDL_CA_FILE:\n  fhirdl sandbox --tls --ca-out sandbox-ca.pem\n  FHIRDL_CA_FILE=sandbox-ca.pem fhirdl login --profile tls --fhir-base https://127.0.0.1:8765/fhir/r4 --client-id fhirdl-sandbox --credential-store file"
+        after_help = "Examples:\n  fhirdl sandbox\n  fhirdl sandbox --port 8765 --confidential\n  # then, in another terminal:\n  fhirdl login --profile test --fhir-base http://127.0.0.1:8765/fhir/r4 --client-id fhirdl-sandbox --credential-store file\n\n  # HTTPS (HTTP/2), trusted through FHIRDL_CA_FILE:\n  fhirdl sandbox --tls --ca-out sandbox-ca.pem\n  FHIRDL_CA_FILE=sandbox-ca.pem fhirdl login --profile tls --fhir-base https://127.0.0.1:8765/fhir/r4 --client-id fhirdl-sandbox --credential-store file\n\n  # a server 100 ms away:\n  fhirdl sandbox --latency-ms 100"
     )]
     Sandbox(SandboxArgs),
     /// Check, step by step, why a connection to a provider fails (network, TLS, SMART, sign-in).
@@ -475,6 +475,10 @@ pub struct SandboxArgs {
     /// Where --tls writes its certificate (PEM, 0600) [default: <data dir>/sandbox-ca.pem].
     #[arg(long, value_name = "FILE", requires = "tls")]
     pub ca_out: Option<PathBuf>,
+    /// Wait this long before answering each request, like a server that far away (the export
+    /// benchmark measures 50, 100 and 300 ms).
+    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub latency_ms: u64,
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {

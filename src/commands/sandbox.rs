@@ -50,6 +50,13 @@ pub async fn run(ctx: &Ctx, args: &SandboxArgs) -> Result<()> {
             plan.seed
         ));
     }
+    let latency = sandbox.config().quirks.latency;
+    if !latency.is_zero() {
+        text.push_str(&format!(
+            "  latency:    {} ms before each FHIR answer\n",
+            latency.as_millis()
+        ));
+    }
     text.push_str("\n  Test patients (portal logins):\n");
     for u in &users {
         text.push_str(&format!(
@@ -72,6 +79,7 @@ pub async fn run(ctx: &Ctx, args: &SandboxArgs) -> Result<()> {
         "client_id": sandbox.config().public_client_id,
         "confidential_client_id": sandbox.config().confidential_client.as_ref().map(|c| c.0.clone()),
         "ca_file": ca_file.as_ref().map(|f| f.display().to_string()),
+        "latency_ms": latency.as_millis() as u64,
         "users": users.iter().map(|u| json!({
             "username": u.username, "password": u.password, "patient": u.patient_id, "name": u.display_name
         })).collect::<Vec<_>>(),
@@ -105,10 +113,13 @@ fn config_of(args: &SandboxArgs) -> SandboxConfig {
         faults: args
             .fault_rate
             .map(|rate| crate::sandbox::FaultPlan::transient(args.fault_seed, rate)),
-        quirks: if args.nextgen {
-            crate::sandbox::Quirks::nextgen()
-        } else {
-            crate::sandbox::Quirks::default()
+        quirks: crate::sandbox::Quirks {
+            latency: std::time::Duration::from_millis(args.latency_ms),
+            ..if args.nextgen {
+                crate::sandbox::Quirks::nextgen()
+            } else {
+                crate::sandbox::Quirks::default()
+            }
         },
         tls: args.tls,
         ..SandboxConfig::default()
@@ -169,4 +180,42 @@ pub async fn browser(ctx: &Ctx, args: &SandboxBrowserArgs) -> Result<()> {
         anyhow::bail!("the last page answered HTTP {}", outcome.status);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: SandboxArgs,
+    }
+
+    fn args(flags: &[&str]) -> Result<SandboxArgs, clap::Error> {
+        Wrap::try_parse_from(std::iter::once("sandbox").chain(flags.iter().copied()))
+            .map(|w| w.args)
+    }
+
+    #[test]
+    fn latency_is_added_to_the_chosen_behaviour() {
+        let config = |flags: &[&str]| config_of(&args(flags).unwrap());
+        assert!(config(&[]).quirks.latency.is_zero());
+        let plain = config(&["--latency-ms", "120"]);
+        assert_eq!(plain.quirks.latency, std::time::Duration::from_millis(120));
+        let nextgen = config(&["--nextgen", "--latency-ms", "50"]);
+        assert_eq!(nextgen.quirks.latency, std::time::Duration::from_millis(50));
+        let unchanged = crate::sandbox::Quirks {
+            latency: std::time::Duration::ZERO,
+            ..nextgen.quirks
+        };
+        assert_eq!(
+            format!("{unchanged:?}"),
+            format!("{:?}", crate::sandbox::Quirks::nextgen()),
+            "--nextgen's behaviour stays as it was"
+        );
+        assert!(args(&["--latency-ms", "-5"]).is_err());
+        assert!(args(&["--latency-ms", "60001"]).is_err());
+    }
 }
