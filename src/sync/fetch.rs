@@ -516,14 +516,19 @@ impl Paging<'_> {
         use futures_util::StreamExt;
         let (fhir, sink, what) = (self.fhir, self.sink, self.what.clone());
         let what = what.as_str();
-        let mut answers: futures_util::stream::FuturesUnordered<_> = urls
-            .iter()
-            .enumerate()
-            .map(|(i, u)| async move { (i, fetch_page(fhir, u, what, sink).await) })
-            .collect();
+        let start = |(i, u)| async move { (i, fetch_page(fhir, u, what, sink).await) };
+        // No more pages wait than the window could ever let out at once: a request waiting for
+        // its turn is a future of about 2 KB (a million-resource record plans 5,000 pages).
+        let at_once = fhir.window().max().max(crate::fhir::window::MULTIPLEXED);
+        let mut waiting = urls.iter().enumerate();
+        let mut answers: futures_util::stream::FuturesUnordered<_> =
+            waiting.by_ref().take(at_once).map(start).collect();
         let mut ok = true;
         let mut last_next = None;
         while let Some((i, (u, page))) = answers.next().await {
+            if let Some(next) = waiting.next() {
+                answers.push(start(next));
+            }
             match page {
                 Ok(page) if ok => {
                     self.seen.insert(u.as_str().to_string());

@@ -561,3 +561,44 @@ fn spawn_sync_json(ctx: &TestContext) -> std::process::Child {
         .stderr(std::process::Stdio::piped());
     c.spawn().unwrap()
 }
+
+#[test]
+fn a_search_of_more_pages_than_may_wait_at_once_is_fetched_whole() {
+    // 1,000 Observations in pages of 3: 334 pages, more than the 256 that one search lets wait
+    // for the window at once; the others start as pages arrive.
+    let ctx = TestContext::new(SandboxConfig {
+        resources_per_patient: 2_000,
+        page_size_default: 3,
+        page_size_max: 3,
+        ..SandboxConfig::default()
+    });
+    let out = ctx.login("a", &[]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let out = ctx.fhirdl(&["sync", "--json", "--no-attachments"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let report = json(&out);
+    let patient = ctx.sandbox.users()[0].patient_id.clone();
+    assert_eq!(
+        stored_in_compartment(&report),
+        ctx.sandbox.resource_count(&patient),
+        "{report}"
+    );
+    let observations = report["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["resource_type"] == "Observation")
+        .unwrap_or_else(|| panic!("no Observation in {report}"));
+    assert_eq!(
+        observations["completeness"]["status"], "complete",
+        "{report}"
+    );
+    assert_eq!(observations["pages"], 334, "each page once: {report}");
+    let stored = std::fs::read_to_string(out_dir(&ctx).join("Observation.ndjson")).unwrap();
+    assert!(
+        stored.lines().count() > 3 * 256,
+        "{} lines",
+        stored.lines().count()
+    );
+    assert!(ctx.sandbox.stats().pages_served > 256 + 10);
+}
