@@ -2,7 +2,7 @@
 //! `--full` reconciliation, the lock, and the refusal to mix two patients in one folder.
 
 use crate::common::{
-    code, inodes, json, snapshot, stored_in_compartment, text, wait_output, walk, TestContext,
+    assert_whole_compartment, code, inodes, json, snapshot, text, wait_output, walk, TestContext,
 };
 use fhirdl::sandbox::SandboxConfig;
 use sha2::{Digest, Sha256};
@@ -42,11 +42,7 @@ fn full_export_matches_the_server_and_is_private() {
     assert_eq!(code(&out), 0, "{}", text(&out));
     let report = json(&out);
     let patient = ctx.sandbox.users()[0].patient_id.clone();
-    assert_eq!(
-        stored_in_compartment(&report),
-        ctx.sandbox.resource_count(&patient),
-        "{report}"
-    );
+    assert_whole_compartment(&ctx.sandbox, &patient, &report, "full export");
     // The record is closed over its references: every referenced practitioner, organization
     // and location is there, read by batched _id searches.
     let dir = out_dir(&ctx);
@@ -578,11 +574,7 @@ fn a_search_of_more_pages_than_may_wait_at_once_is_fetched_whole() {
     assert_eq!(code(&out), 0, "{}", text(&out));
     let report = json(&out);
     let patient = ctx.sandbox.users()[0].patient_id.clone();
-    assert_eq!(
-        stored_in_compartment(&report),
-        ctx.sandbox.resource_count(&patient),
-        "{report}"
-    );
+    assert_whole_compartment(&ctx.sandbox, &patient, &report, "334 pages of Observations");
     let observations = report["types"]
         .as_array()
         .unwrap()

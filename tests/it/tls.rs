@@ -4,7 +4,8 @@
 //! CA file, `doctor`, and `fhirdl sandbox --tls --ca-out`.
 
 use crate::common::{
-    code, doctor_check, json, signal, stored_in_compartment, text, wait_output, walk, TestContext,
+    assert_whole_compartment, code, doctor_check, json, signal, text, wait_output, walk,
+    TestContext,
 };
 use fhirdl::sandbox::browser::{sign_in_with, Choices, Consent};
 use fhirdl::sandbox::SandboxConfig;
@@ -55,11 +56,7 @@ fn login_and_sync_over_https_go_over_http2() {
     );
     let report = json(&out);
     let patient = ctx.patient("alice");
-    assert_eq!(
-        stored_in_compartment(&report),
-        ctx.sandbox.resource_count(&patient),
-        "{report}"
-    );
+    assert_whole_compartment(&ctx.sandbox, &patient, &report, "over HTTP/2");
     // The documents came too: their URLs are https like every other the sandbox hands out.
     let dir = ctx.export_dir("a");
     let docs = std::fs::read_to_string(dir.join("DocumentReference.ndjson")).unwrap();

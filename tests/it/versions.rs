@@ -116,10 +116,11 @@ fn full_export_is_complete_for_every_release() {
         let dir = out_dir(&env);
         // Everything of the patient's compartment arrived.
         let patient = env.sandbox.users()[0].patient_id.clone();
-        assert_eq!(
-            crate::common::stored_in_compartment(&report),
-            env.sandbox.resource_count(&patient),
-            "{flavor:?}: {report}"
+        crate::common::assert_whole_compartment(
+            &env.sandbox,
+            &patient,
+            &report,
+            &format!("{flavor:?}"),
         );
         // The release's own names.
         let medication = medication_type(flavor);

@@ -637,6 +637,21 @@ pub fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
 }
 
+/// Asserts that a `sync --json` report stored every resource of `patient`'s compartment on
+/// `sandbox` (`what` says which run, when a test makes several).
+pub fn assert_whole_compartment(
+    sandbox: &fhirdl::sandbox::Sandbox,
+    patient: &str,
+    report: &Value,
+    what: &str,
+) {
+    assert_eq!(
+        stored_in_compartment(report),
+        sandbox.resource_count(patient),
+        "{what}: {report}"
+    );
+}
+
 /// Resources a `sync --json` report says are stored, the types shared between patients (read
 /// by reference: Practitioner, Organization, Location, Medication) left out: what the sandbox's
 /// `resource_count` of the patient counts.
