@@ -53,7 +53,7 @@ pub async fn run(ctx: &Ctx, args: &SandboxArgs) -> Result<()> {
     let latency = sandbox.config().quirks.latency;
     if !latency.is_zero() {
         text.push_str(&format!(
-            "  latency:    {} ms before each FHIR answer\n",
+            "  latency:    {} ms before each answer\n",
             latency.as_millis()
         ));
     }
