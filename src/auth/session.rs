@@ -85,13 +85,15 @@ impl Session {
         Ok(creds.access_token.clone())
     }
 
-    /// The server refused `used` with 401: refresh, unless another caller already did.
-    pub async fn after_unauthorized(&self, used: &Secret) -> Result<Secret> {
+    /// The server refused `used` with 401: refresh, unless another caller already did. Returns
+    /// the token to use now and whether this call refreshed it (`false`: a newer one was there).
+    pub async fn after_unauthorized(&self, used: &Secret) -> Result<(Secret, bool)> {
         let mut creds = self.creds.lock().await;
-        if &creds.access_token == used {
+        let refresh = &creds.access_token == used;
+        if refresh {
             self.refresh_locked(&mut creds).await?;
         }
-        Ok(creds.access_token.clone())
+        Ok((creds.access_token.clone(), refresh))
     }
 
     async fn refresh_locked(&self, creds: &mut Credentials) -> Result<()> {

@@ -48,6 +48,11 @@ pub const DEFAULT_IN_FLIGHT: usize = 64;
 /// needs a new sign-in.
 pub const MAX_REFRESHES: u32 = 3;
 
+/// 401s one request may meet in all. A token that another request's refresh had already
+/// replaced costs no refresh of its own (while many requests are in flight, one request may
+/// meet several such), but the count still ends somewhere.
+pub const MAX_UNAUTHORIZED: u32 = 12;
+
 #[derive(Clone)]
 pub struct FhirClient {
     http: Http,
@@ -308,7 +313,7 @@ impl FhirClient {
             .into());
         }
         let mut token = self.session.access_token().await?;
-        let mut refreshes = 0;
+        let (mut refreshes, mut unauthorized) = (0, 0);
         loop {
             let permit = self.window.acquire().await;
             if let Some(rate) = &self.rate {
@@ -338,7 +343,8 @@ impl FhirClient {
             }
             if status == StatusCode::UNAUTHORIZED {
                 drop(permit);
-                if refreshes >= MAX_REFRESHES {
+                unauthorized += 1;
+                if refreshes >= MAX_REFRESHES || unauthorized > MAX_UNAUTHORIZED {
                     let name = &self.session.profile_name;
                     return Err(crate::auth::Error::login_required(
                         name,
@@ -346,8 +352,9 @@ impl FhirClient {
                     )
                     .into());
                 }
-                token = self.session.after_unauthorized(&token).await?;
-                refreshes += 1;
+                let (fresh, refreshed) = self.session.after_unauthorized(&token).await?;
+                token = fresh;
+                refreshes += u32::from(refreshed);
                 continue;
             }
             if retryable_status(status.as_u16()) && *attempt < MAX_ATTEMPTS {

@@ -16,20 +16,12 @@ fn concurrent_unauthorized_requests_share_one_refresh() {
     let ctx = TestContext::with_defaults();
     let out = ctx.login("a", &[]);
     assert_eq!(code(&out), 0, "{}", text(&out));
-    let paths = Paths {
-        config_dir: ctx.config_dir(),
-        data_dir: ctx.data_dir(),
-    };
-    let cfg = ConfigFile::load(&paths.config_file()).unwrap();
-    let (name, profile) = cfg.select(Some("a")).unwrap();
+    let paths = paths_of(&ctx);
     let patient = ctx.sandbox.users()[0].patient_id.clone();
     ctx.sandbox.expire_access_tokens();
     let refreshed = ctx.block_on(async {
-        let http = Http::new(Arc::new(Ui::default()), &ExtraRoots::default()).unwrap();
         let store = paths.credential_store(StoreKind::File);
-        let fhir = fhirdl::connect::fhir_client(&http, &paths, &name, profile, None)
-            .await
-            .unwrap();
+        let (fhir, name) = in_process_client(&paths, "a").await;
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..8 {
             let (fhir, patient) = (fhir.clone(), patient.clone());
@@ -55,6 +47,82 @@ fn concurrent_unauthorized_requests_share_one_refresh() {
         ctx.sandbox.stats().refresh_grants,
         1,
         "eight 401s, one refresh"
+    );
+}
+
+fn paths_of(ctx: &TestContext) -> Paths {
+    Paths {
+        config_dir: ctx.config_dir(),
+        data_dir: ctx.data_dir(),
+    }
+}
+
+/// The FHIR client of a signed-in profile, in this process, and the profile's name.
+async fn in_process_client(
+    paths: &Paths,
+    profile: &str,
+) -> (fhirdl::fhir::client::FhirClient, String) {
+    let cfg = ConfigFile::load(&paths.config_file()).unwrap();
+    let (name, profile) = cfg.select(Some(profile)).unwrap();
+    let http = Http::new(Arc::new(Ui::default()), &ExtraRoots::default()).unwrap();
+    let fhir = fhirdl::connect::fhir_client(&http, paths, &name, profile, None)
+        .await
+        .unwrap();
+    (fhir, name)
+}
+
+/// While many requests are in flight, one of them may meet several tokens that the others'
+/// refreshes replaced: those cost it no refresh of its own, so it does not give up on the
+/// sign-in (a fault campaign in CI once ended in "refused even after a refresh" that way).
+#[test]
+fn a_request_outlives_tokens_that_other_requests_refreshed() {
+    use fhirdl::fhir::client::MAX_REFRESHES;
+    const DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+    let ctx = TestContext::with_defaults();
+    let out = ctx.login("a", &[]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let paths = paths_of(&ctx);
+    let patient = ctx.sandbox.users()[0].patient_id.clone();
+    let read_path = format!("Patient/{patient}");
+    ctx.block_on(async {
+        let (fhir, _) = in_process_client(&paths, "a").await;
+        let mut held = ctx.sandbox.hold(&read_path);
+        let read = {
+            let (fhir, patient) = (fhir.clone(), patient.clone());
+            tokio::spawn(async move {
+                fhir.read("Patient", &patient)
+                    .await
+                    .map(|p| p["id"].clone())
+            })
+        };
+        // The requests run on the runtime's workers; this thread may block.
+        assert!(held.wait_held(1, DEADLINE), "the read did not arrive");
+        let search =
+            url::Url::parse(&format!("{}/Condition?patient={patient}", ctx.base())).unwrap();
+        for round in 1..=MAX_REFRESHES + 1 {
+            // The held read's token dies; another request refreshes it; the read goes on, meets
+            // a 401 and comes back with the newer token (held again, but for the last round).
+            ctx.sandbox.expire_access_tokens();
+            fhir.get(&search).await.unwrap();
+            let next = (round <= MAX_REFRESHES).then(|| ctx.sandbox.hold(&read_path));
+            held.release();
+            match next {
+                Some(hold) => {
+                    assert!(
+                        hold.wait_held(1, DEADLINE),
+                        "round {round}: the read did not come back"
+                    );
+                    held = hold;
+                }
+                None => break,
+            }
+        }
+        assert_eq!(read.await.unwrap().unwrap(), serde_json::json!(patient));
+    });
+    assert_eq!(
+        ctx.sandbox.stats().refresh_grants,
+        u64::from(MAX_REFRESHES) + 1,
+        "one refresh per expiry, each by the other request"
     );
 }
 
