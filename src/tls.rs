@@ -216,27 +216,15 @@ mod tests {
     /// A TLS server on loopback with a self-signed certificate for 127.0.0.1 (expired if
     /// asked); its port and the certificate in a PEM file.
     async fn server(expired: bool, dir: &Path) -> (u16, PathBuf) {
-        let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
-        if expired {
-            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
-        }
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap();
+        let valid = match expired {
+            true => rcgen::date_time_ymd(2020, 1, 1)..rcgen::date_time_ymd(2021, 1, 1),
+            false => rcgen::date_time_ymd(2020, 1, 1)..rcgen::date_time_ymd(4000, 1, 1),
+        };
+        let server =
+            crate::sandbox::SelfSigned::new(vec!["127.0.0.1".into()], "test", valid).unwrap();
         let file = dir.join(format!("expired-{expired}.pem"));
-        std::fs::write(&file, cert.pem()).unwrap();
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )
-        .unwrap();
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        std::fs::write(&file, &server.pem).unwrap();
+        let acceptor = server.acceptor;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         tokio::spawn(async move {

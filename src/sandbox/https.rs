@@ -26,8 +26,9 @@ use tokio_rustls::TlsAcceptor;
 /// The ALPN protocols offered, preferred first.
 const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
 
-/// A self-signed certificate for the sandbox's address, and the server side of TLS with it.
-pub(super) struct SelfSigned {
+/// A self-signed certificate, and the server side of TLS with it (ALPN `h2` and `http/1.1`):
+/// the sandbox's, and the test servers' of TLS clients (doctor's check, `FHIRDL_CA_FILE`).
+pub struct SelfSigned {
     /// The certificate in PEM, for clients to trust.
     pub pem: String,
     pub acceptor: TlsAcceptor,
@@ -42,15 +43,29 @@ impl SelfSigned {
         if !ip.is_unspecified() && ip != IpAddr::V4(Ipv4Addr::LOCALHOST) {
             names.push(ip.to_string());
         }
+        // rcgen's default runs to the year 4096; a month is plenty for a server of one run.
+        let now = time::OffsetDateTime::now_utc();
+        SelfSigned::new(
+            names,
+            "fhirdl sandbox",
+            now - time::Duration::days(1)..now + time::Duration::days(30),
+        )
+    }
+
+    /// A new key and a certificate for `names` (DNS names or IP addresses), with `common_name`
+    /// as its subject, valid over `valid`.
+    pub fn new(
+        names: Vec<String>,
+        common_name: &str,
+        valid: std::ops::Range<time::OffsetDateTime>,
+    ) -> anyhow::Result<SelfSigned> {
         let mut params =
             rcgen::CertificateParams::new(names).context("naming the sandbox's certificate")?;
         params
             .distinguished_name
-            .push(rcgen::DnType::CommonName, "fhirdl sandbox");
-        // rcgen's default runs to the year 4096; a month is plenty for a server of one run.
-        let now = time::OffsetDateTime::now_utc();
-        params.not_before = now - time::Duration::days(1);
-        params.not_after = now + time::Duration::days(30);
+            .push(rcgen::DnType::CommonName, common_name);
+        params.not_before = valid.start;
+        params.not_after = valid.end;
         let key = rcgen::KeyPair::generate().context("generating the sandbox's TLS key")?;
         let cert = params
             .self_signed(&key)

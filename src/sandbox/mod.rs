@@ -53,6 +53,7 @@ use url::Url;
 pub use faults::{FaultKind, FaultPlan};
 pub use hold::Hold;
 pub use hostile::{Hostile, HostileAnswer, HostileBody, HostileLink, IdTokenFault};
+pub use https::SelfSigned;
 pub use quirks::{AttachmentStyle, NextLinkStyle, Quirks};
 use state::Shared;
 

@@ -165,29 +165,14 @@ fn refused_port_fails_tcp() {
 /// A TLS server on 127.0.0.1 with a self-signed certificate (expired if asked); counts the
 /// connections it accepted.
 fn tls_server(ctx: &TestContext, expired: bool) -> (u16, Arc<AtomicU64>) {
-    let mut params =
-        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-            .unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "fhirdl doctor test");
-    if expired {
-        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-        params.not_after = rcgen::date_time_ymd(2021, 1, 1);
-    }
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = params.self_signed(&key).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+    let valid = match expired {
+        true => rcgen::date_time_ymd(2020, 1, 1)..rcgen::date_time_ymd(2021, 1, 1),
+        false => rcgen::date_time_ymd(2020, 1, 1)..rcgen::date_time_ymd(4000, 1, 1),
+    };
+    let names = vec!["127.0.0.1".to_string(), "localhost".to_string()];
+    let acceptor = fhirdl::sandbox::SelfSigned::new(names, "fhirdl doctor test", valid)
         .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        .acceptor;
     let listener = ctx
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
