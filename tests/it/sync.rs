@@ -480,27 +480,37 @@ fn the_capability_statement_is_cached_for_a_day() {
     assert_eq!(metadata_reads(&[]), 1);
 }
 
+/// A `sync --json` while the sandbox holds the requests matching `held`: whether a request
+/// matching `awaited` arrived while one of those was still held (both are let go then), and
+/// what the sync printed.
+fn sync_holding(ctx: &TestContext, held: &str, awaited: &str) -> (std::process::Output, bool) {
+    let holding = ctx.sandbox.hold(held);
+    let awaiting = ctx.sandbox.hold(awaited);
+    let child = spawn_sync_json(ctx);
+    assert!(
+        holding.wait_held(1, Duration::from_secs(60)),
+        "the export never asked for {held}"
+    );
+    let early = awaiting.wait_held(1, Duration::from_secs(60));
+    let still_held = holding.held() >= 1;
+    awaiting.release();
+    holding.release();
+    (
+        wait_output(child, Duration::from_secs(120)),
+        early && still_held,
+    )
+}
+
 /// References to types no search of the run brings (Practitioner, Organization, Location) are
 /// read while the longest search is still going, not after it: with the Observation search
 /// held by the sandbox, the Practitioner read arrives anyway.
 #[test]
 fn references_are_read_while_the_longest_search_still_runs() {
     let ctx = signed_in();
-    let observations = ctx.sandbox.hold("/Observation?");
-    let practitioners = ctx.sandbox.hold("/Practitioner?");
-    let child = spawn_sync_json(&ctx);
-    assert!(
-        observations.wait_held(1, Duration::from_secs(60)),
-        "the export never searched Observation"
-    );
-    let early = practitioners.wait_held(1, Duration::from_secs(60));
-    let still_searching = observations.held() >= 1;
-    practitioners.release();
-    observations.release();
-    let out = wait_output(child, Duration::from_secs(120));
+    let (out, early) = sync_holding(&ctx, "/Observation?", "/Practitioner?");
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(
-        early && still_searching,
+        early,
         "the Practitioners were not read while Observation was still being searched"
     );
     let report = json(&out);
@@ -522,21 +532,10 @@ fn references_are_read_while_the_longest_search_still_runs() {
 #[test]
 fn documents_go_out_while_the_other_carrying_type_is_still_searched() {
     let ctx = signed_in();
-    let reports = ctx.sandbox.hold("/DiagnosticReport?");
-    let documents = ctx.sandbox.hold("/Binary/");
-    let child = spawn_sync_json(&ctx);
-    assert!(
-        reports.wait_held(1, Duration::from_secs(60)),
-        "the export never searched DiagnosticReport"
-    );
-    let early = documents.wait_held(1, Duration::from_secs(60));
-    let still_searching = reports.held() >= 1;
-    documents.release();
-    reports.release();
-    let out = wait_output(child, Duration::from_secs(120));
+    let (out, early) = sync_holding(&ctx, "/DiagnosticReport?", "/Binary/");
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(
-        early && still_searching,
+        early,
         "no document was asked for while DiagnosticReport was still being searched"
     );
     let report = json(&out);
