@@ -73,9 +73,11 @@ impl Resource {
     pub fn from_text(text: &str) -> Resource {
         let mut found = Resource::default();
         let mut de = serde_json::Deserializer::from_str(text);
-        // Text from a page was parsed already; a failure here is then a value nested deeper
-        // than serde_json's recursion limit, and the owners and references are not all known.
-        // Text read back from a file (`fhirdl verify`) may be anything, trailing bytes too.
+        // Text from a page was parsed already; a failure here is then legal JSON serde_json
+        // will not read (nesting past its recursion limit, a lone surrogate escape), read
+        // again without recursion and without decoding what fhirdl does not need. Text read
+        // back from a file (`fhirdl verify`) may be anything, trailing bytes too: that stays a
+        // problem, with serde_json's words.
         if let Err(e) = (Walk {
             found: &mut found,
             at: Where::Top,
@@ -83,7 +85,10 @@ impl Resource {
         .deserialize(&mut de)
         .and_then(|()| de.end())
         {
-            found.problem = Some(format!("it could not be read: {e}"));
+            match super::resource_scan::scan(text) {
+                Ok(scanned) => found = scanned,
+                Err(_) => found.problem = Some(format!("it could not be read: {e}")),
+            }
         }
         found.line = if crate::json_text::is_minified(text) {
             text.to_string()
@@ -333,16 +338,73 @@ mod tests {
     }
 
     #[test]
-    fn nesting_past_the_limit_is_a_problem_not_a_crash() {
+    fn legal_json_past_the_parsers_limits_is_read_and_kept_as_sent() {
+        // 100,000 levels: no recursion, no stack overflow.
         let text = format!(
-            r#"{{"resourceType":"Observation","id":"deep","x":{}{}}}"#,
+            r#"{{"resourceType":"Observation","id":"deep","x":{}{{"reference":"Encounter/e"}}{}}}"#,
             "[".repeat(100_000),
             "]".repeat(100_000)
         );
         let r = Resource::from_text(&text);
         assert_eq!(r.id.as_deref(), Some("deep"));
-        let problem = r.problem.unwrap();
-        assert!(problem.contains("recursion limit exceeded"), "{problem}");
+        assert_eq!(r.problem, None);
+        assert_eq!(r.references, ["Encounter/e"]);
         assert_eq!(r.line, text);
+        // A lone surrogate escape stays in the line byte for byte.
+        let text = r#"{"resourceType":"Observation", "id":"s","note":[{"text":"\ud800"}],"subject":{"reference":"Patient/p"}}"#;
+        let r = Resource::from_text(text);
+        assert_eq!((r.id.as_deref(), r.problem), (Some("s"), None));
+        assert_eq!(r.owners, ["Patient/p"]);
+        assert!(r.line.contains(r#""\ud800""#), "{}", r.line);
+        // Deep text that is not JSON stays a problem, in serde_json's words.
+        let broken = format!(
+            r#"{{"resourceType":"Observation","id":"b","x":{}}}"#,
+            "[".repeat(200)
+        );
+        let problem = Resource::from_text(&broken).problem.unwrap();
+        assert!(problem.contains("recursion limit exceeded"), "{problem}");
+    }
+
+    /// The scan reads what the walk reads, wherever the walk can read at all.
+    #[test]
+    fn the_scan_agrees_with_the_walk() {
+        use proptest::prelude::*;
+        let key = prop_oneof![
+            Just("resourceType"),
+            Just("id"),
+            Just("meta"),
+            Just("lastUpdated"),
+            Just("versionId"),
+            Just("subject"),
+            Just("patient"),
+            Just("reference"),
+            Just("x"),
+            Just("r\\u0065ference"),
+        ];
+        let leaf = prop_oneof![
+            Just(r#""Patient/p""#.to_string()),
+            Just(r#""Encounter/e""#.to_string()),
+            Just(r#"" a\u00e9 ""#.to_string()),
+            Just("1.50".to_string()),
+            Just("null".to_string()),
+            Just("true".to_string()),
+            Just(r#""2026-01-01T00:00:00Z""#.to_string()),
+        ];
+        let value = leaf.prop_recursive(4, 40, 5, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4)
+                    .prop_map(|v| format!("[{}]", v.join(","))),
+                proptest::collection::vec((key.clone(), inner), 0..5).prop_map(|m| {
+                    let members: Vec<String> =
+                        m.iter().map(|(k, v)| format!(r#""{k}":{v}"#)).collect();
+                    format!("{{{}}}", members.join(","))
+                }),
+            ]
+        });
+        proptest!(ProptestConfig::with_cases(500), |(text in value)| {
+            let walked = Resource::from_text(&text);
+            let scanned = super::super::resource_scan::scan(&text).unwrap();
+            prop_assert_eq!(Resource { line: walked.line.clone(), ..scanned }, walked);
+        });
     }
 }
