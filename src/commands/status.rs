@@ -155,6 +155,12 @@ async fn status_of(
                         r.failed_documents.len()
                     ));
                 }
+                if let Some(since) = r.outstanding.iter().map(|o| o.first_seen.as_str()).min() {
+                    text.push_str(&format!(
+                        "; {} not stored yet, since {since}: the next sync tries again",
+                        r.outstanding.len()
+                    ));
+                }
                 text.push(')');
                 text
             })

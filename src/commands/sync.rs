@@ -112,7 +112,29 @@ fn partial_failure(report: &Report) -> Result<()> {
     }
     dropped_resources(report)?;
     missing_documents(report)?;
+    carried_over(report)?;
     incomplete_types(report)
+}
+
+/// What earlier runs could not store and this run did not store either keeps the run partial,
+/// each one named, until a run stores it or the server says it is gone.
+fn carried_over(report: &Report) -> Result<()> {
+    let carried = report.carried_over();
+    let Some(first) = carried.first() else {
+        return Ok(());
+    };
+    let more = match carried.len() {
+        1 => String::new(),
+        n => format!(" (and {} more)", n - 1),
+    };
+    Err(sync::Error::Partial {
+        summary: format!(
+            "{} things earlier runs could not store are still not stored: {first}{more}",
+            carried.len()
+        ),
+        hint: "each run tries them again; the summary, `--json` and .fhirdl/last_run.json name each one".into(),
+    }
+    .into())
 }
 
 /// Types whose copy is known to miss something (a count higher than what arrived) make the
@@ -305,6 +327,9 @@ pub fn print_report(ctx: &Ctx, r: &Report) {
     }
     for d in r.dropped() {
         text.push_str(&format!("not stored: {d}\n"));
+    }
+    for o in r.carried_over() {
+        text.push_str(&format!("still not stored: {o}\n"));
     }
     let a = &r.attachments;
     if !a.is_empty() {

@@ -119,9 +119,11 @@ pub(super) fn searchset(shared: &Shared, page: &Page<'_>) -> String {
             "{}/{}/{}",
             shared.fhir_base, resource.resource_type, resource.id
         ));
+        let text = hostile
+            .replaced(&resource.resource_type, &resource.id)
+            .unwrap_or(&resource.json);
         out.push_str(&format!(
-            "{{\"fullUrl\":{full_url},\"resource\":{},\"search\":{{\"mode\":\"match\"}}}}",
-            resource.json
+            "{{\"fullUrl\":{full_url},\"resource\":{text},\"search\":{{\"mode\":\"match\"}}}}"
         ));
     }
     out.push_str("]}");

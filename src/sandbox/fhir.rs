@@ -216,7 +216,10 @@ fn read_resource(
             bytes.clone(),
         )
             .into_response(),
-        _ => fhir_json(StatusCode::OK, stored.json.clone()),
+        _ => match shared.hostile().replaced(resource_type, id) {
+            Some(text) => fhir_json(StatusCode::OK, text.to_string()),
+            None => fhir_json(StatusCode::OK, stored.json.clone()),
+        },
     };
     add_version_headers(&mut response, &stored);
     Ok(response)

@@ -32,6 +32,9 @@ pub struct Hostile {
     pub wrong_iss: bool,
     /// The id_token of a code exchange is spoiled this way.
     pub id_token: Option<IdTokenFault>,
+    /// `(type, id, text)`: the stored resource `type/id` is sent as this text instead, in
+    /// searches and reads (legal JSON fhirdl's parser refuses, another patient's subject…).
+    pub replace: Vec<(String, String, String)>,
 }
 
 /// One way an id_token fails OpenID Connect Core 3.1.3.7.
@@ -96,6 +99,14 @@ impl Hostile {
             .iter()
             .filter(move |(t, _)| t == resource_type)
             .map(|(_, v)| v)
+    }
+
+    /// The text `type/id` is sent as instead of its own, if [`Hostile::replace`] says so.
+    pub(super) fn replaced(&self, resource_type: &str, id: &str) -> Option<&str> {
+        self.replace
+            .iter()
+            .find(|(t, i, _)| t == resource_type && i == id)
+            .map(|(_, _, text)| text.as_str())
     }
 
     pub(super) fn pages_forever(&self, resource_type: &str) -> bool {

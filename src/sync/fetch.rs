@@ -769,64 +769,15 @@ fn refusal(status: u16) -> Option<String> {
     }
 }
 
-/// Keeps one resource of a `ty` search, or names it as dropped: a resource that is not of
-/// the type, has no id or an id that breaks the FHIR syntax, or belongs to another patient.
+/// Keeps one resource of a `ty` search, or names it as dropped (see [`refusal_of`]).
 fn add_resource(
     fetched: &mut FetchedType,
     ty: &str,
     patient: &str,
     mut resource: Resource,
 ) -> Result<()> {
-    let rt = resource.resource_type.as_str();
-    let drop = |fetched: &mut FetchedType, id: Option<&str>, reason: String| {
-        fetched.dropped.push(Dropped {
-            resource_type: if rt.is_empty() { ty } else { rt }.to_string(),
-            id: id.map(Dropped::shown_id),
-            reason,
-        });
-    };
-    if rt.is_empty() {
-        drop(
-            fetched,
-            None,
-            format!("an entry of the {ty} results is not a resource"),
-        );
-        return Ok(());
-    }
-    let id = resource.id.as_deref();
-    if let Some(problem) = &resource.problem {
-        drop(fetched, id, problem.clone());
-        return Ok(());
-    }
-    if rt != ty {
-        let reason = format!(
-            "the {ty} search returned a {}; only {ty} resources are stored from it",
-            crate::sanitize::clean(rt)
-        );
-        drop(fetched, id, reason);
-        return Ok(());
-    }
-    let Some(id) = id else {
-        drop(fetched, None, "it has no id".into());
-        return Ok(());
-    };
-    if !valid_id(id) {
-        drop(
-            fetched,
-            Some(id),
-            "its id breaks the FHIR id syntax ([A-Za-z0-9-.]{1,64})".into(),
-        );
-        return Ok(());
-    }
-    if let Some(other) = resource.other_owner(ty, id, patient) {
-        drop(
-            fetched,
-            Some(id),
-            format!(
-                "it belongs to another patient ({})",
-                crate::sanitize::clean(&other)
-            ),
-        );
+    if let Some(dropped) = refusal_of(ty, patient, &resource) {
+        fetched.dropped.push(dropped);
         return Ok(());
     }
     let updated = resource
@@ -845,6 +796,56 @@ fn add_resource(
         super::references::collect_resource(&resource, &fetched.base, &mut fetched.refs);
     }
     Ok(())
+}
+
+/// Why a resource that came for `ty` is not stored, if it is not: it is not a resource, cannot
+/// be read with confidence, is not of the type, has no id or an id that breaks the FHIR syntax,
+/// or belongs to another patient.
+pub(super) fn refusal_of(ty: &str, patient: &str, resource: &Resource) -> Option<Dropped> {
+    let rt = resource.resource_type.as_str();
+    let drop = |id: Option<&str>, reason: String| {
+        Some(Dropped {
+            resource_type: if rt.is_empty() { ty } else { rt }.to_string(),
+            id: id.map(Dropped::shown_id),
+            reason,
+        })
+    };
+    if rt.is_empty() {
+        return drop(
+            None,
+            format!("an entry of the {ty} results is not a resource"),
+        );
+    }
+    let id = resource.id.as_deref();
+    if let Some(problem) = &resource.problem {
+        return drop(id, problem.clone());
+    }
+    if rt != ty {
+        let reason = format!(
+            "the {ty} search returned a {}; only {ty} resources are stored from it",
+            crate::sanitize::clean(rt)
+        );
+        return drop(id, reason);
+    }
+    let Some(id) = id else {
+        return drop(None, "it has no id".into());
+    };
+    if !valid_id(id) {
+        return drop(
+            Some(id),
+            "its id breaks the FHIR id syntax ([A-Za-z0-9-.]{1,64})".into(),
+        );
+    }
+    if let Some(other) = resource.other_owner(ty, id, patient) {
+        return drop(
+            Some(id),
+            format!(
+                "it belongs to another patient ({})",
+                crate::sanitize::clean(&other)
+            ),
+        );
+    }
+    None
 }
 
 /// The server's clock from its `Date` header, as RFC 3339.

@@ -21,10 +21,12 @@ pub mod manifest;
 pub mod merge;
 pub mod naming;
 pub mod ndjson;
+pub mod outstanding;
 pub mod plan;
 pub mod progress;
 pub mod references;
 pub mod resource;
+mod resource_scan;
 mod run;
 pub mod spool;
 pub mod state;
@@ -165,6 +167,9 @@ pub struct TypeReport {
     pub cause: Option<FailureCause>,
     /// Resources the server returned that were not stored, each named.
     pub dropped: Vec<Dropped>,
+    /// Everything of the type not stored after this run (this run's drops, documents and
+    /// failure, and what earlier runs could not store), each with when it was first seen.
+    pub outstanding: Vec<outstanding::Outstanding>,
     pub warnings: Vec<String>,
 }
 
@@ -288,9 +293,42 @@ impl Report {
             .collect()
     }
 
-    /// Every type, every resource and every document that should have been saved was.
+    /// Every type, every resource and every document that should have been saved was, in this
+    /// run and in every earlier one.
     pub fn is_complete(&self) -> bool {
-        self.failed().is_empty() && self.attachments.failed == 0 && self.dropped().is_empty()
+        self.failed().is_empty()
+            && self.attachments.failed == 0
+            && self.dropped().is_empty()
+            && self.outstanding().is_empty()
+    }
+
+    /// Everything not stored after this run, earlier runs' included.
+    pub fn outstanding(&self) -> Vec<&outstanding::Outstanding> {
+        self.types.iter().flat_map(|t| &t.outstanding).collect()
+    }
+
+    /// What is still not stored from earlier runs that this run's own lists (its drops, its
+    /// failed types and documents) do not name already.
+    pub fn carried_over(&self) -> Vec<&outstanding::Outstanding> {
+        use outstanding::Kind;
+        let dropped = self.dropped();
+        let failed = self.failed();
+        self.outstanding()
+            .into_iter()
+            .filter(|o| match o.kind {
+                Kind::Resource => !dropped.iter().any(|d| {
+                    d.resource_type == o.resource_type
+                        && d.id == o.id
+                        && (o.readable_id().is_some() || d.reason == o.reason)
+                }),
+                Kind::Document => !self
+                    .attachments
+                    .failures
+                    .iter()
+                    .any(|p| o.file.as_deref() == Some(p.file.as_str())),
+                Kind::Type => !failed.contains(&o.resource_type.as_str()),
+            })
+            .collect()
     }
 
     /// Every resource the server returned that was not stored.
@@ -317,6 +355,7 @@ pub async fn sync(
     let plans = run.plan().await?;
     run.fetch_and_store(plans).await?;
     if !opts.dry_run {
+        run.retry_outstanding().await?;
         run.close_references().await?;
         run.finish_attachments().await?;
     }

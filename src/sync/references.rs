@@ -382,7 +382,7 @@ async fn scan_stored(
 
 /// Merges the referenced resources read for `ty` into its file, records the type in the state,
 /// and adds what they refer to in turn to `refs`.
-fn store(
+pub(super) fn store(
     export: &Export,
     state: &mut State,
     ty: &str,

@@ -25,6 +25,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 
+mod retry;
+
 /// A sync between its phases.
 pub(super) struct Run<'a> {
     fhir: FhirClient,
@@ -51,6 +53,8 @@ pub(super) struct Run<'a> {
     dirty: HashSet<String>,
     /// Whether manifest.json must be computed again.
     changed_any: bool,
+    /// What was outstanding when the run opened (see [`super::outstanding`]).
+    outstanding_at_open: Vec<super::outstanding::Outstanding>,
     documents: Documents,
     warnings: Vec<String>,
     stopper: Stopper,
@@ -89,21 +93,37 @@ struct Documents {
     ready: Option<tokio::sync::mpsc::UnboundedSender<&'static str>>,
     report: attachments::Report,
     release: FhirRelease,
+    /// Carrying types with outstanding resources to read again: their documents wait for that.
+    rereading: Vec<&'static str>,
+    /// Of those, the types whose files are final otherwise.
+    held_back: Vec<&'static str>,
 }
 
 impl Documents {
     /// Tells the pass, if one runs, that the files of `types` are final; closes the list once
-    /// no carrying type is still being fetched.
+    /// no carrying type is still being fetched. A type with outstanding resources that the
+    /// run reads again is held back until they are read ([`Documents::release`]).
     fn tell_ready(&mut self, types: &[&'static str]) {
         if let Some(ready) = &self.ready {
             for ty in types {
+                if self.rereading.contains(ty) {
+                    self.held_back.push(ty);
+                    continue;
+                }
                 // A pass that ended early (an error) reports it when joined.
                 let _ = ready.send(ty);
             }
         }
-        if self.waiting_for.is_empty() {
+        if self.waiting_for.is_empty() && self.held_back.is_empty() {
             self.ready = None;
         }
+    }
+
+    /// Lets the types held back go to the pass: their outstanding resources were read again.
+    fn release(&mut self) {
+        self.rereading.clear();
+        let held = std::mem::take(&mut self.held_back);
+        self.tell_ready(&held);
     }
 }
 
@@ -163,6 +183,7 @@ impl<'a> Run<'a> {
             ..Stopper::default()
         };
         let closed_at_open = state.references_closed || state.types.is_empty();
+        let outstanding_at_open = state.outstanding.clone();
         Ok(Run {
             fhir,
             patient: patient.to_string(),
@@ -179,6 +200,7 @@ impl<'a> Run<'a> {
             closed_at_open,
             dirty: HashSet::new(),
             changed_any: false,
+            outstanding_at_open,
             documents: Documents {
                 waiting_for: Vec::new(),
                 needed: false,
@@ -186,6 +208,8 @@ impl<'a> Run<'a> {
                 ready: None,
                 report: attachments::Report::default(),
                 release: FhirRelease::Unknown,
+                rereading: Vec::new(),
+                held_back: Vec::new(),
             },
             warnings: Vec::new(),
             stopper,
@@ -264,6 +288,24 @@ impl<'a> Run<'a> {
                 .get("fhirVersion")
                 .and_then(serde_json::Value::as_str),
         );
+        self.documents.rereading = attachments::TYPES
+            .into_iter()
+            .filter(|ty| {
+                self.state
+                    .outstanding
+                    .iter()
+                    .any(|o| o.resource_type == *ty && o.readable_id().is_some())
+            })
+            .collect();
+        // A resource an earlier run could not store and cannot read by id comes again only
+        // with its type's whole search.
+        let whole: BTreeSet<&str> = self
+            .state
+            .outstanding
+            .iter()
+            .filter(|o| o.needs_whole_search())
+            .map(|o| o.resource_type.as_str())
+            .collect();
         // The plain search is tried first; a type whose plain search was refused for want
         // of a category in an earlier run is fanned out at once.
         Ok(types
@@ -280,6 +322,13 @@ impl<'a> Run<'a> {
                         || self.opts.categories_required.iter().any(|t| t == ty),
                 )
                 .within(&scope, self.state.types.get(ty))
+            })
+            .map(|plan| match whole.contains(plan.resource_type.as_str()) {
+                true => TypePlan {
+                    since: None,
+                    ..plan
+                },
+                false => plan,
             })
             .collect())
     }
@@ -397,16 +446,23 @@ impl<'a> Run<'a> {
                 let mark = stored.mark.clone();
                 let needs_category = stored.needs_category;
                 let report = TypeReport::stored(&ty, done.incremental, stored);
-                self.record_type(&ty, mark, (needs_category, done.plan.granted()), &report)?;
+                let noted = self.note_stored(&ty, done.incremental, &report);
+                self.record_type(
+                    &ty,
+                    mark,
+                    (needs_category, done.plan.granted()),
+                    &report,
+                    noted,
+                )?;
                 report
             }
             Ok(TypeResult::Skipped(reason)) => TypeReport::skipped(&ty, reason),
-            Ok(TypeResult::StoreFailed(e)) => TypeReport::failed(&ty, done.incremental, &e),
+            Ok(TypeResult::StoreFailed(e)) => self.type_failed(&ty, done.incremental, &e),
             // Without a sign-in nothing else can work: stop here. Nor without a certificate
             // fhirdl trusts (the hint names `FHIRDL_CA_FILE`; "try again later" would not do).
             Err(e) if crate::auth::Error::is_login_required(&e) => return Err(e),
             Err(e) if crate::tls::refused_certificate_of(&e).is_some() => return Err(e),
-            Err(e) => TypeReport::failed(&ty, done.incremental, &e),
+            Err(e) => self.type_failed(&ty, done.incremental, &e),
         };
         if capabilities::shows_change(&report) {
             for file in self.capability_caches() {
@@ -426,13 +482,16 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    /// Saves a stored type's mark and count in the state (unless nothing changed).
+    /// Saves a stored type's mark and count in the state (unless nothing changed, its
+    /// outstanding entries included: `noted` says they changed). The entries go to disk in the
+    /// same save as the mark that moves past them.
     fn record_type(
         &mut self,
         ty: &str,
         mark: Option<String>,
         (needs_category, granted): (bool, Option<String>),
         report: &TypeReport,
+        noted: bool,
     ) -> Result<()> {
         let changed = report.status == TypeStatus::Ok;
         let before = self
@@ -452,6 +511,7 @@ impl<'a> Run<'a> {
         }
         // Nothing changed: keep the old mark (still correct) and write nothing.
         let keep = !changed
+            && !noted
             && self.state.types.get(ty).is_some_and(|t| {
                 t.count == report.counts.stored
                     && t.needs_category == needs_category
@@ -635,7 +695,21 @@ impl<'a> Run<'a> {
         self.documents.report =
             joined.map_err(|e| anyhow::anyhow!("the attachments task failed: {e}"))??;
         let complete = self.documents.report.failed == 0;
-        if self.state.attachments_complete != complete {
+        let failures = self
+            .documents
+            .report
+            .failures
+            .iter()
+            .map(|p| super::outstanding::Outstanding::document(p, &self.started_at))
+            .collect();
+        // The pass went through every carrying resource: what failed now is what is missing.
+        let noted = super::outstanding::replace(
+            &mut self.state.outstanding,
+            super::outstanding::Kind::Document,
+            |_| true,
+            failures,
+        );
+        if self.state.attachments_complete != complete || noted {
             self.state.attachments_complete = complete;
             self.export.save_state(&self.state)?;
         }
@@ -655,6 +729,7 @@ impl<'a> Run<'a> {
                 self.reports.push(held);
             }
         }
+        self.outstanding_into_reports();
         self.reports
             .sort_by(|a, b| a.resource_type.cmp(&b.resource_type));
         // The manifest hashes every file: only when something changed (in this run, or in one
@@ -668,7 +743,19 @@ impl<'a> Run<'a> {
                 .iter()
                 .map(|r| (r.resource_type.clone(), r.completeness.clone()))
                 .collect();
-            self.export.write_manifest(header, &stored)?;
+            // A folder that could not take this run's files may not take the manifest either:
+            // the types' storage failures say so already, and the run ends with them.
+            if let Err(e) = self.export.write_manifest(header, &stored) {
+                if !self
+                    .reports
+                    .iter()
+                    .any(|r| r.cause == Some(super::FailureCause::Storage))
+                {
+                    return Err(e);
+                }
+                self.warnings
+                    .push(format!("manifest.json was not rewritten: {e:#}"));
+            }
         }
         let report = self.report();
         if !dry_run {
@@ -684,6 +771,7 @@ impl<'a> Run<'a> {
                     .iter()
                     .map(|t| (t.resource_type.clone(), t.completeness.clone()))
                     .collect(),
+                outstanding: report.outstanding().into_iter().cloned().collect(),
             })?;
         }
         Ok(report)

@@ -5,6 +5,7 @@
 //! the file it marks.
 
 use super::attachments::Problem;
+use super::outstanding::Outstanding;
 use crate::atomic::write_atomic;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,9 @@ pub struct State {
     /// DiagnosticReport without a failure (else the next sync does it again).
     #[serde(default)]
     pub attachments_complete: bool,
+    /// What earlier runs could not store and later runs try again (see [`super::outstanding`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outstanding: Vec<Outstanding>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -105,6 +109,10 @@ pub struct LastRun {
     /// How complete each type's copy is, by type.
     #[serde(default)]
     pub completeness: BTreeMap<String, super::Completeness>,
+    /// Everything not stored after this run, from this run or earlier ones, with when it was
+    /// first seen.
+    #[serde(default)]
+    pub outstanding: Vec<Outstanding>,
 }
 
 fn state_path(dir: &Path) -> PathBuf {
