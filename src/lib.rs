@@ -24,6 +24,7 @@ pub mod fhir_url;
 pub mod folder;
 pub mod http;
 pub mod json_text;
+pub mod manual;
 pub mod output;
 pub mod providers;
 pub mod sandbox;
@@ -117,6 +118,7 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<()> {
             commands::completions::run(*shell);
             Ok(())
         }
+        Command::Man { out } => commands::man::run(ctx, out),
         Command::Sandbox(args) => commands::sandbox::run(ctx, args).await,
         Command::SandboxBrowser(args) => commands::sandbox::browser(ctx, args).await,
         Command::Demo(args) => commands::demo::run(ctx, args).await,

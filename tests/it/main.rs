@@ -17,6 +17,7 @@ mod hostile;
 mod keyring;
 mod kills;
 mod login;
+mod man;
 mod progress;
 mod properties;
 mod retry;
