@@ -14,6 +14,7 @@ mod faults;
 mod fidelity;
 mod history;
 mod hostile;
+mod house;
 mod keyring;
 mod kills;
 mod login;
