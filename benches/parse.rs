@@ -1,5 +1,5 @@
 //! `cargo bench --bench parse`: CPU per resource of keeping a search page's resources, the way
-//! fhirdl does it since issue 12 (the Bundle's structure read with `RawValue`, each resource read
+//! fhirdl does it (the Bundle's structure read with `RawValue`, each resource read
 //! by one visitor pass for its type, id, meta and references, its text kept as sent and only
 //! minified) against the way it did before (the page parsed into `serde_json::Value`, each
 //! resource printed again, which rewrote `1.50` as `1.5` and re-sorted keys).

@@ -1,5 +1,5 @@
 //! `cargo bench --bench verify [-- --resources N] [--runs N]`: how long `fhirdl verify` takes on
-//! a large export (issue 12: 100,000 resources in under 10 s).
+//! a large export (the target: 100,000 resources in under 10 s).
 //!
 //! The embedded sandbox runs in this process with one generated patient of `--resources`
 //! resources (default 100,000) and no added latency; the real binary signs in once

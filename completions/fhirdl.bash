@@ -40,6 +40,9 @@ _fhirdl() {
             fhirdl,logout)
                 cmd="fhirdl__subcmd__logout"
                 ;;
+            fhirdl,man)
+                cmd="fhirdl__subcmd__man"
+                ;;
             fhirdl,profile)
                 cmd="fhirdl__subcmd__profile"
                 ;;
@@ -90,6 +93,9 @@ _fhirdl() {
                 ;;
             fhirdl__subcmd__help,logout)
                 cmd="fhirdl__subcmd__help__subcmd__logout"
+                ;;
+            fhirdl__subcmd__help,man)
+                cmd="fhirdl__subcmd__help__subcmd__man"
                 ;;
             fhirdl__subcmd__help,profile)
                 cmd="fhirdl__subcmd__help__subcmd__profile"
@@ -167,7 +173,7 @@ _fhirdl() {
 
     case "${cmd}" in
         fhirdl)
-            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version login sync status logout profile providers completions sandbox doctor view bundle unbundle history verify demo sandbox-browser help"
+            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version login sync status logout profile providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -361,7 +367,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__help)
-            opts="login sync status logout profile providers completions sandbox doctor view bundle unbundle history verify demo sandbox-browser help"
+            opts="login sync status logout profile providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -473,6 +479,20 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__help__subcmd__logout)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__help__subcmd__man)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -787,6 +807,44 @@ _fhirdl() {
                 return 0
             fi
             case "${prev}" in
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trace-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__man)
+            opts="-p -v -q -h -V --out --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -29,8 +29,8 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand --quiet 'Only errors and warnings on stderr'
             cand --json 'Print one machine-readable JSON document on stdout'
             cand --trace-bodies 'Also write request and response bodies to the --trace-file (it will hold health data)'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
             cand login 'Sign in to a provider in the browser and save the profile'
@@ -48,6 +48,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand history 'List the versions of one resource the export holds (current and superseded), or print one'
             cand verify 'Read the whole export back and check it against its manifests (offline, read-only)'
             cand demo 'Try fhirdl end to end against the embedded sandbox: no account, no internet'
+            cand man 'Write the man pages (fhirdl.1 and one per command) into DIR; `man/` holds them'
             cand sandbox-browser 'A scripted browser for the sandbox''s login page (used as $BROWSER by the tests)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -451,6 +452,24 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'fhirdl;man'= {
+            cand --out 'Folder for the pages'
+            cand -p 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --profile 'Profile to use (a saved provider sign-in); defaults to the only or default profile'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand --trace-file 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)'
+            cand -v 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand --verbose 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand --trace-bodies 'Also write request and response bodies to the --trace-file (it will hold health data)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'fhirdl;sandbox-browser'= {
             cand --user 'Sandbox user name'
             cand --password 'Sandbox password'
@@ -490,6 +509,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand history 'List the versions of one resource the export holds (current and superseded), or print one'
             cand verify 'Read the whole export back and check it against its manifests (offline, read-only)'
             cand demo 'Try fhirdl end to end against the embedded sandbox: no account, no internet'
+            cand man 'Write the man pages (fhirdl.1 and one per command) into DIR; `man/` holds them'
             cand sandbox-browser 'A scripted browser for the sandbox''s login page (used as $BROWSER by the tests)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -534,6 +554,8 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
         &'fhirdl;help;verify'= {
         }
         &'fhirdl;help;demo'= {
+        }
+        &'fhirdl;help;man'= {
         }
         &'fhirdl;help;sandbox-browser'= {
         }

@@ -5,7 +5,6 @@
 
 use crate::auth::loopback::RedirectHost;
 use crate::auth::store::StoreKind;
-use crate::error::EXIT_CODES_HELP;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,7 +14,8 @@ use std::time::Duration;
     name = "fhirdl",
     version,
     about = "Take your medical record home: sign in to your provider's patient portal (SMART on FHIR) and download every FHIR resource you may see",
-    after_help = EXIT_CODES_HELP,
+    after_help = crate::manual::exit_codes_help(),
+    after_long_help = crate::manual::long_help(),
     propagate_version = true
 )]
 pub struct Cli {
@@ -116,6 +116,13 @@ pub enum Command {
     /// Try fhirdl end to end against the embedded sandbox: no account, no internet.
     #[command(after_help = "Examples:\n  fhirdl demo\n  fhirdl demo --json")]
     Demo(DemoArgs),
+    /// Write the man pages (fhirdl.1 and one per command) into DIR; `man/` holds them.
+    #[command(hide = true)]
+    Man {
+        /// Folder for the pages.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// A scripted browser for the sandbox's login page (used as $BROWSER by the tests).
     #[command(hide = true)]
     SandboxBrowser(SandboxBrowserArgs),

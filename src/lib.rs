@@ -3,7 +3,7 @@
 //! `main.rs` only calls [`run`]. The modules, one concern each: [`cli`] (what was typed),
 //! [`settings`] and [`config`] (where things live, saved profiles), [`auth`] (discovery, login,
 //! tokens, credential store), [`http`] and [`fhir`] (the network), [`commands`] (one module per
-//! command), [`sandbox`] (the embedded SMART on FHIR test server), and small helpers.
+//! command), [`sandbox`] (the embedded SMART on FHIR test server), and the ground modules below them.
 //! [`doctor`] diagnoses a connection; [`trace`] records HTTP exchanges for `--trace-file`;
 //! [`tls`] says which certificates are trusted (`FHIRDL_CA_FILE`).
 
@@ -24,6 +24,7 @@ pub mod fhir_url;
 pub mod folder;
 pub mod http;
 pub mod json_text;
+pub mod manual;
 pub mod output;
 pub mod providers;
 pub mod sandbox;
@@ -41,7 +42,7 @@ use cli::{Cli, Command};
 use commands::Ctx;
 
 /// Parses the command line, runs the command, prints any error, and returns the exit code.
-/// Two glibc settings that keep a large export's memory near what it uses (issue 14; a
+/// Two glibc settings that keep a large export's memory near what it uses (measured on a
 /// million-resource export: 250 MiB with glibc's defaults, 190 MiB with two arenas, 132 MiB
 /// with the fixed threshold too, at the same CPU time):
 /// - threads that allocate at once get arenas of their own (up to eight per CPU), and memory
@@ -117,6 +118,7 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<()> {
             commands::completions::run(*shell);
             Ok(())
         }
+        Command::Man { out } => commands::man::run(ctx, out),
         Command::Sandbox(args) => commands::sandbox::run(ctx, args).await,
         Command::SandboxBrowser(args) => commands::sandbox::browser(ctx, args).await,
         Command::Demo(args) => commands::demo::run(ctx, args).await,

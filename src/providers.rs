@@ -30,7 +30,7 @@ pub struct Preset {
     pub max_requests_per_minute: Option<u32>,
     /// Types whose searches the server refuses without a category: searched category by
     /// category from the first sync on (a sync would otherwise learn it from the refusal, a
-    /// round trip later; issue 14).
+    /// round trip later).
     pub categories_required: &'static [&'static str],
     pub notes: &'static str,
 }

@@ -1,4 +1,4 @@
-//! The all-parallel floor P of issue 14: how long the fewest waves of requests take to fetch
+//! The all-parallel floor P: how long the fewest waves of requests take to fetch
 //! what a sync searched, on the same sandbox at the same latency. A minimal client (no token
 //! refresh, no retries, no window, no storing) asks for page 1 of every search at once, then
 //! for every remaining page at once; references and documents are left out. `wall / P` is how

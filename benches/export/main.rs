@@ -1,15 +1,15 @@
 //! `cargo bench --bench export [-- --size typical|large|huge|million|all] [--latency-ms N[,N…]]
 //! [--runs N] [--json FILE] [--no-rate-cap] [--concurrency N]`: how long the real `fhirdl`
-//! binary takes to export a patient from the embedded sandbox, and what it costs (issue 6); next
+//! binary takes to export a patient from the embedded sandbox, and what it costs; next
 //! to the chain bound L, the all-parallel floor P that a minimal client measures on the same
-//! sandbox ([`floor`], issue 14).
+//! sandbox ([`floor`]).
 //!
 //! The sandbox runs in this process on its own tokio runtime, with a generated patient of the
 //! chosen size and a fixed latency added to every request. Each `fhirdl` run is a child process
 //! reaped with `wait4`, which gives that child's own peak RSS and CPU time
 //! (`getrusage(RUSAGE_CHILDREN)` would report the largest RSS of all children so far, hiding a
 //! smaller later run). On the 0 ms pass, `fhirdl view` and `fhirdl bundle` (plain and gzip) run
-//! on the full export too (issue 16). This file measures and prints; it asserts nothing about
+//! on the full export too. This file measures and prints; it asserts nothing about
 //! speed.
 
 mod floor;
@@ -542,7 +542,7 @@ mod bench {
     }
 
     /// `fhirdl view` and `fhirdl bundle` (plain and gzip) on an export, `runs` times each
-    /// (issue 16: 100,000 resources must render in 3 s at most). `out MiB` is the file written.
+    /// (the target: 100,000 resources render in 3 s at most). `out MiB` is the file written.
     fn offline_rows(
         bench: &Bench,
         out: &Path,
@@ -709,7 +709,7 @@ mod bench {
             );
         }
         println!(
-            "\nwall/(P+r): the median wall time over P plus one round trip for the references; issue 14's target is at most 1.25."
+            "\nwall/(P+r): the median wall time over P plus one round trip for the references; the target is at most 1.25."
         );
         println!("\nL (bound), in round trips:");
         for r in rows {
@@ -729,7 +729,7 @@ mod bench {
         rate_capped_note(rows);
     }
 
-    /// Issue 14: at a rate cap every request costs `60 / cap` seconds, so the expected time of a
+    /// At a rate cap every request costs `60 / cap` seconds, so the expected time of a
     /// record is its fewest requests at that pace; said for each size's full export next to
     /// what the rate-capped row measured.
     fn rate_capped_note(rows: &[Row]) {
@@ -841,7 +841,7 @@ mod bench {
                 continue;
             }
             if size == "million" {
-                // Memory: one full export, no latency (issue 14: RSS at 1,000,000 resources).
+                // Memory: one full export, no latency (the target: RSS at 1,000,000 resources).
                 let quirks = Quirks::default();
                 rows.push(full_exports(
                     "full export",

@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod history;
 pub mod login;
 pub mod logout;
+pub mod man;
 pub mod profile;
 pub mod providers;
 pub mod sandbox;

@@ -209,6 +209,28 @@ pub fn type_statuses(last_run: &Value, manifest: &Value) -> BTreeMap<String, Str
             out.entry(ty.to_owned()).or_insert_with(|| "failed".into());
         }
     }
+    // What is still not stored, from the last run or earlier ones, is said with the status.
+    let mut outstanding: BTreeMap<&str, (usize, &str)> = BTreeMap::new();
+    for o in last_run
+        .get("outstanding")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let field = |k: &str| o.get(k).and_then(Value::as_str);
+        if let (Some(ty), Some(since)) = (field("resource_type"), field("first_seen")) {
+            let slot = outstanding.entry(ty).or_insert((0, since));
+            slot.0 += 1;
+            slot.1 = slot.1.min(since);
+        }
+    }
+    for (ty, (n, since)) in outstanding {
+        let status = out.entry(ty.to_owned()).or_insert_with(|| "partial".into());
+        let since = since.get(..10).unwrap_or(since);
+        status.push_str(&format!(
+            " ({n} not stored yet, since {since}; the next sync tries again)"
+        ));
+    }
     out
 }
 

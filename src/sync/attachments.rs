@@ -224,7 +224,7 @@ fn read_manifest(path: &Path) -> BTreeMap<String, ManifestEntry> {
 }
 
 /// Whether `attachments/manifest.json` lists an empty document: earlier versions of fhirdl
-/// saved DSTU2/STU3 Binaries as empty files (issue 17); the next run fetches them again.
+/// saved DSTU2/STU3 Binaries as empty files (they read `data`); the next run fetches them again.
 pub fn manifest_lists_empty_documents(out: &Path) -> bool {
     read_manifest(&out.join("attachments").join("manifest.json"))
         .values()
@@ -780,7 +780,7 @@ mod tests {
     }
 
     /// Regression: DSTU2 and STU3 Binaries keep their bytes in `content`; reading `data` saved
-    /// every document of a DSTU2 server as an empty file (issue 17).
+    /// every document of a DSTU2 server as an empty file.
     #[test]
     fn binary_bytes_by_release() {
         let pdf = pdf(None);

@@ -2,7 +2,7 @@
 //! its sha256 ([`IdKey`], 16 bytes, no allocation) instead of as a `String` (60 bytes or more).
 //! Two different ids share a key with a probability near 2^-128 per pair (for a million ids,
 //! about 10^-27 per export), far below the odds of a memory error. Used by the spool (to tell
-//! a repeated resource) and for "which of these referenced resources are held" (issue 14's
+//! a repeated resource) and for "which of these referenced resources are held" (the
 //! memory budget: a million-resource export must stay under 128 MiB).
 
 use std::collections::HashSet;

@@ -1,7 +1,7 @@
 //! The few FHIR elements the page shows, read from one NDJSON line with minimal parsing.
 //!
 //! [`Resource`] borrows the raw JSON text of each element it names and skips the rest; each
-//! element is then read by a helper that knows its shapes in R4 and DSTU2 (a `clinicalStatus`
+//! element is then read by a function that knows its shapes in R4 and DSTU2 (a `clinicalStatus`
 //! that is a CodeableConcept in R4 and a code in DSTU2, a `category` that is a list or one
 //! concept). Numbers are kept as their JSON text, so `1.50` is shown as `1.50`.
 

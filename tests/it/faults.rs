@@ -459,7 +459,7 @@ fn a_revoked_refresh_token_ends_with_exit_4_and_the_export_untouched() {
 }
 
 /// A document whose record announces the wrong `size` is fetched again (it might have been cut
-/// short); one that still differs after the last attempt is a failed document (issue 17): no
+/// short); one that still differs after the last attempt is a failed document: no
 /// file, named in the report, exit 3.
 #[test]
 fn an_attachment_with_a_wrong_announced_size_is_retried_then_named_as_failed() {

@@ -1,4 +1,4 @@
-//! Byte fidelity (issue 12): every resource is stored as the server sent it — the same key
+//! Byte fidelity: every resource is stored as the server sent it — the same key
 //! order, the same number texts (`1.50` stays `1.50`, `0.010` stays `0.010`, a 21-digit
 //! decimal keeps its digits, `1e2` stays `1e2`), the same strings with their escapes — in
 //! NDJSON (whitespace between tokens removed) and in `json/` (indented, nothing else changed),
@@ -155,7 +155,7 @@ fn an_export_an_older_fhirdl_re_printed_is_upgraded_by_full_without_changes_coun
         .unwrap();
     let dir = env.export_dir("a");
     sync(&env, &[]);
-    // What fhirdl before issue 12 wrote: each resource parsed and printed again.
+    // What earlier versions of fhirdl wrote: each resource parsed and printed again.
     let ndjson_path = dir.join("Observation.ndjson");
     let old: String = std::fs::read_to_string(&ndjson_path)
         .unwrap()

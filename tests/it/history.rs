@@ -1,4 +1,4 @@
-//! Every superseded version is kept (issue 12): an amended lab result no longer overwrites the
+//! Every superseded version is kept: an amended lab result never overwrites the
 //! old value. Versions replaced by a sync, and resources a `--full` run no longer finds, are
 //! appended to `.fhirdl/history/<Type>.ndjson` byte for byte; `fhirdl history Type/id` lists
 //! them with the current one and prints any of them exactly; the history never grows when

@@ -379,7 +379,7 @@ fn ctrl_c_stops_cleanly_says_what_was_saved_and_exits_130() {
 
 /// Regression: a Ctrl-C that came while fhirdl was not waiting in a `select!` on it (between two
 /// of them) was lost once tokio had taken over SIGINT, and the run went on to exit 0 (the
-/// intermittent exit 0 of the test above, issue 15). Here it comes while the second profile of
+/// intermittent exit 0 of the test above). Here it comes while the second profile of
 /// `--all-profiles` reads the CapabilityStatement, after the first profile's run took over the
 /// signal.
 #[test]

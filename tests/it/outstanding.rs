@@ -157,6 +157,15 @@ fn a_resource_not_stored_stays_named_until_a_later_run_stores_it() {
         text(&status)
     );
     assert!(!case.lines(&case.out, "Observation").contains(&line));
+    let view = case
+        .ctx
+        .fhirdl(&["view", "--out", case.out.to_str().unwrap()]);
+    assert_eq!(code(&view), 0, "{}", text(&view));
+    let page = std::fs::read_to_string(case.out.join("record.html")).unwrap();
+    assert!(
+        page.contains("partial (1 not stored yet, since"),
+        "the page's type table names it"
+    );
 
     // The server mends it: the next run reads it, stores it as sent, and the type is whole.
     case.ctx.sandbox.set_hostile(Hostile::default());

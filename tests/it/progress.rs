@@ -1,4 +1,4 @@
-//! What a person sees on a terminal while `fhirdl sync` runs (issue 14): the real binary with
+//! What a person sees on a terminal while `fhirdl sync` runs: the real binary with
 //! its stderr on a pseudo-terminal ([`crate::common::pty`]), the sandbox holding chosen requests
 //! so that the screen is read while the run provably stands at a known point — no sleeps, no
 //! timing.

@@ -1,4 +1,4 @@
-//! Issue 13, sign-in as a certification test kit checks it: the id_token validated (signature
+//! Sign-in as a certification test kit checks it: the id_token validated (signature
 //! against the JWKS, iss, aud, exp, nonce), keys cached and fetched again after a rotation.
 
 use crate::common::{code, json, text, TestContext};

@@ -3,7 +3,7 @@
 //! the bytes the sandbox serves raw, incremental upserts, `--full` set-asides, and a Binary
 //! without bytes reported as a failed document (exit 3), never saved as an empty file.
 //!
-//! Regression for issue 17: DSTU2/STU3 Binaries keep their bytes in `content`; fhirdl read
+//! Regression: DSTU2/STU3 Binaries keep their bytes in `content`; fhirdl once read
 //! `data` and saved every document of a DSTU2 server as a 0-byte file while exiting 0.
 
 use crate::common::{code, json, ndjson, text, type_report, walk, TestContext};

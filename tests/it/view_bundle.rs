@@ -1,4 +1,4 @@
-//! `fhirdl view`, `fhirdl bundle` and `fhirdl unbundle` (issue 16), end to end with the real binary.
+//! `fhirdl view`, `fhirdl bundle` and `fhirdl unbundle`, end to end with the real binary.
 //!
 //! The pages are checked in headless Chromium (`--dump-dom`, with and without JavaScript): each
 //! section's rows against the NDJSON files, each chart's points against the values in them, every
