@@ -23,6 +23,7 @@ pub mod fhir;
 pub mod fhir_url;
 pub mod folder;
 pub mod http;
+pub mod interrupt;
 pub mod json_text;
 pub mod manual;
 pub mod output;

@@ -33,7 +33,15 @@ async fn run_all(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
     }
     let mut results = Vec::new();
     let mut worst: Option<anyhow::Error> = None;
+    // Ctrl-C at any point stops here: a profile that was syncing stops cleanly, the ones after
+    // it are not started.
+    let interrupt = crate::interrupt::Interrupt::listen()?;
+    let mut left: Vec<String> = Vec::new();
     for name in names {
+        if interrupt.is_set() {
+            left.push(name);
+            continue;
+        }
         ctx.ui.info(&format!("== profile {name}"));
         let outcome = match run_one(ctx, &mut cfg, &name, args).await {
             Ok(report) => {
@@ -68,7 +76,16 @@ async fn run_all(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
             }
         }
     }
+    for name in &left {
+        results.push(serde_json::json!({
+            "profile": name, "ok": false, "exit_code": crate::exit::exit_code(&interrupted(&left)),
+            "error": "not synced: the command was interrupted before this profile",
+        }));
+    }
     ctx.ui.json_out(&serde_json::json!({ "profiles": results }));
+    if interrupt.is_set() {
+        return Err(interrupted(&left));
+    }
     match worst {
         None => Ok(()),
         Some(e) => {
@@ -80,6 +97,17 @@ async fn run_all(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
             .into())
         }
     }
+}
+
+/// The error of `--all-profiles` stopped by Ctrl-C, naming the profiles it did not start.
+fn interrupted(left: &[String]) -> anyhow::Error {
+    let message = match left {
+        [] => "sync interrupted".to_string(),
+        _ => format!("sync interrupted; not started: {}", left.join(", ")),
+    };
+    Failure::new(Kind::Interrupted, message)
+        .hint("run `fhirdl sync --all-profiles` again to finish; each profile continues where it stopped")
+        .into()
 }
 
 /// A run that did not save everything ends with its typed error: a disk that cannot be

@@ -348,7 +348,7 @@ impl FhirClient {
                     let name = &self.session.profile_name;
                     return Err(crate::auth::Error::login_required(
                         name,
-                        format!("the provider refused the access token of profile '{name}' even after a refresh"),
+                        format!("the provider refused the access token of profile '{name}' even after a refresh; sign in again"),
                     )
                     .into());
                 }

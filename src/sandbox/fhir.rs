@@ -116,6 +116,7 @@ pub(super) fn bearer(shared: &Shared, headers: &HeaderMap) -> Result<Access, Fhi
         .map(|(_, token)| token.trim());
     let result = match token {
         None => Err("an access token is required (Authorization: Bearer)"),
+        Some(_) if shared.hostile().refuse_every_token => Err("the access token is refused"),
         Some(token) => match shared.auth().bearer(token) {
             Ok(grant) => Ok(Access {
                 patient: grant.patient.clone(),

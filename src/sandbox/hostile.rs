@@ -35,6 +35,9 @@ pub struct Hostile {
     /// `(type, id, text)`: the stored resource `type/id` is sent as this text instead, in
     /// searches and reads (legal JSON fhirdl's parser refuses, another patient's subject…).
     pub replace: Vec<(String, String, String)>,
+    /// Every FHIR request is refused with 401 whatever its token, while the token endpoint
+    /// goes on refreshing: a server that never accepts what it issues.
+    pub refuse_every_token: bool,
 }
 
 /// One way an id_token fails OpenID Connect Core 3.1.3.7.

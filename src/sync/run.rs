@@ -58,7 +58,7 @@ pub(super) struct Run<'a> {
     documents: Documents,
     warnings: Vec<String>,
     stopper: Stopper,
-    ctrl_c: CtrlC,
+    ctrl_c: crate::interrupt::Interrupt,
 }
 
 /// References read while the searches run.
@@ -155,9 +155,9 @@ impl<'a> Run<'a> {
             Some(max) => Export::open_waiting(&opts.out, max).await?,
             None => Export::open(&opts.out)?,
         });
-        // One listener for the whole run: tokio hears only the signals sent after a listener
-        // starts, so a new one per wait would miss a Ctrl-C that came between two waits.
-        let ctrl_c = CtrlC::listen()?;
+        // The command's one listener: a Ctrl-C that came before this run (between two
+        // profiles) or between two waits is not lost.
+        let ctrl_c = crate::interrupt::Interrupt::listen()?;
         let mut state = export.load_state()?;
         let base = fhir.base().clone();
         let other = !state.patient.is_empty()
@@ -254,6 +254,11 @@ impl<'a> Run<'a> {
     /// Reads the server's capabilities and plans every type: which ones, incremental or whole,
     /// category by category or not; types left out are reported as skipped.
     pub(super) async fn plan(&mut self) -> Result<Vec<TypePlan>> {
+        // A Ctrl-C before this run began (while an earlier profile finished, or this one's
+        // sign-in was refreshed) stops it before it asks for anything.
+        if self.ctrl_c.is_set() {
+            return Err(self.stopper.clone().stop().await);
+        }
         self.metadata = self.capabilities().await?;
         let scope = self.fhir.session().credentials().await.scope;
         self.early.scope = scope.clone();
@@ -846,31 +851,6 @@ async fn fetch_with_fallback(search: &Search<'_>, plan: &TypePlan) -> (bool, Res
         other => other,
     });
     (false, result)
-}
-
-/// The run's Ctrl-C listener.
-struct CtrlC {
-    #[cfg(unix)]
-    signal: tokio::signal::unix::Signal,
-    #[cfg(windows)]
-    signal: tokio::signal::windows::CtrlC,
-}
-
-impl CtrlC {
-    fn listen() -> Result<CtrlC> {
-        use anyhow::Context as _;
-        #[cfg(unix)]
-        let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt());
-        #[cfg(windows)]
-        let signal = tokio::signal::windows::ctrl_c();
-        Ok(CtrlC {
-            signal: signal.context("cannot listen for Ctrl-C")?,
-        })
-    }
-
-    async fn recv(&mut self) {
-        self.signal.recv().await;
-    }
 }
 
 /// What Ctrl-C stops and cleans up, whichever phase is running.

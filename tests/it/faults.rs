@@ -17,7 +17,7 @@
 //! `FHIRDL_FAULT_RATE` (default 0.3) and `FHIRDL_FAULT_FIRST_SEED` (default 1) change the rate
 //! and the first seed.
 
-use crate::common::{code, snapshot, text, TestContext};
+use crate::common::{code, complete_but_short, snapshot, text, TestContext};
 use fhirdl::sandbox::{FaultKind, FaultPlan, Quirks, SandboxConfig};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -121,11 +121,19 @@ impl Campaign {
             .collect();
         let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
         let retries = report["retries"].as_u64().unwrap_or(0);
-        let differences = if code(&out) == 0 {
+        let mut differences = if code(&out) == 0 {
             differences(base, chaos)
         } else {
             Vec::new()
         };
+        // Whatever the exit code, a type called complete holds what the fault-free run holds.
+        differences.extend(
+            complete_but_short(&report, chaos, base)
+                .into_iter()
+                .map(|ty| {
+                    format!("{ty} is called complete but differs from the fault-free export")
+                }),
+        );
         RunOutcome {
             exit: code(&out),
             faults,
@@ -387,6 +395,7 @@ fn a_type_failing_every_retry_fails_alone_with_exit_3() {
     );
     let o = c.both(&base, &chaos, &plan);
     assert_eq!(o.exit, 3, "{}", o.shown);
+    assert!(o.differences.is_empty(), "{:?}", o.differences);
     assert!(
         o.shown.contains("1 of") && o.shown.contains("Condition"),
         "{}",

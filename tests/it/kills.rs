@@ -251,8 +251,16 @@ fn killed_syncs_leave_whole_files_and_the_next_run_completes() {
         child.wait().unwrap();
         check_kill_point(&killed, &before, &new, &mut tally, point);
     }
-    let out = ctx.fhirdl(&sync_args(&killed, false));
+    let mut args = sync_args(&killed, false);
+    args.push("--json");
+    let out = ctx.fhirdl(&args);
     assert_eq!(code(&out), 0, "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        crate::common::complete_but_short(&report, &killed, &reference),
+        Vec::<String>::new(),
+        "a type called complete misses something"
+    );
     let (got, want) = (data_files(&killed), data_files(&reference));
     assert_eq!(
         got.keys().collect::<Vec<_>>(),
@@ -411,4 +419,81 @@ fn ctrl_c_between_two_waits_is_not_lost() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(err.contains("sync interrupted"), "{err}");
+}
+
+/// Ctrl-C stops `sync --all-profiles` wherever it comes: in the first profile's searches or
+/// documents, or in the second profile's searches or documents. The profile that was syncing
+/// stops cleanly, the ones after it are not started (and said so), the exit code is 130, every
+/// export left is whole, and the next run finishes all of them. Each point is reached with
+/// sandbox holds (a hold on the second profile's patient only catches its own requests).
+#[test]
+fn ctrl_c_stops_all_profiles_at_any_point() {
+    for (case, stop_in_second) in [
+        ("the first profile's searches", false),
+        ("the first profile's documents", false),
+        ("the second profile's searches", true),
+        ("the second profile's documents", true),
+    ] {
+        let ctx = TestContext::with_defaults();
+        assert_eq!(code(&ctx.login("a", &[])), 0);
+        let out = ctx.login_as("bob", "b");
+        assert_eq!(code(&out), 0, "{}", text(&out));
+        let users = ctx.sandbox.users();
+        let patient_of = |username: &str| {
+            let user = users.iter().find(|u| u.username == username).unwrap();
+            format!("patient={}", user.patient_id)
+        };
+        let (first, second) = (patient_of("alice"), patient_of("bob"));
+        let steps: Vec<String> = match case {
+            "the first profile's searches" => vec![first.clone()],
+            "the first profile's documents" => vec!["/Binary/".into()],
+            "the second profile's searches" => vec![second.clone()],
+            _ => vec![second.clone(), "/Binary/".into()],
+        };
+        let mut c = ctx.command();
+        c.args(["sync", "--all-profiles", "--json"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let child = c.spawn().unwrap();
+        let mut holds = Vec::new();
+        for step in &steps {
+            let hold = ctx.sandbox.hold(step);
+            if let Some(previous) = holds.last() {
+                fhirdl::sandbox::Hold::release(previous);
+            }
+            assert!(
+                hold.wait_held(1, Duration::from_secs(60)),
+                "{case}: nothing asked for {step}"
+            );
+            holds.push(hold);
+        }
+        signal(child.id(), "INT");
+        for hold in &holds {
+            hold.release();
+        }
+        let out = wait_output(child, Duration::from_secs(60));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "{case}: {err}");
+        assert!(err.contains("sync interrupted"), "{case}: {err}");
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let profiles = doc["profiles"].as_array().unwrap();
+        assert_eq!(profiles.len(), 2, "{case}: {doc}");
+        assert_eq!(profiles[0]["ok"], stop_in_second, "{case}: {doc}");
+        assert_eq!(profiles[1]["ok"], false, "{case}: {doc}");
+        if !stop_in_second {
+            assert!(err.contains("not started: b"), "{case}: {err}");
+            assert!(!ctx.export_dir("b").exists(), "{case}: b was started");
+        }
+        for profile in ["a", "b"] {
+            let dir = ctx.export_dir(profile);
+            if dir.exists() {
+                assert!(
+                    fhirdl::sync::manifest::verify(&dir).unwrap().is_empty(),
+                    "{case}: the export of {profile} is not whole"
+                );
+            }
+        }
+        let again = ctx.fhirdl(&["sync", "--all-profiles"]);
+        assert_eq!(code(&again), 0, "{case}: {}", text(&again));
+    }
 }

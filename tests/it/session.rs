@@ -189,3 +189,43 @@ fn sandbox_command_serves_a_usable_server() {
     assert!(String::from_utf8_lossy(&out.stdout)
         .contains(info["users"][0]["patient"].as_str().unwrap()));
 }
+
+/// A server that refuses every token it issues (the token endpoint goes on refreshing) ends the
+/// sync with exit 4 and "sign in again", after a bounded number of refreshes; the export of the
+/// previous run is left as it was.
+#[test]
+fn a_server_that_refuses_every_token_ends_the_run_with_sign_in_again() {
+    use fhirdl::fhir::client::{MAX_REFRESHES, MAX_UNAUTHORIZED};
+    let ctx = TestContext::with_defaults();
+    let out = ctx.login("a", &[]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let first = ctx.fhirdl(&["sync"]);
+    assert_eq!(code(&first), 0, "{}", text(&first));
+    let before = crate::common::snapshot(&ctx.export_dir("a"));
+    let refreshes_before = ctx.sandbox.stats().refresh_grants;
+    ctx.sandbox.set_hostile(fhirdl::sandbox::Hostile {
+        refuse_every_token: true,
+        ..fhirdl::sandbox::Hostile::default()
+    });
+    let out = ctx.fhirdl(&["sync", "--full"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 4, "{}", text(&out));
+    assert!(err.contains("sign in again"), "{err}");
+    assert!(err.contains("fhirdl login --profile a"), "{err}");
+    let refreshes = ctx.sandbox.stats().refresh_grants - refreshes_before;
+    assert!(refreshes >= 1, "a refresh was tried first");
+    // Bounded: every request in flight refreshes at most MAX_REFRESHES times within
+    // MAX_UNAUTHORIZED refusals, and the run stops at the first that gives up.
+    let unauthorized = ctx.sandbox.stats().unauthorized;
+    assert!(
+        refreshes <= u64::from(MAX_REFRESHES) * 64,
+        "{refreshes} refreshes for {unauthorized} refusals (at most {MAX_UNAUTHORIZED} each)"
+    );
+    // Nothing of the previous export changed but what a failed run may note.
+    let now = crate::common::snapshot(&ctx.export_dir("a"));
+    for (file, bytes) in &before {
+        if file.ends_with(".ndjson") || file == "manifest.json" {
+            assert!(now.get(file) == Some(bytes), "{file} changed");
+        }
+    }
+}

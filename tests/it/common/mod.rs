@@ -782,3 +782,21 @@ pub fn entries(bundle: &Value) -> Vec<Value> {
 pub fn access(token: &Value) -> &str {
     token["access_token"].as_str().unwrap()
 }
+
+/// The types a `sync --json` report of `dir` calls `complete` whose file differs from the same
+/// type's file in `reference` (an export of the same server that nothing disturbed): a run must
+/// never call a copy complete that misses something, even after a run that failed.
+pub fn complete_but_short(report: &Value, dir: &Path, reference: &Path) -> Vec<String> {
+    report["types"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["completeness"]["status"] == "complete" && t["status"] != "failed")
+        .filter_map(|t| t["resource_type"].as_str())
+        .filter(|ty| {
+            let file = format!("{ty}.ndjson");
+            std::fs::read(dir.join(&file)).ok() != std::fs::read(reference.join(&file)).ok()
+        })
+        .map(str::to_string)
+        .collect()
+}
