@@ -20,12 +20,16 @@ use crate::fhir::client::FhirClient;
 use crate::fhir::version::FhirRelease;
 use anyhow::Result;
 use std::collections::{BTreeSet, HashSet};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use tokio::task::{AbortHandle, JoinHandle, JoinSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::task::JoinSet;
 
+mod documents;
 mod retry;
+mod stop;
+
+use documents::Documents;
+use stop::{Merging, Stopper};
 
 /// A sync between its phases.
 pub(super) struct Run<'a> {
@@ -79,53 +83,6 @@ struct EarlyReads {
 
 /// `(type, id)` of referenced resources.
 type References = BTreeSet<(String, String)>;
-
-/// The document pass: it reads every DocumentReference and DiagnosticReport, so it runs when
-/// this run stored some, or an earlier pass did not finish cleanly; it starts as soon as a type
-/// that carries documents is stored, and reads each such type's file once it is final.
-struct Documents {
-    /// Attachment-carrying types still being fetched.
-    waiting_for: Vec<String>,
-    /// Whether the pass is needed.
-    needed: bool,
-    task: Option<JoinHandle<Result<attachments::Report>>>,
-    /// Tells the running pass which types' files are final (dropped: no more).
-    ready: Option<tokio::sync::mpsc::UnboundedSender<&'static str>>,
-    report: attachments::Report,
-    release: FhirRelease,
-    /// Carrying types with outstanding resources to read again: their documents wait for that.
-    rereading: Vec<&'static str>,
-    /// Of those, the types whose files are final otherwise.
-    held_back: Vec<&'static str>,
-}
-
-impl Documents {
-    /// Tells the pass, if one runs, that the files of `types` are final; closes the list once
-    /// no carrying type is still being fetched. A type with outstanding resources that the
-    /// run reads again is held back until they are read ([`Documents::release`]).
-    fn tell_ready(&mut self, types: &[&'static str]) {
-        if let Some(ready) = &self.ready {
-            for ty in types {
-                if self.rereading.contains(ty) {
-                    self.held_back.push(ty);
-                    continue;
-                }
-                // A pass that ended early (an error) reports it when joined.
-                let _ = ready.send(ty);
-            }
-        }
-        if self.waiting_for.is_empty() && self.held_back.is_empty() {
-            self.ready = None;
-        }
-    }
-
-    /// Lets the types held back go to the pass: their outstanding resources were read again.
-    fn release(&mut self) {
-        self.rereading.clear();
-        let held = std::mem::take(&mut self.held_back);
-        self.tell_ready(&held);
-    }
-}
 
 /// What a finished type task hands back.
 struct TypeDone {
@@ -370,26 +327,6 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    /// Works out whether the document pass is needed and which types it waits for.
-    fn prepare_documents(&mut self, plans: &[TypePlan]) {
-        self.dirty = self
-            .state
-            .types
-            .iter()
-            .filter(|(ty, t)| t.file != FileStamp::of(&self.export.ndjson_path(ty)))
-            .map(|(ty, _)| ty.clone())
-            .collect();
-        self.changed_any = !self.dirty.is_empty();
-        self.documents.waiting_for = attachments::TYPES
-            .into_iter()
-            .filter(|t| plans.iter().any(|p| p.resource_type == *t))
-            .map(str::to_string)
-            .collect();
-        self.documents.needed = !self.state.attachments_complete
-            || attachments::manifest_lists_empty_documents(&self.opts.out)
-            || attachments::TYPES.iter().any(|t| self.dirty.contains(*t));
-    }
-
     /// The task of one type: fetch, then store off the async workers.
     fn type_task(&self, plan: TypePlan) -> impl std::future::Future<Output = TypeDone> + 'static {
         let fhir = self.fhir.clone();
@@ -543,35 +480,6 @@ impl<'a> Run<'a> {
         self.export.save_state(&self.state)
     }
 
-    fn start_documents(&mut self) {
-        let d = &mut self.documents;
-        if !self.opts.attachments || self.opts.dry_run || d.task.is_some() || !d.needed {
-            return;
-        }
-        let (fhir, dir) = (self.fhir.clone(), self.opts.out.clone());
-        // Over HTTP/2 the window may have grown past `--concurrency`'s default; documents
-        // follow it (their bytes in memory are bounded by the pass's budget).
-        let concurrency = match self.opts.concurrency_chosen {
-            true => self.opts.concurrency,
-            false => self.opts.concurrency.max(self.fhir.window().max()),
-        };
-        let release = d.release;
-        let progress = PhaseProgress::start(self.observer.clone(), Phase::Documents);
-        let (ready, types) = tokio::sync::mpsc::unbounded_channel();
-        let task = tokio::spawn(async move {
-            attachments::save_all(&fhir, &dir, concurrency, release, progress, types).await
-        });
-        self.stopper.watch(task.abort_handle());
-        d.task = Some(task);
-        d.ready = Some(ready);
-        // Types whose files are final already: searched and stored, or not searched this run.
-        let ready: Vec<&'static str> = attachments::TYPES
-            .into_iter()
-            .filter(|ty| !d.waiting_for.iter().any(|t| t == ty))
-            .collect();
-        d.tell_ready(&ready);
-    }
-
     /// Adds `refs` to the references still to follow, leaving out those a merge of this run
     /// has shown held, and drops those that `stored` (the type just merged) now holds: the set
     /// stays as small as what may be missing (a million-resource export's references were
@@ -683,40 +591,6 @@ impl<'a> Run<'a> {
                     .reports
                     .push(TypeReport::referenced(&ty, added.new, added.stored)),
             }
-        }
-        Ok(())
-    }
-
-    /// Waits for the document pass, if one runs, and records whether it went through.
-    pub(super) async fn finish_attachments(&mut self) -> Result<()> {
-        let Some(task) = self.documents.task.take() else {
-            return Ok(());
-        };
-        let stopper = self.stopper.clone();
-        let joined = tokio::select! {
-            joined = task => joined,
-            _ = self.ctrl_c.recv() => return Err(stopper.stop().await),
-        };
-        self.documents.report =
-            joined.map_err(|e| anyhow::anyhow!("the attachments task failed: {e}"))??;
-        let complete = self.documents.report.failed == 0;
-        let failures = self
-            .documents
-            .report
-            .failures
-            .iter()
-            .map(|p| super::outstanding::Outstanding::document(p, &self.started_at))
-            .collect();
-        // The pass went through every carrying resource: what failed now is what is missing.
-        let noted = super::outstanding::replace(
-            &mut self.state.outstanding,
-            super::outstanding::Kind::Document,
-            |_| true,
-            failures,
-        );
-        if self.state.attachments_complete != complete || noted {
-            self.state.attachments_complete = complete;
-            self.export.save_state(&self.state)?;
         }
         Ok(())
     }
@@ -851,83 +725,4 @@ async fn fetch_with_fallback(search: &Search<'_>, plan: &TypePlan) -> (bool, Res
         other => other,
     });
     (false, result)
-}
-
-/// What Ctrl-C stops and cleans up, whichever phase is running.
-#[derive(Clone, Default)]
-struct Stopper {
-    out: PathBuf,
-    /// Types finished so far.
-    saved: Arc<AtomicUsize>,
-    /// Merges running now (they cannot be aborted; a stop waits for them).
-    merging: Arc<AtomicUsize>,
-    /// The document pass, when it runs.
-    documents: Arc<Mutex<Option<AbortHandle>>>,
-    observer: Option<Arc<dyn Observer>>,
-}
-
-impl Stopper {
-    fn watch(&self, documents: AbortHandle) {
-        *self
-            .documents
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(documents);
-    }
-
-    /// Stops the run: the document pass is aborted, a merge already running finishes (its
-    /// file is replaced whole or not at all), then nothing half-written is left behind.
-    /// Returns the error that says what was saved.
-    async fn stop(self) -> anyhow::Error {
-        if let Some(documents) = self
-            .documents
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
-        {
-            documents.abort();
-        }
-        if let Some(observer) = &self.observer {
-            observer.stopped();
-        }
-        Merging::wait_idle(&self.merging).await;
-        if let Err(e) = crate::atomic::remove_stale_temp_files(&self.out) {
-            return e;
-        }
-        let saved = self.saved.load(Ordering::SeqCst);
-        Failure::new(
-            Kind::Interrupted,
-            format!(
-                "sync interrupted; {saved} resource types were finished and saved in {}, the others keep their previous version",
-                self.out.display()
-            ),
-        )
-        .hint("run `fhirdl sync` again to finish; it continues where this run stopped")
-        .into()
-    }
-}
-
-/// Counts a merge as running while it lives.
-struct Merging(Arc<AtomicUsize>);
-
-impl Merging {
-    fn start(count: &Arc<AtomicUsize>) -> Merging {
-        count.fetch_add(1, Ordering::SeqCst);
-        Merging(count.clone())
-    }
-
-    /// Waits (up to a minute) until no merge runs.
-    async fn wait_idle(count: &AtomicUsize) {
-        for _ in 0..3000 {
-            if count.load(Ordering::SeqCst) == 0 {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    }
-}
-
-impl Drop for Merging {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
 }

@@ -68,114 +68,122 @@ impl Run<'_> {
     /// no longer has, and renews the reason of the others. The documents of carrying types
     /// wait for this (their resources may arrive here).
     pub(in crate::sync) async fn retry_outstanding(&mut self) -> Result<()> {
+        let wanted = self.wanted_again();
+        if !wanted.is_empty() {
+            let stopper = self.stopper.clone();
+            let reads = read_again(&self.fhir, &self.patient, wanted);
+            let reads = tokio::select! {
+                reads = reads => reads,
+                _ = self.ctrl_c.recv() => return Err(stopper.stop().await),
+            };
+            let mut storable: BTreeMap<String, BTreeMap<String, Resource>> = BTreeMap::new();
+            for (ty, id, read) in reads {
+                if let Some(resource) = self.settle_read(&ty, &id, read?) {
+                    storable.entry(ty).or_default().insert(id, resource);
+                }
+            }
+            for (ty, lines) in storable {
+                self.store_recovered(&ty, lines)?;
+            }
+            if self.state.outstanding != self.outstanding_at_open {
+                self.export.save_state(&self.state)?;
+            }
+        }
+        self.start_documents();
+        self.documents.release();
+        Ok(())
+    }
+
+    /// The outstanding resources to read again: those with a readable id that this run's
+    /// searches did not refuse again, of types the sign-in lets fhirdl read.
+    fn wanted_again(&self) -> BTreeSet<(String, String)> {
         let refused: BTreeSet<(&str, &str)> = self
             .reports
             .iter()
             .flat_map(|r| &r.dropped)
             .filter_map(|d| Some((d.resource_type.as_str(), d.id.as_deref()?)))
             .collect();
-        let wanted: BTreeSet<(String, String)> = self
-            .state
+        self.state
             .outstanding
             .iter()
             .filter_map(|o| Some((o.resource_type.as_str(), o.readable_id()?)))
             .filter(|key| !refused.contains(key))
             .filter(|(ty, _)| references::readable(&self.early.scope, ty))
             .map(|(ty, id)| (ty.to_string(), id.to_string()))
-            .collect();
-        if wanted.is_empty() {
-            self.documents.release();
-            return Ok(());
-        }
-        let stopper = self.stopper.clone();
-        let (fhir, patient) = (self.fhir.clone(), self.patient.clone());
-        let reads = futures_util::future::join_all(wanted.into_iter().map(|(ty, id)| {
-            let (fhir, patient) = (&fhir, &patient);
-            async move {
-                let read = Resource::fetch(fhir, &ty, &id).await;
-                (ty.clone(), id.clone(), reread(read, &ty, &id, patient))
+            .collect()
+    }
+
+    /// Records what reading `ty/id` again gave; returns the resource when it can be stored.
+    fn settle_read(&mut self, ty: &str, id: &str, read: Reread) -> Option<Resource> {
+        let same = |o: &Outstanding| o.resource_type == ty && o.readable_id() == Some(id);
+        match read {
+            Reread::Storable(resource) => return Some(resource),
+            Reread::Gone(status) => {
+                let list = &mut self.state.outstanding;
+                if let Some(o) = list.iter().find(|o| same(o)) {
+                    self.warnings.push(format!(
+                        "{ty}/{id}, not stored since {}, is no longer on the server (HTTP {status}); it is no longer expected",
+                        o.first_seen
+                    ));
+                }
+                outstanding::settle(list, same);
             }
-        }));
-        let reads = tokio::select! {
-            reads = reads => reads,
-            _ = self.ctrl_c.recv() => return Err(stopper.stop().await),
-        };
-        let mut storable: BTreeMap<String, BTreeMap<String, Resource>> = BTreeMap::new();
-        for (ty, id, read) in reads {
-            let same = |o: &Outstanding| o.resource_type == ty && o.readable_id() == Some(&id);
-            match read? {
-                Reread::Storable(resource) => {
-                    storable.entry(ty).or_default().insert(id, resource);
-                }
-                Reread::Gone(status) => {
-                    let list = &mut self.state.outstanding;
-                    if let Some(o) = list.iter().find(|o| same(o)) {
-                        self.warnings.push(format!(
-                            "{ty}/{id}, not stored since {}, is no longer on the server (HTTP {status}); it is no longer expected",
-                            o.first_seen
-                        ));
-                    }
-                    outstanding::settle(list, same);
-                }
-                Reread::Still(reason) => {
-                    let d = crate::sync::Dropped {
-                        resource_type: ty.clone(),
-                        id: Some(id.clone()),
-                        reason,
-                    };
-                    outstanding::note(
-                        &mut self.state.outstanding,
-                        Outstanding::resource(&d, &self.started_at),
-                    );
-                }
+            Reread::Still(reason) => {
+                let d = crate::sync::Dropped {
+                    resource_type: ty.to_string(),
+                    id: Some(id.to_string()),
+                    reason,
+                };
+                outstanding::note(
+                    &mut self.state.outstanding,
+                    Outstanding::resource(&d, &self.started_at),
+                );
             }
         }
-        for (ty, lines) in storable {
-            let ids: Vec<String> = lines.keys().cloned().collect();
-            let added = references::store(
-                &self.export,
-                &mut self.state,
-                &ty,
-                lines,
-                &self.fhir.base().clone(),
-                (self.opts.pretty, &self.started_at),
-                &mut self.refs,
-            )?;
-            outstanding::settle(&mut self.state.outstanding, |o| {
-                o.resource_type == ty
-                    && o.readable_id()
-                        .is_some_and(|id| ids.iter().any(|i| i == id))
-            });
-            self.changed_any = true;
-            if crate::sync::attachments::TYPES.contains(&ty.as_str()) {
-                // Its documents are to be saved in this run too.
-                self.documents.needed = true;
+        None
+    }
+
+    /// Merges the resources of `ty` read again into its file, settles them, and says so in
+    /// the type's report (its documents are then due in this run too).
+    fn store_recovered(&mut self, ty: &str, lines: BTreeMap<String, Resource>) -> Result<()> {
+        let ids: Vec<String> = lines.keys().cloned().collect();
+        let added = references::store(
+            &self.export,
+            &mut self.state,
+            ty,
+            lines,
+            &self.fhir.base().clone(),
+            (self.opts.pretty, &self.started_at),
+            &mut self.refs,
+        )?;
+        outstanding::settle(&mut self.state.outstanding, |o| {
+            o.resource_type == ty
+                && o.readable_id()
+                    .is_some_and(|id| ids.iter().any(|i| i == id))
+        });
+        self.changed_any = true;
+        if crate::sync::attachments::TYPES.contains(&ty) {
+            self.documents.needed = true;
+        }
+        let note = format!(
+            "{} not stored by an earlier run were read again and stored",
+            ids.len()
+        );
+        match self.reports.iter_mut().find(|r| r.resource_type == ty) {
+            Some(r) => {
+                r.status = crate::sync::TypeStatus::Ok;
+                r.counts.fetched += ids.len();
+                r.counts.new += added.new;
+                r.counts.stored = added.stored;
+                r.warnings.push(note);
             }
-            let note = format!(
-                "{} not stored by an earlier run were read again and stored",
-                ids.len()
-            );
-            match self.reports.iter_mut().find(|r| r.resource_type == ty) {
-                Some(r) => {
-                    r.status = crate::sync::TypeStatus::Ok;
-                    r.counts.fetched += ids.len();
-                    r.counts.new += added.new;
-                    r.counts.stored = added.stored;
-                    r.warnings.push(note);
-                }
-                None => {
-                    let mut r = TypeReport::referenced(&ty, added.new, added.stored);
-                    r.reason = None;
-                    r.warnings.push(note);
-                    self.reports.push(r);
-                }
+            None => {
+                let mut r = TypeReport::referenced(ty, added.new, added.stored);
+                r.reason = None;
+                r.warnings.push(note);
+                self.reports.push(r);
             }
         }
-        if self.state.outstanding != self.outstanding_at_open {
-            self.export.save_state(&self.state)?;
-        }
-        self.start_documents();
-        self.documents.release();
         Ok(())
     }
 
@@ -220,6 +228,20 @@ impl Run<'_> {
             }
         }
     }
+}
+
+/// Reads every `(type, id)` of `wanted` at once (the client's window bounds the requests).
+async fn read_again(
+    fhir: &crate::fhir::client::FhirClient,
+    patient: &str,
+    wanted: BTreeSet<(String, String)>,
+) -> Vec<(String, String, Result<Reread>)> {
+    futures_util::future::join_all(wanted.into_iter().map(|(ty, id)| async move {
+        let read = Resource::fetch(fhir, &ty, &id).await;
+        let reread = reread(read, &ty, &id, patient);
+        (ty, id, reread)
+    }))
+    .await
 }
 
 /// What a read of an outstanding `ty/id` gave.
