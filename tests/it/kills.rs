@@ -467,11 +467,13 @@ fn ctrl_c_stops_all_profiles_at_any_point() {
             );
             holds.push(hold);
         }
+        // The held request stays held: the run is waiting in a phase that hears Ctrl-C, and
+        // must stop without it (letting it go could let the phase end first).
         signal(child.id(), "INT");
+        let out = wait_output(child, Duration::from_secs(60));
         for hold in &holds {
             hold.release();
         }
-        let out = wait_output(child, Duration::from_secs(60));
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(130), "{case}: {err}");
         assert!(err.contains("sync interrupted"), "{case}: {err}");
