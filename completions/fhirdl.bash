@@ -173,7 +173,7 @@ _fhirdl() {
 
     case "${cmd}" in
         fhirdl)
-            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version login sync status logout profile providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help"
+            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version login sync status logout profile providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -195,10 +195,6 @@ _fhirdl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --trace-file)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -207,7 +203,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__bundle)
-            opts="-p -v -q -h -V --out --output --type --gzip --no-attachments --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
+            opts="-p -v -q -h -V --out --output --type --gzip --no-attachments --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -241,10 +237,6 @@ _fhirdl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --trace-file)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -253,7 +245,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__completions)
-            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version bash elvish fish powershell zsh"
+            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -275,10 +267,6 @@ _fhirdl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --trace-file)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -287,12 +275,16 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__demo)
-            opts="-p -v -q -h -V --dir --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
+            opts="-p -v -q -h -V --trace-file --trace-bodies --dir --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --trace-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -313,10 +305,6 @@ _fhirdl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --trace-file)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -325,12 +313,16 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__doctor)
-            opts="-p -v -q -h -V --fhir-base --report --offline-checks-only --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
+            opts="-p -v -q -h -V --trace-file --trace-bodies --fhir-base --report --offline-checks-only --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --trace-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --fhir-base)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -352,10 +344,6 @@ _fhirdl() {
                     return 0
                     ;;
                 --data-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --trace-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -689,7 +677,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__history)
-            opts="-p -v -q -h --version --out --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help"
+            opts="-p -v -q -h --version --out --profile --verbose --quiet --json --config-dir --data-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -719,10 +707,6 @@ _fhirdl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --trace-file)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -731,12 +715,16 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__login)
-            opts="-p -v -q -h -V --provider --fhir-base --client-id --confidential --scope --port --redirect-path --redirect-host --no-browser --paste --no-aud --timeout --credential-store --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
+            opts="-p -v -q -h -V --trace-file --trace-bodies --provider --fhir-base --client-id --confidential --scope --port --redirect-path --redirect-host --no-browser --paste --no-aud --timeout --credential-store --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --trace-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --provider)
                     COMPREPLY=($(compgen -W "nextgen-enterprise-r4 nextgen-enterprise-dstu2 nextgen-office-r4 smart-sandbox" -- "${cur}"))
                     return 0
@@ -789,10 +777,6 @@ _fhirdl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --trace-file)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -801,12 +785,16 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__logout)
-            opts="-p -v -q -h -V --keep-profile --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
+            opts="-p -v -q -h -V --trace-file --trace-bodies --keep-profile --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --trace-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -823,10 +811,6 @@ _fhirdl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --trace-file)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -835,7 +819,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__man)
-            opts="-p -v -q -h -V --out --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
+            opts="-p -v -q -h -V --out --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -861,10 +845,6 @@ _fhirdl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --trace-file)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -873,7 +853,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__profile)
-            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version list show remove default help"
+            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version list show remove default help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -895,10 +875,6 @@ _fhirdl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --trace-file)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -907,7 +883,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__profile__subcmd__default)
-            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
+            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -926,10 +902,6 @@ _fhirdl() {
                     return 0
                     ;;
                 --data-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --trace-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1025,7 +997,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__profile__subcmd__list)
-            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
+            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1044,10 +1016,6 @@ _fhirdl() {
                     return 0
                     ;;
                 --data-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --trace-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1059,7 +1027,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__profile__subcmd__remove)
-            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
+            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1078,10 +1046,6 @@ _fhirdl() {
                     return 0
                     ;;
                 --data-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --trace-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1093,7 +1057,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__profile__subcmd__show)
-            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
+            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1115,10 +1079,6 @@ _fhirdl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --trace-file)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1127,7 +1087,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__providers)
-            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
+            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1149,10 +1109,6 @@ _fhirdl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --trace-file)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1161,7 +1117,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__sandbox)
-            opts="-p -v -q -h -V --port --seed --dstu2 --stu3 --confidential --nextgen --resources --fault-rate --fault-seed --tls --ca-out --latency-ms --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
+            opts="-p -v -q -h -V --port --seed --dstu2 --stu3 --confidential --nextgen --resources --fault-rate --fault-seed --tls --ca-out --latency-ms --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1211,10 +1167,6 @@ _fhirdl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --trace-file)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1223,7 +1175,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__sandbox__subcmd__browser)
-            opts="-p -v -q -h -V --user --password --deny --tamper-state --patient --grant --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
+            opts="-p -v -q -h -V --user --password --deny --tamper-state --patient --grant --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1261,10 +1213,6 @@ _fhirdl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --trace-file)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1273,12 +1221,16 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__status)
-            opts="-p -v -q -h -V --offline --all --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
+            opts="-p -v -q -h -V --trace-file --trace-bodies --offline --all --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --trace-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1295,10 +1247,6 @@ _fhirdl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --trace-file)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1307,12 +1255,16 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__sync)
-            opts="-p -v -q -h -V --out --format --types --full --since --concurrency --dry-run --wait --all-profiles --no-attachments --max-rate --view --verify --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
+            opts="-p -v -q -h -V --trace-file --trace-bodies --out --format --types --full --since --concurrency --dry-run --wait --all-profiles --no-attachments --max-rate --view --verify --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --trace-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --out)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1357,10 +1309,6 @@ _fhirdl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --trace-file)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1369,7 +1317,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__unbundle)
-            opts="-p -v -q -h -V --out --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
+            opts="-p -v -q -h -V --out --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1392,10 +1340,6 @@ _fhirdl() {
                     return 0
                     ;;
                 --data-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --trace-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1407,7 +1351,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__verify)
-            opts="-p -v -q -h -V --out --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
+            opts="-p -v -q -h -V --out --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1430,10 +1374,6 @@ _fhirdl() {
                     return 0
                     ;;
                 --data-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --trace-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1445,7 +1385,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__view)
-            opts="-p -v -q -h -V --out --output --open --profile --verbose --quiet --json --config-dir --data-dir --trace-file --trace-bodies --help --version"
+            opts="-p -v -q -h -V --out --page --open --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1455,7 +1395,7 @@ _fhirdl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --output)
+                --page)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1472,10 +1412,6 @@ _fhirdl() {
                     return 0
                     ;;
                 --data-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --trace-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

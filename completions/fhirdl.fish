@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_fhirdl_global_optspecs
-    string join \n p/profile= v/verbose q/quiet json config-dir= data-dir= trace-file= trace-bodies h/help V/version
+    string join \n p/profile= v/verbose q/quiet json config-dir= data-dir= h/help V/version
 end
 
 function __fish_fhirdl_needs_command
@@ -24,14 +24,12 @@ function __fish_fhirdl_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c fhirdl -n "__fish_fhirdl_needs_command" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
+complete -c fhirdl -n "__fish_fhirdl_needs_command" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_needs_command" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_needs_command" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_needs_command" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -l json -d 'Print one machine-readable JSON document on stdout'
-complete -c fhirdl -n "__fish_fhirdl_needs_command" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "login" -d 'Sign in to a provider in the browser and save the profile'
@@ -52,6 +50,7 @@ complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "demo" -d 'Try fhirdl 
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "man" -d 'Write the man pages (fhirdl.1 and one per command) into DIR; `man/` holds them'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "sandbox-browser" -d 'A scripted browser for the sandbox\'s login page (used as $BROWSER by the tests)'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l provider -d 'A built-in provider preset (see `fhirdl providers`)' -r -f -a "nextgen-enterprise-r4\t''
 nextgen-enterprise-dstu2\t''
 nextgen-office-r4\t''
@@ -66,20 +65,20 @@ localhost\t''"
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l timeout -d 'How long to wait for the browser sign-in (e.g. 300, 90s, 5m)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l credential-store -d 'Where to keep the tokens: the OS keyring, or an owner-only file in the data folder' -r -f -a "keyring\t'The OS credential store (Keychain, Credential Manager, Secret Service)'
 file\t'An owner-only (0600) file in the data folder'"
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l confidential -d 'The app is a confidential client: ask for its secret (FHIRDL_CLIENT_SECRET or a prompt)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l no-browser -d 'Do not open a browser; print the sign-in address instead'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l paste -d 'For remote machines: open the address anywhere, then paste back where the browser landed'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l no-aud -d 'Do not send the `aud` parameter (for servers that reject it)'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l json -d 'Print one machine-readable JSON document on stdout'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -s V -l version -d 'Print version'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l out -d 'Export folder (default: <data dir>/exports/<profile>); remembered for the profile' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l format -d 'ndjson: one <Type>.ndjson per type; json/both: also json/<Type>/<id>.json, pretty' -r -f -a "ndjson\t''
 json\t''
@@ -89,53 +88,50 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l since -d 'Ask onl
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l concurrency -d 'Requests in flight at most [default: 64, or 256 over HTTP/2] (halved while the server answers 429/503 or times out; above 64, reached by growing while it keeps up)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l wait -d 'When another sync holds the folder, wait for it (up to DURATION, default 1h) instead of stopping' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l max-rate -d 'Never send more requests than this (e.g. 20/min, 5/s); presets may set a default' -r
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l full -d 'Download everything again and reconcile (resources gone from the server are set aside)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l dry-run -d 'Fetch and report what would change, but write nothing'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l all-profiles -d 'Sync every saved profile in turn (one summary, the worst exit code)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l no-attachments -d 'Do not download attachments (documents behind DocumentReference/DiagnosticReport)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l view -d 'Also write record.html in the export folder after the sync (see `fhirdl view`)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l verify -d 'Verify the export after the sync (see `fhirdl verify`; exit code 11 when damaged)'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l json -d 'Print one machine-readable JSON document on stdout'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -s V -l version -d 'Print version'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -l offline -d 'Do not contact the provider (skip the Patient read)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -l all -d 'Show every profile, not only the selected one'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -l json -d 'Print one machine-readable JSON document on stdout'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand status" -s V -l version -d 'Print version'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -l keep-profile -d 'Keep the profile\'s settings; only forget the tokens'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -l json -d 'Print one machine-readable JSON document on stdout'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -s V -l version -d 'Print version'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -l json -d 'Print one machine-readable JSON document on stdout'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -f -a "list" -d 'List saved profiles'
@@ -143,44 +139,36 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_se
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -f -a "remove" -d 'Remove a profile and its stored credentials (without revoking; see `fhirdl logout`)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -f -a "default" -d 'Make a profile the default for commands run without --profile'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from list" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from list" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from list" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from list" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from list" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from list" -l json -d 'Print one machine-readable JSON document on stdout'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from list" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from show" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from show" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from show" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from show" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from show" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from show" -l json -d 'Print one machine-readable JSON document on stdout'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from show" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from remove" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from remove" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from remove" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from remove" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from remove" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from remove" -l json -d 'Print one machine-readable JSON document on stdout'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from remove" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from default" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from default" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from default" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from default" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from default" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from default" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from default" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from default" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from default" -l json -d 'Print one machine-readable JSON document on stdout'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from default" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from default" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from default" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "list" -d 'List saved profiles'
@@ -188,24 +176,20 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_s
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a profile and its stored credentials (without revoking; see `fhirdl logout`)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "default" -d 'Make a profile the default for commands run without --profile'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -l json -d 'Print one machine-readable JSON document on stdout'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -s V -l version -d 'Print version'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand completions" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand completions" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand completions" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand completions" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand completions" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand completions" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand completions" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand completions" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand completions" -l json -d 'Print one machine-readable JSON document on stdout'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand completions" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l port -d 'Port to listen on (127.0.0.1); 0 picks a free one' -r
@@ -215,132 +199,116 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l fault-rate -d 
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l fault-seed -d 'Seed of the injected faults (same seed, same faults for the same requests)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l ca-out -d 'Where --tls writes its certificate (PEM, 0600) [default: <data dir>/sandbox-ca.pem]' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l latency-ms -d 'Wait this long before answering each request, like a server that far away (the export benchmark measures 50, 100 and 300 ms)' -r
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l dstu2 -d 'Serve a DSTU2 Conformance and DSTU2 resources instead of R4'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l stu3 -d 'Serve STU3 (FHIR 3.0.2) instead of R4'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l confidential -d 'Also register a confidential client (its secret is printed)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l nextgen -d 'Behave like NextGen Enterprise (categories required, pages of 25, /fhir/R4/ next links, raw PDF/XML documents, references outside the base)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l tls -d 'Serve HTTPS (HTTP/2 and HTTP/1.1 on the one port) with a self-signed certificate made at start; fhirdl trusts it through FHIRDL_CA_FILE'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l json -d 'Print one machine-readable JSON document on stdout'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -s V -l version -d 'Print version'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -l fhir-base -d 'Check this FHIR base instead of a saved profile (no signed-in checks)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -l report -d 'Also write the results, versions and the redacted HTTP trace to FILE (0600)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -l offline-checks-only -d 'Only the checks on this computer; no network access'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -l json -d 'Print one machine-readable JSON document on stdout'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -s V -l version -d 'Print version'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -l out -d 'Export folder (default: the profile\'s, as `fhirdl sync` uses it)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -l output -d 'Write the page here instead of <DIR>/record.html' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -l out -d 'Export folder to read (default: the profile\'s, as `fhirdl sync` uses it)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -l page -d 'Write the page to FILE instead of <DIR>/record.html (the export folder is --out)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -l open -d 'Open the page in the browser afterwards'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -l json -d 'Print one machine-readable JSON document on stdout'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l out -d 'Export folder (default: the profile\'s, as `fhirdl sync` uses it)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l output -d 'Write the Bundle here ("-" for stdout) instead of <DIR>/record.bundle.json[.gz]' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l type -d 'collection: a set of resources; transaction: PUT each one, to load into a FHIR server' -r -f -a "collection\t'A set of resources to keep or import (the default)'
 transaction\t'PUT by type and id, to load into a FHIR server all or nothing'"
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l gzip -d 'Compress with gzip'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l no-attachments -d 'Leave the saved documents (attachments/) out'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l json -d 'Print one machine-readable JSON document on stdout'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand unbundle" -l out -d 'Folder for the <Type>.ndjson files (new or empty)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand unbundle" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand unbundle" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand unbundle" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand unbundle" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand unbundle" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand unbundle" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand unbundle" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand unbundle" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand unbundle" -l json -d 'Print one machine-readable JSON document on stdout'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand unbundle" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand unbundle" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand unbundle" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand history" -l version -d 'Print version N (1 = the oldest held) as it was stored' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand history" -l out -d 'Export folder (default: the profile\'s, as `fhirdl sync` uses it)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand history" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand history" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand history" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand history" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand history" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand history" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand history" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand history" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand history" -l json -d 'Print one machine-readable JSON document on stdout'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand history" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand history" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand verify" -l out -d 'Export folder (default: the profile\'s, as `fhirdl sync` uses it)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand verify" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand verify" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand verify" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand verify" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand verify" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand verify" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand verify" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand verify" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand verify" -l json -d 'Print one machine-readable JSON document on stdout'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand verify" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand verify" -s V -l version -d 'Print version'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -l dir -d 'Keep the demo\'s files here instead of `<data dir>/demo`' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -l json -d 'Print one machine-readable JSON document on stdout'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand demo" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand man" -l out -d 'Folder for the pages' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand man" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand man" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand man" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand man" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand man" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand man" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand man" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand man" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand man" -l json -d 'Print one machine-readable JSON document on stdout'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand man" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand man" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand man" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l user -d 'Sandbox user name' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l password -d 'Sandbox password' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l patient -d 'The patient a proxy account signs in for (default: the first offered)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l grant -d 'Grant only this scope on the consent page (repeat for each scope granted; granular ones such as patient/Observation.rs?category=laboratory allowed). Default: all' -r
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -s p -l profile -d 'Profile to use (a saved provider sign-in); defaults to the only or default profile' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l trace-file -d 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l deny -d 'Press Deny instead of Allow on the consent page'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l tamper-state -d 'Replace the `state` in the final redirect (to test the state check)'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -s v -l verbose -d 'More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l json -d 'Print one machine-readable JSON document on stdout'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox-browser" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help" -f -a "login" -d 'Sign in to a provider in the browser and save the profile'

@@ -27,7 +27,8 @@ pub struct Cli {
 
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
-    /// Profile to use (a saved provider sign-in); defaults to the only or default profile.
+    /// Profile: a saved provider sign-in (`login`: the name to save it under; other
+    /// commands: defaults to the only or default profile).
     #[arg(
         long,
         short = 'p',
@@ -36,7 +37,8 @@ pub struct GlobalArgs {
         value_name = "NAME"
     )]
     pub profile: Option<String>,
-    /// More detail on stderr (-v: one line per HTTP exchange; -vv: also headers, redacted).
+    /// More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP
+    /// exchange, and with -vv its headers, redacted).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
     /// Only errors and warnings on stderr.
@@ -51,11 +53,16 @@ pub struct GlobalArgs {
     /// Folder for exports and the file credential store (default: the platform's data folder).
     #[arg(long, global = true, env = "FHIRDL_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+}
+
+/// Tracing of HTTP exchanges, for the commands that use the network.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TraceArgs {
     /// Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted).
-    #[arg(long, global = true, env = "FHIRDL_TRACE_FILE", value_name = "FILE")]
+    #[arg(long, env = "FHIRDL_TRACE_FILE", value_name = "FILE")]
     pub trace_file: Option<PathBuf>,
     /// Also write request and response bodies to the --trace-file (it will hold health data).
-    #[arg(long, global = true, requires = "trace_file")]
+    #[arg(long, requires = "trace_file")]
     pub trace_bodies: bool,
 }
 
@@ -92,7 +99,7 @@ pub enum Command {
     },
     /// Run the embedded SMART on FHIR test server in the foreground.
     #[command(
-        after_help = "Examples:\n  fhirdl sandbox\n  fhirdl sandbox --port 8765 --confidential\n  # then, in another terminal:\n  fhirdl login --profile test --fhir-base http://127.0.0.1:8765/fhir/r4 --client-id fhirdl-sandbox --credential-store file\n\n  # HTTPS (HTTP/2), trusted through FHIRDL_CA_FILE:\n  fhirdl sandbox --tls --ca-out sandbox-ca.pem\n  FHIRDL_CA_FILE=sandbox-ca.pem fhirdl login --profile tls --fhir-base https://127.0.0.1:8765/fhir/r4 --client-id fhirdl-sandbox --credential-store file\n\n  # a server 100 ms away:\n  fhirdl sandbox --latency-ms 100"
+        after_help = SANDBOX_EXAMPLES
     )]
     Sandbox(SandboxArgs),
     /// Check, step by step, why a connection to a provider fails (network, TLS, SMART, sign-in).
@@ -128,6 +135,21 @@ pub enum Command {
     SandboxBrowser(SandboxBrowserArgs),
 }
 
+impl Command {
+    /// The tracing options of a command that uses the network.
+    pub fn trace(&self) -> Option<&TraceArgs> {
+        match self {
+            Command::Login(a) => Some(&a.trace),
+            Command::Sync(a) => Some(&a.trace),
+            Command::Status(a) => Some(&a.trace),
+            Command::Logout(a) => Some(&a.trace),
+            Command::Doctor(a) => Some(&a.trace),
+            Command::Demo(a) => Some(&a.trace),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct SandboxBrowserArgs {
     /// Sandbox user name.
@@ -156,18 +178,20 @@ pub struct SandboxBrowserArgs {
 const LOGIN_EXAMPLES: &str = "\
 Examples:
   # NextGen Enterprise (client id and secret come from your app registration)
-  FHIRDL_CLIENT_SECRET=… fhirdl login --provider nextgen-enterprise-r4 --client-id my-app --profile nextgen
+  FHIRDL_CLIENT_SECRET=… fhirdl login --provider nextgen-enterprise-r4 \\
+      --client-id my-app --profile nextgen
   # Any SMART on FHIR server, found from its discovery documents
-  fhirdl login --fhir-base https://fhir.example.org/r4 --client-id my-app --profile clinic
-  # App registered with a fixed redirect URI http://127.0.0.1:8400/oauth/callback
+  fhirdl login --fhir-base https://fhir.example.org/r4 --client-id my-app \\
+      --profile clinic
+  # Registered with the redirect URI http://127.0.0.1:8400/oauth/callback
   fhirdl login --profile clinic --port 8400 --redirect-path /oauth/callback
-  # Over SSH: open the link on any computer, paste back the address you were sent to
+  # Over SSH: open the link anywhere, paste back the address you land on
   fhirdl login --profile nextgen --paste
   # A headless server without a keyring
   fhirdl login --profile nextgen --credential-store file
 
-The client secret is read from FHIRDL_CLIENT_SECRET or asked for with a hidden prompt; it is
-never accepted as a command-line argument.";
+The client secret is read from FHIRDL_CLIENT_SECRET or asked for with a hidden
+prompt; it is never accepted as a command-line argument.";
 
 const SYNC_EXAMPLES: &str = "\
 Examples:
@@ -175,27 +199,29 @@ Examples:
   fhirdl sync --profile nextgen --out ~/health/nextgen --format both
   fhirdl sync --types Observation,Condition --full
   fhirdl sync --json > last-sync.json      # one summary document for scripts
-  fhirdl sync --all-profiles -q            # cron: every provider, worst exit code
+  fhirdl sync --all-profiles -q    # cron: every provider, worst exit code
 
-The first run downloads everything; later runs ask only for what changed since the last one.
---full downloads everything again; resources the server no longer returns leave the
-current files and are kept, like every replaced version, in <out>/.fhirdl/history/
-(see `fhirdl history`).";
+The first run downloads everything; later runs ask only for what changed since
+the last one, and again for anything an earlier run could not store. --full
+downloads everything again; resources the server no longer returns leave the
+current files and are kept, like every replaced version, in
+<out>/.fhirdl/history/ (see `fhirdl history`).";
 
 const HISTORY_EXAMPLES: &str = "\
 Examples:
-  fhirdl history Observation/lab-123                # every version held, oldest first
-  fhirdl history Observation/lab-123 --version 1    # the first one, as it was stored
+  fhirdl history Observation/lab-123              # all versions, oldest first
+  fhirdl history Observation/lab-123 --version 1  # the first, as stored
   fhirdl history Observation/lab-123 --json
 
-A sync that replaces a resource with a newer version, or no longer finds it on the
-server (--full), first appends the version on disk to <out>/.fhirdl/history/<Type>.ndjson.";
+A sync that replaces a resource with a newer version, or no longer finds it on
+the server (--full), first appends the version on disk to
+<out>/.fhirdl/history/<Type>.ndjson.";
 
 const VIEW_EXAMPLES: &str = "\
 Examples:
   fhirdl view --profile nextgen                 # <export folder>/record.html
   fhirdl view --out ~/health/nextgen --open     # and open it in the browser
-  fhirdl view --output ~/Desktop/record.html    # elsewhere; document links stay relative
+  fhirdl view --page ~/Desktop/record.html    # elsewhere; links stay relative
   fhirdl sync --view                            # refresh it after every sync
 
 The page is one self-contained file: it loads nothing from the network (its
@@ -203,13 +229,16 @@ Content-Security-Policy forbids it), works without JavaScript, and prints.";
 
 const BUNDLE_EXAMPLES: &str = "\
 Examples:
-  fhirdl bundle                                  # <export folder>/record.bundle.json
+  fhirdl bundle                          # <export folder>/record.bundle.json
   fhirdl bundle --gzip --output ~/record.json.gz
-  fhirdl bundle --type transaction --output - | curl -X POST -H 'Content-Type: application/fhir+json' --data-binary @- https://fhir.example.org/r4
+  fhirdl bundle --type transaction --output - \\
+      | curl -X POST -H 'Content-Type: application/fhir+json' \\
+          --data-binary @- https://fhir.example.org/r4
   fhirdl unbundle record.bundle.json --out ./copy   # and back
 
-Resources are copied byte for byte from the NDJSON files; saved documents are added as
-Binary entries at the URL the record points to (--no-attachments leaves them out).";
+Resources are copied byte for byte from the NDJSON files; saved documents are
+added as Binary entries at the URL the record points to (--no-attachments
+leaves them out).";
 
 const UNBUNDLE_EXAMPLES: &str = "\
 Examples:
@@ -217,8 +246,8 @@ Examples:
   gunzip -c record.bundle.json.gz | fhirdl unbundle - --out ./record
   fhirdl unbundle ips.json --out ./ips && fhirdl view --out ./ips
 
-Each resource keeps its JSON text (whitespace between tokens dropped); files are sorted by
-id; a type and id seen twice keeps the first.";
+Each resource keeps its JSON text (whitespace between tokens dropped); files
+are sorted by id; a type and id seen twice keeps the first.";
 
 const VERIFY_EXAMPLES: &str = "\
 Examples:
@@ -226,28 +255,50 @@ Examples:
   fhirdl verify --out ~/health/nextgen --json   # every problem, for scripts
   fhirdl sync --verify                          # verify right after each sync
 
-Every file is hashed again against manifest.json and attachments/manifest.json, every
-NDJSON line parsed again, and json/ files compared with their lines. Exit code 11 names
-each damaged file; references that do not resolve inside the export are only a warning.";
+Every file is hashed again against manifest.json and
+attachments/manifest.json, every NDJSON line parsed again, and json/ files
+compared with their lines. Exit code 11 names each damaged file; references
+that do not resolve inside the export are only a warning.";
 
 const DOCTOR_EXAMPLES: &str = "\
 Examples:
   fhirdl doctor --profile nextgen
-  fhirdl doctor --fhir-base https://fhir.example.org/r4       # before signing in
-  fhirdl doctor --profile nextgen --report doctor-report.json  # to attach to a support ticket
+  fhirdl doctor --fhir-base https://fhir.example.org/r4   # before signing in
+  fhirdl doctor --profile nextgen --report doctor.json    # for support
   fhirdl doctor --offline-checks-only --json
 
-Each check is ok, warn, fail or skipped (with the reason). Exit code 9 when a check failed.
-The report holds no token, secret or record content; patient ids appear only as a hash.";
+Each check is ok, warn, fail or skipped (with the reason). Exit code 9 when a
+check failed. The report holds no token, secret or record content; patient ids
+appear only as a hash.";
+
+const SANDBOX_EXAMPLES: &str = "\
+Examples:
+  fhirdl sandbox
+  fhirdl sandbox --port 8765 --confidential
+  # then, in another terminal:
+  fhirdl login --profile test --fhir-base http://127.0.0.1:8765/fhir/r4 \\
+      --client-id fhirdl-sandbox --credential-store file
+
+  # HTTPS (HTTP/2), trusted through FHIRDL_CA_FILE:
+  fhirdl sandbox --tls --ca-out sandbox-ca.pem
+  FHIRDL_CA_FILE=sandbox-ca.pem fhirdl login --profile tls \\
+      --fhir-base https://127.0.0.1:8765/fhir/r4 --client-id fhirdl-sandbox \\
+      --credential-store file
+
+  # a server 100 ms away:
+  fhirdl sandbox --latency-ms 100";
 
 const COMPLETION_EXAMPLES: &str = "\
 Examples:
-  fhirdl completions bash > ~/.local/share/bash-completion/completions/fhirdl
+  fhirdl completions bash \\
+      > ~/.local/share/bash-completion/completions/fhirdl
   fhirdl completions zsh > ~/.zfunc/_fhirdl
   fhirdl completions fish > ~/.config/fish/completions/fhirdl.fish";
 
 #[derive(Debug, Args, Clone, Default)]
 pub struct LoginArgs {
+    #[command(flatten)]
+    pub trace: TraceArgs,
     /// A built-in provider preset (see `fhirdl providers`).
     #[arg(long, value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(crate::providers::names()))]
     pub provider: Option<String>,
@@ -291,6 +342,8 @@ pub struct LoginArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct SyncArgs {
+    #[command(flatten)]
+    pub trace: TraceArgs,
     /// Export folder (default: <data dir>/exports/<profile>); remembered for the profile.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -341,11 +394,11 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct ViewArgs {
-    /// Export folder (default: the profile's, as `fhirdl sync` uses it).
+    /// Export folder to read (default: the profile's, as `fhirdl sync` uses it).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Write the page here instead of <DIR>/record.html.
-    #[arg(long, value_name = "FILE")]
+    /// Write the page to FILE instead of <DIR>/record.html (the export folder is --out).
+    #[arg(long = "page", alias = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Open the page in the browser afterwards.
     #[arg(long)]
@@ -408,6 +461,8 @@ pub enum SyncFormat {
 
 #[derive(Debug, Args, Clone)]
 pub struct StatusArgs {
+    #[command(flatten)]
+    pub trace: TraceArgs,
     /// Do not contact the provider (skip the Patient read).
     #[arg(long)]
     pub offline: bool,
@@ -418,6 +473,8 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct LogoutArgs {
+    #[command(flatten)]
+    pub trace: TraceArgs,
     /// Keep the profile's settings; only forget the tokens.
     #[arg(long)]
     pub keep_profile: bool,
@@ -497,6 +554,8 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 
 #[derive(Debug, Args, Clone, Default)]
 pub struct DoctorArgs {
+    #[command(flatten)]
+    pub trace: TraceArgs,
     /// Check this FHIR base instead of a saved profile (no signed-in checks).
     #[arg(long, value_name = "URL")]
     pub fhir_base: Option<String>,
@@ -510,6 +569,8 @@ pub struct DoctorArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct DemoArgs {
+    #[command(flatten)]
+    pub trace: TraceArgs,
     /// Keep the demo's files here instead of `<data dir>/demo`.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,

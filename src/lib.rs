@@ -66,7 +66,7 @@ fn tune_malloc() {}
 
 pub fn run() -> i32 {
     let cli = Cli::parse();
-    let settings = match settings::Settings::from_args(&cli.global) {
+    let settings = match settings::Settings::from_args(&cli.global, cli.command.trace()) {
         Ok(s) => s,
         Err(e) => {
             output::Ui::default().error(&e);

@@ -3,7 +3,7 @@
 //! Commands receive a [`Settings`] and never read the environment or clap types for these
 //! values themselves. Profile files are read through [`crate::config`].
 
-use crate::cli::GlobalArgs;
+use crate::cli::{GlobalArgs, TraceArgs};
 use crate::config::Paths;
 use anyhow::Result;
 use std::io::IsTerminal;
@@ -33,7 +33,7 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn from_args(global: &GlobalArgs) -> Result<Settings> {
+    pub fn from_args(global: &GlobalArgs, trace: Option<&TraceArgs>) -> Result<Settings> {
         let paths = Paths::resolve(global.config_dir.clone(), global.data_dir.clone())?;
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
@@ -45,8 +45,8 @@ impl Settings {
             json: global.json,
             color: !no_color && !dumb && std::io::stderr().is_terminal(),
             interactive: std::io::stdin().is_terminal(),
-            trace_file: global.trace_file.clone(),
-            trace_bodies: global.trace_bodies,
+            trace_file: trace.and_then(|t| t.trace_file.clone()),
+            trace_bodies: trace.is_some_and(|t| t.trace_bodies),
             client_secret: std::env::var("FHIRDL_CLIENT_SECRET")
                 .ok()
                 .filter(|s| !s.is_empty())

@@ -81,10 +81,15 @@ pub async fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
         print_report(&demo, &report);
     }
 
-    let cfg = crate::config::load(&demo.settings.paths)?;
-    let (name, profile) = cfg.select(Some(DEMO_PROFILE))?;
-    // The sandbox gets a new port each run; start the demo export afresh.
+    let mut cfg = crate::config::load(&demo.settings.paths)?;
+    // The sandbox gets a new port each run; start the demo export afresh. The profile names
+    // the folder, so `status`, `view` and `verify` of profile 'demo' find it.
     let export_dir = dir.join("export");
+    if let Some(p) = cfg.profiles.get_mut(DEMO_PROFILE) {
+        p.out_dir = Some(export_dir.clone());
+    }
+    cfg.save(&demo.settings.paths.config_file())?;
+    let (name, profile) = cfg.select(Some(DEMO_PROFILE))?;
     if export_dir.exists() {
         std::fs::remove_dir_all(&export_dir)
             .with_context(|| format!("cannot clear {}", export_dir.display()))?;
@@ -140,14 +145,49 @@ pub async fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
         "export": opts.out,
         "record_html": page.path,
     }));
-    ctx.ui.info(&format!(
-        "\nYour demo record is in {} (one <Type>.ndjson per resource type, manifest.json).\nRead it in a browser: {}\nSettings and the owner-only credential file are under {}.",
-        opts.out.display(),
-        page.path.display(),
-        dir.display()
-    ));
+    ctx.ui
+        .info(&next_steps(&dir, &opts.out, &page.path, &changed));
     sandbox.shutdown().await;
     Ok(())
+}
+
+/// Where the demo left things and the exact commands that reach them. The demo's profile lives
+/// in its own settings folder (never among the user's profiles), so the commands name it; its
+/// sandbox stops with the demo, so the profile can be looked at but not synced again.
+fn next_steps(
+    dir: &std::path::Path,
+    export: &std::path::Path,
+    page: &std::path::Path,
+    changed: &str,
+) -> String {
+    let quote = |p: &std::path::Path| {
+        let text = p.display().to_string();
+        match text.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c)) {
+            true => format!("'{}'", text.replace('\'', "'\\''")),
+            false => text,
+        }
+    };
+    let folders = format!(
+        "--config-dir {} --data-dir {}",
+        quote(&dir.join("config")),
+        quote(&dir.join("data"))
+    );
+    format!(
+        "\nYour demo record is in {export} (one <Type>.ndjson per resource type, manifest.json).\n\
+         Read it in a browser: {page}\n\
+         \n\
+         Look at it again (the sandbox stopped with the demo; these work offline):\n\
+         \x20 fhirdl view --out {export} --open\n\
+         \x20 fhirdl verify --out {export}\n\
+         \x20 fhirdl history --out {export} {changed}    # both versions of what the provider changed\n\
+         The demo's profile '{DEMO_PROFILE}' is kept apart from yours, with its settings and owner-only\n\
+         credential file under {dir}:\n\
+         \x20 fhirdl {folders} --profile {DEMO_PROFILE} status --offline\n\
+         Run `fhirdl demo` again for a fresh sandbox and export.",
+        export = quote(export),
+        page = page.display(),
+        dir = dir.display(),
+    )
 }
 
 /// Amends one stored Observation on the sandbox; returns "Observation/<id>".

@@ -54,9 +54,25 @@ impl Ctx {
             return crate::folder::absolute(dir);
         }
         let cfg = crate::config::load(&self.settings.paths)?;
-        let (name, profile) = cfg.select(self.settings.profile.as_deref()).map_err(|e| {
-            e.context("which export folder? pass --out DIR, or --profile NAME for a profile's")
-        })?;
+        // Offline commands need a folder, not a sign-in: a missing profile is a usage error.
+        let (name, profile) = match (cfg.profiles.is_empty(), self.settings.profile.as_deref()) {
+            (true, None) => {
+                return Err(crate::error::Failure::new(
+                    crate::error::Kind::Usage,
+                    "no export folder given, and no profile to take one from",
+                )
+                .hint("pass the folder `fhirdl sync` wrote with --out DIR")
+                .into())
+            }
+            (_, explicit) => cfg.select(explicit).map_err(|e| {
+                let why = format!("{e:#}");
+                crate::error::Failure::new(
+                    crate::error::Kind::Usage,
+                    format!("no export folder given: {why}"),
+                )
+                .hint("pass the folder `fhirdl sync` wrote with --out DIR, or the profile whose folder it is with --profile NAME")
+            })?,
+        };
         Ok(profile.export_dir(&name, &self.settings.paths))
     }
 

@@ -50,6 +50,15 @@ struct ProfileStatus {
 
 pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<()> {
     let cfg = config::load(&ctx.settings.paths)?;
+    // Nothing to report is not a failure (as with `profile list`): say how to begin.
+    if cfg.profiles.is_empty() && ctx.settings.profile.is_none() {
+        ctx.ui.info(
+            "No profiles yet. Sign in with: fhirdl login --provider <preset> --client-id <id>  (see `fhirdl providers`)",
+        );
+        ctx.ui
+            .json_out(&serde_json::json!({ "profiles": Vec::<ProfileStatus>::new() }));
+        return Ok(());
+    }
     let names: Vec<String> = if args.all
         || (ctx.settings.profile.is_none()
             && cfg.profiles.len() > 1

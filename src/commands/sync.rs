@@ -325,7 +325,14 @@ pub fn print_report(ctx: &Ctx, r: &Report) {
         let note = match t.status {
             TypeStatus::Skipped => format!("skipped: {}", t.reason.as_deref().unwrap_or("")),
             TypeStatus::Failed => format!("FAILED: {}", t.reason.as_deref().unwrap_or("")),
-            _ => t.warnings.join("; "),
+            // A type that was not searched says why it is there (other resources refer to it).
+            _ => t
+                .reason
+                .iter()
+                .chain(&t.warnings)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; "),
         };
         text.push_str(&format!(
             "{:<24} {:>8} {:>6} {:>8} {:>10} {:>8} {:>8}  {:<10}  {note}\n",

@@ -241,7 +241,7 @@ impl<'a> Run<'a> {
                 .push(TypeReport::skipped(&s.resource_type, s.reason));
         }
         self.observer.message(&format!(
-            "Syncing {} resource types into {}…",
+            "Syncing {} resource types, and the resources they refer to, into {}…",
             types.len(),
             self.opts.out.display()
         ));

@@ -382,7 +382,8 @@ pub fn quantity(raw: Raw<'_>) -> Option<Quantity> {
     Some(Quantity {
         value: value.to_owned(),
         comparator: q.comparator.map(Cow::into_owned),
-        unit: q.unit.or(q.code).map(Cow::into_owned),
+        // Shown as people write it (°C, mmHg, 10³/µL); the stored data keeps its code.
+        unit: q.unit.or(q.code).map(|u| super::units::shown(&u)),
     })
 }
 

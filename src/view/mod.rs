@@ -14,6 +14,7 @@ mod page;
 mod record;
 mod rows;
 mod sections;
+pub mod units;
 
 use crate::atomic::{create_private_dir, AtomicFile};
 use crate::folder::Folder;

@@ -603,10 +603,10 @@ fn trace_bodies_warns_about_health_data() {
     assert_eq!(code(&ctx.login("alice", &[])), 0);
     let trace = ctx.root().join("bodies.jsonl");
     let out = ctx.fhirdl(&[
+        "status",
         "--trace-file",
         trace.to_str().unwrap(),
         "--trace-bodies",
-        "status",
     ]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);

@@ -421,8 +421,9 @@ fn bad_input_gives_usage_errors() {
     let out = ctx.fhirdl(&["login", "--fhir-base", &ctx.base()]);
     assert_eq!(code(&out), 2, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--client-id"));
+    // Nothing saved yet: status says how to begin, like `profile list`.
     let out = ctx.fhirdl(&["status"]);
-    assert_eq!(code(&out), 4, "{}", text(&out));
+    assert_eq!(code(&out), 0, "{}", text(&out));
     let out = ctx.fhirdl(&[
         "login",
         "--profile",

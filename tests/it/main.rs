@@ -12,6 +12,7 @@ mod disk;
 mod doctor;
 mod faults;
 mod fidelity;
+mod first_hour;
 mod history;
 mod hostile;
 mod house;

@@ -348,13 +348,15 @@ fn expected_charts(dir: &Path) -> BTreeMap<String, usize> {
                 bp += 1;
                 *out.entry(format!(
                     "bp|{}",
-                    comp["valueQuantity"]["unit"].as_str().unwrap()
+                    fhirdl::view::units::shown(comp["valueQuantity"]["unit"].as_str().unwrap())
                 ))
                 .or_default() += 1;
             }
         }
         if bp == 0 && v["valueQuantity"]["value"].is_number() {
-            let unit = v["valueQuantity"]["unit"].as_str().unwrap_or("");
+            // The page shows units as people write them (°C, not Cel).
+            let unit =
+                fhirdl::view::units::shown(v["valueQuantity"]["unit"].as_str().unwrap_or(""));
             *out.entry(format!("{}|{unit}", code(&v["code"])))
                 .or_default() += 1;
         }
@@ -625,7 +627,7 @@ fn a_large_record_renders_with_links_relative_to_a_page_elsewhere() {
         "view",
         "--out",
         export.to_str().unwrap(),
-        "--output",
+        "--page",
         page.to_str().unwrap(),
         "--json",
     ]);
