@@ -107,6 +107,7 @@ pub fn write(folder: &Folder, opts: &Options, out: &mut dyn Write) -> Result<Sum
     let mut full_urls: HashSet<String> = HashSet::new();
     for t in &folder.types {
         let ty = t.resource_type.as_str();
+        let file = crate::export_layout::ndjson_name(ty);
         let mut previous: Option<String> = None;
         for_each_line(&t.path, |line| {
             let head: Head<'_> = match serde_json::from_slice(line) {
@@ -115,7 +116,7 @@ pub fn write(folder: &Folder, opts: &Options, out: &mut dyn Write) -> Result<Sum
                     summary.skipped += 1;
                     summary
                         .warnings
-                        .push(format!("{ty}.ndjson: a line is not JSON ({e}); left out"));
+                        .push(format!("{file}: a line is not JSON ({e}); left out"));
                     return Ok(());
                 }
             };
@@ -123,7 +124,7 @@ pub fn write(folder: &Folder, opts: &Options, out: &mut dyn Write) -> Result<Sum
             let (Some(id), true) = (id, head.resource_type.as_deref() == Some(ty)) else {
                 summary.skipped += 1;
                 summary.warnings.push(format!(
-                    "{ty}.ndjson: a line is not a {ty} with a valid id; left out"
+                    "{file}: a line is not a {ty} with a valid id; left out"
                 ));
                 return Ok(());
             };
@@ -131,7 +132,7 @@ pub fn write(folder: &Folder, opts: &Options, out: &mut dyn Write) -> Result<Sum
                 Some(std::cmp::Ordering::Equal) => {
                     summary.duplicates += 1;
                     summary.warnings.push(format!(
-                        "{ty}/{id} appears twice in {ty}.ndjson; the first is kept"
+                        "{ty}/{id} appears twice in {file}; the first is kept"
                     ));
                     return Ok(());
                 }
@@ -170,7 +171,8 @@ pub fn write(folder: &Folder, opts: &Options, out: &mut dyn Write) -> Result<Sum
         })?;
     }
     if opts.attachments {
-        let binaries = crate::sync::ndjson::ids_in(&folder.dir.join("Binary.ndjson"))?;
+        let binaries =
+            crate::sync::ndjson::ids_in(&crate::export_layout::ndjson_path(&folder.dir, "Binary"))?;
         for (file, entry) in &folder.attachments {
             let Some(url) = entry.url.as_deref() else {
                 // Inline data: the document is in the resource already.
@@ -178,7 +180,8 @@ pub fn write(folder: &Folder, opts: &Options, out: &mut dyn Write) -> Result<Sum
             };
             let Some(path) = folder.attachment_path(file) else {
                 summary.warnings.push(format!(
-                    "attachments/{file} is listed but missing; left out"
+                    "{} is listed but missing; left out",
+                    crate::export_layout::attachment_name(file)
                 ));
                 continue;
             };

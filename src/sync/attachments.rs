@@ -226,7 +226,7 @@ fn read_manifest(path: &Path) -> BTreeMap<String, ManifestEntry> {
 /// Whether `attachments/manifest.json` lists an empty document: earlier versions of fhirdl
 /// saved DSTU2/STU3 Binaries as empty files (they read `data`); the next run fetches them again.
 pub fn manifest_lists_empty_documents(out: &Path) -> bool {
-    read_manifest(&out.join("attachments").join("manifest.json"))
+    read_manifest(&crate::export_layout::attachments_manifest_path(out))
         .values()
         .any(|e| e.bytes == 0)
 }
@@ -244,8 +244,8 @@ pub async fn save_all(
     progress: super::progress::PhaseProgress,
     mut ready: tokio::sync::mpsc::UnboundedReceiver<&'static str>,
 ) -> Result<Report> {
-    let dir = out.join("attachments");
-    let manifest_path = dir.join("manifest.json");
+    let dir = crate::export_layout::attachments_dir(out);
+    let manifest_path = crate::export_layout::attachments_manifest_path(out);
     let manifest = read_manifest(&manifest_path);
     let before = manifest.clone();
     let mut pass = Pass {
@@ -264,7 +264,7 @@ pub async fn save_all(
     while let Some(ty) = ready.recv().await {
         if !read.contains(&ty) {
             read.push(ty);
-            pass.queue_type(ty, &out.join(format!("{ty}.ndjson")))
+            pass.queue_type(ty, &crate::export_layout::ndjson_path(out, ty))
                 .await?;
         }
     }

@@ -84,7 +84,7 @@ impl Export {
 
     /// The stored file's lines in id order (through a spool on disk).
     fn sorted_copy(&self, path: &Path) -> Result<Sorted> {
-        let mut spool = Spool::new(&self.dir().join(".fhirdl"));
+        let mut spool = Spool::new(&crate::export_layout::private_dir(self.dir()));
         let mut reader = Stored::open(path)?;
         while let Some(entry) = reader.next_entry()? {
             if let Some(id) = entry.id {
@@ -297,7 +297,7 @@ impl<'a> Merger<'a> {
             self.out.diverge(0)?;
         }
         self.m.written = self.out.file.is_some();
-        let file = format!("{}.ndjson", self.resource_type);
+        let file = crate::export_layout::ndjson_name(self.resource_type);
         let entry =
             self.out
                 .file
@@ -368,7 +368,7 @@ struct Pretty {
 
 impl Pretty {
     fn new(export: &Export, resource_type: &str, fetched: &mut Sorted) -> Result<Pretty> {
-        let dir = export.dir().join("json").join(resource_type);
+        let dir = crate::export_layout::pretty_dir(export.dir(), resource_type);
         create_private_dir(&dir)?;
         let mut ids = export.ids(resource_type)?;
         ids.extend(fetched.ids()?);
@@ -378,14 +378,14 @@ impl Pretty {
 
     fn path(&self, id: &str) -> PathBuf {
         let stem = self.stems.get(id).map_or(id, String::as_str);
-        self.dir.join(format!("{stem}.json"))
+        self.dir.join(crate::export_layout::pretty_name(stem))
     }
 
     fn write(&self, id: &str, line: &str) -> Result<()> {
         if self.stems.get(id).is_some_and(|stem| stem != id) {
             // A bare name from before the twin arrived would shadow it on a case-insensitive
             // file system.
-            remove_if_exists(&self.dir.join(format!("{id}.json")))?;
+            remove_if_exists(&self.dir.join(crate::export_layout::pretty_name(id)))?;
         }
         write_atomic(&self.path(id), crate::json_text::pretty(line).as_bytes())
     }

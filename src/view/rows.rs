@@ -680,7 +680,7 @@ fn files_cell(
         match saved.filter(|(file, _)| lookup.folder.attachment_path(file).is_some()) {
             Some((file, entry)) => {
                 let mut segments: Vec<&str> = lookup.prefix.iter().map(String::as_str).collect();
-                segments.extend(["attachments", file.as_str()]);
+                segments.extend([crate::export_layout::ATTACHMENTS, file.as_str()]);
                 let label = a.title.clone().unwrap_or_else(|| file.clone());
                 let kind = file.rsplit('.').next().unwrap_or("").to_ascii_uppercase();
                 let _ = write!(
