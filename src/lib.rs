@@ -19,6 +19,7 @@ pub mod datetime;
 pub mod doctor;
 pub mod error;
 pub mod exit;
+pub mod export_layout;
 pub mod fhir;
 pub mod fhir_url;
 pub mod folder;

@@ -7,8 +7,11 @@
 use super::credentials::Credentials;
 use super::discovery::Discovery;
 use super::id_token::{self, Expected as IdTokenExpected, SignatureCheck};
-use super::loopback::{check_callback, parse_pasted, CallbackParams, Expected, Loopback};
-use super::oauth::{build_client, credentials_from, describe_token_error, patient_from_fhir_user};
+use super::loopback::{check_callback, parse_pasted, CallbackParams, Expected, Loopback, Waiting};
+use super::oauth::{
+    build_client, credentials_from, describe_token_error, patient_from_fhir_user, SmartClient,
+    SmartTokenResponse,
+};
 use super::scopes::grant_warnings;
 use crate::auth::loopback::RedirectSettings;
 use crate::console::Console;
@@ -16,7 +19,7 @@ use crate::error::{Failure, Kind};
 use crate::http::Http;
 use crate::secret::Secret;
 use anyhow::Result;
-use oauth2::{AuthorizationCode, CsrfToken, PkceCodeChallenge, Scope};
+use oauth2::{AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, Scope};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -67,7 +70,9 @@ enum Arrival {
     BrowserFailed(anyhow::Error),
 }
 
-pub async fn sign_in(http: &Http, ui: &dyn Console, req: SignIn<'_>) -> Result<SignedIn> {
+/// Signs in at the provider: the authorize URL shown as `req.mode` says, the callback (or the
+/// pasted address) awaited, its code exchanged, the id_token checked and the patient found.
+pub async fn sign_in(http: &Http, ui: &dyn Console, mut req: SignIn<'_>) -> Result<SignedIn> {
     let lb = Loopback::bind(req.redirect.host, req.redirect.port, &req.redirect.path).await?;
     let redirect_uri = lb.redirect_uri();
     let client = build_client(
@@ -76,8 +81,46 @@ pub async fn sign_in(http: &Http, ui: &dyn Console, req: SignIn<'_>) -> Result<S
         req.discovery,
         Some(&redirect_uri),
     )?;
+    let authorization = authorization(&client, &req);
+    let mut waiting = lb.serve();
+    // The mode is used once, here; the rest of `req` is read after.
+    let mode = std::mem::replace(&mut req.mode, Mode::NoBrowser);
+    let arrivals = present(ui, mode, &authorization.url, &redirect_uri).await;
+    ui.info(&format!(
+        "Waiting for the sign-in to finish (up to {})…",
+        crate::datetime::human_duration(req.timeout.as_secs() as i64)
+    ));
+    let params = arrival(&mut waiting, arrivals, req.timeout, &redirect_uri).await?;
+    let code = check_callback(&params, &authorization.expected);
+    // Let the browser receive its "you may close this tab" page before the listener goes away.
+    waiting.finish().await;
+    let code = code?;
+    ui.info("Signed in at the provider; exchanging the authorization code…");
+    let response = exchange(
+        http,
+        &client,
+        &req,
+        code,
+        authorization.verifier,
+        &redirect_uri,
+    )
+    .await?;
+    signed_in(http, &req, &response, &authorization.nonce, redirect_uri).await
+}
+
+/// The authorize URL and what its answer must carry.
+struct Authorization {
+    url: Url,
+    /// The callback's `state` (and `iss`, when the server sends one).
+    expected: Expected,
+    verifier: PkceCodeVerifier,
+    /// OpenID Connect: the id_token must repeat this, so it cannot be replayed from elsewhere.
+    nonce: CsrfToken,
+}
+
+/// The authorize URL: the scopes, PKCE S256, `aud` when asked for, a nonce with `openid`.
+fn authorization(client: &SmartClient, req: &SignIn<'_>) -> Authorization {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    // OpenID Connect: the id_token must repeat this, so it cannot be replayed from elsewhere.
     let nonce = CsrfToken::new_random();
     let mut auth = client
         .authorize_url(CsrfToken::new_random)
@@ -93,7 +136,7 @@ pub async fn sign_in(http: &Http, ui: &dyn Console, req: SignIn<'_>) -> Result<S
     if req.scope.split_whitespace().any(|s| s == "openid") {
         auth = auth.add_extra_param("nonce", nonce.secret().clone());
     }
-    let (authorize_url, csrf) = auth.url();
+    let (url, csrf) = auth.url();
     let expected = Expected {
         state: csrf.secret().clone(),
         iss: req
@@ -102,14 +145,25 @@ pub async fn sign_in(http: &Http, ui: &dyn Console, req: SignIn<'_>) -> Result<S
             .then(|| req.discovery.issuer.clone())
             .flatten(),
     };
-    let mut waiting = lb.serve();
-    let host = authorize_url
-        .host_str()
-        .unwrap_or("the provider")
-        .to_string();
+    Authorization {
+        url,
+        expected,
+        verifier,
+        nonce,
+    }
+}
 
-    let (arrival_tx, mut arrival_rx) = tokio::sync::mpsc::channel::<Arrival>(2);
-    match req.mode {
+/// Shows the sign-in page as `mode` says; what arrives other than the loopback callback (a
+/// pasted address, a failed headless browser) comes through the returned channel.
+async fn present(
+    ui: &dyn Console,
+    mode: Mode,
+    authorize_url: &Url,
+    redirect_uri: &str,
+) -> tokio::sync::mpsc::Receiver<Arrival> {
+    let host = authorize_url.host_str().unwrap_or("the provider");
+    let (arrival_tx, arrival_rx) = tokio::sync::mpsc::channel::<Arrival>(2);
+    match mode {
         Mode::Browser => {
             ui.info(&format!(
                 "Opening the sign-in page of {host} in your browser…"
@@ -133,45 +187,51 @@ pub async fn sign_in(http: &Http, ui: &dyn Console, req: SignIn<'_>) -> Result<S
                  computer. That is expected: copy the whole address from its address bar and paste it here."
             ));
             eprint!("Address: ");
-            let tx = arrival_tx.clone();
-            // A plain thread: a blocked stdin read must not keep the runtime from shutting down.
-            std::thread::spawn(move || {
-                let mut line = String::new();
-                let result = match std::io::stdin().read_line(&mut line) {
-                    Ok(0) => Err(Failure::new(
-                        Kind::LoginFailed,
-                        "no address was pasted (end of input)",
-                    )
-                    .into()),
-                    Ok(_) => parse_pasted(&line),
-                    Err(e) => Err(anyhow::anyhow!("cannot read the pasted address: {e}")),
-                };
-                let _ = tx.blocking_send(Arrival::Pasted(result));
-            });
+            read_pasted(arrival_tx);
         }
         Mode::Headless(browser) => {
-            let tx = arrival_tx.clone();
             let url = authorize_url.clone();
             tokio::spawn(async move {
                 if let Err(e) = browser(url).await {
-                    let _ = tx.send(Arrival::BrowserFailed(e)).await;
+                    let _ = arrival_tx.send(Arrival::BrowserFailed(e)).await;
                 }
             });
         }
     }
-    drop(arrival_tx);
-    ui.info(&format!(
-        "Waiting for the sign-in to finish (up to {})…",
-        crate::datetime::human_duration(req.timeout.as_secs() as i64)
-    ));
+    arrival_rx
+}
 
+/// Reads the pasted address from stdin and sends it to `tx`.
+fn read_pasted(tx: tokio::sync::mpsc::Sender<Arrival>) {
+    // A plain thread: a blocked stdin read must not keep the runtime from shutting down.
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let result = match std::io::stdin().read_line(&mut line) {
+            Ok(0) => {
+                Err(Failure::new(Kind::LoginFailed, "no address was pasted (end of input)").into())
+            }
+            Ok(_) => parse_pasted(&line),
+            Err(e) => Err(anyhow::anyhow!("cannot read the pasted address: {e}")),
+        };
+        let _ = tx.blocking_send(Arrival::Pasted(result));
+    });
+}
+
+/// The callback's parameters, whichever way they arrive first; a timeout or Ctrl-C ends the
+/// sign-in.
+async fn arrival(
+    waiting: &mut Waiting,
+    mut arrivals: tokio::sync::mpsc::Receiver<Arrival>,
+    timeout: Duration,
+    redirect_uri: &str,
+) -> Result<CallbackParams> {
     let arrival = tokio::select! {
         cb = waiting.callback() => Arrival::Callback(cb?),
-        Some(a) = arrival_rx.recv() => a,
-        _ = tokio::time::sleep(req.timeout) => {
+        Some(a) = arrivals.recv() => a,
+        _ = tokio::time::sleep(timeout) => {
             return Err(Failure::new(
                 Kind::LoginFailed,
-                format!("no sign-in response arrived within {}", crate::datetime::human_duration(req.timeout.as_secs() as i64)),
+                format!("no sign-in response arrived within {}", crate::datetime::human_duration(timeout.as_secs() as i64)),
             )
             .hint(format!(
                 "finish the sign-in in the browser sooner or allow more time with --timeout; if the provider showed an error about the redirect URI, your app registration must list {redirect_uri} exactly (match it with --port, --redirect-path and --redirect-host)"
@@ -182,20 +242,24 @@ pub async fn sign_in(http: &Http, ui: &dyn Console, req: SignIn<'_>) -> Result<S
             return Err(Failure::new(Kind::Interrupted, "sign-in interrupted; nothing was saved").into());
         }
     };
-    let params = match arrival {
-        Arrival::Callback(p) => p,
-        Arrival::Pasted(p) => p?,
-        Arrival::BrowserFailed(e) => {
-            return Err(e.context("the sign-in in the built-in browser failed"))
-        }
-    };
-    let code = check_callback(&params, &expected);
-    // Let the browser receive its "you may close this tab" page before the listener goes away.
-    waiting.finish().await;
-    let code = code?;
-    ui.info("Signed in at the provider; exchanging the authorization code…");
+    match arrival {
+        Arrival::Callback(p) => Ok(p),
+        Arrival::Pasted(p) => p,
+        Arrival::BrowserFailed(e) => Err(e.context("the sign-in in the built-in browser failed")),
+    }
+}
 
-    let response = client
+/// The authorization code exchanged for tokens, with the PKCE verifier; a refusal says what to
+/// check.
+async fn exchange(
+    http: &Http,
+    client: &SmartClient,
+    req: &SignIn<'_>,
+    code: Secret,
+    verifier: PkceCodeVerifier,
+    redirect_uri: &str,
+) -> Result<SmartTokenResponse> {
+    client
         .exchange_code(AuthorizationCode::new(code.expose().to_string()))
         .set_pkce_verifier(verifier)
         .request_async(http)
@@ -218,8 +282,19 @@ pub async fn sign_in(http: &Http, ui: &dyn Console, req: SignIn<'_>) -> Result<S
                 failure = failure.hint(h);
             }
             anyhow::Error::from(failure)
-        })?;
-    let mut credentials = credentials_from(&response, &req.scope, None, req.client_secret.clone());
+        })
+}
+
+/// The token response made credentials: its id_token validated (who signed in), the patient
+/// found, and what the grant lacks said.
+async fn signed_in(
+    http: &Http,
+    req: &SignIn<'_>,
+    response: &SmartTokenResponse,
+    nonce: &CsrfToken,
+    redirect_uri: String,
+) -> Result<SignedIn> {
+    let mut credentials = credentials_from(response, &req.scope, None, req.client_secret.clone());
     let validated = match &response.extra_fields().id_token {
         Some(token) => {
             let expected = IdTokenExpected {

@@ -12,7 +12,7 @@
 pub mod split;
 
 use crate::error::{Failure, Kind};
-use crate::folder::{for_each_line, Folder};
+use crate::folder::{for_each_line, Folder, TypeFile};
 use crate::sync::bundle::valid_id;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -85,53 +85,94 @@ impl Write for Counting<'_> {
 
 /// Writes the folder's resources as one Bundle to `out`.
 pub fn write(folder: &Folder, opts: &Options, out: &mut dyn Write) -> Result<Summary> {
-    let mut out = Counting {
-        inner: out,
-        bytes: 0,
-    };
-    let mut summary = Summary::default();
-    let base = folder
-        .fhir_base
-        .as_deref()
-        .map(|b| b.trim_end_matches('/').to_owned());
-    let kind = match opts.bundle_type {
-        BundleType::Collection => "collection",
-        BundleType::Transaction => "transaction",
-    };
-    write!(
-        out,
-        "{{\"resourceType\":\"Bundle\",\"type\":\"{kind}\",\"timestamp\":{},\"entry\":[",
-        serde_json::to_string(&opts.timestamp)?
-    )?;
-    let mut first = true;
-    let mut full_urls: HashSet<String> = HashSet::new();
+    let mut bundle = Writer::new(folder, opts, out);
+    bundle.open()?;
     for t in &folder.types {
+        bundle.resources(t)?;
+    }
+    if opts.attachments {
+        bundle.documents()?;
+    }
+    bundle.close()
+}
+
+/// One Bundle being written: where its bytes go and what it holds so far.
+struct Writer<'a, 'w> {
+    folder: &'a Folder,
+    opts: &'a Options,
+    out: Counting<'w>,
+    /// The FHIR base without its trailing slash: resources' `fullUrl` start with it.
+    base: Option<String>,
+    summary: Summary,
+    /// No entry written yet (the next one is not preceded by a comma).
+    first: bool,
+    /// Every `fullUrl` written, so that a document the record holds already is not added again.
+    full_urls: HashSet<String>,
+}
+
+impl<'a, 'w> Writer<'a, 'w> {
+    fn new(folder: &'a Folder, opts: &'a Options, out: &'w mut dyn Write) -> Writer<'a, 'w> {
+        Writer {
+            folder,
+            opts,
+            out: Counting {
+                inner: out,
+                bytes: 0,
+            },
+            base: folder
+                .fhir_base
+                .as_deref()
+                .map(|b| b.trim_end_matches('/').to_owned()),
+            summary: Summary::default(),
+            first: true,
+            full_urls: HashSet::new(),
+        }
+    }
+
+    /// The Bundle's own elements, up to the opening of `entry`.
+    fn open(&mut self) -> Result<()> {
+        let kind = match self.opts.bundle_type {
+            BundleType::Collection => "collection",
+            BundleType::Transaction => "transaction",
+        };
+        write!(
+            self.out,
+            "{{\"resourceType\":\"Bundle\",\"type\":\"{kind}\",\"timestamp\":{},\"entry\":[",
+            serde_json::to_string(&self.opts.timestamp)?
+        )?;
+        Ok(())
+    }
+
+    /// An entry per line of the type's file; lines that are not a resource of the type with a
+    /// valid id, and repeated ids, are left out and said.
+    fn resources(&mut self, t: &TypeFile) -> Result<()> {
         let ty = t.resource_type.as_str();
+        let file = crate::export_layout::ndjson_name(ty);
         let mut previous: Option<String> = None;
         for_each_line(&t.path, |line| {
             let head: Head<'_> = match serde_json::from_slice(line) {
                 Ok(h) => h,
                 Err(e) => {
-                    summary.skipped += 1;
-                    summary
+                    self.summary.skipped += 1;
+                    self.summary
                         .warnings
-                        .push(format!("{ty}.ndjson: a line is not JSON ({e}); left out"));
+                        .push(format!("{file}: a line is not JSON ({e}); left out"));
                     return Ok(());
                 }
             };
             let id = head.id.as_deref().filter(|i| valid_id(i));
             let (Some(id), true) = (id, head.resource_type.as_deref() == Some(ty)) else {
-                summary.skipped += 1;
-                summary.warnings.push(format!(
-                    "{ty}.ndjson: a line is not a {ty} with a valid id; left out"
+                self.summary.skipped += 1;
+                self.summary.warnings.push(format!(
+                    "{file}: a line is not a {ty} with a valid id; left out"
                 ));
                 return Ok(());
             };
             match previous.as_deref().map(|p| p.cmp(id)) {
                 Some(std::cmp::Ordering::Equal) => {
-                    summary.duplicates += 1;
-                    summary.warnings.push(format!(
-                        "{ty}/{id} appears twice in {ty}.ndjson; the first is kept"
+                    self.summary.duplicates += 1;
+                    self.summary.warnings.push(format!(
+                        "{ty}/{id} appears twice in {file}; the first is kept"
                     ));
                     return Ok(());
                 }
@@ -146,44 +187,45 @@ pub fn write(folder: &Folder, opts: &Options, out: &mut dyn Write) -> Result<Sum
                 _ => {}
             }
             previous = Some(id.to_owned());
-            let full_url = base.as_ref().map(|b| format!("{b}/{ty}/{id}"));
-            if let Some(u) = &full_url {
-                full_urls.insert(u.clone());
-            }
-            out.write_all(if first { b"\n{" } else { b",\n{" })?;
-            first = false;
-            if let Some(u) = &full_url {
-                write!(out, "\"fullUrl\":{},", serde_json::to_string(u)?)?;
-            }
-            out.write_all(b"\"resource\":")?;
-            out.write_all(line)?;
-            if opts.bundle_type == BundleType::Transaction {
-                write!(
-                    out,
-                    ",\"request\":{{\"method\":\"PUT\",\"url\":\"{ty}/{id}\"}}"
-                )?;
-            }
-            out.write_all(b"}")?;
-            summary.entries += 1;
-            *summary.resources.entry(ty.to_owned()).or_default() += 1;
-            Ok(())
-        })?;
+            self.resource(ty, id, line)
+        })
     }
-    if opts.attachments {
-        let binaries = crate::sync::ndjson::ids_in(&folder.dir.join("Binary.ndjson"))?;
+
+    /// The entry of one resource, its line copied byte for byte.
+    fn resource(&mut self, ty: &str, id: &str, line: &[u8]) -> Result<()> {
+        let full_url = self.base.as_ref().map(|b| format!("{b}/{ty}/{id}"));
+        if let Some(u) = &full_url {
+            self.full_urls.insert(u.clone());
+        }
+        self.entry_start(full_url.as_deref())?;
+        self.out.write_all(b"\"resource\":")?;
+        self.out.write_all(line)?;
+        self.entry_end(ty, id)?;
+        self.summary.entries += 1;
+        *self.summary.resources.entry(ty.to_owned()).or_default() += 1;
+        Ok(())
+    }
+
+    /// A Binary entry per saved document that the record refers to by URL and does not hold
+    /// already.
+    fn documents(&mut self) -> Result<()> {
+        let folder = self.folder;
+        let binaries =
+            crate::sync::ndjson::ids_in(&crate::export_layout::ndjson_path(&folder.dir, "Binary"))?;
         for (file, entry) in &folder.attachments {
             let Some(url) = entry.url.as_deref() else {
                 // Inline data: the document is in the resource already.
                 continue;
             };
             let Some(path) = folder.attachment_path(file) else {
-                summary.warnings.push(format!(
-                    "attachments/{file} is listed but missing; left out"
+                self.summary.warnings.push(format!(
+                    "{} is listed but missing; left out",
+                    crate::export_layout::attachment_name(file)
                 ));
                 continue;
             };
-            let (id, absolute) = binary_identity(base.as_deref(), url);
-            let full_url = match (opts.bundle_type, &base) {
+            let (id, absolute) = binary_identity(self.base.as_deref(), url);
+            let full_url = match (self.opts.bundle_type, &self.base) {
                 // A server loading a transaction expects `<base>/Binary/<id>` for a PUT.
                 (BundleType::Transaction, Some(b)) => Some(format!("{b}/Binary/{id}")),
                 _ => absolute,
@@ -191,32 +233,56 @@ pub fn write(folder: &Folder, opts: &Options, out: &mut dyn Write) -> Result<Sum
             if binaries.contains(&id)
                 || full_url
                     .as_ref()
-                    .is_some_and(|u| !full_urls.insert(u.clone()))
+                    .is_some_and(|u| !self.full_urls.insert(u.clone()))
             {
                 continue;
             }
-            out.write_all(if first { b"\n{" } else { b",\n{" })?;
-            first = false;
-            if let Some(u) = &full_url {
-                write!(out, "\"fullUrl\":{},", serde_json::to_string(u)?)?;
-            }
-            binary(&mut out, folder, &id, entry.content_type.as_deref(), &path)?;
-            if opts.bundle_type == BundleType::Transaction {
-                write!(
-                    out,
-                    ",\"request\":{{\"method\":\"PUT\",\"url\":\"Binary/{id}\"}}"
-                )?;
-            }
-            out.write_all(b"}")?;
-            summary.entries += 1;
-            summary.attachments += 1;
-            *summary.resources.entry("Binary".into()).or_default() += 1;
+            self.entry_start(full_url.as_deref())?;
+            binary(
+                &mut self.out,
+                folder,
+                &id,
+                entry.content_type.as_deref(),
+                &path,
+            )?;
+            self.entry_end("Binary", &id)?;
+            self.summary.entries += 1;
+            self.summary.attachments += 1;
+            *self.summary.resources.entry("Binary".into()).or_default() += 1;
         }
+        Ok(())
     }
-    out.write_all(b"\n]}\n")?;
-    out.flush()?;
-    summary.bytes = out.bytes;
-    Ok(summary)
+
+    /// Opens an entry (after a comma unless it is the first) with its `fullUrl`, if any.
+    fn entry_start(&mut self, full_url: Option<&str>) -> Result<()> {
+        self.out
+            .write_all(if self.first { b"\n{" } else { b",\n{" })?;
+        self.first = false;
+        if let Some(u) = full_url {
+            write!(self.out, "\"fullUrl\":{},", serde_json::to_string(u)?)?;
+        }
+        Ok(())
+    }
+
+    /// Closes an entry, with its PUT in a transaction.
+    fn entry_end(&mut self, ty: &str, id: &str) -> Result<()> {
+        if self.opts.bundle_type == BundleType::Transaction {
+            write!(
+                self.out,
+                ",\"request\":{{\"method\":\"PUT\",\"url\":\"{ty}/{id}\"}}"
+            )?;
+        }
+        self.out.write_all(b"}")?;
+        Ok(())
+    }
+
+    /// Closes the Bundle and says what it holds.
+    fn close(mut self) -> Result<Summary> {
+        self.out.write_all(b"\n]}\n")?;
+        self.out.flush()?;
+        self.summary.bytes = self.out.bytes;
+        Ok(self.summary)
+    }
 }
 
 /// The Binary id and absolute URL of a saved document: the id of a `<base>/Binary/<id>` URL,

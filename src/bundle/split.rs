@@ -9,6 +9,7 @@
 
 use crate::atomic::{create_private_dir, AtomicFile};
 use crate::error::{Failure, Kind};
+use crate::export_layout as layout;
 use crate::sync::bundle::valid_id;
 use crate::sync::spool::Spool;
 use anyhow::{bail, Context, Result};
@@ -86,7 +87,7 @@ pub fn split<'r>(input: impl Read + 'r, dir: &Path) -> Result<Split> {
     create_private_dir(dir)?;
     for (ty, spool) in spools {
         let mut sorted = spool.into_sorted()?;
-        let mut file = AtomicFile::create(&dir.join(format!("{ty}.ndjson")))?;
+        let mut file = AtomicFile::create(&layout::ndjson_path(dir, &ty))?;
         while let Some((_, line)) = sorted.next_entry()? {
             file.write_all(line.as_bytes())?;
             file.write_all(b"\n")?;
@@ -103,8 +104,8 @@ fn refuse_existing(dir: &Path) -> Result<()> {
     };
     let taken = entries
         .flatten()
-        .any(|e| e.file_name().to_string_lossy().ends_with(".ndjson"));
-    if taken || dir.join(".fhirdl").exists() {
+        .any(|e| layout::ndjson_type(&e.file_name().to_string_lossy()).is_some());
+    if taken || layout::private_dir(dir).exists() {
         return Err(Failure::new(
             Kind::Usage,
             format!(

@@ -33,9 +33,9 @@ pub async fn run(ctx: &Ctx, args: &BundleArgs) -> Result<()> {
         (None, write(&folder, &opts, args.gzip, &mut out)?)
     } else {
         let name = if args.gzip {
-            "record.bundle.json.gz"
+            crate::export_layout::BUNDLE_GZ
         } else {
-            "record.bundle.json"
+            crate::export_layout::BUNDLE
         };
         let path = match &args.output {
             Some(p) => folder::absolute(p)?,

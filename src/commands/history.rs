@@ -40,7 +40,7 @@ pub fn run(ctx: &Ctx, args: &HistoryArgs) -> Result<()> {
                 Event::Replaced => "replaced",
                 Event::Removed => "removed",
             };
-            (v, state, format!(".fhirdl/history/{ty}.ndjson"))
+            (v, state, crate::export_layout::history_name(ty))
         })
         .collect();
     if let Some(line) = history::current(&dir, ty, id)? {
@@ -53,7 +53,7 @@ pub fn run(ctx: &Ctx, args: &HistoryArgs) -> Result<()> {
             last_updated: r.last_updated,
             line,
         };
-        held.push((current, "current", format!("{ty}.ndjson")));
+        held.push((current, "current", crate::export_layout::ndjson_name(ty)));
     }
     if held.is_empty() {
         return Err(Failure::new(

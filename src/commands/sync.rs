@@ -160,7 +160,10 @@ fn carried_over(report: &Report) -> Result<()> {
             "{} things earlier runs could not store are still not stored: {first}{more}",
             carried.len()
         ),
-        hint: "each run tries them again; the summary, `--json` and .fhirdl/last_run.json name each one".into(),
+        hint: format!(
+            "each run tries them again; the summary, `--json` and {} name each one",
+            crate::export_layout::LAST_RUN
+        ),
     }
     .into())
 }
@@ -207,7 +210,10 @@ fn dropped_resources(report: &Report) -> Result<()> {
             "{} resources the server sent were not stored: {first}{more}",
             dropped.len()
         ),
-        hint: "the others were saved; the summary lists each one with its reason, so do `--json` and .fhirdl/last_run.json".into(),
+        hint: format!(
+            "the others were saved; the summary lists each one with its reason, so do `--json` and {}",
+            crate::export_layout::LAST_RUN
+        ),
     }
     .into())
 }

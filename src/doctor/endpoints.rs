@@ -3,7 +3,7 @@
 //! token endpoint gets a deliberately invalid authorization code and must answer with an OAuth
 //! error, which proves it is alive without signing anyone in. No token or secret is sent.
 
-use super::answer::fetch;
+use super::answer::{fetch, Answer};
 use super::{ms_text, Check, Target};
 use crate::auth::discovery::Discovery;
 use crate::auth::id_token::{fetch_jwks, ACCEPTED_ALGS};
@@ -23,7 +23,7 @@ pub(super) async fn authorize(
     client_id: &str,
     redirect_uri: &str,
 ) -> (Check, Option<i64>) {
-    let mut url = match Url::parse(&d.authorization_endpoint) {
+    let url = match sign_in_request(d, target, client_id, redirect_uri) {
         Ok(u) => u,
         Err(e) => {
             return (
@@ -36,15 +36,6 @@ pub(super) async fn authorize(
             )
         }
     };
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", client_id)
-        .append_pair("redirect_uri", redirect_uri)
-        .append_pair("scope", "launch/patient openid fhirUser")
-        .append_pair("state", &random_token())
-        .append_pair("aud", target.base.as_str())
-        .append_pair("code_challenge", &random_token())
-        .append_pair("code_challenge_method", "S256");
     let shown = redact_url(&Url::parse(&d.authorization_endpoint).unwrap_or(url.clone()));
     let req = http.client().get(url).header(ACCEPT, "text/html");
     let answer = match fetch(http, req, 2 * 1024 * 1024).await {
@@ -66,37 +57,8 @@ pub(super) async fn authorize(
         .get(LOCATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|l| answer.url.join(l).ok());
-    // An OAuth error sent back to the redirect URI: the endpoint works but refused the request.
-    let refused = location.as_ref().and_then(|l| {
-        let pairs: Vec<(String, String)> = l.query_pairs().into_owned().collect();
-        let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        get("error").map(|e| match get("error_description") {
-            Some(d) => format!(
-                "{} ({})",
-                crate::sanitize::clean(&e),
-                crate::sanitize::clean(&d)
-            ),
-            None => crate::sanitize::clean(&e),
-        })
-    });
-    let what = if let Some(err) = &refused {
-        format!("refused the sign-in request: {err}")
-    } else if (300..400).contains(&answer.status) {
-        let to = location
-            .as_ref()
-            .and_then(|u| u.host_str().map(str::to_string))
-            .unwrap_or_else(|| "?".into());
-        format!("a redirect to {to}")
-    } else if answer.is_html() {
-        "a page".into()
-    } else {
-        let ct = answer.content_type();
-        if ct.is_empty() {
-            "no content type".into()
-        } else {
-            ct
-        }
-    };
+    let refused = location.as_ref().and_then(oauth_error);
+    let what = what_answered(&answer, refused.as_deref(), location.as_ref());
     let detail = format!(
         "{shown} answered HTTP {} ({what}) in {}",
         answer.status,
@@ -123,6 +85,61 @@ pub(super) async fn authorize(
         .figure("ms", answer.ms)
         .figure("answer", &what);
     (check, skew)
+}
+
+/// A sign-in request as fhirdl would make it (with a throwaway state and PKCE challenge).
+fn sign_in_request(
+    d: &Discovery,
+    target: &Target,
+    client_id: &str,
+    redirect_uri: &str,
+) -> Result<Url, url::ParseError> {
+    let mut url = Url::parse(&d.authorization_endpoint)?;
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("scope", "launch/patient openid fhirUser")
+        .append_pair("state", &random_token())
+        .append_pair("aud", target.base.as_str())
+        .append_pair("code_challenge", &random_token())
+        .append_pair("code_challenge_method", "S256");
+    Ok(url)
+}
+
+/// An OAuth error sent back to the redirect URI: the endpoint works but refused the request.
+fn oauth_error(location: &Url) -> Option<String> {
+    let pairs: Vec<(String, String)> = location.query_pairs().into_owned().collect();
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    get("error").map(|e| match get("error_description") {
+        Some(d) => format!(
+            "{} ({})",
+            crate::sanitize::clean(&e),
+            crate::sanitize::clean(&d)
+        ),
+        None => crate::sanitize::clean(&e),
+    })
+}
+
+/// What the endpoint answered, in a few words: a refusal, a redirect, a page or a content type.
+fn what_answered(answer: &Answer, refused: Option<&str>, location: Option<&Url>) -> String {
+    if let Some(err) = refused {
+        format!("refused the sign-in request: {err}")
+    } else if (300..400).contains(&answer.status) {
+        let to = location
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_else(|| "?".into());
+        format!("a redirect to {to}")
+    } else if answer.is_html() {
+        "a page".into()
+    } else {
+        let ct = answer.content_type();
+        if ct.is_empty() {
+            "no content type".into()
+        } else {
+            ct
+        }
+    }
 }
 
 /// The token endpoint must answer a bogus authorization code with an OAuth error JSON.

@@ -194,15 +194,8 @@ async fn tls(addr: SocketAddr, host: &Host<&str>, extra_roots: &ExtraRoots) -> C
         Host::Ipv4(ip) => ip.to_string(),
         Host::Ipv6(ip) => ip.to_string(),
     };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let roots = extra_roots.root_store();
-    let verifier = match WebPkiServerVerifier::builder_with_provider(
-        Arc::new(roots),
-        provider.clone(),
-    )
-    .build()
-    {
-        Ok(v) => v,
+    let (config, inspecting) = match inspecting_config(extra_roots) {
+        Ok(c) => c,
         Err(e) => {
             return Check::fail(
                 "tls",
@@ -211,72 +204,28 @@ async fn tls(addr: SocketAddr, host: &Host<&str>, extra_roots: &ExtraRoots) -> C
             )
         }
     };
-    let inspecting = Arc::new(Inspecting {
-        inner: verifier,
-        seen: Mutex::new(None),
-    });
-    let config = match rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-    {
-        Ok(b) => b
-            .dangerous()
-            .with_custom_certificate_verifier(inspecting.clone())
-            .with_no_client_auth(),
-        Err(e) => {
-            return Check::fail(
-                "tls",
-                format!("cannot set up TLS: {e}"),
-                "this is a bug in fhirdl",
-            )
-        }
-    };
-    let server_name = match host {
-        Host::Domain(d) => ServerName::try_from(d.to_string()),
-        Host::Ipv4(ip) => Ok(ServerName::IpAddress(IpAddr::V4(*ip).into())),
-        Host::Ipv6(ip) => Ok(ServerName::IpAddress(IpAddr::V6(*ip).into())),
-    };
-    let Ok(server_name) = server_name else {
+    let Some(server_name) = server_name(host) else {
         return Check::fail(
             "tls",
             format!("{host_text} is not a valid TLS server name"),
             "check the host name in the FHIR base URL",
         );
     };
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let started = Instant::now();
-    let handshake = tokio::time::timeout(STEP_TIMEOUT, async {
-        let tcp = tokio::net::TcpStream::connect(addr).await?;
-        connector.connect(server_name, tcp).await
-    })
-    .await;
-    let ms = started.elapsed().as_millis();
-    let stream = match handshake {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            return Check::fail(
-                "tls",
-                format!("the TLS handshake with {addr} failed: {e} ({})", ms_text(ms)),
-                "the port may not speak TLS (http instead of https?), or a proxy or firewall interferes",
-            )
-            .figure("ms", ms)
-        }
-        Err(_) => {
-            return Check::fail(
-                "tls",
-                format!("the TLS handshake with {addr} did not finish within {} s", STEP_TIMEOUT.as_secs()),
-                "the server accepts connections but does not speak TLS in time: check the port",
-            )
-            .figure("ms", ms)
-        }
+    let (stream, ms) = match handshake(addr, config, server_name).await {
+        Ok(done) => done,
+        Err(failed) => return failed,
     };
     let conn = stream.get_ref().1;
-    let protocol = conn
-        .protocol_version()
-        .map(protocol_name)
-        .unwrap_or_else(|| "unknown".into());
-    let cipher = conn
-        .negotiated_cipher_suite()
-        .map(|c| format!("{:?}", c.suite()));
+    let session = Session {
+        protocol: conn
+            .protocol_version()
+            .map(protocol_name)
+            .unwrap_or_else(|| "unknown".into()),
+        cipher: conn
+            .negotiated_cipher_suite()
+            .map(|c| format!("{:?}", c.suite())),
+        ms,
+    };
     let seen = inspecting.seen.lock().ok().and_then(|mut s| s.take());
     let Some((chain, verdict)) = seen else {
         return Check::fail(
@@ -285,9 +234,99 @@ async fn tls(addr: SocketAddr, host: &Host<&str>, extra_roots: &ExtraRoots) -> C
             "the server is misconfigured: tell the provider",
         );
     };
+    certificate_check(&session, &chain, &verdict, &host_text, extra_roots)
+}
+
+/// A TLS client that trusts what fhirdl trusts and keeps what the server presented (see
+/// [`Inspecting`]) instead of only failing on it.
+fn inspecting_config(
+    extra_roots: &ExtraRoots,
+) -> Result<(rustls::ClientConfig, Arc<Inspecting>), String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let roots = extra_roots.root_store();
+    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let inspecting = Arc::new(Inspecting {
+        inner: verifier,
+        seen: Mutex::new(None),
+    });
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(inspecting.clone())
+        .with_no_client_auth();
+    Ok((config, inspecting))
+}
+
+/// The name the certificate must carry: the host's domain or IP address.
+fn server_name(host: &Host<&str>) -> Option<ServerName<'static>> {
+    match host {
+        Host::Domain(d) => ServerName::try_from(d.to_string()).ok(),
+        Host::Ipv4(ip) => Some(ServerName::IpAddress(IpAddr::V4(*ip).into())),
+        Host::Ipv6(ip) => Some(ServerName::IpAddress(IpAddr::V6(*ip).into())),
+    }
+}
+
+/// Connects to `addr` and shakes hands, within [`STEP_TIMEOUT`]: the stream and how long it
+/// took, or the failed check.
+async fn handshake(
+    addr: SocketAddr,
+    config: rustls::ClientConfig,
+    server_name: ServerName<'static>,
+) -> Result<(tokio_rustls::client::TlsStream<tokio::net::TcpStream>, u128), Check> {
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let started = Instant::now();
+    let handshake = tokio::time::timeout(STEP_TIMEOUT, async {
+        let tcp = tokio::net::TcpStream::connect(addr).await?;
+        connector.connect(server_name, tcp).await
+    })
+    .await;
+    let ms = started.elapsed().as_millis();
+    match handshake {
+        Ok(Ok(s)) => Ok((s, ms)),
+        Ok(Err(e)) => Err(Check::fail(
+            "tls",
+            format!("the TLS handshake with {addr} failed: {e} ({})", ms_text(ms)),
+            "the port may not speak TLS (http instead of https?), or a proxy or firewall interferes",
+        )
+        .figure("ms", ms)),
+        Err(_) => Err(Check::fail(
+            "tls",
+            format!("the TLS handshake with {addr} did not finish within {} s", STEP_TIMEOUT.as_secs()),
+            "the server accepts connections but does not speak TLS in time: check the port",
+        )
+        .figure("ms", ms)),
+    }
+}
+
+/// What the handshake agreed on.
+struct Session {
+    protocol: String,
+    cipher: Option<String>,
+    /// How long the connection and handshake took.
+    ms: u128,
+}
+
+/// The check of the server's certificate: trusted or why not, how long it stays valid, and
+/// every figure of the chain and the session.
+fn certificate_check(
+    session: &Session,
+    chain: &[CertificateDer<'static>],
+    verdict: &Result<(), rustls::Error>,
+    host_text: &str,
+    extra_roots: &ExtraRoots,
+) -> Check {
+    let Session {
+        protocol,
+        cipher,
+        ms,
+    } = session;
+    let ms = *ms;
     let facts = chain.first().and_then(|c| parse_cert(c));
     let now = crate::datetime::now_unix();
-    let mut check = match (&verdict, &facts) {
+    let mut check = match (verdict, &facts) {
         (Ok(()), Some(f)) if days_left(f, now) < 14 => Check::warn(
             "tls",
             format!(
@@ -309,12 +348,12 @@ async fn tls(addr: SocketAddr, host: &Host<&str>, extra_roots: &ExtraRoots) -> C
         ),
         (Ok(()), None) => Check::ok("tls", format!("{protocol}, certificate trusted ({})", ms_text(ms))),
         (Err(e), f) => {
-            let (reason, hint) = failure_reason(e, f.as_ref(), &host_text, now);
+            let (reason, hint) = failure_reason(e, f.as_ref(), host_text, now);
             Check::fail("tls", format!("{reason} ({protocol})"), hint)
         }
     };
     check = check
-        .figure("protocol", &protocol)
+        .figure("protocol", protocol)
         .figure("cipher_suite", cipher)
         .figure("verified", verdict.is_ok())
         .figure("error", verdict.as_ref().err().map(|e| e.to_string()))
@@ -331,7 +370,7 @@ async fn tls(addr: SocketAddr, host: &Host<&str>, extra_roots: &ExtraRoots) -> C
             .figure("not_after", crate::datetime::unix_to_rfc3339(f.not_after))
             .figure("days_to_expiry", days_left(f, now))
             .figure("names", &f.names)
-            .figure("hostname_match", host_matches(&host_text, &f.names))
+            .figure("hostname_match", host_matches(host_text, &f.names))
             .figure("self_signed", f.self_signed);
     }
     check

@@ -5,7 +5,7 @@
 //! Every request goes through [`Http`] (so it is traced and redacted like any other) and none
 //! carries a token.
 
-use super::answer::fetch;
+use super::answer::{fetch, Answer};
 use super::{endpoints, ms_text, size_text, Check, Checks, Target};
 use crate::auth::discovery::{from_metadata, from_smart_configuration, Discovery, DiscoverySource};
 use crate::http::{is_secure_or_loopback, redact_url, Http, FHIR_JSON, MAX_JSON_BYTES};
@@ -135,7 +135,25 @@ async fn metadata(http: &Http, base: &Url) -> (Check, Option<Value>, Option<i64>
             .figure("bytes", answer.body.len())
             .figure("ms", answer.ms)
     };
-    const NOT_FHIR: &str = "this address is not a FHIR base URL (often a portal or login page): use the FHIR base URL the provider documents, usually ending in /fhir/r4 or similar";
+    match capability_statement(&answer, &url, &shown, &ct) {
+        Err(check) => (base_check(check), None, skew),
+        Ok(doc) => {
+            let statement = Statement::of(&doc);
+            let check = base_check(Check::ok("metadata", statement.detail(&answer, &ct)))
+                .figure("resource_type", statement.resource_type)
+                .figure("fhir_version", &statement.version)
+                .figure("software", &statement.software);
+            (check, Some(doc), skew)
+        }
+    }
+}
+
+const NOT_FHIR: &str = "this address is not a FHIR base URL (often a portal or login page): use the FHIR base URL the provider documents, usually ending in /fhir/r4 or similar";
+
+/// The CapabilityStatement (or DSTU2 Conformance) the answer to `GET url` holds, or the failed
+/// check saying what came instead: a redirect, an HTML page, an error status, not JSON, another
+/// resource.
+fn capability_statement(answer: &Answer, url: &Url, shown: &str, ct: &str) -> Result<Value, Check> {
     if (300..400).contains(&answer.status) {
         let to = answer
             .headers
@@ -144,38 +162,36 @@ async fn metadata(http: &Http, base: &Url) -> (Check, Option<Value>, Option<i64>
             .and_then(|l| answer.url.join(l).ok())
             .map(|u| redact_url(&u))
             .unwrap_or_else(|| "(no Location)".into());
-        let check = Check::fail(
+        return Err(Check::fail(
             "metadata",
             format!(
                 "HTTP {} redirect to {to} (another site; probably a login page), not a CapabilityStatement",
                 answer.status
             ),
             NOT_FHIR,
-        );
-        return (base_check(check), None, skew);
+        ));
     }
     if answer.is_html() {
         let page = String::from_utf8_lossy(&answer.body).to_ascii_lowercase();
         let login = page.contains("password") || page.contains("login") || page.contains("sign in");
-        let redirected = answer.url != url;
+        let redirected = answer.url != *url;
         let what = match (login, redirected) {
             (true, true) => "was redirected to an HTML login page",
             (true, false) => "answered with an HTML login page",
             (false, true) => "was redirected to an HTML page",
             (false, false) => "answered with an HTML page",
         };
-        let check = Check::fail(
+        return Err(Check::fail(
             "metadata",
             format!(
                 "{shown} {what} (HTTP {}, {ct}), not FHIR JSON",
                 answer.status
             ),
             NOT_FHIR,
-        );
-        return (base_check(check), None, skew);
+        ));
     }
     if !(200..300).contains(&answer.status) {
-        let check = Check::fail(
+        return Err(Check::fail(
             "metadata",
             format!(
                 "{shown} answered HTTP {} ({})",
@@ -183,67 +199,77 @@ async fn metadata(http: &Http, base: &Url) -> (Check, Option<Value>, Option<i64>
                 ms_text(answer.ms)
             ),
             "every FHIR server serves <base>/metadata without sign-in: check the FHIR base URL",
-        );
-        return (base_check(check), None, skew);
+        ));
     }
-    let doc: Value = match serde_json::from_slice(&answer.body) {
-        Ok(v) => v,
-        Err(e) => {
-            let check = Check::fail(
-                "metadata",
-                format!(
-                    "{shown} answered HTTP {} with a body that is not JSON ({e}; {ct})",
-                    answer.status
-                ),
-                NOT_FHIR,
-            );
-            return (base_check(check), None, skew);
-        }
-    };
-    let rtype = doc
-        .get("resourceType")
-        .and_then(Value::as_str)
-        .unwrap_or("none");
+    let doc: Value = serde_json::from_slice(&answer.body).map_err(|e| {
+        Check::fail(
+            "metadata",
+            format!(
+                "{shown} answered HTTP {} with a body that is not JSON ({e}; {ct})",
+                answer.status
+            ),
+            NOT_FHIR,
+        )
+    })?;
+    let rtype = Statement::of(&doc).resource_type;
     if rtype != "CapabilityStatement" && rtype != "Conformance" {
-        let check = Check::fail(
+        return Err(Check::fail(
             "metadata",
             format!("{shown} answered JSON with resourceType {rtype}, not a CapabilityStatement"),
             NOT_FHIR,
-        );
-        return (base_check(check), None, skew);
+        ));
     }
-    let version = doc
-        .get("fhirVersion")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let software = doc.get("software").map(|s| {
-        let name = s.get("name").and_then(Value::as_str).unwrap_or("unnamed");
-        match s.get("version").and_then(Value::as_str) {
-            Some(v) => format!("{name} {v}"),
-            None => name.to_string(),
+    Ok(doc)
+}
+
+/// What a CapabilityStatement says of its server.
+struct Statement<'a> {
+    resource_type: &'a str,
+    version: Option<String>,
+    /// `software.name` and `software.version`.
+    software: Option<String>,
+}
+
+impl Statement<'_> {
+    fn of(doc: &Value) -> Statement<'_> {
+        Statement {
+            resource_type: doc
+                .get("resourceType")
+                .and_then(Value::as_str)
+                .unwrap_or("none"),
+            version: doc
+                .get("fhirVersion")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            software: doc.get("software").map(|s| {
+                let name = s.get("name").and_then(Value::as_str).unwrap_or("unnamed");
+                match s.get("version").and_then(Value::as_str) {
+                    Some(v) => format!("{name} {v}"),
+                    None => name.to_string(),
+                }
+            }),
         }
-    });
-    let detail = format!(
-        "HTTP {}, {}, FHIR {}, {}, {} in {}",
-        answer.status,
-        if ct.is_empty() {
-            "no content type"
-        } else {
-            ct.split(';').next().unwrap_or("")
-        },
-        version
-            .as_deref()
-            .map(|v| format!("{v} ({})", crate::fhir::version::FhirRelease::display(v)))
-            .unwrap_or_else(|| "version not stated".into()),
-        software.as_deref().unwrap_or("software not stated"),
-        size_text(answer.body.len()),
-        ms_text(answer.ms)
-    );
-    let check = base_check(Check::ok("metadata", detail))
-        .figure("resource_type", rtype)
-        .figure("fhir_version", &version)
-        .figure("software", &software);
-    (check, Some(doc), skew)
+    }
+
+    /// The check's line: status, content type, FHIR version, software, size and time.
+    fn detail(&self, answer: &Answer, ct: &str) -> String {
+        format!(
+            "HTTP {}, {}, FHIR {}, {}, {} in {}",
+            answer.status,
+            if ct.is_empty() {
+                "no content type"
+            } else {
+                ct.split(';').next().unwrap_or("")
+            },
+            self.version
+                .as_deref()
+                .map(|v| format!("{v} ({})", crate::fhir::version::FhirRelease::display(v)))
+                .unwrap_or_else(|| "version not stated".into()),
+            self.software.as_deref().unwrap_or("software not stated"),
+            size_text(answer.body.len()),
+            ms_text(answer.ms)
+        )
+    }
 }
 
 async fn discovery(
@@ -348,6 +374,14 @@ fn discovery_details(checks: &mut Checks, d: Option<&Discovery>) {
         return;
     };
 
+    checks.push(endpoints_secure(d));
+    checks.push(pkce(d));
+    checks.push(scopes_supported(d));
+    checks.push(revocation(d));
+}
+
+/// The authorize, token and revocation endpoints are https (or on loopback).
+fn endpoints_secure(d: &Discovery) -> Check {
     let named = [
         ("authorize", Some(&d.authorization_endpoint)),
         ("token", Some(&d.token_endpoint)),
@@ -385,69 +419,74 @@ fn discovery_details(checks: &mut Checks, d: Option<&Discovery>) {
         )
     };
     check.figures = shown;
-    checks.push(check);
+    check
+}
 
+/// PKCE with S256 is offered.
+fn pkce(d: &Discovery) -> Check {
     let methods = &d.code_challenge_methods;
-    checks.push(
-        if methods.iter().any(|m| m == "S256") {
-            Check::ok("pkce", "S256 offered")
-        } else if methods.is_empty() {
-            Check::warn(
-                "pkce",
-                "the server does not say whether it supports PKCE (no code_challenge_methods_supported)",
-                "fhirdl sends PKCE S256 anyway; if sign-in fails with an error about code_challenge, tell the provider",
-            )
-        } else {
-            Check::fail(
-                "pkce",
-                format!("only {} offered, not S256", methods.join(", ")),
-                "fhirdl requires PKCE with S256 for a safe sign-in: tell the provider",
-            )
-        }
-        .figure("methods", methods),
-    );
+    if methods.iter().any(|m| m == "S256") {
+        Check::ok("pkce", "S256 offered")
+    } else if methods.is_empty() {
+        Check::warn(
+            "pkce",
+            "the server does not say whether it supports PKCE (no code_challenge_methods_supported)",
+            "fhirdl sends PKCE S256 anyway; if sign-in fails with an error about code_challenge, tell the provider",
+        )
+    } else {
+        Check::fail(
+            "pkce",
+            format!("only {} offered, not S256", methods.join(", ")),
+            "fhirdl requires PKCE with S256 for a safe sign-in: tell the provider",
+        )
+    }
+    .figure("methods", methods)
+}
 
+/// offline_access and patient scopes are offered.
+fn scopes_supported(d: &Discovery) -> Check {
     let scopes = &d.scopes_supported;
     let offline = scopes.iter().any(|s| s == "offline_access");
     let patient = scopes.iter().any(|s| s.starts_with("patient/"));
-    checks.push(
-        if scopes.is_empty() {
-            Check::warn(
-                "scopes_supported",
-                "the server does not list its scopes",
-                "fhirdl will ask for offline_access and patient/*.read; `fhirdl status` shows what was granted",
-            )
-        } else if offline && patient {
-            Check::ok(
-                "scopes_supported",
-                format!("offline_access and patient scopes offered ({} scopes)", scopes.len()),
-            )
-        } else {
-            let mut missing = Vec::new();
-            if !offline {
-                missing.push("offline_access");
-            }
-            if !patient {
-                missing.push("patient/…");
-            }
-            Check::warn(
-                "scopes_supported",
-                format!("not offered: {}", missing.join(", ")),
-                "without offline_access you must sign in again whenever the access token expires; without patient scopes no record can be read",
-            )
+    if scopes.is_empty() {
+        Check::warn(
+            "scopes_supported",
+            "the server does not list its scopes",
+            "fhirdl will ask for offline_access and patient/*.read; `fhirdl status` shows what was granted",
+        )
+    } else if offline && patient {
+        Check::ok(
+            "scopes_supported",
+            format!("offline_access and patient scopes offered ({} scopes)", scopes.len()),
+        )
+    } else {
+        let mut missing = Vec::new();
+        if !offline {
+            missing.push("offline_access");
         }
-        .figure("scopes_supported", scopes)
-        .figure("permission_v2", crate::auth::scopes::supports_v2(d)),
-    );
+        if !patient {
+            missing.push("patient/…");
+        }
+        Check::warn(
+            "scopes_supported",
+            format!("not offered: {}", missing.join(", ")),
+            "without offline_access you must sign in again whenever the access token expires; without patient scopes no record can be read",
+        )
+    }
+    .figure("scopes_supported", scopes)
+    .figure("permission_v2", crate::auth::scopes::supports_v2(d))
+}
 
-    checks.push(match &d.revocation_endpoint {
+/// Whether the server can revoke the tokens at logout.
+fn revocation(d: &Discovery) -> Check {
+    match &d.revocation_endpoint {
         Some(r) => Check::ok("revocation", format!("yes: {r}")).figure("endpoint", r),
         None => Check::ok(
             "revocation",
             "none: `fhirdl logout` can only forget the tokens on this computer",
         )
         .figure("endpoint", Value::Null),
-    });
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 pub mod readme;
 
 use crate::error::{Failure, Kind};
+use crate::export_layout as layout;
 use crate::sync::attachments::ManifestEntry;
 use anyhow::{Context, Result};
 use serde_json::Value;
@@ -60,7 +61,7 @@ impl Folder {
             .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
             .filter_map(|e| {
                 let name = e.file_name().to_str()?.to_owned();
-                let stem = name.strip_suffix(".ndjson")?;
+                let stem = layout::ndjson_type(&name)?;
                 is_type_name(stem).then(|| stem.to_owned())
             })
             .collect();
@@ -73,13 +74,13 @@ impl Folder {
             .into());
         }
         types.sort_by(|a, b| (a != "Patient", a).cmp(&(b != "Patient", b)));
-        let manifest = read_json(&dir.join("manifest.json"))?;
-        let state = read_json(&dir.join(".fhirdl").join("state.json"))?;
-        let last_run = read_json(&dir.join(".fhirdl").join("last_run.json"))?;
+        let manifest = read_json(&layout::manifest_path(dir))?;
+        let state = read_json(&layout::state_path(dir))?;
+        let last_run = read_json(&layout::last_run_path(dir))?;
         let statuses = type_statuses(&last_run, &manifest);
         let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
         let attachments: BTreeMap<String, ManifestEntry> =
-            match read_json(&dir.join("attachments").join("manifest.json"))? {
+            match read_json(&layout::attachments_manifest_path(dir))? {
                 Value::Null => BTreeMap::new(),
                 v => serde_json::from_value(v).unwrap_or_default(),
             };
@@ -93,7 +94,7 @@ impl Folder {
             types: types
                 .into_iter()
                 .map(|t| TypeFile {
-                    path: dir.join(format!("{t}.ndjson")),
+                    path: layout::ndjson_path(dir, &t),
                     status: statuses.get(&t).cloned(),
                     resource_type: t,
                 })
@@ -112,7 +113,7 @@ impl Folder {
 
     /// The path of a saved document, if the file is there.
     pub fn attachment_path(&self, file: &str) -> Option<PathBuf> {
-        let path = self.dir.join("attachments").join(file);
+        let path = layout::attachments_dir(&self.dir).join(file);
         (is_safe_file_name(file) && path.is_file()).then_some(path)
     }
 }
@@ -167,7 +168,7 @@ pub fn type_statuses(last_run: &Value, manifest: &Value) -> BTreeMap<String, Str
             let ty = entry
                 .get("type")
                 .and_then(Value::as_str)
-                .or_else(|| file.strip_suffix(".ndjson"));
+                .or_else(|| layout::ndjson_type(file));
             if let (Some(ty), Some(s)) = (ty, status(entry).filter(|_| entry.is_object())) {
                 out.insert(ty.to_owned(), s);
             }

@@ -7,7 +7,7 @@
 use anyhow::Result;
 use std::path::Path;
 
-pub const FILE: &str = "README.txt";
+pub const FILE: &str = crate::export_layout::README;
 
 /// The README's text.
 pub fn text() -> String {
@@ -59,7 +59,7 @@ the SHA-256 in manifest.json and attachments/manifest.json, every resource read 
 /// Writes `<dir>/README.txt` (0600, atomically) unless it already says the same; returns
 /// whether it wrote.
 pub fn write(dir: &Path) -> Result<bool> {
-    let path = dir.join(FILE);
+    let path = crate::export_layout::readme_path(dir);
     let text = text();
     if std::fs::read(&path).is_ok_and(|old| old == text.as_bytes()) {
         return Ok(false);

@@ -24,7 +24,7 @@ struct Cached {
 
 /// The copy in an export folder.
 pub(super) fn in_export(export: &Path) -> PathBuf {
-    export.join(".fhirdl").join("capabilities.json")
+    crate::export_layout::capabilities_path(export)
 }
 
 /// The copy of one server's statement in fhirdl's data folder.

@@ -33,8 +33,8 @@ pub struct Export {
 impl Export {
     /// Opens (creating) the folder and takes its lock.
     pub fn open(dir: &Path) -> Result<Export> {
-        create_private_dir(&dir.join(".fhirdl"))?;
-        let lock_path = dir.join(".fhirdl").join("lock");
+        create_private_dir(&crate::export_layout::private_dir(dir))?;
+        let lock_path = crate::export_layout::lock_path(dir);
         let mut options = std::fs::OpenOptions::new();
         options.create(true).truncate(false).write(true);
         #[cfg(unix)]
@@ -88,7 +88,7 @@ impl Export {
     }
 
     pub fn ndjson_path(&self, resource_type: &str) -> PathBuf {
-        self.dir.join(format!("{resource_type}.ndjson"))
+        crate::export_layout::ndjson_path(&self.dir, resource_type)
     }
 
     /// The ids stored for a type, read line by line.

@@ -52,127 +52,60 @@ pub fn categories_for(resource_type: &str) -> Option<(&'static str, &'static [&'
 /// The status search parameter of a type and all its values (FHIR R4 value sets), for a
 /// server that refuses a search without one.
 pub fn statuses_for(resource_type: &str) -> Option<(&'static str, &'static [&'static str])> {
-    const REQUEST: &[&str] = &[
-        "draft",
-        "active",
-        "on-hold",
-        "revoked",
-        "completed",
-        "entered-in-error",
-        "unknown",
-    ];
-    let statuses: (&str, &[&str]) = match resource_type {
-        "Observation" => (
-            "status",
-            &[
-                "registered",
-                "preliminary",
-                "final",
-                "amended",
-                "corrected",
-                "cancelled",
-                "entered-in-error",
-                "unknown",
-            ],
-        ),
-        "DiagnosticReport" => (
-            "status",
-            &[
-                "registered",
-                "partial",
-                "preliminary",
-                "final",
-                "amended",
-                "corrected",
-                "appended",
-                "cancelled",
-                "entered-in-error",
-                "unknown",
-            ],
-        ),
-        "DocumentReference" => ("status", &["current", "superseded", "entered-in-error"]),
-        "MedicationRequest" => (
-            "status",
-            &[
-                "active",
-                "on-hold",
-                "cancelled",
-                "completed",
-                "entered-in-error",
-                "stopped",
-                "draft",
-                "unknown",
-            ],
-        ),
-        "Procedure" => (
-            "status",
-            &[
-                "preparation",
-                "in-progress",
-                "not-done",
-                "on-hold",
-                "stopped",
-                "completed",
-                "entered-in-error",
-                "unknown",
-            ],
-        ),
-        "Encounter" => (
-            "status",
-            &[
-                "planned",
-                "arrived",
-                "triaged",
-                "in-progress",
-                "onleave",
-                "finished",
-                "cancelled",
-                "entered-in-error",
-                "unknown",
-            ],
-        ),
-        "Immunization" => ("status", &["completed", "entered-in-error", "not-done"]),
-        "CarePlan" | "ServiceRequest" => ("status", REQUEST),
-        "CareTeam" => (
-            "status",
-            &[
-                "proposed",
-                "active",
-                "suspended",
-                "inactive",
-                "entered-in-error",
-            ],
-        ),
-        "Goal" => (
-            "lifecycle-status",
-            &[
-                "proposed",
-                "planned",
-                "accepted",
-                "active",
-                "on-hold",
-                "completed",
-                "cancelled",
-                "entered-in-error",
-                "rejected",
-            ],
-        ),
-        "Condition" => (
-            "clinical-status",
-            &[
-                "active",
-                "recurrence",
-                "relapse",
-                "inactive",
-                "remission",
-                "resolved",
-            ],
-        ),
-        "AllergyIntolerance" => ("clinical-status", &["active", "inactive", "resolved"]),
-        _ => return None,
-    };
-    Some(statuses)
+    STATUSES
+        .iter()
+        .find(|(ty, _, _)| *ty == resource_type)
+        .map(|(_, param, values)| (*param, *values))
 }
+
+/// The status values of the request resources (CarePlan, ServiceRequest).
+const REQUEST_STATUSES: &[&str] = &[
+    "draft",
+    "active",
+    "on-hold",
+    "revoked",
+    "completed",
+    "entered-in-error",
+    "unknown",
+];
+
+/// Per type: its status search parameter and every value of it (FHIR R4 value sets).
+#[rustfmt::skip]
+const STATUSES: &[(&str, &str, &[&str])] = &[
+    ("Observation", "status", &[
+        "registered", "preliminary", "final", "amended", "corrected", "cancelled",
+        "entered-in-error", "unknown",
+    ]),
+    ("DiagnosticReport", "status", &[
+        "registered", "partial", "preliminary", "final", "amended", "corrected", "appended",
+        "cancelled", "entered-in-error", "unknown",
+    ]),
+    ("DocumentReference", "status", &["current", "superseded", "entered-in-error"]),
+    ("MedicationRequest", "status", &[
+        "active", "on-hold", "cancelled", "completed", "entered-in-error", "stopped", "draft",
+        "unknown",
+    ]),
+    ("Procedure", "status", &[
+        "preparation", "in-progress", "not-done", "on-hold", "stopped", "completed",
+        "entered-in-error", "unknown",
+    ]),
+    ("Encounter", "status", &[
+        "planned", "arrived", "triaged", "in-progress", "onleave", "finished", "cancelled",
+        "entered-in-error", "unknown",
+    ]),
+    ("Immunization", "status", &["completed", "entered-in-error", "not-done"]),
+    ("CarePlan", "status", REQUEST_STATUSES),
+    ("ServiceRequest", "status", REQUEST_STATUSES),
+    ("CareTeam", "status", &["proposed", "active", "suspended", "inactive", "entered-in-error"]),
+    ("Goal", "lifecycle-status", &[
+        "proposed", "planned", "accepted", "active", "on-hold", "completed", "cancelled",
+        "entered-in-error", "rejected",
+    ]),
+    ("Condition", "clinical-status", &[
+        "active", "recurrence", "relapse", "inactive", "remission", "resolved",
+    ]),
+    ("AllergyIntolerance", "clinical-status", &["active", "inactive", "resolved"]),
+];
 
 /// Whether a search parameter is a status one (a search that has it is never repeated).
 pub fn is_status_param(name: &str) -> bool {

@@ -57,11 +57,11 @@ pub struct Version {
 
 /// `.fhirdl/history/` of the export in `dir`.
 pub fn dir_of(export: &Path) -> PathBuf {
-    export.join(".fhirdl").join("history")
+    crate::export_layout::history_dir(export)
 }
 
 fn file_of(export: &Path, resource_type: &str) -> PathBuf {
-    dir_of(export).join(format!("{resource_type}.ndjson"))
+    crate::export_layout::history_path(export, resource_type)
 }
 
 #[derive(Deserialize)]
@@ -103,7 +103,7 @@ impl Recorder {
     /// Notes a version leaving the current file (`line` is one NDJSON line).
     pub fn record(&mut self, event: Event, line: &str) -> Result<()> {
         if self.pending.is_none() {
-            let spool = self.export.join(".fhirdl");
+            let spool = crate::export_layout::private_dir(&self.export);
             let tmp = tempfile::Builder::new()
                 .prefix(".history-")
                 .tempfile_in(&spool)
@@ -239,7 +239,7 @@ pub fn versions(export: &Path, resource_type: &str, id: &str) -> Result<Vec<Vers
 
 /// The current version of `resource_type/id` (its line in `<Type>.ndjson`), if it is held.
 pub fn current(export: &Path, resource_type: &str, id: &str) -> Result<Option<String>> {
-    let path = export.join(format!("{resource_type}.ndjson"));
+    let path = crate::export_layout::ndjson_path(export, resource_type);
     if !path.exists() {
         return Ok(None);
     }

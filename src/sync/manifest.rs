@@ -133,7 +133,7 @@ pub fn digest_file(path: &Path) -> Result<Option<FileDigest>> {
 }
 
 fn manifest_path(dir: &Path) -> PathBuf {
-    dir.join("manifest.json")
+    crate::export_layout::manifest_path(dir)
 }
 
 impl Manifest {
@@ -167,7 +167,7 @@ impl Manifest {
             .flatten()
         {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(ty) = name.strip_suffix(".ndjson") {
+            if let Some(ty) = crate::export_layout::ndjson_type(&name) {
                 if super::bundle::is_type_name(ty) && entry.file_type().is_ok_and(|t| t.is_file()) {
                     all.insert(ty.to_string());
                 }
@@ -176,7 +176,7 @@ impl Manifest {
         let mut manifest = header;
         manifest.files.clear();
         for ty in &all {
-            let name = format!("{ty}.ndjson");
+            let name = crate::export_layout::ndjson_name(ty);
             let entry = match known.get(&name) {
                 Some(entry) => Some(entry.clone()),
                 None => FileEntry::of_file(ty, &dir.join(&name))?,
@@ -270,8 +270,12 @@ pub fn verify(dir: &Path) -> Result<Vec<String>> {
         .flatten()
     {
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".ndjson") && !manifest.files.contains_key(&name) {
-            problems.push(format!("{name}: not listed in manifest.json"));
+        if crate::export_layout::ndjson_type(&name).is_some() && !manifest.files.contains_key(&name)
+        {
+            problems.push(format!(
+                "{name}: not listed in {}",
+                crate::export_layout::MANIFEST
+            ));
         }
     }
     Ok(problems)

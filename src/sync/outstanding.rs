@@ -127,7 +127,8 @@ impl std::fmt::Display for Outstanding {
         match (self.kind, &self.id, &self.file) {
             (Kind::Type, _, _) => write!(f, "{} (the type's search)", self.resource_type),
             (Kind::Document, Some(id), Some(file)) => {
-                write!(f, "attachments/{file} of {}/{id}", self.resource_type)
+                let file = crate::export_layout::attachment_name(file);
+                write!(f, "{file} of {}/{id}", self.resource_type)
             }
             (_, Some(id), _) => write!(f, "{}/{id}", self.resource_type),
             (_, None, _) => write!(f, "{} (no id)", self.resource_type),

@@ -394,7 +394,7 @@ pub(super) fn store(
     if lines.is_empty() {
         return Ok(Added::default());
     }
-    let mut spool = Spool::new(&export.dir().join(".fhirdl"));
+    let mut spool = Spool::new(&crate::export_layout::private_dir(export.dir()));
     let mut keys = HashSet::new();
     for (id, resource) in lines {
         collect_resource(&resource, base, &mut keys);

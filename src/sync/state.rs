@@ -116,11 +116,11 @@ pub struct LastRun {
 }
 
 fn state_path(dir: &Path) -> PathBuf {
-    dir.join(".fhirdl").join("state.json")
+    crate::export_layout::state_path(dir)
 }
 
 fn last_run_path(dir: &Path) -> PathBuf {
-    dir.join(".fhirdl").join("last_run.json")
+    crate::export_layout::last_run_path(dir)
 }
 
 impl State {

@@ -92,8 +92,9 @@ pub(super) fn store_type(
     }
     if merged.removed > 0 {
         stored.warnings.push(format!(
-            "{} resources the server no longer returns were removed from the current files and kept in .fhirdl/history/{ty}.ndjson",
-            merged.removed
+            "{} resources the server no longer returns were removed from the current files and kept in {}",
+            merged.removed,
+            crate::export_layout::history_name(ty)
         ));
     }
     Ok(stored)

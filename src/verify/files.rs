@@ -6,6 +6,7 @@
 use super::ndjson::Scan;
 use super::{FileStatus, Problem, Report};
 use crate::atomic::TEMP_PREFIX;
+use crate::export_layout::{self as layout, ATTACHMENTS_MANIFEST, MANIFEST};
 use crate::sanitize::clean;
 use crate::sync::attachments::ManifestEntry;
 use crate::sync::bundle::is_type_name;
@@ -14,22 +15,20 @@ use anyhow::{Context, Result};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-const MANIFEST: &str = "manifest.json";
-const ATTACHMENTS_MANIFEST: &str = "attachments/manifest.json";
 /// What fhirdl writes at the top of an export besides the NDJSON files and the manifest.
 const KNOWN: [&str; 7] = [
-    "README.txt",
-    "record.html",
-    "record.bundle.json",
-    "record.bundle.json.gz",
-    "json",
-    "attachments",
-    ".fhirdl",
+    layout::README,
+    layout::PAGE,
+    layout::BUNDLE,
+    layout::BUNDLE_GZ,
+    layout::PRETTY,
+    layout::ATTACHMENTS,
+    layout::PRIVATE,
 ];
 
 /// `manifest.json`; `None` (and the damage said) when it is missing or unreadable.
 pub(super) fn load_manifest(dir: &Path, report: &mut Report) -> Result<Option<Manifest>> {
-    let path = dir.join(MANIFEST);
+    let path = layout::manifest_path(dir);
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -88,7 +87,7 @@ pub(super) fn ndjson_files(
 
 /// `Observation` for `Observation.ndjson`.
 fn type_of(name: &str) -> Option<&str> {
-    name.strip_suffix(".ndjson").filter(|ty| is_type_name(ty))
+    layout::ndjson_type(name).filter(|ty| is_type_name(ty))
 }
 
 fn read_dir(dir: &Path) -> Result<Vec<std::fs::DirEntry>> {
@@ -189,11 +188,11 @@ pub(super) fn attachments(
     listed_all: bool,
     report: &mut Report,
 ) -> Result<()> {
-    let folder = dir.join("attachments");
+    let folder = layout::attachments_dir(dir);
     if !folder.is_dir() {
         return Ok(());
     }
-    let listed = attachment_manifest(&folder, listed_all, report)?;
+    let listed = attachment_manifest(dir, listed_all, report)?;
     listed_documents(&folder, &listed, report)?;
     unlisted_documents(&folder, &listed, documents, report)
 }
@@ -205,7 +204,7 @@ fn listed_documents(
     report: &mut Report,
 ) -> Result<()> {
     for (name, entry) in listed {
-        let file = format!("attachments/{name}");
+        let file = layout::attachment_name(name);
         if name.contains(['/', '\\']) || name.starts_with('.') {
             report.damage(
                 ATTACHMENTS_MANIFEST,
@@ -252,7 +251,10 @@ fn unlisted_documents(
     let mut unlisted_documents = 0;
     for entry in read_dir(folder)? {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name == "manifest.json" || name.starts_with(TEMP_PREFIX) || listed.contains_key(&name) {
+        if layout::attachment_name(&name) == ATTACHMENTS_MANIFEST
+            || name.starts_with(TEMP_PREFIX)
+            || listed.contains_key(&name)
+        {
             continue;
         }
         if document_of(&name).is_some_and(|key| documents.contains(&key)) {
@@ -260,14 +262,15 @@ fn unlisted_documents(
             continue;
         }
         report.damage(
-            &format!("attachments/{name}"),
+            &layout::attachment_name(&name),
             Problem::Unlisted,
             format!("not listed in {ATTACHMENTS_MANIFEST}"),
         );
     }
     if unlisted_documents > 0 {
         report.warn(format!(
-            "attachments/: {unlisted_documents} documents of resources of the export are not listed in {ATTACHMENTS_MANIFEST} (a sync stopped while saving documents; the next `fhirdl sync` lists them)"
+            "{}/: {unlisted_documents} documents of resources of the export are not listed in {ATTACHMENTS_MANIFEST} (a sync stopped while saving documents; the next `fhirdl sync` lists them)",
+            layout::ATTACHMENTS
         ));
     }
     Ok(())
@@ -286,11 +289,11 @@ fn document_of(name: &str) -> Option<String> {
 
 /// `attachments/manifest.json` (empty, with the damage said, when missing or unreadable).
 fn attachment_manifest(
-    folder: &Path,
+    dir: &Path,
     listed_all: bool,
     report: &mut Report,
 ) -> Result<BTreeMap<String, ManifestEntry>> {
-    let path = folder.join("manifest.json");
+    let path = layout::attachments_manifest_path(dir);
     match std::fs::read(&path) {
         Ok(bytes) => Ok(serde_json::from_slice(&bytes).unwrap_or_else(|e| {
             report.damage(
@@ -301,7 +304,7 @@ fn attachment_manifest(
             BTreeMap::new()
         })),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let documents = read_dir(folder)?
+            let documents = read_dir(&layout::attachments_dir(dir))?
                 .iter()
                 .any(|e| !e.file_name().to_string_lossy().starts_with(TEMP_PREFIX));
             // Before the end of a sync's first document pass there is none yet.
@@ -309,7 +312,7 @@ fn attachment_manifest(
                 report.damage(
                     ATTACHMENTS_MANIFEST,
                     Problem::Missing,
-                    "attachments/ holds files but no manifest.json",
+                    format!("{}/ holds files but no {MANIFEST}", layout::ATTACHMENTS),
                 );
             }
             Ok(BTreeMap::new())

@@ -322,7 +322,7 @@ impl Ndjson<'_> {
 ///
 /// [`Kind::Locked`]: crate::error::Kind::Locked
 fn shared_lock(dir: &Path) -> Result<Option<std::fs::File>> {
-    let path = dir.join(".fhirdl").join("lock");
+    let path = crate::export_layout::lock_path(dir);
     let file = match std::fs::File::open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

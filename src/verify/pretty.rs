@@ -12,6 +12,7 @@
 use super::ndjson::Scan;
 use super::{FileStatus, Problem, Report};
 use crate::atomic::TEMP_PREFIX;
+use crate::export_layout as layout;
 use crate::sync::resource::Resource;
 use anyhow::{Context, Result};
 use std::collections::{BTreeMap, HashSet};
@@ -35,7 +36,7 @@ pub(super) fn check(
     scan: &Scan,
     report: &mut Report,
 ) -> Result<()> {
-    let folder = dir.join("json").join(resource_type);
+    let folder = layout::pretty_dir(dir, resource_type);
     let Ok(entries) = std::fs::read_dir(&folder) else {
         return Ok(());
     };
@@ -45,7 +46,7 @@ pub(super) fn check(
         .filter(|n| n.ends_with(".json") && !n.starts_with(TEMP_PREFIX))
         .collect();
     let stems = crate::sync::naming::stems(scan.ids.iter().flatten().map(String::as_str));
-    let ndjson = dir.join(format!("{resource_type}.ndjson"));
+    let ndjson = layout::ndjson_path(dir, resource_type);
     let file = std::fs::File::open(&ndjson)
         .with_context(|| format!("cannot read {}", ndjson.display()))?;
     let reader = std::io::BufReader::with_capacity(256 * 1024, file);
@@ -55,7 +56,7 @@ pub(super) fn check(
         let Some(stem) = id.as_ref().and_then(|id| stems.get(id)) else {
             continue;
         };
-        let name = format!("{stem}.json");
+        let name = layout::pretty_name(stem);
         if !present.remove(&name) {
             // Written only with --format json|both: a missing one is not damage.
             continue;
@@ -80,11 +81,12 @@ pub(super) fn check(
             Some(Why::OtherVersion) => stale.other_version += 1,
             Some(Why::Reprinted) => stale.reprinted += 1,
             None => report.damage(
-                &format!("json/{resource_type}/{name}"),
+                &format!("{}/{name}", layout::pretty_dir_name(resource_type)),
                 Problem::Pretty,
                 format!(
-                    "not the pretty text of line {} of {resource_type}.ndjson",
-                    n + 1
+                    "not the pretty text of line {} of {}",
+                    n + 1,
+                    layout::ndjson_name(resource_type)
                 ),
             ),
         }
@@ -123,10 +125,11 @@ fn why_different(pretty: &[u8], line: &str) -> Option<Why> {
 }
 
 fn warn_stale(resource_type: &str, s: &Stale, report: &mut Report) {
-    let folder = format!("json/{resource_type}/");
+    let folder = format!("{}/", layout::pretty_dir_name(resource_type));
+    let file = layout::ndjson_name(resource_type);
     if s.other_version > 0 {
         report.warn(format!(
-            "{folder}: {} files hold another version of their resource than {resource_type}.ndjson (a sync without --format json|both does not update them, one that stopped may have written them first; `fhirdl sync --format both --full` rewrites them)",
+            "{folder}: {} files hold another version of their resource than {file} (a sync without --format json|both does not update them, one that stopped may have written them first; `fhirdl sync --format both --full` rewrites them)",
             s.other_version
         ));
     }
@@ -138,7 +141,7 @@ fn warn_stale(resource_type: &str, s: &Stale, report: &mut Report) {
     }
     if s.orphans > 0 {
         report.warn(format!(
-            "{folder}: {} files of resources not in {resource_type}.ndjson (a --full sync without --format json|both leaves them, a stopped sync may have written them first)",
+            "{folder}: {} files of resources not in {file} (a --full sync without --format json|both leaves them, a stopped sync may have written them first)",
             s.orphans
         ));
     }
@@ -156,7 +159,7 @@ pub(super) fn orphan_folders(
     ndjson_files: &[(String, String)],
     report: &mut Report,
 ) -> Result<()> {
-    let Ok(entries) = std::fs::read_dir(dir.join("json")) else {
+    let Ok(entries) = std::fs::read_dir(dir.join(layout::PRETTY)) else {
         return Ok(());
     };
     let types: BTreeMap<&str, ()> = ndjson_files.iter().map(|(_, t)| (t.as_str(), ())).collect();
@@ -164,9 +167,9 @@ pub(super) fn orphan_folders(
         let name = entry.file_name().to_string_lossy().into_owned();
         if !types.contains_key(name.as_str()) {
             report.warn(format!(
-                "json/{}/: no {}.ndjson to check it against",
-                crate::sanitize::clean(&name),
-                crate::sanitize::clean(&name)
+                "{}/: no {} to check it against",
+                layout::pretty_dir_name(&crate::sanitize::clean(&name)),
+                layout::ndjson_name(&crate::sanitize::clean(&name))
             ));
         }
     }

@@ -4,16 +4,15 @@
 //! file); a count that differs is damage, unless a stopped sync explains it.
 
 use super::{FileStatus, Problem, Report};
+use crate::export_layout::STATE;
 use crate::sync::manifest::Manifest;
 use crate::sync::state::{FileStamp, State};
 use anyhow::{Context, Result};
 use std::path::Path;
 
-const STATE: &str = ".fhirdl/state.json";
-
 /// The sync state; `None` (and why said) when it is missing or unreadable.
 pub(super) fn load(dir: &Path, report: &mut Report) -> Result<Option<State>> {
-    let path = dir.join(STATE);
+    let path = crate::export_layout::state_path(dir);
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -53,7 +52,7 @@ pub(super) fn check(dir: &Path, state: &State, manifest: Option<&Manifest>, repo
     }
     let mut restamped = Vec::new();
     for (ty, t) in &state.types {
-        let file = format!("{ty}.ndjson");
+        let file = crate::export_layout::ndjson_name(ty);
         let Some(read) = report.types.iter().find(|c| c.file == file).cloned() else {
             if t.count > 0 {
                 report.damage(

@@ -139,32 +139,81 @@ impl Charts {
 
 /// Appends one chart as `<figure>` with its SVG.
 pub fn figure(out: &mut String, chart: &Chart, n: usize) {
-    let all = || chart.series.iter().flat_map(|s| s.points.iter());
-    let (first, last) = match (
-        all().map(|p| p.day).reduce(f64::min),
-        all().map(|p| p.day).reduce(f64::max),
-    ) {
-        (Some(a), Some(b)) => (a, b),
-        _ => return,
+    let Some(plot) = Plot::of(chart) else {
+        return;
     };
-    let (d0, d1) = if last - first < 1.0 {
-        (first - 15.0, last + 15.0)
-    } else {
-        (first, last)
-    };
-    let mut v0 = all().map(|p| p.value).fold(f64::INFINITY, f64::min);
-    let mut v1 = all().map(|p| p.value).fold(f64::NEG_INFINITY, f64::max);
-    if let Some((_, low, high)) = chart.band {
-        v0 = low.map_or(v0, |l| v0.min(l));
-        v1 = high.map_or(v1, |h| v1.max(h));
-    }
-    let (ticks, step) = value_ticks(v0, v1);
-    let (v0, v1) = (ticks[0], ticks[ticks.len() - 1]);
-    let x = |day: f64| LEFT + (day - d0) / (d1 - d0) * (W - LEFT - RIGHT);
-    let y = |v: f64| H - BOTTOM - (v - v0) / (v1 - v0) * (H - TOP - BOTTOM);
-
-    let title = html::text(&chart.title);
     let unit = html::text(&chart.unit);
+    head(out, chart, n, &plot, &unit);
+    band(out, chart, &plot);
+    grid(out, &plot);
+    lines(out, chart, &plot);
+    legend(out, chart, &unit);
+    out.push_str("</svg></figure>");
+}
+
+/// Where a chart's points go: the days and values it spans, mapped onto the drawing.
+struct Plot {
+    /// The first and last day measured.
+    first: f64,
+    last: f64,
+    /// The days the x axis spans (a month around a single day).
+    d0: f64,
+    d1: f64,
+    /// The values the y axis spans: its first and last tick.
+    v0: f64,
+    v1: f64,
+    ticks: Vec<f64>,
+    step: f64,
+}
+
+impl Plot {
+    /// The span of `chart`'s points and reference range; `None` without points.
+    fn of(chart: &Chart) -> Option<Plot> {
+        let all = || chart.series.iter().flat_map(|s| s.points.iter());
+        let (first, last) = match (
+            all().map(|p| p.day).reduce(f64::min),
+            all().map(|p| p.day).reduce(f64::max),
+        ) {
+            (Some(a), Some(b)) => (a, b),
+            _ => return None,
+        };
+        let (d0, d1) = if last - first < 1.0 {
+            (first - 15.0, last + 15.0)
+        } else {
+            (first, last)
+        };
+        let mut v0 = all().map(|p| p.value).fold(f64::INFINITY, f64::min);
+        let mut v1 = all().map(|p| p.value).fold(f64::NEG_INFINITY, f64::max);
+        if let Some((_, low, high)) = chart.band {
+            v0 = low.map_or(v0, |l| v0.min(l));
+            v1 = high.map_or(v1, |h| v1.max(h));
+        }
+        let (ticks, step) = value_ticks(v0, v1);
+        let (v0, v1) = (ticks[0], ticks[ticks.len() - 1]);
+        Some(Plot {
+            first,
+            last,
+            d0,
+            d1,
+            v0,
+            v1,
+            ticks,
+            step,
+        })
+    }
+
+    fn x(&self, day: f64) -> f64 {
+        LEFT + (day - self.d0) / (self.d1 - self.d0) * (W - LEFT - RIGHT)
+    }
+
+    fn y(&self, v: f64) -> f64 {
+        H - BOTTOM - (v - self.v0) / (self.v1 - self.v0) * (H - TOP - BOTTOM)
+    }
+}
+
+/// `<figure>` with its caption, and the opening of the SVG with its accessible title.
+fn head(out: &mut String, chart: &Chart, n: usize, plot: &Plot, unit: &str) {
+    let title = html::text(&chart.title);
     let _ = write!(
         out,
         "<figure class=\"chart\" data-key=\"{}\" data-points=\"{}\"><figcaption>{title}{}</figcaption>\
@@ -173,40 +222,53 @@ pub fn figure(out: &mut String, chart: &Chart, n: usize) {
         chart.points(),
         if unit.is_empty() { String::new() } else { format!(" <span class=\"unit\">({unit})</span>") },
         chart.points(),
-        day_label(first),
-        day_label(last),
+        day_label(plot.first),
+        day_label(plot.last),
     );
-    if let Some((_, low, high)) = chart.band {
-        let (top, bottom) = (y(high.unwrap_or(v1).min(v1)), y(low.unwrap_or(v0).max(v0)));
-        if bottom > top {
-            let _ = write!(
-                out,
-                "<rect class=\"band\" x=\"{LEFT}\" y=\"{top:.1}\" width=\"{:.1}\" height=\"{:.1}\"><title>reference range</title></rect>",
-                W - LEFT - RIGHT,
-                bottom - top
-            );
-        }
+}
+
+/// The reference range, shaded.
+fn band(out: &mut String, chart: &Chart, plot: &Plot) {
+    let Some((_, low, high)) = chart.band else {
+        return;
+    };
+    let (v0, v1) = (plot.v0, plot.v1);
+    let (top, bottom) = (
+        plot.y(high.unwrap_or(v1).min(v1)),
+        plot.y(low.unwrap_or(v0).max(v0)),
+    );
+    if bottom > top {
+        let _ = write!(
+            out,
+            "<rect class=\"band\" x=\"{LEFT}\" y=\"{top:.1}\" width=\"{:.1}\" height=\"{:.1}\"><title>reference range</title></rect>",
+            W - LEFT - RIGHT,
+            bottom - top
+        );
     }
-    let decimals = decimals_for(step);
+}
+
+/// The value and date ticks with their labels, and the axes.
+fn grid(out: &mut String, plot: &Plot) {
+    let decimals = decimals_for(plot.step);
     out.push_str("<g class=\"grid\">");
-    for v in &ticks {
+    for v in &plot.ticks {
         let _ = write!(
             out,
             "<line x1=\"{LEFT}\" x2=\"{}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\"/><text class=\"ytick\" x=\"{}\" y=\"{:.1}\">{v:.decimals$}</text>",
             W - RIGHT,
             LEFT - 4.0,
-            y(*v) + 3.0,
-            yy = y(*v),
+            plot.y(*v) + 3.0,
+            yy = plot.y(*v),
         );
     }
-    for (day, label) in date_ticks(d0, d1) {
+    for (day, label) in date_ticks(plot.d0, plot.d1) {
         let _ = write!(
             out,
             "<line class=\"xtick\" x1=\"{xx:.1}\" x2=\"{xx:.1}\" y1=\"{}\" y2=\"{}\"/><text class=\"xlabel\" x=\"{xx:.1}\" y=\"{}\">{label}</text>",
             H - BOTTOM,
             H - BOTTOM + 4.0,
             H - BOTTOM + 15.0,
-            xx = x(day),
+            xx = plot.x(day),
         );
     }
     let _ = write!(
@@ -217,10 +279,14 @@ pub fn figure(out: &mut String, chart: &Chart, n: usize) {
         H - BOTTOM,
         H - BOTTOM
     );
+}
+
+/// Each series as a line through its points, each point with its label and flag.
+fn lines(out: &mut String, chart: &Chart, plot: &Plot) {
     for (i, s) in chart.series.iter().enumerate() {
         let _ = write!(out, "<polyline class=\"line s{i}\" points=\"");
         for p in &s.points {
-            let _ = write!(out, "{:.1},{:.1} ", x(p.day), y(p.value));
+            let _ = write!(out, "{:.1},{:.1} ", plot.x(p.day), plot.y(p.value));
         }
         let _ = write!(
             out,
@@ -232,13 +298,17 @@ pub fn figure(out: &mut String, chart: &Chart, n: usize) {
             let _ = write!(
                 out,
                 "<circle class=\"{class}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.4\"><title>{}</title></circle>",
-                x(p.day),
-                y(p.value),
+                plot.x(p.day),
+                plot.y(p.value),
                 html::text(&p.label)
             );
         }
         out.push_str("</g>");
     }
+}
+
+/// The series' names when there are several, else the unit over the y axis.
+fn legend(out: &mut String, chart: &Chart, unit: &str) {
     if chart.series.len() > 1 {
         for (i, s) in chart.series.iter().enumerate() {
             let lx = LEFT + 8.0 + 90.0 * i as f64;
@@ -257,7 +327,6 @@ pub fn figure(out: &mut String, chart: &Chart, n: usize) {
             LEFT + 4.0
         );
     }
-    out.push_str("</svg></figure>");
 }
 
 /// Round tick values covering `[lo, hi]` (about five) and their step.

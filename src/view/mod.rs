@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 /// The page's file name in the export folder.
-pub const FILE: &str = "record.html";
+pub const FILE: &str = crate::export_layout::PAGE;
 
 /// What `render` wrote, for `--json` and tests.
 #[derive(Debug, Serialize)]

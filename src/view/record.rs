@@ -94,7 +94,7 @@ pub fn read(folder: &Folder, prefix: Vec<String>) -> Result<Record> {
         files.sort_by(|a, b| (a.0.len(), &a.0).cmp(&(b.0.len(), &b.0)));
     }
     for ty in DIRECTORY.iter().filter(|t| folder.has(t)) {
-        let path = folder.dir.join(format!("{ty}.ndjson"));
+        let path = crate::export_layout::ndjson_path(&folder.dir, ty);
         for_each_line(&path, |line| {
             let Ok(text) = std::str::from_utf8(line) else {
                 return Ok(());

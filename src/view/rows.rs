@@ -190,17 +190,7 @@ pub fn observation(
     vitals: &mut Charts,
     labs: &mut Charts,
 ) -> (Row, usize) {
-    let categories = fields::codes(r.category);
-    let has = |c: &str| categories.iter().any(|(_, code)| code == c);
-    let section = if has("vital-signs") {
-        record::VITALS
-    } else if has("laboratory") {
-        record::LABS
-    } else if has("social-history") {
-        record::SOCIAL
-    } else {
-        record::OBSERVATIONS
-    };
+    let section = observation_section(r);
     let date = fields::first_date(&[
         r.effective_date_time,
         r.effective_period,
@@ -218,48 +208,8 @@ pub fn observation(
     let quantity = fields::quantity(r.value_quantity);
     let range = fields::reference_range(r.reference_range);
     let components = fields::components(r.component);
-    let (mut value, mut unit) = match &quantity {
-        Some(q) => (Some(q.text()), q.unit.clone()),
-        None => (other_value(r), None),
-    };
-    let bp: Vec<(&str, &fields::Quantity)> = components
-        .iter()
-        .filter_map(|c| {
-            let q = c.quantity.as_ref()?;
-            let is = |wanted: &str| c.codes.iter().any(|(_, code)| code == wanted);
-            if is(charts::SYSTOLIC) {
-                Some(("Systolic", q))
-            } else if is(charts::DIASTOLIC) {
-                Some(("Diastolic", q))
-            } else {
-                None
-            }
-        })
-        .collect();
-    if value.is_none() && !components.is_empty() {
-        if bp.len() == 2 {
-            value = Some(format!("{}/{}", bp[0].1.text(), bp[1].1.text()));
-            unit = bp[0].1.unit.clone();
-        } else {
-            let parts: Vec<String> = components
-                .iter()
-                .filter_map(|c| {
-                    let q = c.quantity.as_ref()?;
-                    Some(
-                        format!(
-                            "{} {} {}",
-                            c.label.as_deref().unwrap_or(""),
-                            q.text(),
-                            q.unit.as_deref().unwrap_or("")
-                        )
-                        .trim()
-                        .to_owned(),
-                    )
-                })
-                .collect();
-            value = (!parts.is_empty()).then(|| parts.join("; "));
-        }
-    }
+    let bp = blood_pressure(&components);
+    let (value, unit) = observation_value(r, quantity.as_ref(), &components, &bp);
     let flag = interpretation(r).unwrap_or_else(|| {
         quantity
             .as_ref()
@@ -281,56 +231,15 @@ pub fn observation(
         _ => None,
     };
     if let (Some(charts), Some(day), Some(shown_date)) = (charts, day, date.as_deref()) {
-        let point = |q: &fields::Quantity, flag: Option<Flag>| {
-            q.number().map(|value| Point {
-                day,
-                value,
-                label: format!(
-                    "{}: {} {}",
-                    dates::short(shown_date),
-                    q.text(),
-                    q.unit.as_deref().unwrap_or("")
-                )
-                .trim_end()
-                .to_owned(),
-                flag,
-            })
+        let measured = Measured {
+            code: &code,
+            label: &label,
+            quantity: quantity.as_ref(),
+            range: range.as_ref(),
+            bp: &bp,
+            flag,
         };
-        let bp_alone = match code.as_str() {
-            charts::SYSTOLIC => Some("Systolic"),
-            charts::DIASTOLIC => Some("Diastolic"),
-            _ => None,
-        };
-        if !bp.is_empty() {
-            for (series, q) in &bp {
-                if let Some(p) = point(q, None) {
-                    let key = format!("bp|{}", q.unit.as_deref().unwrap_or(""));
-                    charts.add(
-                        &key,
-                        "Blood pressure",
-                        q.unit.as_deref().unwrap_or(""),
-                        series,
-                        p,
-                        None,
-                    );
-                }
-            }
-        } else if let Some(q) = &quantity {
-            if let Some(p) = point(q, flag) {
-                let u = q.unit.as_deref().unwrap_or("");
-                match bp_alone {
-                    Some(series) => charts.add(
-                        &format!("bp|{u}"),
-                        "Blood pressure",
-                        u,
-                        series,
-                        p,
-                        range.as_ref(),
-                    ),
-                    None => charts.add(&format!("{code}|{u}"), &label, u, "", p, range.as_ref()),
-                }
-            }
-        }
+        chart_points(charts, day, shown_date, &measured);
     }
     let flag_cell = flag
         .map(|f| format!("<span class=\"flag {}\">{}</span>", f.class(), f.label()))
@@ -359,6 +268,140 @@ pub fn observation(
     let mut row = row("Observation", r, date, cells);
     row.flag = flag.map(Flag::class);
     (row, section)
+}
+
+/// The section an Observation belongs in, by its category.
+fn observation_section(r: &Resource<'_>) -> usize {
+    let categories = fields::codes(r.category);
+    let has = |c: &str| categories.iter().any(|(_, code)| code == c);
+    if has("vital-signs") {
+        record::VITALS
+    } else if has("laboratory") {
+        record::LABS
+    } else if has("social-history") {
+        record::SOCIAL
+    } else {
+        record::OBSERVATIONS
+    }
+}
+
+/// The systolic and diastolic components of a blood pressure, with their series names.
+fn blood_pressure(components: &[fields::Component]) -> Vec<(&'static str, &fields::Quantity)> {
+    components
+        .iter()
+        .filter_map(|c| {
+            let q = c.quantity.as_ref()?;
+            let is = |wanted: &str| c.codes.iter().any(|(_, code)| code == wanted);
+            if is(charts::SYSTOLIC) {
+                Some(("Systolic", q))
+            } else if is(charts::DIASTOLIC) {
+                Some(("Diastolic", q))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// An Observation's value and unit as shown: its Quantity, another value as written, or its
+/// components (`120/80` for a blood pressure, else each with its label and unit).
+fn observation_value(
+    r: &Resource<'_>,
+    quantity: Option<&fields::Quantity>,
+    components: &[fields::Component],
+    bp: &[(&str, &fields::Quantity)],
+) -> (Option<String>, Option<String>) {
+    let (mut value, mut unit) = match quantity {
+        Some(q) => (Some(q.text()), q.unit.clone()),
+        None => (other_value(r), None),
+    };
+    if value.is_none() && !components.is_empty() {
+        if bp.len() == 2 {
+            value = Some(format!("{}/{}", bp[0].1.text(), bp[1].1.text()));
+            unit = bp[0].1.unit.clone();
+        } else {
+            let parts: Vec<String> = components
+                .iter()
+                .filter_map(|c| {
+                    let q = c.quantity.as_ref()?;
+                    Some(
+                        format!(
+                            "{} {} {}",
+                            c.label.as_deref().unwrap_or(""),
+                            q.text(),
+                            q.unit.as_deref().unwrap_or("")
+                        )
+                        .trim()
+                        .to_owned(),
+                    )
+                })
+                .collect();
+            value = (!parts.is_empty()).then(|| parts.join("; "));
+        }
+    }
+    (value, unit)
+}
+
+/// What of an Observation goes on a chart.
+struct Measured<'a> {
+    /// Its LOINC code (or first code).
+    code: &'a str,
+    label: &'a str,
+    quantity: Option<&'a fields::Quantity>,
+    range: Option<&'a fields::Range>,
+    bp: &'a [(&'static str, &'a fields::Quantity)],
+    flag: Option<Flag>,
+}
+
+/// Adds an Observation measured on `day` to `charts`: a blood pressure's two components to
+/// the blood pressure chart, a Quantity to its code's chart (a lone systolic or diastolic to
+/// the blood pressure chart).
+fn chart_points(charts: &mut Charts, day: f64, shown_date: &str, m: &Measured<'_>) {
+    let point = |q: &fields::Quantity, flag: Option<Flag>| {
+        q.number().map(|value| Point {
+            day,
+            value,
+            label: format!(
+                "{}: {} {}",
+                dates::short(shown_date),
+                q.text(),
+                q.unit.as_deref().unwrap_or("")
+            )
+            .trim_end()
+            .to_owned(),
+            flag,
+        })
+    };
+    let bp_alone = match m.code {
+        charts::SYSTOLIC => Some("Systolic"),
+        charts::DIASTOLIC => Some("Diastolic"),
+        _ => None,
+    };
+    if !m.bp.is_empty() {
+        for (series, q) in m.bp {
+            if let Some(p) = point(q, None) {
+                let key = format!("bp|{}", q.unit.as_deref().unwrap_or(""));
+                charts.add(
+                    &key,
+                    "Blood pressure",
+                    q.unit.as_deref().unwrap_or(""),
+                    series,
+                    p,
+                    None,
+                );
+            }
+        }
+    } else if let Some(q) = m.quantity {
+        if let Some(p) = point(q, m.flag) {
+            let u = q.unit.as_deref().unwrap_or("");
+            match bp_alone {
+                Some(series) => {
+                    charts.add(&format!("bp|{u}"), "Blood pressure", u, series, p, m.range)
+                }
+                None => charts.add(&format!("{}|{u}", m.code), m.label, u, "", p, m.range),
+            }
+        }
+    }
 }
 
 /// The value of an Observation that is not a Quantity, as written.
@@ -680,7 +723,7 @@ fn files_cell(
         match saved.filter(|(file, _)| lookup.folder.attachment_path(file).is_some()) {
             Some((file, entry)) => {
                 let mut segments: Vec<&str> = lookup.prefix.iter().map(String::as_str).collect();
-                segments.extend(["attachments", file.as_str()]);
+                segments.extend([crate::export_layout::ATTACHMENTS, file.as_str()]);
                 let label = a.title.clone().unwrap_or_else(|| file.clone());
                 let kind = file.rsplit('.').next().unwrap_or("").to_ascii_uppercase();
                 let _ = write!(
