@@ -33,6 +33,8 @@ pub struct Export {
 impl Export {
     /// Opens (creating) the folder and takes its lock.
     pub fn open(dir: &Path) -> Result<Export> {
+        // The folder whose writes a power-loss test records (off unless it asks).
+        crate::atomic::journal::watch(dir);
         create_private_dir(&dir.join(".fhirdl"))?;
         let lock_path = dir.join(".fhirdl").join("lock");
         let mut options = std::fs::OpenOptions::new();
