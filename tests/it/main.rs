@@ -17,6 +17,7 @@ mod hostile;
 mod keyring;
 mod kills;
 mod login;
+mod powerloss;
 mod progress;
 mod properties;
 mod retry;
