@@ -39,10 +39,22 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
     builder
         .create(dir)
         .with_context(|| format!("cannot create folder {}", dir.display()))?;
-    for made in missing {
-        journal::record(|| Op::Mkdir(made));
+    for made in &missing {
+        journal::record(|| Op::Mkdir(made.clone()));
+    }
+    // A new folder's name is durable only once its parent is fsynced: until then a power cut
+    // may take the folder away, with every file later made durable in it (the history).
+    for made in &missing {
+        sync_dir(parent_of(made));
     }
     Ok(())
+}
+
+/// The folder of `path` (`.` for a bare name).
+fn parent_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."))
 }
 
 /// Prefix of the temporary files [`write_atomic`] creates.
@@ -118,11 +130,7 @@ impl AtomicFile {
     }
 
     fn with_buffer(path: &Path, capacity: usize) -> Result<AtomicFile> {
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or_else(|| Path::new("."))
-            .to_path_buf();
+        let dir = parent_of(path).to_path_buf();
         let mut builder = tempfile::Builder::new();
         builder.prefix(TEMP_PREFIX);
         // The folder is made only when it is missing: most files go to one that exists, and a

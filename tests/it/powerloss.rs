@@ -608,3 +608,40 @@ fn every_state_a_power_cut_leaves_is_verified_truly_and_repaired() {
         failures.len()
     );
 }
+
+/// A first sync and an incremental one after [`amend`], recorded.
+fn first_and_incremental(ctx: &TestContext) -> [Recorded; 2] {
+    let dir = ctx.root().join("export");
+    let first = record(ctx, "first", sync_args(false), &dir);
+    amend(ctx, &first.after);
+    let incremental = record(ctx, "incremental", sync_args(false), &dir);
+    [first, incremental]
+}
+
+/// The first operation after `i` that makes a name inside the folder `dir` durable.
+fn first_durable_inside(ops: &[Op], i: usize, dir: &str) -> Option<usize> {
+    let inside = format!("{dir}/");
+    (i + 1..ops.len())
+        .find(|&j| matches!(&ops[j], Op::FsyncDir(d) if d == dir || d.starts_with(&inside)))
+}
+
+/// A folder a sync makes (`json/<Type>/`, `.fhirdl/history/`) is durable before any file in
+/// it is: the history's folder lost to a power cut took superseded versions with it.
+#[test]
+fn new_folders_are_durable_before_the_files_in_them() {
+    let ctx = sandbox();
+    for rec in first_and_incremental(&ctx) {
+        let ops = &rec.run.ops;
+        for (i, op) in ops.iter().enumerate() {
+            let Op::Mkdir(dir) = op else { continue };
+            let Some(used) = first_durable_inside(ops, i, dir) else {
+                continue;
+            };
+            assert!(
+                rec.run.durable_at(i).is_some_and(|at| at < used),
+                "{}: the folder {dir} is not durable before a file in it is",
+                rec.name
+            );
+        }
+    }
+}

@@ -358,6 +358,11 @@ impl Run {
             .collect()
     }
 
+    /// The index of the fsync of its folder that made the name operation `j` made durable.
+    pub fn durable_at(&self, j: usize) -> Option<usize> {
+        Some(self.durable_at[j]).filter(|&i| i != usize::MAX)
+    }
+
     /// The names made before crash point `k` that no fsync of their folder made durable.
     pub fn pending_names(&self, k: usize) -> Vec<usize> {
         (0..k)
