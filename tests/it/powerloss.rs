@@ -645,3 +645,42 @@ fn new_folders_are_durable_before_the_files_in_them() {
         }
     }
 }
+
+/// A type's file is replaced only once the manifest's announcement of it is durable: POSIX
+/// does not order two renames in one folder, so one fsync after both could keep the file and
+/// lose the announcement (damage, to `verify`).
+#[test]
+fn an_announcement_is_durable_before_its_file_is_replaced() {
+    let ctx = sandbox();
+    for rec in first_and_incremental(&ctx) {
+        let run = &rec.run;
+        for (i, op) in run.ops.iter().enumerate() {
+            let Op::Rename { to, .. } = op else { continue };
+            if !top_ndjson(to) {
+                continue;
+            }
+            let versions = run.versions(to, i + 1);
+            let new = &versions.last().expect("the version renamed in").1;
+            if versions.len() > 1 && &versions[versions.len() - 2].1 == new {
+                continue; // the same bytes again: nothing to announce
+            }
+            let sha = sha256_hex(new);
+            let announced = run
+                .versions("manifest.json", i)
+                .into_iter()
+                .any(|(ino, m)| {
+                    let m: serde_json::Value = serde_json::from_slice(&m).unwrap_or_default();
+                    let durable = run
+                        .renamed_in_at(ino)
+                        .and_then(|a| run.durable_at(a))
+                        .is_some_and(|at| at < i);
+                    durable && m["files"][to.as_str()]["sha256"] == sha.as_str()
+                });
+            assert!(
+                announced,
+                "{}: {to} replaced before its announcement is durable",
+                rec.name
+            );
+        }
+    }
+}
