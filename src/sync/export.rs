@@ -186,8 +186,9 @@ impl Export {
     }
 
     /// Saves the sync state; callers do this only after the data it describes is on disk.
-    /// The file's bytes are fsynced; its new name becomes durable with the run's last-run
-    /// record (same folder, whose fsync covers it) or the next save: a crash before that
+    /// The file's bytes are fsynced; its new name becomes durable before the manifest is
+    /// written afresh ([`Export::write_manifest`]), with the run's last-run record (same
+    /// folder, whose fsync covers it) or the next save: a crash before that
     /// leaves an older state, behind the data, never ahead of it (a run saves the state once
     /// per type; the folder's fsync each time was an eighth of an export's fsyncs).
     pub fn save_state(&self, state: &State) -> Result<()> {
@@ -208,8 +209,11 @@ impl Export {
     }
 
     /// Writes `manifest.json` (see [`Manifest::write`]); the files this run wrote are described
-    /// by the digests taken while writing them, the others are hashed.
+    /// by the digests taken while writing them, the others are hashed. The state saved so far
+    /// is made durable first: a fresh manifest over a state a power cut took back reads as
+    /// damage (counts that differ).
     pub fn write_manifest(&self, header: Manifest, types: &[String]) -> Result<()> {
+        crate::atomic::sync_dir(&self.dir.join(".fhirdl"));
         let written = self
             .written
             .lock()

@@ -684,3 +684,25 @@ fn an_announcement_is_durable_before_its_file_is_replaced() {
         }
     }
 }
+
+/// The state saved during a run is durable before the manifest is written afresh: a fresh
+/// manifest over an older state reads as damage (counts that differ).
+#[test]
+fn the_state_is_durable_before_the_manifest_is_written_afresh() {
+    let ctx = sandbox();
+    for rec in first_and_incremental(&ctx) {
+        let ops = &rec.run.ops;
+        let last = |name: &str, before: usize| {
+            (0..before)
+                .rev()
+                .find(|&i| matches!(&ops[i], Op::Rename { to, .. } if to == name))
+        };
+        let fresh = last("manifest.json", ops.len()).expect("a manifest written afresh");
+        let state = last(".fhirdl/state.json", fresh).expect("a state saved before it");
+        assert!(
+            rec.run.durable_at(state).is_some_and(|at| at < fresh),
+            "{}: the manifest is written afresh over a state not yet durable",
+            rec.name
+        );
+    }
+}
