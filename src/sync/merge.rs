@@ -316,6 +316,9 @@ impl<'a> Merger<'a> {
             let _turn = self.export.manifest_turn();
             announce(self.export.dir(), &file, entry)?;
         }
+        if let Some(p) = &self.pretty {
+            p.removals_durable();
+        }
         let enabled = self.out.enabled;
         self.out.commit()?;
         if let Some(entry) = entry {
@@ -364,6 +367,9 @@ fn alike(a: &serde_json::Value, b: &serde_json::Value) -> bool {
 struct Pretty {
     dir: PathBuf,
     stems: BTreeMap<String, String>,
+    /// A file was removed: its folder is fsynced before the NDJSON file is replaced (see
+    /// [`Pretty::removals_durable`]).
+    removed: std::cell::Cell<bool>,
 }
 
 impl Pretty {
@@ -373,7 +379,11 @@ impl Pretty {
         let mut ids = export.ids(resource_type)?;
         ids.extend(fetched.ids()?);
         let stems = super::naming::stems(ids.iter().map(String::as_str));
-        Ok(Pretty { dir, stems })
+        Ok(Pretty {
+            dir,
+            stems,
+            removed: Default::default(),
+        })
     }
 
     fn path(&self, id: &str) -> PathBuf {
@@ -408,7 +418,19 @@ impl Pretty {
     }
 
     fn remove(&self, id: &str) -> Result<()> {
-        remove_if_exists(&self.path(id)).map(|_| ())
+        if remove_if_exists(&self.path(id))? {
+            self.removed.set(true);
+        }
+        Ok(())
+    }
+
+    /// Makes the removals durable (once per merge): a power cut could otherwise keep the new
+    /// NDJSON file without them, and the pretty file of a resource it no longer holds would
+    /// stay for good (no later merge meets that resource again).
+    fn removals_durable(&self) {
+        if self.removed.get() {
+            crate::atomic::sync_dir(&self.dir);
+        }
     }
 }
 

@@ -706,3 +706,36 @@ fn the_state_is_durable_before_the_manifest_is_written_afresh() {
         );
     }
 }
+
+/// A `--full` sync removes the pretty file of a resource the server no longer has durably
+/// before it replaces the type's file: otherwise a power cut could leave that pretty file for
+/// good (no later merge meets the resource again).
+#[test]
+fn a_removed_pretty_file_is_gone_for_good_before_its_type_file_is_replaced() {
+    let ctx = sandbox();
+    let dir = ctx.root().join("export");
+    let first = record(&ctx, "first", sync_args(false), &dir);
+    let obs = first_line(&first.after, "Observation.ndjson");
+    assert!(ctx
+        .sandbox
+        .delete_resource("Observation", obs["id"].as_str().unwrap()));
+    let full = record(&ctx, "full", sync_args(true), &dir);
+    let ops = &full.run.ops;
+    let mut removed = 0;
+    for (i, op) in ops.iter().enumerate() {
+        let Op::Remove(path) = op else { continue };
+        let Some(ty) = path.strip_prefix("json/").and_then(|p| p.split('/').next()) else {
+            continue;
+        };
+        removed += 1;
+        let file = format!("{ty}.ndjson");
+        let replaced = (i..ops.len())
+            .find(|&j| matches!(&ops[j], Op::Rename { to, .. } if *to == file))
+            .expect("the type's file replaced");
+        assert!(
+            full.run.durable_at(i).is_some_and(|at| at < replaced),
+            "{path} is removed for good only after {file} is replaced"
+        );
+    }
+    assert_eq!(removed, 1, "the removed Observation's pretty file");
+}
