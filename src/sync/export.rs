@@ -10,7 +10,7 @@
 use super::ids::IdSet;
 use super::manifest::{FileEntry, Manifest};
 use super::ndjson::{ids_in, Stored};
-use super::state::{LastRun, State};
+use super::state::{FileStamp, LastRun, State};
 use crate::atomic::create_private_dir;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -181,8 +181,28 @@ impl Export {
         Ok(())
     }
 
+    /// The sync state. A type whose file is not the one the state last saw (a run stopped
+    /// between replacing the file and saving the state, or a copied folder) is counted again
+    /// from its file, and the state saved: a type the run does not fetch again (one read only
+    /// through references) would otherwise keep a count its file does not hold.
     pub fn load_state(&self) -> Result<State> {
-        State::load(&self.dir)
+        let mut state = State::load(&self.dir)?;
+        let mut restamped = false;
+        for (ty, t) in &mut state.types {
+            let stamp = FileStamp::of(&self.ndjson_path(ty));
+            // No stamp: no NDJSON file is kept (`--format json`), or it is gone (then the
+            // type's mark is what `verify` calls damage and `sync --full` repairs).
+            if t.file.is_none() || stamp.is_none() || stamp == t.file {
+                continue;
+            }
+            t.count = self.ids(ty)?.len();
+            t.file = stamp;
+            restamped = true;
+        }
+        if restamped {
+            self.save_state(&state)?;
+        }
+        Ok(state)
     }
 
     /// Saves the sync state; callers do this only after the data it describes is on disk.

@@ -739,3 +739,28 @@ fn a_removed_pretty_file_is_gone_for_good_before_its_type_file_is_replaced() {
     }
     assert_eq!(removed, 1, "the removed Observation's pretty file");
 }
+
+/// A sync stopped right after it replaced a type's file (before saving the state) is finished
+/// by the next one, and `verify` then says intact: a type read only through references is not
+/// fetched again, and its count in the state used to stay behind its file.
+#[test]
+fn a_sync_stopped_after_replacing_a_file_is_finished_by_the_next() {
+    let ctx = sandbox();
+    let rec = record(&ctx, "first", sync_args(false), &ctx.root().join("export"));
+    let fhirdl = Fhirdl::of(&ctx);
+    let mut failures = Vec::new();
+    for (i, op) in rec.run.ops.iter().enumerate() {
+        if !matches!(op, Op::Rename { to, .. } if top_ndjson(to)) {
+            continue;
+        }
+        let dir = ctx.root().join("stopped").join(i.to_string());
+        rec.run
+            .crash(i + 1, Data::Kept, Names::Kept)
+            .tree
+            .write(&dir);
+        if let Err(why) = repair(&fhirdl, &rec, &dir) {
+            failures.push(format!("stopped after {op:?}: {why}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
