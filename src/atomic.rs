@@ -2,15 +2,33 @@
 //! (temp file in the same folder, fsync, rename, fsync of the folder).
 //!
 //! Every file fhirdl writes that holds health data, tokens or settings goes through here, so a
-//! crash leaves either the old or the new complete file, never a torn one.
+//! crash leaves either the old or the new complete file, never a torn one. The one file that
+//! is appended to in place (a type's history) is written through [`open_appendable`],
+//! [`cut`] and [`sync_appended`].
+//!
+//! Test hook: with `FHIRDL_FS_JOURNAL=<file>`, every operation made here in a sync's export
+//! folder is recorded ([`journal`]; off by default).
+
+pub mod journal;
 
 use anyhow::{Context, Result};
+use journal::{logged, Op};
 use std::fs;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Creates `dir` and its missing parents; the folders created are 0700 on Unix.
 pub fn create_private_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    // The folders missing, outermost first (what the journal records).
+    let mut missing: Vec<PathBuf> = dir
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+        .map(Path::to_path_buf)
+        .collect();
+    missing.reverse();
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -20,7 +38,23 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
     }
     builder
         .create(dir)
-        .with_context(|| format!("cannot create folder {}", dir.display()))
+        .with_context(|| format!("cannot create folder {}", dir.display()))?;
+    for made in &missing {
+        journal::record(|| Op::Mkdir(made.clone()));
+    }
+    // A new folder's name is durable only once its parent is fsynced: until then a power cut
+    // may take the folder away, with every file later made durable in it (the history).
+    for made in &missing {
+        sync_dir(parent_of(made));
+    }
+    Ok(())
+}
+
+/// The folder of `path` (`.` for a bare name).
+fn parent_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."))
 }
 
 /// Prefix of the temporary files [`write_atomic`] creates.
@@ -41,7 +75,8 @@ pub fn remove_stale_temp_files(dir: &Path) -> Result<usize> {
         if kind.is_dir() {
             removed += remove_stale_temp_files(&path)?;
         } else if kind.is_file() && entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
-            fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+            logged(|| fs::remove_file(&path), |()| Op::Remove(path.clone()))
+                .with_context(|| format!("cannot remove {}", path.display()))?;
             removed += 1;
         }
     }
@@ -95,19 +130,21 @@ impl AtomicFile {
     }
 
     fn with_buffer(path: &Path, capacity: usize) -> Result<AtomicFile> {
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or_else(|| Path::new("."))
-            .to_path_buf();
+        let dir = parent_of(path).to_path_buf();
         let mut builder = tempfile::Builder::new();
         builder.prefix(TEMP_PREFIX);
         // The folder is made only when it is missing: most files go to one that exists, and a
         // `mkdir` (plus a `stat`) per file was a tenth of the syscalls of an export.
-        let tmp = match builder.tempfile_in(&dir) {
+        let create = || {
+            logged(
+                || builder.tempfile_in(&dir),
+                |t| Op::Create(t.path().into()),
+            )
+        };
+        let tmp = match create() {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 create_private_dir(&dir)?;
-                builder.tempfile_in(&dir)
+                create()
             }
             made => made,
         }
@@ -186,12 +223,29 @@ impl AtomicFile {
             .into_inner()
             .map_err(|e| e.into_error())
             .with_context(|| format!("cannot write {}", path.display()))?;
-        tmp.as_file()
-            .sync_all()
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        tmp.persist(&path)
-            .map_err(|e| e.error)
-            .with_context(|| format!("cannot replace {}", path.display()))?;
+        let from = journal::on().then(|| tmp.path().to_path_buf());
+        if let Some(from) = &from {
+            // Written through the buffer: the journal gets the whole file, once.
+            let data = fs::read(from).unwrap_or_default();
+            journal::record(|| Op::Write {
+                path: from.clone(),
+                offset: 0,
+                data,
+            });
+        }
+        logged(
+            || tmp.as_file().sync_all(),
+            |()| Op::Fsync(from.clone().unwrap_or_default()),
+        )
+        .with_context(|| format!("cannot write {}", path.display()))?;
+        logged(
+            || tmp.persist(&path).map_err(|e| e.error),
+            |_| Op::Rename {
+                from: from.unwrap_or_default(),
+                to: path.clone(),
+            },
+        )
+        .with_context(|| format!("cannot replace {}", path.display()))?;
         if sync_folder {
             sync_dir(&self.dir);
         }
@@ -202,20 +256,76 @@ impl AtomicFile {
 /// Makes a rename durable. Best effort: not every platform or file system can open a folder.
 pub fn sync_dir(dir: &Path) {
     #[cfg(unix)]
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
+    let _ = logged(
+        || fs::File::open(dir)?.sync_all(),
+        |()| Op::FsyncDir(dir.to_path_buf()),
+    );
     #[cfg(not(unix))]
     let _ = dir;
 }
 
 /// Removes a file if it exists.
 pub fn remove_if_exists(path: &Path) -> Result<bool> {
-    match fs::remove_file(path) {
+    match logged(
+        || fs::remove_file(path),
+        |()| Op::Remove(path.to_path_buf()),
+    ) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(e).with_context(|| format!("cannot remove {}", path.display())),
     }
+}
+
+/// Opens a file that is only ever appended to (a type's history), reading and writing; it is
+/// created 0600 when missing.
+pub fn open_appendable(path: &Path) -> Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => logged(
+            || options.create_new(true).open(path),
+            |_| Op::Create(path.to_path_buf()),
+        ),
+        opened => opened,
+    }
+    .with_context(|| format!("cannot open {}", path.display()))
+}
+
+/// Cuts a file opened with [`open_appendable`] back to `len` bytes (a line a crash tore).
+pub fn cut(file: &fs::File, path: &Path, len: u64) -> Result<()> {
+    logged(
+        || file.set_len(len),
+        |()| Op::Truncate {
+            path: path.to_path_buf(),
+            len,
+        },
+    )
+    .with_context(|| format!("cannot repair {}", path.display()))
+}
+
+/// Makes what was appended to `file` (opened with [`open_appendable`]) from byte `from` on
+/// durable: fsync. (Its name, when [`open_appendable`] created it, is made durable by the
+/// caller's fsync of its folder.)
+pub fn sync_appended(file: &fs::File, path: &Path, from: u64) -> Result<()> {
+    if journal::on() {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut data = Vec::new();
+        let mut reader = file;
+        let read = reader
+            .seek(SeekFrom::Start(from))
+            .and_then(|_| reader.read_to_end(&mut data));
+        if read.is_ok() {
+            journal::record(|| Op::Write {
+                path: path.to_path_buf(),
+                offset: from,
+                data,
+            });
+        }
+    }
+    logged(|| file.sync_all(), |()| Op::Fsync(path.to_path_buf()))
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 use super::ids::IdSet;
 use super::manifest::{FileEntry, Manifest};
 use super::ndjson::{ids_in, Stored};
-use super::state::{LastRun, State};
+use super::state::{FileStamp, LastRun, State};
 use crate::atomic::create_private_dir;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -33,6 +33,8 @@ pub struct Export {
 impl Export {
     /// Opens (creating) the folder and takes its lock.
     pub fn open(dir: &Path) -> Result<Export> {
+        // The folder whose writes a power-loss test records (off unless it asks).
+        crate::atomic::journal::watch(dir);
         create_private_dir(&crate::export_layout::private_dir(dir))?;
         let lock_path = crate::export_layout::lock_path(dir);
         let mut options = std::fs::OpenOptions::new();
@@ -179,13 +181,34 @@ impl Export {
         Ok(())
     }
 
+    /// The sync state. A type whose file is not the one the state last saw (a run stopped
+    /// between replacing the file and saving the state, or a copied folder) is counted again
+    /// from its file, and the state saved: a type the run does not fetch again (one read only
+    /// through references) would otherwise keep a count its file does not hold.
     pub fn load_state(&self) -> Result<State> {
-        State::load(&self.dir)
+        let mut state = State::load(&self.dir)?;
+        let mut restamped = false;
+        for (ty, t) in &mut state.types {
+            let stamp = FileStamp::of(&self.ndjson_path(ty));
+            // No stamp: no NDJSON file is kept (`--format json`), or it is gone (then the
+            // type's mark is what `verify` calls damage and `sync --full` repairs).
+            if t.file.is_none() || stamp.is_none() || stamp == t.file {
+                continue;
+            }
+            t.count = self.ids(ty)?.len();
+            t.file = stamp;
+            restamped = true;
+        }
+        if restamped {
+            self.save_state(&state)?;
+        }
+        Ok(state)
     }
 
     /// Saves the sync state; callers do this only after the data it describes is on disk.
-    /// The file's bytes are fsynced; its new name becomes durable with the run's last-run
-    /// record (same folder, whose fsync covers it) or the next save: a crash before that
+    /// The file's bytes are fsynced; its new name becomes durable before the manifest is
+    /// written afresh ([`Export::write_manifest`]), with the run's last-run record (same
+    /// folder, whose fsync covers it) or the next save: a crash before that
     /// leaves an older state, behind the data, never ahead of it (a run saves the state once
     /// per type; the folder's fsync each time was an eighth of an export's fsyncs).
     pub fn save_state(&self, state: &State) -> Result<()> {
@@ -206,8 +229,11 @@ impl Export {
     }
 
     /// Writes `manifest.json` (see [`Manifest::write`]); the files this run wrote are described
-    /// by the digests taken while writing them, the others are hashed.
+    /// by the digests taken while writing them, the others are hashed. The state saved so far
+    /// is made durable first: a fresh manifest over a state a power cut took back reads as
+    /// damage (counts that differ).
     pub fn write_manifest(&self, header: Manifest, types: &[String]) -> Result<()> {
+        crate::atomic::sync_dir(&self.dir.join(".fhirdl"));
         let written = self
             .written
             .lock()

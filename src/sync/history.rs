@@ -157,21 +157,14 @@ pub fn append(
     let dir = dir_of(export);
     create_private_dir(&dir)?;
     let path = file_of(export, resource_type);
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true).write(true).create(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut file = crate::atomic::open_appendable(&path)?;
     let mut text = Vec::new();
     file.read_to_end(&mut text)
         .with_context(|| format!("cannot read {}", path.display()))?;
     // A line torn by a crash mid-append is cut off (it was never followed by a commit).
     let whole = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
     if whole < text.len() {
-        file.set_len(whole as u64)
-            .with_context(|| format!("cannot repair {}", path.display()))?;
+        crate::atomic::cut(&file, &path, whole as u64)?;
         text.truncate(whole);
     }
     let mut known: HashSet<[u8; 32]> = text
@@ -180,7 +173,7 @@ pub fn append(
         .map(|e| key(e.event, e.resource.get()))
         .collect();
     drop(text);
-    file.seek(SeekFrom::End(0))?;
+    let start = file.seek(SeekFrom::End(0))?;
     let at = serde_json::to_string(recorded_at)?;
     let mut out = std::io::BufWriter::new(&file);
     let mut added = 0;
@@ -201,8 +194,7 @@ pub fn append(
         .with_context(|| format!("cannot write {}", path.display()))?;
     drop(out);
     if added > 0 {
-        file.sync_all()
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        crate::atomic::sync_appended(&file, &path, start)?;
         crate::atomic::sync_dir(&dir);
     }
     Ok(added)

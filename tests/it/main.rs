@@ -21,6 +21,7 @@ mod kills;
 mod login;
 mod man;
 mod outstanding;
+mod powerloss;
 mod progress;
 mod properties;
 mod retry;

@@ -208,9 +208,7 @@ fn forget_empty(
 ) -> Result<()> {
     let path = dir.join(file);
     if std::fs::metadata(&path).is_ok_and(|m| m.len() == 0) {
-        std::fs::remove_file(&path).map_err(|e| {
-            anyhow::Error::new(e).context(format!("cannot remove {}", path.display()))
-        })?;
+        crate::atomic::remove_if_exists(&path)?;
     }
     if manifest.get(file).is_some_and(|e| e.bytes == 0) {
         manifest.remove(file);

@@ -189,6 +189,9 @@ impl<'a> Merger<'a> {
             let _turn = self.export.manifest_turn();
             announce(self.export.dir(), &file, entry)?;
         }
+        if let Some(p) = &self.pretty {
+            p.removals_durable();
+        }
         let enabled = self.out.enabled;
         self.out.commit()?;
         if let Some(entry) = entry {

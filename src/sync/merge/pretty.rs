@@ -11,6 +11,9 @@ use std::path::PathBuf;
 pub(super) struct Pretty {
     dir: PathBuf,
     stems: BTreeMap<String, String>,
+    /// A file was removed: its folder is fsynced before the NDJSON file is replaced (see
+    /// [`Pretty::removals_durable`]).
+    removed: std::cell::Cell<bool>,
 }
 
 impl Pretty {
@@ -24,7 +27,11 @@ impl Pretty {
         let mut ids = export.ids(resource_type)?;
         ids.extend(fetched.ids()?);
         let stems = crate::sync::naming::stems(ids.iter().map(String::as_str));
-        Ok(Pretty { dir, stems })
+        Ok(Pretty {
+            dir,
+            stems,
+            removed: Default::default(),
+        })
     }
 
     fn path(&self, id: &str) -> PathBuf {
@@ -59,6 +66,18 @@ impl Pretty {
     }
 
     pub(super) fn remove(&self, id: &str) -> Result<()> {
-        remove_if_exists(&self.path(id)).map(|_| ())
+        if remove_if_exists(&self.path(id))? {
+            self.removed.set(true);
+        }
+        Ok(())
+    }
+
+    /// Makes the removals durable (once per merge): a power cut could otherwise keep the new
+    /// NDJSON file without them, and the pretty file of a resource it no longer holds would
+    /// stay for good (no later merge meets that resource again).
+    pub(super) fn removals_durable(&self) {
+        if self.removed.get() {
+            crate::atomic::sync_dir(&self.dir);
+        }
     }
 }
