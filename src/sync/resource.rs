@@ -86,7 +86,7 @@ impl Resource {
         .and_then(|()| de.end())
         {
             match super::resource_scan::scan(text) {
-                Ok(scanned) => found = scanned,
+                Ok(scanned) => found = Resource::from(scanned),
                 Err(_) => found.problem = Some(format!("it could not be read: {e}")),
             }
         }
@@ -96,6 +96,21 @@ impl Resource {
             crate::json_text::minify(text)
         };
         found
+    }
+}
+
+impl From<super::resource_scan::Fields> for Resource {
+    fn from(f: super::resource_scan::Fields) -> Resource {
+        Resource {
+            resource_type: f.resource_type,
+            id: f.id,
+            last_updated: f.last_updated,
+            version_id: f.version_id,
+            owners: f.owners,
+            references: f.references,
+            line: String::new(),
+            problem: f.problem,
+        }
     }
 }
 
@@ -403,7 +418,7 @@ mod tests {
         });
         proptest!(ProptestConfig::with_cases(500), |(text in value)| {
             let walked = Resource::from_text(&text);
-            let scanned = super::super::resource_scan::scan(&text).unwrap();
+            let scanned = Resource::from(super::super::resource_scan::scan(&text).unwrap());
             prop_assert_eq!(Resource { line: walked.line.clone(), ..scanned }, walked);
         });
     }

@@ -11,7 +11,6 @@
 //! a lone surrogate in one becomes U+FFFD there (such an id or reference is never valid, so it
 //! is reported, not followed). The resource's text itself is kept as sent.
 
-use super::resource::Resource;
 use std::borrow::Cow;
 
 /// Where a container sits: decides what its members mean (as the serde walk does).
@@ -40,14 +39,26 @@ enum Role {
     Into(At),
 }
 
+/// The fields read from a resource's text (those of [`super::resource::Resource`] but its line).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(super) struct Fields {
+    pub(super) resource_type: String,
+    pub(super) id: Option<String>,
+    pub(super) last_updated: Option<String>,
+    pub(super) version_id: Option<String>,
+    pub(super) owners: Vec<String>,
+    pub(super) references: Vec<String>,
+    pub(super) problem: Option<String>,
+}
+
 struct Container {
     array: bool,
     at: At,
 }
 
 /// The resource's fields read from `text`, or why `text` is not one JSON value.
-pub(super) fn scan(text: &str) -> Result<Resource, String> {
-    let mut found = Resource::default();
+pub(super) fn scan(text: &str) -> Result<Fields, String> {
+    let mut found = Fields::default();
     let mut s = Scanner {
         bytes: text.as_bytes(),
         at: 0,
@@ -156,7 +167,7 @@ fn role_of(at: At, key: &str) -> Role {
     }
 }
 
-fn take_string(found: &mut Resource, role: Role, raw: &str) {
+fn take_string(found: &mut Fields, role: Role, raw: &str) {
     match role {
         Role::ResourceType => found.resource_type = decode(raw).into_owned(),
         Role::Id => found.id = Some(decode(raw).into_owned()),
@@ -176,7 +187,7 @@ fn take_string(found: &mut Resource, role: Role, raw: &str) {
 }
 
 /// A field whose value is not a string.
-fn take_other(found: &mut Resource, role: Role) {
+fn take_other(found: &mut Fields, role: Role) {
     match role {
         Role::ResourceType => found.resource_type.clear(),
         Role::Id => {
