@@ -46,7 +46,10 @@ pub(super) async fn fetch(
         match result? {
             ChainEnd::Done { shortfall: false } => {}
             ChainEnd::Done { shortfall: true } => short.push(query),
-            ChainEnd::Refused(why) | ChainEnd::NeedsCategory(why) | ChainEnd::NeedsStatus(why) => {
+            ChainEnd::Refused(why)
+            | ChainEnd::NeedsCategory(why)
+            | ChainEnd::NeedsStatus(why)
+            | ChainEnd::RefusedQuery(why) => {
                 lock(&sink).warnings.push(format!("{query}: {why}"));
                 short.push(query);
             }

@@ -22,6 +22,9 @@ pub struct TypePlan {
     /// `patient/Observation.rs?category=laboratory`): one search per set of parameters, and
     /// nothing else. `None`: the whole type was granted.
     pub granted_queries: Option<Vec<Vec<(String, String)>>>,
+    /// Narrowed searches the server refused in an earlier run (`category=procedure`): not
+    /// sent again (empty with `--full`).
+    pub skip_queries: Vec<String>,
 }
 
 impl TypePlan {
@@ -51,6 +54,7 @@ impl TypePlan {
             fan_out,
             held: held.map(|t| t.count),
             granted_queries: None,
+            skip_queries: Vec::new(),
         }
     }
 
@@ -60,6 +64,15 @@ impl TypePlan {
         self.granted_queries = granted_queries(scope, &self.resource_type);
         if held.is_some_and(|h| h.granted != self.granted()) {
             self.since = None;
+        }
+        self
+    }
+
+    /// Leaves out the narrowed searches the server refused in an earlier run, unless the run
+    /// is `--full` (which tries every one again).
+    pub fn skipping(mut self, held: Option<&TypeState>, full: bool) -> TypePlan {
+        if !full {
+            self.skip_queries = held.map(|t| t.refused_queries.clone()).unwrap_or_default();
         }
         self
     }

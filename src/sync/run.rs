@@ -92,7 +92,7 @@ struct TypeDone {
 }
 
 enum TypeResult {
-    Stored(StoredType),
+    Stored(Box<StoredType>),
     Skipped(String),
     /// Storing failed (the search itself went through).
     StoreFailed(anyhow::Error),
@@ -284,6 +284,7 @@ impl<'a> Run<'a> {
                         || self.opts.categories_required.iter().any(|t| t == ty),
                 )
                 .within(&scope, self.state.types.get(ty))
+                .skipping(held, self.opts.full)
             })
             .map(|plan| match whole.contains(plan.resource_type.as_str()) {
                 true => TypePlan {
@@ -359,7 +360,7 @@ impl<'a> Run<'a> {
                     .await
                     .map_err(|e| anyhow::anyhow!("a sync task failed: {e}"))
                     .map(|stored| match stored {
-                        Ok(s) => TypeResult::Stored(s),
+                        Ok(s) => TypeResult::Stored(Box::new(s)),
                         Err(e) => TypeResult::StoreFailed(e),
                     })
                 }
@@ -387,12 +388,13 @@ impl<'a> Run<'a> {
                 self.keep_unheld(&ty, refs);
                 let mark = stored.mark.clone();
                 let needs_category = stored.needs_category;
-                let report = TypeReport::stored(&ty, done.incremental, stored);
+                let refused = std::mem::take(&mut stored.refused_queries);
+                let report = TypeReport::stored(&ty, done.incremental, *stored);
                 let noted = self.note_stored(&ty, done.incremental, &report);
                 self.record_type(
                     &ty,
                     mark,
-                    (needs_category, done.plan.granted()),
+                    (needs_category, done.plan.granted(), refused),
                     &report,
                     noted,
                 )?;
@@ -431,7 +433,7 @@ impl<'a> Run<'a> {
         &mut self,
         ty: &str,
         mark: Option<String>,
-        (needs_category, granted): (bool, Option<String>),
+        (needs_category, granted, refused_queries): (bool, Option<String>, Vec<String>),
         report: &TypeReport,
         noted: bool,
     ) -> Result<()> {
@@ -457,6 +459,7 @@ impl<'a> Run<'a> {
             && self.state.types.get(ty).is_some_and(|t| {
                 t.count == report.counts.stored
                     && t.needs_category == needs_category
+                    && t.refused_queries == refused_queries
                     && t.granted == granted
                     && t.completeness.as_ref() == Some(&report.completeness)
             });
@@ -471,6 +474,7 @@ impl<'a> Run<'a> {
                 synced_at: now_rfc3339(),
                 file: FileStamp::of(&self.export.ndjson_path(ty)),
                 needs_category,
+                refused_queries,
                 completeness: Some(report.completeness.clone()),
                 granted,
             },

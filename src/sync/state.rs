@@ -50,6 +50,10 @@ pub struct TypeState {
     /// (saves a request per run).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub needs_category: bool,
+    /// Narrowed searches the server refused with 400 (`category=procedure`): later runs do not
+    /// send them again, `--full` does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused_queries: Vec<String>,
     /// How complete the type's copy was after the run that last fetched it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completeness: Option<super::Completeness>,

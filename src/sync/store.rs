@@ -23,6 +23,8 @@ pub(super) struct StoredType {
     pub(super) completeness: super::Completeness,
     /// The server refused the plain search for want of a category.
     pub(super) needs_category: bool,
+    /// Narrowed searches the server refuses (see [`super::fetch::FetchedType`]).
+    pub(super) refused_queries: Vec<String>,
 }
 
 /// Merges a fetched type into its file. `incremental` says what the fetch was (a refused
@@ -44,6 +46,7 @@ pub(super) fn store_type(
         refs: std::mem::take(&mut fetched.refs),
         completeness: std::mem::take(&mut fetched.completeness),
         needs_category: fetched.needs_category,
+        refused_queries: std::mem::take(&mut fetched.refused_queries),
         ..StoredType::default()
     };
     // Only a search known to be whole may remove what it did not return.

@@ -50,6 +50,9 @@ pub(super) struct FetchedType {
     /// The server refused the plain search for want of a category (remembered in the state so
     /// that later runs fan out at once).
     pub(super) needs_category: bool,
+    /// The narrowed searches (`category=procedure`) the server refused in this run or an
+    /// earlier one: remembered, so later runs do not ask again (until `--full`).
+    pub(super) refused_queries: Vec<String>,
     /// While the type is searched category by category: what their first pages announced.
     categories: CategoryTotals,
 }
@@ -109,6 +112,7 @@ impl FetchedType {
             warnings: Vec::new(),
             completeness: Completeness::Complete,
             needs_category: false,
+            refused_queries: Vec::new(),
             categories: CategoryTotals::default(),
         }
     }
@@ -193,7 +197,7 @@ pub(super) async fn fetch_type(search: &Search<'_>, plan: &TypePlan) -> Result<O
             ));
             "the server requires a category".to_string()
         }
-        ChainEnd::NeedsCategory(msg) | ChainEnd::NeedsStatus(msg) => {
+        ChainEnd::NeedsCategory(msg) | ChainEnd::NeedsStatus(msg) | ChainEnd::RefusedQuery(msg) => {
             anyhow::bail!("the search was refused: {msg}")
         }
     };

@@ -20,6 +20,9 @@ pub(in crate::sync) enum ChainEnd {
     Refused(String),
     NeedsCategory(String),
     NeedsStatus(String),
+    /// A search narrowed by a parameter (one category, one status value) the server refused
+    /// with 400 or 422: it costs only this search (Epic refuses some Observation categories).
+    RefusedQuery(String),
 }
 
 /// One search and all its pages, merged into `sink`.
@@ -76,6 +79,12 @@ pub(in crate::sync) async fn chain(
         }
         if let Some(skip) = refusal(resp.status.as_u16()) {
             return Ok(ChainEnd::Refused(skip));
+        }
+        if !extra.is_empty() && matches!(resp.status.as_u16(), 400 | 422) {
+            return Ok(ChainEnd::RefusedQuery(format!(
+                "HTTP {}: {text}",
+                resp.status.as_u16()
+            )));
         }
     }
     let mut paging = Paging {

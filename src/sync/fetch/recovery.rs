@@ -52,8 +52,20 @@ pub(super) async fn fan_out(
     let (fhir, patient, progress) = (search.fhir, search.patient, &search.progress);
     let ty = plan.resource_type.as_str();
     let since = plan.since.as_deref();
-    let (param, values) = fanout::categories_for(ty).unwrap_or(("category", &[]));
+    let (param, all) = fanout::categories_for(ty).unwrap_or(("category", &[]));
+    // Searches the server refused before are not sent again (`--full` tries them all).
+    let values: Vec<&str> = all
+        .iter()
+        .copied()
+        .filter(|v| !plan.skip_queries.contains(&format!("{param}={v}")))
+        .collect();
     let mut fetched = fetched;
+    fetched.refused_queries = plan
+        .skip_queries
+        .iter()
+        .filter(|q| all.iter().any(|v| **q == format!("{param}={v}")))
+        .cloned()
+        .collect();
     fetched.categories = CategoryTotals {
         searches: values.len(),
         ..CategoryTotals::default()
@@ -76,11 +88,26 @@ pub(super) async fn fan_out(
     for (value, result) in results {
         match result? {
             ChainEnd::Done { .. } => {}
+            ChainEnd::RefusedQuery(why) => {
+                fetched.warnings.push(format!(
+                    "{param}={value}: the server refused this search ({why}); what the other searches returned is stored"
+                ));
+                fetched.refused_queries.push(format!("{param}={value}"));
+            }
             ChainEnd::Refused(why) | ChainEnd::NeedsCategory(why) | ChainEnd::NeedsStatus(why) => {
                 fetched.warnings.push(format!("{param}={value}: {why}"));
             }
         }
     }
+    let refused = match fetched.refused_queries.as_slice() {
+        [] => String::new(),
+        list => format!(
+            "; the server refuses {} of its {} searches ({}), remembered so later runs do not ask again (--full does)",
+            list.len(),
+            all.len(),
+            list.join(", ")
+        ),
+    };
     // Whatever sits in other categories must not be lost silently.
     let have = fetched.spool.len() as u64;
     fetched.completeness = match total {
@@ -90,13 +117,13 @@ pub(super) async fn fan_out(
                 total - have
             );
             fetched.warnings.push(missing.clone());
-            Completeness::Partial(format!("{why}; {missing}"))
+            Completeness::Partial(format!("{why}; {missing}{refused}"))
         }
         Ok(total) => Completeness::Recovered(format!(
-            "{why}: fetched category by category, and the server's count ({total}) agrees"
+            "{why}: fetched category by category, and the server's count ({total}) agrees{refused}"
         )),
-        Err(refused) => Completeness::Unverified(format!(
-            "{why}: fetched category by category, and the server gives no count to check against ({refused})"
+        Err(no_count) => Completeness::Unverified(format!(
+            "{why}: fetched category by category, and the server gives no count to check against ({no_count}){refused}"
         )),
     };
     Ok(Outcome::Fetched(Box::new(fetched)))
