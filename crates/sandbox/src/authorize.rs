@@ -85,6 +85,40 @@ fn begin(shared: &Shared, params: &Params) -> Response {
 }
 
 fn validate(shared: &Shared, params: &Params) -> Result<AuthRequest, Rejection> {
+    let (client_id, redirect_uri) = client_and_redirect(shared, params)?;
+    // From here on the app can be told what went wrong.
+    let app = BackToApp {
+        redirect_uri,
+        state: params.get("state").ok().flatten(),
+    };
+    if let Some(name) = params.first_repeated() {
+        return Err(app.reject(
+            "invalid_request",
+            format!("{name} was given more than once"),
+        ));
+    }
+    let get = |name: &'static str| params.get(name).ok().flatten();
+    let (state, code_challenge) = check_flow(shared, &get, &app)?;
+    let requested = get("scope").unwrap_or_default();
+    let granted_scope = granted_scope(shared, requested, &app)?;
+    Ok(AuthRequest {
+        client_id: client_id.to_owned(),
+        redirect_uri: redirect_uri.to_owned(),
+        state: state.to_owned(),
+        code_challenge: code_challenge.to_owned(),
+        requested_scope: requested.to_owned(),
+        granted_scope,
+        nonce: get("nonce").map(str::to_owned),
+        proxy: None,
+    })
+}
+
+/// The registered client and its redirect URI. What is wrong with them is shown as a page,
+/// never sent to the URI.
+fn client_and_redirect<'a>(
+    shared: &Shared,
+    params: &'a Params,
+) -> Result<(&'a str, &'a str), Rejection> {
     let config = &shared.config;
     let page = |m: &str| Rejection::Page(m.to_owned());
     let client_id = params
@@ -110,37 +144,49 @@ fn validate(shared: &Shared, params: &Params) -> Result<AuthRequest, Rejection> 
             "The redirect URI {redirect_uri} is not registered for this app."
         )));
     }
+    Ok((client_id, redirect_uri))
+}
 
-    // From here on the app can be told what went wrong.
-    let state = params.get("state").ok().flatten().map(str::to_owned);
-    let reject = |error: &'static str, description: String| Rejection::Redirect {
-        redirect_uri: redirect_uri.to_owned(),
-        state: state.clone(),
-        error,
-        description,
-    };
-    if let Some(name) = params.first_repeated() {
-        return Err(reject(
-            "invalid_request",
-            format!("{name} was given more than once"),
-        ));
+/// Where an error goes once the client and its redirect URI are trusted: back to the app, with
+/// the request's `state`.
+struct BackToApp<'a> {
+    redirect_uri: &'a str,
+    state: Option<&'a str>,
+}
+
+impl BackToApp<'_> {
+    fn reject(&self, error: &'static str, description: String) -> Rejection {
+        Rejection::Redirect {
+            redirect_uri: self.redirect_uri.to_owned(),
+            state: self.state.map(str::to_owned),
+            error,
+            description,
+        }
     }
-    let get = |name: &'static str| params.get(name).ok().flatten();
+}
+
+/// The code flow's parameters: `response_type=code`, a `state`, PKCE with S256 and, when the
+/// sandbox requires it, `aud`; the state and the code challenge.
+fn check_flow<'a>(
+    shared: &Shared,
+    get: &dyn Fn(&'static str) -> Option<&'a str>,
+    app: &BackToApp<'a>,
+) -> Result<(&'a str, &'a str), Rejection> {
     match get("response_type") {
         Some("code") => {}
         Some(other) => {
-            return Err(reject(
+            return Err(app.reject(
                 "unsupported_response_type",
                 format!("response_type {other} is not supported; use code"),
             ))
         }
-        None => return Err(reject("invalid_request", "response_type is missing".into())),
+        None => return Err(app.reject("invalid_request", "response_type is missing".into())),
     }
-    let Some(state) = state.clone() else {
-        return Err(reject("invalid_request", "state is missing".into()));
+    let Some(state) = app.state else {
+        return Err(app.reject("invalid_request", "state is missing".into()));
     };
     if get("code_challenge_method") != Some("S256") {
-        return Err(reject(
+        return Err(app.reject(
             "invalid_request",
             "PKCE is required with code_challenge_method=S256".into(),
         ));
@@ -148,22 +194,32 @@ fn validate(shared: &Shared, params: &Params) -> Result<AuthRequest, Rejection> 
     let code_challenge = get("code_challenge")
         .filter(|c| crypto::is_valid_verifier(c))
         .ok_or_else(|| {
-            reject(
+            app.reject(
                 "invalid_request",
                 "code_challenge is missing or malformed".into(),
             )
         })?;
-    if config.require_aud {
+    if shared.config.require_aud {
         let aud = get("aud").unwrap_or_default();
         if aud.strip_suffix('/').unwrap_or(aud) != shared.fhir_base {
-            return Err(reject(
+            return Err(app.reject(
                 "invalid_request",
                 format!("aud must be the FHIR base URL {}", shared.fhir_base),
             ));
         }
     }
-    let requested = get("scope").unwrap_or_default();
-    let granted_scope = match &config.granted_scope_override {
+    Ok((state, code_challenge))
+}
+
+/// The scope granted for `requested`: the configured override, or what the sandbox serves of
+/// it; `invalid_scope` when that is nothing.
+fn granted_scope(
+    shared: &Shared,
+    requested: &str,
+    app: &BackToApp<'_>,
+) -> Result<String, Rejection> {
+    let config = &shared.config;
+    let granted = match &config.granted_scope_override {
         Some(scope) => scope.clone(),
         None => scopes::grantable(
             requested,
@@ -172,22 +228,13 @@ fn validate(shared: &Shared, params: &Params) -> Result<AuthRequest, Rejection> 
             config.quirks.serves_extra_types(),
         ),
     };
-    if granted_scope.is_empty() {
-        return Err(reject(
+    if granted.is_empty() {
+        return Err(app.reject(
             "invalid_scope",
             "none of the requested scopes is supported".into(),
         ));
     }
-    Ok(AuthRequest {
-        client_id: client_id.to_owned(),
-        redirect_uri: redirect_uri.to_owned(),
-        state,
-        code_challenge: code_challenge.to_owned(),
-        requested_scope: requested.to_owned(),
-        granted_scope,
-        nonce: get("nonce").map(str::to_owned),
-        proxy: None,
-    })
+    Ok(granted)
 }
 
 /// Registered URIs match exactly; without a registration any http loopback URI is accepted

@@ -568,78 +568,6 @@ impl<'a> PatientRecord<'a> {
     }
 
     fn observation(&mut self, n: usize) {
-        // (LOINC, display, UCUM unit, low, high)
-        const VITALS: [(&str, &str, &str, f64, f64); 7] = [
-            ("8867-4", "Heart rate", "/min", 55.0, 105.0),
-            ("8310-5", "Body temperature", "Cel", 36.1, 37.9),
-            ("29463-7", "Body weight", "kg", 50.0, 110.0),
-            ("8302-2", "Body height", "cm", 150.0, 195.0),
-            ("9279-1", "Respiratory rate", "/min", 12.0, 20.0),
-            ("8480-6", "Systolic blood pressure", "mm[Hg]", 100.0, 160.0),
-            (
-                "59408-5",
-                "Oxygen saturation in Arterial blood by Pulse oximetry",
-                "%",
-                92.0,
-                100.0,
-            ),
-        ];
-        const LABS: [(&str, &str, &str, f64, f64); 7] = [
-            (
-                "2339-0",
-                "Glucose [Mass/volume] in Blood",
-                "mg/dL",
-                70.0,
-                180.0,
-            ),
-            (
-                "2093-3",
-                "Cholesterol [Mass/volume] in Serum or Plasma",
-                "mg/dL",
-                140.0,
-                260.0,
-            ),
-            (
-                "4548-4",
-                "Hemoglobin A1c/Hemoglobin.total in Blood",
-                "%",
-                4.8,
-                9.5,
-            ),
-            (
-                "718-7",
-                "Hemoglobin [Mass/volume] in Blood",
-                "g/dL",
-                11.0,
-                17.5,
-            ),
-            (
-                "6690-2",
-                "Leukocytes [#/volume] in Blood by Automated count",
-                "10*3/uL",
-                3.5,
-                11.0,
-            ),
-            (
-                "2160-0",
-                "Creatinine [Mass/volume] in Serum or Plasma",
-                "mg/dL",
-                0.6,
-                1.4,
-            ),
-            (
-                "2823-3",
-                "Potassium [Moles/volume] in Serum or Plasma",
-                "mmol/L",
-                3.4,
-                5.3,
-            ),
-        ];
-        const SMOKING: [(&str, &str); 3] = [
-            ("266919005", "Never smoker"),
-            ("8517006", "Ex-smoker"),
-            ("449868002", "Smokes tobacco daily"),
-        ];
         let id = self.id("obs", n);
         let roll = self.rng.gen_range(0..100);
         let (category, label) = match roll {
@@ -656,67 +584,81 @@ impl<'a> PatientRecord<'a> {
             "issued": format_instant(at + Duration::hours(2)),
             "performer": [self.practitioner_ref(practitioner)],
         });
-        if category == "social-history" {
-            let (code, display) = *pick(&mut self.rng, &SMOKING);
-            resource["code"] = concept(LOINC, "72166-2", "Tobacco smoking status");
-            resource["valueCodeableConcept"] = concept(SNOMED, code, display);
-        } else {
-            let table = if category == "laboratory" {
-                &LABS
-            } else {
-                &VITALS
-            };
-            let (code, display, unit, low, high) = *pick(&mut self.rng, table);
-            let value = (self.rng.gen_range(low..high) * 10.0).round() / 10.0;
-            if code == SYSTOLIC {
-                // A blood pressure panel, as US Core records it: the diastolic value follows
-                // the systolic one (no extra draw, so the rest of the record stays the same).
-                let diastolic = (value * 6.2 + 40.0).round() / 10.0;
-                resource["code"] = concept(
-                    LOINC,
-                    BP_PANEL,
-                    "Blood pressure panel with all children optional",
-                );
-                resource["component"] = json!([
-                    bp_component(SYSTOLIC, "Systolic blood pressure", value, ("90", "120")),
-                    bp_component(
-                        "8462-4",
-                        "Diastolic blood pressure",
-                        diastolic,
-                        ("60", "80")
-                    ),
-                ]);
-            } else {
-                resource["code"] = concept(LOINC, code, display);
-                resource["valueQuantity"] =
-                    json!({"value": value, "unit": unit, "system": UCUM, "code": unit});
-                if let Some(range) = normal_range(code, unit) {
-                    resource["referenceRange"] = json!([range]);
-                }
-            }
+        match category {
+            "social-history" => self.smoking_status(&mut resource),
+            "laboratory" => self.measurement(&mut resource, &LABS),
+            _ => self.measurement(&mut resource, &VITALS),
         }
-        resource["category"] = if self.dstu2() {
-            json!({"coding": [coding("http://hl7.org/fhir/observation-category", category, label)]})
-        } else {
-            json!([{"coding": [coding(
-                "http://terminology.hl7.org/CodeSystem/observation-category", category, label)]}])
-        };
-        if self.quirks.uncommon_categories && n % 20 == 7 {
-            let custom = coding(
-                quirks::UNCOMMON_CATEGORY_SYSTEM,
-                quirks::UNCOMMON_CATEGORY,
-                "Custom panel",
-            );
-            resource["category"] = if self.dstu2() {
-                json!({"coding": [custom]})
-            } else {
-                json!([{"coding": [custom]}])
-            };
-        }
+        resource["category"] = self.observation_category(category, label, n);
         if category == "laboratory" {
             self.lab_results.push(id);
         }
         self.emit(resource, at, encounter);
+    }
+
+    /// The code and value of a tobacco smoking status.
+    fn smoking_status(&mut self, resource: &mut Value) {
+        let (code, display) = *pick(&mut self.rng, &SMOKING);
+        resource["code"] = concept(LOINC, "72166-2", "Tobacco smoking status");
+        resource["valueCodeableConcept"] = concept(SNOMED, code, display);
+    }
+
+    /// The code and value of one measurement drawn from `table`, with its reference range; a
+    /// systolic pressure becomes a blood pressure panel.
+    fn measurement(&mut self, resource: &mut Value, table: &[(&str, &str, &str, f64, f64)]) {
+        let (code, display, unit, low, high) = *pick(&mut self.rng, table);
+        let value = (self.rng.gen_range(low..high) * 10.0).round() / 10.0;
+        if code == SYSTOLIC {
+            // A blood pressure panel, as US Core records it: the diastolic value follows
+            // the systolic one (no extra draw, so the rest of the record stays the same).
+            let diastolic = (value * 6.2 + 40.0).round() / 10.0;
+            resource["code"] = concept(
+                LOINC,
+                BP_PANEL,
+                "Blood pressure panel with all children optional",
+            );
+            resource["component"] = json!([
+                bp_component(SYSTOLIC, "Systolic blood pressure", value, ("90", "120")),
+                bp_component(
+                    "8462-4",
+                    "Diastolic blood pressure",
+                    diastolic,
+                    ("60", "80")
+                ),
+            ]);
+        } else {
+            resource["code"] = concept(LOINC, code, display);
+            resource["valueQuantity"] =
+                json!({"value": value, "unit": unit, "system": UCUM, "code": unit});
+            if let Some(range) = normal_range(code, unit) {
+                resource["referenceRange"] = json!([range]);
+            }
+        }
+    }
+
+    /// An Observation's category: a list of concepts (a single one in DSTU2); with the
+    /// uncommon-categories quirk every twentieth (from the eighth) is a custom one.
+    fn observation_category(&self, category: &str, label: &str, n: usize) -> Value {
+        let tag = if self.quirks.uncommon_categories && n % 20 == 7 {
+            coding(
+                quirks::UNCOMMON_CATEGORY_SYSTEM,
+                quirks::UNCOMMON_CATEGORY,
+                "Custom panel",
+            )
+        } else if self.dstu2() {
+            coding("http://hl7.org/fhir/observation-category", category, label)
+        } else {
+            coding(
+                "http://terminology.hl7.org/CodeSystem/observation-category",
+                category,
+                label,
+            )
+        };
+        if self.dstu2() {
+            json!({"coding": [tag]})
+        } else {
+            json!([{"coding": [tag]}])
+        }
     }
 
     fn diagnostic_report(&mut self, n: usize) {
@@ -1020,6 +962,81 @@ impl<'a> PatientRecord<'a> {
         }
     }
 }
+
+/// Vital signs measured: LOINC code, display, UCUM unit, and the range values are drawn from.
+const VITALS: [(&str, &str, &str, f64, f64); 7] = [
+    ("8867-4", "Heart rate", "/min", 55.0, 105.0),
+    ("8310-5", "Body temperature", "Cel", 36.1, 37.9),
+    ("29463-7", "Body weight", "kg", 50.0, 110.0),
+    ("8302-2", "Body height", "cm", 150.0, 195.0),
+    ("9279-1", "Respiratory rate", "/min", 12.0, 20.0),
+    ("8480-6", "Systolic blood pressure", "mm[Hg]", 100.0, 160.0),
+    (
+        "59408-5",
+        "Oxygen saturation in Arterial blood by Pulse oximetry",
+        "%",
+        92.0,
+        100.0,
+    ),
+];
+/// Laboratory results, as [`VITALS`].
+const LABS: [(&str, &str, &str, f64, f64); 7] = [
+    (
+        "2339-0",
+        "Glucose [Mass/volume] in Blood",
+        "mg/dL",
+        70.0,
+        180.0,
+    ),
+    (
+        "2093-3",
+        "Cholesterol [Mass/volume] in Serum or Plasma",
+        "mg/dL",
+        140.0,
+        260.0,
+    ),
+    (
+        "4548-4",
+        "Hemoglobin A1c/Hemoglobin.total in Blood",
+        "%",
+        4.8,
+        9.5,
+    ),
+    (
+        "718-7",
+        "Hemoglobin [Mass/volume] in Blood",
+        "g/dL",
+        11.0,
+        17.5,
+    ),
+    (
+        "6690-2",
+        "Leukocytes [#/volume] in Blood by Automated count",
+        "10*3/uL",
+        3.5,
+        11.0,
+    ),
+    (
+        "2160-0",
+        "Creatinine [Mass/volume] in Serum or Plasma",
+        "mg/dL",
+        0.6,
+        1.4,
+    ),
+    (
+        "2823-3",
+        "Potassium [Moles/volume] in Serum or Plasma",
+        "mmol/L",
+        3.4,
+        5.3,
+    ),
+];
+/// Tobacco smoking statuses (SNOMED CT).
+const SMOKING: [(&str, &str); 3] = [
+    ("266919005", "Never smoker"),
+    ("8517006", "Ex-smoker"),
+    ("449868002", "Smokes tobacco daily"),
+];
 
 const SYSTOLIC: &str = "8480-6";
 const BP_PANEL: &str = "85354-9";
