@@ -17,7 +17,7 @@ mod support;
 #[cfg(unix)]
 mod bench {
     use anyhow::{ensure, Context, Result};
-    use fhirdl::sandbox::Quirks;
+    use fhirdl_sandbox::Quirks;
     use serde_json::Value;
     use std::path::Path;
     use std::process::Command;

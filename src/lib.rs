@@ -3,7 +3,8 @@
 //! `main.rs` only calls [`run`]. The modules, one concern each: [`cli`] (what was typed),
 //! [`settings`] and [`config`] (where things live, saved profiles), [`auth`] (discovery, login,
 //! tokens, credential store), [`http`] and [`fhir`] (the network), [`commands`] (one module per
-//! command), [`sandbox`] (the embedded SMART on FHIR test server), and the ground modules below them.
+//! command), and the ground modules below them. The embedded SMART on FHIR test server of
+//! `fhirdl sandbox` and `fhirdl demo` is a crate of its own, `fhirdl_sandbox` (`crates/sandbox`).
 //! [`doctor`] diagnoses a connection; [`trace`] records HTTP exchanges for `--trace-file`;
 //! [`tls`] says which certificates are trusted (`FHIRDL_CA_FILE`).
 
@@ -29,7 +30,6 @@ pub mod json_text;
 pub mod manual;
 pub mod output;
 pub mod providers;
-pub mod sandbox;
 pub mod sanitize;
 pub mod secret;
 pub mod settings;

@@ -77,6 +77,12 @@ impl ExtraRoots {
         Ok(builder)
     }
 
+    /// The certificates themselves (DER), for a client built elsewhere: the sandbox's scripted
+    /// browser.
+    pub fn certificates(&self) -> &[CertificateDer<'static>] {
+        &self.certs
+    }
+
     /// The built-in roots and these, for a rustls client of our own (the doctor's check).
     pub fn root_store(&self) -> rustls::RootCertStore {
         let mut roots = rustls::RootCertStore {
@@ -221,7 +227,7 @@ mod tests {
             false => rcgen::date_time_ymd(2020, 1, 1)..rcgen::date_time_ymd(4000, 1, 1),
         };
         let server =
-            crate::sandbox::SelfSigned::new(vec!["127.0.0.1".into()], "test", valid).unwrap();
+            fhirdl_sandbox::SelfSigned::new(vec!["127.0.0.1".into()], "test", valid).unwrap();
         let file = dir.join(format!("expired-{expired}.pem"));
         std::fs::write(&file, &server.pem).unwrap();
         let acceptor = server.acceptor;

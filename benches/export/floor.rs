@@ -5,8 +5,8 @@
 //! far fhirdl is from what the server allows.
 
 use anyhow::{bail, ensure, Context, Result};
-use fhirdl::sandbox::Quirks;
 use fhirdl::sync::fanout;
+use fhirdl_sandbox::Quirks;
 use futures_util::future::join_all;
 use serde_json::Value;
 use std::path::Path;

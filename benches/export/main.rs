@@ -20,7 +20,7 @@ mod support;
 mod bench {
     use crate::floor::{self, Floor};
     use anyhow::{bail, ensure, Context, Result};
-    use fhirdl::sandbox::{Quirks, Sandbox, SandboxStats};
+    use fhirdl_sandbox::{Quirks, Sandbox, SandboxStats};
     use serde_json::{json, Value};
     use std::collections::BTreeMap;
     use std::io::Read;

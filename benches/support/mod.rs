@@ -2,7 +2,7 @@
 //! `fhirdl` binary run against it with private folders and the scripted sandbox browser.
 
 use anyhow::Result;
-use fhirdl::sandbox::{Quirks, Sandbox, SandboxConfig};
+use fhirdl_sandbox::{Quirks, Sandbox, SandboxConfig};
 use std::path::Path;
 use std::process::{Command, Stdio};
 

@@ -10,10 +10,10 @@ use crate::auth::login::Mode;
 use crate::auth::store::StoreKind;
 use crate::cli::DemoArgs;
 use crate::config::{Paths, ProfileRequest};
-use crate::sandbox::browser::{sign_in, Consent};
-use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::sync::Options;
 use anyhow::{Context, Result};
+use fhirdl_sandbox::browser::{sign_in, Consent};
+use fhirdl_sandbox::{Sandbox, SandboxConfig};
 use std::time::Duration;
 
 pub const DEMO_PROFILE: &str = "demo";

@@ -5,9 +5,9 @@
 use super::Ctx;
 use crate::cli::{SandboxArgs, SandboxBrowserArgs};
 use crate::error::{Failure, Kind};
-use crate::sandbox::browser::{sign_in_with, Choices, Consent};
-use crate::sandbox::{FhirFlavor, Sandbox, SandboxConfig};
 use anyhow::{Context as _, Result};
+use fhirdl_sandbox::browser::{sign_in_with, Choices, Consent};
+use fhirdl_sandbox::{FhirFlavor, Sandbox, SandboxConfig};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -112,13 +112,13 @@ fn config_of(args: &SandboxArgs) -> SandboxConfig {
         resources_per_patient: args.resources,
         faults: args
             .fault_rate
-            .map(|rate| crate::sandbox::FaultPlan::transient(args.fault_seed, rate)),
-        quirks: crate::sandbox::Quirks {
+            .map(|rate| fhirdl_sandbox::FaultPlan::transient(args.fault_seed, rate)),
+        quirks: fhirdl_sandbox::Quirks {
             latency: std::time::Duration::from_millis(args.latency_ms),
             ..if args.nextgen {
-                crate::sandbox::Quirks::nextgen()
+                fhirdl_sandbox::Quirks::nextgen()
             } else {
-                crate::sandbox::Quirks::default()
+                fhirdl_sandbox::Quirks::default()
             }
         },
         tls: args.tls,
@@ -173,7 +173,7 @@ pub async fn browser(ctx: &Ctx, args: &SandboxBrowserArgs) -> Result<()> {
         &args.password,
         consent,
         &choices,
-        &ctx.settings.extra_roots,
+        ctx.settings.extra_roots.certificates(),
     )
     .await?;
     if outcome.status >= 400 {
@@ -206,13 +206,13 @@ mod tests {
         assert_eq!(plain.quirks.latency, std::time::Duration::from_millis(120));
         let nextgen = config(&["--nextgen", "--latency-ms", "50"]);
         assert_eq!(nextgen.quirks.latency, std::time::Duration::from_millis(50));
-        let unchanged = crate::sandbox::Quirks {
+        let unchanged = fhirdl_sandbox::Quirks {
             latency: std::time::Duration::ZERO,
             ..nextgen.quirks
         };
         assert_eq!(
             format!("{unchanged:?}"),
-            format!("{:?}", crate::sandbox::Quirks::nextgen()),
+            format!("{:?}", fhirdl_sandbox::Quirks::nextgen()),
             "--nextgen's behaviour stays as it was"
         );
         assert!(args(&["--latency-ms", "-5"]).is_err());

@@ -4,7 +4,7 @@
 //! resolve (RFC 6761).
 
 use crate::common::{code, doctor_check as check, free_port, json, text, Server, TestContext};
-use fhirdl::sandbox::{Quirks, SandboxConfig};
+use fhirdl_sandbox::{Quirks, SandboxConfig};
 use serde_json::Value;
 use std::process::Output;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -170,7 +170,7 @@ fn tls_server(ctx: &TestContext, expired: bool) -> (u16, Arc<AtomicU64>) {
         false => rcgen::date_time_ymd(2020, 1, 1)..rcgen::date_time_ymd(4000, 1, 1),
     };
     let names = vec!["127.0.0.1".to_string(), "localhost".to_string()];
-    let acceptor = fhirdl::sandbox::SelfSigned::new(names, "fhirdl doctor test", valid)
+    let acceptor = fhirdl_sandbox::SelfSigned::new(names, "fhirdl doctor test", valid)
         .unwrap()
         .acceptor;
     let listener = ctx

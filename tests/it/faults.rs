@@ -18,7 +18,7 @@
 //! and the first seed.
 
 use crate::common::{code, complete_but_short, snapshot, text, TestContext};
-use fhirdl::sandbox::{FaultKind, FaultPlan, Quirks, SandboxConfig};
+use fhirdl_sandbox::{FaultKind, FaultPlan, Quirks, SandboxConfig};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -9,7 +9,7 @@
 
 use crate::common::{code, json, text, type_report, TestContext};
 use fhirdl::json_text;
-use fhirdl::sandbox::{FhirFlavor, SandboxConfig};
+use fhirdl_sandbox::{FhirFlavor, SandboxConfig};
 use serde_json::Value;
 use std::path::Path;
 

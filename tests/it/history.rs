@@ -6,7 +6,7 @@
 //! `kills.rs`, which checks the history of the killed folder.)
 
 use crate::common::{code, json, text, TestContext};
-use fhirdl::sandbox::SandboxConfig;
+use fhirdl_sandbox::SandboxConfig;
 use serde_json::Value;
 
 fn lab(patient: &str, value: &str, status: &str) -> String {

@@ -7,7 +7,7 @@
 //! case (they would merge on a case-insensitive file system).
 
 use crate::common::{code, snapshot, text, type_report, walk, TestContext};
-use fhirdl::sandbox::{Hostile, HostileAnswer, HostileBody, HostileLink, SandboxConfig};
+use fhirdl_sandbox::{Hostile, HostileAnswer, HostileBody, HostileLink, SandboxConfig};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -637,7 +637,7 @@ fn hostile_attachments_get_names_made_by_fhirdl_and_no_token_leaves_the_server()
 fn hostile_login(hostile: Hostile, iss_parameter: bool) -> (TestContext, std::process::Output) {
     let ctx = TestContext::new(SandboxConfig {
         iss_parameter,
-        quirks: fhirdl::sandbox::Quirks {
+        quirks: fhirdl_sandbox::Quirks {
             hostile,
             ..Default::default()
         },

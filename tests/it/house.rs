@@ -14,8 +14,8 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Every text file the scan covers: top-level Markdown and TOML, `docs/`, `src/`, `tests/`,
-/// `benches/`, `.ci/`.
+/// Every text file the scan covers: top-level Markdown and TOML, `docs/`, `src/`, `crates/`,
+/// `tests/`, `benches/`, `.ci/`.
 fn scanned_files() -> Vec<PathBuf> {
     let root = root();
     let mut files = Vec::new();
@@ -26,7 +26,7 @@ fn scanned_files() -> Vec<PathBuf> {
             files.push(path);
         }
     }
-    for dir in ["docs", "src", "tests", "benches", ".ci"] {
+    for dir in ["docs", "src", "crates", "tests", "benches", ".ci"] {
         walk(&root.join(dir), &mut files);
     }
     let me = root.join("tests").join("it").join("house.rs");

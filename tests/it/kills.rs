@@ -17,7 +17,7 @@
 //! ```
 
 use crate::common::{code, signal, snapshot, text, wait_output, walk, TestContext};
-use fhirdl::sandbox::SandboxConfig;
+use fhirdl_sandbox::SandboxConfig;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -459,7 +459,7 @@ fn ctrl_c_stops_all_profiles_at_any_point() {
         for step in &steps {
             let hold = ctx.sandbox.hold(step);
             if let Some(previous) = holds.last() {
-                fhirdl::sandbox::Hold::release(previous);
+                fhirdl_sandbox::Hold::release(previous);
             }
             assert!(
                 hold.wait_held(1, Duration::from_secs(60)),

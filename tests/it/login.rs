@@ -2,7 +2,7 @@
 //! sandbox.
 
 use crate::common::{bin, code, free_port, json, text, TestContext};
-use fhirdl::sandbox::{FhirFlavor, SandboxConfig};
+use fhirdl_sandbox::{FhirFlavor, SandboxConfig};
 use std::io::{BufRead, BufReader, Write};
 
 #[test]

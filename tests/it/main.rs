@@ -3,7 +3,7 @@
 //! ([`common::TestContext`]). `cargo test --all-targets` runs them with the unit tests.
 //!
 //! Nothing here sleeps to wait or asserts how long something took: a test waits on a file, a
-//! channel or a sandbox hold ([`fhirdl::sandbox::Hold`]), always with a deadline.
+//! channel or a sandbox hold ([`fhirdl_sandbox::Hold`]), always with a deadline.
 
 mod common;
 

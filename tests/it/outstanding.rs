@@ -5,7 +5,7 @@
 //! surrogate escapes) is stored as sent.
 
 use crate::common::{code, text, type_report, TestContext};
-use fhirdl::sandbox::{FaultKind, FaultPlan, Hostile, SandboxConfig};
+use fhirdl_sandbox::{FaultKind, FaultPlan, Hostile, SandboxConfig};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 

@@ -23,7 +23,7 @@ mod crash;
 
 use crate::common::{code, text, TestContext};
 use crash::{Data, Names, Op, Run, Tree};
-use fhirdl::sandbox::SandboxConfig;
+use fhirdl_sandbox::SandboxConfig;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use sha2::{Digest as _, Sha256};

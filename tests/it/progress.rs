@@ -5,7 +5,7 @@
 
 use crate::common::pty::{has_colour, plain, Terminal};
 use crate::common::{code, TestContext};
-use fhirdl::sandbox::{Quirks, SandboxConfig};
+use fhirdl_sandbox::{Quirks, SandboxConfig};
 use std::time::Duration;
 
 const DEADLINE: Duration = Duration::from_secs(90);

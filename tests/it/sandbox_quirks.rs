@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use fhirdl::sandbox::{AttachmentStyle, NextLinkStyle, Quirks, SandboxConfig};
+use fhirdl_sandbox::{AttachmentStyle, NextLinkStyle, Quirks, SandboxConfig};
 use serde_json::Value;
 use url::Url;
 

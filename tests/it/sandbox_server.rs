@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use fhirdl::sandbox::browser::{self, Consent};
-use fhirdl::sandbox::{FhirFlavor, Sandbox, SandboxConfig};
+use fhirdl_sandbox::browser::{self, Consent};
+use fhirdl_sandbox::{FhirFlavor, Sandbox, SandboxConfig};
 use serde_json::{json, Value};
 use url::Url;
 

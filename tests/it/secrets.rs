@@ -9,7 +9,7 @@
 //! is owner-only.
 
 use crate::common::{code, free_port, text, walk, TestContext};
-use fhirdl::sandbox::{Hostile, HostileAnswer, HostileBody, SandboxConfig};
+use fhirdl_sandbox::{Hostile, HostileAnswer, HostileBody, SandboxConfig};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 

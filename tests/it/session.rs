@@ -7,8 +7,8 @@ use fhirdl::config::ConfigFile;
 use fhirdl::config::Paths;
 use fhirdl::http::Http;
 use fhirdl::output::Ui;
-use fhirdl::sandbox::SandboxConfig;
 use fhirdl::tls::ExtraRoots;
+use fhirdl_sandbox::SandboxConfig;
 use std::sync::Arc;
 
 #[test]
@@ -203,9 +203,9 @@ fn a_server_that_refuses_every_token_ends_the_run_with_sign_in_again() {
     assert_eq!(code(&first), 0, "{}", text(&first));
     let before = crate::common::snapshot(&ctx.export_dir("a"));
     let refreshes_before = ctx.sandbox.stats().refresh_grants;
-    ctx.sandbox.set_hostile(fhirdl::sandbox::Hostile {
+    ctx.sandbox.set_hostile(fhirdl_sandbox::Hostile {
         refuse_every_token: true,
-        ..fhirdl::sandbox::Hostile::default()
+        ..fhirdl_sandbox::Hostile::default()
     });
     let out = ctx.fhirdl(&["sync", "--full"]);
     let err = String::from_utf8_lossy(&out.stderr);

@@ -2,7 +2,7 @@
 //! against the JWKS, iss, aud, exp, nonce), keys cached and fetched again after a rotation.
 
 use crate::common::{code, json, text, TestContext};
-use fhirdl::sandbox::{Hostile, IdTokenFault, SandboxConfig};
+use fhirdl_sandbox::{Hostile, IdTokenFault, SandboxConfig};
 
 /// Each spoiled id_token fails the login with exit 5, says which check failed, and leaves no
 /// profile and no tokens behind.
@@ -390,12 +390,12 @@ fn the_sandbox_enforces_granular_scopes() {
 #[test]
 fn a_proxy_without_patient_context_is_refused_with_the_next_step() {
     let ctx = TestContext::new(SandboxConfig {
-        quirks: fhirdl::sandbox::Quirks {
+        quirks: fhirdl_sandbox::Quirks {
             hostile: Hostile {
                 token_without_patient: true,
                 ..Hostile::default()
             },
-            ..fhirdl::sandbox::Quirks::default()
+            ..fhirdl_sandbox::Quirks::default()
         },
         ..SandboxConfig::default()
     });

@@ -4,7 +4,7 @@
 use crate::common::{
     assert_whole_compartment, code, inodes, json, snapshot, text, wait_output, walk, TestContext,
 };
-use fhirdl::sandbox::SandboxConfig;
+use fhirdl_sandbox::SandboxConfig;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -409,7 +409,7 @@ impl Opens {
 #[test]
 fn dstu2_records_are_exported_with_their_own_type_names() {
     let ctx = TestContext::new(SandboxConfig {
-        flavor: fhirdl::sandbox::FhirFlavor::Dstu2,
+        flavor: fhirdl_sandbox::FhirFlavor::Dstu2,
         smart_configuration: false,
         ..SandboxConfig::default()
     });

@@ -3,7 +3,7 @@
 //! outside the base, refused types, a next link dropped early, no `_lastUpdated`.
 
 use crate::common::{code, json, ndjson, text, walk, TestContext};
-use fhirdl::sandbox::{Quirks, SandboxConfig};
+use fhirdl_sandbox::{Quirks, SandboxConfig};
 use serde_json::Value;
 
 fn synced(quirks: Quirks) -> (TestContext, Value) {

@@ -7,9 +7,9 @@ use crate::common::{
     assert_whole_compartment, code, doctor_check, json, signal, text, wait_output, walk,
     TestContext,
 };
-use fhirdl::sandbox::browser::{sign_in_with, Choices, Consent};
-use fhirdl::sandbox::SandboxConfig;
 use fhirdl::tls::CA_FILE_ENV;
+use fhirdl_sandbox::browser::{sign_in_with, Choices, Consent};
+use fhirdl_sandbox::SandboxConfig;
 use serde_json::Value;
 use std::io::BufRead as _;
 use std::process::{Output, Stdio};
@@ -311,7 +311,7 @@ async fn sign_in_trusting(ctx: &TestContext, username: &str) -> String {
         &password,
         Consent::Allow,
         &Choices::default(),
-        &roots,
+        roots.certificates(),
     )
     .await
     .unwrap();

@@ -7,7 +7,7 @@
 //! `data` and saved every document of a DSTU2 server as a 0-byte file while exiting 0.
 
 use crate::common::{code, json, ndjson, text, type_report, walk, TestContext};
-use fhirdl::sandbox::{FhirFlavor, SandboxConfig};
+use fhirdl_sandbox::{FhirFlavor, SandboxConfig};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 

@@ -12,7 +12,7 @@
 //! `FHIRDL_UPDATE_SCREENSHOT=1 cargo test --test view_bundle demo` also writes `docs/record.png`.
 
 use crate::common::{code, json, text, TestContext};
-use fhirdl::sandbox::{FhirFlavor, SandboxConfig};
+use fhirdl_sandbox::{FhirFlavor, SandboxConfig};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use fhirdl::sandbox::browser::{self, Consent};
-use fhirdl::sandbox::{Sandbox, SandboxConfig};
+use fhirdl_sandbox::browser::{self, Consent};
+use fhirdl_sandbox::{Sandbox, SandboxConfig};
 use reqwest::StatusCode;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
@@ -90,7 +90,7 @@ impl TestContext {
     /// Runs `future` to completion on the context's runtime. Tasks it spawns run on the
     /// runtime's workers, so the future may block its thread (e.g. on [`Hold::wait_held`]).
     ///
-    /// [`Hold::wait_held`]: fhirdl::sandbox::Hold::wait_held
+    /// [`Hold::wait_held`]: fhirdl_sandbox::Hold::wait_held
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.rt.block_on(future)
     }
@@ -640,7 +640,7 @@ pub fn code(out: &Output) -> i32 {
 /// Asserts that a `sync --json` report stored every resource of `patient`'s compartment on
 /// `sandbox` (`what` says which run, when a test makes several).
 pub fn assert_whole_compartment(
-    sandbox: &fhirdl::sandbox::Sandbox,
+    sandbox: &fhirdl_sandbox::Sandbox,
     patient: &str,
     report: &Value,
     what: &str,

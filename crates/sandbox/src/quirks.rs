@@ -1,0 +1,225 @@
+//! Behaviours of real FHIR servers the sync engine must cope with, each off by default:
+//! [`Quirks`] is the switchboard, and the small pure rules here decide what a request gets.
+//! Handlers (`search`, `fhir`, `document`) apply them; the generator (`data`, `extras`) reads
+//! the flags that change the record. Nothing here holds state.
+
+use std::time::Duration;
+
+use crate::hostile::Hostile;
+
+/// NextGen's answer to `Observation?patient=X` (seen on NextGen Enterprise R4).
+pub(crate) const CATEGORY_REQUIRED: &str = "Search criteria must have 'code' or 'category'";
+/// The answer of a server that insists on a status (as the ONC test kit's reference server
+/// does for some types).
+pub(crate) const STATUS_REQUIRED: &str = "The status search parameter is required";
+/// NextGen's answer to `_summary=count`.
+pub(crate) const SUMMARY_REFUSED: &str = "Unknown search parameter: _summary";
+/// NextGen's answer to `CarePlan?patient=X` without `category=assess-plan`.
+pub(crate) const CAREPLAN_CATEGORY_MISSING: &str = "Valid care plan category not present";
+/// NextGen Office's answer to a search with `_lastUpdated`.
+pub(crate) const UNKNOWN_LAST_UPDATED: &str = "Unknown search parameter _lastUpdated";
+
+pub(crate) const CAREPLAN_CATEGORY_SYSTEM: &str =
+    "http://hl7.org/fhir/us/core/CodeSystem/careplan-category";
+pub(crate) const CAREPLAN_CATEGORY: &str = "assess-plan";
+
+/// A category outside http://terminology.hl7.org/CodeSystem/observation-category, carried by
+/// some Observations when [`Quirks::uncommon_categories`] is on.
+pub(crate) const UNCOMMON_CATEGORY_SYSTEM: &str = "http://example.org/cat";
+pub(crate) const UNCOMMON_CATEGORY: &str = "custom-panel";
+
+/// How `next` (and `self`) links of searchset Bundles are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NextLinkStyle {
+    /// `<fhir base>/<Type>?<params>&_offset=N`.
+    #[default]
+    Offset,
+    /// NextGen: the path segment `/fhir/r4/` becomes `/fhir/R4/` and pages are `page=N`
+    /// (1-based); the sandbox serves both spellings.
+    NextGen,
+}
+
+/// Where DocumentReference (and DiagnosticReport) attachments point.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AttachmentStyle {
+    /// `<fhir base>/Binary/<id>`: a FHIR Binary (raw bytes, or JSON on `Accept: fhir+json`).
+    #[default]
+    Binary,
+    /// NextGen: `<fhir base>/document/pdf-<id>` (raw PDF) plus a second content entry
+    /// `<fhir base>/document/xml-<id>` (a C-CDA document); bearer token and ownership checked.
+    NextGenDocument,
+}
+
+/// Server behaviours, all off by default (the sandbox then behaves as a tidy R4 server).
+/// [`Quirks::nextgen`] turns on the NextGen Enterprise R4 set.
+#[derive(Clone, Debug, Default)]
+pub struct Quirks {
+    /// Searches of these types without `category` or `code` answer 400 with
+    /// `Search criteria must have 'code' or 'category'`.
+    pub categories_required: Vec<String>,
+    /// Generate CarePlans (category `assess-plan`) and answer `CarePlan?patient=X` without
+    /// `category=assess-plan` with 404 `Valid care plan category not present`.
+    pub careplan_category_required: bool,
+    /// Generate and serve CarePlan, Specimen, PractitionerRole and Medication resources
+    /// (implied by `careplan_category_required` and `external_references`).
+    pub extra_types: bool,
+    /// Ignore `_count`: every page has this many entries (NextGen: 25).
+    pub fixed_page_size: Option<usize>,
+    pub next_link_style: NextLinkStyle,
+    /// `(type, page)`: searches of `type` omit the `next` link from page `page` (1-based) on,
+    /// while `Bundle.total` stays true (NextGen was seen returning 50 of a total of 109).
+    pub drop_next_link: Option<(String, usize)>,
+    pub attachment_style: AttachmentStyle,
+    /// References outside the FHIR base (`http://snomed.info/sct/<code>`) on Procedures and
+    /// Conditions, plus relative references to PractitionerRole (Encounter), Medication
+    /// (MedicationRequest.medicationReference) and Specimen (DiagnosticReport.specimen).
+    pub external_references: bool,
+    /// These types answer 403 to search and read, even with a token whose scopes cover them.
+    pub forbidden_types: Vec<String>,
+    /// The CapabilityStatement declares no `_lastUpdated` and searches with it answer 400
+    /// `Unknown search parameter _lastUpdated` (NextGen Office).
+    pub no_last_updated: bool,
+    /// `CapabilityStatement.software.name` (default: "fhirdl sandbox").
+    pub software_name: Option<String>,
+    /// Some Observations carry only the category `http://example.org/cat|custom-panel`, which a
+    /// fan-out over the standard observation categories misses.
+    pub uncommon_categories: bool,
+    /// Every other Condition has no category (as in Synthea data): a fan-out by category
+    /// cannot find them; half of them are the `reasonReference` of a Procedure.
+    pub uncategorized_conditions: bool,
+    /// `_summary=count` is refused with 400 (NextGen Enterprise R4).
+    pub count_refused: bool,
+    /// Search pages carry no `Bundle.total` (FHIR allows it; some servers never count), so
+    /// fhirdl follows `next` links one after another and cannot tell how far it is.
+    pub no_total: bool,
+    /// Searches of these types without a status parameter answer 400
+    /// `The status search parameter is required`.
+    pub status_required: Vec<String>,
+    /// Added to every request before it is answered (never blocks a thread).
+    pub latency: Duration,
+    /// Answers no honest server gives (hostile ids, links, bodies, token and authorization
+    /// responses), for tests of fhirdl's defences; see [`crate::hostile`].
+    pub hostile: Hostile,
+}
+
+impl Quirks {
+    /// NextGen Enterprise R4 as recorded: categories required for Observation and Condition,
+    /// CarePlan only with `category=assess-plan`, pages of 25 whatever `_count` says, next
+    /// links on `/fhir/R4/…?page=N`, raw PDF/XML documents, terminology URLs used as
+    /// references, Observations in a non-standard category, and its software name (from its
+    /// published CapabilityStatement). The early-missing next link is a glitch seen once, so it
+    /// stays off here; set `drop_next_link` to add it.
+    pub fn nextgen() -> Quirks {
+        Quirks {
+            categories_required: vec!["Observation".to_owned(), "Condition".to_owned()],
+            careplan_category_required: true,
+            extra_types: true,
+            fixed_page_size: Some(25),
+            next_link_style: NextLinkStyle::NextGen,
+            drop_next_link: None,
+            attachment_style: AttachmentStyle::NextGenDocument,
+            external_references: true,
+            forbidden_types: Vec::new(),
+            no_last_updated: false,
+            software_name: Some("Nextgen FHIR Server".to_owned()),
+            uncommon_categories: true,
+            uncategorized_conditions: true,
+            count_refused: true,
+            no_total: false,
+            status_required: Vec::new(),
+            latency: Duration::ZERO,
+            hostile: Hostile::default(),
+        }
+    }
+
+    /// Whether CarePlan, Specimen, PractitionerRole and Medication are generated and listed.
+    pub(crate) fn serves_extra_types(&self) -> bool {
+        self.extra_types || self.careplan_category_required || self.external_references
+    }
+
+    pub(crate) fn is_forbidden(&self, resource_type: &str) -> bool {
+        self.forbidden_types.iter().any(|t| t == resource_type)
+    }
+
+    pub(crate) fn requires_category(&self, resource_type: &str) -> bool {
+        self.categories_required.iter().any(|t| t == resource_type)
+    }
+
+    /// Whether a search of `resource_type` on page `page` (1-based) loses its `next` link.
+    pub(crate) fn drops_next_link(&self, resource_type: &str, page: usize) -> bool {
+        self.drop_next_link
+            .as_ref()
+            .is_some_and(|(t, from)| t == resource_type && page >= *from)
+    }
+}
+
+/// Whether one `category` value names the assess-plan CarePlan category (`assess-plan` or
+/// `<system>|assess-plan`).
+pub(crate) fn is_assess_plan(value: &str) -> bool {
+    value.split(',').any(|token| match token.split_once('|') {
+        None => token == CAREPLAN_CATEGORY,
+        Some((system, code)) => system == CAREPLAN_CATEGORY_SYSTEM && code == CAREPLAN_CATEGORY,
+    })
+}
+
+/// The NextGen spelling of a base path: `/fhir/r4` → `/fhir/R4` (None when nothing changes).
+pub(crate) fn nextgen_base_path(base_path: &str) -> Option<String> {
+    let changed = base_path.replace("/fhir/r4", "/fhir/R4");
+    (changed != base_path).then_some(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_off() {
+        let q = Quirks::default();
+        assert!(!q.serves_extra_types());
+        assert!(!q.requires_category("Observation"));
+        assert!(!q.drops_next_link("Observation", 9));
+        assert_eq!(q.next_link_style, NextLinkStyle::Offset);
+        assert_eq!(q.attachment_style, AttachmentStyle::Binary);
+        assert!(q.latency.is_zero());
+    }
+
+    #[test]
+    fn nextgen_set() {
+        let q = Quirks::nextgen();
+        assert!(q.requires_category("Observation") && q.requires_category("Condition"));
+        assert!(!q.requires_category("Encounter"));
+        assert_eq!(q.fixed_page_size, Some(25));
+        assert!(q.serves_extra_types());
+    }
+
+    #[test]
+    fn next_link_drop_from_the_named_page_on() {
+        let q = Quirks {
+            drop_next_link: Some(("Observation".into(), 2)),
+            ..Quirks::default()
+        };
+        assert!(!q.drops_next_link("Observation", 1));
+        assert!(q.drops_next_link("Observation", 2));
+        assert!(q.drops_next_link("Observation", 3));
+        assert!(!q.drops_next_link("Condition", 2));
+    }
+
+    #[test]
+    fn assess_plan_tokens() {
+        assert!(is_assess_plan("assess-plan"));
+        assert!(is_assess_plan(
+            "http://hl7.org/fhir/us/core/CodeSystem/careplan-category|assess-plan"
+        ));
+        assert!(is_assess_plan("other,assess-plan"));
+        assert!(!is_assess_plan("|assess-plan"));
+        assert!(!is_assess_plan("http://other|assess-plan"));
+        assert!(!is_assess_plan("careteam"));
+        assert!(!is_assess_plan(""));
+    }
+
+    #[test]
+    fn nextgen_paths() {
+        assert_eq!(nextgen_base_path("/fhir/r4").as_deref(), Some("/fhir/R4"));
+        assert_eq!(nextgen_base_path("/fhir/dstu2"), None);
+    }
+}
