@@ -412,3 +412,68 @@ fn references_a_stored_type_lacks_are_read_while_other_searches_run() {
     let report = json(&out);
     assert!(of(&report, "Condition")["stored"].as_u64().unwrap() > 0);
 }
+
+/// A server that refuses some category values with 400 (while it answers the others) costs
+/// fhirdl only those searches: every Observation of the accepted categories is stored, the
+/// refusals are named in the type's completeness and remembered, the next run does not send
+/// them again, and `--full` tries them once more.
+#[test]
+fn a_refused_category_costs_only_its_own_search() {
+    let refused = ["procedure", "therapy", "activity"];
+    let (ctx, report) = synced(Quirks {
+        categories_required: vec!["Observation".into()],
+        refused_categories: refused
+            .iter()
+            .map(|c| ("Observation".to_string(), c.to_string()))
+            .collect(),
+        ..Quirks::default()
+    });
+    let obs = of(&report, "Observation");
+    let stored = obs["stored"].as_u64().unwrap();
+    assert!(stored > 0, "{obs}");
+    let detail = obs["completeness"]["detail"].as_str().unwrap_or_default();
+    assert_eq!(obs["completeness"]["status"], "recovered", "{obs}");
+    assert!(
+        detail.contains("agrees; the server refuses 3 of its")
+            && refused
+                .iter()
+                .all(|c| detail.contains(&format!("category={c}"))),
+        "{detail}"
+    );
+    assert_eq!(lines(&ctx, "Observation").len() as u64, stored);
+    let state: Value = serde_json::from_slice(
+        &std::fs::read(ctx.export_dir("a").join(".fhirdl/state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        state["types"]["Observation"]["refused_queries"],
+        serde_json::json!([
+            "category=procedure",
+            "category=therapy",
+            "category=activity"
+        ])
+    );
+    // Later runs do not ask again; `--full` does, once per refused value.
+    let asked = |extra: &[&str]| {
+        let trace = ctx.root().join(format!("trace{}.jsonl", extra.len()));
+        let mut args = vec!["sync", "--json", "--trace-file", trace.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = ctx.fhirdl(&args);
+        assert_eq!(code(&out), 0, "{}", text(&out));
+        let trace = std::fs::read_to_string(&trace).unwrap();
+        refused
+            .iter()
+            .map(|c| trace.matches(&format!("category={c}")).count())
+            .sum::<usize>()
+    };
+    assert_eq!(
+        asked(&[]),
+        0,
+        "an incremental run asked a refused category again"
+    );
+    assert_eq!(
+        asked(&["--full"]),
+        3,
+        "--full asks each refused category once"
+    );
+}

@@ -95,6 +95,10 @@ pub struct Quirks {
     /// Searches of these types without a status parameter answer 400
     /// `The status search parameter is required`.
     pub status_required: Vec<String>,
+    /// `(type, category code)`: searches of `type` with this category answer 400
+    /// `The category … is not supported` (some EHRs refuse categories they do not serve),
+    /// while the other categories are answered.
+    pub refused_categories: Vec<(String, String)>,
     /// Added to every request before it is answered (never blocks a thread).
     pub latency: Duration,
     /// Answers no honest server gives (hostile ids, links, bodies, token and authorization
@@ -127,6 +131,7 @@ impl Quirks {
             count_refused: true,
             no_total: false,
             status_required: Vec::new(),
+            refused_categories: Vec::new(),
             latency: Duration::ZERO,
             hostile: Hostile::default(),
         }

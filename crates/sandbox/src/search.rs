@@ -381,6 +381,17 @@ fn check_required_criteria(
     {
         return Err(FhirError::bad_request(quirks::CATEGORY_REQUIRED));
     }
+    if let Some(refused) = query.category_values.iter().find(|v| {
+        let code = v.rsplit('|').next().unwrap_or(v);
+        quirks
+            .refused_categories
+            .iter()
+            .any(|(t, c)| t == resource_type && c == code)
+    }) {
+        return Err(FhirError::bad_request(format!(
+            "The category {refused} is not supported for {resource_type} searches"
+        )));
+    }
     if resource_type == "CarePlan"
         && quirks.careplan_category_required
         && !query
