@@ -39,42 +39,7 @@ pub async fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
     })
     .await
     .context("cannot start the embedded sandbox")?;
-    let user = sandbox
-        .users()
-        .into_iter()
-        .next()
-        .context("the sandbox has no users")?;
-    ctx.ui.info(&format!(
-        "Sandbox at {}; signing in as its test patient '{}' through the real browser flow…",
-        sandbox.fhir_base(),
-        user.username
-    ));
-
-    let request = ProfileRequest {
-        fhir_base: Some(sandbox.fhir_base().to_string()),
-        client_id: Some(sandbox.config().public_client_id.clone()),
-        credential_store: Some(StoreKind::File),
-        ..ProfileRequest::default()
-    };
-    let (username, password) = (user.username.clone(), user.password.clone());
-    let browser: crate::auth::login::HeadlessBrowser = Box::new(move |url| {
-        Box::pin(async move {
-            let outcome = sign_in(&url, &username, &password, Consent::Allow).await?;
-            anyhow::ensure!(
-                outcome.status < 400,
-                "the sign-in page answered HTTP {}",
-                outcome.status
-            );
-            Ok(())
-        })
-    });
-    let report = login(
-        &demo,
-        &request,
-        Duration::from_secs(60),
-        Mode::Headless(browser),
-    )
-    .await?;
+    let report = sign_in_demo(ctx, &demo, &sandbox).await?;
     // With --json the one document on stdout is the whole demo's, printed at the end.
     let human = !ctx.ui.json;
     if human {
@@ -149,6 +114,50 @@ pub async fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
         .info(&next_steps(&dir, &opts.out, &page.path, &changed));
     sandbox.shutdown().await;
     Ok(())
+}
+
+/// Signs in to `sandbox` as its first test patient through the real browser flow (a scripted
+/// browser types the password into the sandbox's own page), saving the demo's profile.
+async fn sign_in_demo(
+    ctx: &Ctx,
+    demo: &Ctx,
+    sandbox: &Sandbox,
+) -> Result<crate::commands::login::LoginReport> {
+    let user = sandbox
+        .users()
+        .into_iter()
+        .next()
+        .context("the sandbox has no users")?;
+    ctx.ui.info(&format!(
+        "Sandbox at {}; signing in as its test patient '{}' through the real browser flow…",
+        sandbox.fhir_base(),
+        user.username
+    ));
+    let request = ProfileRequest {
+        fhir_base: Some(sandbox.fhir_base().to_string()),
+        client_id: Some(sandbox.config().public_client_id.clone()),
+        credential_store: Some(StoreKind::File),
+        ..ProfileRequest::default()
+    };
+    let (username, password) = (user.username.clone(), user.password.clone());
+    let browser: crate::auth::login::HeadlessBrowser = Box::new(move |url| {
+        Box::pin(async move {
+            let outcome = sign_in(&url, &username, &password, Consent::Allow).await?;
+            anyhow::ensure!(
+                outcome.status < 400,
+                "the sign-in page answered HTTP {}",
+                outcome.status
+            );
+            Ok(())
+        })
+    });
+    login(
+        demo,
+        &request,
+        Duration::from_secs(60),
+        Mode::Headless(browser),
+    )
+    .await
 }
 
 /// Where the demo left things and the exact commands that reach them. The demo's profile lives

@@ -136,20 +136,7 @@ pub async fn login(
     };
 
     ui.info(&format!("Discovering how to sign in at {base}…"));
-    let (mut discovery, metadata) = discover(&ctx.http, &base).await?;
-    // The first sync plans from this statement instead of reading it again (best effort: a
-    // cache that cannot be written costs that sync one round trip).
-    if let Some(metadata) = &metadata {
-        let paths = &ctx.settings.paths;
-        let file = crate::sync::capabilities::for_server(&paths.data_dir, base.as_str());
-        let _ = crate::sync::capabilities::save(&file, base.as_str(), metadata);
-    }
-    // The id_token keys cached by the last sign-in serve while the server names them.
-    if let Some(old) = &profile.discovery {
-        if old.jwks_uri == discovery.jwks_uri {
-            discovery.jwks = old.jwks.clone();
-        }
-    }
+    let mut discovery = discovered(ctx, &base, &profile).await?;
     let scope = profile
         .scope
         .clone()
@@ -176,21 +163,13 @@ pub async fn login(
         discovery.jwks = Some(jwks.clone());
     }
     let mut warnings = signed.warnings.clone();
-    // One profile per patient: a proxy who signs in again for another patient gets a profile
-    // (and an export folder) of its own instead of mixing two records.
-    let mut name = name;
-    let new_patient = signed.credentials.patient.as_deref();
-    let old_patient = previous.as_ref().and_then(|c| c.patient.as_deref());
-    if let (Some(new), Some(old)) = (new_patient, old_patient) {
-        if new != old {
-            let other = per_patient_name(&name, new);
-            warnings.push(format!(
-                "profile '{name}' is for Patient/{old}; this sign-in is for Patient/{new}, so it is saved as profile '{other}' (use --profile {other} for it)"
-            ));
-            name = other;
-            profile.out_dir = None;
-        }
-    }
+    let name = one_profile_per_patient(
+        name,
+        &mut profile,
+        previous.as_ref(),
+        &signed.credentials,
+        &mut warnings,
+    );
     // Tokens first, then the profile that points at them.
     store.save(&name, &signed.credentials).await?;
     profile.discovery = Some(discovery.clone());
@@ -202,23 +181,7 @@ pub async fn login(
     cfg.save(&ctx.settings.paths.config_file())?;
 
     let creds = &signed.credentials;
-    let mut name_of_patient = None;
-    if let Some(pid) = &creds.patient {
-        let fhir = crate::connect::fhir_client(
-            &ctx.http,
-            &ctx.settings.paths,
-            &name,
-            &profile,
-            Some(creds.clone()),
-        )
-        .await?;
-        match fhir.read("Patient", pid).await {
-            Ok(p) => name_of_patient = patient_name(&p),
-            Err(e) => warnings.push(format!(
-                "signed in, but reading your Patient record failed: {e}"
-            )),
-        }
-    }
+    let name_of_patient = read_patient_name(ctx, &name, &profile, creds, &mut warnings).await?;
     Ok(LoginReport {
         profile: name,
         fhir_base: base.to_string(),
@@ -233,6 +196,83 @@ pub async fn login(
         redirect_uri: signed.redirect_uri,
         id_token: signed.id_token.as_ref().map(describe_id_token),
         warnings,
+    })
+}
+
+/// How to sign in at `base` (the SMART configuration or the CapabilityStatement). The statement
+/// is cached so the first sync plans from it instead of reading it again (best effort: a cache
+/// that cannot be written costs that sync one round trip); the id_token keys cached by the last
+/// sign-in serve while the server names them.
+async fn discovered(
+    ctx: &Ctx,
+    base: &url::Url,
+    profile: &config::Profile,
+) -> Result<crate::auth::discovery::Discovery> {
+    let (mut discovery, metadata) = discover(&ctx.http, base).await?;
+    if let Some(metadata) = &metadata {
+        let paths = &ctx.settings.paths;
+        let file = crate::sync::capabilities::for_server(&paths.data_dir, base.as_str());
+        let _ = crate::sync::capabilities::save(&file, base.as_str(), metadata);
+    }
+    if let Some(old) = &profile.discovery {
+        if old.jwks_uri == discovery.jwks_uri {
+            discovery.jwks = old.jwks.clone();
+        }
+    }
+    Ok(discovery)
+}
+
+/// One profile per patient: a proxy who signs in again for another patient gets a profile (and
+/// an export folder) of its own instead of mixing two records. Returns the name to save under.
+fn one_profile_per_patient(
+    name: String,
+    profile: &mut config::Profile,
+    previous: Option<&crate::auth::credentials::Credentials>,
+    signed: &crate::auth::credentials::Credentials,
+    warnings: &mut Vec<String>,
+) -> String {
+    let new_patient = signed.patient.as_deref();
+    let old_patient = previous.and_then(|c| c.patient.as_deref());
+    match (new_patient, old_patient) {
+        (Some(new), Some(old)) if new != old => {
+            let other = per_patient_name(&name, new);
+            warnings.push(format!(
+                "profile '{name}' is for Patient/{old}; this sign-in is for Patient/{new}, so it is saved as profile '{other}' (use --profile {other} for it)"
+            ));
+            profile.out_dir = None;
+            other
+        }
+        _ => name,
+    }
+}
+
+/// The signed-in patient's name, read with the new sign-in (a failed read is a warning).
+async fn read_patient_name(
+    ctx: &Ctx,
+    name: &str,
+    profile: &config::Profile,
+    creds: &crate::auth::credentials::Credentials,
+    warnings: &mut Vec<String>,
+) -> Result<Option<String>> {
+    let Some(pid) = &creds.patient else {
+        return Ok(None);
+    };
+    let fhir = crate::connect::fhir_client(
+        &ctx.http,
+        &ctx.settings.paths,
+        name,
+        profile,
+        Some(creds.clone()),
+    )
+    .await?;
+    Ok(match fhir.read("Patient", pid).await {
+        Ok(p) => patient_name(&p),
+        Err(e) => {
+            warnings.push(format!(
+                "signed in, but reading your Patient record failed: {e}"
+            ));
+            None
+        }
     })
 }
 

@@ -120,65 +120,7 @@ async fn status_of(
         .settings
         .paths
         .credential_store(profile.credential_store);
-    let mut s = ProfileStatus {
-        profile: name.to_string(),
-        default: is_default,
-        provider: profile.provider.clone(),
-        fhir_base: profile.fhir_base.clone(),
-        fhir_version: profile
-            .discovery
-            .as_ref()
-            .and_then(|d| d.fhir_version.as_deref())
-            .map(FhirRelease::display),
-        software: profile.discovery.as_ref().and_then(|d| d.software.clone()),
-        signed_in: false,
-        patient: None,
-        patient_name: None,
-        fhir_user: None,
-        signed_in_as: None,
-        encounter: None,
-        launch_context: LaunchContext::default(),
-        scope: None,
-        access_token_expires_at: None,
-        access_token_expires_in_seconds: None,
-        refresh_token: false,
-        refresh_token_since: None,
-        signed_in_at: None,
-        credential_store: store.describe(),
-        redirect_uri: profile.redirect.display(),
-        last_sync: {
-            let dir = profile.export_dir(name, &ctx.settings.paths);
-            crate::sync::state::LastRun::load(&dir).map(|r| {
-                let mut text = format!(
-                    "{} ({} resources in {}",
-                    r.finished_at,
-                    r.resources,
-                    dir.display()
-                );
-                if !r.failed.is_empty() {
-                    text.push_str(&format!("; failed: {}", r.failed.join(", ")));
-                }
-                if !r.failed_documents.is_empty() {
-                    text.push_str(&format!(
-                        "; {} documents not saved",
-                        r.failed_documents.len()
-                    ));
-                }
-                if let Some(since) = r.outstanding.iter().map(|o| o.first_seen.as_str()).min() {
-                    text.push_str(&format!(
-                        "; {} not stored yet, since {since}: the next sync tries again",
-                        r.outstanding.len()
-                    ));
-                }
-                text.push(')');
-                text
-            })
-        },
-        check: "ok".into(),
-        problem: None,
-        exit: 0,
-        kind: None,
-    };
+    let mut s = ProfileStatus::saved(ctx, name, profile, is_default, store.describe());
     let creds = match store.load(name).await {
         Ok(Some(c)) => c,
         Ok(None) => {
@@ -196,63 +138,154 @@ async fn status_of(
             return s;
         }
     };
-    s.signed_in = true;
-    s.patient = creds.patient.clone();
-    s.fhir_user = creds.fhir_user.clone();
-    s.signed_in_as = creds.proxy();
-    s.encounter = creds.encounter.clone();
-    s.launch_context = creds.launch.clone();
-    s.scope = Some(creds.scope.clone());
-    s.access_token_expires_at = creds.expires_at.map(unix_to_rfc3339);
-    s.access_token_expires_in_seconds = creds.expires_in();
-    s.refresh_token = creds.refresh_token.is_some();
-    s.refresh_token_since = creds.refresh_token_issued_at.map(unix_to_rfc3339);
-    s.signed_in_at = Some(unix_to_rfc3339(creds.signed_in_at));
+    s.signed_in_with(&creds);
     if offline {
         s.check = "offline".into();
         return s;
     }
-    let Some(pid) = creds.patient.clone() else {
-        return s;
-    };
-    let result = async {
-        let fhir = crate::connect::fhir_client(
-            &ctx.http,
-            &ctx.settings.paths,
-            name,
-            profile,
-            Some(creds.clone()),
-        )
-        .await?;
-        let patient = fhir.read("Patient", &pid).await?;
-        let after = fhir.session().credentials().await;
-        anyhow::Ok((patient, after))
-    }
-    .await;
-    match result {
-        Ok((patient, after)) => {
-            s.patient_name = patient_name(&patient);
-            // A refresh may have happened: show the current token.
-            s.access_token_expires_at = after.expires_at.map(unix_to_rfc3339);
-            s.access_token_expires_in_seconds = after.expires_in();
-            s.refresh_token = after.refresh_token.is_some();
-            s.refresh_token_since = after.refresh_token_issued_at.map(unix_to_rfc3339);
-        }
-        Err(e) => {
-            s.fail(kind_of(&e));
-            s.check = match s.kind {
-                Some(Kind::LoginRequired) => "login-required",
-                Some(Kind::Network) => "unreachable",
-                _ => "error",
-            }
-            .into();
-            let hint = crate::exit::hint_of(&e)
-                .map(|h| format!(" ({h})"))
-                .unwrap_or_default();
-            s.problem = Some(format!("{e:#}{hint}"));
-        }
+    if creds.patient.is_some() {
+        s.checked_online(ctx, name, profile, creds).await;
     }
     s
+}
+
+impl ProfileStatus {
+    /// What the saved profile and its export folder say, before the credentials are read.
+    fn saved(
+        ctx: &Ctx,
+        name: &str,
+        profile: &Profile,
+        is_default: bool,
+        credential_store: String,
+    ) -> ProfileStatus {
+        ProfileStatus {
+            profile: name.to_string(),
+            default: is_default,
+            provider: profile.provider.clone(),
+            fhir_base: profile.fhir_base.clone(),
+            fhir_version: profile
+                .discovery
+                .as_ref()
+                .and_then(|d| d.fhir_version.as_deref())
+                .map(FhirRelease::display),
+            software: profile.discovery.as_ref().and_then(|d| d.software.clone()),
+            signed_in: false,
+            patient: None,
+            patient_name: None,
+            fhir_user: None,
+            signed_in_as: None,
+            encounter: None,
+            launch_context: LaunchContext::default(),
+            scope: None,
+            access_token_expires_at: None,
+            access_token_expires_in_seconds: None,
+            refresh_token: false,
+            refresh_token_since: None,
+            signed_in_at: None,
+            credential_store,
+            redirect_uri: profile.redirect.display(),
+            last_sync: last_sync(&profile.export_dir(name, &ctx.settings.paths)),
+            check: "ok".into(),
+            problem: None,
+            exit: 0,
+            kind: None,
+        }
+    }
+
+    /// What the stored sign-in says.
+    fn signed_in_with(&mut self, creds: &crate::auth::credentials::Credentials) {
+        self.signed_in = true;
+        self.patient = creds.patient.clone();
+        self.fhir_user = creds.fhir_user.clone();
+        self.signed_in_as = creds.proxy();
+        self.encounter = creds.encounter.clone();
+        self.launch_context = creds.launch.clone();
+        self.scope = Some(creds.scope.clone());
+        self.access_token_expires_at = creds.expires_at.map(unix_to_rfc3339);
+        self.access_token_expires_in_seconds = creds.expires_in();
+        self.refresh_token = creds.refresh_token.is_some();
+        self.refresh_token_since = creds.refresh_token_issued_at.map(unix_to_rfc3339);
+        self.signed_in_at = Some(unix_to_rfc3339(creds.signed_in_at));
+    }
+
+    /// Reads the patient with the sign-in (refreshing it if it must): whether it still works,
+    /// and the token as it is afterwards.
+    async fn checked_online(
+        &mut self,
+        ctx: &Ctx,
+        name: &str,
+        profile: &Profile,
+        creds: crate::auth::credentials::Credentials,
+    ) {
+        let pid = creds.patient.clone().unwrap_or_default();
+        let result = async {
+            let fhir = crate::connect::fhir_client(
+                &ctx.http,
+                &ctx.settings.paths,
+                name,
+                profile,
+                Some(creds),
+            )
+            .await?;
+            let patient = fhir.read("Patient", &pid).await?;
+            let after = fhir.session().credentials().await;
+            anyhow::Ok((patient, after))
+        }
+        .await;
+        match result {
+            Ok((patient, after)) => {
+                self.patient_name = patient_name(&patient);
+                // A refresh may have happened: show the current token.
+                self.access_token_expires_at = after.expires_at.map(unix_to_rfc3339);
+                self.access_token_expires_in_seconds = after.expires_in();
+                self.refresh_token = after.refresh_token.is_some();
+                self.refresh_token_since = after.refresh_token_issued_at.map(unix_to_rfc3339);
+            }
+            Err(e) => {
+                self.fail(kind_of(&e));
+                self.check = match self.kind {
+                    Some(Kind::LoginRequired) => "login-required",
+                    Some(Kind::Network) => "unreachable",
+                    _ => "error",
+                }
+                .into();
+                let hint = crate::exit::hint_of(&e)
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default();
+                self.problem = Some(format!("{e:#}{hint}"));
+            }
+        }
+    }
+}
+
+/// The latest sync of the export in `dir`, in words: when, how much, what failed and what is
+/// still not stored.
+fn last_sync(dir: &std::path::Path) -> Option<String> {
+    crate::sync::state::LastRun::load(dir).map(|r| {
+        let mut text = format!(
+            "{} ({} resources in {}",
+            r.finished_at,
+            r.resources,
+            dir.display()
+        );
+        if !r.failed.is_empty() {
+            text.push_str(&format!("; failed: {}", r.failed.join(", ")));
+        }
+        if !r.failed_documents.is_empty() {
+            text.push_str(&format!(
+                "; {} documents not saved",
+                r.failed_documents.len()
+            ));
+        }
+        if let Some(since) = r.outstanding.iter().map(|o| o.first_seen.as_str()).min() {
+            text.push_str(&format!(
+                "; {} not stored yet, since {since}: the next sync tries again",
+                r.outstanding.len()
+            ));
+        }
+        text.push(')');
+        text
+    })
 }
 
 fn render(s: &ProfileStatus) -> String {
