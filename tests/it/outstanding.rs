@@ -405,3 +405,60 @@ fn a_document_reference_read_again_brings_its_documents_in_the_same_run() {
         );
     }
 }
+
+/// A DocumentReference that serde_json cannot read as a tree still has its documents found
+/// when it holds a lone surrogate escape; one nested past the parser's limit is stored, and its
+/// documents are named as not saved (never passed over in silence).
+#[test]
+fn documents_of_resources_the_parser_refuses_are_saved_or_named() {
+    let case = Case::new();
+    let (line, id) = case.first("DocumentReference");
+    assert!(!line.contains(r#""note""#) && !line.contains(r#""extension""#));
+    let odd = format!(
+        r#"{},"extension":[{{"url":"x","valueString":"half a pair: \udbff"}}]}}"#,
+        line.strip_suffix('}').unwrap()
+    );
+    case.ctx.sandbox.set_hostile(Hostile {
+        replace: vec![("DocumentReference".into(), id.clone(), odd.clone())],
+        ..Hostile::default()
+    });
+    let (o, _) = case.sync(&[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(case.lines(&case.out, "DocumentReference").contains(&odd));
+    let documents = |dir: &Path| -> Vec<Vec<u8>> {
+        let mut names: Vec<_> = std::fs::read_dir(dir.join("attachments"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(&id))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|n| std::fs::read(dir.join("attachments").join(n)).unwrap())
+            .collect()
+    };
+    assert!(!documents(&case.truth).is_empty());
+    assert_eq!(documents(&case.out), documents(&case.truth));
+
+    let deep = format!(
+        r#"{},"extension":[{}{{"url":"x"}}{}]}}"#,
+        line.strip_suffix('}').unwrap(),
+        r#"{"url":"x","extension":["#.repeat(300),
+        "]}".repeat(300)
+    );
+    let fresh = case.ctx.root().join("deep");
+    case.ctx.sandbox.set_hostile(Hostile {
+        replace: vec![("DocumentReference".into(), id.clone(), deep.clone())],
+        ..Hostile::default()
+    });
+    let (o, report) = case.sync_into(&fresh, &[]);
+    assert_eq!(code(&o), 3, "{}", text(&o));
+    assert!(case.lines(&fresh, "DocumentReference").contains(&deep));
+    let failures = report["attachments"]["failures"].to_string();
+    assert!(
+        failures.contains(&format!("DocumentReference/{id}"))
+            && failures.contains("its attachments could not be read"),
+        "{failures}"
+    );
+}

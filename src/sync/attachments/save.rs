@@ -112,8 +112,21 @@ impl Pass {
         let stems = crate::sync::naming::stems(ids.iter().map(String::as_str));
         for line in std::io::BufRead::lines(std::io::BufReader::new(file)) {
             let line = line.map_err(cannot_read)?;
-            let Ok(resource) = serde_json::from_str::<Value>(&line) else {
-                continue;
+            let resource = match readable(&line) {
+                Ok(resource) => resource,
+                Err(why) => {
+                    // Stored as sent but unreadable as a tree here: its documents cannot be
+                    // found, which is said (and remembered) rather than passed over.
+                    let stored = crate::sync::resource::Resource::from_text(&line);
+                    let id = stored.id.unwrap_or_default();
+                    self.report.fail(Problem {
+                        file: format!("{ty}-{id}-*"),
+                        resource: format!("{ty}/{id}"),
+                        url: None,
+                        reason: format!("its attachments could not be read ({why})"),
+                    });
+                    continue;
+                }
             };
             let id = resource.get("id").and_then(Value::as_str).unwrap_or("");
             for mut a in attachments_of(ty, &resource) {
@@ -249,5 +262,87 @@ mod tests {
             64,
             "64 of unknown size at once"
         );
+    }
+}
+
+/// A stored resource's line as a tree, to find its attachments. A lone surrogate escape
+/// (legal JSON that serde_json cannot turn into a string) is read as U+FFFD here; the stored
+/// line keeps it. Nesting past serde_json's recursion limit stays an error.
+fn readable(line: &str) -> std::result::Result<Value, String> {
+    match serde_json::from_str::<Value>(line) {
+        Ok(v) => Ok(v),
+        Err(first) => {
+            let mended = mend_lone_surrogates(line);
+            serde_json::from_str::<Value>(&mended).map_err(|_| first.to_string())
+        }
+    }
+}
+
+/// `line` with every `\uXXXX` escape of a surrogate that is not part of a pair replaced by
+/// `\ufffd`.
+fn mend_lone_surrogates(line: &str) -> String {
+    let b = line.as_bytes();
+    let hex = |at: usize| -> Option<u16> {
+        let digits = line.get(at + 2..at + 6)?;
+        (b.get(at) == Some(&b'\\') && b.get(at + 1) == Some(&b'u'))
+            .then(|| u16::from_str_radix(digits, 16).ok())
+            .flatten()
+    };
+    let mut out = String::with_capacity(line.len());
+    let mut at = 0;
+    while at < b.len() {
+        if b[at] == b'\\' {
+            match hex(at) {
+                Some(0xD800..=0xDBFF)
+                    if hex(at + 6).is_some_and(|low| (0xDC00..=0xDFFF).contains(&low)) =>
+                {
+                    out.push_str(&line[at..at + 12]);
+                    at += 12;
+                }
+                Some(0xD800..=0xDFFF) => {
+                    out.push_str("\\ufffd");
+                    at += 6;
+                }
+                _ => {
+                    // Any other escape is copied whole (`\\` must not start a new one).
+                    let len = if b.get(at + 1) == Some(&b'u') { 6 } else { 2 };
+                    match line.get(at..at + len) {
+                        Some(escape) => out.push_str(escape),
+                        // Not JSON after all: copied as it is, and the reading fails.
+                        None => {
+                            out.push_str(&line[at..]);
+                            break;
+                        }
+                    }
+                    at += len;
+                }
+            }
+        } else {
+            let next = line[at..].find('\\').map_or(line.len(), |k| at + k);
+            out.push_str(&line[at..next]);
+            at = next;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod mend_tests {
+    use super::*;
+
+    #[test]
+    fn lone_surrogates_are_read_and_pairs_and_other_escapes_kept() {
+        let line = r#"{"a":"x\ud800y","b":"\ud83d\ude00","c":"\\ud800","d":"\udfff"}"#;
+        let v = readable(line).unwrap();
+        assert_eq!(v["a"], "x\u{fffd}y");
+        assert_eq!(v["b"], "😀");
+        assert_eq!(v["c"], "\\ud800");
+        assert_eq!(v["d"], "\u{fffd}");
+        // Text that is not JSON never panics the mending.
+        for odd in ["\\", "\\u12", "x\\é", "\\ud800\\u"] {
+            assert!(readable(odd).is_err(), "{odd}");
+        }
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert!(readable(&deep).unwrap_err().contains("recursion limit"));
     }
 }
