@@ -144,30 +144,6 @@ fn partial_failure(report: &Report) -> Result<()> {
     incomplete_types(report)
 }
 
-/// What earlier runs could not store and this run did not store either keeps the run partial,
-/// each one named, until a run stores it or the server says it is gone.
-fn carried_over(report: &Report) -> Result<()> {
-    let carried = report.carried_over();
-    let Some(first) = carried.first() else {
-        return Ok(());
-    };
-    let more = match carried.len() {
-        1 => String::new(),
-        n => format!(" (and {} more)", n - 1),
-    };
-    Err(sync::Error::Partial {
-        summary: format!(
-            "{} things earlier runs could not store are still not stored: {first}{more}",
-            carried.len()
-        ),
-        hint: format!(
-            "each run tries them again; the summary, `--json` and {} name each one",
-            crate::export_layout::LAST_RUN
-        ),
-    }
-    .into())
-}
-
 /// Types whose copy is known to miss something (a count higher than what arrived) make the
 /// run partial; `unverified` ones do not (nothing is known to be missing), but the summary
 /// says why each is unverified.
@@ -195,45 +171,46 @@ fn incomplete_types(report: &Report) -> Result<()> {
     .into())
 }
 
+/// What earlier runs could not store and this run did not store either keeps the run partial,
+/// each one named, until a run stores it or the server says it is gone.
+fn carried_over(report: &Report) -> Result<()> {
+    named_partial(
+        &report.carried_over(),
+        "things earlier runs could not store are still not stored",
+        "each run tries them again; the summary, `--json` and .fhirdl/last_run.json name each one",
+    )
+}
+
 /// Resources the server returned that were not stored make the run partial, each named.
 fn dropped_resources(report: &Report) -> Result<()> {
-    let dropped = report.dropped();
-    let Some(first) = dropped.first() else {
-        return Ok(());
-    };
-    let more = match dropped.len() {
-        1 => String::new(),
-        n => format!(" (and {} more)", n - 1),
-    };
-    Err(sync::Error::Partial {
-        summary: format!(
-            "{} resources the server sent were not stored: {first}{more}",
-            dropped.len()
-        ),
-        hint: format!(
-            "the others were saved; the summary lists each one with its reason, so do `--json` and {}",
-            crate::export_layout::LAST_RUN
-        ),
-    }
-    .into())
+    named_partial(
+        &report.dropped(),
+        "resources the server sent were not stored",
+        "the others were saved; the summary lists each one with its reason, so do `--json` and .fhirdl/last_run.json",
+    )
 }
 
 /// Documents that could not be saved make the run partial too, each one named.
 fn missing_documents(report: &Report) -> Result<()> {
-    let failures = &report.attachments.failures;
-    let Some(first) = failures.first() else {
+    named_partial(
+        &report.attachments.failures,
+        "documents could not be saved",
+        "the resources were saved; run `fhirdl sync` again to retry the documents (add -v to see each request)",
+    )
+}
+
+/// A partial run that names the first of `items` and counts the others ("3 … : X (and 2 more)").
+fn named_partial<T: std::fmt::Display>(items: &[T], what: &str, hint: &str) -> Result<()> {
+    let Some(first) = items.first() else {
         return Ok(());
     };
-    let more = match failures.len() {
+    let more = match items.len() {
         1 => String::new(),
         n => format!(" (and {} more)", n - 1),
     };
     Err(sync::Error::Partial {
-        summary: format!(
-            "{} documents could not be saved: {first}{more}",
-            failures.len()
-        ),
-        hint: "the resources were saved; run `fhirdl sync` again to retry the documents (add -v to see each request)".into(),
+        summary: format!("{} {what}: {first}{more}", items.len()),
+        hint: hint.into(),
     }
     .into())
 }

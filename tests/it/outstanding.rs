@@ -64,6 +64,24 @@ impl Case {
             .collect()
     }
 
+    /// The documents saved under `dir/attachments/` whose names contain `containing`, by name,
+    /// with their bytes (none when the folder is missing).
+    fn documents(&self, dir: &Path, containing: &str) -> Vec<(String, Vec<u8>)> {
+        let mut found: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir.join("attachments"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(containing))
+            .map(|n| {
+                let bytes = std::fs::read(dir.join("attachments").join(&n)).unwrap();
+                (n, bytes)
+            })
+            .collect();
+        found.sort();
+        found
+    }
+
     fn file(&self, name: &str) -> Value {
         serde_json::from_slice(&std::fs::read(self.out.join(name)).unwrap()).unwrap()
     }
@@ -304,16 +322,10 @@ fn a_document_not_saved_stays_named_until_it_is() {
     let (third, report) = case.sync(&[]);
     assert_eq!(code(&third), 0, "{}", text(&third));
     assert!(case.outstanding(&report).iter().all(Vec::is_empty));
-    let saved = |dir: &Path| {
-        let mut names: Vec<String> = std::fs::read_dir(dir.join("attachments"))
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    };
-    assert_eq!(saved(&case.out), saved(&case.truth));
+    assert_eq!(
+        case.documents(&case.out, ""),
+        case.documents(&case.truth, "")
+    );
 }
 
 /// Legal JSON that serde_json will not read is stored as the server sent it: an extension
@@ -379,31 +391,16 @@ fn a_document_reference_read_again_brings_its_documents_in_the_same_run() {
     });
     let (first, _) = case.sync(&[]);
     assert_eq!(code(&first), 3, "{}", text(&first));
-    let documents = |dir: &Path| {
-        let mut names: Vec<String> = std::fs::read_dir(dir.join("attachments"))
-            .map(|d| {
-                d.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| n.contains(&id))
-                    .collect()
-            })
-            .unwrap_or_default();
-        names.sort();
-        names
-    };
-    assert!(documents(&case.out).is_empty());
-    assert!(!documents(&case.truth).is_empty());
+    assert!(case.documents(&case.out, &id).is_empty());
+    assert!(!case.documents(&case.truth, &id).is_empty());
     case.ctx.sandbox.set_hostile(Hostile::default());
     let (second, report) = case.sync(&[]);
     assert_eq!(code(&second), 0, "{}", text(&second));
-    assert_eq!(documents(&case.out), documents(&case.truth), "{report}");
-    for name in documents(&case.truth) {
-        let path = |dir: &Path| dir.join("attachments").join(&name);
-        assert_eq!(
-            std::fs::read(path(&case.out)).unwrap(),
-            std::fs::read(path(&case.truth)).unwrap()
-        );
-    }
+    assert_eq!(
+        case.documents(&case.out, &id),
+        case.documents(&case.truth, &id),
+        "{report}"
+    );
 }
 
 /// A DocumentReference that serde_json cannot read as a tree still has its documents found
@@ -425,21 +422,11 @@ fn documents_of_resources_the_parser_refuses_are_saved_or_named() {
     let (o, _) = case.sync(&[]);
     assert_eq!(code(&o), 0, "{}", text(&o));
     assert!(case.lines(&case.out, "DocumentReference").contains(&odd));
-    let documents = |dir: &Path| -> Vec<Vec<u8>> {
-        let mut names: Vec<_> = std::fs::read_dir(dir.join("attachments"))
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.contains(&id))
-            .collect();
-        names.sort();
-        names
-            .iter()
-            .map(|n| std::fs::read(dir.join("attachments").join(n)).unwrap())
-            .collect()
-    };
-    assert!(!documents(&case.truth).is_empty());
-    assert_eq!(documents(&case.out), documents(&case.truth));
+    assert!(!case.documents(&case.truth, &id).is_empty());
+    assert_eq!(
+        case.documents(&case.out, &id),
+        case.documents(&case.truth, &id)
+    );
 
     let deep = format!(
         r#"{},"extension":[{}{{"url":"x"}}{}]}}"#,
