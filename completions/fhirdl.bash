@@ -1255,7 +1255,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__sync)
-            opts="-p -v -q -h -V --trace-file --trace-bodies --out --format --types --full --since --concurrency --dry-run --wait --all-profiles --no-attachments --max-rate --view --verify --profile --verbose --quiet --json --config-dir --data-dir --help --version"
+            opts="-p -v -q -h -V --trace-file --trace-bodies --out --format --types --full --since --concurrency --dry-run --wait --all-profiles --no-attachments --reconcile-every --max-rate --view --verify --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1286,6 +1286,10 @@ _fhirdl() {
                     return 0
                     ;;
                 --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reconcile-every)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -88,6 +88,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand --since 'Ask only for resources changed since this instant (e.g. 2026-01-01T00:00:00Z)'
             cand --concurrency 'Requests in flight at most [default: 64, or 256 over HTTP/2] (halved while the server answers 429/503 or times out; above 64, reached by growing while it keeps up)'
             cand --wait 'When another sync holds the folder, wait for it (up to DURATION, default 1h) instead of stopping'
+            cand --reconcile-every 'Fetch a type whole and compare when its last whole fetch is older than DAYS (0: every run); incremental searches miss edits that do not move meta.lastUpdated'
             cand --max-rate 'Never send more requests than this (e.g. 20/min, 5/s); presets may set a default'
             cand -p 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'
             cand --profile 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'

@@ -87,6 +87,7 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l types -d 'Only th
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l since -d 'Ask only for resources changed since this instant (e.g. 2026-01-01T00:00:00Z)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l concurrency -d 'Requests in flight at most [default: 64, or 256 over HTTP/2] (halved while the server answers 429/503 or times out; above 64, reached by growing while it keeps up)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l wait -d 'When another sync holds the folder, wait for it (up to DURATION, default 1h) instead of stopping' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l reconcile-every -d 'Fetch a type whole and compare when its last whole fetch is older than DAYS (0: every run); incremental searches miss edits that do not move meta.lastUpdated' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l max-rate -d 'Never send more requests than this (e.g. 20/min, 5/s); presets may set a default' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sync" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F

@@ -374,6 +374,10 @@ pub struct SyncArgs {
     /// Do not download attachments (documents behind DocumentReference/DiagnosticReport).
     #[arg(long)]
     pub no_attachments: bool,
+    /// Fetch a type whole and compare when its last whole fetch is older than DAYS (0: every
+    /// run); incremental searches miss edits that do not move meta.lastUpdated.
+    #[arg(long, value_name = "DAYS", default_value_t = crate::sync::RECONCILE_DAYS)]
+    pub reconcile_every: u64,
     /// Never send more requests than this (e.g. 20/min, 5/s); presets may set a default.
     #[arg(long, value_name = "RATE", value_parser = crate::fhir::rate::parse_rate)]
     pub max_rate: Option<f64>,

@@ -73,6 +73,7 @@ pub async fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
         wait: None,
         data_dir: Some(demo.settings.paths.data_dir.clone()),
         categories_required: Vec::new(),
+        reconcile_days: Some(crate::sync::RECONCILE_DAYS),
     };
     ctx.ui.info("\nFull export of the patient's record…");
     let full = sync_profile(&demo, &name, profile.clone(), &opts, None).await?;

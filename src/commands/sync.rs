@@ -257,6 +257,7 @@ async fn run_one(
                     .collect()
             })
             .unwrap_or_default(),
+        reconcile_days: Some(args.reconcile_every),
     };
     // The preset's published limit applies unless the user sets one.
     let preset_rate = preset
@@ -308,10 +309,12 @@ pub fn print_report(ctx: &Ctx, r: &Report) {
         let note = match t.status {
             TypeStatus::Skipped => format!("skipped: {}", t.reason.as_deref().unwrap_or("")),
             TypeStatus::Failed => format!("FAILED: {}", t.reason.as_deref().unwrap_or("")),
-            // A type that was not searched says why it is there (other resources refer to it).
-            _ => t
-                .reason
+            // A type that was not searched says why it is there (other resources refer to it);
+            // a reconciled one says it was fetched whole on purpose.
+            _ => (t.strategy == sync::Strategy::Reconcile)
+                .then(|| "reconciled: fetched whole and compared".to_string())
                 .iter()
+                .chain(t.reason.iter())
                 .chain(&t.warnings)
                 .cloned()
                 .collect::<Vec<_>>()

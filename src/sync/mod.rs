@@ -41,7 +41,7 @@ use std::sync::Arc;
 pub use completeness::Completeness;
 pub use error::Error;
 pub use progress::{Observer, Quiet};
-pub use report::{Counts, Dropped, FailureCause, Report, TypeReport, TypeStatus};
+pub use report::{Counts, Dropped, FailureCause, Report, Strategy, TypeReport, TypeStatus};
 
 /// Largest page fhirdl asks for; servers clamp or ignore it.
 pub const PAGE_SIZE: usize = 200;
@@ -71,7 +71,14 @@ pub struct Options {
     pub data_dir: Option<PathBuf>,
     /// Types the provider's preset says need a category (searched by category at once).
     pub categories_required: Vec<String>,
+    /// A type searched incrementally is fetched whole and compared ("reconciled") when its
+    /// last whole fetch is older than this many days (`None`: never on its own). Incremental
+    /// searches miss what servers change without moving `meta.lastUpdated`.
+    pub reconcile_days: Option<u64>,
 }
+
+/// How often a type is reconciled unless `--reconcile-every` says otherwise (days).
+pub const RECONCILE_DAYS: u64 = 7;
 
 /// Syncs the record of `patient` through `fhir` into `opts.out`, telling `observer` how it goes.
 pub async fn sync(

@@ -25,6 +25,9 @@ pub struct TypePlan {
     /// Narrowed searches the server refused in an earlier run (`category=procedure`): not
     /// sent again (empty with `--full`).
     pub skip_queries: Vec<String>,
+    /// The type is due for reconciliation: fetched whole although a mark would allow an
+    /// incremental search.
+    pub reconcile: bool,
 }
 
 impl TypePlan {
@@ -55,6 +58,7 @@ impl TypePlan {
             held: held.map(|t| t.count),
             granted_queries: None,
             skip_queries: Vec::new(),
+            reconcile: false,
         }
     }
 
@@ -64,6 +68,32 @@ impl TypePlan {
         self.granted_queries = granted_queries(scope, &self.resource_type);
         if held.is_some_and(|h| h.granted != self.granted()) {
             self.since = None;
+        }
+        self
+    }
+
+    /// Fetches the type whole when its last whole fetch is older than `days` (or unknown),
+    /// at `now` (Unix seconds).
+    pub fn reconciling(
+        mut self,
+        held: Option<&TypeState>,
+        days: Option<u64>,
+        now: i64,
+    ) -> TypePlan {
+        let Some(days) = days else {
+            return self;
+        };
+        if self.since.is_none() {
+            return self;
+        }
+        let last = held
+            .and_then(|t| t.reconciled_at.as_deref())
+            .and_then(crate::datetime::parse_rfc3339);
+        let due =
+            last.is_none_or(|at| now - at >= i64::try_from(days * 86_400).unwrap_or(i64::MAX));
+        if due {
+            self.since = None;
+            self.reconcile = true;
         }
         self
     }

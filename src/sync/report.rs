@@ -89,6 +89,16 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
+/// How a type was fetched in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    Incremental,
+    #[default]
+    Whole,
+    Reconcile,
+}
+
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct TypeReport {
     pub resource_type: String,
@@ -98,6 +108,14 @@ pub struct TypeReport {
     #[serde(flatten)]
     pub counts: Counts,
     pub incremental: bool,
+    /// How the type was fetched: `incremental` (what changed since the mark), `whole` (no
+    /// mark, `--full`, or the server cannot search by date) or `reconcile` (whole and compared,
+    /// because the last whole fetch was too long ago).
+    pub strategy: Strategy,
+    /// When the type was last fetched whole and compared: its copy is fresh as of then, edits
+    /// included (incremental runs since then add what changed by `meta.lastUpdated`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fresh_as_of: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -268,6 +268,7 @@ impl<'a> Run<'a> {
             .filter(|o| o.needs_whole_search())
             .map(|o| o.resource_type.as_str())
             .collect();
+        let now = crate::datetime::now_unix();
         // The plain search is tried first; a type whose plain search was refused for want
         // of a category in an earlier run is fanned out at once.
         Ok(types
@@ -285,6 +286,7 @@ impl<'a> Run<'a> {
                 )
                 .within(&scope, self.state.types.get(ty))
                 .skipping(held, self.opts.full)
+                .reconciling(held, self.opts.reconcile_days, now)
             })
             .map(|plan| match whole.contains(plan.resource_type.as_str()) {
                 true => TypePlan {
@@ -389,7 +391,20 @@ impl<'a> Run<'a> {
                 let mark = stored.mark.clone();
                 let needs_category = stored.needs_category;
                 let refused = std::mem::take(&mut stored.refused_queries);
-                let report = TypeReport::stored(&ty, done.incremental, *stored);
+                let mut report = TypeReport::stored(&ty, done.incremental, *stored);
+                report.strategy = match (done.incremental, done.plan.reconcile) {
+                    (true, _) => crate::sync::Strategy::Incremental,
+                    (false, true) => crate::sync::Strategy::Reconcile,
+                    (false, false) => crate::sync::Strategy::Whole,
+                };
+                report.fresh_as_of = match done.incremental {
+                    true => self
+                        .state
+                        .types
+                        .get(&ty)
+                        .and_then(|t| t.reconciled_at.clone()),
+                    false => Some(self.started_at.clone()),
+                };
                 let noted = self.note_stored(&ty, done.incremental, &report);
                 self.record_type(
                     &ty,
@@ -460,6 +475,7 @@ impl<'a> Run<'a> {
                 t.count == report.counts.stored
                     && t.needs_category == needs_category
                     && t.refused_queries == refused_queries
+                    && t.reconciled_at == report.fresh_as_of
                     && t.granted == granted
                     && t.completeness.as_ref() == Some(&report.completeness)
             });
@@ -477,6 +493,7 @@ impl<'a> Run<'a> {
                 refused_queries,
                 completeness: Some(report.completeness.clone()),
                 granted,
+                reconciled_at: report.fresh_as_of.clone(),
             },
         );
         // New resources may refer to ones not held yet.

@@ -54,6 +54,10 @@ pub struct TypeState {
     /// send them again, `--full` does.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused_queries: Vec<String>,
+    /// When the type was last fetched whole and compared (RFC 3339, the run's start): what
+    /// the copy is known to be fresh as of, edits included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconciled_at: Option<String>,
     /// How complete the type's copy was after the run that last fetched it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completeness: Option<super::Completeness>,

@@ -193,7 +193,7 @@ fn change_the_record(ctx: &TestContext, export: &Path, seed: u64) {
 }
 
 /// Every file under `dir` (relative path → bytes), run-dependent content set aside: the
-/// `synced_at` of `manifest.json`, the marks, times and file stamps of `.fhirdl/state.json`, and the other
+/// `synced_at` of `manifest.json`, the marks, times, reconcile times and file stamps of `.fhirdl/state.json`, and the other
 /// files of `.fhirdl/` (the last run's times, the lock).
 fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     snapshot(dir)
@@ -208,6 +208,8 @@ fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
                             if let Some(t) = t.as_object_mut() {
                                 t.remove("mark");
                                 t.remove("synced_at");
+                                // When the type was last fetched whole: the run's start.
+                                t.remove("reconciled_at");
                                 // The file's stamp (size, modification time, inode).
                                 t.remove("file");
                             }

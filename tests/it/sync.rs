@@ -593,3 +593,55 @@ fn a_search_of_more_pages_than_may_wait_at_once_is_fetched_whole() {
     );
     assert!(ctx.sandbox.stats().pages_served > 256 + 10);
 }
+
+/// A type whose last whole fetch is older than `--reconcile-every` days is fetched whole and
+/// compared; the others stay incremental. The report says which strategy ran for each type and
+/// what its copy is fresh as of.
+#[test]
+fn a_type_is_reconciled_when_its_last_whole_fetch_is_too_old() {
+    let ctx = TestContext::with_defaults();
+    assert_eq!(code(&ctx.login("a", &[])), 0);
+    let sync = |extra: &[&str]| {
+        let mut args = vec!["sync", "--json"];
+        args.extend_from_slice(extra);
+        let out = ctx.fhirdl(&args);
+        assert_eq!(code(&out), 0, "{}", text(&out));
+        json(&out)
+    };
+    let first = sync(&[]);
+    let obs = crate::common::type_report(&first, "Observation");
+    assert_eq!(obs["strategy"], "whole", "{obs}");
+    assert_eq!(obs["fresh_as_of"], first["started_at"]);
+    let second = sync(&[]);
+    let obs = crate::common::type_report(&second, "Observation");
+    assert_eq!(obs["strategy"], "incremental", "{obs}");
+    assert_eq!(
+        obs["fresh_as_of"], first["started_at"],
+        "an incremental run is not a reconcile"
+    );
+    // Observation's last whole fetch is long past: it alone is reconciled.
+    let state_file = ctx.export_dir("a").join(".fhirdl/state.json");
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
+    state["types"]["Observation"]["reconciled_at"] = serde_json::json!("2020-01-01T00:00:00Z");
+    std::fs::write(&state_file, serde_json::to_vec(&state).unwrap()).unwrap();
+    let third = sync(&[]);
+    let obs = crate::common::type_report(&third, "Observation");
+    assert_eq!(
+        (obs["strategy"].as_str(), obs["incremental"].as_bool()),
+        (Some("reconcile"), Some(false)),
+        "{obs}"
+    );
+    assert_eq!(obs["fresh_as_of"], third["started_at"]);
+    assert_eq!(
+        crate::common::type_report(&third, "Condition")["strategy"],
+        "incremental"
+    );
+    // Every run, when asked.
+    let fourth = sync(&["--reconcile-every", "0"]);
+    for t in fourth["types"].as_array().unwrap() {
+        if t["pages"].as_u64().unwrap_or(0) > 0 && t["resource_type"] != "Patient" {
+            assert_eq!(t["strategy"], "reconcile", "{t}");
+        }
+    }
+}
