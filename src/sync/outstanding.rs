@@ -17,7 +17,7 @@ use super::Dropped;
 use serde::{Deserialize, Serialize};
 
 /// What is outstanding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// A resource the server sent that was not stored.
@@ -104,21 +104,18 @@ impl Outstanding {
         self.kind == Kind::Resource && self.readable_id().is_none()
     }
 
-    /// Entries that stand for the same thing (a resource without a readable id is told apart
-    /// by its reason).
-    fn same(&self, other: &Outstanding) -> bool {
-        self.kind == other.kind
-            && self.resource_type == other.resource_type
-            && self.id == other.id
-            && self.file == other.file
-            && (self.readable_id().is_some()
-                || self.kind != Kind::Resource
-                || self.reason == other.reason)
-    }
-
-    /// Whether `list` holds the same entry (with any reason or sighting).
-    pub fn is_in(&self, list: &[Outstanding]) -> bool {
-        list.iter().any(|o| o.same(self))
+    /// What tells entries apart: two with the same key stand for the same thing (a resource
+    /// without a readable id is told apart by its reason). Lists are matched through keys in
+    /// hash sets, so a server that sends many unstorable resources costs linear time.
+    pub fn key(&self) -> Key {
+        let by_reason = self.kind == Kind::Resource && self.readable_id().is_none();
+        (
+            self.kind,
+            self.resource_type.clone(),
+            self.id.clone(),
+            self.file.clone(),
+            by_reason.then(|| self.reason.clone()),
+        )
     }
 }
 
@@ -137,25 +134,42 @@ impl std::fmt::Display for Outstanding {
     }
 }
 
-/// Adds `entry` to `list`, or renews the reason and last sighting of the same entry there
-/// (its first sighting is kept). Returns whether `list` changed.
-pub fn note(list: &mut Vec<Outstanding>, entry: Outstanding) -> bool {
-    match list.iter_mut().find(|o| o.same(&entry)) {
-        Some(held) if held.reason == entry.reason && held.last_seen == entry.last_seen => false,
-        Some(held) => {
-            held.reason = entry.reason;
-            held.last_seen = entry.last_seen;
-            true
-        }
-        None => {
-            list.push(entry);
-            true
+/// See [`Outstanding::key`].
+pub type Key = (Kind, String, Option<String>, Option<String>, Option<String>);
+
+/// The keys of `list`.
+pub fn keys(list: &[Outstanding]) -> std::collections::HashSet<Key> {
+    list.iter().map(Outstanding::key).collect()
+}
+
+/// Adds each of `entries` to `list`, or renews the reason and last sighting of the same entry
+/// there (its first sighting is kept). Returns whether `list` changed.
+pub fn note(list: &mut Vec<Outstanding>, entries: impl IntoIterator<Item = Outstanding>) -> bool {
+    let mut at: std::collections::HashMap<Key, usize> =
+        list.iter().enumerate().map(|(i, o)| (o.key(), i)).collect();
+    let mut changed = false;
+    for entry in entries {
+        match at.get(&entry.key()) {
+            Some(&i) => {
+                let held = &mut list[i];
+                if held.reason != entry.reason || held.last_seen != entry.last_seen {
+                    held.reason = entry.reason;
+                    held.last_seen = entry.last_seen;
+                    changed = true;
+                }
+            }
+            None => {
+                at.insert(entry.key(), list.len());
+                list.push(entry);
+                changed = true;
+            }
         }
     }
+    changed
 }
 
 /// Removes the entries `gone` says are settled; returns how many.
-pub fn settle(list: &mut Vec<Outstanding>, gone: impl Fn(&Outstanding) -> bool) -> usize {
+pub fn settle(list: &mut Vec<Outstanding>, mut gone: impl FnMut(&Outstanding) -> bool) -> usize {
     let before = list.len();
     list.retain(|o| !gone(o));
     before - list.len()
@@ -173,9 +187,11 @@ pub fn replace(
     let (old, mut kept): (Vec<_>, Vec<_>) = std::mem::take(list)
         .into_iter()
         .partition(|o| o.kind == kind && within(&o.resource_type));
+    let first_seen: std::collections::HashMap<Key, String> =
+        old.into_iter().map(|o| (o.key(), o.first_seen)).collect();
     for mut entry in now {
-        if let Some(held) = old.iter().find(|o| o.same(&entry)) {
-            entry.first_seen = held.first_seen.clone();
+        if let Some(first) = first_seen.get(&entry.key()) {
+            entry.first_seen = first.clone();
         }
         kept.push(entry);
     }
@@ -245,15 +261,24 @@ mod tests {
         let mut list = Vec::new();
         assert!(note(
             &mut list,
-            Outstanding::resource(&dropped(Some("a"), "x"), "2026-01-01")
+            [Outstanding::resource(
+                &dropped(Some("a"), "x"),
+                "2026-01-01"
+            )]
         ));
         assert!(note(
             &mut list,
-            Outstanding::resource(&dropped(Some("a"), "y"), "2026-01-02")
+            [Outstanding::resource(
+                &dropped(Some("a"), "y"),
+                "2026-01-02"
+            )]
         ));
         assert!(!note(
             &mut list,
-            Outstanding::resource(&dropped(Some("a"), "y"), "2026-01-02")
+            [Outstanding::resource(
+                &dropped(Some("a"), "y"),
+                "2026-01-02"
+            )]
         ));
         assert_eq!(list.len(), 1);
         assert_eq!(
@@ -267,21 +292,45 @@ mod tests {
         // Without a readable id, entries are told apart by their reason.
         note(
             &mut list,
-            Outstanding::resource(&dropped(None, "no id"), "2026-01-02"),
+            [Outstanding::resource(&dropped(None, "no id"), "2026-01-02")],
         );
         note(
             &mut list,
-            Outstanding::resource(&dropped(Some("../x"), "bad id"), "2026-01-02"),
+            [Outstanding::resource(
+                &dropped(Some("../x"), "bad id"),
+                "2026-01-02",
+            )],
         );
         note(
             &mut list,
-            Outstanding::resource(&dropped(None, "not a resource"), "2026-01-02"),
+            [Outstanding::resource(
+                &dropped(None, "not a resource"),
+                "2026-01-02",
+            )],
         );
         assert_eq!(list.len(), 4);
         assert!(list[0].readable_id() == Some("a") && !list[0].needs_whole_search());
         assert!(list[1..].iter().all(Outstanding::needs_whole_search));
         assert_eq!(settle(&mut list, Outstanding::needs_whole_search), 3);
         assert_eq!(list.len(), 1);
+    }
+
+    /// Many unstorable resources (a hostile server's pages) are noted in linear time: noting
+    /// 50,000 of them twice keeps one entry each.
+    #[test]
+    fn many_entries_are_noted_once_each() {
+        let mut list = Vec::new();
+        let many = |day: &'static str| {
+            (0..50_000).map(move |i| {
+                Outstanding::resource(&dropped(Some(&format!("id-{i}")), "refused"), day)
+            })
+        };
+        assert!(note(&mut list, many("2026-01-01")));
+        assert!(note(&mut list, many("2026-01-02")));
+        assert_eq!(list.len(), 50_000);
+        assert!(list
+            .iter()
+            .all(|o| o.first_seen == "2026-01-01" && o.last_seen == "2026-01-02"));
     }
 
     #[test]

@@ -633,6 +633,17 @@ fn a_large_record_renders_with_links_relative_to_a_page_elsewhere() {
     ]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let summary = json(&out);
+    // `--output`, the option's earlier name, still works and writes the same page.
+    let alias = env.root().join("elsewhere/alias.html");
+    let again = env.fhirdl(&[
+        "view",
+        "--out",
+        export.to_str().unwrap(),
+        "--output",
+        alias.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&again), 0, "{}", text(&again));
+    assert!(alias.is_file(), "--output wrote no page");
     assert_eq!(
         summary["resources"].as_u64().unwrap() as usize,
         types(&export)

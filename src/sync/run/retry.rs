@@ -9,7 +9,7 @@ use crate::sync::references;
 use crate::sync::resource::Resource;
 use crate::sync::TypeReport;
 use anyhow::Result;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// What reading an outstanding resource again gave.
 enum Reread {
@@ -28,14 +28,15 @@ impl Run<'_> {
     /// still sent are among this run's drops again). Returns whether the list changed.
     pub(super) fn note_stored(&mut self, ty: &str, incremental: bool, report: &TypeReport) -> bool {
         let list = &mut self.state.outstanding;
-        let mut changed = outstanding::settle(list, |o| {
+        let changed = outstanding::settle(list, |o| {
             o.resource_type == ty
                 && (o.kind == Kind::Type || (!incremental && o.needs_whole_search()))
         }) > 0;
-        for d in &report.dropped {
-            changed |= outstanding::note(list, Outstanding::resource(d, &self.started_at));
-        }
-        changed
+        let dropped = report
+            .dropped
+            .iter()
+            .map(|d| Outstanding::resource(d, &self.started_at));
+        outstanding::note(list, dropped) || changed
     }
 
     /// The report of a type whose search or storing failed; the failure is remembered (its
@@ -52,7 +53,7 @@ impl Run<'_> {
             report.reason.as_deref().unwrap_or_default(),
             &self.started_at,
         );
-        if outstanding::note(&mut self.state.outstanding, entry) && !self.opts.dry_run {
+        if outstanding::note(&mut self.state.outstanding, [entry]) && !self.opts.dry_run {
             // A folder that cannot take the type's file may not take the state either; the
             // type's kept mark brings it back in the next run all the same.
             if let Err(e) = self.export.save_state(&self.state) {
@@ -77,11 +78,27 @@ impl Run<'_> {
                 _ = self.ctrl_c.recv() => return Err(stopper.stop().await),
             };
             let mut storable: BTreeMap<String, BTreeMap<String, Resource>> = BTreeMap::new();
+            let (mut gone, mut still) = (HashSet::new(), Vec::new());
             for (ty, id, read) in reads {
-                if let Some(resource) = self.settle_read(&ty, &id, read?) {
-                    storable.entry(ty).or_default().insert(id, resource);
+                match read? {
+                    Reread::Storable(resource) => {
+                        storable.entry(ty).or_default().insert(id, resource);
+                    }
+                    Reread::Gone(status) => {
+                        gone.insert((ty, id, status));
+                    }
+                    Reread::Still(reason) => still.push(Outstanding::resource(
+                        &crate::sync::Dropped {
+                            resource_type: ty,
+                            id: Some(id),
+                            reason,
+                        },
+                        &self.started_at,
+                    )),
                 }
             }
+            self.settle_gone(&gone);
+            outstanding::note(&mut self.state.outstanding, still);
             for (ty, lines) in storable {
                 self.store_recovered(&ty, lines)?;
             }
@@ -113,40 +130,33 @@ impl Run<'_> {
             .collect()
     }
 
-    /// Records what reading `ty/id` again gave; returns the resource when it can be stored.
-    fn settle_read(&mut self, ty: &str, id: &str, read: Reread) -> Option<Resource> {
-        let same = |o: &Outstanding| o.resource_type == ty && o.readable_id() == Some(id);
-        match read {
-            Reread::Storable(resource) => return Some(resource),
-            Reread::Gone(status) => {
-                let list = &mut self.state.outstanding;
-                if let Some(o) = list.iter().find(|o| same(o)) {
-                    self.warnings.push(format!(
-                        "{ty}/{id}, not stored since {}, is no longer on the server (HTTP {status}); it is no longer expected",
-                        o.first_seen
-                    ));
-                }
-                outstanding::settle(list, same);
-            }
-            Reread::Still(reason) => {
-                let d = crate::sync::Dropped {
-                    resource_type: ty.to_string(),
-                    id: Some(id.to_string()),
-                    reason,
-                };
-                outstanding::note(
-                    &mut self.state.outstanding,
-                    Outstanding::resource(&d, &self.started_at),
-                );
-            }
-        }
-        None
+    /// Settles the outstanding resources the server no longer has (`(type, id, status)`),
+    /// each with a warning.
+    fn settle_gone(&mut self, gone: &HashSet<(String, String, u16)>) {
+        let status_of: HashMap<(&str, &str), u16> = gone
+            .iter()
+            .map(|(ty, id, status)| ((ty.as_str(), id.as_str()), *status))
+            .collect();
+        let warnings = &mut self.warnings;
+        outstanding::settle(&mut self.state.outstanding, |o| {
+            let Some(id) = o.readable_id() else {
+                return false;
+            };
+            let Some(status) = status_of.get(&(o.resource_type.as_str(), id)) else {
+                return false;
+            };
+            warnings.push(format!(
+                "{}/{id}, not stored since {}, is no longer on the server (HTTP {status}); it is no longer expected",
+                o.resource_type, o.first_seen
+            ));
+            true
+        });
     }
 
     /// Merges the resources of `ty` read again into its file, settles them, and says so in
     /// the type's report (its documents are then due in this run too).
     fn store_recovered(&mut self, ty: &str, lines: BTreeMap<String, Resource>) -> Result<()> {
-        let ids: Vec<String> = lines.keys().cloned().collect();
+        let ids: HashSet<String> = lines.keys().cloned().collect();
         let added = references::store(
             &self.export,
             &mut self.state,
@@ -157,9 +167,7 @@ impl Run<'_> {
             &mut self.refs,
         )?;
         outstanding::settle(&mut self.state.outstanding, |o| {
-            o.resource_type == ty
-                && o.readable_id()
-                    .is_some_and(|id| ids.iter().any(|i| i == id))
+            o.resource_type == ty && o.readable_id().is_some_and(|id| ids.contains(id))
         });
         self.changed_any = true;
         if crate::sync::attachments::TYPES.contains(&ty) {
@@ -191,6 +199,7 @@ impl Run<'_> {
     /// `partial` for what earlier runs left out (this run's own drops and failures say so
     /// already); a type with nothing else in this run gets a report of its own.
     pub(super) fn outstanding_into_reports(&mut self) {
+        let at_open = outstanding::keys(&self.outstanding_at_open);
         if self.state.outstanding != self.outstanding_at_open {
             // The manifest names each type's completeness.
             self.changed_any = true;
@@ -221,7 +230,7 @@ impl Run<'_> {
             r.outstanding = mine.iter().map(|o| (*o).clone()).collect();
             let earlier: Vec<&Outstanding> = mine
                 .into_iter()
-                .filter(|o| o.kind == Kind::Document || o.is_in(&self.outstanding_at_open))
+                .filter(|o| o.kind == Kind::Document || at_open.contains(&o.key()))
                 .collect();
             if let Some(partial) = outstanding::partial(&earlier) {
                 r.completeness = std::mem::take(&mut r.completeness).and(partial);
