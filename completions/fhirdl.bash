@@ -1087,7 +1087,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__providers)
-            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version"
+            opts="-p -v -q -h -V --quirks --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -37,7 +37,7 @@ complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "sync" -d 'Download ev
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "status" -d 'Show each profile\'s provider, patient, granted scopes and token state'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "logout" -d 'Revoke the tokens at the provider and forget them (and the profile)'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "profile" -d 'List, show or remove saved profiles'
-complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "providers" -d 'List the built-in provider presets and their endpoints'
+complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "providers" -d 'List the built-in provider presets and their endpoints, or the known server quirks'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "sandbox" -d 'Run the embedded SMART on FHIR test server in the foreground'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "doctor" -d 'Check, step by step, why a connection to a provider fails (network, TLS, SMART, sign-in)'
@@ -180,6 +180,7 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_s
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -l quirks -d 'List what fhirdl knows of each vendor\'s servers (the rules that shape its searches), with the page documenting each rule and the day it was checked'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand providers" -l json -d 'Print one machine-readable JSON document on stdout'
@@ -317,7 +318,7 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help" -f -a "status" -d 'Show each profile\'s provider, patient, granted scopes and token state'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help" -f -a "logout" -d 'Revoke the tokens at the provider and forget them (and the profile)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help" -f -a "profile" -d 'List, show or remove saved profiles'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help" -f -a "providers" -d 'List the built-in provider presets and their endpoints'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help" -f -a "providers" -d 'List the built-in provider presets and their endpoints, or the known server quirks'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help" -f -a "completions" -d 'Print a shell completion script'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help" -f -a "sandbox" -d 'Run the embedded SMART on FHIR test server in the foreground'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help" -f -a "doctor" -d 'Check, step by step, why a connection to a provider fails (network, TLS, SMART, sign-in)'

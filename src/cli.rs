@@ -88,9 +88,16 @@ pub enum Command {
         after_help = "Examples:\n  fhirdl profile list\n  fhirdl profile show nextgen\n  fhirdl profile default nextgen\n  fhirdl profile remove old-clinic"
     )]
     Profile(ProfileCommand),
-    /// List the built-in provider presets and their endpoints.
-    #[command(after_help = "Examples:\n  fhirdl providers\n  fhirdl providers --json")]
-    Providers,
+    /// List the built-in provider presets and their endpoints, or the known server quirks.
+    #[command(
+        after_help = "Examples:\n  fhirdl providers\n  fhirdl providers --json\n  fhirdl providers --quirks"
+    )]
+    Providers {
+        /// List what fhirdl knows of each vendor's servers (the rules that shape its
+        /// searches), with the page documenting each rule and the day it was checked.
+        #[arg(long)]
+        quirks: bool,
+    },
     /// Print a shell completion script.
     #[command(after_help = COMPLETION_EXAMPLES)]
     Completions {

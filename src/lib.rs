@@ -30,6 +30,7 @@ pub mod json_text;
 pub mod manual;
 pub mod output;
 pub mod providers;
+pub mod quirks;
 pub mod sanitize;
 pub mod secret;
 pub mod settings;
@@ -115,7 +116,7 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<()> {
         Command::Status(args) => commands::status::run(ctx, args).await,
         Command::Logout(args) => commands::logout::run(ctx, args).await,
         Command::Profile(cmd) => commands::profile::run(ctx, cmd).await,
-        Command::Providers => commands::providers::run(ctx),
+        Command::Providers { quirks } => commands::providers::run(ctx, *quirks),
         Command::Completions { shell } => {
             commands::completions::run(*shell);
             Ok(())

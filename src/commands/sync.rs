@@ -300,6 +300,15 @@ pub async fn sync_profile(
     Ok(report)
 }
 
+/// "new by date": a type searched incrementally by a date parameter (the server has no
+/// `_lastUpdated`), whose edits wait for the reconcile pass.
+fn strategy_note(t: &sync::TypeReport) -> Option<String> {
+    t.incremental_by
+        .as_deref()
+        .filter(|by| *by != sync::plan::LAST_UPDATED)
+        .map(|by| format!("new by {by} (edits come with the next reconcile)"))
+}
+
 pub fn print_report(ctx: &Ctx, r: &Report) {
     let mut text = format!(
         "{:<24} {:>8} {:>6} {:>8} {:>10} {:>8} {:>8}  {:<10}  note\n",
@@ -314,6 +323,7 @@ pub fn print_report(ctx: &Ctx, r: &Report) {
             _ => (t.strategy == sync::Strategy::Reconcile)
                 .then(|| "reconciled: fetched whole and compared".to_string())
                 .iter()
+                .chain(strategy_note(t).iter())
                 .chain(t.reason.iter())
                 .chain(&t.warnings)
                 .cloned()
@@ -343,6 +353,12 @@ pub fn print_report(ctx: &Ctx, r: &Report) {
         }
     }
     let stored: usize = r.types.iter().map(|t| t.counts.stored).sum();
+    if !r.known_server.is_empty() {
+        text.push_str(&format!(
+            "server: {} (its known quirks shaped the searches; see `fhirdl providers --quirks`)\n",
+            r.known_server.join(", ")
+        ));
+    }
     for w in &r.warnings {
         text.push_str(&format!("warning: {w}\n"));
     }

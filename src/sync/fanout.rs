@@ -6,8 +6,6 @@
 //! search is then repeated with every status value of the type. The plain search is always
 //! tried first; the state remembers a refusal so later runs fan out at once.
 
-use serde_json::Value;
-
 /// The observation categories: the base set
 /// (http://terminology.hl7.org/CodeSystem/observation-category) and the US Core ones
 /// (http://hl7.org/fhir/us/core/CodeSystem/us-core-category and its value sets, 6.x–7.x).
@@ -131,23 +129,9 @@ pub fn demands_category(status: u16, outcome: &str) -> bool {
         && (t.contains("must") || t.contains("not present") || t.contains("required"))
 }
 
-/// A NextGen server, recognised from `CapabilityStatement.software` or `publisher`.
-pub fn is_nextgen(metadata: &Value) -> bool {
-    let fields = [
-        metadata.get("software").and_then(|s| s.get("name")),
-        metadata.get("publisher"),
-        metadata.get("name"),
-    ];
-    fields
-        .iter()
-        .filter_map(|v| v.and_then(Value::as_str))
-        .any(|s| s.to_ascii_lowercase().contains("nextgen"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn refusals_that_ask_for_a_category() {
@@ -170,12 +154,7 @@ mod tests {
     }
 
     #[test]
-    fn recognises_nextgen() {
-        assert!(is_nextgen(
-            &json!({"software": {"name": "Nextgen FHIR Server"}})
-        ));
-        assert!(is_nextgen(&json!({"publisher": "NextGen Healthcare"})));
-        assert!(!is_nextgen(&json!({"software": {"name": "HAPI"}})));
+    fn categories_of_types() {
         assert!(categories_for("Observation").is_some() && categories_for("Encounter").is_none());
     }
 

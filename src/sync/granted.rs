@@ -18,7 +18,7 @@ pub(super) async fn fetch(
     fetched: FetchedType,
 ) -> Result<Outcome> {
     let ty = plan.resource_type.as_str();
-    let since = plan.since.as_deref();
+    let since = plan.since.as_ref();
     let sink: Sink = Mutex::new(fetched);
     let searches = queries.iter().map(|query| {
         let sink = &sink;

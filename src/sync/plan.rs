@@ -10,8 +10,10 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TypePlan {
     pub resource_type: String,
-    /// The lower bound of an incremental query (`_lastUpdated=ge…`); `None`: the whole type.
-    pub since: Option<String>,
+    /// The lower bound of an incremental query (`_lastUpdated=ge…`, or a date search
+    /// parameter such as `date=ge…` where the server has no `_lastUpdated`); `None`: the whole
+    /// type.
+    pub since: Option<Since>,
     /// The server declares `_lastUpdated` search for this type.
     pub dates_ok: bool,
     /// Ask category by category from the start (a server known to demand a category).
@@ -28,6 +30,9 @@ pub struct TypePlan {
     /// The type is due for reconciliation: fetched whole although a mark would allow an
     /// incremental search.
     pub reconcile: bool,
+    /// Incremental search parameters the server refused in an earlier run (kept in the
+    /// state; empty with `--full`, which tries them again).
+    pub refused_since: Vec<String>,
 }
 
 impl TypePlan {
@@ -39,26 +44,30 @@ impl TypePlan {
         held: Option<&TypeState>,
         full: bool,
         since: Option<&str>,
-        fan_out: bool,
+        hints: &Hints,
     ) -> TypePlan {
         let dates_ok = supports_last_updated(metadata, resource_type);
-        let since = if full || !dates_ok {
-            None
-        } else {
-            since.map(str::to_string).or_else(|| {
-                held.and_then(|t| t.mark.as_deref())
-                    .map(|m| with_overlap(m, super::OVERLAP_SECS))
-            })
+        let learnt = held.map_or(&[][..], |t| t.refused_since.as_slice());
+        let refused: Vec<String> = learnt.iter().chain(&hints.refused_since).cloned().collect();
+        let since = match full {
+            true => None,
+            false => since
+                .map(|s| (s.to_string(), true))
+                .or_else(|| held.and_then(|t| t.mark.clone()).map(|m| (m, false)))
+                .and_then(|(from, exact)| {
+                    Since::choose(metadata, resource_type, dates_ok, &refused, &from, exact)
+                }),
         };
         TypePlan {
             resource_type: resource_type.to_string(),
             since,
             dates_ok,
-            fan_out,
+            fan_out: hints.fan_out,
             held: held.map(|t| t.count),
             granted_queries: None,
             skip_queries: Vec::new(),
             reconcile: false,
+            refused_since: if full { Vec::new() } else { learnt.to_vec() },
         }
     }
 
@@ -98,11 +107,20 @@ impl TypePlan {
         self
     }
 
-    /// Leaves out the narrowed searches the server refused in an earlier run, unless the run
-    /// is `--full` (which tries every one again).
-    pub fn skipping(mut self, held: Option<&TypeState>, full: bool) -> TypePlan {
+    /// Leaves out the narrowed searches the server refused in an earlier run and those the
+    /// quirks list says it refuses (`known`), unless the run is `--full` (which tries every
+    /// one again).
+    pub fn skipping(mut self, held: Option<&TypeState>, known: &[String], full: bool) -> TypePlan {
         if !full {
-            self.skip_queries = held.map(|t| t.refused_queries.clone()).unwrap_or_default();
+            let learnt = held
+                .map(|t| t.refused_queries.as_slice())
+                .unwrap_or_default();
+            self.skip_queries = learnt.to_vec();
+            for q in known {
+                if !self.skip_queries.contains(q) {
+                    self.skip_queries.push(q.clone());
+                }
+            }
         }
         self
     }
@@ -127,6 +145,139 @@ impl TypePlan {
     pub fn incremental(&self) -> bool {
         self.since.is_some()
     }
+}
+
+/// What is known of the server beyond its CapabilityStatement when a type is planned.
+#[derive(Debug, Clone, Default)]
+pub struct Hints {
+    /// Ask category by category from the start (a server known to demand a category).
+    pub fan_out: bool,
+    /// Incremental parameters the quirks list says the server refuses for the type.
+    pub refused_since: Vec<String>,
+}
+
+/// The lower bound of an incremental search: the parameter (`_lastUpdated`, or a date search
+/// parameter of the type) and the value it is searched from (`ge<value>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Since {
+    pub param: &'static str,
+    pub value: String,
+}
+
+/// How far before the last run a date search parameter reaches back, in days: a resource
+/// entered since then but dated (clinically) up to this long before is still found. What is
+/// back-dated further, and edits, wait for the reconcile pass.
+pub const DATE_OVERLAP_DAYS: i64 = 30;
+
+/// The last-updated parameter every FHIR server may offer.
+pub const LAST_UPDATED: &str = "_lastUpdated";
+
+/// Per type, its date search parameters in order of preference: the ones closest to when a
+/// resource was created first (FHIR R4 search parameters; US Core 6.1 lists `date`
+/// for Observation, Encounter, Procedure, DiagnosticReport, Immunization, CarePlan,
+/// `authoredon` for MedicationRequest, `recorded-date`/`onset-date` for Condition,
+/// https://hl7.org/fhir/us/core/STU6.1/search-parameters.html; DSTU2's MedicationOrder has
+/// `datewritten`). A server that offers none of them for a type gets it fetched whole.
+#[rustfmt::skip]
+const DATE_PARAMS: &[(&str, &[&str])] = &[
+    ("AllergyIntolerance", &["date"]),
+    ("CarePlan", &["date"]),
+    ("Claim", &["created"]),
+    ("Communication", &["sent"]),
+    ("Condition", &["recorded-date", "onset-date"]),
+    ("DiagnosticReport", &["issued", "date"]),
+    ("DocumentReference", &["date"]),
+    ("Encounter", &["date"]),
+    ("ExplanationOfBenefit", &["created"]),
+    ("Immunization", &["date"]),
+    ("MedicationDispense", &["whenhandedover"]),
+    ("MedicationOrder", &["datewritten"]),
+    ("MedicationRequest", &["authoredon"]),
+    ("MedicationStatement", &["effective"]),
+    ("Observation", &["date"]),
+    ("Procedure", &["date"]),
+    ("Provenance", &["recorded"]),
+    ("QuestionnaireResponse", &["authored"]),
+    ("ServiceRequest", &["authored"]),
+    ("Specimen", &["collected"]),
+];
+
+impl Since {
+    /// The incremental bound of `resource_type` from `from` (RFC 3339): `_lastUpdated` from
+    /// `from` moved back by the overlap when the server searches by it, else the first date
+    /// parameter of the type the server declares, from the day `from` moved back by
+    /// [`DATE_OVERLAP_DAYS`]; with `exact` (a bound the user gave, `--since`) not moved back.
+    /// `None` when no parameter fits: the type is fetched whole. Parameters
+    /// in `refused` (the server refused them in an earlier run) are not chosen.
+    pub fn choose(
+        metadata: &Value,
+        resource_type: &str,
+        dates_ok: bool,
+        refused: &[String],
+        from: &str,
+        exact: bool,
+    ) -> Option<Since> {
+        let usable = |p: &str| !refused.iter().any(|r| r == p);
+        if dates_ok && usable(LAST_UPDATED) {
+            let secs = if exact { 0 } else { super::OVERLAP_SECS };
+            return Some(Since {
+                param: LAST_UPDATED,
+                value: with_overlap(from, secs),
+            });
+        }
+        let param = date_param(metadata, resource_type, refused)?;
+        let at = crate::datetime::parse_rfc3339(from)?;
+        let secs = if exact { 0 } else { DATE_OVERLAP_DAYS * 86_400 };
+        let day = crate::datetime::unix_to_rfc3339(at - secs);
+        Some(Since {
+            param,
+            value: day.get(..10)?.to_string(),
+        })
+    }
+
+    /// `param=ge<value>`, as a query pair.
+    pub fn pair(&self) -> (&'static str, String) {
+        (self.param, format!("ge{}", self.value))
+    }
+
+    /// The lower bound as Unix seconds, when it is a `_lastUpdated` one (the only kind the
+    /// paging recovery can slice by).
+    pub fn last_updated_unix(&self) -> Option<i64> {
+        (self.param == LAST_UPDATED)
+            .then(|| crate::datetime::parse_rfc3339(&self.value))
+            .flatten()
+    }
+}
+
+/// The first date search parameter of `resource_type` (see [`DATE_PARAMS`]) that the server
+/// declares for it and has not refused.
+pub fn date_param(
+    metadata: &Value,
+    resource_type: &str,
+    refused: &[String],
+) -> Option<&'static str> {
+    let (_, params) = DATE_PARAMS.iter().find(|(t, _)| *t == resource_type)?;
+    let declared = declared_params(metadata, resource_type);
+    params
+        .iter()
+        .copied()
+        .find(|p| declared.contains(p) && !refused.iter().any(|r| r == p))
+}
+
+/// The search parameters the server declares for `resource_type`.
+fn declared_params<'a>(metadata: &'a Value, resource_type: &str) -> Vec<&'a str> {
+    metadata
+        .get("rest")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|rest| rest.get("resource").and_then(Value::as_array))
+        .flatten()
+        .filter(|r| r.get("type").and_then(Value::as_str) == Some(resource_type))
+        .filter_map(|r| r.get("searchParam").and_then(Value::as_array))
+        .flatten()
+        .filter_map(|p| p.get("name").and_then(Value::as_str))
+        .collect()
 }
 
 /// `mark` moved back by `secs` (unparsable marks are used as they are).
@@ -338,14 +489,116 @@ mod tests {
         };
         let lab = "patient/Observation.rs?category=laboratory";
         let plan = |scope: &str| {
-            TypePlan::new(&m, "Observation", Some(&held), false, None, false)
-                .within(scope, Some(&held))
+            TypePlan::new(
+                &m,
+                "Observation",
+                Some(&held),
+                false,
+                None,
+                &Hints::default(),
+            )
+            .within(scope, Some(&held))
         };
         assert!(plan(lab).incremental(), "same grant: incremental");
         assert_eq!(plan(lab).granted().as_deref(), Some("category=laboratory"));
         let wider = plan("patient/*.rs");
         assert!(!wider.incremental() && wider.granted_queries.is_none());
         assert!(!scope_allows("patient/*.c", "Observation"));
+    }
+
+    fn dated(params: &[&str]) -> Value {
+        let params: Vec<Value> = params.iter().map(|p| json!({"name": p})).collect();
+        json!({"rest": [{"mode": "server", "resource": [
+            {"type": "Condition", "searchParam": params},
+            {"type": "CareTeam", "searchParam": [{"name": "patient"}]}
+        ]}]})
+    }
+
+    #[test]
+    fn without_last_updated_a_date_parameter_is_chosen() {
+        let held = TypeState {
+            mark: Some("2026-12-07T10:00:00Z".into()),
+            ..TypeState::default()
+        };
+        let m = dated(&["patient", "onset-date", "recorded-date"]);
+        let plan = TypePlan::new(&m, "Condition", Some(&held), false, None, &Hints::default());
+        assert_eq!(
+            plan.since,
+            Some(Since {
+                param: "recorded-date",
+                value: "2026-11-07".into()
+            }),
+            "the preferred parameter, a month back, to the day"
+        );
+        assert_eq!(plan.since.as_ref().unwrap().pair().1, "ge2026-11-07");
+        assert_eq!(plan.since.unwrap().last_updated_unix(), None);
+        // A parameter refused before is not chosen again; the next one is.
+        let refused = TypeState {
+            refused_since: vec!["recorded-date".into()],
+            ..held.clone()
+        };
+        let plan = TypePlan::new(
+            &m,
+            "Condition",
+            Some(&refused),
+            false,
+            None,
+            &Hints::default(),
+        );
+        assert_eq!(plan.since.map(|s| s.param), Some("onset-date"));
+        // --full forgets the refusals (and fetches whole).
+        let plan = TypePlan::new(
+            &m,
+            "Condition",
+            Some(&refused),
+            true,
+            None,
+            &Hints::default(),
+        );
+        assert!(plan.since.is_none() && plan.refused_since.is_empty());
+        // A type with no date parameter declared is fetched whole.
+        assert!(
+            TypePlan::new(&m, "CareTeam", Some(&held), false, None, &Hints::default())
+                .since
+                .is_none()
+        );
+        // --since is taken as given, to the day.
+        let plan = TypePlan::new(
+            &m,
+            "Condition",
+            None,
+            false,
+            Some("2026-03-04T05:06:07Z"),
+            &Hints::default(),
+        );
+        assert_eq!(plan.since.map(|s| s.value), Some("2026-03-04".into()));
+    }
+
+    #[test]
+    fn last_updated_wins_unless_refused() {
+        let held = TypeState {
+            mark: Some("2026-12-07T10:00:00Z".into()),
+            ..TypeState::default()
+        };
+        let m = dated(&["patient", "_lastUpdated", "recorded-date"]);
+        let plan = TypePlan::new(&m, "Condition", Some(&held), false, None, &Hints::default());
+        let since = plan.since.unwrap();
+        assert_eq!(since.param, "_lastUpdated");
+        assert_eq!(since.value, "2026-12-07T09:58:00Z");
+        assert!(since.last_updated_unix().is_some());
+        let refused = TypeState {
+            refused_since: vec!["_lastUpdated".into()],
+            ..held
+        };
+        let plan = TypePlan::new(
+            &m,
+            "Condition",
+            Some(&refused),
+            false,
+            None,
+            &Hints::default(),
+        );
+        assert_eq!(plan.since.map(|s| s.param), Some("recorded-date"));
     }
 
     #[test]

@@ -112,8 +112,13 @@ pub struct TypeReport {
     /// mark, `--full`, or the server cannot search by date) or `reconcile` (whole and compared,
     /// because the last whole fetch was too long ago).
     pub strategy: Strategy,
+    /// The search parameter an incremental fetch went by: `_lastUpdated`, or a date search
+    /// parameter of the type (`date`, `authoredon`, …) where the server has no `_lastUpdated`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incremental_by: Option<String>,
     /// When the type was last fetched whole and compared: its copy is fresh as of then, edits
-    /// included (incremental runs since then add what changed by `meta.lastUpdated`).
+    /// included (incremental runs since then add what changed by `meta.lastUpdated`, or what
+    /// is new by a date search parameter).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fresh_as_of: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -242,6 +247,10 @@ pub struct Report {
     pub retries: u64,
     /// Bytes of response bodies received.
     pub bytes: u64,
+    /// The vendors in fhirdl's quirks list this server was recognised as (their rules shaped
+    /// the plan; `fhirdl providers --quirks` lists them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub known_server: Vec<String>,
     pub types: Vec<TypeReport>,
     pub attachments: attachments::Report,
     pub warnings: Vec<String>,

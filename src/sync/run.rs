@@ -41,6 +41,8 @@ pub(super) struct Run<'a> {
     state: State,
     /// The server's CapabilityStatement (or DSTU2 Conformance).
     metadata: serde_json::Value,
+    /// What fhirdl's quirks list knows of this server.
+    known: crate::quirks::Known,
     started_at: String,
     /// The time superseded versions are recorded with in the history (the run's start).
     stamp: String,
@@ -88,7 +90,18 @@ type References = BTreeSet<(String, String)>;
 struct TypeDone {
     plan: TypePlan,
     incremental: bool,
+    /// The incremental search parameter the server refused in this run (the type was then
+    /// fetched whole).
+    refused_since: Option<&'static str>,
     result: Result<TypeResult>,
+}
+
+/// What a type's fetch learnt of the server, kept in its state.
+struct Learnt {
+    needs_category: bool,
+    granted: Option<String>,
+    refused_queries: Vec<String>,
+    refused_since: Vec<String>,
 }
 
 enum TypeResult {
@@ -149,6 +162,7 @@ impl<'a> Run<'a> {
             export,
             state,
             metadata: serde_json::Value::Null,
+            known: crate::quirks::Known::default(),
             stamp: started_at.clone(),
             started_at,
             reports: Vec::new(),
@@ -217,6 +231,7 @@ impl<'a> Run<'a> {
             return Err(self.stopper.clone().stop().await);
         }
         self.metadata = self.capabilities().await?;
+        self.known = crate::quirks::Known::built_in(&self.metadata, self.fhir.base());
         let scope = self.fhir.session().credentials().await.scope;
         self.early.scope = scope.clone();
         let (types, skipped) = plan::plan(&self.metadata, &scope, self.opts.types.as_deref());
@@ -275,17 +290,22 @@ impl<'a> Run<'a> {
             .iter()
             .map(|ty| {
                 let held = self.state.types.get(ty);
+                let hints = plan::Hints {
+                    fan_out: held.is_some_and(|t| t.needs_category)
+                        || self.opts.categories_required.iter().any(|t| t == ty)
+                        || self.known.categories_required.contains(ty),
+                    refused_since: self.known.refused_incremental(ty),
+                };
                 TypePlan::new(
                     &self.metadata,
                     ty,
                     held,
                     self.opts.full,
                     self.opts.since.as_deref(),
-                    held.is_some_and(|t| t.needs_category)
-                        || self.opts.categories_required.iter().any(|t| t == ty),
+                    &hints,
                 )
                 .within(&scope, self.state.types.get(ty))
-                .skipping(held, self.opts.full)
+                .skipping(held, self.known.refused_searches(ty), self.opts.full)
                 .reconciling(held, self.opts.reconcile_days, now)
             })
             .map(|plan| match whole.contains(plan.resource_type.as_str()) {
@@ -347,7 +367,7 @@ impl<'a> Run<'a> {
                 spool_dir: &spool_dir,
                 progress: TypeProgress::new(observer, &plan.resource_type),
             };
-            let (incremental, fetched) = fetch_with_fallback(&search, &plan).await;
+            let (incremental, refused_since, fetched) = fetch_with_fallback(&search, &plan).await;
             let result = match fetched {
                 Ok(Outcome::Skipped(reason)) => Ok(TypeResult::Skipped(reason)),
                 Ok(Outcome::Fetched(f)) => {
@@ -371,6 +391,7 @@ impl<'a> Run<'a> {
             TypeDone {
                 plan,
                 incremental,
+                refused_since,
                 result,
             }
         }
@@ -389,14 +410,26 @@ impl<'a> Run<'a> {
                 self.export.referenced(types);
                 self.keep_unheld(&ty, refs);
                 let mark = stored.mark.clone();
-                let needs_category = stored.needs_category;
-                let refused = std::mem::take(&mut stored.refused_queries);
+                let mut refused_since = done.plan.refused_since.clone();
+                refused_since.extend(done.refused_since.map(str::to_string));
+                let learnt = Learnt {
+                    needs_category: stored.needs_category,
+                    granted: done.plan.granted(),
+                    refused_queries: std::mem::take(&mut stored.refused_queries),
+                    refused_since,
+                };
                 let mut report = TypeReport::stored(&ty, done.incremental, *stored);
                 report.strategy = match (done.incremental, done.plan.reconcile) {
                     (true, _) => crate::sync::Strategy::Incremental,
                     (false, true) => crate::sync::Strategy::Reconcile,
                     (false, false) => crate::sync::Strategy::Whole,
                 };
+                report.incremental_by = done
+                    .plan
+                    .since
+                    .as_ref()
+                    .filter(|_| done.incremental)
+                    .map(|s| s.param.to_string());
                 report.fresh_as_of = match done.incremental {
                     true => self
                         .state
@@ -406,13 +439,7 @@ impl<'a> Run<'a> {
                     false => Some(self.started_at.clone()),
                 };
                 let noted = self.note_stored(&ty, done.incremental, &report);
-                self.record_type(
-                    &ty,
-                    mark,
-                    (needs_category, done.plan.granted(), refused),
-                    &report,
-                    noted,
-                )?;
+                self.record_type(&ty, mark, learnt, &report, noted)?;
                 report
             }
             Ok(TypeResult::Skipped(reason)) => TypeReport::skipped(&ty, reason),
@@ -448,7 +475,7 @@ impl<'a> Run<'a> {
         &mut self,
         ty: &str,
         mark: Option<String>,
-        (needs_category, granted, refused_queries): (bool, Option<String>, Vec<String>),
+        learnt: Learnt,
         report: &TypeReport,
         noted: bool,
     ) -> Result<()> {
@@ -473,10 +500,11 @@ impl<'a> Run<'a> {
             && !noted
             && self.state.types.get(ty).is_some_and(|t| {
                 t.count == report.counts.stored
-                    && t.needs_category == needs_category
-                    && t.refused_queries == refused_queries
+                    && t.needs_category == learnt.needs_category
+                    && t.refused_queries == learnt.refused_queries
+                    && t.refused_since == learnt.refused_since
                     && t.reconciled_at == report.fresh_as_of
-                    && t.granted == granted
+                    && t.granted == learnt.granted
                     && t.completeness.as_ref() == Some(&report.completeness)
             });
         if self.opts.dry_run || keep {
@@ -489,10 +517,11 @@ impl<'a> Run<'a> {
                 count: report.counts.stored,
                 synced_at: now_rfc3339(),
                 file: FileStamp::of(&self.export.ndjson_path(ty)),
-                needs_category,
-                refused_queries,
+                needs_category: learnt.needs_category,
+                refused_queries: learnt.refused_queries,
+                refused_since: learnt.refused_since,
                 completeness: Some(report.completeness.clone()),
-                granted,
+                granted: learnt.granted,
                 reconciled_at: report.fresh_as_of.clone(),
             },
         );
@@ -704,6 +733,7 @@ impl<'a> Run<'a> {
             requests: counters.requests.load(Ordering::Relaxed),
             retries: counters.retries.load(Ordering::Relaxed),
             bytes: counters.bytes.load(Ordering::Relaxed),
+            known_server: self.known.vendors.clone(),
             types: std::mem::take(&mut self.reports),
             attachments: std::mem::take(&mut self.documents.report),
             warnings: std::mem::take(&mut self.warnings),
@@ -725,25 +755,32 @@ async fn fetch_planned(search: &Search<'_>, plan: &TypePlan) -> Result<Outcome> 
     }
 }
 
-async fn fetch_with_fallback(search: &Search<'_>, plan: &TypePlan) -> (bool, Result<Outcome>) {
+async fn fetch_with_fallback(
+    search: &Search<'_>,
+    plan: &TypePlan,
+) -> (bool, Option<&'static str>, Result<Outcome>) {
     let result = fetch_planned(search, plan).await;
-    // A server that cannot search by date answers 400 to the `_lastUpdated` parameter
-    // (whatever its words); the same search whole is what it can do.
+    // A server that cannot search by a date parameter answers 400 to it (whatever its
+    // words); the same search whole is what it can do.
     let refused = matches!(&result, Err(e) if crate::fhir::Error::status_of(e) == Some(400));
-    if !plan.incremental() || !refused {
-        return (plan.incremental(), result);
-    }
+    let Some(since) = plan.since.as_ref().filter(|_| refused) else {
+        return (plan.incremental(), None, result);
+    };
     let whole = TypePlan {
         since: None,
         ..plan.clone()
     };
+    let param = since.param;
     let result = fetch_planned(search, &whole).await.map(|o| match o {
         Outcome::Fetched(mut f) => {
-            f.warnings
-                .push("the server refused _lastUpdated; fetched whole and compared".into());
+            f.warnings.push(format!(
+                "the server refused {param}; fetched whole and compared (later runs do not ask by {param} again; --full does)"
+            ));
             Outcome::Fetched(f)
         }
         other => other,
     });
-    (false, result)
+    // Remembered only when the whole search went through: then the parameter was the cause.
+    let learnt = result.is_ok().then_some(param);
+    (false, learnt, result)
 }

@@ -54,6 +54,10 @@ pub struct TypeState {
     /// send them again, `--full` does.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused_queries: Vec<String>,
+    /// Incremental search parameters the server refused with 400 (`_lastUpdated`, `date`):
+    /// later runs choose another one or fetch the type whole, `--full` forgets them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused_since: Vec<String>,
     /// When the type was last fetched whole and compared (RFC 3339, the run's start): what
     /// the copy is known to be fresh as of, edits included.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -18,6 +18,7 @@ mod hostile;
 mod house;
 mod keyring;
 mod kills;
+mod known_servers;
 mod login;
 mod man;
 mod outstanding;

@@ -9,7 +9,7 @@ mod paging;
 mod recovery;
 
 use super::completeness::Completeness;
-use super::plan::TypePlan;
+use super::plan::{Since, TypePlan};
 use super::progress::TypeProgress;
 use super::resource::Resource;
 use super::spool::Spool;
@@ -139,7 +139,7 @@ pub(super) struct Search<'a> {
 pub(super) async fn fetch_type(search: &Search<'_>, plan: &TypePlan) -> Result<Outcome> {
     let (fhir, patient, progress) = (search.fhir, search.patient, &search.progress);
     let ty = plan.resource_type.as_str();
-    let since = plan.since.as_deref();
+    let since = plan.since.as_ref();
     let fetched = FetchedType::new(fhir.base(), search.spool_dir);
     if ty == "Patient" {
         return read_patient(fhir, patient, fetched).await;
@@ -149,7 +149,7 @@ pub(super) async fn fetch_type(search: &Search<'_>, plan: &TypePlan) -> Result<O
     if plan.fan_out && categories.is_some() {
         let mut fetched = sink.into_inner().unwrap_or_else(PoisonError::into_inner);
         fetched.needs_category = true;
-        let why = "the server requires a category (it refused the plain search before, or its provider preset says so)";
+        let why = "the server requires a category (it refused the plain search before, or its provider preset or fhirdl's quirks list says so)";
         return fan_out(search, plan, fetched, why).await;
     }
     let plain = TypeSearch {
@@ -210,14 +210,14 @@ struct TypeSearch<'a> {
     fhir: &'a FhirClient,
     ty: &'a str,
     patient: &'a str,
-    since: Option<&'a str>,
+    since: Option<&'a Since>,
     sink: &'a Sink,
     progress: &'a TypeProgress,
 }
 
 impl TypeSearch<'_> {
     /// The search since `since`, narrowed by `extra`.
-    async fn chain(&self, since: Option<&str>, extra: &[(&str, &str)]) -> Result<ChainEnd> {
+    async fn chain(&self, since: Option<&Since>, extra: &[(&str, &str)]) -> Result<ChainEnd> {
         let (fhir, ty, patient) = (self.fhir, self.ty, self.patient);
         chain(fhir, ty, patient, since, extra, self.sink, self.progress).await
     }

@@ -6,6 +6,7 @@ use super::checks::add_resource;
 use super::{fanout, lock, Sink};
 use crate::fhir::client::{outcome_text, FhirClient, Parsed};
 use crate::sync::bundle::{parse_page, Page};
+use crate::sync::plan::Since;
 use crate::sync::progress::TypeProgress;
 use crate::sync::{MAX_PAGES, PAGE_SIZE};
 use anyhow::Result;
@@ -35,18 +36,18 @@ pub(in crate::sync) async fn chain(
     fhir: &FhirClient,
     ty: &str,
     patient: &str,
-    since: Option<&str>,
+    since: Option<&Since>,
     extra: &[(&str, &str)],
     sink: &Sink,
     progress: &TypeProgress,
 ) -> Result<ChainEnd> {
     let count = PAGE_SIZE.to_string();
-    let since_value = since.map(|s| format!("ge{s}"));
+    let since_pair = since.map(Since::pair);
     let mut params: Vec<(&str, &str)> = vec![("patient", patient)];
     params.extend_from_slice(extra);
     params.push(("_count", &count));
-    if let Some(s) = &since_value {
-        params.push(("_lastUpdated", s));
+    if let Some((name, value)) = &since_pair {
+        params.push((name, value));
     }
     let url = crate::fhir_url::search(fhir.base(), ty, &params)?;
     let what = if extra.is_empty() {

@@ -6,7 +6,7 @@ use super::paging::{chain, ChainEnd};
 use super::{fanout, lock, CategoryTotals, FetchedType, Outcome, Search, TypeSearch};
 use crate::fhir::client::{outcome_text, FhirClient};
 use crate::sync::completeness::Completeness;
-use crate::sync::plan::TypePlan;
+use crate::sync::plan::{Since, TypePlan};
 use anyhow::Result;
 use std::sync::{Mutex, PoisonError};
 
@@ -51,7 +51,7 @@ pub(super) async fn fan_out(
 ) -> Result<Outcome> {
     let (fhir, patient, progress) = (search.fhir, search.patient, &search.progress);
     let ty = plan.resource_type.as_str();
-    let since = plan.since.as_deref();
+    let since = plan.since.as_ref();
     let (param, all) = fanout::categories_for(ty).unwrap_or(("category", &[]));
     // Searches the server refused before are not sent again (`--full` tries them all).
     let values: Vec<&str> = all
@@ -135,7 +135,7 @@ pub(super) async fn recover_by_dates(search: &TypeSearch<'_>) -> Result<()> {
     const MAX_SLICES: usize = 256;
     let (ty, since, sink) = (search.ty, search.since, search.sink);
     let before = lock(sink).spool.len();
-    let lo = since.and_then(crate::datetime::parse_rfc3339).unwrap_or(0);
+    let lo = since.and_then(Since::last_updated_unix).unwrap_or(0);
     let hi = crate::datetime::now_unix() + 86_400;
     let mut stack = vec![(lo, hi)];
     let mut slices = 0;
@@ -192,12 +192,12 @@ async fn count_all(
     fhir: &FhirClient,
     ty: &str,
     patient: &str,
-    since: Option<&str>,
+    since: Option<&Since>,
 ) -> Result<u64, String> {
-    let since_value = since.map(|s| format!("ge{s}"));
+    let since_pair = since.map(Since::pair);
     let mut params: Vec<(&str, &str)> = vec![("patient", patient), ("_summary", "count")];
-    if let Some(s) = &since_value {
-        params.push(("_lastUpdated", s));
+    if let Some((name, value)) = &since_pair {
+        params.push((name, value));
     }
     let url = crate::fhir_url::search(fhir.base(), ty, &params).map_err(|e| e.to_string())?;
     let resp = fhir
