@@ -1,10 +1,12 @@
-//! Built-in provider presets: known FHIR bases and their quirks.
+//! Built-in provider presets: known FHIR bases (or how to find a practice's) and what each
+//! vendor documents about signing in and staying signed in.
 //!
 //! A preset only fills in defaults; every endpoint is still discovered from the server's own
 //! SMART configuration or CapabilityStatement at login. What a preset knows that discovery cannot
-//! tell: whether the app registration is confidential, whether `aud` is accepted, the refresh
-//! token's lifetime, published rate limits, and which types the server searches only by
-//! category.
+//! tell: where the FHIR bases of the vendor's practices are listed, whether the app
+//! registration is confidential, whether `aud` is accepted, token lifetimes and refresh rules,
+//! published rate limits, and which types the server searches only by category. How the
+//! vendor's servers search is in [`crate::quirks`].
 
 use serde::Serialize;
 
@@ -13,7 +15,13 @@ pub struct Preset {
     /// The name used with `--provider`.
     pub name: &'static str,
     pub title: &'static str,
-    pub fhir_base: &'static str,
+    /// The one FHIR base every patient of this preset uses; `None` when each organization
+    /// has its own (give it with `--fhir-base`; `base_pattern` and `find_base` say how).
+    pub fhir_base: Option<&'static str>,
+    /// What an organization's FHIR base looks like (`https://<host>/…/api/FHIR/R4`).
+    pub base_pattern: Option<&'static str>,
+    /// Where the vendor publishes its organizations' FHIR bases.
+    pub find_base: Option<&'static str>,
     /// FHIR release the base serves, as the user would say it.
     pub fhir_release: &'static str,
     /// Published authorize/token/revoke endpoints (informational; discovery decides).
@@ -24,6 +32,10 @@ pub struct Preset {
     pub confidential: bool,
     /// Send `aud` (the FHIR base) with the authorization request.
     pub send_aud: bool,
+    /// How long an access token lasts, in seconds, when the vendor documents it.
+    pub access_token_secs: Option<u32>,
+    /// How a patient app stays signed in, in words.
+    pub refresh: &'static str,
     /// How long a refresh token lives unused, in hours, when the vendor documents it.
     pub refresh_token_max_age_hours: Option<u32>,
     /// Published request limit, requests per minute.
@@ -33,68 +45,140 @@ pub struct Preset {
     /// round trip later).
     pub categories_required: &'static [&'static str],
     pub notes: &'static str,
+    /// The pages the preset's facts come from.
+    pub evidence: &'static [&'static str],
 }
+
+/// The usual rule: a refresh token, rotated or not, renews the access token.
+const REFRESH_STANDARD: &str =
+    "a refresh token (offline_access) renews the access token; a rotated one is saved at once";
 
 pub const PRESETS: &[Preset] = &[
     Preset {
         name: "nextgen-enterprise-r4",
         title: "NextGen Enterprise EHR — Patient Access API (FHIR R4)",
-        fhir_base: "https://fhir.nextgen.com/nge/prod/fhir-api-r4/fhir/r4",
+        fhir_base: Some("https://fhir.nextgen.com/nge/prod/fhir-api-r4/fhir/r4"),
+        base_pattern: None,
+        find_base: None,
         fhir_release: "R4",
         authorize: Some("https://fhir.nextgen.com/nge/prod/patient-oauth/authorize"),
         token: Some("https://fhir.nextgen.com/nge/prod/patient-oauth/token"),
         revoke: Some("https://fhir.nextgen.com/nge/prod/patient-oauth/token/revoke"),
         confidential: true,
         send_aud: true,
+        access_token_secs: None,
+        refresh: REFRESH_STANDARD,
         refresh_token_max_age_hours: Some(48),
         max_requests_per_minute: None,
         categories_required: &["Observation", "Condition", "CarePlan"],
         notes: "client id and secret are issued per application; refresh tokens must be used within 48 hours",
+        evidence: &["https://www.nextgen.com/patient-access-api"],
     },
     Preset {
         name: "nextgen-enterprise-dstu2",
         title: "NextGen Enterprise EHR — Patient Access API (FHIR DSTU2)",
-        fhir_base: "https://fhir.nextgen.com/nge/prod/fhir-api/fhir/dstu2",
+        fhir_base: Some("https://fhir.nextgen.com/nge/prod/fhir-api/fhir/dstu2"),
+        base_pattern: None,
+        find_base: None,
         fhir_release: "DSTU2",
         authorize: Some("https://fhir.nextgen.com/nge/prod/patient-oauth/authorize"),
         token: Some("https://fhir.nextgen.com/nge/prod/patient-oauth/token"),
         revoke: Some("https://fhir.nextgen.com/nge/prod/patient-oauth/token/revoke"),
         confidential: true,
         send_aud: true,
+        access_token_secs: None,
+        refresh: REFRESH_STANDARD,
         refresh_token_max_age_hours: Some(48),
         max_requests_per_minute: None,
         categories_required: &[],
         notes: "OAuth endpoints come from the Conformance statement; refresh tokens must be used within 48 hours",
+        evidence: &[],
     },
     Preset {
         name: "nextgen-office-r4",
         title: "NextGen Office — Patient Access API (FHIR R4)",
-        fhir_base: "https://fhir.meditouchehr.com/api/fhir/r4",
+        fhir_base: Some("https://fhir.meditouchehr.com/api/fhir/r4"),
+        base_pattern: None,
+        find_base: None,
         fhir_release: "R4",
         authorize: None,
         token: None,
         revoke: None,
         confidential: true,
         send_aud: true,
+        access_token_secs: None,
+        refresh: REFRESH_STANDARD,
         refresh_token_max_age_hours: None,
         max_requests_per_minute: Some(20),
         categories_required: &[],
         notes: "published limit of 20 requests per minute; no _lastUpdated search",
+        evidence: &[],
     },
     Preset {
         name: "smart-sandbox",
         title: "SMART Health IT public sandbox (FHIR R4, synthetic data)",
-        fhir_base: "https://launch.smarthealthit.org/v/r4/fhir",
+        fhir_base: Some("https://launch.smarthealthit.org/v/r4/fhir"),
+        base_pattern: None,
+        find_base: None,
         fhir_release: "R4",
         authorize: None,
         token: None,
         revoke: None,
         confidential: false,
         send_aud: true,
+        access_token_secs: None,
+        refresh: REFRESH_STANDARD,
         refresh_token_max_age_hours: None,
         max_requests_per_minute: None,
         categories_required: &[],
         notes: "any client id is accepted; sign in with any of the listed test patients",
+        evidence: &[],
+    },
+    Preset {
+        name: "epic",
+        title: "Epic — a MyChart organization's patient-facing FHIR API (R4)",
+        fhir_base: None,
+        base_pattern: Some("https://<organization host>/<path>/api/FHIR/R4"),
+        find_base: Some("Epic's list of organizations and their FHIR bases: https://open.epic.com/MyApps/Endpoints"),
+        fhir_release: "R4",
+        authorize: None,
+        token: None,
+        revoke: None,
+        confidential: false,
+        send_aud: true,
+        access_token_secs: Some(3600),
+        refresh: "no refresh token for a public patient app: it signs in again when the hour is up, unless it registers itself with the organization (dynamic client registration)",
+        refresh_token_max_age_hours: None,
+        max_requests_per_minute: None,
+        categories_required: &["Observation", "CarePlan"],
+        notes: "register the app at fhir.epic.com; no _lastUpdated search, so incremental runs go by each type's date search",
+        evidence: &[
+            "https://fhir.epic.com/Documentation?docId=oauth2",
+            "https://open.epic.com/MyApps/Endpoints",
+        ],
+    },
+    Preset {
+        name: "oracle-health",
+        title: "Oracle Health (Cerner Millennium) — patient access FHIR API (R4)",
+        fhir_base: None,
+        base_pattern: Some("https://fhir-myrecord.cerner.com/r4/<tenant id>"),
+        find_base: Some("Oracle's list of Millennium patient endpoints: https://github.com/oracle-samples/ignite-endpoints (oracle_health_fhir_endpoints/millennium_patient_r4_endpoints.json)"),
+        fhir_release: "R4",
+        authorize: None,
+        token: None,
+        revoke: None,
+        confidential: false,
+        send_aud: true,
+        access_token_secs: Some(570),
+        refresh: "a refresh returns no new refresh token: the one from sign-in is kept and used again",
+        refresh_token_max_age_hours: None,
+        max_requests_per_minute: None,
+        categories_required: &["CarePlan"],
+        notes: "register the app in the Oracle Health code console; CarePlan only with category=assess-plan",
+        evidence: &[
+            "https://fhir.cerner.com/authorization/",
+            "https://github.com/oracle-samples/ignite-endpoints",
+        ],
     },
 ];
 
@@ -117,9 +201,22 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for p in PRESETS {
             assert!(seen.insert(p.name), "duplicate {}", p.name);
-            assert!(p.fhir_base.starts_with("https://"));
-            assert!(!p.fhir_base.ends_with('/'));
-            assert!(url::Url::parse(p.fhir_base).is_ok());
+            match p.fhir_base {
+                Some(base) => {
+                    assert!(base.starts_with("https://"));
+                    assert!(!base.ends_with('/'));
+                    assert!(url::Url::parse(base).is_ok());
+                }
+                // Each organization has its own base: the preset says how to find it.
+                None => assert!(
+                    p.base_pattern.is_some() && p.find_base.is_some(),
+                    "{}",
+                    p.name
+                ),
+            }
+            for page in p.evidence {
+                assert!(page.starts_with("https://"), "{page}");
+            }
         }
         assert_eq!(
             find("NEXTGEN-ENTERPRISE-R4").map(|p| p.fhir_release),

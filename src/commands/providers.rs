@@ -16,10 +16,20 @@ pub fn run(ctx: &Ctx, quirks: bool) -> Result<()> {
         return Ok(());
     }
     for p in PRESETS {
-        let mut text = format!(
-            "{}\n  {}\n  FHIR base:  {} ({})\n",
-            p.name, p.title, p.fhir_base, p.fhir_release
-        );
+        let mut text = match p.fhir_base {
+            Some(base) => format!(
+                "{}\n  {}\n  FHIR base:  {base} ({})\n",
+                p.name, p.title, p.fhir_release
+            ),
+            None => format!(
+                "{}\n  {}\n  FHIR base:  one per organization ({}), like {}\n  find it:    {}\n",
+                p.name,
+                p.title,
+                p.fhir_release,
+                p.base_pattern.unwrap_or("?"),
+                p.find_base.unwrap_or("ask the organization")
+            ),
+        };
         match (p.authorize, p.token) {
             (Some(a), Some(t)) => text.push_str(&format!("  authorize:  {a}\n  token:      {t}\n")),
             _ => text.push_str(
@@ -30,14 +40,29 @@ pub fn run(ctx: &Ctx, quirks: bool) -> Result<()> {
             text.push_str(&format!("  revoke:     {r}\n"));
         }
         text.push_str(&format!(
-            "  client:     {}\n  notes:      {}\n",
+            "  client:     {}\n",
             if p.confidential {
                 "confidential (client id + secret from your app registration)"
             } else {
                 "public (client id only)"
-            },
-            p.notes
+            }
         ));
+        if let Some(secs) = p.access_token_secs {
+            text.push_str(&format!("  token:      lasts {secs} s\n"));
+        }
+        text.push_str(&format!("  refresh:    {}\n", p.refresh));
+        if let Some(hours) = p.refresh_token_max_age_hours {
+            text.push_str(&format!(
+                "              an unused refresh token expires after {hours} h\n"
+            ));
+        }
+        if let Some(n) = p.max_requests_per_minute {
+            text.push_str(&format!("  rate limit: {n} requests per minute\n"));
+        }
+        text.push_str(&format!("  notes:      {}\n", p.notes));
+        for page in p.evidence {
+            text.push_str(&format!("  source:     {page}\n"));
+        }
         ctx.ui.out(&text);
     }
     Ok(())

@@ -46,7 +46,9 @@ impl ConfigFile {
                 let mut p = saved.clone();
                 if let Some(preset) = preset {
                     p.provider = Some(preset.name.to_string());
-                    p.fhir_base = preset.fhir_base.to_string();
+                    if let Some(base) = preset.fhir_base {
+                        p.fhir_base = base.to_string();
+                    }
                 }
                 if let Some(base) = &explicit_base {
                     p.fhir_base = base.to_string();
@@ -98,7 +100,10 @@ fn new_profile(
 ) -> Result<Profile> {
     let base = match (base, preset) {
         (Some(b), _) => b.to_string(),
-        (None, Some(p)) => p.fhir_base.to_string(),
+        (None, Some(p)) => match p.fhir_base {
+            Some(base) => base.to_string(),
+            None => return Err(base_per_organization(p).into()),
+        },
         (None, None) => {
             return Err(Failure::new(
                 Kind::Usage,
@@ -129,6 +134,28 @@ fn new_profile(
         out_dir: None,
         discovery: None,
     })
+}
+
+/// A preset whose organizations each have their own FHIR base, used without `--fhir-base`.
+fn base_per_organization(preset: &Preset) -> Failure {
+    let mut hint = format!(
+        "give your organization's FHIR base with --fhir-base{}",
+        preset
+            .base_pattern
+            .map(|p| format!(" (it looks like {p})"))
+            .unwrap_or_default()
+    );
+    if let Some(find) = preset.find_base {
+        hint.push_str(&format!("; find it in {find}"));
+    }
+    Failure::new(
+        Kind::Usage,
+        format!(
+            "the {} preset has a FHIR base per organization: which one is yours?",
+            preset.name
+        ),
+    )
+    .hint(hint)
 }
 
 /// Flags given now override what the profile remembers.
@@ -196,6 +223,31 @@ mod tests {
             (name.as_str(), p.client_id.as_str()),
             ("smart-sandbox", "fhirdl")
         );
+        // A vendor with a base per organization asks for it, saying how to find it.
+        let epic = ProfileRequest {
+            provider: Some("epic".into()),
+            client_id: Some("app".into()),
+            ..ProfileRequest::default()
+        };
+        let err = cfg.profile_for_login(&epic).unwrap_err();
+        let failure = err.downcast_ref::<Failure>().unwrap();
+        assert!(
+            failure.to_string().contains("FHIR base per organization"),
+            "{failure}"
+        );
+        assert!(
+            format!("{failure:?}").contains("open.epic.com"),
+            "{failure:?}"
+        );
+        let (name, p) = cfg
+            .profile_for_login(&ProfileRequest {
+                fhir_base: Some("https://mychart.example.org/FHIR/api/FHIR/R4".into()),
+                ..epic
+            })
+            .unwrap();
+        assert_eq!(name, "epic");
+        assert_eq!(p.fhir_base, "https://mychart.example.org/FHIR/api/FHIR/R4");
+        assert!(!p.confidential);
     }
 
     #[test]
