@@ -33,6 +33,10 @@ pub struct Manifest {
     /// How complete each type's copy is (see [`super::Completeness`]), by type.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub completeness: BTreeMap<String, super::Completeness>,
+    /// How each type was fetched by the run that wrote this manifest, and what its copy is
+    /// fresh as of (the start of the run that last fetched it whole and compared).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub freshness: BTreeMap<String, super::report::Freshness>,
     #[serde(default)]
     pub files: BTreeMap<String, FileEntry>,
 }

@@ -7,7 +7,7 @@ use super::attachments;
 use super::completeness::Completeness;
 use super::outstanding::Outstanding;
 use super::store;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// How a type ended.
@@ -90,13 +90,41 @@ fn is_zero(n: &usize) -> bool {
 }
 
 /// How a type was fetched in a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Strategy {
     Incremental,
     #[default]
     Whole,
     Reconcile,
+}
+
+/// How a type was fetched and what its copy is fresh as of, as `last_run.json` and the
+/// manifest keep it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Freshness {
+    pub strategy: Strategy,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fresh_as_of: Option<String>,
+}
+
+/// The freshness of every type the run searched (types only read for references, or held
+/// from earlier runs and not searched now, are left out).
+pub fn freshness(reports: &[TypeReport]) -> std::collections::BTreeMap<String, Freshness> {
+    reports
+        .iter()
+        .filter(|r| r.fresh_as_of.is_some() || r.incremental_by.is_some())
+        .map(|r| {
+            let f = Freshness {
+                strategy: r.strategy,
+                incremental_by: r.incremental_by.clone(),
+                fresh_as_of: r.fresh_as_of.clone(),
+            };
+            (r.resource_type.clone(), f)
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize, Default)]

@@ -672,6 +672,7 @@ impl<'a> Run<'a> {
                 .iter()
                 .map(|r| (r.resource_type.clone(), r.completeness.clone()))
                 .collect();
+            header.freshness = super::report::freshness(&self.reports);
             // A folder that could not take this run's files may not take the manifest either:
             // the types' storage failures say so already, and the run ends with them.
             if let Err(e) = self.export.write_manifest(header, &stored) {
@@ -701,6 +702,7 @@ impl<'a> Run<'a> {
                     .map(|t| (t.resource_type.clone(), t.completeness.clone()))
                     .collect(),
                 outstanding: report.outstanding().into_iter().cloned().collect(),
+                freshness: super::report::freshness(&report.types),
             })?;
         }
         Ok(report)

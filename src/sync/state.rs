@@ -125,6 +125,9 @@ pub struct LastRun {
     /// first seen.
     #[serde(default)]
     pub outstanding: Vec<Outstanding>,
+    /// How each searched type was fetched and what its copy is fresh as of, by type.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub freshness: BTreeMap<String, super::report::Freshness>,
 }
 
 fn state_path(dir: &Path) -> PathBuf {

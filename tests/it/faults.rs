@@ -200,7 +200,8 @@ fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .into_iter()
         .filter_map(|(rel, bytes)| {
             let kept = match rel.as_str() {
-                "manifest.json" => without(&bytes, &["synced_at"]),
+                // When, and how each type was fetched by the run that wrote it.
+                "manifest.json" => without(&bytes, &["synced_at", "freshness"]),
                 ".fhirdl/state.json" => {
                     let mut state: Value = serde_json::from_slice(&bytes).unwrap();
                     if let Some(types) = state["types"].as_object_mut() {

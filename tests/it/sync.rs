@@ -615,9 +615,28 @@ fn a_type_is_reconciled_when_its_last_whole_fetch_is_too_old() {
     let second = sync(&[]);
     let obs = crate::common::type_report(&second, "Observation");
     assert_eq!(obs["strategy"], "incremental", "{obs}");
+    assert_eq!(obs["incremental_by"], "_lastUpdated", "{obs}");
     assert_eq!(
         obs["fresh_as_of"], first["started_at"],
         "an incremental run is not a reconcile"
+    );
+    // last_run.json keeps the same, per type; the manifest as of the run that wrote it.
+    let read = |file: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(ctx.export_dir("a").join(file)).unwrap()).unwrap()
+    };
+    let last_run = read(".fhirdl/last_run.json");
+    assert_eq!(
+        last_run["freshness"]["Observation"],
+        serde_json::json!({
+            "strategy": "incremental",
+            "incremental_by": "_lastUpdated",
+            "fresh_as_of": first["started_at"],
+        })
+    );
+    let manifest = read("manifest.json");
+    assert_eq!(
+        manifest["freshness"]["Observation"]["fresh_as_of"],
+        first["started_at"]
     );
     // Observation's last whole fetch is long past: it alone is reconciled.
     let state_file = ctx.export_dir("a").join(".fhirdl/state.json");
