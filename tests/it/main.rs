@@ -25,6 +25,7 @@ mod powerloss;
 mod progress;
 mod properties;
 mod retry;
+mod sandbox_ehr;
 mod sandbox_quirks;
 mod sandbox_server;
 mod secrets;
