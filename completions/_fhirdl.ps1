@@ -300,6 +300,7 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
         'fhirdl;sandbox' {
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port to listen on (127.0.0.1); 0 picks a free one')
             [CompletionResult]::new('--seed', '--seed', [CompletionResultType]::ParameterName, 'Seed of the generated patients')
+            [CompletionResult]::new('--ehr', '--ehr', [CompletionResultType]::ParameterName, 'Behave like this EHR as its vendor documents it (tokens, refresh rules, paging, search rules, documents)')
             [CompletionResult]::new('--resources', '--resources', [CompletionResultType]::ParameterName, 'Approximate number of resources per patient')
             [CompletionResult]::new('--fault-rate', '--fault-rate', [CompletionResultType]::ParameterName, 'Inject transient faults (429, 5xx, cut and broken answers, HTML pages, slow answers, expired tokens) into this share of FHIR data requests, 0 to 1')
             [CompletionResult]::new('--fault-seed', '--fault-seed', [CompletionResultType]::ParameterName, 'Seed of the injected faults (same seed, same faults for the same requests)')
@@ -312,7 +313,7 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             [CompletionResult]::new('--dstu2', '--dstu2', [CompletionResultType]::ParameterName, 'Serve a DSTU2 Conformance and DSTU2 resources instead of R4')
             [CompletionResult]::new('--stu3', '--stu3', [CompletionResultType]::ParameterName, 'Serve STU3 (FHIR 3.0.2) instead of R4')
             [CompletionResult]::new('--confidential', '--confidential', [CompletionResultType]::ParameterName, 'Also register a confidential client (its secret is printed)')
-            [CompletionResult]::new('--nextgen', '--nextgen', [CompletionResultType]::ParameterName, 'Behave like NextGen Enterprise (categories required, pages of 25, /fhir/R4/ next links, raw PDF/XML documents, references outside the base)')
+            [CompletionResult]::new('--nextgen', '--nextgen', [CompletionResultType]::ParameterName, 'The same as --ehr nextgen (categories required, pages of 25, /fhir/R4/ next links, raw PDF/XML documents, references outside the base)')
             [CompletionResult]::new('--tls', '--tls', [CompletionResultType]::ParameterName, 'Serve HTTPS (HTTP/2 and HTTP/1.1 on the one port) with a self-signed certificate made at start; fhirdl trusts it through FHIRDL_CA_FILE')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)')

@@ -1117,7 +1117,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__sandbox)
-            opts="-p -v -q -h -V --port --seed --dstu2 --stu3 --confidential --nextgen --resources --fault-rate --fault-seed --tls --ca-out --latency-ms --profile --verbose --quiet --json --config-dir --data-dir --help --version"
+            opts="-p -v -q -h -V --port --seed --dstu2 --stu3 --confidential --ehr --nextgen --resources --fault-rate --fault-seed --tls --ca-out --latency-ms --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1129,6 +1129,10 @@ _fhirdl() {
                     ;;
                 --seed)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ehr)
+                    COMPREPLY=($(compgen -W "epic oracle nextgen" -- "${cur}"))
                     return 0
                     ;;
                 --resources)

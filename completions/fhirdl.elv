@@ -279,6 +279,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
         &'fhirdl;sandbox'= {
             cand --port 'Port to listen on (127.0.0.1); 0 picks a free one'
             cand --seed 'Seed of the generated patients'
+            cand --ehr 'Behave like this EHR as its vendor documents it (tokens, refresh rules, paging, search rules, documents)'
             cand --resources 'Approximate number of resources per patient'
             cand --fault-rate 'Inject transient faults (429, 5xx, cut and broken answers, HTML pages, slow answers, expired tokens) into this share of FHIR data requests, 0 to 1'
             cand --fault-seed 'Seed of the injected faults (same seed, same faults for the same requests)'
@@ -291,7 +292,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand --dstu2 'Serve a DSTU2 Conformance and DSTU2 resources instead of R4'
             cand --stu3 'Serve STU3 (FHIR 3.0.2) instead of R4'
             cand --confidential 'Also register a confidential client (its secret is printed)'
-            cand --nextgen 'Behave like NextGen Enterprise (categories required, pages of 25, /fhir/R4/ next links, raw PDF/XML documents, references outside the base)'
+            cand --nextgen 'The same as --ehr nextgen (categories required, pages of 25, /fhir/R4/ next links, raw PDF/XML documents, references outside the base)'
             cand --tls 'Serve HTTPS (HTTP/2 and HTTP/1.1 on the one port) with a self-signed certificate made at start; fhirdl trusts it through FHIRDL_CA_FILE'
             cand -v 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
             cand --verbose 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'

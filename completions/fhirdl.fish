@@ -198,6 +198,9 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand completions" -s h -l help 
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l port -d 'Port to listen on (127.0.0.1); 0 picks a free one' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l seed -d 'Seed of the generated patients' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l ehr -d 'Behave like this EHR as its vendor documents it (tokens, refresh rules, paging, search rules, documents)' -r -f -a "epic\t''
+oracle\t''
+nextgen\t''"
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l resources -d 'Approximate number of resources per patient' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l fault-rate -d 'Inject transient faults (429, 5xx, cut and broken answers, HTML pages, slow answers, expired tokens) into this share of FHIR data requests, 0 to 1' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l fault-seed -d 'Seed of the injected faults (same seed, same faults for the same requests)' -r
@@ -209,7 +212,7 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l data-dir -d 'F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l dstu2 -d 'Serve a DSTU2 Conformance and DSTU2 resources instead of R4'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l stu3 -d 'Serve STU3 (FHIR 3.0.2) instead of R4'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l confidential -d 'Also register a confidential client (its secret is printed)'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l nextgen -d 'Behave like NextGen Enterprise (categories required, pages of 25, /fhir/R4/ next links, raw PDF/XML documents, references outside the base)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l nextgen -d 'The same as --ehr nextgen (categories required, pages of 25, /fhir/R4/ next links, raw PDF/XML documents, references outside the base)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l tls -d 'Serve HTTPS (HTTP/2 and HTTP/1.1 on the one port) with a self-signed certificate made at start; fhirdl trusts it through FHIRDL_CA_FILE'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -s q -l quiet -d 'Only errors and warnings on stderr'

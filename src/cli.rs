@@ -529,8 +529,12 @@ pub struct SandboxArgs {
     /// Also register a confidential client (its secret is printed).
     #[arg(long)]
     pub confidential: bool,
-    /// Behave like NextGen Enterprise (categories required, pages of 25, /fhir/R4/ next links,
-    /// raw PDF/XML documents, references outside the base).
+    /// Behave like this EHR as its vendor documents it (tokens, refresh rules, paging, search
+    /// rules, documents).
+    #[arg(long, value_name = "EHR", value_parser = ehr_parser(), conflicts_with_all = ["dstu2", "stu3", "nextgen"])]
+    pub ehr: Option<String>,
+    /// The same as --ehr nextgen (categories required, pages of 25, /fhir/R4/ next links, raw
+    /// PDF/XML documents, references outside the base).
     #[arg(long, conflicts_with_all = ["dstu2", "stu3"])]
     pub nextgen: bool,
     /// Approximate number of resources per patient.
@@ -554,6 +558,22 @@ pub struct SandboxArgs {
     /// benchmark measures 50, 100 and 300 ms).
     #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub latency_ms: u64,
+}
+
+/// `--ehr`'s values, from [`fhirdl_sandbox::Ehr::ALL`] so a new personality is listed by itself.
+fn ehr_parser() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(fhirdl_sandbox::Ehr::ALL.map(|e| e.name()))
+}
+
+impl SandboxArgs {
+    /// The personality asked for: `--ehr` (one of `Ehr::ALL`'s names, clap checked it), or
+    /// `--nextgen` (its alias).
+    pub fn personality(&self) -> Option<fhirdl_sandbox::Ehr> {
+        match &self.ehr {
+            Some(name) => name.parse().ok(),
+            None => self.nextgen.then_some(fhirdl_sandbox::Ehr::NextGen),
+        }
+    }
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {

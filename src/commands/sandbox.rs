@@ -29,8 +29,12 @@ pub async fn run(ctx: &Ctx, args: &SandboxArgs) -> Result<()> {
     };
     let base = sandbox.fhir_base();
     let users = sandbox.users();
+    let behaving = args
+        .personality()
+        .map(|ehr| format!(", behaving like {}", ehr.title()))
+        .unwrap_or_default();
     let mut text = format!(
-        "fhirdl sandbox (synthetic data, seed {}) is running.\n\n  FHIR base:  {base}\n  client id:  {} (public)\n",
+        "fhirdl sandbox (synthetic data, seed {}{behaving}) is running.\n\n  FHIR base:  {base}\n  client id:  {} (public)\n",
         args.seed,
         sandbox.config().public_client_id
     );
@@ -76,6 +80,7 @@ pub async fn run(ctx: &Ctx, args: &SandboxArgs) -> Result<()> {
     ctx.ui.out(&text);
     ctx.ui.json_out(&json!({
         "fhir_base": base.as_str(),
+        "ehr": args.personality().map(|e| e.name()),
         "client_id": sandbox.config().public_client_id,
         "confidential_client_id": sandbox.config().confidential_client.as_ref().map(|c| c.0.clone()),
         "ca_file": ca_file.as_ref().map(|f| f.display().to_string()),
@@ -90,8 +95,12 @@ pub async fn run(ctx: &Ctx, args: &SandboxArgs) -> Result<()> {
     Ok(())
 }
 
-/// What the flags ask of the sandbox.
+/// What the flags ask of the sandbox: the personality's setup (`--ehr`), then the flags.
 fn config_of(args: &SandboxArgs) -> SandboxConfig {
+    let mut base = args
+        .personality()
+        .map_or_else(SandboxConfig::default, SandboxConfig::for_ehr);
+    base.quirks.latency = std::time::Duration::from_millis(args.latency_ms);
     SandboxConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], args.port)),
         seed: args.seed,
@@ -113,16 +122,8 @@ fn config_of(args: &SandboxArgs) -> SandboxConfig {
         faults: args
             .fault_rate
             .map(|rate| fhirdl_sandbox::FaultPlan::transient(args.fault_seed, rate)),
-        quirks: fhirdl_sandbox::Quirks {
-            latency: std::time::Duration::from_millis(args.latency_ms),
-            ..if args.nextgen {
-                fhirdl_sandbox::Quirks::nextgen()
-            } else {
-                fhirdl_sandbox::Quirks::default()
-            }
-        },
         tls: args.tls,
-        ..SandboxConfig::default()
+        ..base
     }
 }
 
@@ -216,6 +217,16 @@ mod tests {
             "--nextgen's behaviour stays as it was"
         );
         assert!(args(&["--latency-ms", "-5"]).is_err());
+        let alias = config(&["--ehr", "nextgen"]);
+        assert_eq!(
+            format!("{:?}", alias.quirks),
+            format!("{:?}", config(&["--nextgen"]).quirks)
+        );
+        let epic = config(&["--ehr", "epic", "--seed", "7"]);
+        assert!(!epic.refresh_tokens_for_public_clients);
+        assert_eq!(epic.seed, 7);
+        assert!(args(&["--ehr", "nowhere"]).is_err());
+        assert!(args(&["--ehr", "epic", "--dstu2"]).is_err());
         assert!(args(&["--latency-ms", "60001"]).is_err());
     }
 }

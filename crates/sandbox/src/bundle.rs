@@ -81,11 +81,17 @@ pub(crate) fn searchset(shared: &Shared, page: &Page<'_>) -> String {
     } else {
         Vec::new()
     };
+    // Epic counts the page, not the matches (the `next` link above still follows the truth).
+    let total = if shared.config.quirks.total_is_page_count {
+        page.entries.len() + injected.len()
+    } else {
+        page.total
+    };
     let mut head = json!({
         "resourceType": "Bundle",
         "meta": {"lastUpdated": format_instant(OffsetDateTime::now_utc())},
         "type": "searchset",
-        "total": page.total,
+        "total": total,
         "link": links,
     });
     if shared.config.quirks.no_total {

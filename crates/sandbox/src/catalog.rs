@@ -98,6 +98,44 @@ pub(crate) fn has_code(resource_type: &str) -> bool {
     )
 }
 
+/// One date search parameter of a type: its name and the elements it reads, first found wins
+/// (`a.b` is a nested element).
+pub(crate) type DateParam = (&'static str, &'static [&'static str]);
+
+/// The standard date search parameters (FHIR R4 and US Core) of the types the sandbox serves,
+/// for the elements its generator fills; DSTU2's spellings are among the elements read.
+pub(crate) fn date_params(resource_type: &str) -> &'static [DateParam] {
+    match resource_type {
+        "Observation" => &[(
+            "date",
+            &["effectiveDateTime", "effectivePeriod", "effectiveInstant"],
+        )],
+        "Condition" => &[
+            ("recorded-date", &["recordedDate", "dateRecorded"]),
+            ("onset-date", &["onsetDateTime", "onsetPeriod"]),
+        ],
+        "Encounter" | "CarePlan" => &[("date", &["period"])],
+        "Procedure" => &[("date", &["performedDateTime", "performedPeriod"])],
+        "DiagnosticReport" => &[
+            ("date", &["effectiveDateTime", "effectivePeriod"]),
+            ("issued", &["issued"]),
+        ],
+        "DocumentReference" => &[("date", &["date", "indexed"])],
+        "MedicationRequest" | "MedicationOrder" => {
+            &[("authoredon", &["authoredOn", "dateWritten"])]
+        }
+        "Immunization" => &[("date", &["occurrenceDateTime", "date"])],
+        "AllergyIntolerance" => &[("date", &["recordedDate"])],
+        "Specimen" => &[("collected", &["collection.collectedDateTime"])],
+        _ => &[],
+    }
+}
+
+/// The date search parameter `name` of `resource_type`, if it has one.
+pub(crate) fn date_param(resource_type: &str, name: &str) -> Option<&'static DateParam> {
+    date_params(resource_type).iter().find(|(n, _)| *n == name)
+}
+
 /// The element holding the patient reference of a clinical type.
 pub(crate) fn patient_element(flavor: FhirFlavor, resource_type: &str) -> &'static str {
     match (flavor, resource_type) {
@@ -135,6 +173,21 @@ mod tests {
         );
         assert_eq!(kind_of(FhirFlavor::Dstu2, "MedicationRequest"), None);
         assert_eq!(kind_of(FhirFlavor::R4, "Binary"), Some(TypeKind::Binary));
+    }
+
+    #[test]
+    fn every_clinical_type_has_a_date_parameter() {
+        for flavor in [FhirFlavor::R4, FhirFlavor::Dstu2] {
+            for t in clinical_types(flavor) {
+                assert!(!date_params(t).is_empty(), "{t}");
+            }
+        }
+        assert_eq!(
+            date_param("Condition", "onset-date").unwrap().0,
+            "onset-date"
+        );
+        assert!(date_param("Observation", "_lastUpdated").is_none());
+        assert!(date_params("Patient").is_empty());
     }
 
     #[test]

@@ -70,8 +70,12 @@ pub struct SandboxConfig {
     /// Accepted confidential client authentication methods.
     pub token_auth_methods: Vec<String>,
     pub access_token_ttl: Duration,
-    /// Each refresh issues a new refresh token and invalidates the old one.
+    /// Each refresh issues a new refresh token and invalidates the old one; off, a refresh
+    /// answers without a refresh token and the old one stays valid (Oracle Health).
     pub refresh_token_rotation: bool,
+    /// The public client gets a refresh token (with `offline_access`); off, only confidential
+    /// clients do (Epic gives public clients one only after dynamic registration).
+    pub refresh_tokens_for_public_clients: bool,
     pub revocation: bool,
     /// The authorize request must carry `aud` equal to the FHIR base URL.
     pub require_aud: bool,
@@ -113,6 +117,7 @@ impl Default for SandboxConfig {
             ],
             access_token_ttl: Duration::from_secs(3600),
             refresh_token_rotation: true,
+            refresh_tokens_for_public_clients: true,
             revocation: true,
             require_aud: true,
             iss_parameter: false,
@@ -148,6 +153,10 @@ impl fmt::Debug for SandboxConfig {
             .field("token_auth_methods", &self.token_auth_methods)
             .field("access_token_ttl", &self.access_token_ttl)
             .field("refresh_token_rotation", &self.refresh_token_rotation)
+            .field(
+                "refresh_tokens_for_public_clients",
+                &self.refresh_tokens_for_public_clients,
+            )
             .field("revocation", &self.revocation)
             .field("require_aud", &self.require_aud)
             .field("iss_parameter", &self.iss_parameter)

@@ -51,6 +51,14 @@ impl FhirError {
         Self::new(StatusCode::NOT_FOUND, "not-found", diagnostics)
     }
 
+    pub(crate) fn too_many_requests(diagnostics: impl Into<String>) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "throttled", diagnostics)
+    }
+
+    pub(crate) fn not_acceptable(diagnostics: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_ACCEPTABLE, "not-supported", diagnostics)
+    }
+
     pub(crate) fn unknown_type(resource_type: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
@@ -231,9 +239,12 @@ fn resource_capability(shared: &Shared, resource_type: &'static str) -> Value {
         params.push(param("subject", "reference"));
     }
     params.push(param("_id", "token"));
-    // NextGen Office declares no _lastUpdated at all.
-    if kind != Some(TypeKind::Shared) && !shared.config.quirks.no_last_updated {
+    // NextGen Office and Epic declare no _lastUpdated at all, Oracle Health on some types.
+    if kind != Some(TypeKind::Shared) && shared.config.quirks.accepts_last_updated(resource_type) {
         params.push(param("_lastUpdated", "date"));
+    }
+    for (name, _) in catalog::date_params(resource_type) {
+        params.push(param(name, "date"));
     }
     if catalog::has_category(resource_type) {
         params.push(param("category", "token"));

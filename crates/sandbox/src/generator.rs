@@ -884,11 +884,13 @@ impl<'a> PatientRecord<'a> {
             "This document was generated for testing and is not a medical record.".to_owned(),
         ]);
         let doc_id = self.id("doc", n);
-        let nextgen = self.quirks.attachment_style == AttachmentStyle::NextGenDocument;
-        let pdf_url = if nextgen {
-            self.document_url(&format!("pdf-{doc_id}"))
-        } else {
-            format!("{}/Binary/{binary_id}", self.fhir_base)
+        let style = self.quirks.attachment_style;
+        let nextgen = style == AttachmentStyle::NextGenDocument;
+        let ccda_id = self.id("ccd", n);
+        let pdf_url = match style {
+            AttachmentStyle::NextGenDocument => self.document_url(&format!("pdf-{doc_id}")),
+            AttachmentStyle::RelativeBinary => format!("Binary/{binary_id}"),
+            AttachmentStyle::Binary => format!("{}/Binary/{binary_id}", self.fhir_base),
         };
         let attachment = json!({
             "contentType": "application/pdf",
@@ -898,8 +900,8 @@ impl<'a> PatientRecord<'a> {
             "creation": format_date_time(at),
         });
         let mut content = vec![json!({"attachment": attachment})];
-        // NextGen serves each document twice: raw PDF and C-CDA XML.
-        let xml = nextgen.then(|| {
+        // NextGen and Epic serve each document twice: PDF and C-CDA XML.
+        let xml = (style != AttachmentStyle::Binary).then(|| {
             ccda::ccda(&ccda::CcdaDocument {
                 id: &doc_id,
                 loinc: code,
@@ -912,7 +914,11 @@ impl<'a> PatientRecord<'a> {
         if let Some(xml) = &xml {
             content.push(json!({"attachment": {
                 "contentType": "application/xml",
-                "url": self.document_url(&format!("xml-{doc_id}")),
+                "url": if nextgen {
+                    self.document_url(&format!("xml-{doc_id}"))
+                } else {
+                    format!("Binary/{ccda_id}")
+                },
                 "title": title,
                 "size": xml.len(),
                 "creation": format_date_time(at),
@@ -943,12 +949,30 @@ impl<'a> PatientRecord<'a> {
             }
         }
         let last_updated = self.emit(resource, at, None);
+        let ids = [binary_id.as_str(), ccda_id.as_str(), doc_id.as_str()];
+        self.emit_document_binaries(ids, &bytes, xml.as_deref(), last_updated);
+    }
+
+    /// The Binaries behind a DocumentReference: its PDF and, for NextGen and Epic, its C-CDA
+    /// (`ids`: PDF Binary, C-CDA Binary, DocumentReference).
+    fn emit_document_binaries(
+        &mut self,
+        [binary_id, ccda_id, doc_id]: [&str; 3],
+        bytes: &[u8],
+        xml: Option<&str>,
+        last_updated: OffsetDateTime,
+    ) {
+        let nextgen = self.quirks.attachment_style == AttachmentStyle::NextGenDocument;
         match xml {
+            Some(xml) if !nextgen => {
+                self.emit_binary(binary_id, "application/pdf", bytes, last_updated);
+                self.emit_binary(ccda_id, "application/xml", xml.as_bytes(), last_updated);
+            }
             Some(xml) => {
                 self.emit_binary(
                     &format!("pdf-{doc_id}"),
                     "application/pdf",
-                    &bytes,
+                    bytes,
                     last_updated,
                 );
                 self.emit_binary(
@@ -958,7 +982,7 @@ impl<'a> PatientRecord<'a> {
                     last_updated,
                 );
             }
-            None => self.emit_binary(&binary_id, "application/pdf", &bytes, last_updated),
+            None => self.emit_binary(binary_id, "application/pdf", bytes, last_updated),
         }
     }
 }

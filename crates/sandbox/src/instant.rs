@@ -1,5 +1,6 @@
-//! FHIR time values: formatting `instant`s and parsing `_lastUpdated` search values
-//! (`ge2024-01-01`, `gt2024-05-01T10:00:00.123Z`) into half-open ranges of unix nanoseconds.
+//! FHIR time values: formatting `instant`s, parsing date search values (`_lastUpdated`,
+//! `date`, `authoredon`…: `ge2024-01-01`, `gt2024-05-01T10:00:00.123Z`) into half-open ranges
+//! of unix nanoseconds, and the ranges of the dates and Periods inside resources.
 
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
@@ -38,7 +39,7 @@ enum Prefix {
     Le,
 }
 
-/// One `_lastUpdated` value: a prefix and the range `[start, end)` its precision implies.
+/// One date search value: a prefix and the range `[start, end)` its precision implies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct DateFilter {
     prefix: Prefix,
@@ -47,7 +48,8 @@ pub(crate) struct DateFilter {
 }
 
 impl DateFilter {
-    pub(crate) fn parse(value: &str) -> Result<DateFilter, String> {
+    /// `name` is the search parameter's, for the messages.
+    pub(crate) fn parse(name: &str, value: &str) -> Result<DateFilter, String> {
         let (prefix, rest) = match value.get(..2) {
             Some("eq") => (Prefix::Eq, &value[2..]),
             Some("gt") => (Prefix::Gt, &value[2..]),
@@ -56,7 +58,7 @@ impl DateFilter {
             Some("le") => (Prefix::Le, &value[2..]),
             Some("ne" | "sa" | "eb" | "ap") => {
                 return Err(format!(
-                    "prefix {:?} is not supported for _lastUpdated; use eq, gt, ge, lt or le",
+                    "prefix {:?} is not supported for {name}; use eq, gt, ge, lt or le",
                     &value[..2]
                 ))
             }
@@ -65,19 +67,25 @@ impl DateFilter {
         // An unencoded '+' in a query string arrives as a space; take it back for offsets.
         let rest = rest.replace(' ', "+");
         let (start, end) = parse_range(&rest).ok_or_else(|| {
-            format!("_lastUpdated value {value:?} is not a FHIR date, dateTime or instant")
+            format!("{name} value {value:?} is not a FHIR date, dateTime or instant")
         })?;
         Ok(DateFilter { prefix, start, end })
     }
 
     /// Whether a resource last updated at `t` (unix nanoseconds) matches.
     pub(crate) fn matches(&self, t: i128) -> bool {
+        self.matches_range((t, t + 1))
+    }
+
+    /// Whether a resource value covering `[start, end)` matches (FHIR R4 3.1.1.5.6: `eq` wants
+    /// the value inside the search range; `ge`, `gt`, `le`, `lt` want some of it on that side).
+    pub(crate) fn matches_range(&self, (start, end): (i128, i128)) -> bool {
         match self.prefix {
-            Prefix::Eq => self.start <= t && t < self.end,
-            Prefix::Gt => t >= self.end,
-            Prefix::Ge => t >= self.start,
-            Prefix::Lt => t < self.start,
-            Prefix::Le => t < self.end,
+            Prefix::Eq => self.start <= start && end <= self.end,
+            Prefix::Gt => end > self.end,
+            Prefix::Ge => end > self.start,
+            Prefix::Lt => start < self.start,
+            Prefix::Le => start < self.end,
         }
     }
 
@@ -88,6 +96,32 @@ impl DateFilter {
             Prefix::Gt => Some(self.end),
             Prefix::Lt | Prefix::Le => None,
         }
+    }
+}
+
+/// The range a resource's date element covers: a date, dateTime or instant (its precision), or
+/// a Period (`start` to `end`; an open side reaches as far as time goes). `None` when the
+/// element is absent or unreadable.
+pub(crate) fn element_range(value: &serde_json::Value) -> Option<(i128, i128)> {
+    match value {
+        serde_json::Value::String(text) => parse_range(text),
+        serde_json::Value::Object(period) => {
+            let side = |key: &str| {
+                period
+                    .get(key)
+                    .and_then(|v| v.as_str())
+                    .and_then(parse_range)
+            };
+            let (start, end) = (side("start"), side("end"));
+            if start.is_none() && end.is_none() {
+                return None;
+            }
+            Some((
+                start.map_or(i128::MIN, |(s, _)| s),
+                end.map_or(i128::MAX, |(_, e)| e),
+            ))
+        }
+        _ => None,
     }
 }
 
@@ -175,7 +209,7 @@ mod tests {
     #[test]
     fn gt_a_millisecond_instant_excludes_that_instant() {
         let t = datetime!(2024-05-01 10:00:00.123 UTC);
-        let f = DateFilter::parse("gt2024-05-01T10:00:00.123Z").unwrap();
+        let f = DateFilter::parse("_lastUpdated", "gt2024-05-01T10:00:00.123Z").unwrap();
         assert!(!f.matches(nanos(t)));
         assert!(f.matches(nanos(t) + 1_000_000));
     }
@@ -183,19 +217,60 @@ mod tests {
     #[test]
     fn dates_cover_the_whole_day_month_or_year() {
         let inside = nanos(datetime!(2024-02-29 23:59 UTC));
-        assert!(DateFilter::parse("2024-02-29").unwrap().matches(inside));
-        assert!(DateFilter::parse("2024-02").unwrap().matches(inside));
-        assert!(DateFilter::parse("eq2024").unwrap().matches(inside));
-        assert!(!DateFilter::parse("gt2024-02").unwrap().matches(inside));
-        assert!(DateFilter::parse("lt2024-03").unwrap().matches(inside));
-        assert!(DateFilter::parse("le2024-12").unwrap().matches(inside));
+        assert!(DateFilter::parse("_lastUpdated", "2024-02-29")
+            .unwrap()
+            .matches(inside));
+        assert!(DateFilter::parse("_lastUpdated", "2024-02")
+            .unwrap()
+            .matches(inside));
+        assert!(DateFilter::parse("_lastUpdated", "eq2024")
+            .unwrap()
+            .matches(inside));
+        assert!(!DateFilter::parse("_lastUpdated", "gt2024-02")
+            .unwrap()
+            .matches(inside));
+        assert!(DateFilter::parse("_lastUpdated", "lt2024-03")
+            .unwrap()
+            .matches(inside));
+        assert!(DateFilter::parse("_lastUpdated", "le2024-12")
+            .unwrap()
+            .matches(inside));
     }
 
     #[test]
     fn offsets_survive_an_unencoded_plus() {
-        let f = DateFilter::parse("ge2024-05-01T12:00:00 02:00").unwrap();
+        let f = DateFilter::parse("_lastUpdated", "ge2024-05-01T12:00:00 02:00").unwrap();
         assert!(f.matches(nanos(datetime!(2024-05-01 10:00 UTC))));
         assert!(!f.matches(nanos(datetime!(2024-05-01 09:59 UTC))));
+    }
+
+    #[test]
+    fn periods_and_points_against_each_prefix() {
+        let range = |v: serde_json::Value| element_range(&v).unwrap();
+        let march = range(serde_json::json!({"start": "2024-03-01", "end": "2024-03-31"}));
+        let f = |v: &str| DateFilter::parse("date", v).unwrap();
+        assert!(f("ge2024-03-15").matches_range(march));
+        assert!(!f("ge2024-04-01").matches_range(march));
+        assert!(f("lt2024-03-02").matches_range(march));
+        assert!(!f("lt2024-03-01").matches_range(march));
+        assert!(f("eq2024-03").matches_range(march));
+        assert!(!f("eq2024-03-15").matches_range(march));
+        let open = range(serde_json::json!({"start": "2020-01-01T00:00:00Z"}));
+        assert!(f("gt2030").matches_range(open));
+        let point = range(serde_json::json!("2024-05-01T10:00:00Z"));
+        assert!(f("2024-05-01").matches_range(point));
+        assert!(f("le2024-05-01T10:00:00Z").matches_range(point));
+        assert!(!f("gt2024-05-01T10:00:00Z").matches_range(point));
+        assert!(element_range(&serde_json::json!({})).is_none());
+        assert!(element_range(&serde_json::json!("not a date")).is_none());
+    }
+
+    #[test]
+    fn messages_name_the_parameter() {
+        let e = DateFilter::parse("authoredon", "ne2024").unwrap_err();
+        assert!(e.contains("authoredon"), "{e}");
+        let e = DateFilter::parse("date", "soon").unwrap_err();
+        assert!(e.starts_with("date value"), "{e}");
     }
 
     #[test]
@@ -209,7 +284,7 @@ mod tests {
             "ne2024",
             "2024-01-01T10",
         ] {
-            assert!(DateFilter::parse(bad).is_err(), "{bad}");
+            assert!(DateFilter::parse("date", bad).is_err(), "{bad}");
         }
     }
 }

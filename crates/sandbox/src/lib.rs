@@ -7,9 +7,11 @@
 //! `generator` and `extras`; the shared state in `state`, the resources in `store`; what every
 //! request passes first (counters, holds, latency, injected faults) in `intake`; the real
 //! servers' oddities the sandbox can imitate in `quirks` ([`Quirks`]) and `hostile`
-//! ([`Hostile`]); seeded failures of the FHIR data endpoints in `faults` ([`FaultPlan`]); HTTPS
-//! (h2 and http/1.1 with a fresh certificate, [`SandboxConfig::tls`]) in `https`. [`browser`]
-//! plays the user's part of a login so tests can drive the whole flow without a real browser.
+//! ([`Hostile`]); whole vendors (Epic, Oracle Health, NextGen) in `personality` ([`Ehr`],
+//! [`SandboxConfig::for_ehr`]); seeded failures of the FHIR data endpoints in `faults`
+//! ([`FaultPlan`]); HTTPS (h2 and http/1.1 with a fresh certificate, [`SandboxConfig::tls`])
+//! in `https`. [`browser`] plays the user's part of a login so tests can drive the whole flow
+//! without a real browser.
 
 mod authorize;
 pub mod browser;
@@ -32,6 +34,7 @@ mod https;
 mod instant;
 mod intake;
 mod pdf;
+mod personality;
 mod quirks;
 mod read;
 mod scopes;
@@ -50,6 +53,7 @@ pub use faults::{FaultKind, FaultPlan};
 pub use hold::Hold;
 pub use hostile::{Hostile, HostileAnswer, HostileBody, HostileLink, IdTokenFault};
 pub use https::SelfSigned;
+pub use personality::{Ehr, Evidence};
 pub use quirks::{AttachmentStyle, NextLinkStyle, Quirks};
 pub use server::Sandbox;
 pub use stats::SandboxStats;

@@ -18,6 +18,14 @@ pub(crate) const SUMMARY_REFUSED: &str = "Unknown search parameter: _summary";
 pub(crate) const CAREPLAN_CATEGORY_MISSING: &str = "Valid care plan category not present";
 /// NextGen Office's answer to a search with `_lastUpdated`.
 pub(crate) const UNKNOWN_LAST_UPDATED: &str = "Unknown search parameter _lastUpdated";
+/// Oracle Health's rule: "The `date` and `_lastUpdated` parameters may not be provided
+/// together" (https://fhir.cerner.com/millennium/r4/clinical/diagnostics/observation/).
+pub(crate) const LAST_UPDATED_WITH_DATE: &str =
+    "The date and _lastUpdated parameters may not be provided together";
+/// The answer to a Patient search on a server that only reads the Patient by id (Epic, for
+/// patient-facing apps).
+pub(crate) const PATIENT_SEARCH_REFUSED: &str =
+    "Patient search is not available to this application; read Patient/<id>";
 
 pub(crate) const CAREPLAN_CATEGORY_SYSTEM: &str =
     "http://hl7.org/fhir/us/core/CodeSystem/careplan-category";
@@ -48,6 +56,10 @@ pub enum AttachmentStyle {
     /// NextGen: `<fhir base>/document/pdf-<id>` (raw PDF) plus a second content entry
     /// `<fhir base>/document/xml-<id>` (a C-CDA document); bearer token and ownership checked.
     NextGenDocument,
+    /// Epic: relative `Binary/<id>` URLs, a PDF plus a C-CDA (`application/xml`) Binary per
+    /// DocumentReference (https://fhir.epic.com/Specifications?api=1047, DocumentReference
+    /// `content.attachment.url`).
+    RelativeBinary,
 }
 
 /// Server behaviours, all off by default (the sandbox then behaves as a tidy R4 server).
@@ -99,6 +111,32 @@ pub struct Quirks {
     /// `The category … is not supported` (some EHRs refuse categories they do not serve),
     /// while the other categories are answered.
     pub refused_categories: Vec<(String, String)>,
+    /// Resources carry no `meta.lastUpdated` (Epic: "does not populate the meta.lastUpdated
+    /// FHIR field", https://github.com/smart-on-fhir/cumulus-etl/blob/main/docs/vendors/epic.md).
+    pub no_meta_last_updated: bool,
+    /// `Some(types)`: only these types declare and accept `_lastUpdated`; a search of another
+    /// type with it answers 400 (Oracle Health documents it per type).
+    pub last_updated_only_on: Option<Vec<String>>,
+    /// `_lastUpdated` together with a date search parameter answers 400 (Oracle Health).
+    pub last_updated_without_date: bool,
+    /// Every Patient search answers 400; Patient read by id works (Epic, patient-facing).
+    pub patient_search_refused: bool,
+    /// `Bundle.total` is the number of entries on the page, not of every match (Epic).
+    pub total_is_page_count: bool,
+    /// Observation searches put every matching social-history Observation on the first page
+    /// whatever `_count` says; later pages leave them out of their slice, so they may be short
+    /// (even empty) while a `next` link still follows (Oracle Health).
+    pub social_history_first_page: bool,
+    /// A C-CDA Binary (`application/xml`) is generated anew at each read: its bytes differ
+    /// from one read to the next (Epic).
+    pub regenerated_ccda: bool,
+    /// Each Binary may be read this many times; past it, 429 (Epic: 80 a day; the sandbox
+    /// never starts a new day).
+    pub binary_read_limit: Option<u32>,
+    /// A raw Binary read needs an `Accept` naming the Binary's content type,
+    /// `application/fhir+json` or `*/*`; anything else (such as `application/json`) answers 406
+    /// (Oracle Health).
+    pub binary_accept_strict: bool,
     /// Added to every request before it is answered (never blocks a thread).
     pub latency: Duration,
     /// Answers no honest server gives (hostile ids, links, bodies, token and authorization
@@ -132,9 +170,17 @@ impl Quirks {
             no_total: false,
             status_required: Vec::new(),
             refused_categories: Vec::new(),
-            latency: Duration::ZERO,
-            hostile: Hostile::default(),
+            ..Quirks::default()
         }
+    }
+
+    /// Whether searches of `resource_type` declare and accept `_lastUpdated`.
+    pub(crate) fn accepts_last_updated(&self, resource_type: &str) -> bool {
+        !self.no_last_updated
+            && self
+                .last_updated_only_on
+                .as_ref()
+                .is_none_or(|types| types.iter().any(|t| t == resource_type))
     }
 
     /// Whether CarePlan, Specimen, PractitionerRole and Medication are generated and listed.
@@ -195,6 +241,17 @@ mod tests {
         assert!(!q.requires_category("Encounter"));
         assert_eq!(q.fixed_page_size, Some(25));
         assert!(q.serves_extra_types());
+    }
+
+    #[test]
+    fn last_updated_per_type() {
+        let mut q = Quirks::default();
+        assert!(q.accepts_last_updated("CarePlan"));
+        q.last_updated_only_on = Some(vec!["Observation".into()]);
+        assert!(q.accepts_last_updated("Observation"));
+        assert!(!q.accepts_last_updated("CarePlan"));
+        q.no_last_updated = true;
+        assert!(!q.accepts_last_updated("Observation"));
     }
 
     #[test]

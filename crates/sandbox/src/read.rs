@@ -68,11 +68,14 @@ fn read_resource(
             "the granted scopes do not cover {resource_type}/{id}"
         )));
     }
+    if let Some((content_type, _)) = &stored.content {
+        check_binary_read(shared, headers, id, content_type)?;
+    }
     let mut response = match &stored.content {
         Some((content_type, bytes)) if !wants_fhir_json(headers) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, content_type.clone())],
-            bytes.clone(),
+            served_bytes(shared, id, content_type, bytes),
         )
             .into_response(),
         _ => match shared.hostile().replaced(resource_type, id) {
@@ -82,6 +85,68 @@ fn read_resource(
     };
     add_version_headers(&mut response, &stored);
     Ok(response)
+}
+
+/// Oracle Health's `Accept` rule and Epic's reads-per-Binary limit.
+fn check_binary_read(
+    shared: &Shared,
+    headers: &HeaderMap,
+    id: &str,
+    content_type: &str,
+) -> Result<(), FhirError> {
+    let quirks = &shared.config.quirks;
+    // "The consumer must populate the Accept header with either application/fhir+json or the
+    // format returned in the attachment.contentType" (https://fhir.cerner.com/millennium/r4/foundation/other/binary/).
+    if quirks.binary_accept_strict && !accepts_binary(headers, content_type) {
+        return Err(FhirError::not_acceptable(format!(
+            "Binary/{id} is {content_type}; Accept must name it or application/fhir+json"
+        )));
+    }
+    if let Some(limit) = quirks.binary_read_limit {
+        if shared.count_binary_read(id) > limit {
+            return Err(FhirError::too_many_requests(format!(
+                "Binary/{id} was read more than {limit} times today"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether one `Accept` value names `content_type`, `application/fhir+json` or `*/*` (a
+/// request without `Accept` accepts anything, RFC 9110 12.5.1).
+fn accepts_binary(headers: &HeaderMap, content_type: &str) -> bool {
+    let mut values = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .peekable();
+    if values.peek().is_none() {
+        return true;
+    }
+    values.any(|v| v == content_type || v == "application/fhir+json" || v == "*/*")
+}
+
+/// The bytes a raw read sends: as stored, except a C-CDA under `Quirks::regenerated_ccda`,
+/// which Epic generates anew at each read (a new generation note each time).
+fn served_bytes(shared: &Shared, id: &str, content_type: &str, bytes: &[u8]) -> Vec<u8> {
+    if !(shared.config.quirks.regenerated_ccda && content_type == "application/xml") {
+        return bytes.to_vec();
+    }
+    let read = shared.count_binary_read(&format!("{id}#generated"));
+    let text = String::from_utf8_lossy(bytes);
+    let note = format!("<!-- generated for read {read} -->\n");
+    match text.split_once('\n') {
+        Some((declaration, rest)) => format!("{declaration}\n{note}{rest}").into_bytes(),
+        None => format!("{note}{text}").into_bytes(),
+    }
 }
 
 /// Binary reads return the raw bytes unless the client asks for FHIR JSON.

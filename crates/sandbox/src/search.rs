@@ -72,6 +72,8 @@ struct Query {
     patients: Vec<String>,
     ids: Option<HashSet<String>>,
     last_updated: Vec<DateFilter>,
+    /// Date search parameters (`date`, `authoredon`…) and their filters, all to match.
+    dates: Vec<(&'static str, DateFilter)>,
     /// AND of ORs: each `category` parameter is a list of alternatives.
     categories: Vec<Vec<TokenFilter>>,
     /// Raw `category` values, for the CarePlan rule.
@@ -144,13 +146,18 @@ fn parse_query(
     let quirks = &shared.config.quirks;
     for (name, value) in params {
         let base = name.split_once(':').map_or(name.as_str(), |(base, _)| base);
-        if quirks.no_last_updated && base == "_lastUpdated" {
+        if base == "_lastUpdated" && !quirks.accepts_last_updated(resource_type) {
             return Err(quirks::UNKNOWN_LAST_UPDATED.to_owned());
         }
+        let date = catalog::date_param(resource_type, base);
         if let Some((base, _)) = name.split_once(':') {
-            if KNOWN.contains(&base) {
+            if KNOWN.contains(&base) || date.is_some() {
                 return Err(format!("search modifiers are not supported ({name})"));
             }
+            continue;
+        }
+        if let Some((param, _)) = date {
+            query.dates.push((param, DateFilter::parse(param, value)?));
             continue;
         }
         match name.as_str() {
@@ -175,7 +182,9 @@ fn parse_query(
                     None => ids,
                 });
             }
-            "_lastUpdated" => query.last_updated.push(DateFilter::parse(value)?),
+            "_lastUpdated" => query
+                .last_updated
+                .push(DateFilter::parse("_lastUpdated", value)?),
             "category" => {
                 if !catalog::has_category(resource_type) {
                     return Err(format!("{resource_type} has no category search parameter"));
@@ -218,6 +227,10 @@ fn parse_query(
             }
             _ => {}
         }
+    }
+    if quirks.last_updated_without_date && !query.last_updated.is_empty() && !query.dates.is_empty()
+    {
+        return Err(quirks::LAST_UPDATED_WITH_DATE.to_owned());
     }
     Ok(query)
 }
@@ -300,7 +313,13 @@ fn search(
     }
     let mut query =
         parse_query(shared, kind, resource_type, params).map_err(FhirError::bad_request)?;
-    check_compartment(kind, resource_type, &query, &access)?;
+    let refuse_patient_search = shared.config.quirks.patient_search_refused;
+    check_compartment(
+        kind,
+        resource_type,
+        &query,
+        (&access, refuse_patient_search),
+    )?;
     check_required_criteria(shared, resource_type, &query)?;
 
     let count = shared
@@ -333,7 +352,14 @@ fn search(
                         .filter_map(DateFilter::lower_bound)
                         .max();
                     let start = (from.unwrap_or(i128::MIN), String::new());
-                    select(index.range(start..).map(|(_, r)| r), &query, count)
+                    let candidates = index.range(start..).map(|(_, r)| r);
+                    if resource_type == "Observation"
+                        && shared.config.quirks.social_history_first_page
+                    {
+                        select_social_history_first(candidates, &query, count)
+                    } else {
+                        select(candidates, &query, count)
+                    }
                 }
                 None => (0, Vec::new()),
             },
@@ -409,7 +435,7 @@ fn check_compartment(
     kind: TypeKind,
     resource_type: &str,
     query: &Query,
-    access: &Access,
+    (access, refuse_patient_search): (&Access, bool),
 ) -> Result<(), FhirError> {
     match kind {
         TypeKind::Clinical => {
@@ -425,6 +451,9 @@ fn check_compartment(
                     "this token may only search its own patient",
                 ));
             }
+        }
+        TypeKind::Patient if refuse_patient_search => {
+            return Err(FhirError::bad_request(quirks::PATIENT_SEARCH_REFUSED))
         }
         TypeKind::Patient => match &query.ids {
             None => {
@@ -466,6 +495,37 @@ fn select<'a>(
     (total, page)
 }
 
+/// Oracle Health's Observation pages: "All Social history Observations (if any qualify for the
+/// query) will be returned on the first page", and "Second page onward, returned item count may
+/// be less than requested" (https://fhir.cerner.com/millennium/r4/clinical/diagnostics/observation/).
+/// Pages are slices of every match as [`select`] cuts them; the first also holds every
+/// social-history match, and later slices leave those out.
+fn select_social_history_first<'a>(
+    candidates: impl Iterator<Item = &'a Arc<StoredResource>>,
+    query: &Query,
+    count: usize,
+) -> (usize, Vec<Arc<StoredResource>>) {
+    let mut total = 0;
+    let mut page = Vec::new();
+    let window = query.offset..query.offset.saturating_add(count);
+    for resource in candidates.filter(|r| matches(r, query)) {
+        let social = resource
+            .categories
+            .iter()
+            .any(|(_, c)| c == "social-history");
+        let take = if social {
+            query.offset == 0
+        } else {
+            window.contains(&total)
+        };
+        if take {
+            page.push(Arc::clone(resource));
+        }
+        total += 1;
+    }
+    (total, page)
+}
+
 fn matches(resource: &StoredResource, query: &Query) -> bool {
     let updated = resource.last_updated.unix_timestamp_nanos();
     query
@@ -473,6 +533,13 @@ fn matches(resource: &StoredResource, query: &Query) -> bool {
         .as_ref()
         .is_none_or(|ids| ids.contains(&resource.id))
         && query.last_updated.iter().all(|f| f.matches(updated))
+        // A resource without the element matches no date search, as on real servers.
+        && query.dates.iter().all(|(param, filter)| {
+            resource
+                .dates
+                .iter()
+                .any(|(name, range)| name == param && filter.matches_range(*range))
+        })
         && query.categories.iter().all(|alternatives| {
             alternatives
                 .iter()

@@ -167,6 +167,13 @@ impl Sandbox {
         self.shared.set_resource(resource)
     }
 
+    /// Edits an existing resource without moving its `meta.lastUpdated` (its version still goes
+    /// up): an update that is not "clinically significant" to Oracle Health, so a
+    /// `_lastUpdated` search does not see it and only a whole fetch does.
+    pub fn set_resource_quietly(&self, resource: serde_json::Value) -> anyhow::Result<()> {
+        self.shared.set_resource_quietly(resource)
+    }
+
     /// Adds or replaces a resource served exactly as `text` (number texts, key order, escapes
     /// and whitespace kept; the sandbox only puts `"meta":{…},` before the first key). For
     /// tests of byte fidelity; `text` must have no top-level `meta`.

@@ -2,7 +2,7 @@
 //! grants, request counters and the log of secrets handed out. Locks are std locks held only
 //! for short, non-async sections; a poisoned lock is recovered, never a panic.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use anyhow::{bail, Context as _};
@@ -44,6 +44,8 @@ pub(crate) struct Shared {
     pub faults: Injector,
     /// Requests held at the door for a test (`Sandbox::hold`).
     pub holds: Holds,
+    /// Raw reads of each Binary so far (`Quirks::binary_read_limit`, `regenerated_ccda`).
+    pub binary_reads: Mutex<HashMap<String, u32>>,
     /// Signs id_tokens (RS256 at first; `Sandbox::rotate_signing_key` moves to ES256).
     signing: RwLock<SigningKeys>,
     fhir_base_url: Url,
@@ -69,6 +71,9 @@ impl Shared {
         };
 
         let mut resources = ResourceStore::new(config.flavor);
+        if config.quirks.no_meta_last_updated {
+            resources = resources.without_meta_last_updated();
+        }
         let mut failure = None;
         let users = generator::generate(&config, &fhir_base, &mut |generated| {
             let stored = resources.insert(
@@ -111,6 +116,7 @@ impl Shared {
             secrets,
             faults,
             holds: Holds::default(),
+            binary_reads: Mutex::new(HashMap::new()),
             signing: RwLock::new(SigningKeys::new()?),
             fhir_base_url,
             resources: RwLock::new(resources),
@@ -174,6 +180,17 @@ impl Shared {
         self.auth.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Counts one more raw read of Binary `id` and returns the count (1 for the first).
+    pub(crate) fn count_binary_read(&self, id: &str) -> u32 {
+        let mut reads = self
+            .binary_reads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let count = reads.entry(id.to_owned()).or_default();
+        *count += 1;
+        *count
+    }
+
     pub(crate) fn user(&self, username: &str) -> Option<&SandboxUser> {
         self.users.iter().find(|u| u.username == username)
     }
@@ -182,6 +199,20 @@ impl Shared {
         let patient = self.owner_of(&resource)?;
         self.resources_mut()
             .insert(resource, patient, OffsetDateTime::now_utc())
+    }
+
+    /// Replaces a resource keeping its index time and `meta.lastUpdated` (Oracle Health's
+    /// `_lastUpdated` moves only on "clinically significant" updates); an error when there is
+    /// no such resource yet.
+    pub(crate) fn set_resource_quietly(&self, resource: Value) -> anyhow::Result<()> {
+        let patient = self.owner_of(&resource)?;
+        let key = |k: &str| resource.get(k).and_then(Value::as_str).unwrap_or_default();
+        let (resource_type, id) = (key("resourceType").to_owned(), key("id").to_owned());
+        let mut store = self.resources_mut();
+        let Some(old) = store.get(&resource_type, &id) else {
+            bail!("{resource_type}/{id} does not exist; a quiet edit needs an existing resource");
+        };
+        store.insert(resource, patient, old.last_updated)
     }
 
     pub(crate) fn set_resource_text(&self, text: &str) -> anyhow::Result<()> {

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use crate::catalog::{self, TypeKind};
 use crate::config::FhirFlavor;
-use crate::instant::format_instant;
+use crate::instant::{element_range, format_instant};
 
 /// `(system, code)` of one category coding; the system may be empty.
 pub(crate) type Coding = (String, String);
@@ -32,6 +32,9 @@ pub(crate) struct StoredResource {
     pub categories: Vec<Coding>,
     /// Codings of the `code` element, for `code=` searches.
     pub codes: Vec<Coding>,
+    /// `(search parameter, [start, end))` of each date search parameter the resource has a
+    /// value for (see `catalog::date_params`), in unix nanoseconds.
+    pub dates: Vec<(&'static str, (i128, i128))>,
     pub json: String,
     /// For Binary: content type and decoded bytes.
     pub content: Option<(String, Vec<u8>)>,
@@ -47,6 +50,9 @@ pub(crate) type TypeIndex = BTreeMap<SortKey, Arc<StoredResource>>;
 
 pub(crate) struct ResourceStore {
     flavor: FhirFlavor,
+    /// Write `meta.lastUpdated` into resources (off for Epic, `Quirks::no_meta_last_updated`;
+    /// the index keeps its time all the same).
+    meta_last_updated: bool,
     by_key: HashMap<(String, String), Arc<StoredResource>>,
     /// patient id → resource type → resources in search order.
     by_patient: HashMap<String, HashMap<String, TypeIndex>>,
@@ -56,9 +62,16 @@ impl ResourceStore {
     pub(crate) fn new(flavor: FhirFlavor) -> Self {
         ResourceStore {
             flavor,
+            meta_last_updated: true,
             by_key: HashMap::new(),
             by_patient: HashMap::new(),
         }
+    }
+
+    /// A store whose resources carry no `meta.lastUpdated`.
+    pub(crate) fn without_meta_last_updated(mut self) -> Self {
+        self.meta_last_updated = false;
+        self
     }
 
     /// Inserts or replaces `resource`, writing `meta.versionId` (previous + 1) and
@@ -89,10 +102,10 @@ impl ResourceStore {
         }
         let mut stored = self.prepare(resource, patient, last_updated)?;
         let open = text.find('{').context("resource is not a JSON object")?;
-        let meta = json!({
-            "versionId": stored.version.to_string(),
-            "lastUpdated": format_instant(last_updated),
-        });
+        let mut meta = json!({"versionId": stored.version.to_string()});
+        if self.meta_last_updated {
+            meta["lastUpdated"] = json!(format_instant(last_updated));
+        }
         let rest = &text[open + 1..];
         let comma = if rest.trim_start().starts_with('}') {
             ""
@@ -140,7 +153,9 @@ impl ResourceStore {
             *meta = json!({});
         }
         meta["versionId"] = json!(version.to_string());
-        meta["lastUpdated"] = json!(format_instant(last_updated));
+        if self.meta_last_updated {
+            meta["lastUpdated"] = json!(format_instant(last_updated));
+        }
 
         let content = if resource_type == "Binary" {
             Some(binary_content(&resource)?)
@@ -148,6 +163,7 @@ impl ResourceStore {
             None
         };
         Ok(StoredResource {
+            dates: dates(&resource, &resource_type),
             categories: codings(&resource, "category"),
             codes: codings(&resource, "code"),
             json: resource.to_string(),
@@ -239,6 +255,20 @@ fn codings(resource: &Value, element: &str) -> Vec<Coding> {
         .collect()
 }
 
+/// The ranges of the type's date search parameters found in `resource`.
+fn dates(resource: &Value, resource_type: &str) -> Vec<(&'static str, (i128, i128))> {
+    catalog::date_params(resource_type)
+        .iter()
+        .filter_map(|(name, elements)| {
+            let range = elements.iter().find_map(|path| {
+                let value = path.split('.').try_fold(resource, |v, key| v.get(key))?;
+                element_range(value)
+            })?;
+            Some((*name, range))
+        })
+        .collect()
+}
+
 /// A Binary's bytes: `data` in R4, `content` in DSTU2.
 fn binary_content(resource: &Value) -> anyhow::Result<(String, Vec<u8>)> {
     let content_type = resource
@@ -285,6 +315,26 @@ mod tests {
         assert!(store.remove("Observation", "o1"));
         assert!(!store.remove("Observation", "o1"));
         assert_eq!(store.count_for_patient("p1"), 0);
+    }
+
+    #[test]
+    fn date_elements_are_indexed_by_search_parameter() {
+        let mut store = ResourceStore::new(FhirFlavor::R4);
+        let now = OffsetDateTime::now_utc();
+        let condition = json!({"resourceType": "Condition", "id": "c1",
+            "recordedDate": "2024-02-01", "onsetPeriod": {"start": "2023-01-01"}});
+        store.insert(condition, Some("p".into()), now).unwrap();
+        let stored = store.get("Condition", "c1").unwrap();
+        let names: Vec<&str> = stored.dates.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["recorded-date", "onset-date"]);
+        assert_eq!(stored.dates[1].1 .1, i128::MAX);
+        let specimen = json!({"resourceType": "Specimen", "id": "s1",
+            "collection": {"collectedDateTime": "2024-02-01T10:00:00Z"}});
+        store.insert(specimen, Some("p".into()), now).unwrap();
+        assert_eq!(store.get("Specimen", "s1").unwrap().dates.len(), 1);
+        let bare = json!({"resourceType": "Procedure", "id": "p1"});
+        store.insert(bare, Some("p".into()), now).unwrap();
+        assert!(store.get("Procedure", "p1").unwrap().dates.is_empty());
     }
 
     #[test]

@@ -212,8 +212,11 @@ fn authorization_code(
         grant: grant.grant(),
         proxy: grant.proxy.clone(),
     };
-    let refresh =
-        scopes::has(&grant.scope, "offline_access").then(|| auth.issue_refresh(base.clone()));
+    // Epic: a public client gets no refresh token unless it registered dynamically.
+    let public = client_id == shared.config.public_client_id;
+    let refresh = (scopes::has(&grant.scope, "offline_access")
+        && (!public || shared.config.refresh_tokens_for_public_clients))
+        .then(|| auth.issue_refresh(base.clone()));
     let nonce = grant.nonce.as_deref();
     Ok(issue(
         shared,
