@@ -97,6 +97,8 @@ pub enum Strategy {
     #[default]
     Whole,
     Reconcile,
+    /// Fetched whole through `Patient/$everything` instead of its search.
+    Everything,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -245,6 +247,10 @@ pub struct Report {
     pub types: Vec<TypeReport>,
     pub attachments: attachments::Report,
     pub warnings: Vec<String>,
+    /// What the run did that a reader may want to know and that is no problem (how
+    /// `Patient/$everything` compared with the searches, that it was used).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Report {

@@ -25,6 +25,8 @@ pub(super) struct StoredType {
     pub(super) needs_category: bool,
     /// Narrowed searches the server refuses (see [`super::fetch::FetchedType`]).
     pub(super) refused_queries: Vec<String>,
+    /// Bytes of the search pages as received.
+    pub(super) bytes: u64,
 }
 
 /// Merges a fetched type into its file. `incremental` says what the fetch was (a refused
@@ -47,6 +49,7 @@ pub(super) fn store_type(
         completeness: std::mem::take(&mut fetched.completeness),
         needs_category: fetched.needs_category,
         refused_queries: std::mem::take(&mut fetched.refused_queries),
+        bytes: fetched.bytes,
         ..StoredType::default()
     };
     // Only a search known to be whole may remove what it did not return.
