@@ -1,8 +1,8 @@
 //! `Patient/$everything` (FHIR R4 Patient-everything,
 //! <https://hl7.org/fhir/R4/patient-operation-everything.html>): the patient's whole
-//! compartment in one paged Bundle. Servers that offer it (MEDITECH Expanse declares it in its
-//! CapabilityStatement) may answer a whole export in fewer requests than one search per type,
-//! but the spec leaves what it includes to the server, so fhirdl trusts it only after checking
+//! compartment in one paged Bundle. A server that offers it may answer a whole export in fewer
+//! requests than one search per type, but the spec makes the patient compartment only what a
+//! server should return, and the grant narrows it further, so fhirdl trusts it only after checking
 //! it: the first whole run of an export fetches it next to the per-type searches and compares
 //! every type's ids ([`compare`]); what that showed is kept in the state ([`EverythingState`]).
 //! Later whole fetches (`--full`, a reconciliation of every type) use it instead of the
