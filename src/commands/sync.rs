@@ -320,15 +320,19 @@ pub fn print_report(ctx: &Ctx, r: &Report) {
             TypeStatus::Failed => format!("FAILED: {}", t.reason.as_deref().unwrap_or("")),
             // A type that was not searched says why it is there (other resources refer to it);
             // a reconciled one says it was fetched whole on purpose.
-            _ => (t.strategy == sync::Strategy::Reconcile)
-                .then(|| "reconciled: fetched whole and compared".to_string())
-                .iter()
-                .chain(strategy_note(t).iter())
-                .chain(t.reason.iter())
-                .chain(&t.warnings)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("; "),
+            _ => match t.strategy {
+                sync::Strategy::Reconcile => Some("reconciled: fetched whole and compared"),
+                sync::Strategy::Everything => Some("fetched whole through Patient/$everything"),
+                _ => None,
+            }
+            .map(str::to_string)
+            .iter()
+            .chain(strategy_note(t).iter())
+            .chain(t.reason.iter())
+            .chain(&t.warnings)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; "),
         };
         text.push_str(&format!(
             "{:<24} {:>8} {:>6} {:>8} {:>10} {:>8} {:>8}  {:<10}  {note}\n",
@@ -358,6 +362,9 @@ pub fn print_report(ctx: &Ctx, r: &Report) {
             "server: {} (its known quirks shaped the searches; see `fhirdl providers --quirks`)\n",
             r.known_server.join(", ")
         ));
+    }
+    for n in &r.notes {
+        text.push_str(&format!("note: {n}\n"));
     }
     for w in &r.warnings {
         text.push_str(&format!("warning: {w}\n"));

@@ -11,6 +11,7 @@ pub mod bundle;
 pub mod capabilities;
 pub mod completeness;
 mod error;
+pub mod everything;
 pub mod export;
 pub mod fanout;
 mod fetch;

@@ -16,6 +16,9 @@ pub struct TypePlan {
     pub since: Option<Since>,
     /// The server declares `_lastUpdated` search for this type.
     pub dates_ok: bool,
+    /// Incremental runs of the type go by `_lastUpdated` (declared, and neither refused nor
+    /// known to be refused): its mark follows `meta.lastUpdated`, else the server's clock.
+    pub by_last_updated: bool,
     /// Ask category by category from the start (a server known to demand a category).
     pub fan_out: bool,
     /// Resources held before this run, when the type was synced before.
@@ -62,6 +65,7 @@ impl TypePlan {
             resource_type: resource_type.to_string(),
             since,
             dates_ok,
+            by_last_updated: dates_ok && !refused.iter().any(|r| r == LAST_UPDATED),
             fan_out: hints.fan_out,
             held: held.map(|t| t.count),
             granted_queries: None,

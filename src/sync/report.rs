@@ -97,6 +97,8 @@ pub enum Strategy {
     #[default]
     Whole,
     Reconcile,
+    /// Fetched whole through `Patient/$everything` instead of its search.
+    Everything,
 }
 
 /// How a type was fetched and what its copy is fresh as of, as `last_run.json` and the
@@ -282,6 +284,10 @@ pub struct Report {
     pub types: Vec<TypeReport>,
     pub attachments: attachments::Report,
     pub warnings: Vec<String>,
+    /// What the run did that a reader may want to know and that is no problem (how
+    /// `Patient/$everything` compared with the searches, that it was used).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Report {

@@ -25,10 +25,12 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 
 mod documents;
+mod everything;
 mod retry;
 mod stop;
 
 use documents::Documents;
+use everything::EverythingRun;
 use stop::{Merging, Stopper};
 
 /// A sync between its phases.
@@ -63,6 +65,10 @@ pub(super) struct Run<'a> {
     outstanding_at_open: Vec<super::outstanding::Outstanding>,
     documents: Documents,
     warnings: Vec<String>,
+    /// What the run says that is no problem (see [`super::Report::notes`]).
+    notes: Vec<String>,
+    /// What the run does with `Patient/$everything`.
+    everything: EverythingRun,
     stopper: Stopper,
     ctrl_c: crate::interrupt::Interrupt,
 }
@@ -93,6 +99,8 @@ struct TypeDone {
     /// The incremental search parameter the server refused in this run (the type was then
     /// fetched whole).
     refused_since: Option<&'static str>,
+    /// The resources came from `Patient/$everything`, not the type's search.
+    everything: bool,
     result: Result<TypeResult>,
 }
 
@@ -183,6 +191,8 @@ impl<'a> Run<'a> {
                 held_back: Vec::new(),
             },
             warnings: Vec::new(),
+            notes: Vec::new(),
+            everything: EverythingRun::default(),
             stopper,
             ctrl_c,
         })
@@ -321,11 +331,18 @@ impl<'a> Run<'a> {
     /// Fetches and stores every planned type at once (the client's window bounds the requests
     /// in flight), recording each in the state as soon as its file is on disk.
     pub(super) async fn fetch_and_store(&mut self, plans: Vec<TypePlan>) -> Result<()> {
+        self.everything_mode(&plans);
+        let mut fetched = self.everything_instead().await?;
         self.prepare_documents(&plans);
         self.early.in_flight = plans.iter().map(|p| p.resource_type.clone()).collect();
         let mut tasks = JoinSet::new();
         for plan in plans {
-            tasks.spawn(self.type_task(plan));
+            let ready = fetched.as_mut().map(|by_type| {
+                by_type.remove(&plan.resource_type).unwrap_or_else(|| {
+                    super::fetch::FetchedType::new(self.fhir.base(), &self.opts.out.join(".fhirdl"))
+                })
+            });
+            tasks.spawn(self.type_task(plan, ready));
         }
         if self.documents.waiting_for.is_empty()
             && self.state.types.contains_key("DocumentReference")
@@ -347,11 +364,16 @@ impl<'a> Run<'a> {
             self.type_done(done)?;
             self.read_early()?;
         }
-        Ok(())
+        self.compare_everything().await
     }
 
-    /// The task of one type: fetch, then store off the async workers.
-    fn type_task(&self, plan: TypePlan) -> impl std::future::Future<Output = TypeDone> + 'static {
+    /// The task of one type: fetch (unless `ready` holds what `Patient/$everything` brought of
+    /// it), then store off the async workers.
+    fn type_task(
+        &self,
+        plan: TypePlan,
+        ready: Option<super::fetch::FetchedType>,
+    ) -> impl std::future::Future<Output = TypeDone> + 'static {
         let fhir = self.fhir.clone();
         let patient = self.patient.clone();
         let export = self.export.clone();
@@ -367,7 +389,11 @@ impl<'a> Run<'a> {
                 spool_dir: &spool_dir,
                 progress: TypeProgress::new(observer, &plan.resource_type),
             };
-            let (incremental, refused_since, fetched) = fetch_with_fallback(&search, &plan).await;
+            let everything = ready.is_some();
+            let (incremental, refused_since, fetched) = match ready {
+                Some(f) => (false, None, Ok(Outcome::Fetched(Box::new(f)))),
+                None => fetch_with_fallback(&search, &plan).await,
+            };
             let result = match fetched {
                 Ok(Outcome::Skipped(reason)) => Ok(TypeResult::Skipped(reason)),
                 Ok(Outcome::Fetched(f)) => {
@@ -392,6 +418,7 @@ impl<'a> Run<'a> {
                 plan,
                 incremental,
                 refused_since,
+                everything,
                 result,
             }
         }
@@ -418,8 +445,10 @@ impl<'a> Run<'a> {
                     refused_queries: std::mem::take(&mut stored.refused_queries),
                     refused_since,
                 };
+                self.everything.search_bytes += stored.bytes;
                 let mut report = TypeReport::stored(&ty, done.incremental, *stored);
                 report.strategy = match (done.incremental, done.plan.reconcile) {
+                    _ if done.everything => crate::sync::Strategy::Everything,
                     (true, _) => crate::sync::Strategy::Incremental,
                     (false, true) => crate::sync::Strategy::Reconcile,
                     (false, false) => crate::sync::Strategy::Whole,
@@ -739,6 +768,7 @@ impl<'a> Run<'a> {
             types: std::mem::take(&mut self.reports),
             attachments: std::mem::take(&mut self.documents.report),
             warnings: std::mem::take(&mut self.warnings),
+            notes: std::mem::take(&mut self.notes),
         }
     }
 }

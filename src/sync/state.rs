@@ -33,6 +33,10 @@ pub struct State {
     /// What earlier runs could not store and later runs try again (see [`super::outstanding`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outstanding: Vec<Outstanding>,
+    /// What comparing `Patient/$everything` with the per-type searches showed (see
+    /// [`super::everything`]); `None` until it was compared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub everything: Option<super::everything::EverythingState>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -198,6 +202,13 @@ mod tests {
         state.save(dir.path()).unwrap();
         let back = State::load(dir.path()).unwrap();
         assert_eq!(back.types["Condition"].count, 3);
+        // A state file from before `Patient/$everything` was compared loads without it.
+        std::fs::write(
+            dir.path().join(".fhirdl/state.json"),
+            br#"{"patient": "p", "types": {}}"#,
+        )
+        .unwrap();
+        assert!(State::load(dir.path()).unwrap().everything.is_none());
         // A damaged state file is a state to rebuild, not an error.
         std::fs::write(dir.path().join(".fhirdl/state.json"), b"{").unwrap();
         assert!(State::load(dir.path()).unwrap().types.is_empty());

@@ -25,6 +25,8 @@ pub(super) struct StoredType {
     pub(super) needs_category: bool,
     /// Narrowed searches the server refuses (see [`super::fetch::FetchedType`]).
     pub(super) refused_queries: Vec<String>,
+    /// Bytes of the search pages as received.
+    pub(super) bytes: u64,
 }
 
 /// Merges a fetched type into its file. `incremental` says what the fetch was (a refused
@@ -40,13 +42,14 @@ pub(super) fn store_type(
 ) -> Result<StoredType> {
     let ty = plan.resource_type.as_str();
     let mut stored = StoredType {
-        mark: next_mark(&fetched),
+        mark: next_mark(&fetched, plan.by_last_updated),
         warnings: std::mem::take(&mut fetched.warnings),
         dropped: std::mem::take(&mut fetched.dropped),
         refs: std::mem::take(&mut fetched.refs),
         completeness: std::mem::take(&mut fetched.completeness),
         needs_category: fetched.needs_category,
         refused_queries: std::mem::take(&mut fetched.refused_queries),
+        bytes: fetched.bytes,
         ..StoredType::default()
     };
     // Only a search known to be whole may remove what it did not return.
@@ -104,13 +107,15 @@ pub(super) fn store_type(
 }
 
 /// The next mark: the newest `meta.lastUpdated` seen, but never later than the server's own
-/// time at the start of the search.
-fn next_mark(fetched: &FetchedType) -> Option<String> {
+/// time at the start of the search. A type not searched by `_lastUpdated` (`by_last_updated`
+/// false) is searched by a clinical date next time: its mark is the server's time alone.
+fn next_mark(fetched: &FetchedType, by_last_updated: bool) -> Option<String> {
     let server = fetched
         .mark
         .as_deref()
         .and_then(crate::datetime::parse_rfc3339);
-    let mark = match (fetched.newest, server) {
+    let newest = fetched.newest.filter(|_| by_last_updated);
+    let mark = match (newest, server) {
         (Some(n), Some(s)) => n.min(s),
         (None, Some(s)) => s,
         (Some(n), None) => n,

@@ -277,19 +277,44 @@ fn pages_counted_by_offset_are_fetched_in_parallel_whatever_later_links_say() {
 }
 
 #[test]
-fn without_last_updated_every_run_fetches_whole_and_compares() {
+fn without_last_updated_later_runs_ask_by_date_and_reconcile_compares_whole() {
     let (ctx, report) = synced(Quirks {
         no_last_updated: true,
         ..Quirks::default()
     });
     assert_eq!(of(&report, "Observation")["incremental"], false);
+    // A new Observation, dated today, as a server without _lastUpdated would add it.
+    let mut new = lines(&ctx, "Observation")[0].clone();
+    new["id"] = serde_json::json!("obs-new-today");
+    new["effectiveDateTime"] = serde_json::json!(fhirdl::datetime::now_rfc3339());
+    ctx.sandbox.set_resource(new).unwrap();
     let out = ctx.fhirdl(&["sync", "--json"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let again = json(&out);
     let obs = of(&again, "Observation");
-    assert_eq!(obs["incremental"], false);
+    assert_eq!(
+        (obs["strategy"].as_str(), obs["incremental_by"].as_str()),
+        (Some("incremental"), Some("date")),
+        "{obs}"
+    );
+    // Only what is dated within the last month came: the new one.
+    assert_eq!(
+        (obs["fetched"].as_u64(), obs["new"].as_u64()),
+        (Some(1), Some(1)),
+        "{obs}"
+    );
+    assert_eq!(
+        lines(&ctx, "Observation").len() as u64,
+        obs["stored"].as_u64().unwrap()
+    );
+    // The reconcile fetches whole and compares.
+    let out = ctx.fhirdl(&["sync", "--json", "--reconcile-every", "0"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let whole = json(&out);
+    let obs = of(&whole, "Observation");
+    assert_eq!(obs["strategy"], "reconcile", "{obs}");
     assert_eq!(obs["new"], 0);
-    assert_eq!(obs["unchanged"], obs["stored"], "{again}");
+    assert_eq!(obs["unchanged"], obs["stored"], "{whole}");
 }
 
 #[test]

@@ -252,11 +252,15 @@ fn resource_capability(shared: &Shared, resource_type: &'static str) -> Value {
     if catalog::has_code(resource_type) {
         params.push(param("code", "token"));
     }
-    json!({
+    let mut capability = json!({
         "type": resource_type,
         "interaction": [{"code": "read"}, {"code": "search-type"}],
         "searchParam": params,
-    })
+    });
+    if kind == Some(TypeKind::Patient) && shared.config.quirks.everything {
+        capability["operation"] = json!([crate::everything::declaration()]);
+    }
+    capability
 }
 
 /// GET {base}/.well-known/smart-configuration (SMART App Launch 2.x): no token needed.

@@ -21,6 +21,7 @@ mod ccda;
 mod config;
 mod crypto;
 mod document;
+mod everything;
 mod extras;
 mod faults;
 mod fhir;

@@ -142,6 +142,12 @@ pub struct Quirks {
     /// Answers no honest server gives (hostile ids, links, bodies, token and authorization
     /// responses), for tests of fhirdl's defences; see [`crate::hostile`].
     pub hostile: Hostile,
+    /// The CapabilityStatement declares `Patient/$everything` and the sandbox answers it
+    /// (see [`crate::everything`]).
+    pub everything: bool,
+    /// Types `Patient/$everything` leaves out although the token may read them (a server whose
+    /// operation is incomplete).
+    pub everything_omits: Vec<String>,
 }
 
 impl Quirks {

@@ -21,7 +21,8 @@ use crate::quirks::AttachmentStyle;
 use crate::state::Shared;
 use crate::stats::SandboxStats;
 use crate::{
-    authorize, document, fhir, generator, https, intake, read, search, token, transaction,
+    authorize, document, everything, fhir, generator, https, intake, read, search, token,
+    transaction,
 };
 
 /// A running sandbox server. Dropping it stops the server.
@@ -290,6 +291,12 @@ fn router(shared: &Arc<Shared>) -> Router {
         app = app.route(
             &format!("{base}/document/{{name}}"),
             get(document::download),
+        );
+    }
+    if shared.config.quirks.everything {
+        app = app.route(
+            &format!("{base}/Patient/{{id}}/$everything"),
+            get(everything::everything),
         );
     }
     if shared.config.revocation {

@@ -55,6 +55,8 @@ pub(super) struct FetchedType {
     pub(super) refused_queries: Vec<String>,
     /// While the type is searched category by category: what their first pages announced.
     categories: CategoryTotals,
+    /// Bytes of the search pages as received (what the per-type plan costs).
+    pub(super) bytes: u64,
 }
 
 /// The total a fanned-out type shows on its progress line: the sum of what each category's
@@ -114,8 +116,25 @@ impl FetchedType {
             needs_category: false,
             refused_queries: Vec::new(),
             categories: CategoryTotals::default(),
+            bytes: 0,
         }
     }
+}
+
+/// Keeps one resource of type `ty` that came otherwise than by its search
+/// (`Patient/$everything`), after the checks every searched resource passes.
+pub(super) fn keep_resource(
+    fetched: &mut FetchedType,
+    ty: &str,
+    patient: &str,
+    resource: Resource,
+) -> Result<()> {
+    add_resource(fetched, ty, patient, resource)
+}
+
+/// The server's clock from an answer's `Date` header, as RFC 3339.
+pub(super) fn answered_at(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    server_time(headers)
 }
 
 /// A `FetchedType` that parallel searches of one type add to (locked only between awaits).

@@ -279,6 +279,7 @@ fn page_of(resp: Parsed<Page>, what: &str, sink: &Sink) -> Result<Page> {
         f.mark = mark;
     }
     f.pages += 1;
+    f.bytes += resp.bytes;
     Ok(page)
 }
 
