@@ -241,11 +241,19 @@ fn resource_capability(shared: &Shared, resource_type: &'static str) -> Value {
     if catalog::has_code(resource_type) {
         params.push(param("code", "token"));
     }
-    json!({
+    let mut capability = json!({
         "type": resource_type,
         "interaction": [{"code": "read"}, {"code": "search-type"}],
         "searchParam": params,
-    })
+    });
+    // MEDITECH declares the patient-level $everything operation.
+    if kind == Some(TypeKind::Patient) && shared.config.quirks.everything {
+        capability["operation"] = json!([{
+            "name": "everything",
+            "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+        }]);
+    }
+    capability
 }
 
 /// GET {base}/.well-known/smart-configuration (SMART App Launch 2.x): no token needed.

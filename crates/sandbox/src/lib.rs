@@ -7,7 +7,9 @@
 //! `generator` and `extras`; the shared state in `state`, the resources in `store`; what every
 //! request passes first (counters, holds, latency, injected faults) in `intake`; the real
 //! servers' oddities the sandbox can imitate in `quirks` ([`Quirks`]) and `hostile`
-//! ([`Hostile`]); seeded failures of the FHIR data endpoints in `faults` ([`FaultPlan`]); HTTPS
+//! ([`Hostile`]), with opaque paging cursors in `cursor` and the request-rate cap in
+//! `ratelimit`; whole EHRs as the sandbox imitates them in [`personality`] ([`Ehr`]); seeded
+//! failures of the FHIR data endpoints in `faults` ([`FaultPlan`]); HTTPS
 //! (h2 and http/1.1 with a fresh certificate, [`SandboxConfig::tls`]) in `https`. [`browser`]
 //! plays the user's part of a login so tests can drive the whole flow without a real browser.
 
@@ -18,6 +20,7 @@ mod catalog;
 mod ccda;
 mod config;
 mod crypto;
+mod cursor;
 mod document;
 mod extras;
 mod faults;
@@ -32,7 +35,9 @@ mod https;
 mod instant;
 mod intake;
 mod pdf;
+pub mod personality;
 mod quirks;
+mod ratelimit;
 mod read;
 mod scopes;
 mod search;
@@ -50,6 +55,7 @@ pub use faults::{FaultKind, FaultPlan};
 pub use hold::Hold;
 pub use hostile::{Hostile, HostileAnswer, HostileBody, HostileLink, IdTokenFault};
 pub use https::SelfSigned;
-pub use quirks::{AttachmentStyle, NextLinkStyle, Quirks};
+pub use personality::Ehr;
+pub use quirks::{AttachmentStyle, NextLinkStyle, Quirks, RateLimit, RateWindow};
 pub use server::Sandbox;
 pub use stats::SandboxStats;
