@@ -65,6 +65,7 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             [CompletionResult]::new('--redirect-host', '--redirect-host', [CompletionResultType]::ParameterName, 'Host name in the redirect URI')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for the browser sign-in (e.g. 300, 90s, 5m)')
             [CompletionResult]::new('--credential-store', '--credential-store', [CompletionResultType]::ParameterName, 'Where to keep the tokens: the OS keyring, or an owner-only file in the data folder')
+            [CompletionResult]::new('--search-param', '--search-param', [CompletionResultType]::ParameterName, 'A parameter sent with every search, kept in the profile; repeat for more (athenahealth: ah-practice=Organization/a-1.Practice-<practice id>). Given again, replaces them all')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)')
             [CompletionResult]::new('--config-dir', '--config-dir', [CompletionResultType]::ParameterName, 'Folder for the settings file (default: the platform''s config folder)')
@@ -299,6 +300,7 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
         'fhirdl;sandbox' {
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port to listen on (127.0.0.1); 0 picks a free one')
             [CompletionResult]::new('--seed', '--seed', [CompletionResultType]::ParameterName, 'Seed of the generated patients')
+            [CompletionResult]::new('--ehr', '--ehr', [CompletionResultType]::ParameterName, 'Behave like this EHR, as its public documentation describes it: athena, ecw, meditech, veradigm')
             [CompletionResult]::new('--resources', '--resources', [CompletionResultType]::ParameterName, 'Approximate number of resources per patient')
             [CompletionResult]::new('--fault-rate', '--fault-rate', [CompletionResultType]::ParameterName, 'Inject transient faults (429, 5xx, cut and broken answers, HTML pages, slow answers, expired tokens) into this share of FHIR data requests, 0 to 1')
             [CompletionResult]::new('--fault-seed', '--fault-seed', [CompletionResultType]::ParameterName, 'Seed of the injected faults (same seed, same faults for the same requests)')

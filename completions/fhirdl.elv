@@ -61,6 +61,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand --redirect-host 'Host name in the redirect URI'
             cand --timeout 'How long to wait for the browser sign-in (e.g. 300, 90s, 5m)'
             cand --credential-store 'Where to keep the tokens: the OS keyring, or an owner-only file in the data folder'
+            cand --search-param 'A parameter sent with every search, kept in the profile; repeat for more (athenahealth: ah-practice=Organization/a-1.Practice-<practice id>). Given again, replaces them all'
             cand -p 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'
             cand --profile 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'
             cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
@@ -278,6 +279,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
         &'fhirdl;sandbox'= {
             cand --port 'Port to listen on (127.0.0.1); 0 picks a free one'
             cand --seed 'Seed of the generated patients'
+            cand --ehr 'Behave like this EHR, as its public documentation describes it: athena, ecw, meditech, veradigm'
             cand --resources 'Approximate number of resources per patient'
             cand --fault-rate 'Inject transient faults (429, 5xx, cut and broken answers, HTML pages, slow answers, expired tokens) into this share of FHIR data requests, 0 to 1'
             cand --fault-seed 'Seed of the injected faults (same seed, same faults for the same requests)'

@@ -92,6 +92,9 @@ pub async fn run(ctx: &Ctx, args: &SandboxArgs) -> Result<()> {
 
 /// What the flags ask of the sandbox.
 fn config_of(args: &SandboxArgs) -> SandboxConfig {
+    let base = args
+        .ehr
+        .map_or_else(SandboxConfig::default, SandboxConfig::for_ehr);
     SandboxConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], args.port)),
         seed: args.seed,
@@ -118,11 +121,11 @@ fn config_of(args: &SandboxArgs) -> SandboxConfig {
             ..if args.nextgen {
                 fhirdl_sandbox::Quirks::nextgen()
             } else {
-                fhirdl_sandbox::Quirks::default()
+                base.quirks.clone()
             }
         },
         tls: args.tls,
-        ..SandboxConfig::default()
+        ..base
     }
 }
 
@@ -204,6 +207,9 @@ mod tests {
         assert!(config(&[]).quirks.latency.is_zero());
         let plain = config(&["--latency-ms", "120"]);
         assert_eq!(plain.quirks.latency, std::time::Duration::from_millis(120));
+        let ecw = config(&["--ehr", "ecw"]);
+        assert_eq!(ecw.quirks.rate_limit.map(|r| r.limit), Some(250));
+        assert_eq!(ecw.access_token_ttl, std::time::Duration::from_secs(300));
         let nextgen = config(&["--nextgen", "--latency-ms", "50"]);
         assert_eq!(nextgen.quirks.latency, std::time::Duration::from_millis(50));
         let unchanged = fhirdl_sandbox::Quirks {

@@ -10,6 +10,7 @@ mod common;
 mod completions;
 mod disk;
 mod doctor;
+mod ehr_matrix_others;
 mod faults;
 mod fidelity;
 mod first_hour;
