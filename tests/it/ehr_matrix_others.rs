@@ -80,8 +80,13 @@ fn athena_without_its_practice_parameter_fails_saying_what_the_server_wants() {
     let out = ctx.login("a", &[]);
     assert_eq!(code(&out), 0, "{}", text(&out));
     let out = ctx.fhirdl(&["sync", "--json"]);
-    assert_ne!(code(&out), 0, "{}", text(&out));
-    assert!(text(&out).contains("ah-practice"), "{}", text(&out));
+    // Every search is refused (exit 3, the types named); the hint says how to send it.
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("fhirdl login --search-param ah-practice=<value>"),
+        "{stderr}"
+    );
 }
 
 #[test]
