@@ -65,6 +65,7 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             [CompletionResult]::new('--redirect-host', '--redirect-host', [CompletionResultType]::ParameterName, 'Host name in the redirect URI')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait for the browser sign-in (e.g. 300, 90s, 5m)')
             [CompletionResult]::new('--credential-store', '--credential-store', [CompletionResultType]::ParameterName, 'Where to keep the tokens: the OS keyring, or an owner-only file in the data folder')
+            [CompletionResult]::new('--search-param', '--search-param', [CompletionResultType]::ParameterName, 'A parameter sent with every search, kept in the profile; repeat for more (athenahealth: ah-practice=Organization/a-1.Practice-<practice id>). Given again, replaces them all')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)')
             [CompletionResult]::new('--config-dir', '--config-dir', [CompletionResultType]::ParameterName, 'Folder for the settings file (default: the platform''s config folder)')

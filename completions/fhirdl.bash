@@ -715,7 +715,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__login)
-            opts="-p -v -q -h -V --trace-file --trace-bodies --provider --fhir-base --client-id --confidential --scope --port --redirect-path --redirect-host --no-browser --paste --no-aud --timeout --credential-store --profile --verbose --quiet --json --config-dir --data-dir --help --version"
+            opts="-p -v -q -h -V --trace-file --trace-bodies --provider --fhir-base --client-id --confidential --scope --port --redirect-path --redirect-host --no-browser --paste --no-aud --timeout --credential-store --search-param --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -759,6 +759,10 @@ _fhirdl() {
                     ;;
                 --credential-store)
                     COMPREPLY=($(compgen -W "keyring file" -- "${cur}"))
+                    return 0
+                    ;;
+                --search-param)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --profile)
@@ -1132,7 +1136,7 @@ _fhirdl() {
                     return 0
                     ;;
                 --ehr)
-                    COMPREPLY=($(compgen -W "epic oracle nextgen" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "epic oracle athena ecw meditech veradigm nextgen" -- "${cur}"))
                     return 0
                     ;;
                 --resources)

@@ -61,6 +61,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand --redirect-host 'Host name in the redirect URI'
             cand --timeout 'How long to wait for the browser sign-in (e.g. 300, 90s, 5m)'
             cand --credential-store 'Where to keep the tokens: the OS keyring, or an owner-only file in the data folder'
+            cand --search-param 'A parameter sent with every search, kept in the profile; repeat for more (athenahealth: ah-practice=Organization/a-1.Practice-<practice id>). Given again, replaces them all'
             cand -p 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'
             cand --profile 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'
             cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'

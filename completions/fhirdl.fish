@@ -67,6 +67,7 @@ localhost\t''"
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l timeout -d 'How long to wait for the browser sign-in (e.g. 300, 90s, 5m)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l credential-store -d 'Where to keep the tokens: the OS keyring, or an owner-only file in the data folder' -r -f -a "keyring\t'The OS credential store (Keychain, Credential Manager, Secret Service)'
 file\t'An owner-only (0600) file in the data folder'"
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l search-param -d 'A parameter sent with every search, kept in the profile; repeat for more (athenahealth: ah-practice=Organization/a-1.Practice-<practice id>). Given again, replaces them all' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
@@ -200,6 +201,10 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l port -d 'Port 
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l seed -d 'Seed of the generated patients' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l ehr -d 'Behave like this EHR as its vendor documents it (tokens, refresh rules, paging, search rules, documents)' -r -f -a "epic\t''
 oracle\t''
+athena\t''
+ecw\t''
+meditech\t''
+veradigm\t''
 nextgen\t''"
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l resources -d 'Approximate number of resources per patient' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand sandbox" -l fault-rate -d 'Inject transient faults (429, 5xx, cut and broken answers, HTML pages, slow answers, expired tokens) into this share of FHIR data requests, 0 to 1' -r

@@ -345,6 +345,24 @@ pub struct LoginArgs {
     /// Where to keep the tokens: the OS keyring, or an owner-only file in the data folder.
     #[arg(long, value_enum, value_name = "STORE")]
     pub credential_store: Option<StoreKind>,
+    /// A parameter sent with every search, kept in the profile; repeat for more (athenahealth:
+    /// ah-practice=Organization/a-1.Practice-<practice id>). Given again, replaces them all.
+    #[arg(long, value_name = "NAME=VALUE", value_parser = parse_search_param)]
+    pub search_param: Vec<String>,
+}
+
+/// `name=value` with a name that is not empty and none of fhirdl's own paging parameters.
+fn parse_search_param(s: &str) -> Result<String, String> {
+    let Some((name, _)) = s.split_once('=') else {
+        return Err(format!("{s:?} is not NAME=VALUE"));
+    };
+    if name.is_empty() || name.contains(['&', '?', '#']) {
+        return Err(format!("{name:?} is not a search parameter name"));
+    }
+    if matches!(name, "patient" | "_count" | "_lastUpdated" | "_id") {
+        return Err(format!("fhirdl sets {name} itself"));
+    }
+    Ok(s.to_owned())
 }
 
 #[derive(Debug, Args, Clone)]
@@ -656,6 +674,17 @@ mod tests {
         assert!(parse_instant("2026-01-31T12:00:00+02:00").is_ok());
         assert!(parse_instant("yesterday").is_err());
         assert!(parse_instant("2026-13-01").is_err());
+    }
+
+    #[test]
+    fn search_params() {
+        let practice = "ah-practice=Organization/a-1.Practice-195900";
+        assert_eq!(parse_search_param(practice).as_deref(), Ok(practice));
+        assert!(parse_search_param("a=").is_ok());
+        assert!(parse_search_param("ah-practice").is_err());
+        assert!(parse_search_param("=x").is_err());
+        assert!(parse_search_param("a&b=c").is_err());
+        assert!(parse_search_param("patient=p-1").is_err());
     }
 
     #[test]

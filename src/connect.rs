@@ -37,5 +37,6 @@ pub async fn fhir_client(
         )?,
         None => Session::open(http.clone(), store, name, &profile.client_id, discovery).await?,
     };
-    Ok(FhirClient::new(http.clone(), base, Arc::new(session)))
+    Ok(FhirClient::new(http.clone(), base, Arc::new(session))
+        .with_search_params(profile.search_param_pairs()))
 }

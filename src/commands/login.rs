@@ -94,6 +94,7 @@ impl From<&LoginArgs> for ProfileRequest {
             redirect_path: args.redirect_path.clone(),
             redirect_host: args.redirect_host,
             credential_store: args.credential_store,
+            search_params: args.search_param.clone(),
         }
     }
 }

@@ -73,8 +73,9 @@ pub async fn run(ctx: &Ctx, args: &SandboxArgs) -> Result<()> {
         .as_ref()
         .map(|file| format!("{}={} ", crate::tls::CA_FILE_ENV, file.display()))
         .unwrap_or_default();
+    let search_param = search_param_flag(sandbox.config());
     text.push_str(&format!(
-        "\n  Try it in another terminal:\n    {trust}fhirdl login --profile sandbox --fhir-base {base} --client-id {} --credential-store file\n\nPress Ctrl-C to stop.",
+        "\n  Try it in another terminal:\n    {trust}fhirdl login --profile sandbox --fhir-base {base} --client-id {} --credential-store file{search_param}\n\nPress Ctrl-C to stop.",
         sandbox.config().public_client_id
     ));
     ctx.ui.out(&text);
@@ -93,6 +94,17 @@ pub async fn run(ctx: &Ctx, args: &SandboxArgs) -> Result<()> {
     ctx.ui.info("Stopping the sandbox.");
     sandbox.shutdown().await;
     Ok(())
+}
+
+/// ` --search-param name=value` for a sandbox that wants a parameter on every search
+/// (athenahealth's `ah-practice`): the login example keeps it in the profile.
+fn search_param_flag(config: &SandboxConfig) -> String {
+    config
+        .quirks
+        .required_search_param
+        .as_ref()
+        .map(|(name, value)| format!(" --search-param {name}={value}"))
+        .unwrap_or_default()
 }
 
 /// What the flags ask of the sandbox: the personality's setup (`--ehr`), then the flags.
@@ -205,6 +217,15 @@ mod tests {
         assert!(config(&[]).quirks.latency.is_zero());
         let plain = config(&["--latency-ms", "120"]);
         assert_eq!(plain.quirks.latency, std::time::Duration::from_millis(120));
+        let athena = config(&["--ehr", "athena"]);
+        assert_eq!(
+            search_param_flag(&athena),
+            " --search-param ah-practice=Organization/a-1.Practice-195900"
+        );
+        assert_eq!(search_param_flag(&SandboxConfig::default()), "");
+        let ecw = config(&["--ehr", "ecw"]);
+        assert_eq!(ecw.quirks.rate_limit.map(|r| r.limit), Some(250));
+        assert_eq!(ecw.access_token_ttl, std::time::Duration::from_secs(300));
         let nextgen = config(&["--nextgen", "--latency-ms", "50"]);
         assert_eq!(nextgen.quirks.latency, std::time::Duration::from_millis(50));
         let unchanged = fhirdl_sandbox::Quirks {

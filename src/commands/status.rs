@@ -38,6 +38,8 @@ struct ProfileStatus {
     signed_in_at: Option<String>,
     credential_store: String,
     redirect_uri: String,
+    /// Parameters sent with every search (`login --search-param`).
+    search_params: Vec<String>,
     last_sync: Option<String>,
     /// "ok", "not-signed-in", "login-required", "unreachable", "offline", "error".
     check: String,
@@ -184,6 +186,7 @@ impl ProfileStatus {
             signed_in_at: None,
             credential_store,
             redirect_uri: profile.redirect.display(),
+            search_params: profile.search_params.clone(),
             last_sync: last_sync(&profile.export_dir(name, &ctx.settings.paths)),
             check: "ok".into(),
             problem: None,
@@ -354,6 +357,9 @@ fn render(s: &ProfileStatus) -> String {
     }
     line("credentials:", s.credential_store.clone());
     line("redirect URI:", s.redirect_uri.clone());
+    if !s.search_params.is_empty() {
+        line("search params:", s.search_params.join(" "));
+    }
     line(
         "last sync:",
         s.last_sync.clone().unwrap_or_else(|| "never".into()),

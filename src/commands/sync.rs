@@ -134,7 +134,7 @@ fn partial_failure(report: &Report) -> Result<()> {
                 report.types.len(),
                 failed.join(", ")
             ),
-            hint: "the other types were saved; run `fhirdl sync` again later (add -v to see each request)".into(),
+            hint: failed_types_hint(report),
         }
         .into());
     }
@@ -142,6 +142,29 @@ fn partial_failure(report: &Report) -> Result<()> {
     missing_documents(report)?;
     carried_over(report)?;
     incomplete_types(report)
+}
+
+/// What to do about failed types: a server that names a search parameter it wants on every
+/// search (athenahealth's `ah-practice`) is answered with the profile setting that sends it.
+fn failed_types_hint(report: &Report) -> String {
+    let reasons = report.types.iter().filter_map(|t| t.reason.as_deref());
+    match reasons.filter_map(required_search_param).next() {
+        Some(name) => format!(
+            "the server wants {name} on every search: sign in again with `fhirdl login --search-param {name}=<value>` (and your --profile), then sync"
+        ),
+        None => "the other types were saved; run `fhirdl sync` again later (add -v to see each request)".into(),
+    }
+}
+
+/// The parameter named by "Missing required search parameter: NAME" in a refusal, when it
+/// looks like a parameter name (it comes from the server and is printed).
+fn required_search_param(reason: &str) -> Option<String> {
+    const MISSING: &str = "missing required search parameter: ";
+    // ASCII lowercasing keeps byte offsets.
+    let at = reason.to_ascii_lowercase().find(MISSING)? + MISSING.len();
+    let name = reason[at..].split([' ', ',', ';', ')']).next()?;
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
+    (!name.is_empty() && name.len() <= 64 && name.chars().all(plain)).then(|| name.to_owned())
 }
 
 /// Types whose copy is known to miss something (a count higher than what arrived) make the
@@ -407,4 +430,27 @@ pub fn print_report(ctx: &Ctx, r: &Report) {
         }
     ));
     ctx.ui.out(&text);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_required_search_parameter_is_named() {
+        let athena = "Procedure: the server answered HTTP 400: Missing required search parameter: ah-practice";
+        assert_eq!(
+            required_search_param(athena).as_deref(),
+            Some("ah-practice")
+        );
+        assert_eq!(
+            required_search_param("HTTP 400: missing required search parameter: a, b").as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            required_search_param("HTTP 400: Missing required search parameter: \u{1b}[31m"),
+            None
+        );
+        assert_eq!(required_search_param("HTTP 500"), None);
+    }
 }

@@ -49,6 +49,10 @@ pub struct Profile {
     /// Where `sync` writes (remembered from `--out`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub out_dir: Option<PathBuf>,
+    /// `name=value` pairs sent with every search (athenahealth's
+    /// `ah-practice=Organization/a-1.Practice-<id>`), from `login --search-param`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub search_params: Vec<String>,
     /// Cached SMART discovery; refreshed by every login.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discovery: Option<Discovery>,
@@ -59,6 +63,18 @@ fn yes() -> bool {
 }
 
 impl Profile {
+    /// [`Profile::search_params`] as `(name, value)` pairs (an entry without `=` is a name
+    /// with an empty value).
+    pub fn search_param_pairs(&self) -> Vec<(String, String)> {
+        self.search_params
+            .iter()
+            .map(|p| match p.split_once('=') {
+                Some((name, value)) => (name.to_owned(), value.to_owned()),
+                None => (p.clone(), String::new()),
+            })
+            .collect()
+    }
+
     /// Where profile `name` exports: the folder it remembers from `--out`, else
     /// `<data dir>/exports/<name>`.
     pub fn export_dir(&self, name: &str, paths: &Paths) -> PathBuf {
@@ -178,6 +194,7 @@ mod tests {
             redirect: RedirectSettings::default(),
             credential_store: StoreKind::File,
             out_dir: None,
+            search_params: Vec::new(),
             discovery: None,
         }
     }

@@ -31,6 +31,8 @@ pub struct ProfileRequest {
     pub redirect_path: Option<String>,
     pub redirect_host: Option<RedirectHost>,
     pub credential_store: Option<StoreKind>,
+    /// `--search-param name=value`, all of them: replace what the profile remembers.
+    pub search_params: Vec<String>,
 }
 
 impl ConfigFile {
@@ -132,6 +134,7 @@ fn new_profile(
         redirect: RedirectSettings::default(),
         credential_store: StoreKind::Keyring,
         out_dir: None,
+        search_params: Vec::new(),
         discovery: None,
     })
 }
@@ -180,6 +183,9 @@ fn apply_flags(profile: &mut Profile, request: &ProfileRequest) {
     }
     if let Some(store) = request.credential_store {
         profile.credential_store = store;
+    }
+    if !request.search_params.is_empty() {
+        profile.search_params = request.search_params.clone();
     }
 }
 
@@ -276,6 +282,23 @@ mod tests {
         assert_eq!(p.fhir_base, "https://a.example/fhir");
         assert_eq!(p.credential_store, StoreKind::File);
         assert!(!p.send_aud);
+        // Search parameters are kept, replaced when given again, and read back as pairs.
+        let with_params = |params: &[&str]| ProfileRequest {
+            search_params: params.iter().map(|p| p.to_string()).collect(),
+            ..ProfileRequest::default()
+        };
+        let (_, p) = cfg
+            .profile_for_login(&with_params(&["a=1", "b=x=y"]))
+            .unwrap();
+        assert_eq!(
+            p.search_param_pairs(),
+            [("a".into(), "1".into()), ("b".into(), "x=y".into())]
+        );
+        cfg.profiles.insert("clinic".into(), p);
+        let (_, kept) = cfg.profile_for_login(&ProfileRequest::default()).unwrap();
+        assert_eq!(kept.search_params, ["a=1", "b=x=y"]);
+        let (_, replaced) = cfg.profile_for_login(&with_params(&["c=2"])).unwrap();
+        assert_eq!(replaced.search_params, ["c=2"]);
         let bad = cfg.profile_for_login(&ProfileRequest {
             name: Some("../x".into()),
             ..ProfileRequest::default()

@@ -191,6 +191,7 @@ mod tests {
             redirect: Default::default(),
             credential_store: crate::auth::store::StoreKind::File,
             out_dir: None,
+            search_params: Vec::new(),
             discovery: None,
         }
     }

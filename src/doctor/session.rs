@@ -369,16 +369,15 @@ async fn probe(
     pid: &str,
     query: Vec<(String, String)>,
 ) -> Probe {
-    let mut url = fhir.base().clone();
-    if let Ok(mut segs) = url.path_segments_mut() {
-        segs.pop_if_empty().push(resource_type);
-    }
-    url.query_pairs_mut()
-        .append_pair("patient", pid)
-        .extend_pairs(query)
-        .append_pair("_count", "1");
+    // The profile's own search parameters (athenahealth's ah-practice) go along, as in a sync.
+    let mut params = vec![("patient", pid)];
+    params.extend(query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    params.push(("_count", "1"));
     let started = Instant::now();
-    let result = fhir.get(&url).await;
+    let result = match fhir.search_url(resource_type, &params) {
+        Ok(url) => fhir.get(&url).await,
+        Err(e) => Err(e),
+    };
     let ms = started.elapsed().as_millis();
     match result {
         Ok(r) => Probe {

@@ -61,6 +61,8 @@ pub struct FhirClient {
     rate: Option<Arc<RateLimiter>>,
     window: Arc<Window>,
     counters: Arc<Counters>,
+    /// Sent with every search this client builds ([`FhirClient::search_url`]).
+    search_params: Arc<Vec<(String, String)>>,
 }
 
 /// What a client did, for summaries and benchmarks.
@@ -88,7 +90,26 @@ impl FhirClient {
             rate: None,
             window: Arc::new(Window::growing_over_http2(DEFAULT_IN_FLIGHT)),
             counters: Arc::default(),
+            search_params: Arc::default(),
         }
+    }
+
+    /// Parameters every search carries (a profile's `--search-param`, e.g. athenahealth's
+    /// `ah-practice`).
+    pub fn with_search_params(mut self, params: Vec<(String, String)>) -> FhirClient {
+        self.search_params = Arc::new(params);
+        self
+    }
+
+    /// `<base>/<resource_type>?<params>` plus the client's own search parameters.
+    pub fn search_url(&self, resource_type: &str, params: &[(&str, &str)]) -> Result<Url> {
+        let mut all = params.to_vec();
+        all.extend(
+            self.search_params
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        crate::fhir_url::search(&self.base, resource_type, &all)
     }
 
     /// At most `n` requests of this client and its clones in flight (fewer while the server

@@ -105,6 +105,34 @@ const STATUSES: &[(&str, &str, &[&str])] = &[
     ("AllergyIntolerance", "clinical-status", &["active", "inactive", "resolved"]),
 ];
 
+/// MedicationRequest's intents (FHIR R4 value set
+/// http://hl7.org/fhir/ValueSet/medicationrequest-intent), all of them, for a server that
+/// refuses the search without `intent` (athenahealth).
+pub const MEDICATION_REQUEST_INTENTS: &[&str] = &[
+    "proposal",
+    "plan",
+    "order",
+    "original-order",
+    "reflex-order",
+    "filler-order",
+    "instance-order",
+    "option",
+];
+
+/// The intent search parameter of a type and all its values (only MedicationRequest has one
+/// servers insist on).
+pub fn intents_for(resource_type: &str) -> Option<(&'static str, &'static [&'static str])> {
+    (resource_type == "MedicationRequest").then_some(("intent", MEDICATION_REQUEST_INTENTS))
+}
+
+/// Does this refusal mean "add an intent"? Judged from the OperationOutcome text.
+pub fn demands_intent(status: u16, outcome: &str) -> bool {
+    let t = outcome.to_ascii_lowercase();
+    matches!(status, 400 | 422)
+        && t.contains("intent")
+        && (t.contains("must") || t.contains("required") || t.contains("missing"))
+}
+
 /// Whether a search parameter is a status one (a search that has it is never repeated).
 pub fn is_status_param(name: &str) -> bool {
     matches!(name, "status" | "clinical-status" | "lifecycle-status")
@@ -174,5 +202,25 @@ mod tests {
         assert_eq!(param, "clinical-status");
         assert!(values.contains(&"resolved"));
         assert!(statuses_for("Patient").is_none());
+    }
+
+    #[test]
+    fn refusals_that_ask_for_an_intent() {
+        assert!(demands_intent(
+            400,
+            "Missing required search parameter: intent"
+        ));
+        assert!(demands_intent(422, "The intent parameter must be given"));
+        assert!(!demands_intent(
+            403,
+            "Missing required search parameter: intent"
+        ));
+        assert!(!demands_intent(
+            400,
+            "The status search parameter is required"
+        ));
+        let (param, values) = intents_for("MedicationRequest").unwrap();
+        assert_eq!((param, values.len()), ("intent", 8));
+        assert!(intents_for("Observation").is_none());
     }
 }

@@ -49,6 +49,7 @@ pub(super) async fn fetch(
             ChainEnd::Refused(why)
             | ChainEnd::NeedsCategory(why)
             | ChainEnd::NeedsStatus(why)
+            | ChainEnd::NeedsIntent(why)
             | ChainEnd::RefusedQuery(why) => {
                 lock(&sink).warnings.push(format!("{query}: {why}"));
                 short.push(query);

@@ -199,7 +199,7 @@ async fn search_ids(
     got: &mut BTreeMap<String, Resource>,
 ) -> bool {
     let joined = ids.join(",");
-    let Ok(url) = crate::fhir_url::search(fhir.base(), ty, &[("_id", &joined)]) else {
+    let Ok(url) = fhir.search_url(ty, &[("_id", &joined)]) else {
         return false;
     };
     let mut next = Some(url);

@@ -11,6 +11,7 @@ mod completions;
 mod disk;
 mod doctor;
 mod ehr_matrix;
+mod ehr_matrix_others;
 mod everything;
 mod faults;
 mod fidelity;

@@ -230,6 +230,7 @@ fn saved_profile(ctx: &TestContext, server: &Server) {
             redirect: RedirectSettings::default(),
             credential_store: StoreKind::File,
             out_dir: None,
+            search_params: Vec::new(),
             discovery: Some(Discovery {
                 source: DiscoverySource::SmartConfiguration,
                 authorization_endpoint: server.url("/auth"),

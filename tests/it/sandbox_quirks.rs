@@ -1,10 +1,14 @@
 //! The sandbox's server quirks (`SandboxConfig::quirks`) through its HTTP API: each behaviour
-//! on its own, the NextGen set together, and the record staying the same when they are off.
+//! on its own, the NextGen set together, the athenahealth, eClinicalWorks, MEDITECH and Veradigm
+//! personalities, and the record staying the same when they are off.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use fhirdl_sandbox::{AttachmentStyle, NextLinkStyle, Quirks, SandboxConfig};
+use fhirdl_sandbox::personality::ATHENA_PRACTICE;
+use fhirdl_sandbox::{
+    AttachmentStyle, Ehr, NextLinkStyle, Quirks, RateLimit, RateWindow, SandboxConfig,
+};
 use serde_json::Value;
 use url::Url;
 
@@ -681,5 +685,105 @@ fn the_nextgen_set_together() {
             .iter()
             .all(|l| l.contains("/fhir/R4/") && l.contains("page=")));
         assert!(total > 25, "{total}");
+    });
+}
+
+#[test]
+fn athena_practice_parameter_cursors_and_intent() {
+    let ctx = TestContext::new(SandboxConfig {
+        page_size_max: 10,
+        ..SandboxConfig::for_ehr(Ehr::Athena)
+    });
+    ctx.block_on(async {
+        let token = alice_token(&ctx).await;
+        let p = &ctx.patient("alice");
+        let practice = format!("ah-practice={ATHENA_PRACTICE}");
+        // Every search names the practice; a read by id needs none.
+        let (status, outcome) = ctx
+            .get_json(&format!("Observation?patient={p}"), &token)
+            .await;
+        assert_eq!(status, 400);
+        assert!(diagnostics(&outcome).contains("ah-practice"), "{outcome}");
+        let other = "ah-practice=Organization/a-1.Practice-1";
+        let (status, _) = ctx
+            .get_json(&format!("Observation?patient={p}&{other}"), &token)
+            .await;
+        assert_eq!(status, 400);
+        let (status, _) = ctx.get_json(&format!("Patient/{p}"), &token).await;
+        assert_eq!(status, 200);
+        // Opaque cursors, followed to the end; the sum is the record.
+        let first = format!("Observation?patient={p}&{practice}&_count=10");
+        let all = ctx.all_pages(&first, &token).await;
+        assert_eq!(all.resources.len() as u64, all.total);
+        assert!(all.pages > 2);
+        for next in &all.links {
+            let url = Url::parse(next).unwrap();
+            let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+            assert_eq!(pairs.len(), 1, "{next}");
+            assert_eq!(pairs[0].0, "_cursor", "{next}");
+            assert!(pairs[0].1.parse::<u64>().is_err(), "{next}");
+        }
+        let (status, outcome) = ctx.get_json("Observation?_cursor=ah0123", &token).await;
+        assert_eq!(status, 400);
+        assert!(diagnostics(&outcome).contains("cursor"), "{outcome}");
+        // MedicationRequest only with intent.
+        let meds = format!("MedicationRequest?patient={p}&{practice}");
+        let (status, outcome) = ctx.get_json(&meds, &token).await;
+        assert_eq!(status, 400);
+        assert!(diagnostics(&outcome).contains("intent"), "{outcome}");
+        let (status, _) = ctx.get_json(&format!("{meds}&intent=order"), &token).await;
+        assert_eq!(status, 200);
+        let metadata = ctx.get_json("metadata", &token).await.1;
+        assert_eq!(metadata["software"]["name"], "athenahealth");
+    });
+}
+
+#[test]
+fn ecw_practice_base_and_rate_limit_without_retry_after() {
+    let mut config = SandboxConfig::for_ehr(Ehr::Ecw);
+    config.quirks.rate_limit = Some(RateLimit {
+        limit: 2,
+        window: RateWindow::Clock(Duration::from_secs(3600)),
+    });
+    let ctx = TestContext::new(config);
+    assert_eq!(ctx.sandbox.fhir_base().path(), "/fhir/r4/FFBJCD");
+    ctx.block_on(async {
+        let token = alice_token(&ctx).await;
+        let read = format!("Patient/{}", ctx.patient("alice"));
+        assert_eq!(ctx.get(&read, Some(&token)).await.status(), 200);
+        assert_eq!(ctx.get(&read, Some(&token)).await.status(), 200);
+        let refused = ctx.get(&read, Some(&token)).await;
+        assert_eq!(refused.status(), 429);
+        assert!(refused.headers().get("retry-after").is_none());
+        assert_eq!(ctx.sandbox.stats().rate_limited, 1);
+        // The next window (eCW: the next minute) admits again.
+        ctx.sandbox.next_rate_window();
+        assert_eq!(ctx.get(&read, Some(&token)).await.status(), 200);
+    });
+}
+
+#[test]
+fn meditech_declares_everything_and_veradigm_serves_open() {
+    let ctx = TestContext::new(SandboxConfig::for_ehr(Ehr::Meditech));
+    ctx.block_on(async {
+        let token = alice_token(&ctx).await;
+        let metadata = ctx.get_json("metadata", &token).await.1;
+        let patient = metadata["rest"][0]["resource"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["type"] == "Patient")
+            .unwrap()
+            .clone();
+        assert_eq!(patient["operation"][0]["name"], "everything", "{patient}");
+    });
+    let ctx = TestContext::new(SandboxConfig::for_ehr(Ehr::Veradigm));
+    assert_eq!(ctx.sandbox.fhir_base().path(), "/fhir/r4/open");
+    ctx.block_on(async {
+        let token = alice_token(&ctx).await;
+        let (status, _) = ctx
+            .get_json(&format!("Patient/{}", ctx.patient("alice")), &token)
+            .await;
+        assert_eq!(status, 200);
     });
 }

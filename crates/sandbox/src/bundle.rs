@@ -1,6 +1,7 @@
 //! Searchset Bundles as JSON text: entries spliced in from the stored JSON (a page of 200
 //! resources is not parsed again), `self`/`next` links in the configured style (`_offset=N`
-//! on the FHIR base, or NextGen's `page=N` on `/fhir/R4`), and the `_summary=count` form.
+//! on the FHIR base, NextGen's `page=N` on `/fhir/R4`, or athenahealth's opaque `_cursor=…`),
+//! and the `_summary=count` form.
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use url::form_urlencoded;
 
 use crate::hostile::HostileLink;
 use crate::instant::format_instant;
-use crate::quirks::NextLinkStyle;
+use crate::quirks::{NextLinkStyle, CURSOR};
 use crate::state::Shared;
 use crate::store::StoredResource;
 
@@ -138,6 +139,13 @@ pub(crate) fn searchset(shared: &Shared, page: &Page<'_>) -> String {
 
 /// The search URL for the page starting at `offset`.
 fn link(shared: &Shared, page: &Page<'_>, style: NextLinkStyle, offset: usize) -> String {
+    if style == NextLinkStyle::Cursor {
+        let token = shared.cursors.issue(page.params, offset);
+        return format!(
+            "{}/{}?{CURSOR}={token}",
+            shared.link_base, page.resource_type
+        );
+    }
     let mut serializer = form_urlencoded::Serializer::new(String::new());
     for (name, value) in page.params {
         if name != OFFSET && !(style == NextLinkStyle::NextGen && name == PAGE) {
@@ -148,7 +156,7 @@ fn link(shared: &Shared, page: &Page<'_>, style: NextLinkStyle, offset: usize) -
         NextLinkStyle::Offset if offset > 0 => {
             serializer.append_pair(OFFSET, &offset.to_string());
         }
-        NextLinkStyle::Offset => {}
+        NextLinkStyle::Offset | NextLinkStyle::Cursor => {}
         NextLinkStyle::NextGen => {
             let number = offset / page.count.max(1) + 1;
             serializer.append_pair(PAGE, &number.to_string());

@@ -39,7 +39,7 @@ pub(crate) async fn count_request(
             .map(str::to_owned)
     };
     let fhir_rest =
-        under(shared.base_path).or_else(|| shared.alternate_base_path.as_deref().and_then(under));
+        under(&shared.base_path).or_else(|| shared.alternate_base_path.as_deref().and_then(under));
     let mut _in_flight = None;
     if let Some(rest) = &fhir_rest {
         Stats::bump(&stats.fhir_requests);
@@ -59,6 +59,7 @@ pub(crate) async fn count_request(
         tokio::time::sleep(latency).await;
     }
     let response = match fhir_rest {
+        Some(_) if !admitted_by_rate(&shared) => rate_limited(),
         Some(rest) => {
             let response = apply(&shared, &rest, request, next).await;
             stats.answered_fhir(arrived.elapsed());
@@ -70,6 +71,27 @@ pub(crate) async fn count_request(
         Stats::bump(&stats.unauthorized);
     }
     response
+}
+
+/// Whether a FHIR request is within `Quirks::rate_limit` (always, without one).
+fn admitted_by_rate(shared: &Shared) -> bool {
+    let Some(limit) = &shared.config.quirks.rate_limit else {
+        return true;
+    };
+    let admitted = shared.rate.admit(limit);
+    if !admitted {
+        Stats::bump(&shared.stats.rate_limited);
+    }
+    admitted
+}
+
+/// eClinicalWorks' answer over its rate: 429 and no `Retry-After`; the client must guess.
+fn rate_limited() -> Response {
+    let body = serde_json::json!({
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "throttled", "diagnostics": "Rate limit exceeded"}],
+    });
+    fhir::fhir_json(StatusCode::TOO_MANY_REQUESTS, body.to_string())
 }
 
 /// Applies the plan to one request: answers it with a fault, or passes it on.

@@ -7,11 +7,12 @@
 //! `generator` and `extras`; the shared state in `state`, the resources in `store`; what every
 //! request passes first (counters, holds, latency, injected faults) in `intake`; the real
 //! servers' oddities the sandbox can imitate in `quirks` ([`Quirks`]) and `hostile`
-//! ([`Hostile`]); whole vendors (Epic, Oracle Health, NextGen) in `personality` ([`Ehr`],
-//! [`SandboxConfig::for_ehr`]); seeded failures of the FHIR data endpoints in `faults`
-//! ([`FaultPlan`]); HTTPS (h2 and http/1.1 with a fresh certificate, [`SandboxConfig::tls`])
-//! in `https`. [`browser`] plays the user's part of a login so tests can drive the whole flow
-//! without a real browser.
+//! ([`Hostile`]), with opaque paging cursors in `cursor` and the request-rate cap in
+//! `ratelimit`; whole EHRs (Epic, Oracle Health, athenahealth, eClinicalWorks, MEDITECH,
+//! Veradigm, NextGen) in [`personality`] ([`Ehr`], [`SandboxConfig::for_ehr`]); seeded failures
+//! of the FHIR data endpoints in `faults` ([`FaultPlan`]); HTTPS (h2 and http/1.1 with a fresh
+//! certificate, [`SandboxConfig::tls`]) in `https`. [`browser`] plays the user's part of a
+//! login so tests can drive the whole flow without a real browser.
 
 mod authorize;
 pub mod browser;
@@ -20,6 +21,7 @@ mod catalog;
 mod ccda;
 mod config;
 mod crypto;
+mod cursor;
 mod document;
 mod everything;
 mod extras;
@@ -35,8 +37,9 @@ mod https;
 mod instant;
 mod intake;
 mod pdf;
-mod personality;
+pub mod personality;
 mod quirks;
+mod ratelimit;
 mod read;
 mod scopes;
 mod search;
@@ -55,6 +58,6 @@ pub use hold::Hold;
 pub use hostile::{Hostile, HostileAnswer, HostileBody, HostileLink, IdTokenFault};
 pub use https::SelfSigned;
 pub use personality::{Ehr, Evidence};
-pub use quirks::{AttachmentStyle, NextLinkStyle, Quirks};
+pub use quirks::{AttachmentStyle, NextLinkStyle, Quirks, RateLimit, RateWindow};
 pub use server::Sandbox;
 pub use stats::SandboxStats;

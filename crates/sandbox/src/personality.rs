@@ -2,13 +2,18 @@
 //! [`SandboxConfig::for_ehr`] sets up everything that vendor documents (token lifetimes, refresh
 //! rules, page sizes, quirks), with [`Ehr::evidence`] listing where each behaviour is written
 //! down. Adding a vendor is one arm in each `match` here.
+//!
+//! What is not reproduced: athenahealth's other practice-scoped parameters (`ah-department`);
+//! eClinicalWorks' counting of `/authorize` and `/token` against the rate limit (only FHIR
+//! requests are counted); Veradigm's "versionless" endpoints, which choose DSTU2 or R4 from
+//! the `Accept` header (one sandbox speaks one FHIR release).
 
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
 use crate::config::SandboxConfig;
-use crate::quirks::{AttachmentStyle, Quirks};
+use crate::quirks::{AttachmentStyle, NextLinkStyle, Quirks, RateLimit, RateWindow};
 
 /// A vendor whose FHIR server the sandbox can imitate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -17,6 +22,14 @@ pub enum Ehr {
     Epic,
     /// Oracle Health Millennium, formerly Cerner (fhir.cerner.com).
     Oracle,
+    /// athenahealth athenaOne: one national base, the practice named on every search.
+    Athena,
+    /// eClinicalWorks (healow): a base per practice and a request-rate limit.
+    Ecw,
+    /// MEDITECH Expanse: declares `Patient/$everything`.
+    Meditech,
+    /// Veradigm: patient endpoints ending in `/open`.
+    Veradigm,
     /// NextGen Enterprise R4 as recorded ([`Quirks::nextgen`]).
     NextGen,
 }
@@ -39,6 +52,19 @@ const CERNER_BINARY: &str = "https://fhir.cerner.com/millennium/r4/foundation/ot
 const CERNER_METADATA: &str =
     "https://fhir.cerner.com/millennium/r4/foundation/conformance/capability-statement/";
 
+/// athenahealth's practice reference of the sandbox (its preview practice id).
+pub const ATHENA_PRACTICE: &str = "Organization/a-1.Practice-195900";
+/// eClinicalWorks' practice code of the sandbox: the last segment of its FHIR base.
+pub const ECW_PRACTICE_CODE: &str = "FFBJCD";
+
+const ATHENA_PRACTICE_URL: &str =
+    "https://fhir.athena.io/athenacoreext/StructureDefinition-ah-practice.html";
+const ATHENA_DOCS_URL: &str = "https://docs.athenahealth.com/api/";
+const ECW_ENDPOINTS_URL: &str = "https://app2.doordoc.com/docs/endpoints";
+const ECW_CONSTRAINTS_URL: &str = "https://app2.doordoc.com/docs/constraints";
+const MEDITECH_URL: &str = "https://ehr.meditech.com/ehr-solutions/greenfield-workspace";
+const VERADIGM_DIRECTORY_URL: &str = "https://developer.veradigm.com/Fhir/EndpointDirectory";
+
 /// The types Oracle Health documents `_lastUpdated` for (fhir.cerner.com, each type's page).
 const ORACLE_LAST_UPDATED: [&str; 9] = [
     "AllergyIntolerance",
@@ -54,13 +80,25 @@ const ORACLE_LAST_UPDATED: [&str; 9] = [
 
 impl Ehr {
     /// Every personality, in the order `--ehr` lists them.
-    pub const ALL: [Ehr; 3] = [Ehr::Epic, Ehr::Oracle, Ehr::NextGen];
+    pub const ALL: [Ehr; 7] = [
+        Ehr::Epic,
+        Ehr::Oracle,
+        Ehr::Athena,
+        Ehr::Ecw,
+        Ehr::Meditech,
+        Ehr::Veradigm,
+        Ehr::NextGen,
+    ];
 
     /// The lowercase name `--ehr` takes.
     pub fn name(self) -> &'static str {
         match self {
             Ehr::Epic => "epic",
             Ehr::Oracle => "oracle",
+            Ehr::Athena => "athena",
+            Ehr::Ecw => "ecw",
+            Ehr::Meditech => "meditech",
+            Ehr::Veradigm => "veradigm",
             Ehr::NextGen => "nextgen",
         }
     }
@@ -70,13 +108,21 @@ impl Ehr {
         match self {
             Ehr::Epic => "Epic",
             Ehr::Oracle => "Oracle Health (Cerner Millennium)",
+            Ehr::Athena => "athenahealth (athenaOne)",
+            Ehr::Ecw => "eClinicalWorks (healow)",
+            Ehr::Meditech => "MEDITECH Expanse",
+            Ehr::Veradigm => "Veradigm",
             Ehr::NextGen => "NextGen Enterprise R4",
         }
     }
 
     /// Each behaviour the personality imitates and the page that documents it.
-    pub fn evidence(self) -> &'static [Evidence] {
-        match self {
+    pub fn evidence(self) -> Vec<Evidence> {
+        let listed: &[Evidence] = match self {
+            Ehr::Athena => return athena_evidence(),
+            Ehr::Ecw => return ecw_evidence(),
+            Ehr::Meditech => return meditech_evidence(),
+            Ehr::Veradigm => return veradigm_evidence(),
             Ehr::Epic => &[
                 ("access tokens last 3600 s", EPIC_OAUTH),
                 (
@@ -150,7 +196,8 @@ impl Ehr {
                 "categories required, pages of 25, /fhir/R4 next links, raw documents",
                 "https://www.nextgen.com/api/nextgen-enterprise-fhir-r4",
             )],
-        }
+        };
+        listed.to_vec()
     }
 }
 
@@ -180,6 +227,10 @@ impl SandboxConfig {
         match ehr {
             Ehr::Epic => epic(),
             Ehr::Oracle => oracle(),
+            Ehr::Athena => athena(),
+            Ehr::Ecw => ecw(),
+            Ehr::Meditech => meditech(),
+            Ehr::Veradigm => veradigm(),
             Ehr::NextGen => SandboxConfig {
                 quirks: Quirks::nextgen(),
                 ..SandboxConfig::default()
@@ -236,6 +287,126 @@ fn oracle() -> SandboxConfig {
     }
 }
 
+/// athenaOne: one national base (`/fhir/r4`) for every practice, so every search names its
+/// practice with `ah-practice=Organization/a-1.Practice-<id>`
+/// (<https://fhir.athena.io/athenacoreext/StructureDefinition-ah-practice.html>); paging by an
+/// opaque `_cursor`; MedicationRequest searched only with `intent`. The CapabilityStatement's
+/// publisher is "athenahealth" (<https://api.platform.athenahealth.com/fhir/r4/metadata>).
+fn athena() -> SandboxConfig {
+    SandboxConfig {
+        quirks: Quirks {
+            required_search_param: Some(("ah-practice".to_owned(), ATHENA_PRACTICE.to_owned())),
+            next_link_style: NextLinkStyle::Cursor,
+            intent_required: vec!["MedicationRequest".to_owned()],
+            software_name: Some("athenahealth".to_owned()),
+            ..Quirks::default()
+        },
+        ..SandboxConfig::default()
+    }
+}
+
+fn athena_evidence() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (
+            "every search carries ah-practice=Organization/a-1.Practice-<id>",
+            ATHENA_PRACTICE_URL,
+        ),
+        (
+            "one national FHIR base, /fhir/r4",
+            "https://api.platform.athenahealth.com/fhir/r4/metadata",
+        ),
+        // No public page found for these two; they come from recorded athenaOne answers
+        // described to us, and point at athena's FHIR documentation until one is found.
+        (
+            "next links page by an opaque _cursor token (unconfirmed)",
+            ATHENA_DOCS_URL,
+        ),
+        (
+            "MedicationRequest searches need intent (unconfirmed)",
+            ATHENA_DOCS_URL,
+        ),
+    ]
+}
+
+/// eClinicalWorks: a base per practice (`/fhir/r4/<practice code>`), 250 requests a minute
+/// per practice base, then 429 for the rest of the minute (<https://app2.doordoc.com/docs/endpoints>);
+/// access tokens of 300 s, the shorter of its two documented lifetimes (backend services 300 s,
+/// provider apps 3600 s: <https://app2.doordoc.com/docs/constraints>), so refreshes happen.
+fn ecw() -> SandboxConfig {
+    SandboxConfig {
+        access_token_ttl: Duration::from_secs(300),
+        quirks: Quirks {
+            base_path_suffix: Some(ECW_PRACTICE_CODE.to_owned()),
+            rate_limit: Some(RateLimit {
+                limit: 250,
+                window: RateWindow::Clock(Duration::from_secs(60)),
+            }),
+            ..Quirks::default()
+        },
+        ..SandboxConfig::default()
+    }
+}
+
+fn ecw_evidence() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (
+            "a FHIR base per practice: /fhir/r4/<practice code>",
+            ECW_ENDPOINTS_URL,
+        ),
+        (
+            "250 requests a minute per practice base; 429 for the rest of the minute",
+            ECW_ENDPOINTS_URL,
+        ),
+        (
+            "access tokens of 300 s (backend services; provider apps 3600 s)",
+            ECW_CONSTRAINTS_URL,
+        ),
+    ]
+}
+
+/// MEDITECH Expanse (Greenfield): US Core R4, searches paged by the Bundle's `next` links
+/// (<https://ehr.meditech.com/ehr-solutions/greenfield-workspace>); its CapabilityStatement
+/// declares `Patient/$everything`.
+fn meditech() -> SandboxConfig {
+    SandboxConfig {
+        quirks: Quirks {
+            everything: true,
+            ..Quirks::default()
+        },
+        ..SandboxConfig::default()
+    }
+}
+
+fn meditech_evidence() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("the CapabilityStatement declares Patient/$everything", MEDITECH_URL),
+        ("searches page by the Bundle's next links", "https://raw.githubusercontent.com/api-evangelist/meditech/refs/heads/main/conventions/meditech-conventions.yml"),
+    ]
+}
+
+/// Veradigm: patient-facing endpoints end in `/open` (provider ones in `/fhir`), per its
+/// endpoint directory (<https://developer.veradigm.com/Fhir/EndpointDirectory>). Its
+/// "versionless" endpoints (DSTU2 or R4 by the `Accept` header) are not reproduced.
+fn veradigm() -> SandboxConfig {
+    SandboxConfig {
+        quirks: Quirks {
+            base_path_suffix: Some("open".to_owned()),
+            ..Quirks::default()
+        },
+        ..SandboxConfig::default()
+    }
+}
+
+fn veradigm_evidence() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("patient endpoints end in /open", VERADIGM_DIRECTORY_URL),
+        (
+            "versionless endpoints choose DSTU2 or R4 by Accept (not reproduced)",
+            VERADIGM_DIRECTORY_URL,
+        ),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,7 +424,10 @@ mod tests {
         }
         assert_eq!("EPIC".parse::<Ehr>(), Ok(Ehr::Epic));
         let error = "meditech-x".parse::<Ehr>().unwrap_err();
-        assert!(error.contains("epic, oracle, nextgen"), "{error}");
+        assert!(
+            error.contains("epic, oracle, athena, ecw, meditech, veradigm, nextgen"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -273,5 +447,20 @@ mod tests {
             format!("{:?}", nextgen.quirks),
             format!("{:?}", Quirks::nextgen())
         );
+    }
+
+    #[test]
+    fn each_personality_sets_its_behaviours() {
+        let athena = SandboxConfig::for_ehr(Ehr::Athena).quirks;
+        assert_eq!(athena.next_link_style, NextLinkStyle::Cursor);
+        assert!(
+            athena.required_search_param.is_some() && athena.requires_intent("MedicationRequest")
+        );
+        let ecw = SandboxConfig::for_ehr(Ehr::Ecw);
+        assert_eq!(ecw.access_token_ttl, Duration::from_secs(300));
+        assert_eq!(ecw.quirks.rate_limit.map(|r| r.limit), Some(250));
+        assert!(SandboxConfig::for_ehr(Ehr::Meditech).quirks.everything);
+        let veradigm = SandboxConfig::for_ehr(Ehr::Veradigm).quirks;
+        assert_eq!(veradigm.base_path_suffix.as_deref(), Some("open"));
     }
 }

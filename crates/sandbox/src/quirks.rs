@@ -26,6 +26,10 @@ pub(crate) const LAST_UPDATED_WITH_DATE: &str =
 /// patient-facing apps).
 pub(crate) const PATIENT_SEARCH_REFUSED: &str =
     "Patient search is not available to this application; read Patient/<id>";
+/// The answer to a search of a type in [`Quirks::intent_required`] without `intent`.
+pub(crate) const INTENT_REQUIRED: &str = "Missing required search parameter: intent";
+/// The paging parameter of [`NextLinkStyle::Cursor`] links.
+pub(crate) const CURSOR: &str = "_cursor";
 
 pub(crate) const CAREPLAN_CATEGORY_SYSTEM: &str =
     "http://hl7.org/fhir/us/core/CodeSystem/careplan-category";
@@ -45,6 +49,30 @@ pub enum NextLinkStyle {
     /// NextGen: the path segment `/fhir/r4/` becomes `/fhir/R4/` and pages are `page=N`
     /// (1-based); the sandbox serves both spellings.
     NextGen,
+    /// athenahealth: `<fhir base>/<Type>?_cursor=<opaque token>`, nothing else; the sandbox
+    /// keeps what each token stands for and answers an unknown one with 400. No offset or page
+    /// number can be read from the link, so a client must follow the links one by one.
+    Cursor,
+}
+
+/// A cap on FHIR requests per window; the ones over it answer 429 without `Retry-After`
+/// (eClinicalWorks: 250 a minute per practice base, blocked until the minute ends).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests admitted per window.
+    pub limit: u32,
+    pub window: RateWindow,
+}
+
+/// When a [`RateLimit`] window ends and the count starts again (also at
+/// `Sandbox::next_rate_window`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RateWindow {
+    /// After this much wall-clock time (eClinicalWorks: fixed minutes).
+    Clock(Duration),
+    /// After this many FHIR requests arrived, admitted or refused: time measured in requests,
+    /// so a test sees the same 429s on every run without waiting for a clock.
+    Requests(u32),
 }
 
 /// Where DocumentReference (and DiagnosticReport) attachments point.
@@ -139,6 +167,18 @@ pub struct Quirks {
     pub binary_accept_strict: bool,
     /// Added to every request before it is answered (never blocks a thread).
     pub latency: Duration,
+    /// `(name, value)`: every search must carry this parameter with this value, else 400 naming
+    /// it (athenahealth: `ah-practice=Organization/a-1.Practice-<id>` on its one national base);
+    /// reads by id need none.
+    pub required_search_param: Option<(String, String)>,
+    /// Searches of these types without `intent` answer 400 `Missing required search parameter:
+    /// intent` (athenahealth's MedicationRequest).
+    pub intent_required: Vec<String>,
+    /// Path segments added to the FHIR base path: a practice code (eClinicalWorks,
+    /// `/fhir/r4/<practice code>`), or `open` (Veradigm's patient endpoints).
+    pub base_path_suffix: Option<String>,
+    /// FHIR requests over this rate answer 429 without `Retry-After` (eClinicalWorks).
+    pub rate_limit: Option<RateLimit>,
     /// Answers no honest server gives (hostile ids, links, bodies, token and authorization
     /// responses), for tests of fhirdl's defences; see [`crate::hostile`].
     pub hostile: Hostile,
@@ -196,6 +236,22 @@ impl Quirks {
 
     pub(crate) fn is_forbidden(&self, resource_type: &str) -> bool {
         self.forbidden_types.iter().any(|t| t == resource_type)
+    }
+
+    pub(crate) fn requires_intent(&self, resource_type: &str) -> bool {
+        self.intent_required.iter().any(|t| t == resource_type)
+    }
+
+    /// Why `params` lack the [`Quirks::required_search_param`] (None when they carry it).
+    pub(crate) fn missing_required_param(&self, params: &[(String, String)]) -> Option<String> {
+        let (name, value) = self.required_search_param.as_ref()?;
+        match params.iter().find(|(k, _)| k == name) {
+            None => Some(format!("Missing required search parameter: {name}")),
+            Some((_, given)) if given != value => Some(format!(
+                "{name}={given} names no practice this server holds ({name}={value} expected)"
+            )),
+            Some(_) => None,
+        }
     }
 
     pub(crate) fn requires_category(&self, resource_type: &str) -> bool {
@@ -258,6 +314,31 @@ mod tests {
         assert!(!q.accepts_last_updated("CarePlan"));
         q.no_last_updated = true;
         assert!(!q.accepts_last_updated("Observation"));
+    }
+
+    #[test]
+    fn required_parameter_and_intent() {
+        let q = Quirks {
+            required_search_param: Some((
+                "ah-practice".into(),
+                "Organization/a-1.Practice-1".into(),
+            )),
+            intent_required: vec!["MedicationRequest".into()],
+            ..Quirks::default()
+        };
+        let pair = |v: &str| vec![("ah-practice".to_owned(), v.to_owned())];
+        let missing = q.missing_required_param(&[]).unwrap();
+        assert!(missing.contains("ah-practice"), "{missing}");
+        assert!(q
+            .missing_required_param(&pair("Organization/a-1.Practice-2"))
+            .is_some());
+        assert_eq!(
+            q.missing_required_param(&pair("Organization/a-1.Practice-1")),
+            None
+        );
+        assert_eq!(Quirks::default().missing_required_param(&[]), None);
+        assert!(q.requires_intent("MedicationRequest") && !q.requires_intent("Observation"));
+        assert!(INTENT_REQUIRED.contains("intent") && !INTENT_REQUIRED.contains("status"));
     }
 
     #[test]

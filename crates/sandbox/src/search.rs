@@ -63,7 +63,31 @@ fn respond(
     let Ok(Path(resource_type)) = path else {
         return FhirError::bad_request("the URL path is not valid").into_response();
     };
+    let params = match cursor_params(shared, params) {
+        Ok(params) => params,
+        Err(e) => return e.into_response(),
+    };
     search(shared, headers, &resource_type, &params).unwrap_or_else(IntoResponse::into_response)
+}
+
+/// With cursor-style links, a `_cursor` request stands for the search its token was issued
+/// for (an unknown token is a 400, as athenahealth answers a stale cursor).
+fn cursor_params(
+    shared: &Shared,
+    params: Vec<(String, String)>,
+) -> Result<Vec<(String, String)>, FhirError> {
+    if shared.config.quirks.next_link_style != NextLinkStyle::Cursor {
+        return Ok(params);
+    }
+    let Some((_, token)) = params.iter().find(|(k, _)| k == quirks::CURSOR) else {
+        return Ok(params);
+    };
+    shared.cursors.resolve(token).ok_or_else(|| {
+        FhirError::bad_request(format!(
+            "Invalid or expired cursor: {}={token}",
+            quirks::CURSOR
+        ))
+    })
 }
 
 /// A parsed search request.
@@ -89,6 +113,8 @@ struct Query {
     /// A `status`, `clinical-status` or `lifecycle-status` parameter was given (its values are
     /// not filtered on: every resource the sandbox makes has one of them).
     status_given: bool,
+    /// An `intent` parameter was given (its values are not filtered on either).
+    intent_given: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -204,6 +230,7 @@ fn parse_query(
             }
             "_summary" => query.summary_count = value == "count",
             "status" | "clinical-status" | "lifecycle-status" => query.status_given = true,
+            "intent" => query.intent_given = true,
             // NextGen ignores _count and pages by 25 (seen in recorded responses).
             "_count" if quirks.fixed_page_size.is_some() => {}
             PAGE if quirks.next_link_style == NextLinkStyle::NextGen => {
@@ -300,6 +327,9 @@ fn search(
     let access = fhir::bearer(shared, headers)?;
     if let Some(answer) = shared.hostile().answer_for(resource_type) {
         return Ok(answer);
+    }
+    if let Some(why) = shared.config.quirks.missing_required_param(params) {
+        return Err(FhirError::bad_request(why));
     }
     fhir::check_forbidden(shared, resource_type)?;
     if kind == TypeKind::Binary {
@@ -400,6 +430,9 @@ fn check_required_criteria(
     }
     if quirks.status_required.iter().any(|t| t == resource_type) && !query.status_given {
         return Err(FhirError::bad_request(quirks::STATUS_REQUIRED));
+    }
+    if quirks.requires_intent(resource_type) && !query.intent_given {
+        return Err(FhirError::bad_request(quirks::INTENT_REQUIRED));
     }
     if quirks.requires_category(resource_type)
         && query.categories.is_empty()

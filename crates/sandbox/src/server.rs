@@ -149,6 +149,12 @@ impl Sandbox {
         self.shared.holds.add(matching)
     }
 
+    /// Ends the current window of [`Quirks::rate_limit`](crate::Quirks): the next FHIR request
+    /// starts a fresh count (as the next minute does on eClinicalWorks).
+    pub fn next_rate_window(&self) {
+        self.shared.rate.next_window();
+    }
+
     pub fn stats(&self) -> SandboxStats {
         let mut stats = self.shared.stats.snapshot();
         stats.faults = self.shared.faults.tally();
@@ -259,6 +265,12 @@ fn validate(config: &SandboxConfig) -> anyhow::Result<()> {
             "the fault rate must be between 0 and 1"
         );
     }
+    if let Some(limit) = &config.quirks.rate_limit {
+        anyhow::ensure!(
+            limit.limit >= 1,
+            "the sandbox's rate limit must admit at least 1 request"
+        );
+    }
     if let Some((_, page)) = &config.quirks.drop_next_link {
         anyhow::ensure!(*page >= 1, "drop_next_link pages count from 1");
     }
@@ -273,7 +285,7 @@ fn validate(config: &SandboxConfig) -> anyhow::Result<()> {
 }
 
 fn router(shared: &Arc<Shared>) -> Router {
-    let base = shared.config.flavor.base_path();
+    let base = shared.base_path.as_str();
     let mut app = Router::new()
         .route(
             "/oauth/authorize",

@@ -12,12 +12,14 @@ use url::Url;
 
 use crate::catalog::{self, TypeKind};
 use crate::config::{FhirFlavor, SandboxConfig, SandboxProxy, SandboxUser};
+use crate::cursor::Cursors;
 use crate::faults::Injector;
 use crate::generator;
 use crate::grants::AuthStore;
 use crate::hold::Holds;
 use crate::hostile::Hostile;
 use crate::quirks::{self, NextLinkStyle};
+use crate::ratelimit::RateCounter;
 use crate::signing::SigningKeys;
 use crate::stats::Stats;
 use crate::store::ResourceStore;
@@ -29,7 +31,8 @@ pub(crate) struct Shared {
     pub issuer: String,
     /// The FHIR base URL without a trailing slash.
     pub fhir_base: String,
-    pub base_path: &'static str,
+    /// The FHIR base path: the flavor's, plus [`crate::Quirks::base_path_suffix`].
+    pub base_path: String,
     /// The second spelling of the base path served for NextGen-style next links (`/fhir/R4`).
     pub alternate_base_path: Option<String>,
     /// Where `self` and `next` links of searchsets point (the FHIR base, or its NextGen
@@ -46,6 +49,10 @@ pub(crate) struct Shared {
     pub holds: Holds,
     /// Raw reads of each Binary so far (`Quirks::binary_read_limit`, `regenerated_ccda`).
     pub binary_reads: Mutex<HashMap<String, u32>>,
+    /// What the `_cursor` tokens of cursor-style next links stand for.
+    pub cursors: Cursors,
+    /// Requests counted against `Quirks::rate_limit`.
+    pub rate: RateCounter,
     /// Signs id_tokens (RS256 at first; `Sandbox::rotate_signing_key` moves to ES256).
     signing: RwLock<SigningKeys>,
     fhir_base_url: Url,
@@ -58,12 +65,15 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn new(config: SandboxConfig, origin: Url) -> anyhow::Result<Shared> {
         let issuer = origin.as_str().trim_end_matches('/').to_owned();
-        let base_path = config.flavor.base_path();
+        let base_path = match &config.quirks.base_path_suffix {
+            Some(suffix) => format!("{}/{}", config.flavor.base_path(), suffix.trim_matches('/')),
+            None => config.flavor.base_path().to_owned(),
+        };
         let fhir_base = format!("{issuer}{base_path}");
         let fhir_base_url = Url::parse(&fhir_base).context("building the FHIR base URL")?;
         let alternate_base_path = match config.quirks.next_link_style {
-            NextLinkStyle::Offset => None,
-            NextLinkStyle::NextGen => quirks::nextgen_base_path(base_path),
+            NextLinkStyle::Offset | NextLinkStyle::Cursor => None,
+            NextLinkStyle::NextGen => quirks::nextgen_base_path(&base_path),
         };
         let link_base = match &alternate_base_path {
             Some(path) => format!("{issuer}{path}"),
@@ -101,6 +111,7 @@ impl Shared {
         }
         let hostile = RwLock::new(Arc::new(config.quirks.hostile.clone()));
         let faults = Injector::new(config.faults.clone());
+        let config_seed = config.seed;
         Ok(Shared {
             hostile,
             config,
@@ -117,6 +128,8 @@ impl Shared {
             faults,
             holds: Holds::default(),
             binary_reads: Mutex::new(HashMap::new()),
+            cursors: Cursors::new(config_seed),
+            rate: RateCounter::default(),
             signing: RwLock::new(SigningKeys::new()?),
             fhir_base_url,
             resources: RwLock::new(resources),

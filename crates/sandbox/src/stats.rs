@@ -20,7 +20,7 @@ use crate::faults::FaultKind;
 /// to its answer (latency and holds included), so a test can see the latency applied without
 /// timing anything itself; `http2_requests` the requests (of every kind) that came over HTTP/2,
 /// which only a TLS sandbox offers; `faults` the faults injected, per kind, since the sandbox
-/// started.
+/// started; `rate_limited` the requests refused with 429 by `Quirks::rate_limit`.
 #[derive(Clone, Debug, Default)]
 pub struct SandboxStats {
     pub requests: u64,
@@ -35,6 +35,7 @@ pub struct SandboxStats {
     pub max_in_flight: u64,
     pub quickest_fhir_answer: Option<Duration>,
     pub http2_requests: u64,
+    pub rate_limited: u64,
     pub faults: BTreeMap<FaultKind, u64>,
 }
 
@@ -54,6 +55,7 @@ pub(crate) struct Stats {
     /// Nanoseconds of the quickest FHIR answer, plus one (0: none yet).
     quickest_fhir_answer: AtomicU64,
     pub http2_requests: AtomicU64,
+    pub rate_limited: AtomicU64,
 }
 
 impl Stats {
@@ -89,6 +91,7 @@ impl Stats {
                 .checked_sub(1)
                 .map(Duration::from_nanos),
             http2_requests: get(&self.http2_requests),
+            rate_limited: get(&self.rate_limited),
             faults: Default::default(),
         }
     }

@@ -18,7 +18,7 @@ use crate::fhir::client::FhirClient;
 use anyhow::Result;
 use checks::add_resource;
 use paging::{refusal, server_time};
-use recovery::{by_status, fan_out, recover_by_dates, shortfall_note};
+use recovery::{by_intent, by_status, fan_out, recover_by_dates, shortfall_note};
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
@@ -183,6 +183,9 @@ pub(super) async fn fetch_type(search: &Search<'_>, plan: &TypePlan) -> Result<O
     if let ChainEnd::NeedsStatus(msg) = &first {
         first = by_status(&plain, msg).await?;
     }
+    if let ChainEnd::NeedsIntent(msg) = &first {
+        first = by_intent(&plain, msg).await?;
+    }
     if matches!(first, ChainEnd::Done { shortfall: true }) && categories.is_none() && plan.dates_ok
     {
         recover_by_dates(&plain).await?;
@@ -216,7 +219,10 @@ pub(super) async fn fetch_type(search: &Search<'_>, plan: &TypePlan) -> Result<O
             ));
             "the server requires a category".to_string()
         }
-        ChainEnd::NeedsCategory(msg) | ChainEnd::NeedsStatus(msg) | ChainEnd::RefusedQuery(msg) => {
+        ChainEnd::NeedsCategory(msg)
+        | ChainEnd::NeedsStatus(msg)
+        | ChainEnd::NeedsIntent(msg)
+        | ChainEnd::RefusedQuery(msg) => {
             anyhow::bail!("the search was refused: {msg}")
         }
     };

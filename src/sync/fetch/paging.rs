@@ -21,6 +21,8 @@ pub(in crate::sync) enum ChainEnd {
     Refused(String),
     NeedsCategory(String),
     NeedsStatus(String),
+    /// Refused for want of `intent` (athenahealth's MedicationRequest).
+    NeedsIntent(String),
     /// A search narrowed by a parameter (one category, one status value) the server refused
     /// with 400 or 422: it costs only this search (Epic refuses some Observation categories).
     RefusedQuery(String),
@@ -49,7 +51,7 @@ pub(in crate::sync) async fn chain(
     if let Some((name, value)) = &since_pair {
         params.push((name, value));
     }
-    let url = crate::fhir_url::search(fhir.base(), ty, &params)?;
+    let url = fhir.search_url(ty, &params)?;
     let what = if extra.is_empty() {
         ty.to_string()
     } else {
@@ -58,7 +60,8 @@ pub(in crate::sync) async fn chain(
     };
     let resp = get_page(fhir, &url).await?;
     // One category of a fanned-out type (status retries within it are not counted again).
-    let category_search = extra.len() == 1 && !fanout::is_status_param(extra[0].0);
+    let category_search =
+        extra.len() == 1 && !fanout::is_status_param(extra[0].0) && extra[0].0 != "intent";
     if !resp.status.is_success() {
         if category_search {
             lock(sink).category_answered(None);
@@ -74,6 +77,14 @@ pub(in crate::sync) async fn chain(
             && !extra.iter().any(|(k, _)| fanout::is_status_param(k))
         {
             return Ok(ChainEnd::NeedsStatus(format!(
+                "HTTP {}: {text}",
+                resp.status.as_u16()
+            )));
+        }
+        if fanout::demands_intent(resp.status.as_u16(), &text)
+            && !extra.iter().any(|(k, _)| *k == "intent")
+        {
+            return Ok(ChainEnd::NeedsIntent(format!(
                 "HTTP {}: {text}",
                 resp.status.as_u16()
             )));

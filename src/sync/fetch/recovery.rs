@@ -41,6 +41,26 @@ pub(super) async fn by_status(search: &TypeSearch<'_>, refusal: &str) -> Result<
     Ok(end)
 }
 
+/// The search again with every intent value (athenahealth refuses a MedicationRequest search
+/// without `intent`): one request, the values joined by commas.
+pub(super) async fn by_intent(search: &TypeSearch<'_>, refusal: &str) -> Result<ChainEnd> {
+    let Some((param, values)) = fanout::intents_for(search.ty) else {
+        return Ok(ChainEnd::NeedsIntent(refusal.to_string()));
+    };
+    let all = values.join(",");
+    let end = search.chain(search.since, &[(param, &all)]).await?;
+    let mut f = lock(search.sink);
+    f.warnings.push(format!(
+        "the server requires an intent ({refusal}); asked for every {param} value"
+    ));
+    if let ChainEnd::Done { shortfall: false } = end {
+        f.completeness = Completeness::Recovered(format!(
+            "the server requires an intent: asked for every {param} value ({all})"
+        ));
+    }
+    Ok(end)
+}
+
 /// One search per category, all at once, merged; then a `_summary=count` of the whole type
 /// says whether other categories hold more. `why` says why the type is fanned out.
 pub(super) async fn fan_out(
@@ -94,7 +114,10 @@ pub(super) async fn fan_out(
                 ));
                 fetched.refused_queries.push(format!("{param}={value}"));
             }
-            ChainEnd::Refused(why) | ChainEnd::NeedsCategory(why) | ChainEnd::NeedsStatus(why) => {
+            ChainEnd::Refused(why)
+            | ChainEnd::NeedsCategory(why)
+            | ChainEnd::NeedsStatus(why)
+            | ChainEnd::NeedsIntent(why) => {
                 fetched.warnings.push(format!("{param}={value}: {why}"));
             }
         }
@@ -199,7 +222,7 @@ async fn count_all(
     if let Some((name, value)) = &since_pair {
         params.push((name, value));
     }
-    let url = crate::fhir_url::search(fhir.base(), ty, &params).map_err(|e| e.to_string())?;
+    let url = fhir.search_url(ty, &params).map_err(|e| e.to_string())?;
     let resp = fhir
         .get(&url)
         .await

@@ -1,0 +1,149 @@
+//! `fhirdl login` + `fhirdl sync` against the sandbox as athenahealth, eClinicalWorks, MEDITECH
+//! and Veradigm (`SandboxConfig::for_ehr`): each export must hold the patient's whole
+//! compartment, as the sandbox counts it. eClinicalWorks also with a rate limit the sync runs
+//! into (a window measured in requests, so the same 429s come on every run).
+
+use crate::common::{assert_whole_compartment, code, json, text, TestContext};
+use fhirdl_sandbox::personality::ATHENA_PRACTICE;
+use fhirdl_sandbox::{Ehr, RateLimit, RateWindow, SandboxConfig};
+use serde_json::Value;
+
+/// Signs alice in on `config` (with `login_extra`), syncs with `env` set, and checks the exit
+/// code is 0; the context and the `sync --json` report.
+fn exported(
+    config: SandboxConfig,
+    login_extra: &[&str],
+    env: &[(&str, &str)],
+) -> (TestContext, Value) {
+    let ctx = TestContext::new(config);
+    let out = ctx.login("a", login_extra);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let mut sync = ctx.command();
+    sync.args(["sync", "--json"]).envs(env.iter().copied());
+    let out = ctx.run(sync);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let report = json(&out);
+    (ctx, report)
+}
+
+fn of<'a>(report: &'a Value, ty: &str) -> &'a Value {
+    report["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["resource_type"] == ty)
+        .unwrap_or_else(|| panic!("{ty} missing from {report}"))
+}
+
+fn whole(ctx: &TestContext, report: &Value, what: &str) {
+    let patient = ctx.patient("alice");
+    assert_whole_compartment(&ctx.sandbox, &patient, report, what);
+}
+
+#[test]
+fn athena_with_its_practice_parameter_exports_everything() {
+    let practice = format!("ah-practice={ATHENA_PRACTICE}");
+    // Small pages, so the opaque cursors are followed one after another.
+    let config = SandboxConfig {
+        page_size_max: 10,
+        ..SandboxConfig::for_ehr(Ehr::Athena)
+    };
+    let (ctx, report) = exported(config, &["--search-param", &practice], &[]);
+    whole(&ctx, &report, "athena");
+    assert!(
+        of(&report, "Observation")["pages"].as_u64().unwrap() > 2,
+        "{report}"
+    );
+    // MedicationRequest was refused without intent, then asked for with every intent.
+    let meds = of(&report, "MedicationRequest");
+    assert_eq!(meds["completeness"]["status"], "recovered", "{report}");
+    assert!(
+        meds["completeness"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("requires an intent"),
+        "{report}"
+    );
+    // The profile keeps the parameter and says so.
+    let status = ctx.fhirdl(&["status", "--profile", "a"]);
+    assert!(text(&status).contains(&practice), "{}", text(&status));
+    let shown = ctx.fhirdl(&["profile", "show", "a"]);
+    assert!(text(&shown).contains("search_params"), "{}", text(&shown));
+    // doctor's probes send it too. (Its MedicationRequest probe still meets the 400 for want
+    // of intent: doctor probes once and learns nothing, as with categories and statuses.)
+    let out = ctx.fhirdl(&["doctor", "--profile", "a", "--json"]);
+    let doc = json(&out);
+    let probes = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "type_probes")
+        .unwrap();
+    let answered: Vec<(&str, u64)> = probes["figures"]["probes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{probes:#}"))
+        .iter()
+        .map(|p| (p["type"].as_str().unwrap(), p["status"].as_u64().unwrap()))
+        .collect();
+    assert!(answered.contains(&("Observation", 200)), "{probes:#}");
+    assert!(
+        answered
+            .iter()
+            .all(|(ty, status)| *status == 200 || *ty == "MedicationRequest"),
+        "{probes:#}"
+    );
+    // A second run sends it again (it is the profile's, not the first run's).
+    let out = ctx.fhirdl(&["sync", "--json"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+}
+
+#[test]
+fn athena_without_its_practice_parameter_fails_saying_what_the_server_wants() {
+    let ctx = TestContext::new(SandboxConfig::for_ehr(Ehr::Athena));
+    let out = ctx.login("a", &[]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let out = ctx.fhirdl(&["sync", "--json"]);
+    // Every search is refused (exit 3, the types named); the hint says how to send it.
+    assert_eq!(code(&out), 3, "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("fhirdl login --search-param ah-practice=<value>"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn ecw_exports_everything() {
+    let (ctx, report) = exported(SandboxConfig::for_ehr(Ehr::Ecw), &[], &[]);
+    assert!(ctx.base().ends_with("/fhir/r4/FFBJCD"), "{}", ctx.base());
+    whole(&ctx, &report, "ecw");
+}
+
+#[test]
+fn ecw_sync_that_hits_the_rate_limit_completes() {
+    let mut config = SandboxConfig::for_ehr(Ehr::Ecw);
+    // One request in every 12 refused: the sync meets 429s without Retry-After.
+    config.quirks.rate_limit = Some(RateLimit {
+        limit: 11,
+        window: RateWindow::Requests(12),
+    });
+    let (ctx, report) = exported(config, &[], &[("FHIRDL_RETRY_BASE_MS", "1")]);
+    assert!(
+        ctx.sandbox.stats().rate_limited > 0,
+        "no request was refused"
+    );
+    whole(&ctx, &report, "ecw with 429s");
+}
+
+#[test]
+fn meditech_exports_everything() {
+    let (ctx, report) = exported(SandboxConfig::for_ehr(Ehr::Meditech), &[], &[]);
+    whole(&ctx, &report, "meditech");
+}
+
+#[test]
+fn veradigm_open_endpoint_exports_everything() {
+    let (ctx, report) = exported(SandboxConfig::for_ehr(Ehr::Veradigm), &[], &[]);
+    assert!(ctx.base().ends_with("/open"), "{}", ctx.base());
+    whole(&ctx, &report, "veradigm");
+}
