@@ -726,7 +726,7 @@ _fhirdl() {
                     return 0
                     ;;
                 --provider)
-                    COMPREPLY=($(compgen -W "nextgen-enterprise-r4 nextgen-enterprise-dstu2 nextgen-office-r4 smart-sandbox epic oracle-health" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "nextgen-enterprise-r4 nextgen-enterprise-dstu2 nextgen-office-r4 smart-sandbox epic oracle-health athena ecw meditech veradigm" -- "${cur}"))
                     return 0
                     ;;
                 --fhir-base)

@@ -56,7 +56,11 @@ nextgen-enterprise-dstu2\t''
 nextgen-office-r4\t''
 smart-sandbox\t''
 epic\t''
-oracle-health\t''"
+oracle-health\t''
+athena\t''
+ecw\t''
+meditech\t''
+veradigm\t''"
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l fhir-base -d 'The FHIR base URL of any SMART on FHIR server (overrides the preset\'s)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l client-id -d 'The client id of your app registration' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l scope -d 'Scopes to request instead of the ones fhirdl chooses from the server\'s capabilities' -r

@@ -75,6 +75,12 @@ pub enum RuleKind {
         #[serde(default)]
         types: Vec<String>,
     },
+    /// Every search must carry this parameter (its value is the user's, kept in the profile
+    /// with `login --search-param`); a sync without it stops before asking anything.
+    RequiredSearchParameter { name: String, example: String },
+    /// The server refuses requests beyond this many a minute: unless the user sets
+    /// `--max-rate` (or the preset has a limit), fhirdl keeps under it.
+    RateLimit { per_minute: u32 },
 }
 
 static LIST: LazyLock<Result<QuirksFile, String>> = LazyLock::new(|| {
@@ -141,6 +147,10 @@ pub struct Known {
     pub refused_searches: BTreeMap<String, Vec<String>>,
     /// Type (`*` for all) → incremental parameters not used.
     pub refused_incremental: BTreeMap<String, Vec<String>>,
+    /// Parameters every search must carry, each with an example value.
+    pub required_search_params: Vec<(String, String)>,
+    /// The lowest published request limit, per minute.
+    pub rate_per_minute: Option<u32>,
 }
 
 impl Known {
@@ -187,7 +197,24 @@ impl Known {
                         .push(parameter.clone());
                 }
             }
+            RuleKind::RequiredSearchParameter { name, example } => self
+                .required_search_params
+                .push((name.clone(), example.clone())),
+            RuleKind::RateLimit { per_minute } => {
+                let lowest = self
+                    .rate_per_minute
+                    .map_or(*per_minute, |r| r.min(*per_minute));
+                self.rate_per_minute = Some(lowest);
+            }
         }
+    }
+
+    /// The required parameters `given` (the profile's `--search-param` names) lacks.
+    pub fn missing_search_params<'a>(&'a self, given: &[String]) -> Vec<&'a (String, String)> {
+        self.required_search_params
+            .iter()
+            .filter(|(name, _)| !given.iter().any(|g| g == name))
+            .collect()
     }
 
     /// The searches of `resource_type` never to send.
@@ -296,6 +323,12 @@ mod tests {
                 parameter: "date".into(),
                 types: vec!["Encounter".into()],
             },
+            RuleKind::RequiredSearchParameter {
+                name: "ah-practice".into(),
+                example: "Organization/a-1.Practice-1".into(),
+            },
+            RuleKind::RateLimit { per_minute: 250 },
+            RuleKind::RateLimit { per_minute: 300 },
         ]);
         let metadata = json!({"software": {"name": "Example"}});
         let known = Known::of(&[v], &metadata, &Url::parse("http://h/").unwrap());
@@ -308,6 +341,11 @@ mod tests {
             known.refused_incremental("Encounter"),
             ["_lastUpdated", "date"]
         );
+        assert_eq!(known.rate_per_minute, Some(250));
+        assert_eq!(known.missing_search_params(&[]).len(), 1);
+        assert!(known
+            .missing_search_params(&["ah-practice".to_string()])
+            .is_empty());
         let nobody = Known::of(&[], &metadata, &Url::parse("http://h/").unwrap());
         assert_eq!(nobody, Known::default());
     }

@@ -129,5 +129,11 @@ fn describe(kind: &RuleKind) -> String {
             "incremental searches of {} never by {parameter}",
             types.join(", ")
         ),
+        RuleKind::RequiredSearchParameter { name, example } => {
+            format!("every search carries {name} (login --search-param {name}={example})")
+        }
+        RuleKind::RateLimit { per_minute } => {
+            format!("at most {per_minute} requests a minute")
+        }
     }
 }

@@ -282,15 +282,25 @@ async fn run_one(
             .unwrap_or_default(),
         reconcile_days: Some(args.reconcile_every),
     };
-    // The preset's published limit applies unless the user sets one.
+    // The preset's published limit applies unless the user sets one; else the limit the
+    // quirks list knows for the server (by its host, or its last cached CapabilityStatement).
     let preset_rate = preset
         .and_then(|p| p.max_requests_per_minute)
+        .or_else(|| known_rate(ctx, &profile.fhir_base))
         .map(|n| f64::from(n) / 60.0);
     let report = sync_profile(ctx, name, profile, &opts, args.max_rate.or(preset_rate)).await?;
     if args.view {
         super::view::build(ctx, &opts.out, None)?;
     }
     Ok(report)
+}
+
+/// The request limit, per minute, that fhirdl's quirks list knows for the server at `base`.
+fn known_rate(ctx: &Ctx, base: &str) -> Option<u32> {
+    let url = url::Url::parse(base).ok()?;
+    let cached = sync::capabilities::cached(&ctx.settings.paths.data_dir, base)
+        .unwrap_or(serde_json::Value::Null);
+    crate::quirks::Known::built_in(&cached, &url).rate_per_minute
 }
 
 /// Syncs one saved profile (also used by `demo`).

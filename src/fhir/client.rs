@@ -96,6 +96,11 @@ impl FhirClient {
 
     /// Parameters every search carries (a profile's `--search-param`, e.g. athenahealth's
     /// `ah-practice`).
+    /// The names of the parameters sent with every search (`login --search-param`).
+    pub fn search_param_names(&self) -> Vec<String> {
+        self.search_params.iter().map(|(k, _)| k.clone()).collect()
+    }
+
     pub fn with_search_params(mut self, params: Vec<(String, String)>) -> FhirClient {
         self.search_params = Arc::new(params);
         self

@@ -37,6 +37,12 @@ pub fn for_server(data_dir: &Path, fhir_base: &str) -> PathBuf {
         .join(format!("capabilities-{hex}.json"))
 }
 
+/// The statement of `fhir_base` cached in fhirdl's data folder (by the last sign-in or sync),
+/// when it is younger than a day.
+pub fn cached(data_dir: &Path, fhir_base: &str) -> Option<serde_json::Value> {
+    load(&for_server(data_dir, fhir_base), fhir_base)
+}
+
 /// The statement of `fhir_base` cached in `file`, when it is younger than a day.
 pub(super) fn load(file: &Path, fhir_base: &str) -> Option<serde_json::Value> {
     let cached: Cached = serde_json::from_slice(&std::fs::read(file).ok()?).ok()?;

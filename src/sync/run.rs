@@ -242,6 +242,7 @@ impl<'a> Run<'a> {
         }
         self.metadata = self.capabilities().await?;
         self.known = crate::quirks::Known::built_in(&self.metadata, self.fhir.base());
+        self.check_required_params()?;
         let scope = self.fhir.session().credentials().await.scope;
         self.early.scope = scope.clone();
         let (types, skipped) = plan::plan(&self.metadata, &scope, self.opts.types.as_deref());
@@ -326,6 +327,27 @@ impl<'a> Run<'a> {
                 false => plan,
             })
             .collect())
+    }
+
+    /// A server the quirks list says wants a parameter on every search (a practice on a shared
+    /// base) is not asked anything without it: every search would be refused.
+    fn check_required_params(&self) -> Result<()> {
+        let given = self.fhir.search_param_names();
+        let missing = self.known.missing_search_params(&given);
+        let Some((name, example)) = missing.first() else {
+            return Ok(());
+        };
+        Err(crate::error::Failure::new(
+            crate::error::Kind::Usage,
+            format!(
+                "this server ({}) answers only searches that carry {name}, and the profile has none",
+                self.known.vendors.join(", ")
+            ),
+        )
+        .hint(format!(
+            "sign in again with it: fhirdl login --search-param {name}=<yours, like {example}> (it is kept in the profile)"
+        ))
+        .into())
     }
 
     /// Fetches and stores every planned type at once (the client's window bounds the requests

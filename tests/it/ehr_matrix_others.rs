@@ -99,11 +99,34 @@ fn athena_with_its_practice_parameter_exports_everything() {
 
 #[test]
 fn athena_without_its_practice_parameter_fails_saying_what_the_server_wants() {
+    // Recognised from its CapabilityStatement, athenahealth is known to want its practice on
+    // every search: without it the sync stops before asking anything (exit 2), saying how.
     let ctx = TestContext::new(SandboxConfig::for_ehr(Ehr::Athena));
     let out = ctx.login("a", &[]);
     assert_eq!(code(&out), 0, "{}", text(&out));
+    let trace = ctx.root().join("trace.jsonl");
+    let out = ctx.fhirdl(&["sync", "--json", "--trace-file", trace.to_str().unwrap()]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "fhirdl login --search-param ah-practice=<yours, like Organization/a-1.Practice-"
+        ),
+        "{stderr}"
+    );
+    let searches = std::fs::read_to_string(&trace)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("patient="))
+        .count();
+    assert_eq!(searches, 0, "a search was sent without the practice");
+    // An unknown server with the same habit: every search refused (exit 3, the types named),
+    // and the hint says how to send the parameter.
+    let mut config = SandboxConfig::for_ehr(Ehr::Athena);
+    config.quirks.software_name = Some("Another EHR".into());
+    let ctx = TestContext::new(config);
+    assert_eq!(code(&ctx.login("a", &[])), 0);
     let out = ctx.fhirdl(&["sync", "--json"]);
-    // Every search is refused (exit 3, the types named); the hint says how to send it.
     assert_eq!(code(&out), 3, "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
