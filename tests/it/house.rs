@@ -304,3 +304,24 @@ fn readme_lists_the_exit_codes_the_help_lists() {
         .collect();
     assert_eq!(in_readme, documented);
 }
+
+/// docs/vendors.md names every `--ehr` personality and cites every page its behaviours come
+/// from (`Ehr::evidence`), so the table cannot fall behind the sandbox.
+#[test]
+fn the_vendor_table_cites_every_personality_and_its_evidence() {
+    let doc = std::fs::read_to_string(root().join("docs/vendors.md")).unwrap();
+    for ehr in fhirdl_sandbox::Ehr::ALL {
+        assert!(
+            doc.contains(&format!("| `{}` |", ehr.name())),
+            "docs/vendors.md has no row for --ehr {}",
+            ehr.name()
+        );
+        for (what, url) in ehr.evidence() {
+            assert!(
+                doc.contains(&format!("({url})")),
+                "docs/vendors.md does not cite {url} ({}: {what})",
+                ehr.name()
+            );
+        }
+    }
+}
