@@ -75,6 +75,8 @@ pub(super) fn store_type(
             pretty: opts.pretty,
             dry_run: opts.dry_run,
             history_at: Some(stamp),
+            note_unseen: 0,
+            gone: None,
         },
     )?;
     stored.counts.new = merged.new;
