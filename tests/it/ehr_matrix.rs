@@ -250,3 +250,8 @@ fn matrix_epic() {
 fn matrix_oracle() {
     cells(Ehr::Oracle);
 }
+
+#[test]
+fn matrix_nextgen() {
+    cells(Ehr::NextGen);
+}
