@@ -33,6 +33,7 @@ mod run;
 pub mod spool;
 pub mod state;
 mod store;
+mod unseen;
 
 use crate::fhir::client::FhirClient;
 use anyhow::Result;

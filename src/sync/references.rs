@@ -410,6 +410,8 @@ pub(super) fn store(
             pretty,
             dry_run: false,
             history_at: Some(recorded_at),
+            note_unseen: 0,
+            gone: None,
         },
     )?;
     let entry = state.types.entry(ty.to_string()).or_default();

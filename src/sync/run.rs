@@ -104,6 +104,62 @@ struct TypeDone {
     result: Result<TypeResult>,
 }
 
+/// What storing a fetched type needs.
+struct Storing<'f> {
+    fhir: &'f FhirClient,
+    patient: &'f str,
+    export: Arc<Export>,
+    opts: Options,
+    stamp: String,
+    merging: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Storing<'_> {
+    /// Stores a fetched type off the async workers; then reads by id the stored resources a
+    /// whole search not known to be complete did not return, and merges what the reads said
+    /// (see [`super::unseen`]). `Err` is a task that failed.
+    async fn store(
+        self,
+        plan: TypePlan,
+        incremental: bool,
+        fetched: super::fetch::FetchedType,
+    ) -> Result<TypeResult> {
+        let ty = plan.resource_type.clone();
+        let (export, opts, stamp) = (self.export.clone(), self.opts.clone(), self.stamp.clone());
+        let stored = self
+            .blocking(move || store_type(&export, &plan, incremental, fetched, &opts, &stamp))
+            .await?;
+        let stored = match stored {
+            Ok(s) if !s.unseen.is_empty() => s,
+            other => return Ok(TypeResult::of(other)),
+        };
+        let answers = super::unseen::read(self.fhir, self.patient, &ty, &stored.unseen).await;
+        let base = self.fhir.base().clone();
+        let (export, opts, stamp) = (self.export.clone(), self.opts.clone(), self.stamp.clone());
+        let checked = self
+            .blocking(move || {
+                super::unseen::apply(&export, &ty, answers, &opts, &stamp, &base, stored)
+            })
+            .await?;
+        Ok(TypeResult::of(checked))
+    }
+
+    /// Runs a merge off the async workers, counted as running from before the spawn until the
+    /// closure ends or is dropped, so a Ctrl-C can wait for merges that cannot be aborted.
+    async fn blocking(
+        &self,
+        merge: impl FnOnce() -> Result<StoredType> + Send + 'static,
+    ) -> Result<Result<StoredType>> {
+        let busy = Merging::start(&self.merging);
+        tokio::task::spawn_blocking(move || {
+            let _busy = busy;
+            merge()
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("a sync task failed: {e}"))
+    }
+}
+
 /// What a type's fetch learnt of the server, kept in its state.
 struct Learnt {
     needs_category: bool,
@@ -117,6 +173,16 @@ enum TypeResult {
     Skipped(String),
     /// Storing failed (the search itself went through).
     StoreFailed(anyhow::Error),
+}
+
+impl TypeResult {
+    /// A type stored, or whose storing failed.
+    fn of(stored: Result<StoredType>) -> TypeResult {
+        match stored {
+            Ok(s) => TypeResult::Stored(Box::new(s)),
+            Err(e) => TypeResult::StoreFailed(e),
+        }
+    }
 }
 
 impl<'a> Run<'a> {
@@ -419,20 +485,15 @@ impl<'a> Run<'a> {
             let result = match fetched {
                 Ok(Outcome::Skipped(reason)) => Ok(TypeResult::Skipped(reason)),
                 Ok(Outcome::Fetched(f)) => {
-                    // Counted from before the spawn until the closure ends or is dropped, so a
-                    // Ctrl-C can wait for merges that cannot be aborted.
-                    let busy = Merging::start(&merging);
-                    let plan2 = plan.clone();
-                    tokio::task::spawn_blocking(move || {
-                        let _busy = busy;
-                        store_type(&export, &plan2, incremental, *f, &opts, &stamp)
-                    })
-                    .await
-                    .map_err(|e| anyhow::anyhow!("a sync task failed: {e}"))
-                    .map(|stored| match stored {
-                        Ok(s) => TypeResult::Stored(Box::new(s)),
-                        Err(e) => TypeResult::StoreFailed(e),
-                    })
+                    let storing = Storing {
+                        fhir: &fhir,
+                        patient: &patient,
+                        export,
+                        opts,
+                        stamp,
+                        merging,
+                    };
+                    storing.store(plan.clone(), incremental, *f).await
                 }
                 Err(e) => Err(e),
             };

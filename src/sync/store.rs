@@ -1,11 +1,13 @@
 //! Storing one fetched type: merging its resources into `<Type>.ndjson` (upsert after an
-//! incremental query, replace after a whole one) and working out the mark of its next
-//! incremental query.
+//! incremental query, replace after a whole one known to be complete; after another whole one,
+//! upsert and name the stored resources it did not return, read next by [`super::unseen`]) and
+//! working out the mark of its next incremental query.
 
 use super::export::Export;
 use super::fetch::FetchedType;
 use super::merge::{MergeMode, MergeOptions};
 use super::plan::TypePlan;
+use super::unseen::MAX_READS;
 use super::{Counts, Options};
 use anyhow::Result;
 use std::collections::HashSet;
@@ -27,6 +29,9 @@ pub(super) struct StoredType {
     pub(super) refused_queries: Vec<String>,
     /// Bytes of the search pages as received.
     pub(super) bytes: u64,
+    /// Stored resources a whole search not known to be complete did not return: each is to be
+    /// read by id (see [`super::unseen`]).
+    pub(super) unseen: Vec<String>,
 }
 
 /// Merges a fetched type into its file. `incremental` says what the fetch was (a refused
@@ -52,8 +57,10 @@ pub(super) fn store_type(
         bytes: fetched.bytes,
         ..StoredType::default()
     };
-    // Only a search known to be whole may remove what it did not return.
+    // Only a search known to be whole may remove what it did not return; what another whole
+    // search did not return is read by id afterwards (see super::unseen).
     let replace = !incremental && stored.completeness.is_whole();
+    let check = !incremental && !replace && !opts.dry_run;
     stored.counts.fetched = fetched.spool.len();
     stored.counts.pages = fetched.pages;
     let file_exists = export.ndjson_path(ty).exists();
@@ -75,6 +82,8 @@ pub(super) fn store_type(
             pretty: opts.pretty,
             dry_run: opts.dry_run,
             history_at: Some(stamp),
+            note_unseen: if check { MAX_READS } else { 0 },
+            gone: None,
         },
     )?;
     stored.counts.new = merged.new;
@@ -85,9 +94,17 @@ pub(super) fn store_type(
     stored.counts.stored = merged.stored;
     stored.changed = merged.changed;
     let not_seen = merged.stored.saturating_sub(stored.counts.fetched);
-    if !incremental && !replace && not_seen > 0 {
+    if check && not_seen <= MAX_READS {
+        stored.unseen = merged.unseen;
+    } else if !incremental && !replace && not_seen > 0 {
+        let why = match check {
+            true => format!(
+                ", and more than {MAX_READS} are not read one by one to tell which are gone"
+            ),
+            false => String::new(),
+        };
         stored.warnings.push(format!(
-            "{not_seen} stored resources this search did not return were kept (the search is not known to be complete)"
+            "{not_seen} stored resources this search did not return were kept (the search is not known to be complete{why})"
         ));
     }
     if merged.upgraded > 0 {

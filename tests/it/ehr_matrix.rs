@@ -288,3 +288,8 @@ fn matrix_meditech() {
 fn matrix_veradigm() {
     cells(Ehr::Veradigm);
 }
+
+#[test]
+fn matrix_nextgen() {
+    cells(Ehr::NextGen);
+}

@@ -502,3 +502,78 @@ fn a_refused_category_costs_only_its_own_search() {
         "--full asks each refused category once"
     );
 }
+
+/// A whole run on a server whose searches are not known to be complete (category by category,
+/// and no count) reads by id each stored resource the searches did not return: one deleted on
+/// the server is removed and kept in the history, the uncategorised Conditions only references
+/// reach stay, and each of them costs exactly one read.
+#[test]
+fn a_whole_run_reads_what_its_search_did_not_return_and_removes_only_what_is_gone() {
+    let (ctx, _) = synced(Quirks::nextgen());
+    let (categorised, uncategorised): (Vec<Value>, Vec<Value>) = lines(&ctx, "Condition")
+        .into_iter()
+        .partition(|c| c.get("category").is_some());
+    assert!(categorised.len() >= 2 && !uncategorised.is_empty());
+    let mut edited = categorised[0].clone();
+    edited["note"] = serde_json::json!([{"text": "amended on the server"}]);
+    ctx.sandbox.set_resource(edited.clone()).unwrap();
+    let gone = categorised[1]["id"].as_str().unwrap().to_owned();
+    assert!(ctx.sandbox.delete_resource("Condition", &gone));
+
+    let trace = ctx.root().join("full.jsonl");
+    let trace_s = trace.to_str().unwrap();
+    let out = ctx.fhirdl(&["sync", "--full", "--json", "--trace-file", trace_s]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let report = json(&out);
+    let cond = of(&report, "Condition");
+    assert_eq!(
+        (cond["removed"].as_u64(), cond["updated"].as_u64()),
+        (Some(1), Some(1)),
+        "{cond}"
+    );
+    assert!(
+        cond["warnings"]
+            .to_string()
+            .contains("1 stored resources this search did not return were confirmed gone"),
+        "{cond}"
+    );
+    let history =
+        std::fs::read_to_string(ctx.export_dir("a").join(".fhirdl/history/Condition.ndjson"))
+            .unwrap();
+    assert!(
+        history
+            .lines()
+            .any(|l| l.contains(r#""event":"removed""#) && l.contains(&gone)),
+        "{history}"
+    );
+    let after = lines(&ctx, "Condition");
+    let held = |id: &Value| after.iter().any(|c| &c["id"] == id);
+    assert!(
+        !held(&Value::from(gone.clone())),
+        "the deleted Condition is still stored"
+    );
+    for c in &uncategorised {
+        assert!(held(&c["id"]), "{} was not kept", c["id"]);
+    }
+    assert!(after
+        .iter()
+        .any(|c| c["id"] == edited["id"] && c.get("note").is_some()));
+
+    // One read by id for each stored Condition the searches did not return, and no more.
+    let mut reads = std::collections::BTreeMap::<String, usize>::new();
+    for line in std::fs::read_to_string(&trace).unwrap().lines() {
+        let url = serde_json::from_str::<Value>(line).unwrap()["url"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if let Some((_, id)) = url.split('?').next().unwrap().rsplit_once("/Condition/") {
+            *reads.entry(id.to_owned()).or_default() += 1;
+        }
+    }
+    let mut unseen: std::collections::BTreeMap<String, usize> = uncategorised
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap().to_owned(), 1))
+        .collect();
+    unseen.insert(gone, 1);
+    assert_eq!(reads, unseen);
+}

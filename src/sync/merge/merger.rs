@@ -118,10 +118,15 @@ impl<'a> Merger<'a> {
         Ok(())
     }
 
-    /// A stored resource the fetch did not bring: kept (upsert) or set aside (replace).
+    /// A stored resource the fetch did not bring: kept (upsert, unless its read said it is
+    /// gone) or set aside (replace).
     pub(super) fn old_only(&mut self, old: OldEntry) -> Result<()> {
+        let gone = self.opts.gone.is_some_and(|g| g.contains(&old.id));
         match self.opts.mode {
-            MergeMode::Upsert => {
+            MergeMode::Upsert if !gone => {
+                if self.m.unseen.len() < self.opts.note_unseen {
+                    self.m.unseen.push(old.id.clone());
+                }
                 if !old.clean {
                     self.out.diverge(old.start)?;
                 }
@@ -133,7 +138,7 @@ impl<'a> Merger<'a> {
                     p.fill(&old.id, &old.line)?;
                 }
             }
-            MergeMode::Replace => {
+            MergeMode::Upsert | MergeMode::Replace => {
                 self.out.diverge(old.start)?;
                 self.m.removed += 1;
                 self.m.changed = true;

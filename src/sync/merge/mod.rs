@@ -44,6 +44,12 @@ pub struct MergeOptions<'a> {
     /// Superseded and removed versions are appended to `.fhirdl/history/<Type>.ndjson` with
     /// this time (the run's start); `None` keeps no history (tests of the file alone).
     pub history_at: Option<&'a str>,
+    /// Upsert: the ids of up to this many stored resources the fetch did not return are
+    /// noted in [`Merged::unseen`] (0: none).
+    pub note_unseen: usize,
+    /// Upsert: stored resources the server answered are gone (their reads by id said 404 or
+    /// 410), removed and kept in the history as a replace removes what it did not fetch.
+    pub gone: Option<&'a std::collections::BTreeSet<String>>,
 }
 
 /// What a merge did.
@@ -64,6 +70,9 @@ pub struct Merged {
     pub changed: bool,
     /// Whether the NDJSON file was (re)written.
     pub written: bool,
+    /// Ids of stored resources an upsert kept that the fetch did not return, in id order (up
+    /// to [`MergeOptions::note_unseen`] of them).
+    pub unseen: Vec<String>,
 }
 
 impl Export {

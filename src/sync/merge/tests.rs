@@ -121,6 +121,8 @@ fn opts(mode: MergeMode) -> MergeOptions<'static> {
         pretty: false,
         dry_run: false,
         history_at: Some("2026-01-01T00:00:00Z"),
+        note_unseen: 0,
+        gone: None,
     }
 }
 
@@ -325,4 +327,59 @@ fn pretty_files_follow_the_ndjson_file() {
     let m: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
     assert!(m["files"]["Stray.ndjson"].is_object(), "{m}");
+}
+
+#[test]
+fn an_upsert_notes_what_it_did_not_fetch_and_removes_only_what_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = Export::open(dir.path()).unwrap();
+    let path = dir.path().join("Condition.ndjson");
+    let line = |id: &str, v: u32| format!(r#"{{"id":"{id}","v":{v}}}"#);
+    let (a, b, c, d) = (line("a", 1), line("b", 1), line("c", 1), line("d", 1));
+    let all = [("a", a.as_str()), ("b", &b), ("c", &c), ("d", &d)];
+    ex.merge(
+        "Condition",
+        sorted(dir.path(), &all, 1),
+        &opts(MergeMode::Replace),
+    )
+    .unwrap();
+    // A search that returned a and c only: b and d kept, and noted (up to the limit).
+    let noting = |n| MergeOptions {
+        note_unseen: n,
+        ..opts(MergeMode::Upsert)
+    };
+    let fetched = [("a", a.as_str()), ("c", &c)];
+    let m = ex
+        .merge("Condition", sorted(dir.path(), &fetched, 1), &noting(5))
+        .unwrap();
+    assert_eq!(
+        (m.unseen.clone(), m.stored, m.changed),
+        (vec!["b".to_string(), "d".to_string()], 4, false)
+    );
+    let m = ex
+        .merge("Condition", sorted(dir.path(), &fetched, 1), &noting(1))
+        .unwrap();
+    assert_eq!(m.unseen, ["b"]);
+    // Their reads: b is gone, d changed; a stays although it is not in this merge.
+    let gone: std::collections::BTreeSet<String> = ["b".to_string()].into();
+    let d2 = line("d", 2);
+    let m = ex
+        .merge(
+            "Condition",
+            sorted(dir.path(), &[("d", &d2)], 1),
+            &MergeOptions {
+                gone: Some(&gone),
+                ..opts(MergeMode::Upsert)
+            },
+        )
+        .unwrap();
+    assert_eq!((m.removed, m.updated, m.stored, m.superseded), (1, 1, 3, 2));
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        format!("{a}\n{c}\n{d2}\n")
+    );
+    let history =
+        std::fs::read_to_string(dir.path().join(".fhirdl/history/Condition.ndjson")).unwrap();
+    assert!(history.contains(&format!(r#""event":"removed","resource":{b}"#)));
+    assert!(history.contains(&format!(r#""event":"replaced","resource":{d}"#)));
 }
