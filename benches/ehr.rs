@@ -53,6 +53,20 @@ fn parse_args() -> Result<Args> {
     Ok(args)
 }
 
+/// The preset a user of `ehr` signs in with (NextGen's is for a confidential client, which
+/// the sandbox's public one is not: none).
+fn preset_of(ehr: Ehr) -> Option<&'static str> {
+    match ehr {
+        Ehr::Epic => Some("epic"),
+        Ehr::Oracle => Some("oracle-health"),
+        Ehr::Athena => Some("athena"),
+        Ehr::Ecw => Some("ecw"),
+        Ehr::Meditech => Some("meditech"),
+        Ehr::Veradigm => Some("veradigm"),
+        Ehr::NextGen => None,
+    }
+}
+
 /// One measured `fhirdl sync`.
 #[derive(Clone, Copy, Default)]
 struct Run {
@@ -90,6 +104,22 @@ impl Bench {
         let public = bench.sandbox.config().public_client_id.clone();
         if let Some(i) = login.iter().position(|a| *a == "--client-id") {
             login[i + 1] = &public;
+        }
+        // A server that wants a parameter on every search (athenahealth's practice).
+        let param = bench
+            .sandbox
+            .config()
+            .quirks
+            .required_search_param
+            .as_ref()
+            .map(|(name, value)| format!("{name}={value}"));
+        if let Some(p) = &param {
+            login.extend_from_slice(&["--search-param", p]);
+        }
+        // Signed in as a user of the vendor's preset would be (its rate limit, its
+        // categories), where the preset is for a public client like the sandbox's.
+        if let Some(preset) = preset_of(ehr) {
+            login.extend_from_slice(&["--provider", preset]);
         }
         let out = support::fhirdl(bench.dir.path(), &login).output()?;
         ensure!(

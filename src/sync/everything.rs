@@ -17,7 +17,6 @@ use super::fetch::{answered_at, keep_resource, FetchedType};
 use super::plan::TypePlan;
 use crate::fhir::client::FhirClient;
 use anyhow::Result;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -25,30 +24,7 @@ use std::path::Path;
 /// The operation's canonical definition (what a CapabilityStatement names).
 pub const DEFINITION: &str = "http://hl7.org/fhir/OperationDefinition/Patient-everything";
 
-/// What the state remembers of `Patient/$everything` on this server.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EverythingState {
-    /// Every type's ids were the same as the per-type searches' when last compared.
-    pub complete: bool,
-    /// When it was last compared (or found lacking).
-    pub checked_at: String,
-    /// Requests (pages) and response bytes of the operation.
-    pub requests: u64,
-    pub bytes: u64,
-    /// Requests (pages) and response bytes of the per-type searches it was compared with.
-    pub per_type_requests: u64,
-    pub per_type_bytes: u64,
-    /// What differed (`Condition: 3 of 12 missing`), when it was not complete.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub differences: Vec<String>,
-}
-
-impl EverythingState {
-    /// Whether a whole fetch should use the operation: it proved complete and cheaper.
-    pub fn preferred(&self) -> bool {
-        self.complete && self.requests < self.per_type_requests
-    }
-}
+pub use super::state::EverythingState;
 
 /// Whether the CapabilityStatement declares `Patient/$everything` (by name or definition).
 pub fn offered(metadata: &Value) -> bool {

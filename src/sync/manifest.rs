@@ -36,7 +36,7 @@ pub struct Manifest {
     /// How each type was fetched by the run that wrote this manifest, and what its copy is
     /// fresh as of (the start of the run that last fetched it whole and compared).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub freshness: BTreeMap<String, super::report::Freshness>,
+    pub freshness: BTreeMap<String, super::freshness::Freshness>,
     #[serde(default)]
     pub files: BTreeMap<String, FileEntry>,
 }

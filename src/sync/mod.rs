@@ -15,6 +15,7 @@ pub mod everything;
 pub mod export;
 pub mod fanout;
 mod fetch;
+pub mod freshness;
 mod granted;
 pub mod history;
 pub mod ids;

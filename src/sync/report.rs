@@ -5,9 +5,10 @@
 
 use super::attachments;
 use super::completeness::Completeness;
+pub use super::freshness::{Freshness, Strategy};
 use super::outstanding::Outstanding;
 use super::store;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::path::PathBuf;
 
 /// How a type ended.
@@ -87,29 +88,6 @@ pub struct Counts {
 
 fn is_zero(n: &usize) -> bool {
     *n == 0
-}
-
-/// How a type was fetched in a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Strategy {
-    Incremental,
-    #[default]
-    Whole,
-    Reconcile,
-    /// Fetched whole through `Patient/$everything` instead of its search.
-    Everything,
-}
-
-/// How a type was fetched and what its copy is fresh as of, as `last_run.json` and the
-/// manifest keep it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Freshness {
-    pub strategy: Strategy,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub incremental_by: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fresh_as_of: Option<String>,
 }
 
 /// The freshness of every type the run searched (types only read for references, or held

@@ -36,7 +36,7 @@ pub struct State {
     /// What comparing `Patient/$everything` with the per-type searches showed (see
     /// [`super::everything`]); `None` until it was compared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub everything: Option<super::everything::EverythingState>,
+    pub everything: Option<EverythingState>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -131,7 +131,7 @@ pub struct LastRun {
     pub outstanding: Vec<Outstanding>,
     /// How each searched type was fetched and what its copy is fresh as of, by type.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub freshness: BTreeMap<String, super::report::Freshness>,
+    pub freshness: BTreeMap<String, super::freshness::Freshness>,
 }
 
 fn state_path(dir: &Path) -> PathBuf {
@@ -174,6 +174,31 @@ impl LastRun {
 
     pub fn save(&self, dir: &Path) -> Result<()> {
         write_atomic(&last_run_path(dir), &serde_json::to_vec_pretty(self)?)
+    }
+}
+
+/// What the state remembers of `Patient/$everything` on this server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EverythingState {
+    /// Every type's ids were the same as the per-type searches' when last compared.
+    pub complete: bool,
+    /// When it was last compared (or found lacking).
+    pub checked_at: String,
+    /// Requests (pages) and response bytes of the operation.
+    pub requests: u64,
+    pub bytes: u64,
+    /// Requests (pages) and response bytes of the per-type searches it was compared with.
+    pub per_type_requests: u64,
+    pub per_type_bytes: u64,
+    /// What differed (`Condition: 3 of 12 missing`), when it was not complete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub differences: Vec<String>,
+}
+
+impl EverythingState {
+    /// Whether a whole fetch should use the operation: it proved complete and cheaper.
+    pub fn preferred(&self) -> bool {
+        self.complete && self.requests < self.per_type_requests
     }
 }
 

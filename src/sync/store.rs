@@ -7,7 +7,6 @@ use super::export::Export;
 use super::fetch::FetchedType;
 use super::merge::{MergeMode, MergeOptions};
 use super::plan::TypePlan;
-use super::unseen::MAX_READS;
 use super::{Counts, Options};
 use anyhow::Result;
 use std::collections::HashSet;
@@ -122,6 +121,10 @@ pub(super) fn store_type(
     }
     Ok(stored)
 }
+
+/// Stored resources of one type that a search did not return read one by one at most; past
+/// this none are read (a server answering a partial search must not cost thousands of reads).
+pub const MAX_READS: usize = 500;
 
 /// The next mark: the newest `meta.lastUpdated` seen, but never later than the server's own
 /// time at the start of the search. A type not searched by `_lastUpdated` (`by_last_updated`

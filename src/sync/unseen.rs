@@ -10,7 +10,7 @@
 //! - anything else (401, 403, 5xx, a broken connection, another resource): kept, and named in a
 //!   warning. An unclear answer never removes anything.
 //!
-//! Past [`MAX_READS`] such resources none are read (all are kept, as before).
+//! Past [`super::store::MAX_READS`] such resources none are read (all are kept, as before).
 
 use super::export::Export;
 use super::merge::{MergeMode, MergeOptions};
@@ -21,10 +21,6 @@ use super::Options;
 use crate::fhir::client::FhirClient;
 use anyhow::Result;
 use std::collections::BTreeSet;
-
-/// Stored resources of one type that a search did not return read one by one at most; past
-/// this none are read (a server answering a partial search must not cost thousands of reads).
-pub const MAX_READS: usize = 500;
 
 /// What a read of one stored resource by id said.
 #[derive(Debug, PartialEq)]

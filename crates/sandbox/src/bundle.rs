@@ -15,10 +15,7 @@ use crate::quirks::{NextLinkStyle, CURSOR};
 use crate::state::Shared;
 use crate::store::StoredResource;
 
-/// The paging parameter this sandbox puts into `next` links.
-pub(crate) const OFFSET: &str = "_offset";
-/// NextGen's paging parameter (1-based page number), accepted with its link style.
-pub(crate) const PAGE: &str = "page";
+pub(crate) use crate::quirks::{OFFSET, PAGE};
 
 /// One page of search results and what it takes to link the next one.
 pub(crate) struct Page<'a> {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Mutex, PoisonError};
 
-use crate::bundle::OFFSET;
+use crate::quirks::OFFSET;
 
 /// The searches behind the cursors handed out so far.
 #[derive(Default)]

@@ -27,15 +27,6 @@ use crate::state::Shared;
 use crate::stats::Stats;
 use crate::store::StoredResource;
 
-/// The operation as the CapabilityStatement declares it on `Patient` (R4
-/// `CapabilityStatement.rest.resource.operation`).
-pub(crate) fn declaration() -> serde_json::Value {
-    serde_json::json!({
-        "name": "everything",
-        "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
-    })
-}
-
 /// GET {base}/Patient/{id}/$everything
 pub(crate) async fn everything(
     State(shared): State<Arc<Shared>>,

@@ -258,7 +258,12 @@ fn resource_capability(shared: &Shared, resource_type: &'static str) -> Value {
         "searchParam": params,
     });
     if kind == Some(TypeKind::Patient) && shared.config.quirks.everything {
-        capability["operation"] = json!([crate::everything::declaration()]);
+        // `Patient/$everything` (crate::everything answers it), as R4 declares an operation
+        // in `CapabilityStatement.rest.resource.operation`.
+        capability["operation"] = json!([{
+            "name": "everything",
+            "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+        }]);
     }
     capability
 }

@@ -28,6 +28,10 @@ pub(crate) const PATIENT_SEARCH_REFUSED: &str =
     "Patient search is not available to this application; read Patient/<id>";
 /// The answer to a search of a type in [`Quirks::intent_required`] without `intent`.
 pub(crate) const INTENT_REQUIRED: &str = "Missing required search parameter: intent";
+/// The paging parameter this sandbox puts into `next` links ([`NextLinkStyle::Offset`]).
+pub(crate) const OFFSET: &str = "_offset";
+/// NextGen's paging parameter (1-based page number), accepted with its link style.
+pub(crate) const PAGE: &str = "page";
 /// The paging parameter of [`NextLinkStyle::Cursor`] links.
 pub(crate) const CURSOR: &str = "_cursor";
 
