@@ -5,14 +5,15 @@
 //! checks ([`CATALOG`], [`Checks::blocker`]), the runner and the rendering (table and JSON). The
 //! checks themselves live in `local` (this computer), `network` (DNS, TCP, TLS), `server`
 //! (metadata, SMART discovery), `endpoints` (OAuth endpoints, clock skew, id_token keys),
-//! `session` (a signed-in profile) and `lifetime` (how long that sign-in lasts). Nothing here
-//! prints; `commands::doctor` does.
+//! `session` (a signed-in profile), `probes` (its resource type searches) and `lifetime` (how
+//! long that sign-in lasts). Nothing here prints; `commands::doctor` does.
 
 mod answer;
 pub mod endpoints;
 mod lifetime;
 pub mod local;
 pub mod network;
+mod probes;
 pub mod server;
 pub mod session;
 

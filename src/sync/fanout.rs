@@ -157,6 +157,74 @@ pub fn demands_category(status: u16, outcome: &str) -> bool {
         && (t.contains("must") || t.contains("not present") || t.contains("required"))
 }
 
+/// What a refused search asks for, and so how sync asks instead: one search per category, or
+/// the search again with every status or every intent at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Demand {
+    Category,
+    Status,
+    Intent,
+}
+
+impl Demand {
+    /// What a refusal (HTTP `status`, OperationOutcome `outcome`) of a search already narrowed
+    /// by `asked` demands, when it is one sync learns from. A status or an intent already asked
+    /// for is not demanded again. The one judge of refusals for sync's searches and doctor's
+    /// probes.
+    pub fn of(status: u16, outcome: &str, asked: &[(&str, &str)]) -> Option<Demand> {
+        if demands_category(status, outcome) {
+            Some(Demand::Category)
+        } else if demands_status(status, outcome) && !asked.iter().any(|(k, _)| is_status_param(k))
+        {
+            Some(Demand::Status)
+        } else if demands_intent(status, outcome) && !asked.iter().any(|(k, _)| *k == "intent") {
+            Some(Demand::Intent)
+        } else {
+            None
+        }
+    }
+
+    /// The search parameter of `resource_type` that meets the demand and all its values, or
+    /// `None` when sync cannot meet it for this type.
+    pub fn values_for(
+        self,
+        resource_type: &str,
+    ) -> Option<(&'static str, &'static [&'static str])> {
+        match self {
+            Demand::Category => categories_for(resource_type),
+            Demand::Status => statuses_for(resource_type),
+            Demand::Intent => intents_for(resource_type),
+        }
+    }
+
+    /// The one parameter of a search that meets the demand: every status or intent at once
+    /// (as sync asks), or the first category not in `refused` (`category=procedure`; sync asks
+    /// each of them in turn). `None` when sync cannot meet it for this type.
+    pub fn narrowed(
+        self,
+        resource_type: &str,
+        refused: &[String],
+    ) -> Option<(&'static str, String)> {
+        let (param, values) = self.values_for(resource_type)?;
+        match self {
+            Demand::Category => values
+                .iter()
+                .find(|v| !refused.contains(&format!("{param}={v}")))
+                .map(|v| (param, (*v).to_string())),
+            Demand::Status | Demand::Intent => Some((param, values.join(","))),
+        }
+    }
+
+    /// What the server wants and what sync does about it, in words.
+    pub fn what_sync_does(self) -> &'static str {
+        match self {
+            Demand::Category => "the server wants a category; sync searches category by category",
+            Demand::Status => "the server wants a status; sync asks for every status at once",
+            Demand::Intent => "the server wants an intent; sync asks for every intent at once",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,5 +290,40 @@ mod tests {
         let (param, values) = intents_for("MedicationRequest").unwrap();
         assert_eq!((param, values.len()), ("intent", 8));
         assert!(intents_for("Observation").is_none());
+    }
+
+    #[test]
+    fn demands_judged_once_for_sync_and_doctor() {
+        let category = "Search criteria must have 'code' or 'category'";
+        assert_eq!(Demand::of(400, category, &[]), Some(Demand::Category));
+        let status = "The status search parameter is required";
+        assert_eq!(Demand::of(400, status, &[]), Some(Demand::Status));
+        assert_eq!(Demand::of(400, status, &[("status", "final")]), None);
+        let intent = "Missing required search parameter: intent";
+        assert_eq!(Demand::of(400, intent, &[]), Some(Demand::Intent));
+        assert_eq!(Demand::of(400, intent, &[("intent", "order")]), None);
+        assert_eq!(Demand::of(403, intent, &[]), None);
+        assert_eq!(Demand::of(400, "Unknown search parameter", &[]), None);
+    }
+
+    #[test]
+    fn narrowed_searches_skip_refused_categories() {
+        let refused = vec!["category=vital-signs".to_string()];
+        assert_eq!(
+            Demand::Category.narrowed("Observation", &refused),
+            Some(("category", "laboratory".to_string()))
+        );
+        assert_eq!(
+            Demand::Category.narrowed("CarePlan", &[]),
+            Some(("category", "assess-plan".to_string()))
+        );
+        let (param, all) = Demand::Intent.narrowed("MedicationRequest", &[]).unwrap();
+        assert_eq!((param, all.split(',').count()), ("intent", 8));
+        assert_eq!(
+            Demand::Status.narrowed("Goal", &[]).map(|(p, _)| p),
+            Some("lifecycle-status")
+        );
+        assert_eq!(Demand::Category.narrowed("Encounter", &[]), None);
+        assert_eq!(Demand::Intent.narrowed("Observation", &[]), None);
     }
 }

@@ -4,7 +4,8 @@
 //! resolve (RFC 6761).
 
 use crate::common::{code, doctor_check as check, free_port, json, text, Server, TestContext};
-use fhirdl_sandbox::{Quirks, SandboxConfig};
+use fhirdl_sandbox::personality::ATHENA_PRACTICE;
+use fhirdl_sandbox::{Ehr, Quirks, SandboxConfig};
 use serde_json::Value;
 use std::process::Output;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -511,6 +512,148 @@ fn a_type_answering_403_is_named_as_a_warning() {
         .iter()
         .any(|p| p["type"] == "Observation" && p["status"] != 200);
     assert!(!refused_observation, "Observation was granted");
+}
+
+/// `doctor --profile a --json` after signing in with `login_extra`: its type probes, each
+/// `(type, status, note)`, and the check's notes.
+fn probes_of(ctx: &TestContext, login_extra: &[&str]) -> (Value, Vec<(String, u64, String)>) {
+    let out = ctx.login("a", login_extra);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let out = doctor(ctx, &["--profile", "a", "--json"]);
+    let doc = json(&out);
+    let probes = check(&doc, "type_probes").clone();
+    let list = each_probe(&probes)
+        .iter()
+        .map(|p| {
+            (
+                p["type"].as_str().unwrap().to_string(),
+                p["status"].as_u64().unwrap_or(0),
+                p["note"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    (probes, list)
+}
+
+/// No probe failed, and each of `asked` (type, what the note says) carries its note.
+fn asked_as_sync(probes: &Value, list: &[(String, u64, String)], asked: &[(&str, &str)]) {
+    assert_ne!(probes["status"], "fail", "{probes:#}");
+    assert!(list.iter().all(|(_, s, _)| *s == 200), "{probes:#}");
+    let notes = probes["figures"]["notes"].as_array().unwrap();
+    assert_eq!(notes.len(), asked.len(), "{probes:#}");
+    for (ty, says) in asked {
+        let note = &list.iter().find(|(t, _, _)| t == ty).unwrap().2;
+        assert!(note.starts_with(&format!("{ty}: ")), "{note}");
+        assert!(note.contains(says), "{ty}: {note}");
+        assert!(probes["detail"].as_str().unwrap().contains(note.as_str()));
+    }
+}
+
+/// The `type_probes` check's probes.
+fn each_probe(probes: &Value) -> &[Value] {
+    probes["figures"]["probes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{probes:#}"))
+}
+
+/// The probe of `ty`.
+fn probe_named<'a>(probes: &'a Value, ty: &str) -> &'a Value {
+    each_probe(probes)
+        .iter()
+        .find(|p| p["type"] == ty)
+        .unwrap_or_else(|| panic!("no {ty} probe in {probes:#}"))
+}
+
+const BY_CATEGORY: &str = "the server wants a category; sync searches category by category";
+
+#[test]
+fn athena_medication_requests_are_probed_with_every_intent() {
+    let ctx = TestContext::new(SandboxConfig::for_ehr(Ehr::Athena));
+    let practice = format!("ah-practice={ATHENA_PRACTICE}");
+    let (probes, list) = probes_of(&ctx, &["--search-param", &practice]);
+    let intent = "the server wants an intent; sync asks for every intent at once";
+    asked_as_sync(&probes, &list, &[("MedicationRequest", intent)]);
+    let meds = probe_named(&probes, "MedicationRequest");
+    assert_eq!(meds["plain_status"], 400, "{meds:#}");
+    assert_eq!(meds["narrowed"], "intent=<every value>", "{meds:#}");
+}
+
+/// Signs in to the `ehr` personality and probes: each of `types` is asked with a category
+/// from the start, as fhirdl's quirks list for `vendor` says, and no probe fails.
+fn probed_by_quirks(ehr: Ehr, vendor: &str, types: &[&str]) -> Value {
+    let ctx = TestContext::new(SandboxConfig::for_ehr(ehr));
+    let (probes, list) = probes_of(&ctx, &[]);
+    let quirk = format!("{BY_CATEGORY} (fhirdl's quirks list for {vendor})");
+    let asked: Vec<(&str, &str)> = types.iter().map(|t| (*t, quirk.as_str())).collect();
+    asked_as_sync(&probes, &list, &asked);
+    // Known from the start: no plain probe was sent and refused first.
+    let plain_refused = each_probe(&probes)
+        .iter()
+        .any(|p| p.get("plain_status").is_some());
+    assert!(!plain_refused, "{probes:#}");
+    probes
+}
+
+#[test]
+fn nextgen_types_are_probed_with_a_category_from_the_start() {
+    let types = ["Observation", "Condition", "CarePlan"];
+    probed_by_quirks(Ehr::NextGen, "NextGen Healthcare", &types);
+}
+
+#[test]
+fn epic_types_are_probed_with_an_accepted_category() {
+    let probes = probed_by_quirks(Ehr::Epic, "Epic", &["Observation", "CarePlan"]);
+    let observation = probe_named(&probes, "Observation");
+    let narrowed = observation["narrowed"].as_str().unwrap();
+    assert!(narrowed.starts_with("category="), "{observation:#}");
+    for refused in ["procedure", "therapy", "activity"] {
+        assert_ne!(narrowed, format!("category={refused}"));
+    }
+}
+
+#[test]
+fn refusals_sync_learns_from_pass_and_a_refused_type_still_warns() {
+    // An unknown server that wants a category for Observation and a status for Encounter,
+    // and refuses Immunization outright.
+    let ctx = TestContext::new(SandboxConfig {
+        quirks: Quirks {
+            categories_required: vec!["Observation".into()],
+            status_required: vec!["Encounter".into()],
+            forbidden_types: vec!["Immunization".into()],
+            ..Quirks::default()
+        },
+        ..SandboxConfig::default()
+    });
+    let (probes, list) = probes_of(&ctx, &[]);
+    assert_eq!(probes["status"], "warn", "{probes:#}");
+    let detail = probes["detail"].as_str().unwrap();
+    assert!(detail.contains("refused (403): Immunization"), "{detail}");
+    assert!(!detail.contains("failed:"), "{detail}");
+    let notes: Vec<&str> = probes["figures"]["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let status = "Encounter: the server wants a status; sync asks for every status at once";
+    assert!(notes.contains(&status), "{probes:#}");
+    assert!(
+        notes.contains(&format!("Observation: {BY_CATEGORY}").as_str()),
+        "{probes:#}"
+    );
+    assert_eq!(notes.len(), 2, "{probes:#}");
+    for (ty, status, _) in &list {
+        let expected = if ty == "Immunization" { 403 } else { 200 };
+        assert_eq!(*status, expected, "{ty}: {probes:#}");
+    }
+    // Each type was searched once, or twice when its plain search was refused.
+    let twice: Vec<&str> = each_probe(&probes)
+        .iter()
+        .filter(|p| p["plain_status"] == 400)
+        .map(|p| p["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(twice.len(), 2, "{probes:#}");
+    assert!(twice.contains(&"Observation") && twice.contains(&"Encounter"));
 }
 
 #[test]

@@ -18,7 +18,7 @@ use crate::fhir::client::FhirClient;
 use anyhow::Result;
 use checks::add_resource;
 use paging::{refusal, server_time};
-use recovery::{by_intent, by_status, fan_out, recover_by_dates, shortfall_note};
+use recovery::{by_every_value, fan_out, recover_by_dates, shortfall_note};
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
@@ -181,10 +181,10 @@ pub(super) async fn fetch_type(search: &Search<'_>, plan: &TypePlan) -> Result<O
     };
     let mut first = plain.chain(since, &[]).await?;
     if let ChainEnd::NeedsStatus(msg) = &first {
-        first = by_status(&plain, msg).await?;
+        first = by_every_value(&plain, fanout::Demand::Status, msg).await?;
     }
     if let ChainEnd::NeedsIntent(msg) = &first {
-        first = by_intent(&plain, msg).await?;
+        first = by_every_value(&plain, fanout::Demand::Intent, msg).await?;
     }
     if matches!(first, ChainEnd::Done { shortfall: true }) && categories.is_none() && plan.dates_ok
     {

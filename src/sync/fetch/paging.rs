@@ -67,27 +67,14 @@ pub(in crate::sync) async fn chain(
             lock(sink).category_answered(None);
         }
         let text = outcome_text(&resp.error_body).unwrap_or_default();
-        if fanout::demands_category(resp.status.as_u16(), &text) {
-            return Ok(ChainEnd::NeedsCategory(format!(
-                "HTTP {}: {text}",
-                resp.status.as_u16()
-            )));
-        }
-        if fanout::demands_status(resp.status.as_u16(), &text)
-            && !extra.iter().any(|(k, _)| fanout::is_status_param(k))
-        {
-            return Ok(ChainEnd::NeedsStatus(format!(
-                "HTTP {}: {text}",
-                resp.status.as_u16()
-            )));
-        }
-        if fanout::demands_intent(resp.status.as_u16(), &text)
-            && !extra.iter().any(|(k, _)| *k == "intent")
-        {
-            return Ok(ChainEnd::NeedsIntent(format!(
-                "HTTP {}: {text}",
-                resp.status.as_u16()
-            )));
+        let code = resp.status.as_u16();
+        if let Some(demand) = fanout::Demand::of(code, &text, extra) {
+            let why = format!("HTTP {code}: {text}");
+            return Ok(match demand {
+                fanout::Demand::Category => ChainEnd::NeedsCategory(why),
+                fanout::Demand::Status => ChainEnd::NeedsStatus(why),
+                fanout::Demand::Intent => ChainEnd::NeedsIntent(why),
+            });
         }
         if let Some(skip) = refusal(resp.status.as_u16()) {
             return Ok(ChainEnd::Refused(skip));

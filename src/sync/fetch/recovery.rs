@@ -21,41 +21,32 @@ pub(super) fn shortfall_note(fetched: &FetchedType) -> String {
     }
 }
 
-/// The search again with every status value of the type (some servers, and the ONC test kit,
-/// refuse a search without `status`).
-pub(super) async fn by_status(search: &TypeSearch<'_>, refusal: &str) -> Result<ChainEnd> {
-    let Some((param, values)) = fanout::statuses_for(search.ty) else {
-        return Ok(ChainEnd::NeedsStatus(refusal.to_string()));
+/// The search again with every status or every intent value of the type at once (some
+/// servers, and the ONC test kit, refuse a search without `status`; athenahealth a
+/// MedicationRequest search without `intent`): one search, the values joined by commas.
+pub(super) async fn by_every_value(
+    search: &TypeSearch<'_>,
+    demand: fanout::Demand,
+    refusal: &str,
+) -> Result<ChainEnd> {
+    let what = match demand {
+        fanout::Demand::Intent => "an intent",
+        _ => "a status",
     };
-    let all = values.join(",");
+    let Some((param, all)) = demand.narrowed(search.ty, &[]) else {
+        return Ok(match demand {
+            fanout::Demand::Intent => ChainEnd::NeedsIntent(refusal.to_string()),
+            _ => ChainEnd::NeedsStatus(refusal.to_string()),
+        });
+    };
     let end = search.chain(search.since, &[(param, &all)]).await?;
     let mut f = lock(search.sink);
     f.warnings.push(format!(
-        "the server requires a status ({refusal}); asked for every {param} value"
+        "the server requires {what} ({refusal}); asked for every {param} value"
     ));
     if let ChainEnd::Done { shortfall: false } = end {
         f.completeness = Completeness::Recovered(format!(
-            "the server requires a status: asked for every {param} value ({all})"
-        ));
-    }
-    Ok(end)
-}
-
-/// The search again with every intent value (athenahealth refuses a MedicationRequest search
-/// without `intent`): one request, the values joined by commas.
-pub(super) async fn by_intent(search: &TypeSearch<'_>, refusal: &str) -> Result<ChainEnd> {
-    let Some((param, values)) = fanout::intents_for(search.ty) else {
-        return Ok(ChainEnd::NeedsIntent(refusal.to_string()));
-    };
-    let all = values.join(",");
-    let end = search.chain(search.since, &[(param, &all)]).await?;
-    let mut f = lock(search.sink);
-    f.warnings.push(format!(
-        "the server requires an intent ({refusal}); asked for every {param} value"
-    ));
-    if let ChainEnd::Done { shortfall: false } = end {
-        f.completeness = Completeness::Recovered(format!(
-            "the server requires an intent: asked for every {param} value ({all})"
+            "the server requires {what}: asked for every {param} value ({all})"
         ));
     }
     Ok(end)
