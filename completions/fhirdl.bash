@@ -34,6 +34,9 @@ _fhirdl() {
             fhirdl,history)
                 cmd="fhirdl__subcmd__history"
                 ;;
+            fhirdl,key)
+                cmd="fhirdl__subcmd__key"
+                ;;
             fhirdl,login)
                 cmd="fhirdl__subcmd__login"
                 ;;
@@ -88,6 +91,9 @@ _fhirdl() {
             fhirdl__subcmd__help,history)
                 cmd="fhirdl__subcmd__help__subcmd__history"
                 ;;
+            fhirdl__subcmd__help,key)
+                cmd="fhirdl__subcmd__help__subcmd__key"
+                ;;
             fhirdl__subcmd__help,login)
                 cmd="fhirdl__subcmd__help__subcmd__login"
                 ;;
@@ -124,6 +130,9 @@ _fhirdl() {
             fhirdl__subcmd__help,view)
                 cmd="fhirdl__subcmd__help__subcmd__view"
                 ;;
+            fhirdl__subcmd__help__subcmd__key,create)
+                cmd="fhirdl__subcmd__help__subcmd__key__subcmd__create"
+                ;;
             fhirdl__subcmd__help__subcmd__profile,default)
                 cmd="fhirdl__subcmd__help__subcmd__profile__subcmd__default"
                 ;;
@@ -135,6 +144,18 @@ _fhirdl() {
                 ;;
             fhirdl__subcmd__help__subcmd__profile,show)
                 cmd="fhirdl__subcmd__help__subcmd__profile__subcmd__show"
+                ;;
+            fhirdl__subcmd__key,create)
+                cmd="fhirdl__subcmd__key__subcmd__create"
+                ;;
+            fhirdl__subcmd__key,help)
+                cmd="fhirdl__subcmd__key__subcmd__help"
+                ;;
+            fhirdl__subcmd__key__subcmd__help,create)
+                cmd="fhirdl__subcmd__key__subcmd__help__subcmd__create"
+                ;;
+            fhirdl__subcmd__key__subcmd__help,help)
+                cmd="fhirdl__subcmd__key__subcmd__help__subcmd__help"
                 ;;
             fhirdl__subcmd__profile,default)
                 cmd="fhirdl__subcmd__profile__subcmd__default"
@@ -173,7 +194,7 @@ _fhirdl() {
 
     case "${cmd}" in
         fhirdl)
-            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version login sync status logout profile providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help"
+            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version login sync status logout profile key providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -355,7 +376,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__help)
-            opts="login sync status logout profile providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help"
+            opts="login sync status logout profile key providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -441,6 +462,34 @@ _fhirdl() {
         fhirdl__subcmd__help__subcmd__history)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__help__subcmd__key)
+            opts="create"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__help__subcmd__key__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -714,8 +763,122 @@ _fhirdl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        fhirdl__subcmd__key)
+            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version create help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__key__subcmd__create)
+            opts="-p -v -q -h -V --alg --jwks-out --credential-store --profile --verbose --quiet --json --config-dir --data-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --alg)
+                    COMPREPLY=($(compgen -W "ES384 RS384" -- "${cur}"))
+                    return 0
+                    ;;
+                --jwks-out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --credential-store)
+                    COMPREPLY=($(compgen -W "keyring file" -- "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__key__subcmd__help)
+            opts="create help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__key__subcmd__help__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__key__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         fhirdl__subcmd__login)
-            opts="-p -v -q -h -V --trace-file --trace-bodies --provider --fhir-base --client-id --confidential --scope --port --redirect-path --redirect-host --no-browser --paste --no-aud --timeout --credential-store --search-param --profile --verbose --quiet --json --config-dir --data-dir --help --version"
+            opts="-p -v -q -h -V --trace-file --trace-bodies --provider --fhir-base --client-id --confidential --client-key --scope --port --redirect-path --redirect-host --no-browser --paste --no-aud --timeout --credential-store --search-param --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -734,6 +897,10 @@ _fhirdl() {
                     return 0
                     ;;
                 --client-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-key)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

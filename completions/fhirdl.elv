@@ -36,6 +36,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand status 'Show each profile''s provider, patient, granted scopes and token state'
             cand logout 'Revoke the tokens at the provider and forget them (and the profile)'
             cand profile 'List, show or remove saved profiles'
+            cand key 'Make the app''s private key for private_key_jwt sign-in and print its public key set'
             cand providers 'List the built-in provider presets and their endpoints, or the known server quirks'
             cand completions 'Print a shell completion script'
             cand sandbox 'Run the embedded SMART on FHIR test server in the foreground'
@@ -55,6 +56,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand --provider 'A built-in provider preset (see `fhirdl providers`)'
             cand --fhir-base 'The FHIR base URL of any SMART on FHIR server (overrides the preset''s)'
             cand --client-id 'The client id of your app registration'
+            cand --client-key 'Authenticate the app with this private key (private_key_jwt) instead of a secret: PEM PKCS#8 or a JWK with its private members, ES384 (P-384) or RS384 (RSA ≥ 2048 bits). Kept in the credential store only; `fhirdl key create` makes one instead'
             cand --scope 'Scopes to request instead of the ones fhirdl chooses from the server''s capabilities'
             cand --port 'Fixed loopback port for the redirect URI (default: an ephemeral port)'
             cand --redirect-path 'Path of the redirect URI (default /callback)'
@@ -245,6 +247,49 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
         &'fhirdl;profile;help;default'= {
         }
         &'fhirdl;profile;help;help'= {
+        }
+        &'fhirdl;key'= {
+            cand -p 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'
+            cand --profile 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand -v 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
+            cand --verbose 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand create 'Make a new key for the profile (replacing its old one) and print the public JWKS'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'fhirdl;key;create'= {
+            cand --alg 'Signature algorithm [default: what the server advertises, else ES384]. fhirdl makes ES384 keys only; an RS384 key is imported with `login --client-key`'
+            cand --jwks-out 'Also write the public key set (JWKS) to FILE, to publish at a JWKS URL'
+            cand --credential-store 'Where to keep the private key [default: the profile''s store, else the keyring]'
+            cand -p 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'
+            cand --profile 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand -v 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
+            cand --verbose 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'fhirdl;key;help'= {
+            cand create 'Make a new key for the profile (replacing its old one) and print the public JWKS'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'fhirdl;key;help;create'= {
+        }
+        &'fhirdl;key;help;help'= {
         }
         &'fhirdl;providers'= {
             cand -p 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'
@@ -471,6 +516,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand status 'Show each profile''s provider, patient, granted scopes and token state'
             cand logout 'Revoke the tokens at the provider and forget them (and the profile)'
             cand profile 'List, show or remove saved profiles'
+            cand key 'Make the app''s private key for private_key_jwt sign-in and print its public key set'
             cand providers 'List the built-in provider presets and their endpoints, or the known server quirks'
             cand completions 'Print a shell completion script'
             cand sandbox 'Run the embedded SMART on FHIR test server in the foreground'
@@ -506,6 +552,11 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
         &'fhirdl;help;profile;remove'= {
         }
         &'fhirdl;help;profile;default'= {
+        }
+        &'fhirdl;help;key'= {
+            cand create 'Make a new key for the profile (replacing its old one) and print the public JWKS'
+        }
+        &'fhirdl;help;key;create'= {
         }
         &'fhirdl;help;providers'= {
         }

@@ -88,6 +88,9 @@ pub enum Command {
         after_help = "Examples:\n  fhirdl profile list\n  fhirdl profile show nextgen\n  fhirdl profile default nextgen\n  fhirdl profile remove old-clinic"
     )]
     Profile(ProfileCommand),
+    /// Make the app's private key for private_key_jwt sign-in and print its public key set.
+    #[command(subcommand, after_help = KEY_EXAMPLES)]
+    Key(KeyCommand),
     /// List the built-in provider presets and their endpoints, or the known server quirks.
     #[command(
         after_help = "Examples:\n  fhirdl providers\n  fhirdl providers --json\n  fhirdl providers --quirks"
@@ -200,6 +203,16 @@ Examples:
 The client secret is read from FHIRDL_CLIENT_SECRET or asked for with a hidden
 prompt; it is never accepted as a command-line argument.";
 
+const KEY_EXAMPLES: &str = "\
+Examples:
+  fhirdl key create --profile clinic --credential-store file
+  fhirdl key create --profile clinic --jwks-out clinic-jwks.json
+
+The private key stays in the credential store (keyring or owner-only file);
+paste the printed key set (public keys only) into the app registration, or
+publish the --jwks-out file at the JWKS URL you registered, then sign in with
+`fhirdl login --profile clinic ...`.";
+
 const SYNC_EXAMPLES: &str = "\
 Examples:
   fhirdl sync --profile nextgen
@@ -302,6 +315,26 @@ Examples:
   fhirdl completions zsh > ~/.zfunc/_fhirdl
   fhirdl completions fish > ~/.config/fish/completions/fhirdl.fish";
 
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Make a new key for the profile (replacing its old one) and print the public JWKS.
+    Create(KeyCreateArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct KeyCreateArgs {
+    /// Signature algorithm [default: what the server advertises, else ES384]. fhirdl makes
+    /// ES384 keys only; an RS384 key is imported with `login --client-key`.
+    #[arg(long, value_enum, value_name = "ALG", ignore_case = true)]
+    pub alg: Option<crate::auth::client_key::KeyAlg>,
+    /// Also write the public key set (JWKS) to FILE, to publish at a JWKS URL.
+    #[arg(long, value_name = "FILE")]
+    pub jwks_out: Option<PathBuf>,
+    /// Where to keep the private key [default: the profile's store, else the keyring].
+    #[arg(long, value_enum, value_name = "STORE")]
+    pub credential_store: Option<StoreKind>,
+}
+
 #[derive(Debug, Args, Clone, Default)]
 pub struct LoginArgs {
     #[command(flatten)]
@@ -318,6 +351,11 @@ pub struct LoginArgs {
     /// The app is a confidential client: ask for its secret (FHIRDL_CLIENT_SECRET or a prompt).
     #[arg(long)]
     pub confidential: bool,
+    /// Authenticate the app with this private key (private_key_jwt) instead of a secret: PEM
+    /// PKCS#8 or a JWK with its private members, ES384 (P-384) or RS384 (RSA ≥ 2048 bits).
+    /// Kept in the credential store only; `fhirdl key create` makes one instead.
+    #[arg(long, value_name = "FILE")]
+    pub client_key: Option<PathBuf>,
     /// Scopes to request instead of the ones fhirdl chooses from the server's capabilities.
     #[arg(long, value_name = "SCOPES")]
     pub scope: Option<String>,

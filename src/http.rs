@@ -35,6 +35,7 @@ const SENSITIVE_PARAMS: &[&str] = &[
     "refresh_token",
     "id_token",
     "client_secret",
+    "client_assertion",
     "token",
     "password",
 ];
@@ -469,6 +470,7 @@ const SENSITIVE_JSON_KEYS: &[&str] = &[
     "refresh_token",
     "id_token",
     "client_secret",
+    "client_assertion",
     "code_verifier",
     "password",
     "token",
@@ -645,9 +647,9 @@ mod tests {
 
     #[test]
     fn body_traces_keep_no_secret() {
-        let form = "grant_type=authorization_code&code=C0DE-1&code_verifier=VER-1&redirect_uri=http%3A%2F%2F127.0.0.1%3A5%2Fcb&client_secret=S-1";
+        let form = "grant_type=authorization_code&code=C0DE-1&code_verifier=VER-1&redirect_uri=http%3A%2F%2F127.0.0.1%3A5%2Fcb&client_secret=S-1&client_assertion=eyJ.A-1.B";
         let r = redact_body(form);
-        for s in ["C0DE-1", "VER-1", "S-1"] {
+        for s in ["C0DE-1", "VER-1", "S-1", "A-1"] {
             assert!(!r.contains(s), "{r}");
         }
         assert!(r.contains("grant_type=authorization_code"), "{r}");

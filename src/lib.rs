@@ -116,6 +116,7 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<()> {
         Command::Status(args) => commands::status::run(ctx, args).await,
         Command::Logout(args) => commands::logout::run(ctx, args).await,
         Command::Profile(cmd) => commands::profile::run(ctx, cmd).await,
+        Command::Key(cmd) => commands::key::run(ctx, cmd).await,
         Command::Providers { quirks } => commands::providers::run(ctx, *quirks),
         Command::Completions { shell } => {
             commands::completions::run(*shell);

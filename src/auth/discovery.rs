@@ -5,6 +5,7 @@
 //! (DSTU2) `rest.security`. `<base>/metadata` is read either way for the FHIR version and the
 //! server software. Endpoints must be https (or http on loopback).
 
+use super::client_key::KeyInfo;
 use crate::error::{Failure, Kind};
 use crate::http::{is_secure_or_loopback, redact_url, Http, FHIR_JSON};
 use anyhow::Result;
@@ -34,6 +35,10 @@ pub struct Discovery {
     pub issuer: Option<String>,
     #[serde(default)]
     pub token_endpoint_auth_methods: Vec<String>,
+    /// `token_endpoint_auth_signing_alg_values_supported`: what a client assertion may be
+    /// signed with (`private_key_jwt`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_endpoint_auth_signing_algs: Vec<String>,
     #[serde(default)]
     pub scopes_supported: Vec<String>,
     #[serde(default)]
@@ -74,6 +79,42 @@ impl Discovery {
         m.is_empty()
             || m.iter().any(|x| x == "client_secret_basic")
             || !m.iter().any(|x| x == "client_secret_post")
+    }
+}
+
+impl Discovery {
+    /// Whether a client with `key` may authenticate here: the server lists `private_key_jwt`
+    /// among its methods (or lists none) and the key's algorithm among its assertion
+    /// algorithms (or lists none). The error says which and what to do.
+    pub fn accepts_client_key(&self, key: &KeyInfo, profile: &str) -> Result<()> {
+        let methods = &self.token_endpoint_auth_methods;
+        if !methods.is_empty() && !methods.iter().any(|m| m == "private_key_jwt") {
+            return Err(Failure::new(
+                Kind::LoginFailed,
+                format!(
+                    "the token endpoint {} does not take private_key_jwt client authentication (it lists: {})",
+                    self.token_endpoint,
+                    crate::sanitize::clean(&methods.join(", "))
+                ),
+            )
+            .hint(format!("use the client secret of your app registration instead (FHIRDL_CLIENT_SECRET, `fhirdl login --profile {profile} --confidential`), or ask the vendor about asymmetric client authentication"))
+            .into());
+        }
+        let algs = &self.token_endpoint_auth_signing_algs;
+        if !algs.is_empty() && !algs.iter().any(|a| a == key.alg.name()) {
+            return Err(Failure::new(
+                Kind::LoginFailed,
+                format!(
+                    "the token endpoint {} takes client assertions signed with {}, not {}",
+                    self.token_endpoint,
+                    crate::sanitize::clean(&algs.join(", ")),
+                    key.alg.name()
+                ),
+            )
+            .hint(format!("make a key it takes: fhirdl key create --profile {profile} --alg <one of those>, or import one with `fhirdl login --client-key FILE`"))
+            .into());
+        }
+        Ok(())
     }
 }
 
@@ -159,6 +200,10 @@ pub fn from_smart_configuration(doc: &Value, now: &str) -> Option<Discovery> {
         introspection_endpoint: string(doc, "introspection_endpoint"),
         jwks: None,
         token_endpoint_auth_methods: strings(doc, "token_endpoint_auth_methods_supported"),
+        token_endpoint_auth_signing_algs: strings(
+            doc,
+            "token_endpoint_auth_signing_alg_values_supported",
+        ),
         scopes_supported: strings(doc, "scopes_supported"),
         capabilities: strings(doc, "capabilities"),
         code_challenge_methods: strings(doc, "code_challenge_methods_supported"),
@@ -207,6 +252,7 @@ pub fn from_metadata(doc: &Value, now: &str) -> Option<Discovery> {
         introspection_endpoint: sub("introspect"),
         jwks: None,
         token_endpoint_auth_methods: Vec::new(),
+        token_endpoint_auth_signing_algs: Vec::new(),
         scopes_supported: Vec::new(),
         capabilities: Vec::new(),
         code_challenge_methods: Vec::new(),
@@ -281,6 +327,39 @@ mod tests {
         assert!(d.prefers_basic_auth());
         assert!(from_smart_configuration(&json!({"token_endpoint": "x"}), "t").is_none());
         assert!(from_smart_configuration(&json!([1, 2]), "t").is_none());
+    }
+
+    #[test]
+    fn a_client_key_needs_private_key_jwt_and_its_algorithm_when_the_server_lists_them() {
+        use crate::auth::client_key::KeyAlg;
+        let key = KeyInfo {
+            kid: "k".into(),
+            alg: KeyAlg::Es384,
+            created_at: "t".into(),
+        };
+        let doc = |methods: Value, algs: Value| {
+            from_smart_configuration(
+                &json!({
+                    "authorization_endpoint": "https://a.example/authorize",
+                    "token_endpoint": "https://a.example/token",
+                    "token_endpoint_auth_methods_supported": methods,
+                    "token_endpoint_auth_signing_alg_values_supported": algs,
+                }),
+                "t",
+            )
+            .unwrap()
+        };
+        assert!(doc(json!([]), json!([]))
+            .accepts_client_key(&key, "p")
+            .is_ok());
+        let both = doc(json!(["private_key_jwt"]), json!(["RS384", "ES384"]));
+        assert!(both.accepts_client_key(&key, "p").is_ok());
+        let secret_only = doc(json!(["client_secret_basic"]), json!([]));
+        let err = secret_only.accepts_client_key(&key, "p").unwrap_err();
+        assert!(format!("{err}").contains("private_key_jwt"), "{err}");
+        let rsa_only = doc(json!(["private_key_jwt"]), json!(["RS384"]));
+        let err = rsa_only.accepts_client_key(&key, "p").unwrap_err();
+        assert!(format!("{err}").contains("not ES384"), "{err}");
     }
 
     #[test]

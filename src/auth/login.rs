@@ -4,13 +4,14 @@
 //! The browser receives only the authorize URL; the code verifier, the code and the tokens stay in
 //! this process and are never printed.
 
+use super::client_key::ClientKey;
 use super::credentials::Credentials;
 use super::discovery::Discovery;
 use super::id_token::{self, Expected as IdTokenExpected, SignatureCheck};
 use super::loopback::{check_callback, parse_pasted, CallbackParams, Expected, Loopback, Waiting};
 use super::oauth::{
-    build_client, credentials_from, describe_token_error, patient_from_fhir_user, SmartClient,
-    SmartTokenResponse,
+    assertion_params, build_client, credentials_from, describe_token_error, patient_from_fhir_user,
+    SmartClient, SmartTokenResponse,
 };
 use super::scopes::grant_warnings;
 use crate::auth::loopback::RedirectSettings;
@@ -46,6 +47,8 @@ pub struct SignIn<'a> {
     pub fhir_base: &'a Url,
     pub client_id: &'a str,
     pub client_secret: Option<Secret>,
+    /// `private_key_jwt`: the code exchange carries an assertion signed with this key.
+    pub client_key: Option<ClientKey>,
     pub discovery: &'a Discovery,
     pub scope: String,
     pub send_aud: bool,
@@ -73,6 +76,10 @@ enum Arrival {
 /// Signs in at the provider: the authorize URL shown as `req.mode` says, the callback (or the
 /// pasted address) awaited, its code exchanged, the id_token checked and the patient found.
 pub async fn sign_in(http: &Http, ui: &dyn Console, mut req: SignIn<'_>) -> Result<SignedIn> {
+    if let Some(key) = &req.client_key {
+        req.discovery
+            .accepts_client_key(&key.info, req.profile_name)?;
+    }
     let lb = Loopback::bind(req.redirect.host, req.redirect.port, &req.redirect.path).await?;
     let redirect_uri = lb.redirect_uri();
     let client = build_client(
@@ -259,17 +266,24 @@ async fn exchange(
     verifier: PkceCodeVerifier,
     redirect_uri: &str,
 ) -> Result<SmartTokenResponse> {
-    client
+    let mut request = client
         .exchange_code(AuthorizationCode::new(code.expose().to_string()))
-        .set_pkce_verifier(verifier)
+        .set_pkce_verifier(verifier);
+    if let Some(key) = &req.client_key {
+        for (name, value) in assertion_params(client, key)? {
+            request = request.add_extra_param(name, value);
+        }
+    }
+    request
         .request_async(http)
         .await
         .map_err(|e| {
             let f = describe_token_error(&e, &req.discovery.token_endpoint);
             let hint = match f.code.as_deref() {
-                Some("invalid_client") | Some("unauthorized_client") => Some(
-                    "check the client id and, for a confidential app, the secret in FHIRDL_CLIENT_SECRET".to_string(),
-                ),
+                Some("invalid_client") | Some("unauthorized_client") => Some(match &req.client_key {
+                    Some(k) => format!("check the client id and that the app registration holds the key set of key {} (`fhirdl key create` printed it)", k.info.kid),
+                    None => "check the client id and, for a confidential app, the secret in FHIRDL_CLIENT_SECRET".to_string(),
+                }),
                 Some("invalid_grant") if f.message.to_ascii_lowercase().contains("redirect") => Some(format!(
                     "the server refused the redirect URI {redirect_uri}: if your app registration fixed a port or path, use --port and --redirect-path"
                 )),

@@ -1,6 +1,7 @@
 //! Signing in: SMART discovery, scopes, the loopback login, tokens, and where they are kept.
 
 pub mod browser;
+pub mod client_key;
 pub mod credentials;
 pub mod discovery;
 mod error;

@@ -4,6 +4,7 @@
 //! Every request goes through [`crate::http::oauth_request`], so `oauth2` uses fhirdl's single
 //! reqwest client (same TLS stack, same-origin redirects, same redacted tracing).
 
+use super::client_key::{new_jti, ClientKey, ASSERTION_TYPE};
 use super::credentials::{Credentials, LaunchContext};
 use super::discovery::Discovery;
 use crate::datetime::now_unix;
@@ -216,15 +217,42 @@ pub fn describe_token_error(err: &TokenError, endpoint: &str) -> TokenFailure {
     }
 }
 
-/// Exchanges a refresh token. `invalid_grant` means the sign-in is over: exit "login required".
+/// The RFC 7523 parameters that authenticate one token request of `client` with `key`: a fresh
+/// assertion (new `jti`, five minutes) for its token endpoint. The value is a bearer credential
+/// for those minutes; the trace redacts it (`crate::http`).
+pub fn assertion_params(
+    client: &SmartClient,
+    key: &ClientKey,
+) -> Result<[(&'static str, String); 2]> {
+    let assertion = key.assertion(
+        client.client_id().as_str(),
+        client.token_uri().as_str(),
+        now_unix(),
+        &new_jti(),
+    )?;
+    Ok([
+        ("client_assertion_type", ASSERTION_TYPE.to_string()),
+        ("client_assertion", assertion.expose().to_string()),
+    ])
+}
+
+/// Exchanges a refresh token, with a client assertion when the client has a `key`.
+/// `invalid_grant` means the sign-in is over: exit "login required".
 pub async fn refresh(
     http: &Http,
     client: &SmartClient,
     profile: &str,
     refresh_token: &Secret,
+    key: Option<&ClientKey>,
 ) -> Result<SmartTokenResponse> {
     let rt = RefreshToken::new(refresh_token.expose().to_string());
-    let result = client.exchange_refresh_token(&rt).request_async(http).await;
+    let mut request = client.exchange_refresh_token(&rt);
+    if let Some(key) = key {
+        for (name, value) in assertion_params(client, key)? {
+            request = request.add_extra_param(name, value);
+        }
+    }
+    let result = request.request_async(http).await;
     result.map_err(|e| {
         let f = describe_token_error(&e, client.token_uri().as_str());
         match f.code.as_deref() {
@@ -237,7 +265,10 @@ pub async fn refresh(
             )
             .into(),
             Some("invalid_client") | Some("unauthorized_client") => Failure::new(Kind::LoginFailed, f.message)
-                .hint(format!("check the client id and secret, then: fhirdl login --profile {profile}"))
+                .hint(match key {
+                    Some(k) => format!("check the client id and that the app registration holds the key set of key {} (`fhirdl key create` printed it), then: fhirdl login --profile {profile}", k.info.kid),
+                    None => format!("check the client id and secret, then: fhirdl login --profile {profile}"),
+                })
                 .into(),
             _ if f.transport => Failure::new(Kind::Network, f.message).into(),
             _ => Failure::new(Kind::Network, f.message).into(),

@@ -5,6 +5,7 @@
 //! written to the credential store before the new access token is handed out, so a crash can
 //! never leave only a revoked refresh token on disk.
 
+use super::client_key::ClientKey;
 use super::credentials::Credentials;
 use super::discovery::Discovery;
 use super::oauth::{build_client, credentials_from, refresh, SmartClient};
@@ -19,6 +20,8 @@ pub struct Session {
     store: CredentialStore,
     http: Http,
     client: SmartClient,
+    /// Signs a client assertion for each refresh (`private_key_jwt`).
+    client_key: Option<ClientKey>,
     creds: Mutex<Credentials>,
 }
 
@@ -59,8 +62,16 @@ impl Session {
             store,
             http,
             client,
+            client_key: None,
             creds: Mutex::new(creds),
         })
+    }
+
+    /// The session authenticates its refreshes with `key` (`private_key_jwt`) instead of a
+    /// client secret.
+    pub fn with_client_key(mut self, key: Option<ClientKey>) -> Session {
+        self.client_key = key;
+        self
     }
 
     /// A copy of the current credentials.
@@ -107,7 +118,8 @@ impl Session {
             )
             .into());
         };
-        let resp = refresh(&self.http, &self.client, name, &rt).await?;
+        let key = self.client_key.as_ref();
+        let resp = refresh(&self.http, &self.client, name, &rt, key).await?;
         let fresh = credentials_from(&resp, &creds.scope, Some(creds), None);
         self.store
             .save(name, &fresh)

@@ -1,9 +1,11 @@
 //! The credential store: the OS keyring (through `keyring`) or an owner-only file.
 //!
-//! One entry per profile holds the JSON of [`Credentials`]. The store kind is chosen at login and
+//! One entry per profile holds the JSON of [`Credentials`]; a second, `<profile>+client-key`,
+//! the profile's `private_key_jwt` key ([`ClientKey`]), when it has one. The store kind is chosen at login and
 //! saved with the profile, so later runs (cron) find it again. A keyring that cannot be reached
 //! is an error that names `--credential-store file`; fhirdl never falls back silently.
 
+use super::client_key::ClientKey;
 use super::credentials::Credentials;
 use crate::atomic;
 use crate::error::{Failure, Kind};
@@ -11,6 +13,12 @@ use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
 const KEYRING_SERVICE: &str = "fhirdl";
+
+/// The entry (keyring user, file stem) of a profile's client key; profile names cannot hold
+/// `+`, so it never meets a profile's own entry.
+fn key_entry(profile: &str) -> String {
+    format!("{profile}+client-key")
+}
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
@@ -58,35 +66,14 @@ impl CredentialStore {
         }
     }
 
-    fn file_path(dir: &std::path::Path, profile: &str) -> PathBuf {
-        dir.join(format!("{profile}.json"))
+    fn file_path(dir: &std::path::Path, entry: &str) -> PathBuf {
+        dir.join(format!("{entry}.json"))
     }
 
     pub async fn load(&self, profile: &str) -> Result<Option<Credentials>> {
-        let text = match self {
-            CredentialStore::File { dir } => {
-                let path = Self::file_path(dir, profile);
-                match std::fs::read_to_string(&path) {
-                    Ok(t) => Some(t),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                    Err(e) => {
-                        return Err(e).with_context(|| format!("cannot read {}", path.display()))
-                    }
-                }
-            }
-            CredentialStore::Keyring { service } => {
-                let (service, profile) = (service.clone(), profile.to_string());
-                blocking(
-                    move || match keyring::Entry::new(&service, &profile)?.get_password() {
-                        Ok(t) => Ok(Some(t)),
-                        Err(keyring::Error::NoEntry) => Ok(None),
-                        Err(e) => Err(e),
-                    },
-                )
-                .await?
-            }
+        let Some(text) = self.read_entry(profile).await? else {
+            return Ok(None);
         };
-        let Some(text) = text else { return Ok(None) };
         // The parse error is not shown: serde's message could quote part of a token.
         serde_json::from_str(&text).map(Some).map_err(|_| {
             crate::auth::Error::login_required(
@@ -99,32 +86,89 @@ impl CredentialStore {
 
     pub async fn save(&self, profile: &str, creds: &Credentials) -> Result<()> {
         let text = serde_json::to_string(creds).context("cannot serialize the credentials")?;
-        match self {
-            CredentialStore::File { dir } => {
-                atomic::write_atomic(&Self::file_path(dir, profile), text.as_bytes())
-            }
-            CredentialStore::Keyring { service } => {
-                let (service, profile) = (service.clone(), profile.to_string());
-                blocking(move || keyring::Entry::new(&service, &profile)?.set_password(&text)).await
-            }
-        }
+        self.write_entry(profile, text).await
     }
 
     /// Deletes the profile's entry; `false` when there was none.
     pub async fn delete(&self, profile: &str) -> Result<bool> {
+        self.remove_entry(profile).await
+    }
+
+    /// The profile's `private_key_jwt` key, kept in an entry of its own so that it outlives
+    /// the tokens (it is made before the first sign-in and stays registered with the vendor).
+    pub async fn load_client_key(&self, profile: &str) -> Result<Option<ClientKey>> {
+        let Some(text) = self.read_entry(&key_entry(profile)).await? else {
+            return Ok(None);
+        };
+        // Not quoted: the text is the private key.
+        serde_json::from_str(&text).map(Some).map_err(|_| {
+            Failure::new(
+                Kind::CredentialStore,
+                format!("the stored client key of profile '{profile}' is damaged"),
+            )
+            .hint(format!("make a new one with `fhirdl key create --profile {profile}` and register its key set again"))
+            .into()
+        })
+    }
+
+    pub async fn save_client_key(&self, profile: &str, key: &ClientKey) -> Result<()> {
+        let text = serde_json::to_string(key).context("cannot serialize the client key")?;
+        self.write_entry(&key_entry(profile), text).await
+    }
+
+    /// Deletes the profile's client key; `false` when there was none.
+    pub async fn delete_client_key(&self, profile: &str) -> Result<bool> {
+        self.remove_entry(&key_entry(profile)).await
+    }
+
+    async fn read_entry(&self, entry: &str) -> Result<Option<String>> {
         match self {
             CredentialStore::File { dir } => {
-                atomic::remove_if_exists(&Self::file_path(dir, profile))
+                let path = Self::file_path(dir, entry);
+                match std::fs::read_to_string(&path) {
+                    Ok(t) => Ok(Some(t)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+                }
             }
             CredentialStore::Keyring { service } => {
-                let (service, profile) = (service.clone(), profile.to_string());
-                blocking(move || {
-                    match keyring::Entry::new(&service, &profile)?.delete_credential() {
+                let (service, entry) = (service.clone(), entry.to_string());
+                blocking(
+                    move || match keyring::Entry::new(&service, &entry)?.get_password() {
+                        Ok(t) => Ok(Some(t)),
+                        Err(keyring::Error::NoEntry) => Ok(None),
+                        Err(e) => Err(e),
+                    },
+                )
+                .await
+            }
+        }
+    }
+
+    async fn write_entry(&self, entry: &str, text: String) -> Result<()> {
+        match self {
+            CredentialStore::File { dir } => {
+                atomic::write_atomic(&Self::file_path(dir, entry), text.as_bytes())
+            }
+            CredentialStore::Keyring { service } => {
+                let (service, entry) = (service.clone(), entry.to_string());
+                blocking(move || keyring::Entry::new(&service, &entry)?.set_password(&text)).await
+            }
+        }
+    }
+
+    async fn remove_entry(&self, entry: &str) -> Result<bool> {
+        match self {
+            CredentialStore::File { dir } => atomic::remove_if_exists(&Self::file_path(dir, entry)),
+            CredentialStore::Keyring { service } => {
+                let (service, entry) = (service.clone(), entry.to_string());
+                blocking(
+                    move || match keyring::Entry::new(&service, &entry)?.delete_credential() {
                         Ok(()) => Ok(true),
                         Err(keyring::Error::NoEntry) => Ok(false),
                         Err(e) => Err(e),
-                    }
-                })
+                    },
+                )
                 .await
             }
         }
@@ -225,6 +269,21 @@ mod tests {
         }
         assert!(store.delete("p").await.unwrap());
         assert!(!store.delete("p").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_client_key_has_an_entry_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CredentialStore::new(StoreKind::File, dir.path());
+        assert!(store.load_client_key("p").await.unwrap().is_none());
+        let key = ClientKey::generate("2026-01-01T00:00:00Z".into()).unwrap();
+        store.save_client_key("p", &key).await.unwrap();
+        store.save("p", &creds()).await.unwrap();
+        assert!(store.delete("p").await.unwrap());
+        let back = store.load_client_key("p").await.unwrap().unwrap();
+        assert_eq!(back.info, key.info);
+        assert!(dir.path().join("p+client-key.json").exists());
+        assert!(store.delete_client_key("p").await.unwrap());
     }
 
     #[tokio::test]

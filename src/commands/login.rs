@@ -2,6 +2,7 @@
 //! profile.
 
 use super::Ctx;
+use crate::auth::client_key::ClientKey;
 use crate::auth::discovery::discover;
 use crate::auth::id_token::SignatureCheck;
 use crate::auth::login::{sign_in, Mode, SignIn};
@@ -14,7 +15,7 @@ use crate::fhir::client::patient_name;
 use crate::fhir::version::FhirRelease;
 use crate::fhir_url::parse_base;
 use crate::secret::Secret;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde_json::json;
 
 /// What a successful login did, for the caller's report.
@@ -95,6 +96,7 @@ impl From<&LoginArgs> for ProfileRequest {
             redirect_host: args.redirect_host,
             credential_store: args.credential_store,
             search_params: args.search_param.clone(),
+            client_key: args.client_key.clone(),
         }
     }
 }
@@ -124,10 +126,12 @@ pub async fn login(
     store.probe().await?;
     let previous = crate::auth::unless_login_required(store.load(&name).await)?;
 
+    let client_key =
+        sign_in_key(&store, &name, &mut profile, request.client_key.as_deref()).await?;
     if ctx.settings.client_secret.is_some() {
         profile.confidential = true;
     }
-    let client_secret = if profile.confidential {
+    let client_secret = if profile.confidential && client_key.is_none() {
         Some(client_secret(
             ctx,
             previous.as_ref().and_then(|c| c.client_secret.clone()),
@@ -150,6 +154,7 @@ pub async fn login(
             fhir_base: &base,
             client_id: &profile.client_id,
             client_secret,
+            client_key,
             discovery: &discovery,
             scope,
             send_aud: profile.send_aud,
@@ -299,6 +304,34 @@ fn describe_id_token(check: &SignatureCheck) -> String {
             "validated (issuer, audience, expiry, nonce; the server publishes no keys to check its signature)".into()
         }
     }
+}
+
+/// The `private_key_jwt` key of this sign-in: the one `--client-key` names (imported into the
+/// credential store now), else the one the store holds for the profile (`fhirdl key create`).
+async fn sign_in_key(
+    store: &crate::auth::store::CredentialStore,
+    name: &str,
+    profile: &mut config::Profile,
+    file: Option<&std::path::Path>,
+) -> Result<Option<ClientKey>> {
+    let key = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the client key {}", path.display()))?;
+            let key = ClientKey::import(&text, crate::datetime::now_rfc3339()).map_err(|e| {
+                Failure::new(
+                    Kind::Usage,
+                    format!("cannot use the client key in {}: {e:#}", path.display()),
+                )
+                .hint("give a PEM PKCS#8 private key (-----BEGIN PRIVATE KEY-----) or a JWK with its private members, P-384 or RSA")
+            })?;
+            store.save_client_key(name, &key).await?;
+            Some(key)
+        }
+        None => store.load_client_key(name).await?,
+    };
+    profile.client_key = key.as_ref().map(|k| k.info.clone());
+    Ok(key)
 }
 
 /// The confidential client's secret: FHIRDL_CLIENT_SECRET, the one kept from the last sign-in,

@@ -56,6 +56,8 @@ pub async fn run(ctx: &Ctx, args: &LogoutArgs) -> Result<()> {
     let deleted = store.delete(&name).await?;
     let removed = !args.keep_profile;
     if removed {
+        // The key goes with the profile; a kept profile keeps it (it stays registered).
+        store.delete_client_key(&name).await?;
         cfg.profiles.remove(&name);
         if cfg.default_profile.as_deref() == Some(name.as_str()) {
             cfg.default_profile = None;

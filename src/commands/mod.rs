@@ -6,6 +6,7 @@ pub mod completions;
 pub mod demo;
 pub mod doctor;
 pub mod history;
+pub mod key;
 pub mod login;
 pub mod logout;
 pub mod man;

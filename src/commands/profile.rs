@@ -52,6 +52,7 @@ pub async fn run(ctx: &Ctx, cmd: &ProfileCommand) -> Result<()> {
             };
             let store = ctx.settings.paths.credential_store(p.credential_store);
             let deleted = store.delete(name).await?;
+            store.delete_client_key(name).await?;
             if cfg.default_profile.as_deref() == Some(name.as_str()) {
                 cfg.default_profile = None;
             }

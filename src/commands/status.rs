@@ -37,6 +37,8 @@ struct ProfileStatus {
     refresh_token_since: Option<String>,
     signed_in_at: Option<String>,
     credential_store: String,
+    /// The `private_key_jwt` key: id, algorithm, creation time (never the key).
+    client_key: Option<crate::auth::client_key::KeyInfo>,
     redirect_uri: String,
     /// Parameters sent with every search (`login --search-param`).
     search_params: Vec<String>,
@@ -185,6 +187,7 @@ impl ProfileStatus {
             refresh_token_since: None,
             signed_in_at: None,
             credential_store,
+            client_key: profile.client_key.clone(),
             redirect_uri: profile.redirect.display(),
             search_params: profile.search_params.clone(),
             last_sync: last_sync(&profile.export_dir(name, &ctx.settings.paths)),
@@ -356,6 +359,12 @@ fn render(s: &ProfileStatus) -> String {
         line("signed in:", "no".into());
     }
     line("credentials:", s.credential_store.clone());
+    if let Some(k) = &s.client_key {
+        line(
+            "client key:",
+            format!("{} ({}, made {})", k.kid, k.alg.name(), k.created_at),
+        );
+    }
     line("redirect URI:", s.redirect_uri.clone());
     if !s.search_params.is_empty() {
         line("search params:", s.search_params.join(" "));

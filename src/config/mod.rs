@@ -38,6 +38,10 @@ pub struct Profile {
     /// A client secret is kept in the credential store and sent to the token endpoint.
     #[serde(default)]
     pub confidential: bool,
+    /// The `private_key_jwt` key the client authenticates with (its private half is in the
+    /// credential store): key id, algorithm, creation time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<crate::auth::client_key::KeyInfo>,
     /// Scopes to request instead of the computed ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
@@ -189,6 +193,7 @@ mod tests {
             fhir_base: "https://example.org/fhir".into(),
             client_id: "app".into(),
             confidential: false,
+            client_key: None,
             scope: None,
             send_aud: true,
             redirect: RedirectSettings::default(),

@@ -33,6 +33,8 @@ pub struct ProfileRequest {
     pub credential_store: Option<StoreKind>,
     /// `--search-param name=value`, all of them: replace what the profile remembers.
     pub search_params: Vec<String>,
+    /// `--client-key FILE`: a private key to import for `private_key_jwt`.
+    pub client_key: Option<std::path::PathBuf>,
 }
 
 impl ConfigFile {
@@ -129,6 +131,7 @@ fn new_profile(
         fhir_base: base,
         client_id,
         confidential: preset.is_some_and(|p| p.confidential),
+        client_key: None,
         scope: None,
         send_aud: preset.is_none_or(|p| p.send_aud),
         redirect: RedirectSettings::default(),

@@ -186,6 +186,7 @@ mod tests {
             fhir_base: "https://a.example/fhir".into(),
             client_id: "app".into(),
             confidential: false,
+            client_key: None,
             scope: None,
             send_aud: true,
             redirect: Default::default(),

@@ -7,6 +7,7 @@
 
 mod common;
 
+mod client_key;
 mod completions;
 mod disk;
 mod doctor;

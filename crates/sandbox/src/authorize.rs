@@ -129,7 +129,8 @@ fn client_and_redirect<'a>(
         || config
             .confidential_client
             .as_ref()
-            .is_some_and(|(id, _)| id == client_id);
+            .is_some_and(|(id, _)| id == client_id)
+        || shared.client_keys.is_registered(client_id);
     if !known {
         return Err(Rejection::Page(format!(
             "Unknown client_id {client_id:?}: this app is not registered with the sandbox."

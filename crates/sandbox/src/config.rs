@@ -67,8 +67,12 @@ pub struct SandboxConfig {
     pub public_client_id: String,
     /// `(client_id, client_secret)` of a confidential client.
     pub confidential_client: Option<(String, String)>,
-    /// Accepted confidential client authentication methods.
+    /// Accepted confidential client authentication methods (`private_key_jwt` among them
+    /// accepts client assertions signed with a key of [`SandboxConfig::client_keys`]).
     pub token_auth_methods: Vec<String>,
+    /// `(client_id, JWKS)`: public key sets registered for `private_key_jwt` clients (more
+    /// while running: `Sandbox::register_client_key`).
+    pub client_keys: Vec<(String, serde_json::Value)>,
     pub access_token_ttl: Duration,
     /// Each refresh issues a new refresh token and invalidates the old one; off, a refresh
     /// answers without a refresh token and the old one stays valid (Oracle Health).
@@ -115,6 +119,7 @@ impl Default for SandboxConfig {
                 "client_secret_basic".to_owned(),
                 "client_secret_post".to_owned(),
             ],
+            client_keys: Vec::new(),
             access_token_ttl: Duration::from_secs(3600),
             refresh_token_rotation: true,
             refresh_tokens_for_public_clients: true,
@@ -151,6 +156,7 @@ impl fmt::Debug for SandboxConfig {
             .field("public_client_id", &self.public_client_id)
             .field("confidential_client", &confidential)
             .field("token_auth_methods", &self.token_auth_methods)
+            .field("client_keys", &self.client_keys)
             .field("access_token_ttl", &self.access_token_ttl)
             .field("refresh_token_rotation", &self.refresh_token_rotation)
             .field(

@@ -309,6 +309,16 @@ pub(crate) async fn smart_configuration(State(shared): State<Arc<Shared>>) -> Re
     if config.iss_parameter {
         body["authorization_response_iss_parameter_supported"] = json!(true);
     }
+    if config
+        .token_auth_methods
+        .iter()
+        .any(|m| m == "private_key_jwt")
+    {
+        body["token_endpoint_auth_signing_alg_values_supported"] = json!(crate::assertion::ALGS);
+        if let Some(list) = body["capabilities"].as_array_mut() {
+            list.push(json!("client-confidential-asymmetric"));
+        }
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],

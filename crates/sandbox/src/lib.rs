@@ -2,7 +2,7 @@
 //! that runs in-process on 127.0.0.1 for fhirdl's tests, benchmarks and `fhirdl demo`.
 //!
 //! [`Sandbox`] (`server`) is a running server made from a [`SandboxConfig`] (`config`). OAuth
-//! lives in `authorize` and `token`; the FHIR API in `fhir`, `read`, `search`, `bundle`,
+//! lives in `authorize` and `token` (client assertions in `assertion`); the FHIR API in `fhir`, `read`, `search`, `bundle`,
 //! `document` and `transaction` (POSTed transaction Bundles); the generated record in
 //! `generator` and `extras`; the shared state in `state`, the resources in `store`; what every
 //! request passes first (counters, holds, latency, injected faults) in `intake`; the real
@@ -14,6 +14,7 @@
 //! certificate, [`SandboxConfig::tls`]) in `https`. [`browser`] plays the user's part of a
 //! login so tests can drive the whole flow without a real browser.
 
+mod assertion;
 mod authorize;
 pub mod browser;
 mod bundle;

@@ -118,6 +118,16 @@ impl Sandbox {
         self.shared.secrets.snapshot()
     }
 
+    /// Registers the public key set `jwks` of a `private_key_jwt` client (replacing an earlier
+    /// one); its token requests are then authenticated by client assertions signed with it.
+    pub fn register_client_key(
+        &self,
+        client_id: &str,
+        jwks: serde_json::Value,
+    ) -> anyhow::Result<()> {
+        self.shared.client_keys.register(client_id, jwks)
+    }
+
     /// Server-side revocation of every grant: refresh gives `invalid_grant`, bearer gives 401.
     pub fn revoke_all_tokens(&self) {
         self.shared.auth().revoke_all();

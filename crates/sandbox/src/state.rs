@@ -10,6 +10,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use url::Url;
 
+use crate::assertion::ClientKeys;
 use crate::catalog::{self, TypeKind};
 use crate::config::{FhirFlavor, SandboxConfig, SandboxProxy, SandboxUser};
 use crate::cursor::Cursors;
@@ -43,6 +44,8 @@ pub(crate) struct Shared {
     pub proxy: SandboxProxy,
     pub stats: Stats,
     pub secrets: SecretLog,
+    /// Key sets of `private_key_jwt` clients and the assertion ids already used.
+    pub client_keys: ClientKeys,
     /// The seeded fault injector (`SandboxConfig::faults`, changed by `Sandbox::set_faults`).
     pub faults: Injector,
     /// Requests held at the door for a test (`Sandbox::hold`).
@@ -109,6 +112,7 @@ impl Shared {
         if let Some((_, client_secret)) = &config.confidential_client {
             secrets.record(client_secret);
         }
+        let client_keys = ClientKeys::new(&config.client_keys)?;
         let hostile = RwLock::new(Arc::new(config.quirks.hostile.clone()));
         let faults = Injector::new(config.faults.clone());
         let config_seed = config.seed;
@@ -125,6 +129,7 @@ impl Shared {
             proxy,
             stats: Stats::default(),
             secrets,
+            client_keys,
             faults,
             holds: Holds::default(),
             binary_reads: Mutex::new(HashMap::new()),

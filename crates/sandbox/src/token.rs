@@ -21,7 +21,7 @@ use crate::hostile::IdTokenFault;
 use crate::signing::SigningKey;
 use crate::state::Shared;
 use crate::stats::Stats;
-use crate::{crypto, scopes};
+use crate::{assertion, crypto, scopes};
 
 /// An OAuth error response (RFC 6749 5.2).
 #[derive(Debug)]
@@ -114,6 +114,9 @@ fn authenticate(
     headers: &HeaderMap,
     params: &Params,
 ) -> Result<String, OAuthError> {
+    if params.get("client_assertion_type")?.is_some() || params.get("client_assertion")?.is_some() {
+        return authenticate_assertion(shared, headers, params);
+    }
     let config = &shared.config;
     let body_id = params.get("client_id")?;
     let body_secret = params.get("client_secret")?;
@@ -171,6 +174,49 @@ fn authenticate(
     } else {
         Err(bad_client())
     }
+}
+
+/// `private_key_jwt` (RFC 7523 §2.2): the client assertion, alone, authenticates the client.
+fn authenticate_assertion(
+    shared: &Shared,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<String, OAuthError> {
+    let assertion = params.get("client_assertion")?.unwrap_or_default();
+    shared.secrets.record(assertion);
+    if params.get("client_assertion_type")? != Some(assertion::ASSERTION_TYPE) {
+        return Err(OAuthError::InvalidRequest(format!(
+            "client_assertion_type must be {}",
+            assertion::ASSERTION_TYPE
+        )));
+    }
+    if headers.contains_key(header::AUTHORIZATION) || params.get("client_secret")?.is_some() {
+        return Err(OAuthError::InvalidRequest(
+            "use one client authentication method, not a secret and an assertion".into(),
+        ));
+    }
+    if !shared
+        .config
+        .token_auth_methods
+        .iter()
+        .any(|m| m == "private_key_jwt")
+    {
+        return Err(OAuthError::InvalidClient(
+            "private_key_jwt is not accepted here".into(),
+        ));
+    }
+    let audience = format!("{}/oauth/token", shared.issuer);
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let client_id = shared
+        .client_keys
+        .verify(assertion, &audience, now)
+        .map_err(OAuthError::InvalidClient)?;
+    if params.get("client_id")?.is_some_and(|id| id != client_id) {
+        return Err(OAuthError::InvalidClient(
+            "client_id is not the assertion's issuer".into(),
+        ));
+    }
+    Ok(client_id)
 }
 
 fn authorization_code(

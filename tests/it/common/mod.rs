@@ -238,7 +238,8 @@ impl TestContext {
     /// Fails the test if any secret the sandbox issued shows up in the transcript or in a file
     /// outside the credential store.
     pub fn assert_no_leaks(&self) {
-        let secrets = self.sandbox.issued_secrets();
+        let mut secrets = self.sandbox.issued_secrets();
+        secrets.extend(self.client_key_material());
         assert!(
             !secrets.is_empty(),
             "the sandbox issued nothing: the scan would prove nothing"
@@ -260,6 +261,26 @@ impl TestContext {
                 );
             }
         }
+    }
+
+    /// The private keys (`private_key_jwt`) the file store holds: each whole, and each 64-column
+    /// line of it as a PEM file would show it.
+    fn client_key_material(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        for file in walk(&self.data_dir().join("credentials")) {
+            if !file.to_string_lossy().ends_with("+client-key.json") {
+                continue;
+            }
+            let stored: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+            let der = stored["der"].as_str().expect("a stored key").to_owned();
+            found.extend(
+                der.as_bytes()
+                    .chunks(64)
+                    .map(|c| String::from_utf8_lossy(c).into_owned()),
+            );
+            found.push(der);
+        }
+        found
     }
 
     // Servers of the test's own, on the context's runtime.
