@@ -6,13 +6,13 @@
 //! and passes with a note saying what sync does. Only a refusal sync cannot get past fails.
 //! At most two requests a type.
 
-use super::session::scrub;
 use super::{ms_text, Check};
 use crate::auth::scopes::{search_access, SearchAccess};
 use crate::config::Profile;
 use crate::fhir::client::{outcome_text, FhirClient};
 use crate::quirks::Known;
 use crate::sync::fanout::Demand;
+use crate::trace::patient_hash;
 use serde::Serialize;
 use serde_json::Value;
 use std::time::Instant;
@@ -320,6 +320,15 @@ async fn probe(
         }
     };
     Sent { probe, outcome }
+}
+
+/// Error texts may quote a URL or `Patient/<id>`: the id becomes its hash.
+pub(super) fn scrub(text: &str, pid: &str) -> String {
+    if pid.is_empty() {
+        text.to_string()
+    } else {
+        text.replace(pid, &patient_hash(pid))
+    }
 }
 
 #[cfg(test)]

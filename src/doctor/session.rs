@@ -7,7 +7,7 @@
 //! as [`patient_hash`] (also in the HTTP trace, where the sink masks it).
 
 use super::lifetime::{introspection_check, last_sync_check, refresh_check};
-use super::probes::probe_types;
+use super::probes::{probe_types, scrub};
 use super::server::ServerFacts;
 use super::{ms_text, Check, Checks, Target};
 use crate::auth::credentials::Credentials;
@@ -227,15 +227,6 @@ fn scopes_check(profile: &Profile, creds: &Credentials, facts: &ServerFacts) -> 
         .figure("granted", &creds.scope)
         .figure("needed", &needed)
         .figure("missing", &missing)
-}
-
-/// Error texts may quote a URL or `Patient/<id>`: the id becomes its hash.
-pub(super) fn scrub(text: &str, pid: &str) -> String {
-    if pid.is_empty() {
-        text.to_string()
-    } else {
-        text.replace(pid, &patient_hash(pid))
-    }
 }
 
 #[cfg(test)]
