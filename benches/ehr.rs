@@ -106,13 +106,7 @@ impl Bench {
             login[i + 1] = &public;
         }
         // A server that wants a parameter on every search (athenahealth's practice).
-        let param = bench
-            .sandbox
-            .config()
-            .quirks
-            .required_search_param
-            .as_ref()
-            .map(|(name, value)| format!("{name}={value}"));
+        let param = bench.sandbox.config().required_search_param();
         if let Some(p) = &param {
             login.extend_from_slice(&["--search-param", p]);
         }

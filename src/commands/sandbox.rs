@@ -100,10 +100,8 @@ pub async fn run(ctx: &Ctx, args: &SandboxArgs) -> Result<()> {
 /// (athenahealth's `ah-practice`): the login example keeps it in the profile.
 fn search_param_flag(config: &SandboxConfig) -> String {
     config
-        .quirks
-        .required_search_param
-        .as_ref()
-        .map(|(name, value)| format!(" --search-param {name}={value}"))
+        .required_search_param()
+        .map(|pair| format!(" --search-param {pair}"))
         .unwrap_or_default()
 }
 

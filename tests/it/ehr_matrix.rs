@@ -21,13 +21,7 @@ fn synced(ehr: Ehr) -> (TestContext, Value) {
     let ctx = TestContext::new(SandboxConfig::for_ehr(ehr));
     // A server that wants a parameter on every search (athenahealth's practice) gets it from
     // the profile, as `fhirdl sandbox --ehr` tells its user.
-    let param = ctx
-        .sandbox
-        .config()
-        .quirks
-        .required_search_param
-        .as_ref()
-        .map(|(name, value)| format!("{name}={value}"));
+    let param = ctx.sandbox.config().required_search_param();
     let extra: Vec<&str> = match &param {
         Some(p) => vec!["--search-param", p],
         None => Vec::new(),

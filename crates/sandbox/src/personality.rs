@@ -222,6 +222,15 @@ impl FromStr for Ehr {
 }
 
 impl SandboxConfig {
+    /// `name=value` of the parameter every search must carry (athenahealth's practice), as
+    /// `fhirdl login --search-param` takes it; `None` when the sandbox wants none.
+    pub fn required_search_param(&self) -> Option<String> {
+        self.quirks
+            .required_search_param
+            .as_ref()
+            .map(|(name, value)| format!("{name}={value}"))
+    }
+
     /// The sandbox set up as `ehr` documents its server (on the default address and seed).
     pub fn for_ehr(ehr: Ehr) -> SandboxConfig {
         match ehr {
