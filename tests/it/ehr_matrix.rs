@@ -52,7 +52,10 @@ fn epic_exports_everything_reachable() {
     let obs = type_report(&report, "Observation");
     let detail = obs["completeness"]["detail"].as_str().unwrap();
     assert!(detail.contains("requires a category"), "{detail}");
-    assert!(detail.contains("refuses 3"), "{detail}");
+    assert!(
+        detail.contains("3 of its 17 searches are known to be refused and were not sent"),
+        "{detail}"
+    );
     assert_eq!(type_report(&report, "CarePlan")["stored"], 3, "{report}");
     // PDFs and C-CDAs behind relative Binary URLs.
     assert_eq!(report["attachments"]["downloaded"], 8, "{report}");

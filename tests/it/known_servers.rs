@@ -66,6 +66,11 @@ fn a_known_server_is_searched_as_its_quirks_say_from_the_first_run() {
     let obs = observation(&report);
     assert!(obs["stored"].as_u64().unwrap() > 0, "{obs}");
     assert_eq!(obs["completeness"]["status"], "recovered", "{obs}");
+    let detail = obs["completeness"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("are known to be refused and were not sent (category=procedure"),
+        "{detail}"
+    );
     // `--full` tries every search again, the refused ones included, once each.
     let (_, trace) = sync_traced(&ctx, "full", &["--full"]);
     let asked: usize = REFUSED

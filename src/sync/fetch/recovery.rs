@@ -113,15 +113,7 @@ pub(super) async fn fan_out(
             }
         }
     }
-    let refused = match fetched.refused_queries.as_slice() {
-        [] => String::new(),
-        list => format!(
-            "; the server refuses {} of its {} searches ({}), remembered so later runs do not ask again (--full does)",
-            list.len(),
-            all.len(),
-            list.join(", ")
-        ),
-    };
+    let refused = refused_note(&fetched.refused_queries, &plan.skip_queries, all.len());
     // Whatever sits in other categories must not be lost silently.
     let have = fetched.spool.len() as u64;
     fetched.completeness = match total {
@@ -141,6 +133,31 @@ pub(super) async fn fan_out(
         )),
     };
     Ok(Outcome::Fetched(Box::new(fetched)))
+}
+
+/// What a fan-out says of the searches the server refuses: those refused in this run are
+/// remembered; those not sent at all were known before (from an earlier run or fhirdl's
+/// quirks list). Empty when none.
+fn refused_note(refused: &[String], skipped: &[String], searches: usize) -> String {
+    let (known, now): (Vec<&String>, Vec<&String>) =
+        refused.iter().partition(|q| skipped.contains(q));
+    let list = |qs: &[&String]| qs.iter().map(|q| q.as_str()).collect::<Vec<_>>().join(", ");
+    let mut note = String::new();
+    if !now.is_empty() {
+        note.push_str(&format!(
+            "; the server refuses {} of its {searches} searches ({}), remembered so later runs do not ask again (--full does)",
+            now.len(),
+            list(&now)
+        ));
+    }
+    if !known.is_empty() {
+        note.push_str(&format!(
+            "; {} of its {searches} searches are known to be refused and were not sent ({}; learnt in an earlier run or from fhirdl's quirks list; --full sends them)",
+            known.len(),
+            list(&known)
+        ));
+    }
+    note
 }
 
 /// The paging of a search ended before its announced total: ask again in `_lastUpdated` slices,
