@@ -7,11 +7,12 @@
 use super::client_key::ClientKey;
 use super::credentials::Credentials;
 use super::discovery::Discovery;
+use super::explain::{no_answer, scope_shortfall, Sent, Stage};
 use super::id_token::{self, Expected as IdTokenExpected, SignatureCheck};
 use super::loopback::{check_callback, parse_pasted, CallbackParams, Expected, Loopback, Waiting};
 use super::oauth::{
     assertion_params, build_client, credentials_from, describe_token_error, patient_from_fhir_user,
-    SmartClient, SmartTokenResponse,
+    proof_of, SmartClient, SmartTokenResponse,
 };
 use super::scopes::grant_warnings;
 use crate::auth::loopback::RedirectSettings;
@@ -97,8 +98,14 @@ pub async fn sign_in(http: &Http, ui: &dyn Console, mut req: SignIn<'_>) -> Resu
         "Waiting for the sign-in to finish (up to {})…",
         crate::datetime::human_duration(req.timeout.as_secs() as i64)
     ));
-    let params = arrival(&mut waiting, arrivals, req.timeout, &redirect_uri).await?;
-    let code = check_callback(&params, &authorization.expected);
+    let params = arrival(
+        &mut waiting,
+        arrivals,
+        req.timeout,
+        &sent(&req, &redirect_uri),
+    )
+    .await?;
+    let code = check_callback(&params, &authorization.expected, &sent(&req, &redirect_uri));
     // Let the browser receive its "you may close this tab" page before the listener goes away.
     waiting.finish().await;
     let code = code?;
@@ -230,20 +237,14 @@ async fn arrival(
     waiting: &mut Waiting,
     mut arrivals: tokio::sync::mpsc::Receiver<Arrival>,
     timeout: Duration,
-    redirect_uri: &str,
+    sent: &Sent<'_>,
 ) -> Result<CallbackParams> {
     let arrival = tokio::select! {
         cb = waiting.callback() => Arrival::Callback(cb?),
         Some(a) = arrivals.recv() => a,
         _ = tokio::time::sleep(timeout) => {
-            return Err(Failure::new(
-                Kind::LoginFailed,
-                format!("no sign-in response arrived within {}", crate::datetime::human_duration(timeout.as_secs() as i64)),
-            )
-            .hint(format!(
-                "finish the sign-in in the browser sooner or allow more time with --timeout; if the provider showed an error about the redirect URI, your app registration must list {redirect_uri} exactly (match it with --port, --redirect-path and --redirect-host)"
-            ))
-            .into());
+            let waited = crate::datetime::human_duration(timeout.as_secs() as i64);
+            return Err(no_answer(sent, &waited).into_error(sent.profile));
         }
         _ = tokio::signal::ctrl_c() => {
             return Err(Failure::new(Kind::Interrupted, "sign-in interrupted; nothing was saved").into());
@@ -274,29 +275,24 @@ async fn exchange(
             request = request.add_extra_param(name, value);
         }
     }
-    request
-        .request_async(http)
-        .await
-        .map_err(|e| {
-            let f = describe_token_error(&e, &req.discovery.token_endpoint);
-            let hint = match f.code.as_deref() {
-                Some("invalid_client") | Some("unauthorized_client") => Some(match &req.client_key {
-                    Some(k) => format!("check the client id and that the app registration holds the key set of key {} (`fhirdl key create` printed it)", k.info.kid),
-                    None => "check the client id and, for a confidential app, the secret in FHIRDL_CLIENT_SECRET".to_string(),
-                }),
-                Some("invalid_grant") if f.message.to_ascii_lowercase().contains("redirect") => Some(format!(
-                    "the server refused the redirect URI {redirect_uri}: if your app registration fixed a port or path, use --port and --redirect-path"
-                )),
-                Some("invalid_grant") => Some("the code expired or was already used; run `fhirdl login` again".into()),
-                _ => None,
-            };
-            let kind = if f.transport { Kind::Network } else { Kind::LoginFailed };
-            let mut failure = Failure::new(kind, f.message);
-            if let Some(h) = hint {
-                failure = failure.hint(h);
-            }
-            anyhow::Error::from(failure)
-        })
+    request.request_async(http).await.map_err(|e| {
+        describe_token_error(&e, &req.discovery.token_endpoint).into_error(
+            Stage::CodeExchange,
+            &sent(req, redirect_uri),
+            Kind::LoginFailed,
+        )
+    })
+}
+
+/// What this sign-in sends, for explaining a refusal ([`super::explain`]); no secret in it.
+fn sent<'a>(req: &'a SignIn<'_>, redirect_uri: &'a str) -> Sent<'a> {
+    Sent {
+        profile: req.profile_name,
+        client_id: req.client_id,
+        redirect_uri: Some(redirect_uri),
+        requested_scope: &req.scope,
+        proof: proof_of(req.client_secret.is_some(), req.client_key.as_ref()),
+    }
 }
 
 /// The token response made credentials: its id_token validated (who signed in), the patient
@@ -339,7 +335,13 @@ async fn signed_in(
     if credentials.patient.is_none() {
         return Err(no_patient_context(credentials.fhir_user.as_deref()));
     }
-    let mut warnings = grant_warnings(&credentials.scope, credentials.refresh_token.is_some());
+    let mut warnings: Vec<String> = scope_shortfall(&req.scope, &credentials.scope)
+        .into_iter()
+        .collect();
+    warnings.extend(grant_warnings(
+        &credentials.scope,
+        credentials.refresh_token.is_some(),
+    ));
     let openid_granted = credentials.scope.split_whitespace().any(|s| s == "openid");
     if id_token.is_none() && openid_granted {
         warnings.push(

@@ -6,6 +6,7 @@
 //! right `state` (and `iss`, when the server promised RFC 9207) is accepted, anything else ends
 //! the sign-in with a clear error. The same checks apply to an address pasted with `--paste`.
 
+use super::explain::{explain, Refusal, Sent, Stage};
 use crate::error::{Failure, Kind};
 use crate::secret::Secret;
 use anyhow::Result;
@@ -135,8 +136,13 @@ pub struct Expected {
     pub iss: Option<String>,
 }
 
-/// Checks an authorization response and returns the code.
-pub fn check_callback(params: &CallbackParams, expected: &Expected) -> Result<Secret> {
+/// Checks an authorization response and returns the code. An error answer (once its `state`
+/// shows it belongs to this login) is explained against what was `sent`.
+pub fn check_callback(
+    params: &CallbackParams,
+    expected: &Expected,
+    sent: &Sent<'_>,
+) -> Result<Secret> {
     if params.state.as_deref() != Some(expected.state.as_str()) {
         let why = if params.state.is_none() {
             "has no 'state'"
@@ -151,35 +157,13 @@ pub fn check_callback(params: &CallbackParams, expected: &Expected) -> Result<Se
         .into());
     }
     if let Some(error) = &params.error {
-        let desc = params
-            .error_description
-            .as_deref()
-            .map(|d| format!(": {}", crate::sanitize::clean(d)))
-            .unwrap_or_default();
-        let error = crate::sanitize::clean(error);
-        let hint = match error.as_str() {
-            "access_denied" => {
-                "access was denied in the browser; run `fhirdl login` again and choose Allow"
-                    .to_string()
-            }
-            "invalid_scope" => {
-                "the provider refused the requested scopes; try --scope with fewer scopes"
-                    .to_string()
-            }
-            "unauthorized_client" | "invalid_client" => {
-                "the provider does not accept this client id; check your app registration"
-                    .to_string()
-            }
-            _ => {
-                "check the app registration (client id, redirect URI) with the provider".to_string()
-            }
+        let refusal = Refusal {
+            stage: Stage::Authorize,
+            error: Some(error),
+            description: params.error_description.as_deref(),
+            status: None,
         };
-        return Err(Failure::new(
-            Kind::LoginFailed,
-            format!("the provider refused the sign-in: {error}{desc}"),
-        )
-        .hint(hint)
-        .into());
+        return Err(explain(&refusal, sent).into_error(sent.profile));
     }
     if let (Some(want), got) = (&expected.iss, &params.iss) {
         if got.as_deref() != Some(want.as_str()) {
@@ -402,6 +386,14 @@ mod tests {
         assert!(r.display().contains("<ephemeral port>"));
     }
 
+    const SENT: Sent<'static> = Sent {
+        profile: "p",
+        client_id: "app",
+        redirect_uri: Some("http://127.0.0.1:1/callback"),
+        requested_scope: "patient/*.rs",
+        proof: crate::auth::explain::ClientProof::Public,
+    };
+
     fn expected() -> Expected {
         Expected {
             state: "S1".into(),
@@ -412,13 +404,16 @@ mod tests {
     #[test]
     fn accepts_matching_state() {
         let p = parse_callback("code=abc&state=S1");
-        assert_eq!(check_callback(&p, &expected()).unwrap().expose(), "abc");
+        assert_eq!(
+            check_callback(&p, &expected(), &SENT).unwrap().expose(),
+            "abc"
+        );
     }
 
     #[test]
     fn refuses_wrong_or_missing_state() {
         for q in ["code=abc&state=S2", "code=abc", "code=abc&state="] {
-            let err = check_callback(&parse_callback(q), &expected()).unwrap_err();
+            let err = check_callback(&parse_callback(q), &expected(), &SENT).unwrap_err();
             assert_eq!(crate::exit::exit_code(&err), 5, "{q}");
             assert!(!format!("{err:#}").contains("abc"));
         }
@@ -429,7 +424,7 @@ mod tests {
         let p = parse_callback(
             "error=access_denied&error_description=The+patient+denied+access&state=S1",
         );
-        let err = check_callback(&p, &expected()).unwrap_err();
+        let err = check_callback(&p, &expected(), &SENT).unwrap_err();
         assert!(err.to_string().contains("denied"), "{err}");
         assert!(crate::exit::hint_of(&err).unwrap().contains("Allow"));
     }
@@ -442,15 +437,17 @@ mod tests {
         };
         assert!(check_callback(
             &parse_callback("code=c&state=S1&iss=https%3A%2F%2Fas.example"),
-            &e
+            &e,
+            &SENT
         )
         .is_ok());
         assert!(check_callback(
             &parse_callback("code=c&state=S1&iss=https%3A%2F%2Fevil"),
-            &e
+            &e,
+            &SENT
         )
         .is_err());
-        assert!(check_callback(&parse_callback("code=c&state=S1"), &e).is_err());
+        assert!(check_callback(&parse_callback("code=c&state=S1"), &e, &SENT).is_err());
     }
 
     #[test]
@@ -474,7 +471,7 @@ mod tests {
             "state=%E2%82",
             "code=a&code=b&state=S1",
         ] {
-            let _ = check_callback(&parse_callback(q), &expected());
+            let _ = check_callback(&parse_callback(q), &expected(), &SENT);
         }
         assert_eq!(escape("<a href='x'>&"), "&lt;a href=&#39;x&#39;&gt;&amp;");
     }

@@ -5,6 +5,7 @@ pub mod client_key;
 pub mod credentials;
 pub mod discovery;
 mod error;
+pub mod explain;
 pub mod id_token;
 pub mod login;
 pub mod loopback;

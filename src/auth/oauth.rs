@@ -7,6 +7,7 @@
 use super::client_key::{new_jti, ClientKey, ASSERTION_TYPE};
 use super::credentials::{Credentials, LaunchContext};
 use super::discovery::Discovery;
+use super::explain::{explain, ClientProof, Refusal, Sent, Stage};
 use crate::datetime::now_unix;
 use crate::error::{Failure, Kind};
 use crate::http::{redact_url, Http, OauthTransportError};
@@ -153,9 +154,35 @@ pub fn patient_from_fhir_user(fhir_user: &str) -> Option<String> {
 pub struct TokenFailure {
     /// The OAuth error code (`invalid_grant`, `invalid_client`, …) when the server sent one.
     pub code: Option<String>,
+    /// The server's `error_description`, as sent (untrusted: [`super::explain`] cleans it).
+    pub description: Option<String>,
     pub message: String,
     /// The failure is on the way (unreachable, broke off), not an answer.
     pub transport: bool,
+    /// An error answer without an OAuth `error` (a bare 400, an empty or `{}` body).
+    pub bare: bool,
+}
+
+impl TokenFailure {
+    /// What the server answered, for [`super::explain::explain`]; `None` when there is no
+    /// answer to explain (on the way, or a body that is neither a token nor an error).
+    pub fn refusal(&self, stage: Stage) -> Option<Refusal<'_>> {
+        (self.code.is_some() || self.bare).then_some(Refusal {
+            stage,
+            error: self.code.as_deref(),
+            description: self.description.as_deref(),
+            status: None,
+        })
+    }
+
+    /// The explained error when there is a refusal to explain, else `fallback` with the message.
+    pub fn into_error(self, stage: Stage, sent: &Sent<'_>, fallback: Kind) -> anyhow::Error {
+        match self.refusal(stage) {
+            Some(r) => explain(&r, sent).into_error(sent.profile),
+            None if self.transport => Failure::new(Kind::Network, self.message).into(),
+            None => Failure::new(fallback, self.message).into(),
+        }
+    }
 }
 
 pub type TokenError = RequestTokenError<OauthTransportError, BasicErrorResponse>;
@@ -174,14 +201,18 @@ pub fn describe_token_error(err: &TokenError, endpoint: &str) -> TokenFailure {
             }
             TokenFailure {
                 code: Some(code),
+                description: e.error_description().cloned(),
                 message,
                 transport: false,
+                bare: false,
             }
         }
         RequestTokenError::Request(e) => TokenFailure {
             code: None,
+            description: None,
             message: format!("cannot reach the token endpoint {shown}: {e}"),
             transport: true,
+            bare: false,
         },
         RequestTokenError::Parse(e, body) => {
             let trimmed: Vec<u8> = body
@@ -200,21 +231,35 @@ pub fn describe_token_error(err: &TokenError, endpoint: &str) -> TokenFailure {
             };
             TokenFailure {
                 code: None,
+                description: None,
                 message: format!(
                     "the token endpoint {shown} answered with {what} instead of a token response"
                 ),
                 transport: false,
+                bare: is_bare_error(body),
             }
         }
         RequestTokenError::Other(m) => TokenFailure {
             code: None,
+            description: None,
             message: format!(
                 "the token endpoint {shown} answered unexpectedly: {}",
                 clean(m)
             ),
             transport: false,
+            // oauth2 says this of an error status with an empty body (`endpoint.rs`).
+            bare: m.contains("empty error response"),
         },
     }
+}
+
+/// A JSON object that is neither a token response nor an OAuth error: an error answer without
+/// an `error` (`{}`, `{"message": …}`).
+fn is_bare_error(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.as_object().cloned())
+        .is_some_and(|o| !o.contains_key("access_token") && !o.contains_key("error"))
 }
 
 /// The RFC 7523 parameters that authenticate one token request of `client` with `key`: a fresh
@@ -236,15 +281,19 @@ pub fn assertion_params(
     ])
 }
 
-/// Exchanges a refresh token, with a client assertion when the client has a `key`.
-/// `invalid_grant` means the sign-in is over: exit "login required".
+/// Exchanges the refresh token of `creds`, with a client assertion when the client has a `key`.
+/// A refusal is explained ([`super::explain`]); `invalid_grant` means the sign-in is over: exit
+/// "login required".
 pub async fn refresh(
     http: &Http,
     client: &SmartClient,
     profile: &str,
-    refresh_token: &Secret,
+    creds: &Credentials,
     key: Option<&ClientKey>,
 ) -> Result<SmartTokenResponse> {
+    let Some(refresh_token) = &creds.refresh_token else {
+        anyhow::bail!("profile '{profile}' holds no refresh token");
+    };
     let rt = RefreshToken::new(refresh_token.expose().to_string());
     let mut request = client.exchange_refresh_token(&rt);
     if let Some(key) = key {
@@ -252,28 +301,29 @@ pub async fn refresh(
             request = request.add_extra_param(name, value);
         }
     }
-    let result = request.request_async(http).await;
-    result.map_err(|e| {
-        let f = describe_token_error(&e, client.token_uri().as_str());
-        match f.code.as_deref() {
-            Some("invalid_grant") => crate::auth::Error::login_required(
-                profile,
-                format!(
-                    "the provider no longer accepts the saved sign-in of profile '{profile}' (the refresh token expired or was revoked): {}",
-                    f.message
-                ),
-            )
-            .into(),
-            Some("invalid_client") | Some("unauthorized_client") => Failure::new(Kind::LoginFailed, f.message)
-                .hint(match key {
-                    Some(k) => format!("check the client id and that the app registration holds the key set of key {} (`fhirdl key create` printed it), then: fhirdl login --profile {profile}", k.info.kid),
-                    None => format!("check the client id and secret, then: fhirdl login --profile {profile}"),
-                })
-                .into(),
-            _ if f.transport => Failure::new(Kind::Network, f.message).into(),
-            _ => Failure::new(Kind::Network, f.message).into(),
-        }
+    request.request_async(http).await.map_err(|e| {
+        let sent = Sent {
+            profile,
+            client_id: client.client_id().as_str(),
+            redirect_uri: None,
+            requested_scope: &creds.scope,
+            proof: proof_of(creds.client_secret.is_some(), key),
+        };
+        describe_token_error(&e, client.token_uri().as_str()).into_error(
+            Stage::Refresh,
+            &sent,
+            Kind::Network,
+        )
     })
+}
+
+/// How a request proves the client, for [`super::explain`].
+pub fn proof_of(secret: bool, key: Option<&ClientKey>) -> ClientProof<'_> {
+    match (key, secret) {
+        (Some(k), _) => ClientProof::Key { kid: &k.info.kid },
+        (None, true) => ClientProof::Secret,
+        (None, false) => ClientProof::Public,
+    }
 }
 
 /// Which token [`revoke`] sends.

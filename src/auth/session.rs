@@ -109,7 +109,7 @@ impl Session {
 
     async fn refresh_locked(&self, creds: &mut Credentials) -> Result<()> {
         let name = &self.profile_name;
-        let Some(rt) = creds.refresh_token.clone() else {
+        if creds.refresh_token.is_none() {
             return Err(crate::auth::Error::login_required(
                 name,
                 format!(
@@ -117,9 +117,9 @@ impl Session {
                 ),
             )
             .into());
-        };
+        }
         let key = self.client_key.as_ref();
-        let resp = refresh(&self.http, &self.client, name, &rt, key).await?;
+        let resp = refresh(&self.http, &self.client, name, creds, key).await?;
         let fresh = credentials_from(&resp, &creds.scope, Some(creds), None);
         self.store
             .save(name, &fresh)

@@ -452,6 +452,39 @@ fn clock_skew_of_ten_minutes_fails() {
     assert_eq!(status(&doc, "token_endpoint"), "ok");
 }
 
+/// A refresh refused with `invalid_client` (the profile's client id is not known): the check
+/// names the client id and says to check it and the app's activation.
+#[test]
+fn an_unknown_client_at_refresh_is_explained() {
+    let ctx = TestContext::with_defaults();
+    assert_eq!(code(&ctx.login("alice", &[])), 0);
+    let config = ctx.config_dir().join("config.toml");
+    let toml = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        toml.replace("\"fhirdl-sandbox\"", "\"no-such-app\""),
+    )
+    .unwrap();
+    ctx.sandbox.expire_access_tokens();
+    let out = doctor(&ctx, &["--profile", "alice", "--json"]);
+    assert_eq!(code(&out), 9, "{}", text(&out));
+    let doc = json(&out);
+    assert_eq!(status(&doc, "access_token"), "fail", "{doc:#}");
+    let access = check(&doc, "access_token");
+    assert!(
+        detail(&doc, "access_token").contains("does not accept the client id 'no-such-app'"),
+        "{doc:#}"
+    );
+    assert!(
+        access["hint"]
+            .as_str()
+            .unwrap_or("")
+            .contains("enabled for this provider"),
+        "{doc:#}"
+    );
+    ctx.assert_no_leaks();
+}
+
 #[test]
 fn expired_login_fails_with_the_login_hint() {
     let ctx = TestContext::with_defaults();

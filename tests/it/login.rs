@@ -134,6 +134,10 @@ fn deny_in_the_browser_is_a_clear_failure() {
         err.contains("access_denied") && err.contains("Allow"),
         "{err}"
     );
+    assert!(
+        err.contains("error: access was declined on the provider's consent page"),
+        "{err}"
+    );
     assert!(!ctx.credential_file("p").exists());
     assert!(
         !ctx.config_dir().join("config.toml").exists(),
@@ -362,6 +366,7 @@ fn invalid_grant_asks_for_a_new_login() {
     let s = text(&out);
     assert!(s.contains("fhirdl login --profile a"), "{s}");
     assert!(s.contains("invalid_grant"), "{s}");
+    assert!(s.contains("expired or was revoked"), "{s}");
     // Offline status does not contact the server and succeeds.
     assert_eq!(code(&ctx.fhirdl(&["status", "--offline"])), 0);
 }

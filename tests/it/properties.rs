@@ -2,6 +2,7 @@
 //! promises hold for any input (file names stay plain, references stay under the base,
 //! redaction hides what it must).
 
+use fhirdl::auth::explain::{ClientProof, Sent};
 use fhirdl::auth::loopback::{check_callback, parse_callback, parse_pasted, Expected};
 use fhirdl::sync::attachments::attachments_of;
 use fhirdl::sync::bundle::{parse_page, valid_id};
@@ -109,7 +110,14 @@ proptest! {
     fn callbacks_never_panic_and_need_the_state(query in ".{0,200}") {
         let p = parse_callback(&query);
         let expected = Expected { state: "the-real-state-value".into(), iss: Some("https://as".into()) };
-        if check_callback(&p, &expected).is_ok() {
+        let sent = Sent {
+            profile: "p",
+            client_id: "app",
+            redirect_uri: Some("http://127.0.0.1:1/callback"),
+            requested_scope: "patient/*.rs",
+            proof: ClientProof::Public,
+        };
+        if check_callback(&p, &expected, &sent).is_ok() {
             prop_assert_eq!(p.state.as_deref(), Some("the-real-state-value"));
         }
         let _ = parse_pasted(&query);

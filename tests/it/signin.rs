@@ -434,3 +434,91 @@ fn proxy_login(ctx: &TestContext, browser_extra: &str, extra: &[&str]) -> std::p
         .args(extra);
     ctx.run(c)
 }
+
+/// `fhirdl login` of profile `p` with `client_id` and a short timeout, for refusals that never
+/// come back to the loopback listener.
+fn login_refused_in_the_browser(ctx: &TestContext, client_id: &str) -> std::process::Output {
+    let mut c = ctx.command();
+    c.args(["login", "--profile", "p", "--fhir-base", &ctx.base()])
+        .args(["--client-id", client_id, "--credential-store", "file"])
+        .args(["--timeout", "3s"]);
+    ctx.run(c)
+}
+
+/// A provider shows an unregistered redirect URI as a page: after the timeout the hint names
+/// the redirect URI sent and the flags that make it exact.
+#[test]
+fn an_unregistered_redirect_uri_is_named_with_the_flags_that_fix_it() {
+    let ctx = TestContext::new(SandboxConfig {
+        registered_redirect_uris: Some(vec!["http://127.0.0.1:1/registered".into()]),
+        ..SandboxConfig::default()
+    });
+    let out = login_refused_in_the_browser(&ctx, "fhirdl-sandbox");
+    assert_eq!(code(&out), 5, "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let hint = err.lines().find(|l| l.starts_with("hint:")).unwrap_or("");
+    assert!(
+        hint.contains("redirect URI http://127.0.0.1:") && hint.contains("/callback"),
+        "{err}"
+    );
+    for flag in ["--port", "--redirect-path", "--redirect-host"] {
+        assert!(hint.contains(flag), "{err}");
+    }
+}
+
+/// An unknown client id: at sign-in the provider's page says so (the hint names the client
+/// id); at a refresh the token endpoint answers `invalid_client` (exit 5, cause and fix).
+#[test]
+fn an_unknown_client_id_is_named_at_sign_in_and_at_refresh() {
+    let ctx = TestContext::new(SandboxConfig {
+        access_token_ttl: std::time::Duration::from_secs(5),
+        ..SandboxConfig::default()
+    });
+    let out = login_refused_in_the_browser(&ctx, "no-such-app");
+    assert_eq!(code(&out), 5, "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("client id 'no-such-app'") && err.contains("enabled for this provider"),
+        "{err}"
+    );
+
+    assert_eq!(code(&ctx.login("a", &[])), 0);
+    let config = ctx.config_dir().join("config.toml");
+    let toml = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        toml.replace("\"fhirdl-sandbox\"", "\"no-such-app\""),
+    )
+    .unwrap();
+    // status shows the failure of each profile on its "problem:" line.
+    let out = ctx.fhirdl(&["status", "--profile", "a"]);
+    let all = text(&out);
+    assert_eq!(code(&out), 5, "{all}");
+    assert!(
+        all.contains("does not accept the client id 'no-such-app'")
+            && all.contains("invalid_client"),
+        "{all}"
+    );
+    assert!(
+        all.contains("check the client id") && all.contains("fhirdl login --profile a"),
+        "{all}"
+    );
+    ctx.assert_no_leaks();
+}
+
+/// Granted less than asked: the login says, scope by scope, what was left out.
+#[test]
+fn scopes_granted_less_than_requested_are_listed() {
+    let ctx = TestContext::new(SandboxConfig {
+        granted_scope_override: Some("launch/patient offline_access patient/*.rs".into()),
+        ..SandboxConfig::default()
+    });
+    let out = ctx.login("a", &["--json"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let warnings = json(&out)["warnings"].to_string();
+    assert!(
+        warnings.contains("granted less than requested")
+            && warnings.contains("openid: NOT granted"),
+        "{warnings}"
+    );
+}
