@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod discovery;
 mod error;
 pub mod id_token;
+pub mod keep_alive;
 pub mod login;
 pub mod loopback;
 pub mod oauth;
