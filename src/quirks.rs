@@ -81,6 +81,18 @@ pub enum RuleKind {
     /// The server refuses requests beyond this many a minute: unless the user sets
     /// `--max-rate` (or the preset has a limit), fhirdl keeps under it.
     RateLimit { per_minute: u32 },
+    /// How the server treats refresh tokens: an unused one dies after
+    /// `refresh_token_idle_hours`; refreshes closer together than `min_interval_secs` are
+    /// refused; `rotates` says whether a refresh returns a new refresh token. A sync refreshes
+    /// early once half the idle limit has passed (see `auth::keep_alive`).
+    Refresh {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refresh_token_idle_hours: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min_interval_secs: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rotates: Option<bool>,
+    },
 }
 
 static LIST: LazyLock<Result<QuirksFile, String>> = LazyLock::new(|| {
@@ -137,6 +149,14 @@ fn host_matches(pattern: &str, host: &str) -> bool {
     }
 }
 
+/// The lower of two limits, either of which may be unknown.
+pub fn lower(a: Option<u32>, b: Option<u32>) -> Option<u32> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// The rules that apply to one server, gathered by kind.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Known {
@@ -151,6 +171,12 @@ pub struct Known {
     pub required_search_params: Vec<(String, String)>,
     /// The lowest published request limit, per minute.
     pub rate_per_minute: Option<u32>,
+    /// The shortest published life of an unused refresh token, in hours.
+    pub refresh_idle_hours: Option<u32>,
+    /// The longest published least time between two refreshes, in seconds.
+    pub refresh_min_interval_secs: Option<u32>,
+    /// Whether a refresh returns a new refresh token, when published.
+    pub refresh_rotates: Option<bool>,
 }
 
 impl Known {
@@ -169,6 +195,17 @@ impl Known {
     /// What the built-in list knows of the server.
     pub fn built_in(metadata: &Value, base: &Url) -> Known {
         Known::of(list(), metadata, base)
+    }
+
+    /// What the built-in list knows of the server at `fhir_base`, recognised by its host and
+    /// the CapabilityStatement cached in `data_dir` (by the last sign-in or sync), without
+    /// asking it anything.
+    pub fn cached(data_dir: &std::path::Path, fhir_base: &str) -> Known {
+        let Ok(url) = Url::parse(fhir_base) else {
+            return Known::default();
+        };
+        let metadata = crate::sync::capabilities::cached(data_dir, fhir_base);
+        Known::built_in(&metadata.unwrap_or(Value::Null), &url)
     }
 
     fn add(&mut self, kind: &RuleKind) {
@@ -205,6 +242,16 @@ impl Known {
                     .rate_per_minute
                     .map_or(*per_minute, |r| r.min(*per_minute));
                 self.rate_per_minute = Some(lowest);
+            }
+            RuleKind::Refresh {
+                refresh_token_idle_hours,
+                min_interval_secs,
+                rotates,
+            } => {
+                self.refresh_idle_hours = lower(self.refresh_idle_hours, *refresh_token_idle_hours);
+                self.refresh_min_interval_secs =
+                    self.refresh_min_interval_secs.max(*min_interval_secs);
+                self.refresh_rotates = self.refresh_rotates.or(*rotates);
             }
         }
     }
@@ -348,5 +395,63 @@ mod tests {
             .is_empty());
         let nobody = Known::of(&[], &metadata, &Url::parse("http://h/").unwrap());
         assert_eq!(nobody, Known::default());
+    }
+
+    #[test]
+    fn refresh_rules_parse_and_gather() {
+        let rule: Rule = serde_json::from_value(json!({
+            "rule": "refresh",
+            "refresh_token_idle_hours": 2160,
+            "min_interval_secs": 60,
+            "rotates": false,
+            "why": "w",
+            "evidence": "https://example.org/doc",
+            "checked": "2026-12-07"
+        }))
+        .unwrap();
+        let expected = RuleKind::Refresh {
+            refresh_token_idle_hours: Some(2160),
+            min_interval_secs: Some(60),
+            rotates: Some(false),
+        };
+        assert_eq!(rule.kind, expected);
+        // Every field may be left out; what is left out is not written back.
+        let bare: RuleKind = serde_json::from_value(json!({"rule": "refresh"})).unwrap();
+        let none = RuleKind::Refresh {
+            refresh_token_idle_hours: None,
+            min_interval_secs: None,
+            rotates: None,
+        };
+        assert_eq!(bare, none);
+        assert_eq!(
+            serde_json::to_value(&bare).unwrap(),
+            json!({"rule": "refresh"})
+        );
+        let short = RuleKind::Refresh {
+            refresh_token_idle_hours: Some(48),
+            min_interval_secs: Some(10),
+            rotates: None,
+        };
+        let metadata = json!({"software": {"name": "Example"}});
+        let known = Known::of(
+            &[vendor(vec![expected, short])],
+            &metadata,
+            &Url::parse("http://h/").unwrap(),
+        );
+        assert_eq!(known.refresh_idle_hours, Some(48));
+        assert_eq!(known.refresh_min_interval_secs, Some(60));
+        assert_eq!(known.refresh_rotates, Some(false));
+    }
+
+    #[test]
+    fn the_built_in_list_knows_nextgen_and_oracle_refresh_limits() {
+        let url = Url::parse("http://127.0.0.1/fhir").unwrap();
+        let named = |name: &str| json!({"software": {"name": name}});
+        let nextgen = Known::built_in(&named("Nextgen FHIR Server"), &url);
+        assert_eq!(nextgen.refresh_idle_hours, Some(48));
+        let oracle = Known::built_in(&named("Oracle Health Millennium"), &url);
+        assert_eq!(oracle.refresh_idle_hours, Some(2160));
+        assert_eq!(oracle.refresh_min_interval_secs, Some(60));
+        assert_eq!(oracle.refresh_rotates, Some(false));
     }
 }

@@ -16,6 +16,10 @@ pub struct Credentials {
     /// When the refresh token now held was issued (Unix seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token_issued_at: Option<i64>,
+    /// When the refresh token now held was last used by a refresh that returned no new one
+    /// (Unix seconds): a server that does not rotate counts its idleness from there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_used_at: Option<i64>,
     /// Granted scopes as the server reported them (or as requested when it did not).
     #[serde(default)]
     pub scope: String,
@@ -71,6 +75,16 @@ impl Credentials {
         Some(format!("{who} ({})", crate::sanitize::clean(ty)))
     }
 
+    /// When the refresh token held was last issued or used (Unix seconds), when known: the
+    /// start of its idleness.
+    pub fn refresh_token_idle_since(&self) -> Option<i64> {
+        self.refresh_token.as_ref()?;
+        match (self.refresh_token_issued_at, self.refresh_token_used_at) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// Seconds until the access token expires (negative when expired).
     pub fn expires_in(&self) -> Option<i64> {
         self.expires_at.map(|at| at - now_unix())
@@ -115,6 +129,7 @@ mod tests {
             expires_at: Some(now_unix() + 30),
             refresh_token: None,
             refresh_token_issued_at: None,
+            refresh_token_used_at: None,
             scope: String::new(),
             patient: None,
             encounter: None,

@@ -7,6 +7,7 @@ pub mod discovery;
 mod error;
 pub mod explain;
 pub mod id_token;
+pub mod keep_alive;
 pub mod login;
 pub mod loopback;
 pub mod oauth;

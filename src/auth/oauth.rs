@@ -102,12 +102,15 @@ pub fn credentials_from(
         .map(|s| s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" "))
         .or_else(|| previous.map(|p| p.scope.clone()))
         .unwrap_or_else(|| requested_scope.to_string());
-    let (refresh_token, refresh_token_issued_at) = match resp.refresh_token() {
-        Some(rt) => (Some(Secret::new(rt.secret().clone())), Some(now)),
-        None => (
-            previous.and_then(|p| p.refresh_token.clone()),
-            previous.and_then(|p| p.refresh_token_issued_at),
-        ),
+    // A refresh that returns no new refresh token used the one held: its idleness starts again.
+    let (refresh_token, refresh_token_issued_at, refresh_token_used_at) = match resp.refresh_token()
+    {
+        Some(rt) => (Some(Secret::new(rt.secret().clone())), Some(now), None),
+        None => {
+            let kept = previous.and_then(|p| p.refresh_token.clone());
+            let used = kept.as_ref().map(|_| now);
+            (kept, previous.and_then(|p| p.refresh_token_issued_at), used)
+        }
     };
     // The id_token is read only once validated (at sign-in, `auth::id_token`); a refresh keeps
     // the fhirUser and patient of the sign-in.
@@ -128,6 +131,7 @@ pub fn credentials_from(
             .map(|d| now + i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4)),
         refresh_token,
         refresh_token_issued_at,
+        refresh_token_used_at,
         scope,
         patient,
         encounter: extra
@@ -511,6 +515,9 @@ mod tests {
         )
         .unwrap();
         let c2 = credentials_from(&again, "x", Some(&c), None);
+        // It used the refresh token held, which was issued at sign-in.
+        assert_eq!(c2.refresh_token_issued_at, c.refresh_token_issued_at);
+        assert!(c2.refresh_token_used_at.is_some() && c.refresh_token_used_at.is_none());
         assert_eq!(c2.refresh_token.unwrap().expose(), "RT-secret");
         assert_eq!(c2.patient.as_deref(), Some("p-1"));
         assert_eq!(c2.scope, c.scope);

@@ -96,6 +96,17 @@ impl Session {
         Ok(creds.access_token.clone())
     }
 
+    /// Refreshes now, though the access token may still be good, when `early` says so of the
+    /// credentials held (`auth::keep_alive::refresh_early`). Returns whether it refreshed.
+    pub async fn refresh_if(&self, early: impl FnOnce(&Credentials) -> bool) -> Result<bool> {
+        let mut creds = self.creds.lock().await;
+        if !early(&creds) {
+            return Ok(false);
+        }
+        self.refresh_locked(&mut creds).await?;
+        Ok(true)
+    }
+
     /// The server refused `used` with 401: refresh, unless another caller already did. Returns
     /// the token to use now and whether this call refreshed it (`false`: a newer one was there).
     pub async fn after_unauthorized(&self, used: &Secret) -> Result<(Secret, bool)> {

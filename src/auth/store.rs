@@ -238,6 +238,7 @@ mod tests {
             expires_at: Some(10),
             refresh_token: Some(Secret::new("rt-1")),
             refresh_token_issued_at: Some(5),
+            refresh_token_used_at: None,
             scope: "patient/*.rs".into(),
             patient: Some("p1".into()),
             encounter: None,

@@ -76,7 +76,7 @@ fn list_quirks(ctx: &Ctx) -> Result<()> {
         return Ok(());
     }
     let mut text = format!(
-        "Known server quirks (list checked {}); each shapes the searches of a server it matches.\n",
+        "Known server quirks (list checked {}); each shapes the searches (or the sign-in upkeep) of a server it matches.\n",
         file.checked
     );
     for vendor in &file.vendors {
@@ -135,5 +135,35 @@ fn describe(kind: &RuleKind) -> String {
         RuleKind::RateLimit { per_minute } => {
             format!("at most {per_minute} requests a minute")
         }
+        RuleKind::Refresh {
+            refresh_token_idle_hours,
+            min_interval_secs,
+            rotates,
+        } => describe_refresh(*refresh_token_idle_hours, *min_interval_secs, *rotates),
     }
+}
+
+/// A `refresh` rule in a line: "refresh tokens: die after 48 h unused (a sync refreshes after
+/// 24 h); refreshes at least 60 s apart; not rotated".
+fn describe_refresh(
+    idle_hours: Option<u32>,
+    min_secs: Option<u32>,
+    rotates: Option<bool>,
+) -> String {
+    let mut parts = Vec::new();
+    if let Some(h) = idle_hours {
+        parts.push(format!(
+            "die after {h} h unused (a sync refreshes once {} h have passed)",
+            h / 2
+        ));
+    }
+    if let Some(s) = min_secs {
+        parts.push(format!("refreshes at least {s} s apart"));
+    }
+    match rotates {
+        Some(true) => parts.push("each refresh returns a new one".to_string()),
+        Some(false) => parts.push("a refresh returns no new one".to_string()),
+        None => {}
+    }
+    format!("refresh tokens: {}", parts.join("; "))
 }

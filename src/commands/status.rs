@@ -1,7 +1,8 @@
 //! `fhirdl status`: what each profile is signed in as, and whether the sign-in still works.
 
 use super::Ctx;
-use crate::auth::credentials::LaunchContext;
+use crate::auth::credentials::{Credentials, LaunchContext};
+use crate::auth::keep_alive::{Idle, RefreshLimits};
 use crate::cli::StatusArgs;
 use crate::config::{self, Profile};
 use crate::datetime::{human_duration, now_unix, unix_to_rfc3339};
@@ -35,6 +36,14 @@ struct ProfileStatus {
     access_token_expires_in_seconds: Option<i64>,
     refresh_token: bool,
     refresh_token_since: Option<String>,
+    /// The provider's limit on an unused refresh token (preset or quirks list), in hours.
+    refresh_token_idle_limit_hours: Option<u32>,
+    /// Seconds since the refresh token held was issued or last used.
+    refresh_token_idle_seconds: Option<i64>,
+    /// When the refresh token held becomes unusable if unused.
+    refresh_token_unusable_after: Option<String>,
+    /// Past half the limit: when it becomes unusable and what to do.
+    refresh_token_warning: Option<String>,
     signed_in_at: Option<String>,
     credential_store: String,
     /// The `private_key_jwt` key: id, algorithm, creation time (never the key).
@@ -142,13 +151,15 @@ async fn status_of(
             return s;
         }
     };
+    let limits = RefreshLimits::of(profile, &ctx.settings.paths.data_dir);
     s.signed_in_with(&creds);
+    s.refresh_idleness(&limits, &creds);
     if offline {
         s.check = "offline".into();
         return s;
     }
     if creds.patient.is_some() {
-        s.checked_online(ctx, name, profile, creds).await;
+        s.checked_online(ctx, name, profile, creds, &limits).await;
     }
     s
 }
@@ -185,6 +196,10 @@ impl ProfileStatus {
             access_token_expires_in_seconds: None,
             refresh_token: false,
             refresh_token_since: None,
+            refresh_token_idle_limit_hours: None,
+            refresh_token_idle_seconds: None,
+            refresh_token_unusable_after: None,
+            refresh_token_warning: None,
             signed_in_at: None,
             credential_store,
             client_key: profile.client_key.clone(),
@@ -199,7 +214,7 @@ impl ProfileStatus {
     }
 
     /// What the stored sign-in says.
-    fn signed_in_with(&mut self, creds: &crate::auth::credentials::Credentials) {
+    fn signed_in_with(&mut self, creds: &Credentials) {
         self.signed_in = true;
         self.patient = creds.patient.clone();
         self.fhir_user = creds.fhir_user.clone();
@@ -214,6 +229,16 @@ impl ProfileStatus {
         self.signed_in_at = Some(unix_to_rfc3339(creds.signed_in_at));
     }
 
+    /// The refresh token's idleness against the provider's limit, and a warning past half.
+    fn refresh_idleness(&mut self, limits: &RefreshLimits, creds: &Credentials) {
+        let now = now_unix();
+        let idle = Idle::of(limits, creds, now);
+        self.refresh_token_idle_limit_hours = limits.idle_hours;
+        self.refresh_token_idle_seconds = creds.refresh_token_idle_since().map(|t| now - t);
+        self.refresh_token_unusable_after = idle.map(|i| unix_to_rfc3339(i.unusable_at));
+        self.refresh_token_warning = idle.and_then(|i| i.warning(&self.profile));
+    }
+
     /// Reads the patient with the sign-in (refreshing it if it must): whether it still works,
     /// and the token as it is afterwards.
     async fn checked_online(
@@ -221,7 +246,8 @@ impl ProfileStatus {
         ctx: &Ctx,
         name: &str,
         profile: &Profile,
-        creds: crate::auth::credentials::Credentials,
+        creds: Credentials,
+        limits: &RefreshLimits,
     ) {
         let pid = creds.patient.clone().unwrap_or_default();
         let result = async {
@@ -246,6 +272,7 @@ impl ProfileStatus {
                 self.access_token_expires_in_seconds = after.expires_in();
                 self.refresh_token = after.refresh_token.is_some();
                 self.refresh_token_since = after.refresh_token_issued_at.map(unix_to_rfc3339);
+                self.refresh_idleness(limits, &after);
             }
             Err(e) => {
                 self.fail(kind_of(&e));
@@ -323,38 +350,9 @@ fn render(s: &ProfileStatus) -> String {
             line("signed in as:", format!("{proxy}, for this patient"));
         }
         line("scopes:", s.scope.clone().unwrap_or_default());
-        let expiry = match (
-            &s.access_token_expires_at,
-            s.access_token_expires_in_seconds,
-        ) {
-            (Some(at), Some(secs)) if secs > 0 => {
-                format!("expires in {} ({at})", human_duration(secs))
-            }
-            (Some(at), Some(secs)) => format!(
-                "expired {} ago ({at}){}",
-                human_duration(-secs),
-                if s.refresh_token {
-                    "; will be refreshed"
-                } else {
-                    ""
-                }
-            ),
-            _ => "no expiry stated".into(),
-        };
-        line("access token:", expiry);
-        let refresh = match (&s.refresh_token, &s.refresh_token_since) {
-            (true, Some(since)) => {
-                let age =
-                    crate::datetime::parse_rfc3339(since).map(|t| human_duration(now_unix() - t));
-                format!(
-                    "held since {since}{}",
-                    age.map(|a| format!(" ({a} ago)")).unwrap_or_default()
-                )
-            }
-            (true, None) => "held".into(),
-            _ => "none".into(),
-        };
-        line("refresh token:", refresh);
+        for (k, v) in token_lines(s) {
+            line(k, v);
+        }
     } else {
         line("signed in:", "no".into());
     }
@@ -377,4 +375,54 @@ fn render(s: &ProfileStatus) -> String {
         line("problem:", p.clone());
     }
     out
+}
+
+/// The access and refresh token lines of a signed-in profile.
+fn token_lines(s: &ProfileStatus) -> Vec<(&'static str, String)> {
+    let mut lines = Vec::new();
+    let mut line = |k: &'static str, v: String| lines.push((k, v));
+    let expiry = match (
+        &s.access_token_expires_at,
+        s.access_token_expires_in_seconds,
+    ) {
+        (Some(at), Some(secs)) if secs > 0 => {
+            format!("expires in {} ({at})", human_duration(secs))
+        }
+        (Some(at), Some(secs)) => format!(
+            "expired {} ago ({at}){}",
+            human_duration(-secs),
+            if s.refresh_token {
+                "; will be refreshed"
+            } else {
+                ""
+            }
+        ),
+        _ => "no expiry stated".into(),
+    };
+    line("access token:", expiry);
+    let refresh = match (&s.refresh_token, &s.refresh_token_since) {
+        (true, Some(since)) => {
+            let age = crate::datetime::parse_rfc3339(since).map(|t| human_duration(now_unix() - t));
+            format!(
+                "held since {since}{}",
+                age.map(|a| format!(" ({a} ago)")).unwrap_or_default()
+            )
+        }
+        (true, None) => "held".into(),
+        _ => "none".into(),
+    };
+    line("refresh token:", refresh);
+    if let (Some(after), Some(hours)) = (
+        &s.refresh_token_unusable_after,
+        s.refresh_token_idle_limit_hours,
+    ) {
+        line(
+            "",
+            format!("unusable if unused after {after} (this provider: {hours} h)"),
+        );
+    }
+    if let Some(w) = &s.refresh_token_warning {
+        line("warning:", w.clone());
+    }
+    lines
 }

@@ -297,10 +297,36 @@ async fn run_one(
 
 /// The request limit, per minute, that fhirdl's quirks list knows for the server at `base`.
 fn known_rate(ctx: &Ctx, base: &str) -> Option<u32> {
-    let url = url::Url::parse(base).ok()?;
-    let cached = sync::capabilities::cached(&ctx.settings.paths.data_dir, base)
-        .unwrap_or(serde_json::Value::Null);
-    crate::quirks::Known::built_in(&cached, &url).rate_per_minute
+    crate::quirks::Known::cached(&ctx.settings.paths.data_dir, base).rate_per_minute
+}
+
+/// Keeps the sign-in alive: refreshes now when the refresh token has been idle past half the
+/// provider's limit, so a daily backup never lets it lapse. A failed early refresh is only a
+/// warning, since the access token still works for this run.
+async fn keep_alive(
+    ctx: &Ctx,
+    name: &str,
+    profile: &config::Profile,
+    fhir: &crate::fhir::client::FhirClient,
+) {
+    use crate::auth::keep_alive::{refresh_early, Idle, RefreshLimits};
+    let limits = RefreshLimits::of(profile, &ctx.settings.paths.data_dir);
+    let now = crate::datetime::now_unix();
+    let mut idle = None;
+    let early = |creds: &crate::auth::credentials::Credentials| {
+        idle = Idle::of(&limits, creds, now);
+        refresh_early(&limits, creds, now)
+    };
+    match fhir.session().refresh_if(early).await {
+        Ok(true) => ctx.ui.info(&format!(
+            "Refreshed the sign-in of profile '{name}' early: its refresh token was {}",
+            idle.map(|i| i.describe()).unwrap_or_default()
+        )),
+        Ok(false) => {}
+        Err(e) => ctx.ui.warn(&format!(
+            "could not refresh the sign-in of profile '{name}' early ({e:#}); this sync goes on with the access token held"
+        )),
+    }
 }
 
 /// Syncs one saved profile (also used by `demo`).
@@ -319,6 +345,7 @@ pub async fn sync_profile(
         true => fhir.with_concurrency(opts.concurrency),
         false => fhir,
     };
+    keep_alive(ctx, name, &profile, &fhir).await;
     let patient = fhir.session().credentials().await.patient.ok_or_else(|| {
         crate::auth::Error::login_required(
             name,

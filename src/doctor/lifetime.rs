@@ -1,18 +1,20 @@
 //! Part of step 6 of `fhirdl doctor`: how long the sign-in will last. What token introspection
-//! (RFC 7662) says of the access token, the refresh token's age against the provider's known
-//! limit and when it stops working if unused, and whether the last sync is recent enough for
-//! that limit (a sync renews the refresh token).
+//! (RFC 7662) says of the access token, the refresh token's idleness against the provider's
+//! known limit (preset or quirks list, `auth::keep_alive`) and when it becomes unusable if
+//! unused, and whether the last sync is recent enough for that limit (a sync renews the
+//! refresh token).
 
 use super::server::ServerFacts;
 use super::Check;
 use crate::auth::credentials::Credentials;
+use crate::auth::keep_alive::{Idle, RefreshLimits};
 use crate::auth::oauth::{introspect, ClientAuth};
 use crate::config::{Paths, Profile};
 use crate::datetime::{human_duration, now_unix, unix_to_rfc3339};
 use crate::http::Http;
 use serde_json::Value;
 
-pub(super) fn refresh_check(name: &str, profile: &Profile, creds: &Credentials) -> Check {
+pub(super) fn refresh_check(name: &str, limits: &RefreshLimits, creds: &Credentials) -> Check {
     let login_hint = format!("run: fhirdl login --profile {name}");
     if creds.refresh_token.is_none() {
         return Check::warn(
@@ -22,49 +24,49 @@ pub(super) fn refresh_check(name: &str, profile: &Profile, creds: &Credentials) 
         )
         .figure("held", false);
     }
-    let max_hours = refresh_limit_hours(profile);
-    let age = creds.refresh_token_issued_at.map(|t| now_unix() - t);
+    let now = now_unix();
+    let age = creds.refresh_token_idle_since().map(|t| now - t);
+    let idle = Idle::of(limits, creds, now);
     let mut age_text = age
-        .map(|a| format!("held for {}", human_duration(a)))
+        .map(|a| format!("unused for {}", human_duration(a)))
         .unwrap_or_else(|| "held (age unknown)".into());
-    let until = creds
-        .refresh_token_issued_at
-        .zip(max_hours)
-        .map(|(t, h)| unix_to_rfc3339(t + i64::from(h) * 3600));
+    let until = idle.map(|i| unix_to_rfc3339(i.unusable_at));
     if let Some(until) = &until {
-        age_text.push_str(&format!(", stops working if unused after {until}"));
+        age_text.push_str(&format!(", unusable if unused after {until}"));
     }
-    let check = match (age, max_hours) {
-        (Some(a), Some(h)) if a >= i64::from(h) * 3600 => Check::fail(
+    let check = match idle {
+        Some(i) if i.lapsed() => Check::fail(
             "refresh_token",
-            format!("{age_text}; this provider's refresh tokens expire after {h} h unused"),
+            format!(
+                "{age_text}; this provider's refresh tokens expire after {} h unused",
+                i.limit_hours
+            ),
             login_hint,
         ),
-        (Some(a), Some(h)) if a >= i64::from(h) * 3600 * 3 / 4 => Check::warn(
+        Some(i) if i.past_half() => Check::warn(
             "refresh_token",
-            format!("{age_text}; this provider's refresh tokens expire after {h} h unused"),
-            "run any fhirdl command that contacts the provider (or your backup) soon: it renews the refresh token",
+            format!(
+                "{age_text}; this provider's refresh tokens expire after {} h unused",
+                i.limit_hours
+            ),
+            format!("run `fhirdl sync --profile {name}` soon (a sync refreshes the sign-in), and schedule it at least daily"),
         ),
-        (_, Some(h)) => Check::ok(
+        Some(i) => Check::ok(
             "refresh_token",
-            format!("{age_text} (this provider's limit: {h} h unused)"),
+            format!(
+                "{age_text} (this provider's limit: {} h unused)",
+                i.limit_hours
+            ),
         ),
-        (_, None) => Check::ok("refresh_token", age_text),
+        None => Check::ok("refresh_token", age_text),
     };
     check
         .figure("held", true)
         .figure("age_seconds", age)
-        .figure("max_age_hours", max_hours)
+        .figure("max_age_hours", limits.idle_hours)
         .figure("unusable_after", until)
-}
-
-/// The provider's limit on an unused refresh token, in hours, when known (NextGen: 48).
-fn refresh_limit_hours(profile: &Profile) -> Option<u32> {
-    profile
-        .provider
-        .as_deref()
-        .and_then(crate::providers::find)
-        .and_then(|p| p.refresh_token_max_age_hours)
+        .figure("min_interval_secs", limits.min_interval_secs)
+        .figure("rotates", limits.rotates)
 }
 
 /// RFC 7662: what the server says about the access token (active, scope, expiry, patient).
@@ -138,7 +140,12 @@ pub(super) async fn introspection_check(
 
 /// Whether the last sync is recent enough: a sync renews the refresh token, so a scheduled sync
 /// that ran longer ago than the provider's limit will find the sign-in expired.
-pub(super) fn last_sync_check(name: &str, profile: &Profile, paths: &Paths) -> Check {
+pub(super) fn last_sync_check(
+    name: &str,
+    profile: &Profile,
+    paths: &Paths,
+    limits: &RefreshLimits,
+) -> Check {
     let dir = profile.export_dir(name, paths);
     let Some(last) = crate::sync::state::LastRun::load(&dir) else {
         return Check::ok("last_sync", "no sync yet").figure("finished_at", Value::Null);
@@ -146,7 +153,7 @@ pub(super) fn last_sync_check(name: &str, profile: &Profile, paths: &Paths) -> C
     let age = crate::datetime::parse_rfc3339(&last.finished_at).map(|t| now_unix() - t);
     let age_text = age.map_or_else(|| "?".to_string(), human_duration);
     let text = format!("finished {} ({age_text} ago)", last.finished_at);
-    let check = match (age, refresh_limit_hours(profile)) {
+    let check = match (age, limits.idle_hours) {
         (Some(a), Some(h)) if a > i64::from(h) * 3600 => Check::warn(
             "last_sync",
             format!("{text}: longer ago than this provider's {h} h limit on an unused sign-in"),
@@ -169,6 +176,7 @@ mod tests {
             expires_at: None,
             refresh_token: refresh_age_hours.map(|_| crate::secret::Secret::new("r")),
             refresh_token_issued_at: refresh_age_hours.map(|h| now_unix() - h * 3600),
+            refresh_token_used_at: None,
             scope: "launch/patient offline_access patient/*.rs".into(),
             patient: Some("pt-1".into()),
             encounter: None,
@@ -200,7 +208,8 @@ mod tests {
     #[test]
     fn refresh_token_age_against_the_providers_limit() {
         use crate::doctor::Status;
-        let nextgen = profile(Some("nextgen-enterprise-r4"));
+        let nextgen =
+            RefreshLimits::from_known(&profile(Some("nextgen-enterprise-r4")), &Default::default());
         assert_eq!(
             refresh_check("p", &nextgen, &creds(Some(2))).status,
             Status::Ok
@@ -208,11 +217,11 @@ mod tests {
         let near = refresh_check("p", &nextgen, &creds(Some(37)));
         assert_eq!(near.status, Status::Warn);
         assert!(near.detail.contains("48 h"), "{}", near.detail);
-        // 37 h held of 48: it stops working 11 h from now.
+        // 37 h held of 48: it becomes unusable 11 h from now.
         let until = unix_to_rfc3339(now_unix() + 11 * 3600);
         assert!(
             near.detail
-                .contains(&format!("stops working if unused after {}", &until[..13])),
+                .contains(&format!("unusable if unused after {}", &until[..13])),
             "{}",
             near.detail
         );
@@ -220,9 +229,21 @@ mod tests {
             refresh_check("p", &nextgen, &creds(Some(49))).status,
             Status::Fail
         );
+        // Past half the limit it warns already, saying to sync.
+        let half = refresh_check("p", &nextgen, &creds(Some(25)));
+        assert_eq!(half.status, Status::Warn);
+        assert!(half
+            .hint
+            .as_deref()
+            .unwrap_or_default()
+            .contains("fhirdl sync --profile p"));
+        assert_eq!(
+            refresh_check("p", &nextgen, &creds(Some(23))).status,
+            Status::Ok
+        );
         // No known limit: any age is fine.
         assert_eq!(
-            refresh_check("p", &profile(None), &creds(Some(500))).status,
+            refresh_check("p", &RefreshLimits::default(), &creds(Some(500))).status,
             Status::Ok
         );
         assert_eq!(
@@ -241,7 +262,8 @@ mod tests {
         };
         let mut nextgen = profile(Some("nextgen-enterprise-r4"));
         nextgen.out_dir = Some(dir.path().join("export"));
-        let check = last_sync_check("p", &nextgen, &paths);
+        let limits = RefreshLimits::from_known(&nextgen, &Default::default());
+        let check = last_sync_check("p", &nextgen, &paths, &limits);
         assert_eq!(
             (check.status, check.detail.as_str()),
             (Status::Ok, "no sync yet")
@@ -258,14 +280,20 @@ mod tests {
             run.save(&dir.path().join("export")).unwrap();
         };
         write(3);
-        assert_eq!(last_sync_check("p", &nextgen, &paths).status, Status::Ok);
+        assert_eq!(
+            last_sync_check("p", &nextgen, &paths, &limits).status,
+            Status::Ok
+        );
         write(60);
-        let old = last_sync_check("p", &nextgen, &paths);
+        let old = last_sync_check("p", &nextgen, &paths, &limits);
         assert_eq!(old.status, Status::Warn, "{}", old.detail);
         assert!(old.detail.contains("48 h"), "{}", old.detail);
         // No known limit: an old sync is only reported.
         let mut other = profile(None);
         other.out_dir = nextgen.out_dir.clone();
-        assert_eq!(last_sync_check("p", &other, &paths).status, Status::Ok);
+        assert_eq!(
+            last_sync_check("p", &other, &paths, &RefreshLimits::default()).status,
+            Status::Ok
+        );
     }
 }

@@ -11,6 +11,7 @@ use super::probes::{probe_types, scrub};
 use super::server::ServerFacts;
 use super::{ms_text, Check, Checks, Target};
 use crate::auth::credentials::Credentials;
+use crate::auth::keep_alive::RefreshLimits;
 use crate::config::Paths;
 use crate::config::Profile;
 use crate::datetime::{human_duration, unix_to_rfc3339};
@@ -96,8 +97,9 @@ pub async fn run(
         None => creds.clone(),
     };
     checks.push(introspection_check(http, name, profile, &after, facts).await);
-    checks.push(refresh_check(name, profile, &after));
-    checks.push(last_sync_check(name, profile, paths));
+    let limits = RefreshLimits::of(profile, &paths.data_dir);
+    checks.push(refresh_check(name, &limits, &after));
+    checks.push(last_sync_check(name, profile, paths, &limits));
     checks.push(scopes_check(profile, &after, facts));
     match (&fhir, &after.patient) {
         (Some(f), Some(pid)) => {

@@ -20,6 +20,7 @@ mod first_hour;
 mod history;
 mod hostile;
 mod house;
+mod keep_alive;
 mod keyring;
 mod kills;
 mod known_servers;

@@ -261,6 +261,7 @@ fn saved_profile(ctx: &TestContext, server: &Server) {
         expires_at: None,
         refresh_token: None,
         refresh_token_issued_at: None,
+        refresh_token_used_at: None,
         scope: "patient/*.read".into(),
         patient: Some("p1".into()),
         encounter: None,
