@@ -246,7 +246,11 @@ fn documents_damage(files: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
     found
 }
 
-/// A state file that describes a type's file as of a version newer than the one held.
+/// A state file that describes a type's file as of a version newer than the one held. Which
+/// version a type's entry describes is told by its file stamp's length (types are stored at
+/// once: another type's save may land between a file's rename and its own entry, and then
+/// the state still describes the version before); without a stamp, the version in place when
+/// the state was saved.
 fn state_ahead(run: &Run, state: &crash::CrashState) -> Vec<String> {
     let Some(&state_ino) = state.inodes.get(".fhirdl/state.json") else {
         return Vec::new();
@@ -268,7 +272,15 @@ fn state_ahead(run: &Run, state: &crash::CrashState) -> Vec<String> {
         .map(|(ty, _)| ty)
     {
         let file = format!("{ty}.ndjson");
-        let described = age(run.inode_after(&file, saved_at));
+        let described = match saved["types"][ty]["file"]["len"].as_u64() {
+            Some(len) => run
+                .versions(&file, saved_at + 1)
+                .into_iter()
+                .filter(|(_, bytes)| bytes.len() as u64 == len)
+                .filter_map(|(ino, _)| age(Some(ino)))
+                .max(),
+            None => age(run.inode_after(&file, saved_at)),
+        };
         let held = age(state.inodes.get(&file).copied());
         if held < described {
             found.push(format!(
