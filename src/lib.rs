@@ -27,6 +27,7 @@ pub mod folder;
 pub mod http;
 pub mod interrupt;
 pub mod json_text;
+pub mod keep_alive;
 pub mod manual;
 pub mod output;
 pub mod providers;

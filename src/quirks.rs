@@ -197,17 +197,6 @@ impl Known {
         Known::of(list(), metadata, base)
     }
 
-    /// What the built-in list knows of the server at `fhir_base`, recognised by its host and
-    /// the CapabilityStatement cached in `data_dir` (by the last sign-in or sync), without
-    /// asking it anything.
-    pub fn cached(data_dir: &std::path::Path, fhir_base: &str) -> Known {
-        let Ok(url) = Url::parse(fhir_base) else {
-            return Known::default();
-        };
-        let metadata = crate::sync::capabilities::cached(data_dir, fhir_base);
-        Known::built_in(&metadata.unwrap_or(Value::Null), &url)
-    }
-
     fn add(&mut self, kind: &RuleKind) {
         match kind {
             RuleKind::CategoryRequired { types } => {

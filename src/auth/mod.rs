@@ -7,7 +7,6 @@ pub mod discovery;
 mod error;
 pub mod explain;
 pub mod id_token;
-pub mod keep_alive;
 pub mod login;
 pub mod loopback;
 pub mod oauth;

@@ -97,7 +97,7 @@ impl Session {
     }
 
     /// Refreshes now, though the access token may still be good, when `early` says so of the
-    /// credentials held (`auth::keep_alive::refresh_early`). Returns whether it refreshed.
+    /// credentials held (`keep_alive::refresh_early`). Returns whether it refreshed.
     pub async fn refresh_if(&self, early: impl FnOnce(&Credentials) -> bool) -> Result<bool> {
         let mut creds = self.creds.lock().await;
         if !early(&creds) {

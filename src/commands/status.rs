@@ -2,7 +2,6 @@
 
 use super::Ctx;
 use crate::auth::credentials::{Credentials, LaunchContext};
-use crate::auth::keep_alive::{Idle, RefreshLimits};
 use crate::cli::StatusArgs;
 use crate::config::{self, Profile};
 use crate::datetime::{human_duration, now_unix, unix_to_rfc3339};
@@ -10,6 +9,7 @@ use crate::error::{fail, Kind};
 use crate::exit::kind_of;
 use crate::fhir::client::patient_name;
 use crate::fhir::version::FhirRelease;
+use crate::keep_alive::{Idle, RefreshLimits};
 use anyhow::Result;
 use serde::Serialize;
 

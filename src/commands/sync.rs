@@ -297,7 +297,7 @@ async fn run_one(
 
 /// The request limit, per minute, that fhirdl's quirks list knows for the server at `base`.
 fn known_rate(ctx: &Ctx, base: &str) -> Option<u32> {
-    crate::quirks::Known::cached(&ctx.settings.paths.data_dir, base).rate_per_minute
+    crate::keep_alive::known_offline(&ctx.settings.paths.data_dir, base).rate_per_minute
 }
 
 /// Keeps the sign-in alive: refreshes now when the refresh token has been idle past half the
@@ -309,7 +309,7 @@ async fn keep_alive(
     profile: &config::Profile,
     fhir: &crate::fhir::client::FhirClient,
 ) {
-    use crate::auth::keep_alive::{refresh_early, Idle, RefreshLimits};
+    use crate::keep_alive::{refresh_early, Idle, RefreshLimits};
     let limits = RefreshLimits::of(profile, &ctx.settings.paths.data_dir);
     let now = crate::datetime::now_unix();
     let mut idle = None;

@@ -7,11 +7,11 @@
 use super::server::ServerFacts;
 use super::Check;
 use crate::auth::credentials::Credentials;
-use crate::auth::keep_alive::{Idle, RefreshLimits};
 use crate::auth::oauth::{introspect, ClientAuth};
 use crate::config::{Paths, Profile};
 use crate::datetime::{human_duration, now_unix, unix_to_rfc3339};
 use crate::http::Http;
+use crate::keep_alive::{Idle, RefreshLimits};
 use serde_json::Value;
 
 pub(super) fn refresh_check(name: &str, limits: &RefreshLimits, creds: &Credentials) -> Check {

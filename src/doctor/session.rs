@@ -11,13 +11,13 @@ use super::probes::{probe_types, scrub};
 use super::server::ServerFacts;
 use super::{ms_text, Check, Checks, Target};
 use crate::auth::credentials::Credentials;
-use crate::auth::keep_alive::RefreshLimits;
 use crate::config::Paths;
 use crate::config::Profile;
 use crate::datetime::{human_duration, unix_to_rfc3339};
 use crate::exit::hint_of;
 use crate::fhir::client::FhirClient;
 use crate::http::Http;
+use crate::keep_alive::RefreshLimits;
 use crate::trace::patient_hash;
 use std::time::Instant;
 

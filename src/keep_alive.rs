@@ -8,7 +8,7 @@
 //! warn and a sync refreshes early, though never sooner after the last refresh than the
 //! server allows (`min_interval_secs`).
 
-use super::credentials::Credentials;
+use crate::auth::credentials::Credentials;
 use crate::config::Profile;
 use crate::datetime::{human_duration, unix_to_rfc3339};
 use crate::quirks::{lower, Known};
@@ -29,7 +29,7 @@ impl RefreshLimits {
     /// The limits of the profile's server: its preset's and the quirks list's (the server
     /// recognised by its FHIR base host and the CapabilityStatement cached in `data_dir`).
     pub fn of(profile: &Profile, data_dir: &Path) -> RefreshLimits {
-        let known = Known::cached(data_dir, &profile.fhir_base);
+        let known = known_offline(data_dir, &profile.fhir_base);
         RefreshLimits::from_known(profile, &known)
     }
 
@@ -122,6 +122,17 @@ pub fn refresh_early(limits: &RefreshLimits, creds: &Credentials, now: i64) -> b
         .min_interval_secs
         .is_none_or(|min| idle.age_secs >= i64::from(min));
     idle.past_half() && spaced
+}
+
+/// What fhirdl's quirks list knows of the server at `fhir_base`, recognised by its host and
+/// the CapabilityStatement cached in `data_dir` (by the last sign-in or sync), without asking
+/// it anything.
+pub fn known_offline(data_dir: &std::path::Path, fhir_base: &str) -> Known {
+    let Ok(url) = url::Url::parse(fhir_base) else {
+        return Known::default();
+    };
+    let metadata = crate::sync::capabilities::cached(data_dir, fhir_base);
+    Known::built_in(&metadata.unwrap_or(serde_json::Value::Null), &url)
 }
 
 #[cfg(test)]
