@@ -282,22 +282,16 @@ async fn run_one(
             .unwrap_or_default(),
         reconcile_days: Some(args.reconcile_every),
     };
-    // The preset's published limit applies unless the user sets one; else the limit the
-    // quirks list knows for the server (by its host, or its last cached CapabilityStatement).
+    // The preset's published limit applies unless the user sets one (and, in `sync_profile`,
+    // else the limit the quirks list knows for the server).
     let preset_rate = preset
         .and_then(|p| p.max_requests_per_minute)
-        .or_else(|| known_rate(ctx, &profile.fhir_base))
         .map(|n| f64::from(n) / 60.0);
     let report = sync_profile(ctx, name, profile, &opts, args.max_rate.or(preset_rate)).await?;
     if args.view {
         super::view::build(ctx, &opts.out, None)?;
     }
     Ok(report)
-}
-
-/// The request limit, per minute, that fhirdl's quirks list knows for the server at `base`.
-fn known_rate(ctx: &Ctx, base: &str) -> Option<u32> {
-    crate::keep_alive::known_offline(&ctx.settings.paths.data_dir, base).rate_per_minute
 }
 
 /// Keeps the sign-in alive: refreshes now when the refresh token has been idle past half the
@@ -307,10 +301,11 @@ async fn keep_alive(
     ctx: &Ctx,
     name: &str,
     profile: &config::Profile,
+    known: &crate::quirks::Known,
     fhir: &crate::fhir::client::FhirClient,
 ) {
     use crate::keep_alive::{refresh_early, Idle, RefreshLimits};
-    let limits = RefreshLimits::of(profile, &ctx.settings.paths.data_dir);
+    let limits = RefreshLimits::from_known(profile, known);
     let now = crate::datetime::now_unix();
     let mut idle = None;
     let early = |creds: &crate::auth::credentials::Credentials| {
@@ -329,7 +324,8 @@ async fn keep_alive(
     }
 }
 
-/// Syncs one saved profile (also used by `demo`).
+/// Syncs one saved profile (also used by `demo`). `max_rate` (requests a second, the user's
+/// or the preset's) wins over the limit fhirdl's quirks list knows for the server.
 pub async fn sync_profile(
     ctx: &Ctx,
     name: &str,
@@ -337,15 +333,18 @@ pub async fn sync_profile(
     opts: &Options,
     max_rate: Option<f64>,
 ) -> Result<Report> {
+    // What the quirks list knows of the server, read once (host and cached statement).
+    let known = crate::keep_alive::known_offline(&ctx.settings.paths.data_dir, &profile.fhir_base);
+    let known_rate = known.rate_per_minute.map(|n| f64::from(n) / 60.0);
     let fhir = crate::connect::fhir_client(&ctx.http, &ctx.settings.paths, name, &profile, None)
         .await?
-        .with_rate_limit(max_rate);
+        .with_rate_limit(max_rate.or(known_rate));
     // Unless the user chose a maximum, the client's own window may grow over HTTP/2.
     let fhir = match opts.concurrency_chosen {
         true => fhir.with_concurrency(opts.concurrency),
         false => fhir,
     };
-    keep_alive(ctx, name, &profile, &fhir).await;
+    keep_alive(ctx, name, &profile, &known, &fhir).await;
     let patient = fhir.session().credentials().await.patient.ok_or_else(|| {
         crate::auth::Error::login_required(
             name,

@@ -420,6 +420,20 @@ fn id_token(shared: &Shared, grant: &RefreshGrant, nonce: Option<&str>) -> Strin
     }
 }
 
+/// The authenticated client of a revocation or introspection request and the `token` it
+/// names.
+fn client_and_token<'p>(
+    shared: &Shared,
+    headers: &HeaderMap,
+    params: &'p Params,
+) -> Result<(String, &'p str), OAuthError> {
+    let client_id = authenticate(shared, headers, params)?;
+    let token = params
+        .get("token")?
+        .ok_or_else(|| OAuthError::InvalidRequest("token is missing".into()))?;
+    Ok((client_id, token))
+}
+
 /// POST /oauth/revoke (RFC 7009): 200 with an empty body, known token or not.
 pub(crate) async fn revoke(
     State(shared): State<Arc<Shared>>,
@@ -427,12 +441,7 @@ pub(crate) async fn revoke(
     body: Bytes,
 ) -> Response {
     let params = Params::parse(&body);
-    let result = authenticate(&shared, &headers, &params).and_then(|client_id| {
-        let token = params
-            .get("token")?
-            .ok_or_else(|| OAuthError::InvalidRequest("token is missing".into()))?;
-        Ok((client_id, token))
-    });
+    let result = client_and_token(&shared, &headers, &params);
     match result {
         Ok((client_id, token)) => {
             Stats::bump(&shared.stats.revocations);
@@ -451,12 +460,7 @@ pub(crate) async fn introspect(
     body: Bytes,
 ) -> Response {
     let params = Params::parse(&body);
-    let result = authenticate(&shared, &headers, &params).and_then(|client_id| {
-        let token = params
-            .get("token")?
-            .ok_or_else(|| OAuthError::InvalidRequest("token is missing".into()))?;
-        Ok((client_id, token))
-    });
+    let result = client_and_token(&shared, &headers, &params);
     let (client_id, token) = match result {
         Ok(found) => found,
         Err(error) => return error.into_response(),
