@@ -62,6 +62,7 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             [CompletionResult]::new('--client-id', '--client-id', [CompletionResultType]::ParameterName, 'The client id of your app registration')
             [CompletionResult]::new('--client-key', '--client-key', [CompletionResultType]::ParameterName, 'Authenticate the app with this private key (private_key_jwt) instead of a secret: PEM PKCS#8 or a JWK with its private members, ES384 (P-384) or RS384 (RSA ≥ 2048 bits). Kept in the credential store only; `fhirdl key create` makes one instead')
             [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'Scopes to request instead of the ones fhirdl chooses from the server''s capabilities')
+            [CompletionResult]::new('--redirect-uri', '--redirect-uri', [CompletionResultType]::ParameterName, 'A registered redirect URI that is not a loopback address (e.g. an https page of yours, for providers that refuse loopback redirects). The browser lands there; paste the address it shows (implies --paste). Kept in the profile')
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Fixed loopback port for the redirect URI (default: an ephemeral port)')
             [CompletionResult]::new('--redirect-path', '--redirect-path', [CompletionResultType]::ParameterName, 'Path of the redirect URI (default /callback)')
             [CompletionResult]::new('--redirect-host', '--redirect-host', [CompletionResultType]::ParameterName, 'Host name in the redirect URI')
@@ -74,6 +75,8 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Folder for exports and the file credential store (default: the platform''s data folder)')
             [CompletionResult]::new('--trace-bodies', '--trace-bodies', [CompletionResultType]::ParameterName, 'Also write request and response bodies to the --trace-file (it will hold health data)')
             [CompletionResult]::new('--confidential', '--confidential', [CompletionResultType]::ParameterName, 'The app is a confidential client: ask for its secret (FHIRDL_CLIENT_SECRET or a prompt)')
+            [CompletionResult]::new('--register', '--register', [CompletionResultType]::ParameterName, 'After signing in, register this computer with the provider (dynamic client registration, where the server offers it) so later runs get tokens with a key kept here, without a browser; kept in the profile. Presets that need it (epic) register unless told `--no-register`')
+            [CompletionResult]::new('--no-register', '--no-register', [CompletionResultType]::ParameterName, 'Do not register this computer (and forget a registration the profile has)')
             [CompletionResult]::new('--no-browser', '--no-browser', [CompletionResultType]::ParameterName, 'Do not open a browser; print the sign-in address instead')
             [CompletionResult]::new('--paste', '--paste', [CompletionResultType]::ParameterName, 'For remote machines: open the address anywhere, then paste back where the browser landed')
             [CompletionResult]::new('--no-aud', '--no-aud', [CompletionResultType]::ParameterName, 'Do not send the `aud` parameter (for servers that reject it)')
@@ -286,7 +289,7 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             break
         }
         'fhirdl;key;create' {
-            [CompletionResult]::new('--alg', '--alg', [CompletionResultType]::ParameterName, 'Signature algorithm [default: what the server advertises, else ES384]. fhirdl makes ES384 keys only; an RS384 key is imported with `login --client-key`')
+            [CompletionResult]::new('--alg', '--alg', [CompletionResultType]::ParameterName, 'Signature algorithm [default: what the server advertises, else ES384]. An RS384 key is RSA, 2048 bits')
             [CompletionResult]::new('--jwks-out', '--jwks-out', [CompletionResultType]::ParameterName, 'Also write the public key set (JWKS) to FILE, to publish at a JWKS URL')
             [CompletionResult]::new('--credential-store', '--credential-store', [CompletionResultType]::ParameterName, 'Where to keep the private key [default: the profile''s store, else the keyring]')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)')

@@ -58,6 +58,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand --client-id 'The client id of your app registration'
             cand --client-key 'Authenticate the app with this private key (private_key_jwt) instead of a secret: PEM PKCS#8 or a JWK with its private members, ES384 (P-384) or RS384 (RSA ≥ 2048 bits). Kept in the credential store only; `fhirdl key create` makes one instead'
             cand --scope 'Scopes to request instead of the ones fhirdl chooses from the server''s capabilities'
+            cand --redirect-uri 'A registered redirect URI that is not a loopback address (e.g. an https page of yours, for providers that refuse loopback redirects). The browser lands there; paste the address it shows (implies --paste). Kept in the profile'
             cand --port 'Fixed loopback port for the redirect URI (default: an ephemeral port)'
             cand --redirect-path 'Path of the redirect URI (default /callback)'
             cand --redirect-host 'Host name in the redirect URI'
@@ -70,6 +71,8 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
             cand --trace-bodies 'Also write request and response bodies to the --trace-file (it will hold health data)'
             cand --confidential 'The app is a confidential client: ask for its secret (FHIRDL_CLIENT_SECRET or a prompt)'
+            cand --register 'After signing in, register this computer with the provider (dynamic client registration, where the server offers it) so later runs get tokens with a key kept here, without a browser; kept in the profile. Presets that need it (epic) register unless told `--no-register`'
+            cand --no-register 'Do not register this computer (and forget a registration the profile has)'
             cand --no-browser 'Do not open a browser; print the sign-in address instead'
             cand --paste 'For remote machines: open the address anywhere, then paste back where the browser landed'
             cand --no-aud 'Do not send the `aud` parameter (for servers that reject it)'
@@ -266,7 +269,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'fhirdl;key;create'= {
-            cand --alg 'Signature algorithm [default: what the server advertises, else ES384]. fhirdl makes ES384 keys only; an RS384 key is imported with `login --client-key`'
+            cand --alg 'Signature algorithm [default: what the server advertises, else ES384]. An RS384 key is RSA, 2048 bits'
             cand --jwks-out 'Also write the public key set (JWKS) to FILE, to publish at a JWKS URL'
             cand --credential-store 'Where to keep the private key [default: the profile''s store, else the keyring]'
             cand -p 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'

@@ -66,6 +66,7 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l fhir-base -d 'Th
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l client-id -d 'The client id of your app registration' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l client-key -d 'Authenticate the app with this private key (private_key_jwt) instead of a secret: PEM PKCS#8 or a JWK with its private members, ES384 (P-384) or RS384 (RSA ≥ 2048 bits). Kept in the credential store only; `fhirdl key create` makes one instead' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l scope -d 'Scopes to request instead of the ones fhirdl chooses from the server\'s capabilities' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l redirect-uri -d 'A registered redirect URI that is not a loopback address (e.g. an https page of yours, for providers that refuse loopback redirects). The browser lands there; paste the address it shows (implies --paste). Kept in the profile' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l port -d 'Fixed loopback port for the redirect URI (default: an ephemeral port)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l redirect-path -d 'Path of the redirect URI (default /callback)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l redirect-host -d 'Host name in the redirect URI' -r -f -a "127.0.0.1\t''
@@ -79,6 +80,8 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l config-dir -d 'F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l trace-bodies -d 'Also write request and response bodies to the --trace-file (it will hold health data)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l confidential -d 'The app is a confidential client: ask for its secret (FHIRDL_CLIENT_SECRET or a prompt)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l register -d 'After signing in, register this computer with the provider (dynamic client registration, where the server offers it) so later runs get tokens with a key kept here, without a browser; kept in the profile. Presets that need it (epic) register unless told `--no-register`'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l no-register -d 'Do not register this computer (and forget a registration the profile has)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l no-browser -d 'Do not open a browser; print the sign-in address instead'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l paste -d 'For remote machines: open the address anywhere, then paste back where the browser landed'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l no-aud -d 'Do not send the `aud` parameter (for servers that reject it)'
@@ -196,8 +199,8 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand key; and not __fish_seen_s
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand key; and not __fish_seen_subcommand_from create help" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand key; and not __fish_seen_subcommand_from create help" -f -a "create" -d 'Make a new key for the profile (replacing its old one) and print the public JWKS'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand key; and not __fish_seen_subcommand_from create help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand key; and __fish_seen_subcommand_from create" -l alg -d 'Signature algorithm [default: what the server advertises, else ES384]. fhirdl makes ES384 keys only; an RS384 key is imported with `login --client-key`' -r -f -a "ES384\t'ECDSA P-384 with SHA-384 (made here)'
-RS384\t'RSASSA-PKCS1-v1_5 with SHA-384 (only from a key you supply with `login --client-key`)'"
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand key; and __fish_seen_subcommand_from create" -l alg -d 'Signature algorithm [default: what the server advertises, else ES384]. An RS384 key is RSA, 2048 bits' -r -f -a "ES384\t'ECDSA P-384 with SHA-384 (made here)'
+RS384\t'RSASSA-PKCS1-v1_5 with SHA-384 (a 2048-bit key made here, or one you supply)'"
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand key; and __fish_seen_subcommand_from create" -l jwks-out -d 'Also write the public key set (JWKS) to FILE, to publish at a JWKS URL' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand key; and __fish_seen_subcommand_from create" -l credential-store -d 'Where to keep the private key [default: the profile\'s store, else the keyring]' -r -f -a "keyring\t'The OS credential store (Keychain, Credential Manager, Secret Service)'
 file\t'An owner-only (0600) file in the data folder'"

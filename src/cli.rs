@@ -323,8 +323,8 @@ pub enum KeyCommand {
 
 #[derive(Debug, Args, Clone)]
 pub struct KeyCreateArgs {
-    /// Signature algorithm [default: what the server advertises, else ES384]. fhirdl makes
-    /// ES384 keys only; an RS384 key is imported with `login --client-key`.
+    /// Signature algorithm [default: what the server advertises, else ES384]. An RS384 key is
+    /// RSA, 2048 bits.
     #[arg(long, value_enum, value_name = "ALG", ignore_case = true)]
     pub alg: Option<crate::auth::client_key::KeyAlg>,
     /// Also write the public key set (JWKS) to FILE, to publish at a JWKS URL.
@@ -356,9 +356,23 @@ pub struct LoginArgs {
     /// Kept in the credential store only; `fhirdl key create` makes one instead.
     #[arg(long, value_name = "FILE")]
     pub client_key: Option<PathBuf>,
+    /// After signing in, register this computer with the provider (dynamic client
+    /// registration, where the server offers it) so later runs get tokens with a key kept
+    /// here, without a browser; kept in the profile. Presets that need it (epic) register
+    /// unless told `--no-register`.
+    #[arg(long, conflicts_with = "no_register")]
+    pub register: bool,
+    /// Do not register this computer (and forget a registration the profile has).
+    #[arg(long)]
+    pub no_register: bool,
     /// Scopes to request instead of the ones fhirdl chooses from the server's capabilities.
     #[arg(long, value_name = "SCOPES")]
     pub scope: Option<String>,
+    /// A registered redirect URI that is not a loopback address (e.g. an https page of yours,
+    /// for providers that refuse loopback redirects). The browser lands there; paste the
+    /// address it shows (implies --paste). Kept in the profile.
+    #[arg(long, value_name = "URI", value_parser = parse_redirect_uri, conflicts_with_all = ["port", "redirect_path", "redirect_host"])]
+    pub redirect_uri: Option<String>,
     /// Fixed loopback port for the redirect URI (default: an ephemeral port).
     #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
@@ -682,6 +696,29 @@ pub fn parse_instant(s: &str) -> Result<String, String> {
     }
 }
 
+/// A redirect URI given whole: absolute, https (or a private-use scheme such as
+/// `com.example.app:/cb`, RFC 8252 7.1), no fragment; http only on a loopback host.
+pub fn parse_redirect_uri(s: &str) -> Result<String, String> {
+    let url = url::Url::parse(s).map_err(|e| format!("{s:?} is not an absolute URI: {e}"))?;
+    if url.fragment().is_some() {
+        return Err("a redirect URI may not have a fragment ('#')".into());
+    }
+    match url.scheme() {
+        "https" => Ok(url.to_string()),
+        "http" => match url.host() {
+            Some(url::Host::Ipv4(ip)) if ip.is_loopback() => Ok(url.to_string()),
+            Some(url::Host::Ipv6(ip)) if ip.is_loopback() => Ok(url.to_string()),
+            Some(url::Host::Domain("localhost")) => Ok(url.to_string()),
+            _ => Err("an http redirect URI must be on a loopback host; use https".into()),
+        },
+        "javascript" | "data" | "file" | "ftp" | "ws" | "wss" => Err(format!(
+            "a redirect URI may not use the {} scheme",
+            url.scheme()
+        )),
+        _ => Ok(s.to_string()),
+    }
+}
+
 /// A redirect path must be an absolute URL path without query or fragment.
 pub fn parse_redirect_path(s: &str) -> Result<String, String> {
     if !s.starts_with('/') {
@@ -723,6 +760,17 @@ mod tests {
         assert!(parse_search_param("=x").is_err());
         assert!(parse_search_param("a&b=c").is_err());
         assert!(parse_search_param("patient=p-1").is_err());
+    }
+
+    #[test]
+    fn redirect_uris() {
+        assert!(parse_redirect_uri("https://example.org/fhirdl/callback").is_ok());
+        assert!(parse_redirect_uri("com.example.fhirdl:/callback").is_ok());
+        assert!(parse_redirect_uri("http://127.0.0.1:8400/cb").is_ok());
+        assert!(parse_redirect_uri("http://example.org/cb").is_err());
+        assert!(parse_redirect_uri("https://example.org/cb#x").is_err());
+        assert!(parse_redirect_uri("/callback").is_err());
+        assert!(parse_redirect_uri("javascript:alert(1)").is_err());
     }
 
     #[test]

@@ -28,19 +28,25 @@ pub async fn fhir_client(
     let discovery = profile.discovery.as_ref().ok_or_else(|| {
         crate::auth::Error::login_required(name, format!("profile '{name}' has no discovery data"))
     })?;
-    let client_key = client_key(&store, name, profile).await?;
+    // A registered computer is a client of its own, with the registration's key.
+    let (client_id, client_key, registered) = match &profile.registration {
+        Some(reg) => (
+            reg.client_id.as_str(),
+            Some(registration_key(&store, name, reg).await?),
+            true,
+        ),
+        None => (
+            profile.client_id.as_str(),
+            client_key(&store, name, profile).await?,
+            false,
+        ),
+    };
     let session = match creds {
-        Some(creds) => Session::new(
-            http.clone(),
-            store,
-            name,
-            &profile.client_id,
-            discovery,
-            creds,
-        )?,
-        None => Session::open(http.clone(), store, name, &profile.client_id, discovery).await?,
+        Some(creds) => Session::new(http.clone(), store, name, client_id, discovery, creds)?,
+        None => Session::open(http.clone(), store, name, client_id, discovery).await?,
     }
-    .with_client_key(client_key);
+    .with_client_key(client_key)
+    .with_registration(registered);
     Ok(FhirClient::new(http.clone(), base, Arc::new(session))
         .with_search_params(profile.search_param_pairs()))
 }
@@ -64,5 +70,43 @@ async fn client_key(
             ),
         )
         .into()),
+    }
+}
+
+/// The key of this computer's registration, from its credential store.
+async fn registration_key(
+    store: &CredentialStore,
+    name: &str,
+    registration: &crate::auth::registration::Registration,
+) -> Result<ClientKey> {
+    match store.load_registration(name).await? {
+        Some(secrets) if secrets.key.info.kid == registration.key.kid => Ok(secrets.key),
+        _ => Err(crate::auth::Error::login_required(
+            name,
+            format!(
+                "the key of this computer's registration (client id {}) is not in the credential store of profile '{name}'",
+                crate::sanitize::clean(&registration.client_id)
+            ),
+        )
+        .into()),
+    }
+}
+
+/// Who the profile's tokens belong to, for the revocation and introspection endpoints: this
+/// computer's registration with its key, else the app's client id with its key (if any).
+pub async fn token_owner(
+    store: &CredentialStore,
+    name: &str,
+    profile: &Profile,
+) -> Result<(String, Option<ClientKey>)> {
+    match &profile.registration {
+        Some(reg) => Ok((
+            reg.client_id.clone(),
+            Some(registration_key(store, name, reg).await?),
+        )),
+        None => Ok((
+            profile.client_id.clone(),
+            client_key(store, name, profile).await?,
+        )),
     }
 }

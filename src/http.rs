@@ -36,6 +36,9 @@ const SENSITIVE_PARAMS: &[&str] = &[
     "id_token",
     "client_secret",
     "client_assertion",
+    // The RFC 7523 JWT bearer grant's signed assertion.
+    "assertion",
+    "registration_access_token",
     "token",
     "password",
 ];
@@ -471,7 +474,10 @@ const SENSITIVE_JSON_KEYS: &[&str] = &[
     "id_token",
     "client_secret",
     "client_assertion",
+    "assertion",
     "code_verifier",
+    // RFC 7591/7592: the token that manages a dynamic registration.
+    "registration_access_token",
     "password",
     "token",
 ];

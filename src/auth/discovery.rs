@@ -54,6 +54,10 @@ pub struct Discovery {
     /// RFC 7662 token introspection, when the server offers it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub introspection_endpoint: Option<String>,
+    /// RFC 7591 dynamic client registration (RFC 8414 metadata, as Epic's configuration
+    /// names it), when the server offers it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_endpoint: Option<String>,
     /// The JWKS last read from `jwks_uri` (JSON), kept so that a sign-in needs it again only
     /// when an id_token names a key id it does not hold. Public keys only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -198,6 +202,7 @@ pub fn from_smart_configuration(doc: &Value, now: &str) -> Option<Discovery> {
         jwks_uri: string(doc, "jwks_uri"),
         id_token_algs: strings(doc, "id_token_signing_alg_values_supported"),
         introspection_endpoint: string(doc, "introspection_endpoint"),
+        registration_endpoint: string(doc, "registration_endpoint"),
         jwks: None,
         token_endpoint_auth_methods: strings(doc, "token_endpoint_auth_methods_supported"),
         token_endpoint_auth_signing_algs: strings(
@@ -250,6 +255,7 @@ pub fn from_metadata(doc: &Value, now: &str) -> Option<Discovery> {
         jwks_uri: None,
         id_token_algs: Vec::new(),
         introspection_endpoint: sub("introspect"),
+        registration_endpoint: sub("register"),
         jwks: None,
         token_endpoint_auth_methods: Vec::new(),
         token_endpoint_auth_signing_algs: Vec::new(),
@@ -278,6 +284,7 @@ fn check_endpoints(d: &Discovery) -> Result<()> {
         ("token", Some(&d.token_endpoint)),
         ("revocation", d.revocation_endpoint.as_ref()),
         ("introspection", d.introspection_endpoint.as_ref()),
+        ("registration", d.registration_endpoint.as_ref()),
         ("JWKS", d.jwks_uri.as_ref()),
     ];
     for (what, value) in named {

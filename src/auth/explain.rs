@@ -18,6 +18,8 @@ pub enum Stage {
     CodeExchange,
     /// The token endpoint, exchanging the refresh token.
     Refresh,
+    /// The token endpoint, the JWT bearer grant of this computer's registration (RFC 7523).
+    JwtBearer,
 }
 
 /// How the client proved who it is at the token endpoint.
@@ -62,6 +64,8 @@ pub enum Cause {
     ClockSkew,
     ScopesRefused,
     SignInOver,
+    /// This computer's registration (dynamic client registration) is no longer accepted.
+    RegistrationOver,
     CodeRejected,
     Denied,
     NoErrorCode,
@@ -100,8 +104,16 @@ pub fn explain(refusal: &Refusal<'_>, sent: &Sent<'_>) -> Explanation {
     };
     let desc = description.unwrap_or_default().to_ascii_lowercase();
     let keyed = matches!(sent.proof, ClientProof::Key { .. });
+    let bearer = refusal.stage == Stage::JwtBearer;
     let (cause, message, fix) = match error.as_str() {
         _ if desc.contains("redirect") && sent.redirect_uri.is_some() => redirect_uri(sent),
+        "invalid_client" | "invalid_grant" | "unauthorized_client" if bearer => {
+            if mentions_time(&desc) {
+                clock_skew(sent)
+            } else {
+                registration_over(sent)
+            }
+        }
         "invalid_client" | "invalid_grant" | "unauthorized_client"
             if keyed && mentions_time(&desc) =>
         {
@@ -127,11 +139,13 @@ pub fn explain(refusal: &Refusal<'_>, sent: &Sent<'_>) -> Explanation {
 /// refresh what fhirdl cannot name, is the provider's failure (6); the rest failed sign-ins (5).
 fn kind_of(cause: Cause, stage: Stage, error: &str) -> Kind {
     match cause {
-        Cause::SignInOver => Kind::LoginRequired,
+        Cause::SignInOver | Cause::RegistrationOver => Kind::LoginRequired,
         Cause::Other if matches!(error, "server_error" | "temporarily_unavailable") => {
             Kind::Network
         }
-        Cause::Other | Cause::NoErrorCode if stage == Stage::Refresh => Kind::Network,
+        Cause::Other | Cause::NoErrorCode if matches!(stage, Stage::Refresh | Stage::JwtBearer) => {
+            Kind::Network
+        }
         _ => Kind::LoginFailed,
     }
 }
@@ -242,6 +256,18 @@ fn sign_in_over(sent: &Sent<'_>) -> Parts {
     )
 }
 
+fn registration_over(sent: &Sent<'_>) -> Parts {
+    (
+        Cause::RegistrationOver,
+        format!(
+            "the provider no longer accepts this computer's registration (client id '{}') for profile '{}': it was revoked, expired, or its key is not active yet",
+            clean(sent.client_id),
+            sent.profile
+        ),
+        format!("sign in again, which registers this computer anew: {} (if it registered only minutes ago, the provider may still be activating its key: try again later)", login_command(sent)),
+    )
+}
+
 fn code_rejected(sent: &Sent<'_>) -> Parts {
     (
         Cause::CodeRejected,
@@ -287,6 +313,10 @@ fn no_error_code(refusal: &Refusal<'_>, sent: &Sent<'_>, said: &str) -> Explanat
             "grant_type=authorization_code with a code and PKCE verifier",
         ),
         Stage::Refresh => ("the token endpoint", "grant_type=refresh_token"),
+        Stage::JwtBearer => (
+            "the token endpoint",
+            "grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer with a signed assertion",
+        ),
     };
     let proof = match sent.proof {
         ClientProof::Public => "no client secret".to_string(),
@@ -469,6 +499,38 @@ mod tests {
         assert!(s.contains("openid: NOT granted"), "{s}");
         assert!(s.contains("patient/*.rs: granted"), "{s}");
         assert_eq!(scope_shortfall("a b", "b a c"), None);
+    }
+
+    #[test]
+    fn a_refused_jwt_bearer_grant_ends_the_registration_unless_the_clock_is_off() {
+        let keyed = Sent {
+            proof: ClientProof::Key { kid: "k1" },
+            redirect_uri: None,
+            ..SENT
+        };
+        for error in ["invalid_grant", "invalid_client", "unauthorized_client"] {
+            let e = explained(refused(Stage::JwtBearer, Some(error), None), keyed);
+            assert_eq!(e.cause, Cause::RegistrationOver, "{error}");
+            assert!(
+                e.message.contains("this computer's registration"),
+                "{}",
+                e.message
+            );
+            assert_eq!(crate::exit::exit_code(&e.into_error("clinic")), 4);
+        }
+        let e = explained(
+            refused(
+                Stage::JwtBearer,
+                Some("invalid_client"),
+                Some("assertion exp is in the past"),
+            ),
+            keyed,
+        );
+        assert_eq!(e.cause, Cause::ClockSkew);
+        assert_eq!(crate::exit::exit_code(&e.into_error("clinic")), 5);
+        let e = explained(refused(Stage::JwtBearer, None, None), keyed);
+        assert!(e.message.contains("jwt-bearer"), "{}", e.message);
+        assert_eq!(crate::exit::exit_code(&e.into_error("clinic")), 6);
     }
 
     #[test]

@@ -81,8 +81,17 @@ pub async fn sign_in(http: &Http, ui: &dyn Console, mut req: SignIn<'_>) -> Resu
         req.discovery
             .accepts_client_key(&key.info, req.profile_name)?;
     }
-    let lb = Loopback::bind(req.redirect.host, req.redirect.port, &req.redirect.path).await?;
-    let redirect_uri = lb.redirect_uri();
+    // A registered redirect elsewhere (`--redirect-uri`) needs no listener: the address is
+    // pasted. Otherwise the loopback listener answers the redirect.
+    let (mut waiting, redirect_uri) = match &req.redirect.uri {
+        Some(uri) => (None, uri.clone()),
+        None => {
+            let lb =
+                Loopback::bind(req.redirect.host, req.redirect.port, &req.redirect.path).await?;
+            let uri = lb.redirect_uri();
+            (Some(lb.serve()), uri)
+        }
+    };
     let client = build_client(
         req.client_id,
         req.client_secret.as_ref(),
@@ -90,10 +99,16 @@ pub async fn sign_in(http: &Http, ui: &dyn Console, mut req: SignIn<'_>) -> Resu
         Some(&redirect_uri),
     )?;
     let authorization = authorization(&client, &req);
-    let mut waiting = lb.serve();
     // The mode is used once, here; the rest of `req` is read after.
     let mode = std::mem::replace(&mut req.mode, Mode::NoBrowser);
-    let arrivals = present(ui, mode, &authorization.url, &redirect_uri).await;
+    let arrivals = present(
+        ui,
+        mode,
+        &authorization.url,
+        &redirect_uri,
+        waiting.is_none(),
+    )
+    .await;
     ui.info(&format!(
         "Waiting for the sign-in to finish (up to {})…",
         crate::datetime::human_duration(req.timeout.as_secs() as i64)
@@ -107,7 +122,9 @@ pub async fn sign_in(http: &Http, ui: &dyn Console, mut req: SignIn<'_>) -> Resu
     .await?;
     let code = check_callback(&params, &authorization.expected, &sent(&req, &redirect_uri));
     // Let the browser receive its "you may close this tab" page before the listener goes away.
-    waiting.finish().await;
+    if let Some(waiting) = waiting {
+        waiting.finish().await;
+    }
     let code = code?;
     ui.info("Signed in at the provider; exchanging the authorization code…");
     let response = exchange(
@@ -174,6 +191,7 @@ async fn present(
     mode: Mode,
     authorize_url: &Url,
     redirect_uri: &str,
+    registered_elsewhere: bool,
 ) -> tokio::sync::mpsc::Receiver<Arrival> {
     let host = authorize_url.host_str().unwrap_or("the provider");
     let (arrival_tx, arrival_rx) = tokio::sync::mpsc::channel::<Arrival>(2);
@@ -195,13 +213,18 @@ async fn present(
             ));
         }
         Mode::Paste => {
+            let landing = if registered_elsewhere {
+                "which may show an error or a blank page"
+            } else {
+                "which will probably fail to load on that\ncomputer"
+            };
             ui.info(&format!(
                 "Open this address in a browser on any computer and sign in:\n  {authorize_url}\n\n\
-                 The browser then goes to {redirect_uri}…, which will probably fail to load on that\n\
-                 computer. That is expected: copy the whole address from its address bar and paste it here."
+                 The browser then goes to {redirect_uri}…, {landing}. That is expected:\n\
+                 copy the whole address from its address bar and paste it here."
             ));
             eprint!("Address: ");
-            read_pasted(arrival_tx);
+            read_pasted(arrival_tx, redirect_uri.to_owned());
         }
         Mode::Headless(browser) => {
             let url = authorize_url.clone();
@@ -216,7 +239,7 @@ async fn present(
 }
 
 /// Reads the pasted address from stdin and sends it to `tx`.
-fn read_pasted(tx: tokio::sync::mpsc::Sender<Arrival>) {
+fn read_pasted(tx: tokio::sync::mpsc::Sender<Arrival>, redirect_uri: String) {
     // A plain thread: a blocked stdin read must not keep the runtime from shutting down.
     std::thread::spawn(move || {
         let mut line = String::new();
@@ -224,7 +247,10 @@ fn read_pasted(tx: tokio::sync::mpsc::Sender<Arrival>) {
             Ok(0) => {
                 Err(Failure::new(Kind::LoginFailed, "no address was pasted (end of input)").into())
             }
-            Ok(_) => parse_pasted(&line),
+            Ok(_) => parse_pasted(&line).and_then(|p| {
+                check_pasted_address(&line, &redirect_uri)?;
+                Ok(p)
+            }),
             Err(e) => Err(anyhow::anyhow!("cannot read the pasted address: {e}")),
         };
         let _ = tx.blocking_send(Arrival::Pasted(result));
@@ -234,13 +260,13 @@ fn read_pasted(tx: tokio::sync::mpsc::Sender<Arrival>) {
 /// The callback's parameters, whichever way they arrive first; a timeout or Ctrl-C ends the
 /// sign-in.
 async fn arrival(
-    waiting: &mut Waiting,
+    waiting: &mut Option<Waiting>,
     mut arrivals: tokio::sync::mpsc::Receiver<Arrival>,
     timeout: Duration,
     sent: &Sent<'_>,
 ) -> Result<CallbackParams> {
     let arrival = tokio::select! {
-        cb = waiting.callback() => Arrival::Callback(cb?),
+        cb = listened(waiting) => Arrival::Callback(cb?),
         Some(a) = arrivals.recv() => a,
         _ = tokio::time::sleep(timeout) => {
             let waited = crate::datetime::human_duration(timeout.as_secs() as i64);
@@ -255,6 +281,41 @@ async fn arrival(
         Arrival::Pasted(p) => p,
         Arrival::BrowserFailed(e) => Err(e.context("the sign-in in the built-in browser failed")),
     }
+}
+
+/// The callback at the loopback listener; never, without one.
+async fn listened(waiting: &mut Option<Waiting>) -> Result<CallbackParams> {
+    match waiting {
+        Some(w) => w.callback().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A pasted full address must be at the redirect URI the sign-in used (scheme, host, port and
+/// path): an address from another sign-in or another app is refused before its `state` is
+/// even read.
+fn check_pasted_address(pasted: &str, redirect_uri: &str) -> Result<()> {
+    let (Ok(got), Ok(want)) = (Url::parse(pasted.trim()), Url::parse(redirect_uri)) else {
+        // A bare query string (`?code=…&state=…`) is allowed; `state` still decides.
+        return Ok(());
+    };
+    let place = |u: &Url| {
+        (
+            u.scheme().to_owned(),
+            u.host_str().map(str::to_owned),
+            u.port_or_known_default(),
+            u.path().to_owned(),
+        )
+    };
+    if place(&got) == place(&want) {
+        return Ok(());
+    }
+    Err(Failure::new(
+        Kind::LoginFailed,
+        format!("the pasted address is not at the redirect URI of this sign-in ({redirect_uri})"),
+    )
+    .hint("paste the address the browser shows after signing in; it starts with the redirect URI")
+    .into())
 }
 
 /// The authorization code exchanged for tokens, with the PKCE verifier; a refusal says what to
@@ -370,4 +431,24 @@ fn no_patient_context(fhir_user: Option<&str>) -> anyhow::Error {
     )
     .hint("the scope must include launch/patient (check --scope and the app registration); a parent or caregiver account must pick the patient on the provider's sign-in pages, then run `fhirdl login` again")
     .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_pasted_address;
+
+    #[test]
+    fn a_pasted_address_must_be_at_the_redirect_uri() {
+        let uri = "https://app.example.org/fhirdl/callback";
+        assert!(check_pasted_address(
+            "https://app.example.org/fhirdl/callback?code=c&state=s",
+            uri
+        )
+        .is_ok());
+        assert!(check_pasted_address("  ?code=c&state=s ", uri).is_ok());
+        assert!(check_pasted_address("https://evil.example/fhirdl/callback?code=c", uri).is_err());
+        assert!(check_pasted_address("https://app.example.org/other?code=c", uri).is_err());
+        let private = "com.example.fhirdl:/cb";
+        assert!(check_pasted_address("com.example.fhirdl:/cb?code=c&state=s", private).is_ok());
+    }
 }

@@ -48,6 +48,10 @@ pub struct RedirectSettings {
     /// 0 means an ephemeral port chosen at each login.
     pub port: u16,
     pub path: String,
+    /// A registered redirect URI that is not this computer's loopback listener (an https page
+    /// or a private-use scheme, `login --redirect-uri`): the user pastes where it landed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
 }
 
 impl Default for RedirectSettings {
@@ -56,6 +60,7 @@ impl Default for RedirectSettings {
             host: RedirectHost::Ipv4Loopback,
             port: 0,
             path: "/callback".into(),
+            uri: None,
         }
     }
 }
@@ -68,6 +73,9 @@ impl RedirectSettings {
 
     /// How the redirect URI will look, for display (`<port>` when ephemeral).
     pub fn display(&self) -> String {
+        if let Some(uri) = &self.uri {
+            return uri.clone();
+        }
         if self.port == 0 {
             format!(
                 "http://{}:<ephemeral port>{}",

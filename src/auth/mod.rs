@@ -10,6 +10,7 @@ pub mod id_token;
 pub mod login;
 pub mod loopback;
 pub mod oauth;
+pub mod registration;
 pub mod scopes;
 pub mod session;
 pub mod store;

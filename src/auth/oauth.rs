@@ -343,9 +343,7 @@ pub enum TokenKind {
 pub async fn revoke(
     http: &Http,
     endpoint: &str,
-    client_id: &str,
-    client_secret: Option<&Secret>,
-    basic_auth: bool,
+    client: &ClientAuth<'_>,
     token: &Secret,
     kind: TokenKind,
 ) -> Result<()> {
@@ -354,11 +352,6 @@ pub async fn revoke(
     let hint = match kind {
         TokenKind::Access => "access_token",
         TokenKind::Refresh => "refresh_token",
-    };
-    let client = ClientAuth {
-        client_id,
-        client_secret,
-        basic_auth,
     };
     let form = [("token", token.expose()), ("token_type_hint", hint)];
     let resp = client
@@ -389,6 +382,9 @@ pub struct ClientAuth<'a> {
     pub client_secret: Option<&'a Secret>,
     /// `client_secret_basic` rather than `client_secret_post`.
     pub basic_auth: bool,
+    /// `private_key_jwt`: the key and the token endpoint (an assertion's `aud`, as SMART App
+    /// Launch has it for every endpoint of the authorization server).
+    pub key: Option<(&'a ClientKey, &'a str)>,
 }
 
 impl ClientAuth<'_> {
@@ -400,11 +396,21 @@ impl ClientAuth<'_> {
         url: &Url,
         form: &[(&str, &str)],
     ) -> std::result::Result<reqwest::Response, String> {
-        let mut form = form.to_vec();
+        let mut form: Vec<(&str, String)> =
+            form.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
         let mut req = http
             .client()
             .post(url.clone())
             .header(reqwest::header::ACCEPT, "application/json");
+        if let Some((key, audience)) = self.key {
+            let assertion = key
+                .assertion(self.client_id, audience, now_unix(), &new_jti())
+                .map_err(|e| format!("{e:#}"))?;
+            form.push(("client_id", self.client_id.to_owned()));
+            form.push(("client_assertion_type", ASSERTION_TYPE.to_owned()));
+            form.push(("client_assertion", assertion.expose().to_owned()));
+            return send_form(http, req, &form).await;
+        }
         match self.client_secret {
             Some(secret) if self.basic_auth => {
                 let enc = |s: &str| {
@@ -413,19 +419,27 @@ impl ClientAuth<'_> {
                 req = req.basic_auth(enc(self.client_id), Some(enc(secret.expose())));
             }
             Some(secret) => {
-                form.push(("client_id", self.client_id));
-                form.push(("client_secret", secret.expose()));
+                form.push(("client_id", self.client_id.to_owned()));
+                form.push(("client_secret", secret.expose().to_owned()));
             }
-            None => form.push(("client_id", self.client_id)),
+            None => form.push(("client_id", self.client_id.to_owned())),
         }
-        let req = req
-            .form(&form)
-            .build()
-            .map_err(|e| format!("cannot build the request: {e}"))?;
-        http.send(req)
-            .await
-            .map_err(|e| crate::http::describe_reqwest(&e))
+        send_form(http, req, &form).await
     }
+}
+
+async fn send_form(
+    http: &Http,
+    req: reqwest::RequestBuilder,
+    form: &[(&str, String)],
+) -> std::result::Result<reqwest::Response, String> {
+    let req = req
+        .form(form)
+        .build()
+        .map_err(|e| format!("cannot build the request: {e}"))?;
+    http.send(req)
+        .await
+        .map_err(|e| crate::http::describe_reqwest(&e))
 }
 
 /// What RFC 7662 token introspection says about a token (the fields fhirdl shows).

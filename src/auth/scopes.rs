@@ -144,13 +144,15 @@ fn grants_any_read(granted: &str) -> bool {
 }
 
 /// Plain-language warnings about a grant that will not do the job.
+/// How [`grant_warnings`]' warning about offline access begins.
+pub const NO_OFFLINE_ACCESS: &str = "offline access was not granted";
+
 pub fn grant_warnings(granted: &str, has_refresh_token: bool) -> Vec<String> {
     let scopes: Vec<&str> = granted.split_whitespace().collect();
     let mut warnings = Vec::new();
     if !has_refresh_token || !scopes.contains(&"offline_access") {
         warnings.push(
-            "offline access was not granted: when the access token expires you must sign in again (unattended backups will stop)"
-                .to_string(),
+            format!("{NO_OFFLINE_ACCESS}: when the access token expires you must sign in again (unattended backups will stop)"),
         );
     }
     if !grants_any_read(granted) {

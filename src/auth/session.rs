@@ -9,6 +9,7 @@ use super::client_key::ClientKey;
 use super::credentials::Credentials;
 use super::discovery::Discovery;
 use super::oauth::{build_client, credentials_from, refresh, SmartClient};
+use super::registration::jwt_bearer_grant;
 use super::store::CredentialStore;
 use crate::http::Http;
 use crate::secret::Secret;
@@ -22,6 +23,9 @@ pub struct Session {
     client: SmartClient,
     /// Signs a client assertion for each refresh (`private_key_jwt`).
     client_key: Option<ClientKey>,
+    /// The client is this computer's registration: without a refresh token, the JWT bearer
+    /// grant signed with `client_key` gets the next access token.
+    registered: bool,
     creds: Mutex<Credentials>,
 }
 
@@ -63,6 +67,7 @@ impl Session {
             http,
             client,
             client_key: None,
+            registered: false,
             creds: Mutex::new(creds),
         })
     }
@@ -71,6 +76,12 @@ impl Session {
     /// client secret.
     pub fn with_client_key(mut self, key: Option<ClientKey>) -> Session {
         self.client_key = key;
+        self
+    }
+
+    /// The session's client is this computer's registration (dynamic client registration).
+    pub fn with_registration(mut self, registered: bool) -> Session {
+        self.registered = registered;
         self
     }
 
@@ -120,6 +131,19 @@ impl Session {
 
     async fn refresh_locked(&self, creds: &mut Credentials) -> Result<()> {
         let name = &self.profile_name;
+        if let (None, true, Some(key)) = (&creds.refresh_token, self.registered, &self.client_key) {
+            let endpoint = self.client.token_uri().as_str();
+            let client_id = self.client.client_id().as_str();
+            let resp =
+                jwt_bearer_grant(&self.http, endpoint, client_id, key, name, &creds.scope).await?;
+            let fresh = credentials_from(&resp, &creds.scope, Some(creds), None);
+            self.store
+                .save(name, &fresh)
+                .await
+                .context("cannot save the new credentials")?;
+            *creds = fresh;
+            return Ok(());
+        }
         if creds.refresh_token.is_none() {
             return Err(crate::auth::Error::login_required(
                 name,

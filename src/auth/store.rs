@@ -1,12 +1,15 @@
 //! The credential store: the OS keyring (through `keyring`) or an owner-only file.
 //!
 //! One entry per profile holds the JSON of [`Credentials`]; a second, `<profile>+client-key`,
-//! the profile's `private_key_jwt` key ([`ClientKey`]), when it has one. The store kind is chosen at login and
+//! the profile's `private_key_jwt` key ([`ClientKey`]), when it has one; a third,
+//! `<profile>+registration`, the key and management token of this computer's registration
+//! ([`RegistrationSecrets`]). The store kind is chosen at login and
 //! saved with the profile, so later runs (cron) find it again. A keyring that cannot be reached
 //! is an error that names `--credential-store file`; fhirdl never falls back silently.
 
 use super::client_key::ClientKey;
 use super::credentials::Credentials;
+use super::registration::RegistrationSecrets;
 use crate::atomic;
 use crate::error::{Failure, Kind};
 use anyhow::{Context, Result};
@@ -18,6 +21,11 @@ const KEYRING_SERVICE: &str = "fhirdl";
 /// `+`, so it never meets a profile's own entry.
 fn key_entry(profile: &str) -> String {
     format!("{profile}+client-key")
+}
+
+/// The entry of a profile's registration secrets.
+fn registration_entry(profile: &str) -> String {
+    format!("{profile}+registration")
 }
 
 #[derive(
@@ -119,6 +127,35 @@ impl CredentialStore {
     /// Deletes the profile's client key; `false` when there was none.
     pub async fn delete_client_key(&self, profile: &str) -> Result<bool> {
         self.remove_entry(&key_entry(profile)).await
+    }
+
+    /// The key (and RFC 7592 token) of this computer's registration with the provider.
+    pub async fn load_registration(&self, profile: &str) -> Result<Option<RegistrationSecrets>> {
+        let Some(text) = self.read_entry(&registration_entry(profile)).await? else {
+            return Ok(None);
+        };
+        // Not quoted: the text holds the private key.
+        serde_json::from_str(&text).map(Some).map_err(|_| {
+            crate::auth::Error::login_required(
+                profile,
+                format!("the stored registration of profile '{profile}' is damaged"),
+            )
+            .into()
+        })
+    }
+
+    pub async fn save_registration(
+        &self,
+        profile: &str,
+        secrets: &RegistrationSecrets,
+    ) -> Result<()> {
+        let text = serde_json::to_string(secrets).context("cannot serialize the registration")?;
+        self.write_entry(&registration_entry(profile), text).await
+    }
+
+    /// Forgets the profile's registration secrets; `false` when there were none.
+    pub async fn delete_registration(&self, profile: &str) -> Result<bool> {
+        self.remove_entry(&registration_entry(profile)).await
     }
 
     async fn read_entry(&self, entry: &str) -> Result<Option<String>> {

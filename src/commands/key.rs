@@ -41,8 +41,7 @@ async fn create(ctx: &Ctx, args: &KeyCreateArgs) -> Result<()> {
             old.info.kid
         ));
     }
-    debug_assert_eq!(alg, KeyAlg::Es384);
-    let key = ClientKey::generate(crate::datetime::now_rfc3339())?;
+    let key = ClientKey::generate_alg(alg, crate::datetime::now_rfc3339())?;
     store.save_client_key(&name, &key).await?;
     if let Some(p) = cfg.profiles.get_mut(&name) {
         p.client_key = Some(key.info.clone());
@@ -79,8 +78,8 @@ async fn create(ctx: &Ctx, args: &KeyCreateArgs) -> Result<()> {
 }
 
 /// The algorithm to make a key for: the one asked for, else the server's advertised choice
-/// (`token_endpoint_auth_signing_alg_values_supported`), else ES384. fhirdl makes only ES384
-/// keys (ring makes no RSA keys); RS384 is for keys the user brings.
+/// (`token_endpoint_auth_signing_alg_values_supported`), else ES384 (smaller and faster than
+/// RS384; eClinicalWorks takes RS384 only, and says so in its configuration).
 fn choose_alg(
     ctx: &Ctx,
     asked: Option<KeyAlg>,
@@ -115,13 +114,5 @@ fn choose_alg(
             .into())
         }
     };
-    if alg == KeyAlg::Rs384 {
-        return Err(Failure::new(
-            Kind::Usage,
-            "fhirdl makes ES384 keys only (its crypto library cannot make RSA keys)",
-        )
-        .hint(format!("make an RSA key elsewhere (openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out key.pem) and import it: fhirdl login --profile {name} --client-key key.pem"))
-        .into());
-    }
     Ok(alg)
 }

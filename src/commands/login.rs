@@ -35,11 +35,13 @@ pub struct LoginReport {
     pub redirect_uri: String,
     /// How the id_token was checked, in words (`None`: the server sent none).
     pub id_token: Option<String>,
+    /// This computer's registration with the provider, when it has one.
+    pub registration: Option<crate::auth::registration::Registration>,
     pub warnings: Vec<String>,
 }
 
 pub async fn run(ctx: &Ctx, args: &LoginArgs) -> Result<()> {
-    let mode = if args.paste {
+    let mode = if args.paste || args.redirect_uri.is_some() {
         Mode::Paste
     } else if args.no_browser {
         Mode::NoBrowser
@@ -74,9 +76,20 @@ pub fn print_report(ctx: &Ctx, r: &LoginReport) {
         r.scope,
         r.id_token.as_deref().unwrap_or("none sent"),
         r.expires_at.as_deref().unwrap_or("not stated by the server"),
-        if r.refresh_token { "held (stays signed in)" } else { "none (sign in again when the token expires)" },
+        match (&r.registration, r.refresh_token) {
+            (Some(_), _) => "none needed: this computer is registered (stays signed in)",
+            (None, true) => "held (stays signed in)",
+            (None, false) => "none (sign in again when the token expires)",
+        },
         r.credential_store
     ));
+    if let Some(reg) = &r.registration {
+        ctx.ui.out(&format!(
+            "registered:    client id {} with key {} (RS384, kept in the credential store)",
+            crate::sanitize::clean(&reg.client_id),
+            reg.key.kid
+        ));
+    }
     ctx.ui
         .json_out(&serde_json::to_value(r).unwrap_or(json!({})));
 }
@@ -97,6 +110,12 @@ impl From<&LoginArgs> for ProfileRequest {
             credential_store: args.credential_store,
             search_params: args.search_param.clone(),
             client_key: args.client_key.clone(),
+            register: match (args.register, args.no_register) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
+            redirect_uri: args.redirect_uri.clone(),
         }
     }
 }
@@ -140,6 +159,11 @@ pub async fn login(
         None
     };
 
+    // A registered redirect that is not the loopback listener comes back by pasting.
+    let mode = match mode {
+        Mode::Browser | Mode::NoBrowser if profile.redirect.uri.is_some() => Mode::Paste,
+        other => other,
+    };
     ui.info(&format!("Discovering how to sign in at {base}…"));
     let mut discovery = discovered(ctx, &base, &profile).await?;
     let scope = profile
@@ -185,6 +209,24 @@ pub async fn login(
     }
     crate::atomic::create_private_dir(&ctx.settings.paths.config_dir)?;
     cfg.save(&ctx.settings.paths.config_file())?;
+    let registered = registration(ctx, &store, &name, &mut profile, &signed, &request).await;
+    if profile.registration != cfg.profiles.get(&name).and_then(|p| p.registration.clone()) {
+        cfg.profiles.insert(name.clone(), profile.clone());
+        cfg.save(&ctx.settings.paths.config_file())?;
+    }
+    if profile.registration.is_some() {
+        // Registered, this computer needs no refresh token to stay signed in.
+        warnings.retain(|w| !w.starts_with(crate::auth::scopes::NO_OFFLINE_ACCESS));
+    }
+    match registered {
+        Ok(Some(w)) => warnings.push(w),
+        Ok(None) => {}
+        Err(e) if request.register == Some(true) => return Err(e),
+        Err(e) => warnings.push(format!(
+            "{e:#} ({})",
+            crate::exit::hint_of(&e).unwrap_or_default()
+        )),
+    }
 
     let creds = &signed.credentials;
     let name_of_patient = read_patient_name(ctx, &name, &profile, creds, &mut warnings).await?;
@@ -201,6 +243,7 @@ pub async fn login(
         credential_store: store.describe(),
         redirect_uri: signed.redirect_uri,
         id_token: signed.id_token.as_ref().map(describe_id_token),
+        registration: profile.registration.clone(),
         warnings,
     })
 }
@@ -250,6 +293,90 @@ fn one_profile_per_patient(
         }
         _ => name,
     }
+}
+
+/// Registers this computer after the sign-in when the profile asks for it (replacing an older
+/// registration), or forgets the registration when it no longer does. `Ok(Some(w))`: a warning
+/// to show; an error leaves the sign-in in place.
+async fn registration(
+    ctx: &Ctx,
+    store: &crate::auth::store::CredentialStore,
+    name: &str,
+    profile: &mut config::Profile,
+    signed: &crate::auth::login::SignedIn,
+    request: &ProfileRequest,
+) -> Result<Option<String>> {
+    let wanted = profile.register && !profile.confidential && profile.client_key.is_none();
+    if !wanted {
+        forget_registration(ctx, store, name, profile).await;
+        return Ok(None);
+    }
+    // Registration is how a public app without a refresh token stays signed in (Epic's
+    // guide); a provider that gave one keeps the sign-in alive the usual way.
+    if signed.credentials.refresh_token.is_some() {
+        forget_registration(ctx, store, name, profile).await;
+        return Ok(Some(
+            "the provider gave a refresh token, which keeps this sign-in alive: this computer was not registered".to_owned(),
+        ));
+    }
+    let Some(endpoint) = profile
+        .discovery
+        .as_ref()
+        .and_then(|d| d.registration_endpoint.clone())
+    else {
+        forget_registration(ctx, store, name, profile).await;
+        let why = "the provider offers no dynamic client registration, so this sign-in lasts as long as its access token (or its refresh token, when it gave one)";
+        return match request.register {
+            Some(true) => Err(Failure::new(Kind::LoginFailed, why)
+                .hint(format!(
+                    "sign in without it: fhirdl login --profile {name} --no-register"
+                ))
+                .into()),
+            _ => Ok(Some(why.to_owned())),
+        };
+    };
+    forget_registration(ctx, store, name, profile).await;
+    ctx.ui
+        .info("Registering this computer with the provider, so later runs need no browser…");
+    let (registration, secrets) = crate::auth::registration::register(
+        &ctx.http,
+        &crate::auth::registration::Request {
+            profile: name,
+            endpoint: &endpoint,
+            access_token: &signed.credentials.access_token,
+            software_id: &profile.client_id,
+        },
+    )
+    .await?;
+    // The secrets first, then the profile that points at them.
+    store.save_registration(name, &secrets).await?;
+    profile.registration = Some(registration);
+    Ok(None)
+}
+
+/// Deletes the profile's registration at the provider where it can (RFC 7592) and forgets it
+/// here. Best effort: a registration that cannot be deleted there only lingers unused.
+pub async fn forget_registration(
+    ctx: &Ctx,
+    store: &crate::auth::store::CredentialStore,
+    name: &str,
+    profile: &mut config::Profile,
+) -> Option<String> {
+    let registration = profile.registration.take()?;
+    let secrets = store.load_registration(name).await.ok().flatten();
+    let warning = match &secrets {
+        Some(s) => match crate::auth::registration::unregister(&ctx.http, &registration, s).await {
+            Ok(true) => None,
+            Ok(false) => Some(format!("the provider offers no way to delete this computer's registration (client id {}); it stays there unused", registration.client_id)),
+            Err(e) => Some(format!("could not delete this computer's registration at the provider: {e:#}")),
+        },
+        None => None,
+    };
+    let _ = store.delete_registration(name).await;
+    if let Some(w) = &warning {
+        ctx.ui.warn(w);
+    }
+    warning
 }
 
 /// The signed-in patient's name, read with the new sign-in (a failed read is a warning).

@@ -2,7 +2,7 @@
 //! (and, unless `--keep-profile`, the profile).
 
 use super::Ctx;
-use crate::auth::oauth::{revoke, TokenKind};
+use crate::auth::oauth::{revoke, ClientAuth, TokenKind};
 use crate::cli::LogoutArgs;
 use crate::config;
 use anyhow::Result;
@@ -24,24 +24,26 @@ pub async fn run(ctx: &Ctx, args: &LogoutArgs) -> Result<()> {
         .discovery
         .as_ref()
         .and_then(|d| d.revocation_endpoint.clone());
+    let owner = crate::connect::token_owner(&store, &name, &profile).await;
     match (&creds, &profile.discovery, &revocation) {
         (Some(c), Some(d), Some(endpoint)) => {
+            let (client_id, key) = match &owner {
+                Ok((id, key)) => (id.as_str(), key.as_ref()),
+                Err(_) => (profile.client_id.as_str(), None),
+            };
+            let client = ClientAuth {
+                client_id,
+                client_secret: c.client_secret.as_ref(),
+                basic_auth: d.prefers_basic_auth(),
+                key: key.map(|k| (k, d.token_endpoint.as_str())),
+            };
             let mut tokens = Vec::new();
             if let Some(rt) = &c.refresh_token {
                 tokens.push(("refresh token", rt, TokenKind::Refresh));
             }
             tokens.push(("access token", &c.access_token, TokenKind::Access));
             for (what, token, kind) in tokens {
-                let sent = revoke(
-                    &ctx.http,
-                    endpoint,
-                    &profile.client_id,
-                    c.client_secret.as_ref(),
-                    d.prefers_basic_auth(),
-                    token,
-                    kind,
-                )
-                .await;
+                let sent = revoke(&ctx.http, endpoint, &client, token, kind).await;
                 match sent {
                     Ok(()) => revoked.push(what),
                     Err(e) => warnings.push(format!("could not revoke the {what}: {e:#}")),
@@ -54,6 +56,19 @@ pub async fn run(ctx: &Ctx, args: &LogoutArgs) -> Result<()> {
         _ => {}
     }
     let deleted = store.delete(&name).await?;
+    // This computer's registration goes with the sign-in: deleted at the provider where it
+    // offers that (RFC 7592), and its key forgotten here.
+    let mut profile = profile;
+    let had_registration = profile.registration.is_some();
+    if let Some(w) = super::login::forget_registration(ctx, &store, &name, &mut profile).await {
+        warnings.push(w);
+    }
+    if had_registration {
+        if let Some(p) = cfg.profiles.get_mut(&name) {
+            p.registration = None;
+        }
+        cfg.save(&ctx.settings.paths.config_file())?;
+    }
     let removed = !args.keep_profile;
     if removed {
         // The key goes with the profile; a kept profile keeps it (it stays registered).
@@ -88,6 +103,7 @@ pub async fn run(ctx: &Ctx, args: &LogoutArgs) -> Result<()> {
         "revoked": revoked,
         "credentials_deleted": deleted,
         "profile_removed": removed,
+        "registration_forgotten": had_registration,
         "warnings": warnings,
     }));
     Ok(())

@@ -48,6 +48,9 @@ struct ProfileStatus {
     credential_store: String,
     /// The `private_key_jwt` key: id, algorithm, creation time (never the key).
     client_key: Option<crate::auth::client_key::KeyInfo>,
+    /// This computer's registration with the provider: the client id issued, its key's id,
+    /// algorithm and creation time, when and where it was made (never the key).
+    registration: Option<crate::auth::registration::Registration>,
     redirect_uri: String,
     /// Parameters sent with every search (`login --search-param`).
     search_params: Vec<String>,
@@ -203,6 +206,7 @@ impl ProfileStatus {
             signed_in_at: None,
             credential_store,
             client_key: profile.client_key.clone(),
+            registration: profile.registration.clone(),
             redirect_uri: profile.redirect.display(),
             search_params: profile.search_params.clone(),
             last_sync: last_sync(&profile.export_dir(name, &ctx.settings.paths)),
@@ -363,6 +367,19 @@ fn render(s: &ProfileStatus) -> String {
             format!("{} ({}, made {})", k.kid, k.alg.name(), k.created_at),
         );
     }
+    if let Some(r) = &s.registration {
+        line(
+            "registered:",
+            format!(
+                "this computer, as client id {} since {} (key {}, {}, made {}); new access tokens need no browser",
+                crate::sanitize::clean(&r.client_id),
+                r.registered_at,
+                r.key.kid,
+                r.key.alg.name(),
+                r.key.created_at
+            ),
+        );
+    }
     line("redirect URI:", s.redirect_uri.clone());
     if !s.search_params.is_empty() {
         line("search params:", s.search_params.join(" "));
@@ -393,6 +410,8 @@ fn token_lines(s: &ProfileStatus) -> Vec<(&'static str, String)> {
             human_duration(-secs),
             if s.refresh_token {
                 "; will be refreshed"
+            } else if s.registration.is_some() {
+                "; a new one is signed for by this computer's key"
             } else {
                 ""
             }
@@ -409,6 +428,7 @@ fn token_lines(s: &ProfileStatus) -> Vec<(&'static str, String)> {
             )
         }
         (true, None) => "held".into(),
+        _ if s.registration.is_some() => "none needed (this computer is registered)".into(),
         _ => "none".into(),
     };
     line("refresh token:", refresh);

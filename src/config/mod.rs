@@ -42,6 +42,14 @@ pub struct Profile {
     /// credential store): key id, algorithm, creation time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_key: Option<crate::auth::client_key::KeyInfo>,
+    /// Register this computer with the provider after signing in (dynamic client
+    /// registration), where the server offers it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub register: bool,
+    /// This computer's registration (its key and management token are in the credential
+    /// store): later runs get access tokens with the JWT bearer grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<crate::auth::registration::Registration>,
     /// Scopes to request instead of the computed ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
@@ -194,6 +202,8 @@ mod tests {
             client_id: "app".into(),
             confidential: false,
             client_key: None,
+            register: false,
+            registration: None,
             scope: None,
             send_aud: true,
             redirect: RedirectSettings::default(),

@@ -35,6 +35,10 @@ pub struct ProfileRequest {
     pub search_params: Vec<String>,
     /// `--client-key FILE`: a private key to import for `private_key_jwt`.
     pub client_key: Option<std::path::PathBuf>,
+    /// `--register` (`Some(true)`) or `--no-register` (`Some(false)`).
+    pub register: Option<bool>,
+    /// `--redirect-uri`: a registered redirect URI that is not the loopback listener.
+    pub redirect_uri: Option<String>,
 }
 
 impl ConfigFile {
@@ -132,6 +136,8 @@ fn new_profile(
         client_id,
         confidential: preset.is_some_and(|p| p.confidential),
         client_key: None,
+        register: preset.is_some_and(|p| p.dynamic_registration),
+        registration: None,
         scope: None,
         send_aud: preset.is_none_or(|p| p.send_aud),
         redirect: RedirectSettings::default(),
@@ -183,6 +189,17 @@ fn apply_flags(profile: &mut Profile, request: &ProfileRequest) {
     }
     if let Some(host) = request.redirect_host {
         profile.redirect.host = host;
+    }
+    // A loopback flag goes back to the loopback listener; --redirect-uri leaves it.
+    if request.port.is_some() || request.redirect_path.is_some() || request.redirect_host.is_some()
+    {
+        profile.redirect.uri = None;
+    }
+    if let Some(uri) = &request.redirect_uri {
+        profile.redirect.uri = Some(uri.clone());
+    }
+    if let Some(register) = request.register {
+        profile.register = register;
     }
     if let Some(store) = request.credential_store {
         profile.credential_store = store;

@@ -72,6 +72,7 @@ pub(super) fn refresh_check(name: &str, limits: &RefreshLimits, creds: &Credenti
 /// RFC 7662: what the server says about the access token (active, scope, expiry, patient).
 pub(super) async fn introspection_check(
     http: &Http,
+    paths: &crate::config::Paths,
     name: &str,
     profile: &Profile,
     creds: &Credentials,
@@ -84,10 +85,25 @@ pub(super) async fn introspection_check(
             "because the server offers no introspection endpoint",
         );
     };
+    let store = paths.credential_store(profile.credential_store);
+    let (client_id, key) = match crate::connect::token_owner(&store, name, profile).await {
+        Ok(owner) => owner,
+        Err(e) => {
+            return Check::warn(
+                "introspection",
+                format!("{e:#}"),
+                "sign in again: fhirdl login",
+            )
+        }
+    };
+    let token_endpoint = discovery
+        .map(|d| d.token_endpoint.clone())
+        .unwrap_or_default();
     let client = ClientAuth {
-        client_id: &profile.client_id,
+        client_id: &client_id,
         client_secret: creds.client_secret.as_ref(),
         basic_auth: discovery.is_some_and(|d| d.prefers_basic_auth()),
+        key: key.as_ref().map(|k| (k, token_endpoint.as_str())),
     };
     let answer = match introspect(http, &endpoint, &client, &creds.access_token).await {
         Ok(a) => a,
@@ -195,6 +211,8 @@ mod tests {
             client_id: "app".into(),
             confidential: false,
             client_key: None,
+            register: false,
+            registration: None,
             scope: None,
             send_aud: true,
             redirect: Default::default(),

@@ -96,7 +96,7 @@ pub async fn run(
         Some(f) => f.session().credentials().await,
         None => creds.clone(),
     };
-    checks.push(introspection_check(http, name, profile, &after, facts).await);
+    checks.push(introspection_check(http, paths, name, profile, &after, facts).await);
     let limits = RefreshLimits::of(profile, &paths.data_dir);
     checks.push(refresh_check(name, &limits, &after));
     checks.push(last_sync_check(name, profile, paths, &limits));

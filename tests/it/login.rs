@@ -537,3 +537,100 @@ fn demo_signs_in_against_the_embedded_sandbox() {
         "the demo must not touch real profiles"
     );
 }
+
+/// `fhirdl login --redirect-uri` of profile `profile`: the "browser" on another computer follows
+/// the printed authorize URL without loading the redirect, and what `paste` makes of the address
+/// it landed on is pasted.
+fn login_by_pasting(
+    ctx: &TestContext,
+    profile: &str,
+    redirect_uri: &str,
+    paste: impl Fn(&str) -> String,
+) -> std::process::Output {
+    let mut c = ctx.command_with_browser("false");
+    c.args(["login", "--profile", profile, "--fhir-base", &ctx.base()])
+        .args([
+            "--client-id",
+            "fhirdl-sandbox",
+            "--credential-store",
+            "file",
+        ])
+        .args(["--redirect-uri", redirect_uri, "--timeout", "20s"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let authorize = loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "no authorize URL printed:\n{seen}"
+        );
+        seen.push_str(&line);
+        if let Some(u) = line
+            .trim()
+            .strip_prefix("http")
+            .filter(|u| u.contains("/oauth/authorize?"))
+        {
+            break format!("http{u}");
+        }
+    };
+    let landed: String = ctx.block_on(async {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let resp = client.get(&authorize).send().await.unwrap();
+        resp.headers()["location"].to_str().unwrap().to_string()
+    });
+    assert!(landed.starts_with(redirect_uri), "{landed}");
+    writeln!(child.stdin.take().unwrap(), "{}", paste(&landed)).unwrap();
+    let mut out = child.wait_with_output().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    out.stderr = format!("{seen}{rest}").into_bytes();
+    out
+}
+
+#[test]
+fn a_registered_https_redirect_is_pasted_back_with_the_same_checks() {
+    const REGISTERED: &str = "https://app.example.org/fhirdl/callback";
+    let ctx = TestContext::new(SandboxConfig {
+        auto_login: Some("bob".into()),
+        registered_redirect_uris: Some(vec![REGISTERED.into()]),
+        ..SandboxConfig::default()
+    });
+    let out = login_by_pasting(&ctx, "web", REGISTERED, |landed| format!("  {landed} "));
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(
+        text(&out).contains("may show an error or a blank page"),
+        "{}",
+        text(&out)
+    );
+    let status = ctx.fhirdl(&["status", "--profile", "web", "--json"]);
+    assert_eq!(json(&status)["profiles"][0]["redirect_uri"], REGISTERED);
+    // Kept in the profile: the next login pastes again without the flag.
+    assert!(
+        std::fs::read_to_string(ctx.config_dir().join("config.toml"))
+            .unwrap()
+            .contains(REGISTERED)
+    );
+
+    // An address from elsewhere, or one whose state was changed, is refused.
+    let out = login_by_pasting(&ctx, "web2", REGISTERED, |landed| {
+        landed.replace("app.example.org", "evil.example")
+    });
+    assert_eq!(code(&out), 5, "{}", text(&out));
+    assert!(
+        text(&out).contains("not at the redirect URI"),
+        "{}",
+        text(&out)
+    );
+    let out = login_by_pasting(&ctx, "web3", REGISTERED, |landed| {
+        landed.replace("state=", "state=x")
+    });
+    assert_eq!(code(&out), 5, "{}", text(&out));
+    assert!(text(&out).contains("state"), "{}", text(&out));
+}

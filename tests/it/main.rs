@@ -30,6 +30,7 @@ mod outstanding;
 mod powerloss;
 mod progress;
 mod properties;
+mod registration;
 mod retry;
 mod sandbox_ehr;
 mod sandbox_quirks;

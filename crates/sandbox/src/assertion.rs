@@ -46,6 +46,14 @@ impl ClientKeys {
         Ok(())
     }
 
+    /// Forgets the key set of `client_id`; its assertions are refused from now on.
+    pub(crate) fn unregister(&self, client_id: &str) {
+        self.registered
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(client_id);
+    }
+
     /// A key set is registered for `client_id`.
     pub(crate) fn is_registered(&self, client_id: &str) -> bool {
         self.registered

@@ -99,6 +99,8 @@ pub struct SandboxConfig {
     pub quirks: Quirks,
     /// Seeded faults on the FHIR data endpoints (see [`FaultPlan`]); `None`: none.
     pub faults: Option<FaultPlan>,
+    /// Dynamic client registration and the JWT bearer grant for the public client (Epic).
+    pub dynamic_registration: crate::DynamicRegistration,
     /// Serve HTTPS (ALPN `h2` and `http/1.1` on the one port) with a self-signed certificate
     /// made at start ([`Sandbox::ca_pem`]); every URL the sandbox hands out is `https://`.
     pub tls: bool,
@@ -134,6 +136,7 @@ impl Default for SandboxConfig {
             page_size_max: 200,
             quirks: Quirks::default(),
             faults: None,
+            dynamic_registration: crate::DynamicRegistration::Off,
             tls: false,
         }
     }
@@ -174,6 +177,7 @@ impl fmt::Debug for SandboxConfig {
             .field("page_size_max", &self.page_size_max)
             .field("quirks", &self.quirks)
             .field("faults", &self.faults)
+            .field("dynamic_registration", &self.dynamic_registration)
             .field("tls", &self.tls)
             .finish()
     }

@@ -303,6 +303,12 @@ pub(crate) async fn smart_configuration(State(shared): State<Arc<Shared>>) -> Re
         "code_challenge_methods_supported": ["S256"],
         "capabilities": capabilities,
     });
+    if config.dynamic_registration != crate::DynamicRegistration::Off {
+        body["registration_endpoint"] = json!(format!("{}/oauth/register", shared.issuer));
+        if let Some(grants) = body["grant_types_supported"].as_array_mut() {
+            grants.push(json!(crate::registration::JWT_BEARER));
+        }
+    }
     if config.revocation {
         body["revocation_endpoint"] = json!(format!("{}/oauth/revoke", shared.issuer));
     }

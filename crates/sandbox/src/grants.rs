@@ -68,7 +68,7 @@ pub(crate) struct AccessGrant {
     /// `None`: the TTL was too large to represent, so it never expires.
     expires_at: Option<Instant>,
     expired: bool,
-    grant: u64,
+    pub grant: u64,
 }
 
 impl AccessGrant {

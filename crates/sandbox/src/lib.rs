@@ -42,6 +42,7 @@ pub mod personality;
 mod quirks;
 mod ratelimit;
 mod read;
+mod registration;
 mod scopes;
 mod search;
 mod server;
@@ -60,5 +61,6 @@ pub use hostile::{Hostile, HostileAnswer, HostileBody, HostileLink, IdTokenFault
 pub use https::SelfSigned;
 pub use personality::{Ehr, Evidence};
 pub use quirks::{AttachmentStyle, NextLinkStyle, Quirks, RateLimit, RateWindow};
+pub use registration::DynamicRegistration;
 pub use server::Sandbox;
 pub use stats::SandboxStats;

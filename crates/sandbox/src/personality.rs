@@ -129,6 +129,14 @@ impl Ehr {
                     "public clients get no refresh token without dynamic registration",
                     EPIC_OAUTH,
                 ),
+                (
+                    "dynamic client registration with the access token as bearer, then the JWT bearer grant",
+                    EPIC_OAUTH,
+                ),
+                (
+                    "confidential clients authenticate with private_key_jwt only",
+                    EPIC_OAUTH,
+                ),
                 ("software name \"Epic\"", EPIC_METADATA),
                 (
                     "no meta.lastUpdated; _lastUpdated neither declared nor accepted",
@@ -253,6 +261,9 @@ fn epic() -> SandboxConfig {
     SandboxConfig {
         access_token_ttl: Duration::from_secs(3600),
         refresh_tokens_for_public_clients: false,
+        dynamic_registration: crate::DynamicRegistration::Open,
+        // Since January 2026 Epic takes no client secret from confidential clients.
+        token_auth_methods: vec!["private_key_jwt".to_owned()],
         quirks: Quirks {
             software_name: Some("Epic".to_owned()),
             no_meta_last_updated: true,

@@ -128,6 +128,16 @@ impl Sandbox {
         self.shared.client_keys.register(client_id, jwks)
     }
 
+    /// The organization ends every dynamic registration: their JWT bearer grants are refused.
+    pub fn revoke_registrations(&self) {
+        self.shared.registrations.revoke_all(&self.shared);
+    }
+
+    /// How many clients are registered dynamically now.
+    pub fn registered_clients(&self) -> usize {
+        self.shared.registrations.count()
+    }
+
     /// Server-side revocation of every grant: refresh gives `invalid_grant`, bearer gives 401.
     pub fn revoke_all_tokens(&self) {
         self.shared.auth().revoke_all();
@@ -323,6 +333,14 @@ fn router(shared: &Arc<Shared>) -> Router {
     }
     if shared.config.revocation {
         app = app.route("/oauth/revoke", post(token::revoke));
+    }
+    if shared.config.dynamic_registration != crate::DynamicRegistration::Off {
+        app = app
+            .route("/oauth/register", post(crate::registration::register))
+            .route(
+                "/oauth/register/{client_id}",
+                axum::routing::delete(crate::registration::delete),
+            );
     }
     if shared.serves_smart_configuration() {
         app = app.route(

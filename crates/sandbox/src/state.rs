@@ -46,6 +46,8 @@ pub(crate) struct Shared {
     pub secrets: SecretLog,
     /// Key sets of `private_key_jwt` clients and the assertion ids already used.
     pub client_keys: ClientKeys,
+    /// Clients registered dynamically (`SandboxConfig::dynamic_registration`).
+    pub registrations: crate::registration::Registrations,
     /// The seeded fault injector (`SandboxConfig::faults`, changed by `Sandbox::set_faults`).
     pub faults: Injector,
     /// Requests held at the door for a test (`Sandbox::hold`).
@@ -130,6 +132,7 @@ impl Shared {
             stats: Stats::default(),
             secrets,
             client_keys,
+            registrations: Default::default(),
             faults,
             holds: Holds::default(),
             binary_reads: Mutex::new(HashMap::new()),

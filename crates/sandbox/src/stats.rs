@@ -36,6 +36,10 @@ pub struct SandboxStats {
     pub quickest_fhir_answer: Option<Duration>,
     pub http2_requests: u64,
     pub rate_limited: u64,
+    /// Dynamic client registrations made, deleted (RFC 7592), and JWT bearer grants asked.
+    pub registrations: u64,
+    pub unregistrations: u64,
+    pub jwt_bearer_grants: u64,
     pub faults: BTreeMap<FaultKind, u64>,
 }
 
@@ -56,6 +60,9 @@ pub(crate) struct Stats {
     quickest_fhir_answer: AtomicU64,
     pub http2_requests: AtomicU64,
     pub rate_limited: AtomicU64,
+    pub registrations: AtomicU64,
+    pub unregistrations: AtomicU64,
+    pub jwt_bearer_grants: AtomicU64,
 }
 
 impl Stats {
@@ -92,6 +99,9 @@ impl Stats {
                 .map(Duration::from_nanos),
             http2_requests: get(&self.http2_requests),
             rate_limited: get(&self.rate_limited),
+            registrations: get(&self.registrations),
+            unregistrations: get(&self.unregistrations),
+            jwt_bearer_grants: get(&self.jwt_bearer_grants),
             faults: Default::default(),
         }
     }

@@ -93,6 +93,26 @@ fn exchange(shared: &Shared, headers: &HeaderMap, params: &Params) -> Result<Val
             "{name} was given more than once"
         )));
     }
+    // The JWT bearer grant's assertion is both the grant and the client's proof.
+    if params.get("grant_type")? == Some(crate::registration::JWT_BEARER) {
+        let assertion = params
+            .get("assertion")?
+            .ok_or_else(|| OAuthError::InvalidRequest("assertion is missing".into()))?;
+        let grant = crate::registration::jwt_bearer(shared, assertion, params.get("client_id")?)
+            .map_err(|(code, why)| match code {
+                "invalid_client" => OAuthError::InvalidClient(why),
+                _ => OAuthError::InvalidGrant(why),
+            })?;
+        let mut auth = shared.auth();
+        return Ok(issue(
+            shared,
+            &mut auth,
+            &grant,
+            &grant.scope.clone(),
+            None,
+            None,
+        ));
+    }
     let client_id = authenticate(shared, headers, params)?;
     match params.get("grant_type")? {
         Some("authorization_code") => authorization_code(shared, &client_id, params),

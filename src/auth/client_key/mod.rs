@@ -3,9 +3,10 @@
 //! (PKCS#8 PEM, PKCS#1 PEM or a private JWK; ES384 or RS384), the public JWKS to paste into the
 //! app registration, and the short-lived assertions it signs for the token endpoint.
 //!
-//! ring cannot make RSA keys, so RS384 comes only from a key the user supplies. The private
-//! half lives only in the credential store ([`crate::auth::store`]); the profile keeps
-//! [`KeyInfo`] (key id, algorithm, creation time).
+//! ring makes the ES384 keys; ring cannot make RSA keys, so the `rsa` crate makes RS384 keys
+//! (2048 bits) and nothing else: ring signs with them. The private half lives only in the
+//! credential store ([`crate::auth::store`]); the profile keeps [`KeyInfo`] (key id, algorithm,
+//! creation time).
 
 mod der;
 
@@ -31,7 +32,7 @@ pub enum KeyAlg {
     #[serde(rename = "ES384")]
     #[value(name = "ES384")]
     Es384,
-    /// RSASSA-PKCS1-v1_5 with SHA-384 (only from a key you supply with `login --client-key`).
+    /// RSASSA-PKCS1-v1_5 with SHA-384 (a 2048-bit key made here, or one you supply).
     #[serde(rename = "RS384")]
     #[value(name = "RS384")]
     Rs384,
@@ -78,7 +79,30 @@ enum Public {
     Rsa { n: String, e: String },
 }
 
+/// Bits of the RSA keys made here (what Epic's dynamic registration asks for).
+pub const RSA_BITS: usize = 2048;
+
 impl ClientKey {
+    /// A new key of `alg` from the OS's randomness.
+    pub fn generate_alg(alg: KeyAlg, created_at: String) -> Result<ClientKey> {
+        match alg {
+            KeyAlg::Es384 => ClientKey::generate(created_at),
+            KeyAlg::Rs384 => ClientKey::generate_rsa(created_at),
+        }
+    }
+
+    /// A new RS384 key: RSA, [`RSA_BITS`] bits, exponent 65537, kept as PKCS#1 DER.
+    pub fn generate_rsa(created_at: String) -> Result<ClientKey> {
+        use rsa::pkcs1::EncodeRsaPrivateKey as _;
+        let mut rng = rand::rngs::OsRng;
+        let key = rsa::RsaPrivateKey::new(&mut rng, RSA_BITS)
+            .map_err(|_| anyhow!("cannot make an RSA key"))?;
+        let der = key
+            .to_pkcs1_der()
+            .map_err(|_| anyhow!("cannot encode the new RSA key"))?;
+        ClientKey::from_der(KeyAlg::Rs384, der.as_bytes(), created_at)
+    }
+
     /// A new ES384 key from the OS's randomness.
     pub fn generate(created_at: String) -> Result<ClientKey> {
         let rng = ring::rand::SystemRandom::new();

@@ -106,3 +106,28 @@ fn bad_files_are_named_without_being_quoted() {
         );
     }
 }
+
+#[test]
+fn a_made_rsa_key_is_2048_bits_and_signs_rs384() {
+    let key = ClientKey::generate_alg(KeyAlg::Rs384, "t".into()).unwrap();
+    assert_eq!(key.info.alg, KeyAlg::Rs384);
+    let jwk = &key.jwks().unwrap()["keys"][0];
+    assert_eq!(
+        (jwk["kty"].as_str(), jwk["alg"].as_str()),
+        (Some("RSA"), Some("RS384"))
+    );
+    assert_eq!(jwk["e"], "AQAB");
+    let n = URL_SAFE_NO_PAD.decode(jwk["n"].as_str().unwrap()).unwrap();
+    assert_eq!(n.len() * 8, super::RSA_BITS);
+    assert!(jwk.get("d").is_none() && jwk.get("p").is_none());
+    let token = key.assertion("app", "https://ehr/token", 5, "j").unwrap();
+    assert_eq!(
+        verify(&key, token.expose(), "https://ehr/token")["iss"],
+        "app"
+    );
+    assert_ne!(
+        ClientKey::generate_rsa("t".into()).unwrap().info.kid,
+        key.info.kid,
+        "each key is new"
+    );
+}

@@ -263,15 +263,23 @@ impl TestContext {
         }
     }
 
-    /// The private keys (`private_key_jwt`) the file store holds: each whole, and each 64-column
-    /// line of it as a PEM file would show it.
+    /// The private keys the file store holds (`private_key_jwt` keys and the keys of this
+    /// computer's registrations): each whole, and each 64-column line of it as a PEM file would
+    /// show it.
     fn client_key_material(&self) -> Vec<String> {
         let mut found = Vec::new();
         for file in walk(&self.data_dir().join("credentials")) {
-            if !file.to_string_lossy().ends_with("+client-key.json") {
-                continue;
-            }
-            let stored: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+            let name = file.to_string_lossy();
+            let stored: Value = match () {
+                _ if name.ends_with("+client-key.json") => {
+                    serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap()
+                }
+                _ if name.ends_with("+registration.json") => {
+                    let v: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+                    v["key"].clone()
+                }
+                _ => continue,
+            };
             let der = stored["der"].as_str().expect("a stored key").to_owned();
             found.extend(
                 der.as_bytes()
