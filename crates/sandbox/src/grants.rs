@@ -5,6 +5,7 @@
 //! tokens) share it, so revoking a refresh token or replaying a code can revoke the whole grant.
 
 use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::crypto::random_token;
@@ -263,6 +264,40 @@ impl AuthStore {
         for grant in self.access.values_mut() {
             grant.expired = true;
         }
+    }
+}
+
+/// One registered client: whose record its tokens read, and the token that manages it.
+#[derive(Clone)]
+pub(crate) struct Registered {
+    pub grant: RefreshGrant,
+    pub management_token: String,
+}
+
+/// The clients registered so far, by issued client id.
+#[derive(Default)]
+pub(crate) struct Registrations {
+    clients: Mutex<HashMap<String, Registered>>,
+}
+
+impl Registrations {
+    pub(crate) fn get(&self, client_id: &str) -> Option<Registered> {
+        self.lock().get(client_id).cloned()
+    }
+
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Registered>> {
+        self.clients.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Ends every registration (a test's "the organization revoked this computer").
+    pub(crate) fn revoke_all(&self, keys: &crate::assertion::ClientKeys) {
+        for id in self.lock().drain().map(|(id, _)| id) {
+            keys.unregister(&id);
+        }
+    }
+
+    pub(crate) fn count(&self) -> usize {
+        self.lock().len()
     }
 }
 

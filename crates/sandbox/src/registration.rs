@@ -5,8 +5,7 @@
 //! access tokens for the same patient and scopes. No refresh token is issued.
 //! (<https://fhir.epic.com/Documentation?docId=oauth2>, "dynamic client registration".)
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -16,7 +15,7 @@ use axum::Json;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use crate::grants::RefreshGrant;
+use crate::grants::{RefreshGrant, Registered};
 use crate::state::Shared;
 use crate::stats::Stats;
 
@@ -34,40 +33,6 @@ pub enum DynamicRegistration {
     /// Offered, but every registration is refused with a bare 400 (no OAuth error), as a
     /// server does for an app not enabled for it.
     RefusedBare,
-}
-
-/// One registered client: whose record its tokens read, and the token that manages it.
-#[derive(Clone)]
-pub(crate) struct Registered {
-    grant: RefreshGrant,
-    management_token: String,
-}
-
-/// The clients registered so far, by issued client id.
-#[derive(Default)]
-pub(crate) struct Registrations {
-    clients: Mutex<HashMap<String, Registered>>,
-}
-
-impl Registrations {
-    fn get(&self, client_id: &str) -> Option<Registered> {
-        self.lock().get(client_id).cloned()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Registered>> {
-        self.clients.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Ends every registration (a test's "the organization revoked this computer").
-    pub(crate) fn revoke_all(&self, shared: &Shared) {
-        for id in self.lock().drain().map(|(id, _)| id) {
-            shared.client_keys.unregister(&id);
-        }
-    }
-
-    pub(crate) fn count(&self) -> usize {
-        self.lock().len()
-    }
 }
 
 fn error(status: StatusCode, code: &str, description: &str) -> Response {

@@ -130,7 +130,9 @@ impl Sandbox {
 
     /// The organization ends every dynamic registration: their JWT bearer grants are refused.
     pub fn revoke_registrations(&self) {
-        self.shared.registrations.revoke_all(&self.shared);
+        self.shared
+            .registrations
+            .revoke_all(&self.shared.client_keys);
     }
 
     /// How many clients are registered dynamically now.

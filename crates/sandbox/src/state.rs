@@ -47,7 +47,7 @@ pub(crate) struct Shared {
     /// Key sets of `private_key_jwt` clients and the assertion ids already used.
     pub client_keys: ClientKeys,
     /// Clients registered dynamically (`SandboxConfig::dynamic_registration`).
-    pub registrations: crate::registration::Registrations,
+    pub registrations: crate::grants::Registrations,
     /// The seeded fault injector (`SandboxConfig::faults`, changed by `Sandbox::set_faults`).
     pub faults: Injector,
     /// Requests held at the door for a test (`Sandbox::hold`).
