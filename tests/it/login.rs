@@ -207,54 +207,17 @@ fn paste_mode_for_remote_machines() {
         auto_login: Some("bob".into()),
         ..SandboxConfig::default()
     });
-    let mut c = ctx.command_with_browser("false");
-    c.args([
-        "login",
-        "--profile",
+    let out = login_by_pasting(
+        &ctx,
         "remote",
-        "--fhir-base",
-        &ctx.base(),
-        "--client-id",
-        "fhirdl-sandbox",
-    ])
-    .args(["--credential-store", "file", "--paste", "--timeout", "20s"])
-    .stdin(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .stdout(std::process::Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    let authorize = loop {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "no authorize URL printed:\n{seen}"
-        );
-        seen.push_str(&line);
-        if let Some(u) = line
-            .trim()
-            .strip_prefix("http")
-            .filter(|u| u.contains("/oauth/authorize?"))
-        {
-            break format!("http{u}");
-        }
-    };
-    // The "browser" on another computer: follow the authorize URL but do not load the
-    // redirect; copy its address instead.
-    let landed: String = ctx.block_on(async {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let resp = client.get(&authorize).send().await.unwrap();
-        resp.headers()["location"].to_str().unwrap().to_string()
-    });
-    assert!(landed.contains("code="), "{landed}");
-    writeln!(child.stdin.take().unwrap(), "  {landed}  ").unwrap();
-    let out = child.wait_with_output().unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
-    assert_eq!(out.status.code(), Some(0), "{seen}{rest}");
+        &["--paste"],
+        "http://127.0.0.1:",
+        |landed| {
+            assert!(landed.contains("code="), "{landed}");
+            format!("  {landed}  ")
+        },
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let bob = &ctx.sandbox.users()[1];
     assert!(String::from_utf8_lossy(&out.stdout).contains(&bob.patient_id));
 }
@@ -538,13 +501,15 @@ fn demo_signs_in_against_the_embedded_sandbox() {
     );
 }
 
-/// `fhirdl login --redirect-uri` of profile `profile`: the "browser" on another computer follows
+/// `fhirdl login` of profile `profile` with `flags` that make it ask for the address the browser
+/// landed on (`--paste`, `--redirect-uri`): the "browser" on another computer follows
 /// the printed authorize URL without loading the redirect, and what `paste` makes of the address
 /// it landed on is pasted.
 fn login_by_pasting(
     ctx: &TestContext,
     profile: &str,
-    redirect_uri: &str,
+    flags: &[&str],
+    lands_at: &str,
     paste: impl Fn(&str) -> String,
 ) -> std::process::Output {
     let mut c = ctx.command_with_browser("false");
@@ -555,7 +520,8 @@ fn login_by_pasting(
             "--credential-store",
             "file",
         ])
-        .args(["--redirect-uri", redirect_uri, "--timeout", "20s"])
+        .args(flags)
+        .args(["--timeout", "20s"])
         .stdin(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped());
@@ -585,7 +551,7 @@ fn login_by_pasting(
         let resp = client.get(&authorize).send().await.unwrap();
         resp.headers()["location"].to_str().unwrap().to_string()
     });
-    assert!(landed.starts_with(redirect_uri), "{landed}");
+    assert!(landed.starts_with(lands_at), "{landed}");
     writeln!(child.stdin.take().unwrap(), "{}", paste(&landed)).unwrap();
     let mut out = child.wait_with_output().unwrap();
     let mut rest = String::new();
@@ -602,7 +568,13 @@ fn a_registered_https_redirect_is_pasted_back_with_the_same_checks() {
         registered_redirect_uris: Some(vec![REGISTERED.into()]),
         ..SandboxConfig::default()
     });
-    let out = login_by_pasting(&ctx, "web", REGISTERED, |landed| format!("  {landed} "));
+    let out = login_by_pasting(
+        &ctx,
+        "web",
+        &["--redirect-uri", REGISTERED],
+        REGISTERED,
+        |landed| format!("  {landed} "),
+    );
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(
         text(&out).contains("may show an error or a blank page"),
@@ -619,18 +591,26 @@ fn a_registered_https_redirect_is_pasted_back_with_the_same_checks() {
     );
 
     // An address from elsewhere, or one whose state was changed, is refused.
-    let out = login_by_pasting(&ctx, "web2", REGISTERED, |landed| {
-        landed.replace("app.example.org", "evil.example")
-    });
+    let out = login_by_pasting(
+        &ctx,
+        "web2",
+        &["--redirect-uri", REGISTERED],
+        REGISTERED,
+        |landed| landed.replace("app.example.org", "evil.example"),
+    );
     assert_eq!(code(&out), 5, "{}", text(&out));
     assert!(
         text(&out).contains("not at the redirect URI"),
         "{}",
         text(&out)
     );
-    let out = login_by_pasting(&ctx, "web3", REGISTERED, |landed| {
-        landed.replace("state=", "state=x")
-    });
+    let out = login_by_pasting(
+        &ctx,
+        "web3",
+        &["--redirect-uri", REGISTERED],
+        REGISTERED,
+        |landed| landed.replace("state=", "state=x"),
+    );
     assert_eq!(code(&out), 5, "{}", text(&out));
     assert!(text(&out).contains("state"), "{}", text(&out));
 }
