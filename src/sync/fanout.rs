@@ -159,7 +159,8 @@ pub fn demands_category(status: u16, outcome: &str) -> bool {
 
 /// What a refused search asks for, and so how sync asks instead: one search per category, or
 /// the search again with every status or every intent at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Demand {
     Category,
     Status,

@@ -21,6 +21,8 @@ pub struct TypePlan {
     pub by_last_updated: bool,
     /// Ask category by category from the start (a server known to demand a category).
     pub fan_out: bool,
+    /// Ask for every status or intent at once from the start (learnt in an earlier run).
+    pub every: Option<super::fanout::Demand>,
     /// Resources held before this run, when the type was synced before.
     pub held: Option<usize>,
     /// The type was granted only for these queries (SMART v2 granular scopes such as
@@ -67,6 +69,7 @@ impl TypePlan {
             dates_ok,
             by_last_updated: dates_ok && !refused.iter().any(|r| r == LAST_UPDATED),
             fan_out: hints.fan_out,
+            every: if full { None } else { hints.every },
             held: held.map(|t| t.count),
             granted_queries: None,
             skip_queries: Vec::new(),
@@ -158,6 +161,9 @@ pub struct Hints {
     pub fan_out: bool,
     /// Incremental parameters the quirks list says the server refuses for the type.
     pub refused_since: Vec<String>,
+    /// Ask for every status (or intent) from the start: an earlier run learnt the server
+    /// refuses the plain search without one.
+    pub every: Option<super::fanout::Demand>,
 }
 
 /// The lower bound of an incremental search: the parameter (`_lastUpdated`, or a date search

@@ -163,6 +163,7 @@ impl Storing<'_> {
 /// What a type's fetch learnt of the server, kept in its state.
 struct Learnt {
     needs_category: bool,
+    needs_every: Option<super::fanout::Demand>,
     granted: Option<String>,
     refused_queries: Vec<String>,
     refused_since: Vec<String>,
@@ -372,6 +373,7 @@ impl<'a> Run<'a> {
                         || self.opts.categories_required.iter().any(|t| t == ty)
                         || self.known.categories_required.contains(ty),
                     refused_since: self.known.refused_incremental(ty),
+                    every: held.and_then(|t| t.needs_every),
                 };
                 TypePlan::new(
                     &self.metadata,
@@ -524,6 +526,7 @@ impl<'a> Run<'a> {
                 refused_since.extend(done.refused_since.map(str::to_string));
                 let learnt = Learnt {
                     needs_category: stored.needs_category,
+                    needs_every: stored.needs_every,
                     granted: done.plan.granted(),
                     refused_queries: std::mem::take(&mut stored.refused_queries),
                     refused_since,
@@ -613,6 +616,7 @@ impl<'a> Run<'a> {
             && self.state.types.get(ty).is_some_and(|t| {
                 t.count == report.counts.stored
                     && t.needs_category == learnt.needs_category
+                    && t.needs_every == learnt.needs_every
                     && t.refused_queries == learnt.refused_queries
                     && t.refused_since == learnt.refused_since
                     && t.reconciled_at == report.fresh_as_of
@@ -630,6 +634,7 @@ impl<'a> Run<'a> {
                 synced_at: now_rfc3339(),
                 file: FileStamp::of(&self.export.ndjson_path(ty)),
                 needs_category: learnt.needs_category,
+                needs_every: learnt.needs_every,
                 refused_queries: learnt.refused_queries,
                 refused_since: learnt.refused_since,
                 completeness: Some(report.completeness.clone()),

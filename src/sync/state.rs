@@ -54,6 +54,10 @@ pub struct TypeState {
     /// (saves a request per run).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub needs_category: bool,
+    /// The server refused the plain search for want of a status or an intent: later runs ask
+    /// for every value at once from the start (saves a refused request per run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needs_every: Option<super::fanout::Demand>,
     /// Narrowed searches the server refused with 400 (`category=procedure`): later runs do not
     /// send them again, `--full` does.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

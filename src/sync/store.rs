@@ -24,6 +24,7 @@ pub(super) struct StoredType {
     pub(super) completeness: super::Completeness,
     /// The server refused the plain search for want of a category.
     pub(super) needs_category: bool,
+    pub(super) needs_every: Option<super::fanout::Demand>,
     /// Narrowed searches the server refuses (see [`super::fetch::FetchedType`]).
     pub(super) refused_queries: Vec<String>,
     /// Bytes of the search pages as received.
@@ -52,6 +53,7 @@ pub(super) fn store_type(
         refs: std::mem::take(&mut fetched.refs),
         completeness: std::mem::take(&mut fetched.completeness),
         needs_category: fetched.needs_category,
+        needs_every: fetched.needs_every,
         refused_queries: std::mem::take(&mut fetched.refused_queries),
         bytes: fetched.bytes,
         ..StoredType::default()

@@ -88,9 +88,22 @@ fn athena_with_its_practice_parameter_exports_everything() {
         .collect();
     assert!(answered.contains(&("MedicationRequest", 200)), "{probes:#}");
     assert!(answered.iter().all(|(_, s)| *s == 200), "{probes:#}");
-    // A second run sends it again (it is the profile's, not the first run's).
+    // A second run sends it again (it is the profile's, not the first run's), and asks
+    // MedicationRequest with every intent at once: the refusal was learnt, not met again.
     let out = ctx.fhirdl(&["sync", "--json"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
+    let again = json(&out);
+    let meds = of(&again, "MedicationRequest");
+    assert!(
+        meds["completeness"]["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("an earlier run learnt")
+            || meds["warnings"]
+                .to_string()
+                .contains("an earlier run learnt"),
+        "{again}"
+    );
 }
 
 #[test]

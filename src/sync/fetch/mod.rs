@@ -50,6 +50,9 @@ pub(super) struct FetchedType {
     /// The server refused the plain search for want of a category (remembered in the state so
     /// that later runs fan out at once).
     pub(super) needs_category: bool,
+    /// The server refused the plain search for want of a status or an intent (remembered so
+    /// that later runs ask for every value at once).
+    pub(super) needs_every: Option<fanout::Demand>,
     /// The narrowed searches (`category=procedure`) the server refused in this run or an
     /// earlier one: remembered, so later runs do not ask again (until `--full`).
     pub(super) refused_queries: Vec<String>,
@@ -114,6 +117,7 @@ impl FetchedType {
             warnings: Vec::new(),
             completeness: Completeness::Complete,
             needs_category: false,
+            needs_every: None,
             refused_queries: Vec::new(),
             categories: CategoryTotals::default(),
             bytes: 0,
@@ -179,7 +183,13 @@ pub(super) async fn fetch_type(search: &Search<'_>, plan: &TypePlan) -> Result<O
         sink: &sink,
         progress,
     };
-    let mut first = plain.chain(since, &[]).await?;
+    let mut first = match plan.every {
+        Some(demand) => {
+            let why = "an earlier run learnt the server refuses the search without it";
+            by_every_value(&plain, demand, why).await?
+        }
+        None => plain.chain(since, &[]).await?,
+    };
     if let ChainEnd::NeedsStatus(msg) = &first {
         first = by_every_value(&plain, fanout::Demand::Status, msg).await?;
     }

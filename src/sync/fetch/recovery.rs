@@ -41,6 +41,7 @@ pub(super) async fn by_every_value(
     };
     let end = search.chain(search.since, &[(param, &all)]).await?;
     let mut f = lock(search.sink);
+    f.needs_every = Some(demand);
     f.warnings.push(format!(
         "the server requires {what} ({refusal}); asked for every {param} value"
     ));
