@@ -29,7 +29,7 @@ impl RefreshLimits {
     /// The limits of the profile's server: its preset's and the quirks list's (the server
     /// recognised by its FHIR base host and the CapabilityStatement cached in `data_dir`).
     pub fn of(profile: &Profile, data_dir: &Path) -> RefreshLimits {
-        let known = known_offline(data_dir, &profile.fhir_base);
+        let known = known_offline(data_dir, profile);
         RefreshLimits::from_known(profile, &known)
     }
 
@@ -127,12 +127,18 @@ pub fn refresh_early(limits: &RefreshLimits, creds: &Credentials, now: i64) -> b
 /// What fhirdl's quirks list knows of the server at `fhir_base`, recognised by its host and
 /// the CapabilityStatement cached in `data_dir` (by the last sign-in or sync), without asking
 /// it anything.
-pub fn known_offline(data_dir: &std::path::Path, fhir_base: &str) -> Known {
+pub fn known_offline(data_dir: &std::path::Path, profile: &Profile) -> Known {
+    let fhir_base = &profile.fhir_base;
     let Ok(url) = url::Url::parse(fhir_base) else {
         return Known::default();
     };
     let metadata = crate::sync::capabilities::cached(data_dir, fhir_base);
-    Known::built_in(&metadata.unwrap_or(serde_json::Value::Null), &url)
+    let vendor = profile
+        .provider
+        .as_deref()
+        .and_then(crate::providers::find)
+        .and_then(|p| p.vendor);
+    Known::built_in_for(&metadata.unwrap_or(serde_json::Value::Null), &url, vendor)
 }
 
 #[cfg(test)]

@@ -43,10 +43,10 @@ pub struct Preset {
     pub refresh_token_max_age_hours: Option<u32>,
     /// Published request limit, requests per minute.
     pub max_requests_per_minute: Option<u32>,
-    /// Types whose searches the server refuses without a category: searched category by
-    /// category from the first sync on (a sync would otherwise learn it from the refusal, a
-    /// round trip later).
-    pub categories_required: &'static [&'static str],
+    /// The vendor of fhirdl's quirks list (`src/quirks.json`) whose rules apply to this
+    /// preset's servers even when neither their host nor their CapabilityStatement names it
+    /// (categories searched one by one, refused searches, rate and refresh limits).
+    pub vendor: Option<&'static str>,
     pub notes: &'static str,
     /// The pages the preset's facts come from.
     pub evidence: &'static [&'static str],
@@ -74,7 +74,7 @@ pub const PRESETS: &[Preset] = &[
         refresh: REFRESH_STANDARD,
         refresh_token_max_age_hours: Some(48),
         max_requests_per_minute: None,
-        categories_required: &["Observation", "Condition", "CarePlan"],
+        vendor: Some("NextGen Healthcare"),
         notes: "client id and secret are issued per application; refresh tokens must be used within 48 hours",
         evidence: &["https://www.nextgen.com/patient-access-api"],
     },
@@ -95,7 +95,7 @@ pub const PRESETS: &[Preset] = &[
         refresh: REFRESH_STANDARD,
         refresh_token_max_age_hours: Some(48),
         max_requests_per_minute: None,
-        categories_required: &[],
+        vendor: Some("NextGen Healthcare"),
         notes: "OAuth endpoints come from the Conformance statement; refresh tokens must be used within 48 hours",
         evidence: &[],
     },
@@ -116,7 +116,7 @@ pub const PRESETS: &[Preset] = &[
         refresh: REFRESH_STANDARD,
         refresh_token_max_age_hours: None,
         max_requests_per_minute: Some(20),
-        categories_required: &[],
+        vendor: Some("NextGen Healthcare"),
         notes: "published limit of 20 requests per minute; no _lastUpdated search",
         evidence: &[],
     },
@@ -137,7 +137,7 @@ pub const PRESETS: &[Preset] = &[
         refresh: REFRESH_STANDARD,
         refresh_token_max_age_hours: None,
         max_requests_per_minute: None,
-        categories_required: &[],
+        vendor: None,
         notes: "any client id is accepted; sign in with any of the listed test patients",
         evidence: &[],
     },
@@ -158,7 +158,7 @@ pub const PRESETS: &[Preset] = &[
         refresh: "no refresh token for a public patient app: after the first sign-in fhirdl registers this computer (dynamic client registration) and gets each new access token with a key kept here (JWT bearer grant), without a browser",
         refresh_token_max_age_hours: None,
         max_requests_per_minute: None,
-        categories_required: &["Observation", "CarePlan"],
+        vendor: Some("Epic"),
         notes: "register the app at fhir.epic.com; no _lastUpdated search, so incremental runs go by each type's date search",
         evidence: &[
             "https://fhir.epic.com/Documentation?docId=oauth2",
@@ -182,7 +182,7 @@ pub const PRESETS: &[Preset] = &[
         refresh: "a refresh returns no new refresh token: the one from sign-in is kept and used again",
         refresh_token_max_age_hours: None,
         max_requests_per_minute: None,
-        categories_required: &["CarePlan"],
+        vendor: Some("Oracle Health (Cerner Millennium)"),
         notes: "register the app in the Oracle Health code console; CarePlan only with category=assess-plan",
         evidence: &[
             "https://fhir.cerner.com/authorization/",
@@ -206,7 +206,7 @@ pub const PRESETS: &[Preset] = &[
         refresh: REFRESH_STANDARD,
         refresh_token_max_age_hours: None,
         max_requests_per_minute: None,
-        categories_required: &[],
+        vendor: Some("athenahealth"),
         notes: "one base for every practice: sign in with --search-param ah-practice=Organization/a-1.Practice-<your practice id>",
         evidence: &["https://fhir.athena.io/athenacoreext/StructureDefinition-ah-practice.html"],
     },
@@ -227,7 +227,7 @@ pub const PRESETS: &[Preset] = &[
         refresh: "a refresh token renews the access token for up to 90 days",
         refresh_token_max_age_hours: None,
         max_requests_per_minute: Some(250),
-        categories_required: &[],
+        vendor: Some("eClinicalWorks"),
         notes: "250 requests a minute per practice (past it, refused for the rest of the minute): fhirdl keeps under it",
         evidence: &["https://app2.doordoc.com/docs/endpoints", "https://app2.doordoc.com/docs"],
     },
@@ -248,7 +248,7 @@ pub const PRESETS: &[Preset] = &[
         refresh: REFRESH_STANDARD,
         refresh_token_max_age_hours: None,
         max_requests_per_minute: None,
-        categories_required: &[],
+        vendor: None,
         notes: "offers Patient/$everything: once it proves complete, whole fetches use it",
         evidence: &["https://ehr.meditech.com/ehr-solutions/greenfield-workspace"],
     },
@@ -269,7 +269,7 @@ pub const PRESETS: &[Preset] = &[
         refresh: REFRESH_STANDARD,
         refresh_token_max_age_hours: None,
         max_requests_per_minute: None,
-        categories_required: &[],
+        vendor: None,
         notes: "use the endpoint ending in /open; a versionless endpoint serves DSTU2 or R4 by the Accept header, so prefer the R4 one",
         evidence: &["https://developer.veradigm.com/Fhir/EndpointDirectory"],
     },

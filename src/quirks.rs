@@ -197,6 +197,22 @@ impl Known {
         Known::of(list(), metadata, base)
     }
 
+    /// What the built-in list knows of the server, which also counts as `vendor`'s (the vendor
+    /// a provider preset names) when its host and CapabilityStatement do not say.
+    pub fn built_in_for(metadata: &Value, base: &Url, vendor: Option<&str>) -> Known {
+        let mut known = Known::built_in(metadata, base);
+        let Some(name) = vendor.filter(|n| !known.vendors.iter().any(|v| v == n)) else {
+            return known;
+        };
+        if let Some(v) = list().iter().find(|v| v.name == name) {
+            known.vendors.push(v.name.clone());
+            for rule in &v.rules {
+                known.add(&rule.kind);
+            }
+        }
+        known
+    }
+
     fn add(&mut self, kind: &RuleKind) {
         match kind {
             RuleKind::CategoryRequired { types } => {
@@ -430,6 +446,31 @@ mod tests {
         assert_eq!(known.refresh_idle_hours, Some(48));
         assert_eq!(known.refresh_min_interval_secs, Some(60));
         assert_eq!(known.refresh_rotates, Some(false));
+    }
+
+    #[test]
+    fn a_preset_names_its_vendor_for_servers_that_do_not_say() {
+        let url = Url::parse("https://ehr.example-hospital.org/api/FHIR/R4").unwrap();
+        let silent = json!({"resourceType": "CapabilityStatement"});
+        assert!(Known::built_in(&silent, &url).vendors.is_empty());
+        let epic = Known::built_in_for(&silent, &url, Some("Epic"));
+        assert_eq!(epic.vendors, ["Epic"]);
+        assert!(epic.categories_required.contains("Observation"));
+        // Named twice (by the server and by the preset), a vendor counts once.
+        let named = json!({"software": {"name": "Epic"}});
+        assert_eq!(
+            Known::built_in_for(&named, &url, Some("Epic")).vendors,
+            ["Epic"]
+        );
+        assert!(Known::built_in_for(&silent, &url, Some("Nobody"))
+            .vendors
+            .is_empty());
+        // Every preset's vendor is one of the list.
+        for preset in crate::providers::PRESETS {
+            if let Some(v) = preset.vendor {
+                assert!(list().iter().any(|x| x.name == v), "{}: {v}", preset.name);
+            }
+        }
     }
 
     #[test]

@@ -72,7 +72,7 @@ pub async fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
         attachments: true,
         wait: None,
         data_dir: Some(demo.settings.paths.data_dir.clone()),
-        categories_required: Vec::new(),
+        vendor: None,
         reconcile_days: Some(crate::sync::RECONCILE_DAYS),
     };
     ctx.ui.info("\nFull export of the patient's record…");

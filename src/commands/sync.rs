@@ -272,14 +272,7 @@ async fn run_one(
         attachments: !args.no_attachments,
         wait: args.wait,
         data_dir: Some(ctx.settings.paths.data_dir.clone()),
-        categories_required: preset
-            .map(|p| {
-                p.categories_required
-                    .iter()
-                    .map(|t| t.to_string())
-                    .collect()
-            })
-            .unwrap_or_default(),
+        vendor: preset.and_then(|p| p.vendor).map(str::to_owned),
         reconcile_days: Some(args.reconcile_every),
     };
     // The preset's published limit applies unless the user sets one (and, in `sync_profile`,
@@ -334,7 +327,7 @@ pub async fn sync_profile(
     max_rate: Option<f64>,
 ) -> Result<Report> {
     // What the quirks list knows of the server, read once (host and cached statement).
-    let known = crate::keep_alive::known_offline(&ctx.settings.paths.data_dir, &profile.fhir_base);
+    let known = crate::keep_alive::known_offline(&ctx.settings.paths.data_dir, &profile);
     let known_rate = known.rate_per_minute.map(|n| f64::from(n) / 60.0);
     let fhir = crate::connect::fhir_client(&ctx.http, &ctx.settings.paths, name, &profile, None)
         .await?

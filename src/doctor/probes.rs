@@ -49,24 +49,17 @@ impl Probe {
 }
 
 /// What is known before the first probe of how sync searches this server.
-struct Asking<'a> {
+struct Asking {
     known: Known,
-    /// The provider preset's name and the types it searches by category from the start.
-    preset: Option<(&'a str, &'static [&'static str])>,
 }
 
-impl Asking<'_> {
+impl Asking {
     /// Who says `resource_type` is searched category by category from the start, if anyone.
     fn category_first(&self, resource_type: &str) -> Option<String> {
-        if self.known.categories_required.contains(resource_type) {
-            return Some(format!(
-                "fhirdl's quirks list for {}",
-                self.known.vendors.join(", ")
-            ));
-        }
-        self.preset
-            .filter(|(_, types)| types.contains(&resource_type))
-            .map(|(name, _)| format!("the {name} provider preset"))
+        self.known
+            .categories_required
+            .contains(resource_type)
+            .then(|| format!("fhirdl's quirks list for {}", self.known.vendors.join(", ")))
     }
 }
 
@@ -117,13 +110,13 @@ pub(super) async fn probe_types(
             "because the CapabilityStatement lists no type with a patient search parameter",
         );
     };
+    let vendor = profile
+        .provider
+        .as_deref()
+        .and_then(crate::providers::find)
+        .and_then(|p| p.vendor);
     let asking = Asking {
-        known: Known::built_in(metadata, fhir.base()),
-        preset: profile
-            .provider
-            .as_deref()
-            .and_then(crate::providers::find)
-            .map(|p| (p.name, p.categories_required)),
+        known: Known::built_in_for(metadata, fhir.base(), vendor),
     };
     let (types, not_granted): (Vec<String>, Vec<String>) = patient_types(metadata)
         .into_iter()
@@ -218,7 +211,7 @@ async fn probe_as_sync(
     resource_type: &str,
     pid: &str,
     mut query: Vec<(String, String)>,
-    asking: &Asking<'_>,
+    asking: &Asking,
 ) -> Probe {
     let refused = asking.known.refused_searches(resource_type);
     let demand = Demand::Category;

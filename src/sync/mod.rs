@@ -72,8 +72,9 @@ pub struct Options {
     /// fhirdl's data folder, where the server's CapabilityStatement is cached across exports
     /// (see [`capabilities`]); `None` keeps it in the export only.
     pub data_dir: Option<PathBuf>,
-    /// Types the provider's preset says need a category (searched by category at once).
-    pub categories_required: Vec<String>,
+    /// The quirks-list vendor the profile's provider preset names (its rules apply though the
+    /// server's host and CapabilityStatement may not say).
+    pub vendor: Option<String>,
     /// A type searched incrementally is fetched whole and compared ("reconciled") when its
     /// last whole fetch is older than this many days (`None`: never on its own). Incremental
     /// searches miss what servers change without moving `meta.lastUpdated`.

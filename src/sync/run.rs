@@ -308,7 +308,11 @@ impl<'a> Run<'a> {
             return Err(self.stopper.clone().stop().await);
         }
         self.metadata = self.capabilities().await?;
-        self.known = crate::quirks::Known::built_in(&self.metadata, self.fhir.base());
+        self.known = crate::quirks::Known::built_in_for(
+            &self.metadata,
+            self.fhir.base(),
+            self.opts.vendor.as_deref(),
+        );
         self.check_required_params()?;
         let scope = self.fhir.session().credentials().await.scope;
         self.early.scope = scope.clone();
@@ -370,7 +374,6 @@ impl<'a> Run<'a> {
                 let held = self.state.types.get(ty);
                 let hints = plan::Hints {
                     fan_out: held.is_some_and(|t| t.needs_category)
-                        || self.opts.categories_required.iter().any(|t| t == ty)
                         || self.known.categories_required.contains(ty),
                     refused_since: self.known.refused_incremental(ty),
                     every: held.and_then(|t| t.needs_every),
