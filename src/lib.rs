@@ -30,6 +30,7 @@ pub mod json_text;
 pub mod keep_alive;
 pub mod manual;
 pub mod output;
+pub mod person;
 pub mod providers;
 pub mod quirks;
 pub mod sanitize;

@@ -8,6 +8,9 @@ use anyhow::Result;
 use std::path::{Path, PathBuf};
 
 pub async fn run(ctx: &Ctx, args: &ViewArgs) -> Result<()> {
+    if args.all_profiles || !args.profiles.is_empty() {
+        return super::view_merged::run(ctx, args).await;
+    }
     let dir = ctx.export_dir(args.out.as_deref())?;
     let summary = build(ctx, &dir, args.output.as_deref())?;
     ctx.ui.out(&summary.path.display().to_string());
@@ -51,7 +54,7 @@ pub fn build(ctx: &Ctx, dir: &Path, output: Option<&Path>) -> Result<Summary> {
 }
 
 /// `--open`: the page in the user's browser (`$BROWSER`, else the platform's opener).
-async fn open(ctx: &Ctx, path: &Path) {
+pub(super) async fn open(ctx: &Ctx, path: &Path) {
     let Ok(url) = url::Url::from_file_path(path) else {
         ctx.ui.warn(&format!(
             "cannot make a file URL of {}; open it by hand",

@@ -19,6 +19,12 @@ pub struct Row {
     pub cells: Vec<String>,
     /// The row's flag class (`hi`, `lo`, `ab`), for out-of-range results.
     pub flag: Option<&'static str>,
+    /// The coded concepts (system, code) the row is about, for merging providers' records.
+    pub codes: Vec<(String, String)>,
+    /// The profiles the row's fact came from (a page of several providers; else empty).
+    pub sources: Vec<String>,
+    /// Another provider gave another value of this fact (shown next to it).
+    pub differs: bool,
 }
 
 /// How a section lays out its rows.

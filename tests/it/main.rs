@@ -43,3 +43,4 @@ mod tls;
 mod verify;
 mod versions;
 mod view_bundle;
+mod view_merge;
