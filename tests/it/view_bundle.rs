@@ -110,6 +110,16 @@ pub(crate) struct Dump {
 
 /// Loads `page` in headless Chromium and returns the DOM after load, scripts run.
 pub(crate) fn load(browser: &Path, page: &Path, screenshot: Option<&Path>) -> Dump {
+    launch(browser, page, screenshot, &[])
+}
+
+/// [`load`] (no screenshot) with more switches, e.g. `--virtual-time-budget=MS` for a page
+/// whose script works after load.
+pub(crate) fn load_with(browser: &Path, page: &Path, extra: &[&str]) -> Dump {
+    launch(browser, page, None, extra)
+}
+
+fn launch(browser: &Path, page: &Path, screenshot: Option<&Path>, extra: &[&str]) -> Dump {
     let work = tempfile::tempdir().unwrap();
     let netlog = work.path().join("netlog.json");
     let catcher = Catcher::start();
@@ -133,6 +143,7 @@ pub(crate) fn load(browser: &Path, page: &Path, screenshot: Option<&Path>) -> Du
     // Loopback too goes through the proxy (Chromium bypasses it by default).
     .arg("--proxy-bypass-list=<-loopback>")
     .arg(format!("--log-net-log={}", netlog.display()));
+    cmd.args(extra);
     match screenshot {
         Some(png) => {
             cmd.args(["--window-size=1100,1500", "--force-device-scale-factor=1"]);

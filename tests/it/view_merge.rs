@@ -284,7 +284,111 @@ fn one_person_at_two_providers_is_one_page_and_another_person_is_refused() {
     let dump = load(&browser, &page, None);
     assert!(dump.page_requests.is_empty() && dump.proxied_for_page.is_empty());
     check_merged(&w, &dump.dom, &counted);
+    if let Some(axe) = axe_core() {
+        assert_eq!(
+            violations(&browser, &axe, &page),
+            "[]",
+            "axe-core on the merged page"
+        );
+    }
     shot(&browser, &page);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accessibility: axe-core's rules in Chromium
+
+/// axe-core's `axe.min.js` (npm package `axe-core`; `.ci/run` installs it under
+/// `target/axe/`, or set `FHIRDL_AXE`), or `None` (after saying so loudly) outside CI.
+fn axe_core() -> Option<PathBuf> {
+    let path = std::env::var_os("FHIRDL_AXE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("target/axe/node_modules/axe-core/axe.min.js")
+        });
+    if path.is_file() {
+        return Some(path);
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    assert!(
+        !ci,
+        "axe-core is required in CI: npm install --prefix target/axe axe-core (.ci/run does)"
+    );
+    eprintln!(
+        "\n*** SKIPPED: axe-core was not found at {} (npm install --prefix target/axe axe-core, or set FHIRDL_AXE); \
+         the page was NOT checked for accessibility ***\n",
+        path.display()
+    );
+    None
+}
+
+/// axe-core's violations on `page` in headless Chromium, as JSON (`[]` when none). The page
+/// is checked as a copy beside it with axe-core and a runner added (its Content-Security-Policy,
+/// which allows only its own script, taken out); the runner writes the result into the DOM.
+fn violations(browser: &Path, axe: &Path, page: &Path) -> String {
+    let html = std::fs::read_to_string(page).unwrap();
+    let csp_at = html.find("<meta http-equiv=\"Content-Security-Policy\"");
+    let html = match csp_at {
+        Some(at) => {
+            let end = at + html[at..].find('>').unwrap() + 1;
+            format!("{}{}", &html[..at], &html[end..])
+        }
+        None => html,
+    };
+    let runner = format!(
+        "<script>{}</script><script>{}</script></body>",
+        std::fs::read_to_string(axe).unwrap(),
+        r#"axe.run(document, {resultTypes: ['violations']}).then(function (r) {
+  var pre = document.createElement('pre'); pre.id = 'axe-result';
+  pre.textContent = JSON.stringify(r.violations.map(function (v) {
+    return {id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 5).map(function (n) { return n.target.join(' '); })};
+  }));
+  document.body.appendChild(pre);
+}, function (e) {
+  var pre = document.createElement('pre'); pre.id = 'axe-result'; pre.textContent = 'axe failed: ' + e;
+  document.body.appendChild(pre);
+});"#
+    );
+    let copy = page.with_file_name(".axe-copy.html");
+    std::fs::write(&copy, html.replacen("</body>", &runner, 1)).unwrap();
+    let dump = crate::view_bundle::load_with(browser, &copy, &["--virtual-time-budget=60000"]);
+    std::fs::remove_file(&copy).unwrap();
+    let start = dump
+        .dom
+        .find("<pre id=\"axe-result\">")
+        .expect("axe-core ran and wrote its result")
+        + "<pre id=\"axe-result\">".len();
+    let end = start + dump.dom[start..].find("</pre>").unwrap();
+    dump.dom[start..end]
+        .replace("&quot;", "\"")
+        .replace("&gt;", ">")
+        .replace("&lt;", "<")
+        .replace("&amp;", "&")
+}
+
+#[test]
+fn the_single_provider_page_passes_axe_core_and_axe_core_catches_a_bad_page() {
+    let env = TestContext::with_defaults();
+    let demo = env.root().join("demo");
+    let out = env.fhirdl(&["demo", "--dir", demo.to_str().unwrap(), "--json"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let page = PathBuf::from(json(&out)["record_html"].as_str().unwrap());
+    let (Some(browser), Some(axe)) = (chromium(), axe_core()) else {
+        return;
+    };
+    assert_eq!(
+        violations(&browser, &axe, &page),
+        "[]",
+        "axe-core on the page"
+    );
+    // The control: a page without a language and an image without a text alternative.
+    let bad = env.root().join("bad.html");
+    std::fs::write(&bad, "<!DOCTYPE html><html><head><title>x</title></head><body><main><img src=\"data:,\"></main></body></html>").unwrap();
+    let found = violations(&browser, &axe, &bad);
+    assert!(
+        found.contains("html-has-lang") && found.contains("image-alt"),
+        "{found}"
+    );
 }
 
 /// The merged page's rows against what was done to the second export, and against `--json`.
