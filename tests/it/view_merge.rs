@@ -455,3 +455,40 @@ fn shot(browser: &Path, page: &Path) {
     load(browser, page, Some(&png));
     eprintln!("wrote {}", png.display());
 }
+
+#[test]
+fn a_proxys_patients_are_never_one_person() {
+    let env = TestContext::new(SandboxConfig {
+        resources_per_patient: 20,
+        ..SandboxConfig::default()
+    });
+    let users = env.sandbox.users();
+    for u in &users[..2] {
+        let out = crate::signin::proxy_login(&env, &format!("--patient {}", u.patient_id), &[]);
+        assert_eq!(code(&out), 0, "{}", text(&out));
+    }
+    let second = format!("kids-{}", users[1].patient_id);
+    for p in ["kids", second.as_str()] {
+        let out = env.fhirdl(&["sync", "--profile", p, "-q"]);
+        assert_eq!(code(&out), 0, "{p}: {}", text(&out));
+    }
+    let out = env.fhirdl(&["profile", "list", "--json"]);
+    let people: Vec<Vec<String>> = json(&out)["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| serde_json::from_value(p["profiles"].clone()).unwrap())
+        .collect();
+    assert_eq!(people, [vec!["kids".to_string()], vec![second.clone()]]);
+    let out = env.fhirdl(&["profile", "link", "kids", &second]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(text(&out).contains("cannot be linked"), "{}", text(&out));
+    let both = format!("kids,{second}");
+    let out = env.fhirdl(&["view", "--profiles", &both]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("different people") && !err.contains("profile link"),
+        "{err}"
+    );
+}
