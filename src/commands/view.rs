@@ -8,9 +8,6 @@ use anyhow::Result;
 use std::path::{Path, PathBuf};
 
 pub async fn run(ctx: &Ctx, args: &ViewArgs) -> Result<()> {
-    if args.all_profiles || !args.profiles.is_empty() {
-        return super::view_merged::run(ctx, args).await;
-    }
     let dir = ctx.export_dir(args.out.as_deref())?;
     let summary = build(ctx, &dir, args.output.as_deref())?;
     ctx.ui.out(&summary.path.display().to_string());

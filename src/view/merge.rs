@@ -10,42 +10,25 @@
 use super::charts::Chart;
 use super::html;
 use super::record::{Record, Section};
-use super::sections::{Note, Row, LABS, OBSERVATIONS, SOCIAL, VITALS};
+use super::sections::{Note, Row, Source, LABS, OBSERVATIONS, SOCIAL, VITALS};
 use crate::folder::Folder;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
-/// One provider's export on a merged page.
-#[derive(Debug, Clone, Serialize)]
-pub struct Source {
-    pub profile: String,
-    /// The provider (the profile's preset, else its FHIR server's host).
-    pub provider: String,
-    /// The practice: the patient's managing organization, when the record names it.
-    pub practice: Option<String>,
-    pub fhir_base: Option<String>,
-    pub last_sync: Option<String>,
-    /// `complete`, or what was not (`partial: Observation failed`), or `unknown`.
-    pub completeness: String,
-    pub resources: usize,
-}
-
-impl Source {
-    /// The source of profile `profile` (provider `provider`) read from `folder` into `record`.
-    pub fn new(profile: &str, provider: &str, folder: &Folder, record: &Record) -> Source {
-        Source {
-            profile: profile.to_owned(),
-            provider: provider.to_owned(),
-            practice: record
-                .provider
-                .clone()
-                .filter(|p| Some(p) != folder.fhir_base.as_ref()),
-            fhir_base: folder.fhir_base.clone(),
-            last_sync: folder.synced_at.clone().or(folder.last_run_at.clone()),
-            completeness: completeness(folder),
-            resources: record.counts.values().sum(),
-        }
+/// The source of profile `profile` (provider `provider`) read from `folder` into `record`.
+pub fn source(profile: &str, provider: &str, folder: &Folder, record: &Record) -> Source {
+    Source {
+        profile: profile.to_owned(),
+        provider: provider.to_owned(),
+        practice: record
+            .provider
+            .clone()
+            .filter(|p| Some(p) != folder.fhir_base.as_ref()),
+        fhir_base: folder.fhir_base.clone(),
+        last_sync: folder.synced_at.clone().or(folder.last_run_at.clone()),
+        completeness: completeness(folder),
+        resources: record.counts.values().sum(),
     }
 }
 

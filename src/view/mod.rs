@@ -102,7 +102,7 @@ pub fn render_merged(parts: &[Part], output: &Path, generated_at: &str) -> Resul
     let mut records = Vec::with_capacity(parts.len());
     for p in parts {
         let record = record::read(&p.folder, relative_prefix(parent, &p.folder.dir)?)?;
-        let source = merge::Source::new(&p.profile, &p.provider, &p.folder, &record);
+        let source = merge::source(&p.profile, &p.provider, &p.folder, &record);
         records.push((source, record));
     }
     let record = merge::combine(records);

@@ -74,7 +74,7 @@ pub struct Record {
     /// Links to saved documents on the page.
     pub attachment_links: usize,
     /// The providers' records this one was merged from (none: one export folder).
-    pub sources: Vec<super::merge::Source>,
+    pub sources: Vec<super::sections::Source>,
 }
 
 /// Reads the folder into the page's record. `prefix`: path segments from the page's folder to

@@ -5,6 +5,7 @@
 use super::fields;
 use crate::folder::Folder;
 use crate::sync::attachments::ManifestEntry;
+use serde::Serialize;
 use std::collections::HashMap;
 
 /// One resource as a row: its cells are HTML, made only by escaping (see `rows.rs`).
@@ -33,6 +34,21 @@ pub enum Layout {
     Table,
     /// By year, newest first (encounters).
     Timeline,
+}
+
+/// One provider's export on a merged page.
+#[derive(Debug, Clone, Serialize)]
+pub struct Source {
+    pub profile: String,
+    /// The provider (the profile's preset, else its FHIR server's host).
+    pub provider: String,
+    /// The practice: the patient's managing organization, when the record names it.
+    pub practice: Option<String>,
+    pub fhir_base: Option<String>,
+    pub last_sync: Option<String>,
+    /// `complete`, or what was not (`partial: Observation failed`), or `unknown`.
+    pub completeness: String,
+    pub resources: usize,
 }
 
 /// What a section is; its rows are filled by the walk.
