@@ -132,6 +132,22 @@ pub fn combine(parts: Vec<(Source, Record)>) -> Record {
     out
 }
 
+/// The day of a date as stored (`2024-01-02…`) as the number 20240102; `None` without a
+/// whole day.
+fn day_number(date: &str) -> Option<u32> {
+    let b = date.as_bytes();
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        let part = b.get(r)?;
+        part.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| part.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0')))
+    };
+    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
+        return None;
+    }
+    Some(digits(0..4)? * 10_000 + digits(5..7)? * 100 + digits(8..10)?)
+}
+
 /// A row anchor (`r-Type-id`) of a source's page as it is on the merged page.
 fn rehome(anchor: &str, tag: &str) -> String {
     match anchor.strip_prefix("r-").and_then(|r| r.split_once('-')) {
@@ -159,16 +175,12 @@ fn value_of(r: &Row, measured: bool) -> &[String] {
 /// `moved` learns the anchor of each row merged away → the row that stands for it.
 fn facts(rows: Vec<Row>, measured: bool, moved: &mut HashMap<String, String>) -> (Vec<Row>, usize) {
     let mut groups: Vec<Vec<Row>> = Vec::with_capacity(rows.len());
-    let mut index: HashMap<(String, String, String), Vec<usize>> = HashMap::new();
+    // (concept, day) → the groups holding it.
+    let mut index: HashMap<(u64, u32), Vec<usize>> = HashMap::new();
     for mut row in rows {
-        let day: String = row.sort.chars().take(10).collect();
-        let keys: Vec<(String, String, String)> = match day.len() {
-            10 => row
-                .codes
-                .iter()
-                .map(|(s, c)| (s.clone(), c.clone(), day.clone()))
-                .collect(),
-            _ => Vec::new(),
+        let keys: Vec<(u64, u32)> = match day_number(&row.sort) {
+            Some(day) => row.codes.iter().map(|&c| (c, day)).collect(),
+            None => Vec::new(),
         };
         let source = row.sources.first().cloned().unwrap_or_default();
         let found = keys
@@ -331,7 +343,10 @@ mod tests {
             id: id.into(),
             sort: format!("{day}T10:00:00Z"),
             cells: vec![day.into(), "Test".into(), value.into(), "mg/dL".into()],
-            codes: vec![("http://loinc.org".into(), code.into())],
+            codes: vec![super::super::sections::concept_key(
+                "http://loinc.org",
+                code,
+            )],
             sources: vec![source.into()],
             ..Row::default()
         }
@@ -377,6 +392,14 @@ mod tests {
             &mut moved,
         );
         assert_eq!((out.len(), merged), (1, 1));
+    }
+
+    #[test]
+    fn days_are_numbers_and_partial_dates_are_none() {
+        assert_eq!(day_number("2024-01-02T10:00:00Z"), Some(20240102));
+        assert_eq!(day_number("2024-01"), None);
+        assert_eq!(day_number("2024-0x-02"), None);
+        assert_eq!(day_number(""), None);
     }
 
     #[test]

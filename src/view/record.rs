@@ -167,7 +167,7 @@ pub fn read(folder: &Folder, prefix: Vec<String>) -> Result<Record> {
 }
 
 /// The codes of what a resource is about (what makes two providers' rows one fact).
-fn concept_codes(ty: &str, r: &Resource<'_>) -> Vec<(String, String)> {
+fn concept_codes(ty: &str, r: &Resource<'_>) -> Vec<u64> {
     let raw = match ty {
         "Immunization" => r.vaccine_code,
         "AllergyIntolerance" => r.code.or(r.substance),
@@ -180,6 +180,7 @@ fn concept_codes(ty: &str, r: &Resource<'_>) -> Vec<(String, String)> {
     fields::codes(raw)
         .into_iter()
         .filter(|(system, code)| !system.is_empty() && !code.is_empty())
+        .map(|(system, code)| super::sections::concept_key(&system, &code))
         .collect()
 }
 
