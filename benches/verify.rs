@@ -25,30 +25,6 @@ mod bench {
 
     use crate::support::{self, PROFILE};
 
-    struct Args {
-        resources: usize,
-        runs: usize,
-    }
-
-    fn parse_args() -> Result<Args> {
-        let mut args = Args {
-            resources: 100_000,
-            runs: 3,
-        };
-        let mut it = std::env::args().skip(1);
-        while let Some(a) = it.next() {
-            let mut value = || it.next().with_context(|| format!("{a} needs a value"));
-            match a.as_str() {
-                "--bench" => {}
-                "--resources" => args.resources = value()?.parse().context("--resources")?,
-                "--runs" => args.runs = value()?.parse().context("--runs")?,
-                other => anyhow::bail!("unknown argument {other:?}"),
-            }
-        }
-        ensure!(args.runs >= 1, "--runs must be at least 1");
-        Ok(args)
-    }
-
     fn cmd(root: &Path, args: &[&str]) -> Command {
         support::fhirdl(root, args)
     }
@@ -88,7 +64,7 @@ mod bench {
             eprintln!("verify benchmark: run it with `cargo bench --bench verify`; skipped");
             return Ok(());
         }
-        let args = parse_args()?;
+        let args = crate::support::size_and_runs(100_000)?;
         let (_rt, sandbox) = support::start_sandbox(args.resources, Quirks::default(), false)?;
         let root = tempfile::tempdir()?;
         let base = sandbox.fhir_base().to_string();

@@ -38,7 +38,7 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Download every resource you may read into local NDJSON/JSON files (incrementally)')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show each profile''s provider, patient, granted scopes and token state')
             [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Revoke the tokens at the provider and forget them (and the profile)')
-            [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'List, show or remove saved profiles')
+            [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'List, show or remove saved profiles, and say which are one person')
             [CompletionResult]::new('key', 'key', [CompletionResultType]::ParameterValue, 'Make the app''s private key for private_key_jwt sign-in and print its public key set')
             [CompletionResult]::new('providers', 'providers', [CompletionResultType]::ParameterValue, 'List the built-in provider presets and their endpoints, or the known server quirks')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -180,6 +180,8 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one profile''s settings (no secrets are stored there)')
             [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a profile and its stored credentials (without revoking; see `fhirdl logout`)')
             [CompletionResult]::new('default', 'default', [CompletionResultType]::ParameterValue, 'Make a profile the default for commands run without --profile')
+            [CompletionResult]::new('link', 'link', [CompletionResultType]::ParameterValue, 'Say that two profiles are the record of one person (overrides what their exports say)')
+            [CompletionResult]::new('unlink', 'unlink', [CompletionResultType]::ParameterValue, 'Say that two profiles are the records of different people (overrides what their exports say)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -247,11 +249,45 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'fhirdl;profile;link' {
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)')
+            [CompletionResult]::new('--config-dir', '--config-dir', [CompletionResultType]::ParameterName, 'Folder for the settings file (default: the platform''s config folder)')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Folder for exports and the file credential store (default: the platform''s data folder)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors and warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors and warnings on stderr')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one machine-readable JSON document on stdout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'fhirdl;profile;unlink' {
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)')
+            [CompletionResult]::new('--config-dir', '--config-dir', [CompletionResultType]::ParameterName, 'Folder for the settings file (default: the platform''s config folder)')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Folder for exports and the file credential store (default: the platform''s data folder)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors and warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors and warnings on stderr')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one machine-readable JSON document on stdout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'fhirdl;profile;help' {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List saved profiles')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one profile''s settings (no secrets are stored there)')
             [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a profile and its stored credentials (without revoking; see `fhirdl logout`)')
             [CompletionResult]::new('default', 'default', [CompletionResultType]::ParameterValue, 'Make a profile the default for commands run without --profile')
+            [CompletionResult]::new('link', 'link', [CompletionResultType]::ParameterValue, 'Say that two profiles are the record of one person (overrides what their exports say)')
+            [CompletionResult]::new('unlink', 'unlink', [CompletionResultType]::ParameterValue, 'Say that two profiles are the records of different people (overrides what their exports say)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -265,6 +301,12 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             break
         }
         'fhirdl;profile;help;default' {
+            break
+        }
+        'fhirdl;profile;help;link' {
+            break
+        }
+        'fhirdl;profile;help;unlink' {
             break
         }
         'fhirdl;profile;help;help' {
@@ -404,11 +446,14 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
         'fhirdl;view' {
             [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Export folder to read (default: the profile''s, as `fhirdl sync` uses it)')
             [CompletionResult]::new('--page', '--page', [CompletionResultType]::ParameterName, 'Write the page to FILE instead of <DIR>/record.html (the export folder is --out)')
+            [CompletionResult]::new('--profiles', '--profiles', [CompletionResultType]::ParameterName, 'One page of these profiles'' exports (one person''s providers), e.g. `--profiles a,b`')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)')
             [CompletionResult]::new('--config-dir', '--config-dir', [CompletionResultType]::ParameterName, 'Folder for the settings file (default: the platform''s config folder)')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Folder for exports and the file credential store (default: the platform''s data folder)')
             [CompletionResult]::new('--open', '--open', [CompletionResultType]::ParameterName, 'Open the page in the browser afterwards')
+            [CompletionResult]::new('--all-profiles', '--all-profiles', [CompletionResultType]::ParameterName, 'One page of every saved profile''s export (one person''s providers), each row naming its source')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Put profiles on one page even when their records are not known to be one person''s')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors and warnings on stderr')
@@ -554,7 +599,7 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Download every resource you may read into local NDJSON/JSON files (incrementally)')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show each profile''s provider, patient, granted scopes and token state')
             [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Revoke the tokens at the provider and forget them (and the profile)')
-            [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'List, show or remove saved profiles')
+            [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'List, show or remove saved profiles, and say which are one person')
             [CompletionResult]::new('key', 'key', [CompletionResultType]::ParameterValue, 'Make the app''s private key for private_key_jwt sign-in and print its public key set')
             [CompletionResult]::new('providers', 'providers', [CompletionResultType]::ParameterValue, 'List the built-in provider presets and their endpoints, or the known server quirks')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -588,6 +633,8 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one profile''s settings (no secrets are stored there)')
             [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove a profile and its stored credentials (without revoking; see `fhirdl logout`)')
             [CompletionResult]::new('default', 'default', [CompletionResultType]::ParameterValue, 'Make a profile the default for commands run without --profile')
+            [CompletionResult]::new('link', 'link', [CompletionResultType]::ParameterValue, 'Say that two profiles are the record of one person (overrides what their exports say)')
+            [CompletionResult]::new('unlink', 'unlink', [CompletionResultType]::ParameterValue, 'Say that two profiles are the records of different people (overrides what their exports say)')
             break
         }
         'fhirdl;help;profile;list' {
@@ -600,6 +647,12 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             break
         }
         'fhirdl;help;profile;default' {
+            break
+        }
+        'fhirdl;help;profile;link' {
+            break
+        }
+        'fhirdl;help;profile;unlink' {
             break
         }
         'fhirdl;help;key' {

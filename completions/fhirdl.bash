@@ -136,6 +136,9 @@ _fhirdl() {
             fhirdl__subcmd__help__subcmd__profile,default)
                 cmd="fhirdl__subcmd__help__subcmd__profile__subcmd__default"
                 ;;
+            fhirdl__subcmd__help__subcmd__profile,link)
+                cmd="fhirdl__subcmd__help__subcmd__profile__subcmd__link"
+                ;;
             fhirdl__subcmd__help__subcmd__profile,list)
                 cmd="fhirdl__subcmd__help__subcmd__profile__subcmd__list"
                 ;;
@@ -144,6 +147,9 @@ _fhirdl() {
                 ;;
             fhirdl__subcmd__help__subcmd__profile,show)
                 cmd="fhirdl__subcmd__help__subcmd__profile__subcmd__show"
+                ;;
+            fhirdl__subcmd__help__subcmd__profile,unlink)
+                cmd="fhirdl__subcmd__help__subcmd__profile__subcmd__unlink"
                 ;;
             fhirdl__subcmd__key,create)
                 cmd="fhirdl__subcmd__key__subcmd__create"
@@ -163,6 +169,9 @@ _fhirdl() {
             fhirdl__subcmd__profile,help)
                 cmd="fhirdl__subcmd__profile__subcmd__help"
                 ;;
+            fhirdl__subcmd__profile,link)
+                cmd="fhirdl__subcmd__profile__subcmd__link"
+                ;;
             fhirdl__subcmd__profile,list)
                 cmd="fhirdl__subcmd__profile__subcmd__list"
                 ;;
@@ -172,11 +181,17 @@ _fhirdl() {
             fhirdl__subcmd__profile,show)
                 cmd="fhirdl__subcmd__profile__subcmd__show"
                 ;;
+            fhirdl__subcmd__profile,unlink)
+                cmd="fhirdl__subcmd__profile__subcmd__unlink"
+                ;;
             fhirdl__subcmd__profile__subcmd__help,default)
                 cmd="fhirdl__subcmd__profile__subcmd__help__subcmd__default"
                 ;;
             fhirdl__subcmd__profile__subcmd__help,help)
                 cmd="fhirdl__subcmd__profile__subcmd__help__subcmd__help"
+                ;;
+            fhirdl__subcmd__profile__subcmd__help,link)
+                cmd="fhirdl__subcmd__profile__subcmd__help__subcmd__link"
                 ;;
             fhirdl__subcmd__profile__subcmd__help,list)
                 cmd="fhirdl__subcmd__profile__subcmd__help__subcmd__list"
@@ -186,6 +201,9 @@ _fhirdl() {
                 ;;
             fhirdl__subcmd__profile__subcmd__help,show)
                 cmd="fhirdl__subcmd__profile__subcmd__help__subcmd__show"
+                ;;
+            fhirdl__subcmd__profile__subcmd__help,unlink)
+                cmd="fhirdl__subcmd__profile__subcmd__help__subcmd__unlink"
                 ;;
             *)
                 ;;
@@ -544,7 +562,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__help__subcmd__profile)
-            opts="list show remove default"
+            opts="list show remove default link unlink"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -558,6 +576,20 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__help__subcmd__profile__subcmd__default)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__help__subcmd__profile__subcmd__link)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -600,6 +632,20 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__help__subcmd__profile__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__help__subcmd__profile__subcmd__unlink)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1028,7 +1074,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__profile)
-            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version list show remove default help"
+            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version list show remove default link unlink help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1088,7 +1134,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__profile__subcmd__help)
-            opts="list show remove default help"
+            opts="list show remove default link unlink help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1116,6 +1162,20 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__profile__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__profile__subcmd__help__subcmd__link)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1164,6 +1224,50 @@ _fhirdl() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__profile__subcmd__help__subcmd__unlink)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__profile__subcmd__link)
+            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1232,6 +1336,36 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__profile__subcmd__show)
+            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__profile__subcmd__unlink)
             opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1568,7 +1702,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__view)
-            opts="-p -v -q -h -V --out --page --open --profile --verbose --quiet --json --config-dir --data-dir --help --version"
+            opts="-p -v -q -h -V --out --page --open --all-profiles --profiles --force --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1579,6 +1713,10 @@ _fhirdl() {
                     return 0
                     ;;
                 --page)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profiles)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

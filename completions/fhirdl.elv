@@ -35,7 +35,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand sync 'Download every resource you may read into local NDJSON/JSON files (incrementally)'
             cand status 'Show each profile''s provider, patient, granted scopes and token state'
             cand logout 'Revoke the tokens at the provider and forget them (and the profile)'
-            cand profile 'List, show or remove saved profiles'
+            cand profile 'List, show or remove saved profiles, and say which are one person'
             cand key 'Make the app''s private key for private_key_jwt sign-in and print its public key set'
             cand providers 'List the built-in provider presets and their endpoints, or the known server quirks'
             cand completions 'Print a shell completion script'
@@ -172,6 +172,8 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand show 'Show one profile''s settings (no secrets are stored there)'
             cand remove 'Remove a profile and its stored credentials (without revoking; see `fhirdl logout`)'
             cand default 'Make a profile the default for commands run without --profile'
+            cand link 'Say that two profiles are the record of one person (overrides what their exports say)'
+            cand unlink 'Say that two profiles are the records of different people (overrides what their exports say)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'fhirdl;profile;list'= {
@@ -234,11 +236,43 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'fhirdl;profile;link'= {
+            cand -p 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'
+            cand --profile 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand -v 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
+            cand --verbose 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'fhirdl;profile;unlink'= {
+            cand -p 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'
+            cand --profile 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand -v 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
+            cand --verbose 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'fhirdl;profile;help'= {
             cand list 'List saved profiles'
             cand show 'Show one profile''s settings (no secrets are stored there)'
             cand remove 'Remove a profile and its stored credentials (without revoking; see `fhirdl logout`)'
             cand default 'Make a profile the default for commands run without --profile'
+            cand link 'Say that two profiles are the record of one person (overrides what their exports say)'
+            cand unlink 'Say that two profiles are the records of different people (overrides what their exports say)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'fhirdl;profile;help;list'= {
@@ -248,6 +282,10 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
         &'fhirdl;profile;help;remove'= {
         }
         &'fhirdl;profile;help;default'= {
+        }
+        &'fhirdl;profile;help;link'= {
+        }
+        &'fhirdl;profile;help;unlink'= {
         }
         &'fhirdl;profile;help;help'= {
         }
@@ -376,11 +414,14 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
         &'fhirdl;view'= {
             cand --out 'Export folder to read (default: the profile''s, as `fhirdl sync` uses it)'
             cand --page 'Write the page to FILE instead of <DIR>/record.html (the export folder is --out)'
+            cand --profiles 'One page of these profiles'' exports (one person''s providers), e.g. `--profiles a,b`'
             cand -p 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'
             cand --profile 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'
             cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
             cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
             cand --open 'Open the page in the browser afterwards'
+            cand --all-profiles 'One page of every saved profile''s export (one person''s providers), each row naming its source'
+            cand --force 'Put profiles on one page even when their records are not known to be one person''s'
             cand -v 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
             cand --verbose 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
             cand -q 'Only errors and warnings on stderr'
@@ -518,7 +559,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand sync 'Download every resource you may read into local NDJSON/JSON files (incrementally)'
             cand status 'Show each profile''s provider, patient, granted scopes and token state'
             cand logout 'Revoke the tokens at the provider and forget them (and the profile)'
-            cand profile 'List, show or remove saved profiles'
+            cand profile 'List, show or remove saved profiles, and say which are one person'
             cand key 'Make the app''s private key for private_key_jwt sign-in and print its public key set'
             cand providers 'List the built-in provider presets and their endpoints, or the known server quirks'
             cand completions 'Print a shell completion script'
@@ -547,6 +588,8 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand show 'Show one profile''s settings (no secrets are stored there)'
             cand remove 'Remove a profile and its stored credentials (without revoking; see `fhirdl logout`)'
             cand default 'Make a profile the default for commands run without --profile'
+            cand link 'Say that two profiles are the record of one person (overrides what their exports say)'
+            cand unlink 'Say that two profiles are the records of different people (overrides what their exports say)'
         }
         &'fhirdl;help;profile;list'= {
         }
@@ -555,6 +598,10 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
         &'fhirdl;help;profile;remove'= {
         }
         &'fhirdl;help;profile;default'= {
+        }
+        &'fhirdl;help;profile;link'= {
+        }
+        &'fhirdl;help;profile;unlink'= {
         }
         &'fhirdl;help;key'= {
             cand create 'Make a new key for the profile (replacing its old one) and print the public JWKS'

@@ -36,7 +36,7 @@ complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "login" -d 'Sign in to
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "sync" -d 'Download every resource you may read into local NDJSON/JSON files (incrementally)'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "status" -d 'Show each profile\'s provider, patient, granted scopes and token state'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "logout" -d 'Revoke the tokens at the provider and forget them (and the profile)'
-complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "profile" -d 'List, show or remove saved profiles'
+complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "profile" -d 'List, show or remove saved profiles, and say which are one person'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "key" -d 'Make the app\'s private key for private_key_jwt sign-in and print its public key set'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "providers" -d 'List the built-in provider presets and their endpoints, or the known server quirks'
 complete -c fhirdl -n "__fish_fhirdl_needs_command" -f -a "completions" -d 'Print a shell completion script'
@@ -139,19 +139,21 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -s q -l quiet -d '
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -l json -d 'Print one machine-readable JSON document on stdout'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand logout" -s V -l version -d 'Print version'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -s q -l quiet -d 'Only errors and warnings on stderr'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -l json -d 'Print one machine-readable JSON document on stdout'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -s h -l help -d 'Print help'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -s V -l version -d 'Print version'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -f -a "list" -d 'List saved profiles'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -f -a "show" -d 'Show one profile\'s settings (no secrets are stored there)'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -f -a "remove" -d 'Remove a profile and its stored credentials (without revoking; see `fhirdl logout`)'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -f -a "default" -d 'Make a profile the default for commands run without --profile'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default link unlink help" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default link unlink help" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default link unlink help" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default link unlink help" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default link unlink help" -s q -l quiet -d 'Only errors and warnings on stderr'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default link unlink help" -l json -d 'Print one machine-readable JSON document on stdout'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default link unlink help" -s h -l help -d 'Print help'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default link unlink help" -s V -l version -d 'Print version'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default link unlink help" -f -a "list" -d 'List saved profiles'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default link unlink help" -f -a "show" -d 'Show one profile\'s settings (no secrets are stored there)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default link unlink help" -f -a "remove" -d 'Remove a profile and its stored credentials (without revoking; see `fhirdl logout`)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default link unlink help" -f -a "default" -d 'Make a profile the default for commands run without --profile'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default link unlink help" -f -a "link" -d 'Say that two profiles are the record of one person (overrides what their exports say)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default link unlink help" -f -a "unlink" -d 'Say that two profiles are the records of different people (overrides what their exports say)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and not __fish_seen_subcommand_from list show remove default link unlink help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from list" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from list" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from list" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
@@ -184,10 +186,28 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_s
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from default" -l json -d 'Print one machine-readable JSON document on stdout'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from default" -s h -l help -d 'Print help'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from default" -s V -l version -d 'Print version'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from link" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from link" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from link" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from link" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from link" -s q -l quiet -d 'Only errors and warnings on stderr'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from link" -l json -d 'Print one machine-readable JSON document on stdout'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from link" -s h -l help -d 'Print help'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from link" -s V -l version -d 'Print version'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from unlink" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from unlink" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from unlink" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from unlink" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from unlink" -s q -l quiet -d 'Only errors and warnings on stderr'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from unlink" -l json -d 'Print one machine-readable JSON document on stdout'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from unlink" -s h -l help -d 'Print help'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from unlink" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "list" -d 'List saved profiles'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one profile\'s settings (no secrets are stored there)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a profile and its stored credentials (without revoking; see `fhirdl logout`)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "default" -d 'Make a profile the default for commands run without --profile'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "link" -d 'Say that two profiles are the record of one person (overrides what their exports say)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "unlink" -d 'Say that two profiles are the records of different people (overrides what their exports say)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand profile; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand key; and not __fish_seen_subcommand_from create help" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand key; and not __fish_seen_subcommand_from create help" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
@@ -273,10 +293,13 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -s h -l help -d 'P
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand doctor" -s V -l version -d 'Print version'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -l out -d 'Export folder to read (default: the profile\'s, as `fhirdl sync` uses it)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -l page -d 'Write the page to FILE instead of <DIR>/record.html (the export folder is --out)' -r -F
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -l profiles -d 'One page of these profiles\' exports (one person\'s providers), e.g. `--profiles a,b`' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -l open -d 'Open the page in the browser afterwards'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -l all-profiles -d 'One page of every saved profile\'s export (one person\'s providers), each row naming its source'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -l force -d 'Put profiles on one page even when their records are not known to be one person\'s'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand view" -l json -d 'Print one machine-readable JSON document on stdout'
@@ -361,7 +384,7 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile key providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help" -f -a "sync" -d 'Download every resource you may read into local NDJSON/JSON files (incrementally)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile key providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help" -f -a "status" -d 'Show each profile\'s provider, patient, granted scopes and token state'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile key providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help" -f -a "logout" -d 'Revoke the tokens at the provider and forget them (and the profile)'
-complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile key providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help" -f -a "profile" -d 'List, show or remove saved profiles'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile key providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help" -f -a "profile" -d 'List, show or remove saved profiles, and say which are one person'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile key providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help" -f -a "key" -d 'Make the app\'s private key for private_key_jwt sign-in and print its public key set'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile key providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help" -f -a "providers" -d 'List the built-in provider presets and their endpoints, or the known server quirks'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and not __fish_seen_subcommand_from login sync status logout profile key providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help" -f -a "completions" -d 'Print a shell completion script'
@@ -380,4 +403,6 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and __fish_seen_subc
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "show" -d 'Show one profile\'s settings (no secrets are stored there)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "remove" -d 'Remove a profile and its stored credentials (without revoking; see `fhirdl logout`)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "default" -d 'Make a profile the default for commands run without --profile'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "link" -d 'Say that two profiles are the record of one person (overrides what their exports say)'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and __fish_seen_subcommand_from profile" -f -a "unlink" -d 'Say that two profiles are the records of different people (overrides what their exports say)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "create" -d 'Make a new key for the profile (replacing its old one) and print the public JWKS'

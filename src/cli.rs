@@ -82,10 +82,10 @@ pub enum Command {
         after_help = "Examples:\n  fhirdl logout --profile nextgen\n  fhirdl logout --profile nextgen --keep-profile"
     )]
     Logout(LogoutArgs),
-    /// List, show or remove saved profiles.
+    /// List, show or remove saved profiles, and say which are one person.
     #[command(
         subcommand,
-        after_help = "Examples:\n  fhirdl profile list\n  fhirdl profile show nextgen\n  fhirdl profile default nextgen\n  fhirdl profile remove old-clinic"
+        after_help = "Examples:\n  fhirdl profile list\n  fhirdl profile show nextgen\n  fhirdl profile default nextgen\n  fhirdl profile remove old-clinic\n  fhirdl profile link nextgen epic-clinic\n  fhirdl profile unlink nextgen kid"
     )]
     Profile(ProfileCommand),
     /// Make the app's private key for private_key_jwt sign-in and print its public key set.
@@ -243,6 +243,8 @@ Examples:
   fhirdl view --out ~/health/nextgen --open     # and open it in the browser
   fhirdl view --page ~/Desktop/record.html    # elsewhere; links stay relative
   fhirdl sync --view                            # refresh it after every sync
+  fhirdl view --all-profiles                    # one page from every provider
+  fhirdl view --profiles nextgen,epic --page ~/record.html
 
 The page is one self-contained file: it loads nothing from the network (its
 Content-Security-Policy forbids it), works without JavaScript, and prints.";
@@ -484,6 +486,21 @@ pub struct ViewArgs {
     /// Open the page in the browser afterwards.
     #[arg(long)]
     pub open: bool,
+    /// One page of every saved profile's export (one person's providers), each row naming
+    /// its source.
+    #[arg(long, conflicts_with_all = ["profiles", "out"])]
+    pub all_profiles: bool,
+    /// One page of these profiles' exports (one person's providers), e.g. `--profiles a,b`.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "A,B",
+        conflicts_with = "out"
+    )]
+    pub profiles: Vec<String>,
+    /// Put profiles on one page even when their records are not known to be one person's.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -579,6 +596,21 @@ pub enum ProfileCommand {
     Default {
         /// Profile name.
         name: String,
+    },
+    /// Say that two profiles are the record of one person (overrides what their exports say).
+    Link {
+        /// A profile name.
+        a: String,
+        /// The other profile name.
+        b: String,
+    },
+    /// Say that two profiles are the records of different people (overrides what their
+    /// exports say).
+    Unlink {
+        /// A profile name.
+        a: String,
+        /// The other profile name.
+        b: String,
     },
 }
 

@@ -30,6 +30,7 @@ pub mod json_text;
 pub mod keep_alive;
 pub mod manual;
 pub mod output;
+pub mod person;
 pub mod providers;
 pub mod quirks;
 pub mod sanitize;
@@ -128,6 +129,9 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<()> {
         Command::SandboxBrowser(args) => commands::sandbox::browser(ctx, args).await,
         Command::Demo(args) => commands::demo::run(ctx, args).await,
         Command::Doctor(args) => commands::doctor::run(ctx, args).await,
+        Command::View(args) if args.all_profiles || !args.profiles.is_empty() => {
+            commands::view_merged::run(ctx, args).await
+        }
         Command::View(args) => commands::view::run(ctx, args).await,
         Command::Bundle(args) => commands::bundle::run(ctx, args).await,
         Command::Unbundle(args) => commands::bundle::unbundle(ctx, args).await,

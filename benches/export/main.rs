@@ -13,6 +13,8 @@
 //! speed.
 
 mod floor;
+// Shared with the other benchmarks; this one does not read --resources/--runs.
+#[allow(dead_code)]
 #[path = "../support/mod.rs"]
 mod support;
 

@@ -1,7 +1,7 @@
 //! What the benchmarks share: the embedded sandbox on a runtime of its own, and the real
 //! `fhirdl` binary run against it with private folders and the scripted sandbox browser.
 
-use anyhow::Result;
+use anyhow::{ensure, Context, Result};
 use fhirdl_sandbox::{Quirks, Sandbox, SandboxConfig};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -63,4 +63,28 @@ pub fn login_args(base: &str) -> [&str; 11] {
         "--timeout",
         "60s",
     ]
+}
+
+/// `--resources N` (default `resources`) and `--runs N` (default 3), the arguments of the
+/// benchmarks that measure one command on one large record.
+pub struct SizeAndRuns {
+    pub resources: usize,
+    pub runs: usize,
+}
+
+/// Reads [`SizeAndRuns`] from the command line (cargo's `--bench` is skipped).
+pub fn size_and_runs(resources: usize) -> Result<SizeAndRuns> {
+    let mut args = SizeAndRuns { resources, runs: 3 };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--bench" => {}
+            "--resources" => args.resources = value()?.parse().context("--resources")?,
+            "--runs" => args.runs = value()?.parse().context("--runs")?,
+            other => anyhow::bail!("unknown argument {other:?}"),
+        }
+    }
+    ensure!(args.runs >= 1, "--runs must be at least 1");
+    Ok(args)
 }

@@ -17,6 +17,7 @@ pub mod status;
 pub mod sync;
 pub mod verify;
 pub mod view;
+pub mod view_merged;
 
 use crate::http::Http;
 use crate::output::Ui;

@@ -51,7 +51,7 @@ pub fn build(ctx: &Ctx, dir: &Path, output: Option<&Path>) -> Result<Summary> {
 }
 
 /// `--open`: the page in the user's browser (`$BROWSER`, else the platform's opener).
-async fn open(ctx: &Ctx, path: &Path) {
+pub(super) async fn open(ctx: &Ctx, path: &Path) {
     let Ok(url) = url::Url::from_file_path(path) else {
         ctx.ui.warn(&format!(
             "cannot make a file URL of {}; open it by hand",

@@ -24,6 +24,12 @@ pub struct ConfigFile {
     /// Profile used when --profile is not given and there is more than one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_profile: Option<String>,
+    /// Pairs of profiles that are one person, as the user said (`fhirdl profile link`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub same_person: Vec<[String; 2]>,
+    /// Pairs of profiles that are not, as the user said (`fhirdl profile unlink`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub different_people: Vec<[String; 2]>,
     #[serde(default)]
     pub profiles: BTreeMap<String, Profile>,
 }
@@ -184,6 +190,35 @@ impl ConfigFile {
     pub fn names(&self) -> Vec<String> {
         self.profiles.keys().cloned().collect()
     }
+
+    /// What the user said of who is who, for [`crate::person::decide`].
+    pub fn links(&self) -> crate::person::Links<'_> {
+        crate::person::Links {
+            same: &self.same_person,
+            different: &self.different_people,
+        }
+    }
+
+    /// Records that `a` and `b` are one person (`same`) or not, replacing what was said of
+    /// the pair before.
+    pub fn set_link(&mut self, a: &str, b: &str, same: bool) {
+        self.forget_link(a, Some(b));
+        let pair = [a.to_owned(), b.to_owned()];
+        match same {
+            true => self.same_person.push(pair),
+            false => self.different_people.push(pair),
+        }
+    }
+
+    /// Forgets what was said of `a` and `b` (of `a` and every profile when `b` is `None`).
+    pub fn forget_link(&mut self, a: &str, b: Option<&str>) {
+        let keep = |[x, y]: &[String; 2]| {
+            let names = |p: &str| x == p || y == p;
+            !(names(a) && b.is_none_or(names))
+        };
+        self.same_person.retain(keep);
+        self.different_people.retain(keep);
+    }
 }
 
 /// Loads the settings file of `paths`.
@@ -231,6 +266,18 @@ mod tests {
         two.default_profile = Some("b".into());
         assert_eq!(two.select(None).unwrap().0, "b");
         assert!(two.select(Some("zzz")).is_err());
+        two.set_link("a", "b", true);
+        two.set_link("b", "a", false);
+        two.save(&path).unwrap();
+        let back = ConfigFile::load(&path).unwrap();
+        assert!(back.same_person.is_empty());
+        assert_eq!(
+            back.different_people,
+            vec![["b".to_string(), "a".to_string()]]
+        );
+        let mut back = back;
+        back.forget_link("a", None);
+        assert!(back.different_people.is_empty());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod charts;
 mod dates;
 mod fields;
 mod html;
+pub mod merge;
 mod page;
 mod record;
 mod rows;
@@ -80,6 +81,70 @@ pub fn render(folder: &Folder, output: &Path, generated_at: &str) -> Result<Summ
         attachment_links: record.attachment_links,
         notes: record.notes.len(),
         unreadable: record.unreadable.clone(),
+    })
+}
+
+/// One provider's export for [`render_merged`]: its profile, provider and folder.
+pub struct Part {
+    pub profile: String,
+    pub provider: String,
+    pub folder: Folder,
+}
+
+/// Writes one page of several providers' exports of one person to `output` (0600, replaced
+/// atomically): each read as for its own page, then put together ([`merge::combine`]).
+pub fn render_merged(parts: &[Part], output: &Path, generated_at: &str) -> Result<merge::Summary> {
+    let parent = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    create_private_dir(parent)?;
+    let mut records = Vec::with_capacity(parts.len());
+    for p in parts {
+        let record = record::read(&p.folder, relative_prefix(parent, &p.folder.dir)?)?;
+        let source = merge::source(&p.profile, &p.provider, &p.folder, &record);
+        records.push((source, record));
+    }
+    let record = merge::combine(records);
+    let Some(first) = parts.first() else {
+        anyhow::bail!("no export to show");
+    };
+    let mut file = AtomicFile::create(output)?;
+    let mut bytes = 0u64;
+    page::write(&record, &first.folder, generated_at, &mut |chunk| {
+        bytes += chunk.len() as u64;
+        file.write_all(chunk.as_bytes())
+    })?;
+    file.commit()?;
+    let mut sections: Vec<merge::SectionSummary> = record
+        .sections
+        .iter()
+        .map(merge::SectionSummary::of)
+        .collect();
+    sections.push(merge::SectionSummary {
+        name: "other".into(),
+        rows: record.other.values().map(Vec::len).sum(),
+        merged: 0,
+        by_source: record
+            .sources
+            .iter()
+            .map(|s| {
+                let n = record
+                    .other
+                    .values()
+                    .flatten()
+                    .filter(|r| r.sources.contains(&s.profile))
+                    .count();
+                (s.profile.clone(), n)
+            })
+            .collect(),
+    });
+    Ok(merge::Summary {
+        path: output.to_path_buf(),
+        bytes,
+        resources: record.counts.values().sum(),
+        sources: record.sources.clone(),
+        sections,
     })
 }
 

@@ -9,6 +9,7 @@
 use super::charts;
 use super::dates;
 use super::html::{self, text};
+use super::merge;
 use super::record::{Record, Section};
 use super::sections::{Layout, Note, Row};
 use crate::folder::Folder;
@@ -124,6 +125,7 @@ fn header(out: &mut String, record: &Record, name: &str) {
             let _ = write!(out, "<p class=\"sub\">{}</p>", text(&parts.join(" · ")));
         }
     }
+    merge::header_sources(out, record);
     out.push_str(
         "<div class=\"filter\" id=\"filter-bar\" hidden><input type=\"search\" id=\"filter\" placeholder=\"Filter rows: glucose, 2023, active…\" aria-label=\"Filter rows\">\
          <button type=\"button\" id=\"expand-all\">Expand all</button><button type=\"button\" id=\"collapse-all\">Collapse all</button>\
@@ -164,6 +166,11 @@ fn about(out: &mut String, record: &Record, folder: &Folder) {
     );
     let patients: Vec<&Row> = record.patients.iter().collect();
     table_of(out, &["Name", "Born", "Gender", "Identifiers"], &patients);
+    if !record.sources.is_empty() {
+        merge::sources_table(out, record);
+        out.push_str("</details></section>\n");
+        return;
+    }
     out.push_str("<dl class=\"facts\">");
     let mut fact = |label: &str, value: Option<&str>| {
         if let Some(v) = value {
@@ -251,6 +258,7 @@ fn section(out: &mut String, s: &Section) {
         n = s.rows.len(),
         title = s.kind.title
     );
+    merge::section_counts(out, s);
     if s.rows.is_empty() {
         out.push_str("<p class=\"empty\">None in this record.</p>");
     }
@@ -298,6 +306,11 @@ fn table_of(out: &mut String, columns: &[&str], rows: &[&Row]) {
     for c in columns {
         let _ = write!(out, "<th>{c}</th>");
     }
+    // A page of several providers names each row's.
+    let sourced = rows.iter().any(|r| !r.sources.is_empty());
+    if sourced {
+        out.push_str("<th>Source</th>");
+    }
     out.push_str("</tr></thead>");
     for chunk in rows.chunks(CHUNK) {
         out.push_str(if rows.len() > CHUNK {
@@ -309,6 +322,9 @@ fn table_of(out: &mut String, columns: &[&str], rows: &[&Row]) {
             open_row(out, "tr", r);
             for c in &r.cells {
                 let _ = write!(out, "<td>{c}</td>");
+            }
+            if sourced {
+                let _ = write!(out, "<td class=\"src\">{}</td>", merge::source_cell(r));
             }
             out.push_str("</tr>\n");
         }
@@ -326,8 +342,22 @@ fn open_row(out: &mut String, tag: &str, r: &Row) {
             html::attr(&html::anchor(&format!("r-{}-{}", r.ty, r.id)))
         );
     }
-    if let Some(flag) = r.flag {
-        let _ = write!(out, " class=\"{flag}\"");
+    match (r.flag, r.differs) {
+        (Some(flag), true) => {
+            let _ = write!(out, " class=\"{flag} differs\"");
+        }
+        (Some(flag), false) => {
+            let _ = write!(out, " class=\"{flag}\"");
+        }
+        (None, true) => out.push_str(" class=\"differs\""),
+        (None, false) => {}
+    }
+    if !r.sources.is_empty() {
+        let _ = write!(
+            out,
+            " data-sources=\"{}\"",
+            html::attr(&r.sources.join(" "))
+        );
     }
     out.push('>');
 }
@@ -356,11 +386,19 @@ fn timeline(out: &mut String, rows: &[Row]) {
             years += 1;
         }
         open_row(out, "li", r);
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "{} <span class=\"what\">{}</span> <span class=\"muted\">{}</span></li>",
+            "{} <span class=\"what\">{}</span> <span class=\"muted\">{}</span>",
             r.cells[0], r.cells[1], r.cells[2]
         );
+        if !r.sources.is_empty() {
+            let _ = write!(
+                out,
+                " <span class=\"src\">({})</span>",
+                merge::source_cell(r)
+            );
+        }
+        out.push_str("</li>\n");
     }
     if year.is_some() {
         out.push_str("</ol></details>");

@@ -52,6 +52,9 @@ pub struct Section {
     pub kind: &'static Kind,
     pub rows: Vec<Row>,
     pub charts: Vec<Chart>,
+    /// Rows per source and rows from several (a page of several providers).
+    pub by_source: Vec<(String, usize)>,
+    pub merged: usize,
 }
 
 #[derive(Debug, Default)]
@@ -70,6 +73,8 @@ pub struct Record {
     pub provider: Option<String>,
     /// Links to saved documents on the page.
     pub attachment_links: usize,
+    /// The providers' records this one was merged from (none: one export folder).
+    pub sources: Vec<super::sections::Source>,
 }
 
 /// Reads the folder into the page's record. `prefix`: path segments from the page's folder to
@@ -116,6 +121,8 @@ pub fn read(folder: &Folder, prefix: Vec<String>) -> Result<Record> {
                 kind,
                 rows: Vec::new(),
                 charts: Vec::new(),
+                by_source: Vec::new(),
+                merged: 0,
             })
             .collect(),
         vitals: Charts::default(),
@@ -157,6 +164,24 @@ pub fn read(folder: &Folder, prefix: Vec<String>) -> Result<Record> {
     record.sections = sections;
     record.provider = record.provider.take().or_else(|| folder.fhir_base.clone());
     Ok(record)
+}
+
+/// The codes of what a resource is about (what makes two providers' rows one fact).
+fn concept_codes(ty: &str, r: &Resource<'_>) -> Vec<u64> {
+    let raw = match ty {
+        "Immunization" => r.vaccine_code,
+        "AllergyIntolerance" => r.code.or(r.substance),
+        "Encounter" | "DocumentReference" => r.type_.or(r.class),
+        t if t.starts_with("Medication") => r.medication_codeable_concept,
+        "Goal" => r.description,
+        "CarePlan" => r.category,
+        _ => r.code,
+    };
+    fields::codes(raw)
+        .into_iter()
+        .filter(|(system, code)| !system.is_empty() && !code.is_empty())
+        .map(|(system, code)| super::sections::concept_key(&system, &code))
+        .collect()
 }
 
 /// The walk over every resource.
@@ -216,6 +241,8 @@ impl Walk {
             }
             _ => super::rows::other(ty, r),
         };
+        let mut row = row;
+        row.codes = concept_codes(ty, r);
         self.sections[section].rows.push(row);
     }
 }

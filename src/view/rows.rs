@@ -38,7 +38,7 @@ fn row(ty: &str, r: &Resource<'_>, sort: Option<String>, cells: Vec<String>) -> 
         sort: sort.unwrap_or_default(),
         group: 0,
         cells,
-        flag: None,
+        ..Row::default()
     }
 }
 

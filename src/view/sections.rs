@@ -5,6 +5,7 @@
 use super::fields;
 use crate::folder::Folder;
 use crate::sync::attachments::ManifestEntry;
+use serde::Serialize;
 use std::collections::HashMap;
 
 /// One resource as a row: its cells are HTML, made only by escaping (see `rows.rs`).
@@ -19,6 +20,13 @@ pub struct Row {
     pub cells: Vec<String>,
     /// The row's flag class (`hi`, `lo`, `ab`), for out-of-range results.
     pub flag: Option<&'static str>,
+    /// The coded concepts the row is about ([`concept_key`] of each system and code), for
+    /// merging providers' records.
+    pub codes: Vec<u64>,
+    /// The profiles the row's fact came from (a page of several providers; else empty).
+    pub sources: Vec<String>,
+    /// Another provider gave another value of this fact (shown next to it).
+    pub differs: bool,
 }
 
 /// How a section lays out its rows.
@@ -27,6 +35,32 @@ pub enum Layout {
     Table,
     /// By year, newest first (encounters).
     Timeline,
+}
+
+/// A coded concept (system, code) as a number, so that rows keep 8 bytes per code instead of
+/// two strings (a page of two 100,000-resource exports holds them all at once). Two different
+/// concepts get the same number with a chance near 2⁻⁶⁴ per pair: about 10⁻⁹ for the
+/// 100,000 distinct codes of a very large record.
+pub fn concept_key(system: &str, code: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (system, code).hash(&mut h);
+    h.finish()
+}
+
+/// One provider's export on a merged page.
+#[derive(Debug, Clone, Serialize)]
+pub struct Source {
+    pub profile: String,
+    /// The provider (the profile's preset, else its FHIR server's host).
+    pub provider: String,
+    /// The practice: the patient's managing organization, when the record names it.
+    pub practice: Option<String>,
+    pub fhir_base: Option<String>,
+    pub last_sync: Option<String>,
+    /// `complete`, or what was not (`partial: Observation failed`), or `unknown`.
+    pub completeness: String,
+    pub resources: usize,
 }
 
 /// What a section is; its rows are filled by the walk.

@@ -44,3 +44,4 @@ mod tls;
 mod verify;
 mod versions;
 mod view_bundle;
+mod view_merge;

@@ -415,7 +415,11 @@ fn a_proxy_without_patient_context_is_refused_with_the_next_step() {
 
 /// `fhirdl login --profile kids` as the sandbox's proxy user (the scripted browser gets
 /// `browser_extra`, the login `extra`).
-fn proxy_login(ctx: &TestContext, browser_extra: &str, extra: &[&str]) -> std::process::Output {
+pub(crate) fn proxy_login(
+    ctx: &TestContext,
+    browser_extra: &str,
+    extra: &[&str],
+) -> std::process::Output {
     let proxy = ctx.sandbox.proxy();
     let browser = format!(
         "{} sandbox-browser --user {} --password {} {browser_extra}",

@@ -27,7 +27,7 @@ use std::time::Duration;
 // Headless Chromium
 
 /// The Chromium binary, or `None` (after saying so loudly) when it is missing outside CI.
-fn chromium() -> Option<PathBuf> {
+pub(crate) fn chromium() -> Option<PathBuf> {
     let candidates = [
         "chromium",
         "chromium-browser",
@@ -100,16 +100,26 @@ impl Catcher {
 }
 
 /// What Chromium showed and what it tried to fetch.
-struct Dump {
-    dom: String,
+pub(crate) struct Dump {
+    pub(crate) dom: String,
     /// URLs the page asked for (NetLog URL requests whose initiator is not Chromium itself).
-    page_requests: Vec<String>,
+    pub(crate) page_requests: Vec<String>,
     /// Hosts that reached the proxy but that Chromium did not fetch for itself.
-    proxied_for_page: Vec<String>,
+    pub(crate) proxied_for_page: Vec<String>,
 }
 
 /// Loads `page` in headless Chromium and returns the DOM after load, scripts run.
-fn load(browser: &Path, page: &Path, screenshot: Option<&Path>) -> Dump {
+pub(crate) fn load(browser: &Path, page: &Path, screenshot: Option<&Path>) -> Dump {
+    launch(browser, page, screenshot, &[])
+}
+
+/// [`load`] (no screenshot) with more switches, e.g. `--virtual-time-budget=MS` for a page
+/// whose script works after load.
+pub(crate) fn load_with(browser: &Path, page: &Path, extra: &[&str]) -> Dump {
+    launch(browser, page, None, extra)
+}
+
+fn launch(browser: &Path, page: &Path, screenshot: Option<&Path>, extra: &[&str]) -> Dump {
     let work = tempfile::tempdir().unwrap();
     let netlog = work.path().join("netlog.json");
     let catcher = Catcher::start();
@@ -133,6 +143,7 @@ fn load(browser: &Path, page: &Path, screenshot: Option<&Path>) -> Dump {
     // Loopback too goes through the proxy (Chromium bypasses it by default).
     .arg("--proxy-bypass-list=<-loopback>")
     .arg(format!("--log-net-log={}", netlog.display()));
+    cmd.args(extra);
     match screenshot {
         Some(png) => {
             cmd.args(["--window-size=1100,1500", "--force-device-scale-factor=1"]);
