@@ -7,6 +7,7 @@
 
 mod common;
 
+mod bundle_merge;
 mod client_key;
 mod completions;
 mod disk;
