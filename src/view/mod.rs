@@ -10,6 +10,7 @@ pub mod charts;
 mod dates;
 mod fields;
 mod html;
+mod note_text;
 mod page;
 mod record;
 mod rows;

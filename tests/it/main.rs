@@ -27,6 +27,7 @@ mod kills;
 mod known_servers;
 mod login;
 mod man;
+mod notes;
 mod outstanding;
 mod powerloss;
 mod progress;

@@ -27,7 +27,7 @@ use std::time::Duration;
 // Headless Chromium
 
 /// The Chromium binary, or `None` (after saying so loudly) when it is missing outside CI.
-fn chromium() -> Option<PathBuf> {
+pub(crate) fn chromium() -> Option<PathBuf> {
     let candidates = [
         "chromium",
         "chromium-browser",
@@ -100,16 +100,16 @@ impl Catcher {
 }
 
 /// What Chromium showed and what it tried to fetch.
-struct Dump {
-    dom: String,
+pub(crate) struct Dump {
+    pub(crate) dom: String,
     /// URLs the page asked for (NetLog URL requests whose initiator is not Chromium itself).
-    page_requests: Vec<String>,
+    pub(crate) page_requests: Vec<String>,
     /// Hosts that reached the proxy but that Chromium did not fetch for itself.
     proxied_for_page: Vec<String>,
 }
 
 /// Loads `page` in headless Chromium and returns the DOM after load, scripts run.
-fn load(browser: &Path, page: &Path, screenshot: Option<&Path>) -> Dump {
+pub(crate) fn load(browser: &Path, page: &Path, screenshot: Option<&Path>) -> Dump {
     let work = tempfile::tempdir().unwrap();
     let netlog = work.path().join("netlog.json");
     let catcher = Catcher::start();
