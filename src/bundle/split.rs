@@ -105,12 +105,15 @@ pub fn split<'r>(input: impl Read + 'r, dir: &Path) -> Result<Split> {
 }
 
 /// Every spool into its `<Type>.ndjson` file: in `dir` when the Bundle came from one server
-/// (or none said), else in a folder per server below it.
+/// (or none said), else in a folder per server below it (`no-server` for entries before any
+/// server's).
 fn write_sources(dir: &Path, spools: Spools, out: &mut Split) -> Result<()> {
     create_private_dir(dir)?;
     let mut bases: Vec<&str> = spools.keys().map(|(b, _)| b.as_str()).collect();
     bases.dedup();
-    let folders: BTreeMap<String, std::path::PathBuf> = if bases.len() > 1 {
+    // Entries of no known server go with the one server there is, if there is only one.
+    let servers = bases.iter().filter(|b| !b.is_empty()).count();
+    let folders: BTreeMap<String, std::path::PathBuf> = if servers > 1 {
         super::origin::folder_names(bases)
             .into_iter()
             .map(|(base, name)| (base, dir.join(name)))
@@ -465,6 +468,13 @@ mod tests {
         );
         assert!(read("b_r4/Binary.ndjson").contains("fhirdl-7"));
         assert!(!out.join("Patient.ndjson").exists());
+        // One server and entries of none: one folder, as before.
+        let one = r#"{"resourceType":"Bundle","entry":[
+            {"fullUrl":"urn:uuid:1","resource":{"resourceType":"Goal","id":"g"}},
+            {"fullUrl":"http://a/fhir/Goal/h","resource":{"resourceType":"Goal","id":"h"}}]}"#;
+        let s1 = split(one.as_bytes(), &dir.path().join("one")).unwrap();
+        assert!(s1.sources.is_empty());
+        assert_eq!(s1.resources["Goal"], 2);
         let counts: Vec<(Option<&str>, usize)> = s
             .sources
             .iter()
