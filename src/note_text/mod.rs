@@ -100,8 +100,10 @@ fn decode(bytes: &[u8]) -> String {
 }
 
 /// HTML or XHTML as text, as a browser would lay it out without decoration; scripts and
-/// styles are left out.
+/// styles are left out. A document nested too deep to lay out in reasonable time is refused
+/// first (see [`xml::html_depth`]).
 fn html(bytes: &[u8]) -> Result<String, Error> {
+    xml::html_depth(bytes)?;
     html2text::config::plain()
         .no_link_wrapping()
         .string_from_read(bytes, 100)
@@ -188,6 +190,30 @@ mod tests {
             extract(Format::Plain, b"  \n ").unwrap_err().0,
             "the document holds no text"
         );
+    }
+
+    #[test]
+    fn deep_nesting_is_read_without_exhausting_the_stack() {
+        // A hostile document: 200,000 nested elements or groups (each parser keeps its own
+        // stack on the heap; a recursive one would abort the process here).
+        let n = 200_000;
+        let xml = format!("{}{NAME}{}", "<a>".repeat(n), "</a>".repeat(n));
+        assert!(extract(Format::Xml, xml.as_bytes()).unwrap().contains(NAME));
+        let html = format!("<html><body>{}{NAME}</body></html>", "<div>".repeat(n));
+        let err = extract(Format::Html, html.as_bytes()).unwrap_err();
+        assert!(err.0.contains("nested more than"), "{err}");
+        // Sloppy markup with as many tags (unclosed paragraphs and items, bare `<` in text)
+        // is no deeper and is read.
+        let rows = "<tr><td>Systolic<td>120 < 140<tr><td>Pulse<td>72".repeat(2_000);
+        let sloppy = format!("<html><body><p>{NAME}<p>two<ul><li>a<li>b</ul><table>{rows}</table>");
+        let text = extract(Format::Html, sloppy.as_bytes()).unwrap();
+        assert!(
+            text.contains(NAME) && text.contains("120 < 140"),
+            "{}",
+            &text[..200]
+        );
+        let rtf = format!("{{\\rtf1 {}x{}}}", "{".repeat(n), "}".repeat(n));
+        assert_eq!(extract(Format::Rtf, rtf.as_bytes()).unwrap(), "x\n");
     }
 
     #[test]

@@ -85,6 +85,77 @@ fn lower(e: &quick_xml::events::BytesStart<'_>) -> String {
     AsRef::<str>::as_ref(&name).to_ascii_lowercase()
 }
 
+/// Deepest nesting of HTML laid out as text: the HTML parser (html5ever, under html2text)
+/// looks through every open element at each new one, so its time grows with the square of the
+/// depth (16,000 nested `<div>`s took 20 s). Real notes nest a few dozen deep.
+const HTML_DEPTH_MAX: usize = 500;
+
+/// Tags in a document that the XML reader cannot walk to its end (bare `<` in text, say),
+/// below which the HTML parser is safe whatever the depth.
+const HTML_TAGS_UNCHECKED_MAX: usize = 5_000;
+
+/// Elements that never hold others, or whose end tag HTML lets a writer leave out: they do not
+/// deepen the estimate.
+const FLAT: [&str; 24] = [
+    "p", "li", "td", "th", "tr", "dt", "dd", "option", "br", "img", "hr", "meta", "link", "input",
+    "col", "area", "base", "wbr", "source", "track", "embed", "param", "thead", "tbody",
+];
+
+/// Refuses HTML nested deeper than [`HTML_DEPTH_MAX`]: its tags are walked with the XML
+/// reader (lenient: end tags need not match) as an estimate of the depth. When the reader
+/// cannot walk the whole document, a document with few tags is let through.
+pub fn html_depth(bytes: &[u8]) -> Result<(), Error> {
+    let source = String::from_utf8_lossy(bytes);
+    let mut reader = quick_xml::Reader::from_str(&source);
+    let config = reader.config_mut();
+    config.check_end_names = false;
+    config.allow_unmatched_ends = true;
+    config.allow_dangling_amp = true;
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) if deepens(&lower(&e)) => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            Ok(Event::End(e)) => {
+                let name = e.local_name();
+                if deepens(&AsRef::<str>::as_ref(&name).to_ascii_lowercase()) {
+                    depth = depth.saturating_sub(1);
+                }
+            }
+            Ok(Event::Eof) => break,
+            Ok(_) => {}
+            Err(_) => {
+                let tags = bytes.iter().filter(|&&b| b == b'<').count();
+                if tags > HTML_TAGS_UNCHECKED_MAX && deepest <= HTML_DEPTH_MAX {
+                    return Err(Error(format!(
+                        "the HTML has {tags} tags and markup its depth cannot be checked through; left unread"
+                    )));
+                }
+                break;
+            }
+        }
+        if deepest > HTML_DEPTH_MAX {
+            break;
+        }
+    }
+    if deepest > HTML_DEPTH_MAX {
+        return Err(Error(format!(
+            "the HTML is nested more than {HTML_DEPTH_MAX} elements deep; left unread"
+        )));
+    }
+    Ok(())
+}
+
+/// An element that holds others: a real tag name (a bare `<` in text reads as a tag to the
+/// XML reader, whose "name" then is not one) and not one of [`FLAT`].
+fn deepens(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !FLAT.contains(&name)
+}
+
 /// The five entities every XML document has.
 fn predefined(name: &str) -> Option<char> {
     Some(match name {
