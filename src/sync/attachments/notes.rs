@@ -16,6 +16,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 use std::path::Path;
 
+/// Larger notes are not read (their text would be held in memory several times over);
+/// a clinical note is rarely more than a few hundred KiB.
+const NOTE_BYTES_MAX: usize = 32 << 20;
+
 /// What the pass did.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct NotesReport {
@@ -61,10 +65,8 @@ pub fn extract_all(
             clear(entry);
             continue;
         };
-        let bytes =
-            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         entry.text_from_sha256 = Some(entry.sha256.clone());
-        match note_text::extract(format, &bytes) {
+        match read_note(entry, format, &path) {
             Ok(text) => {
                 crate::atomic::create_private_dir(&notes)?;
                 write_atomic_in_batch(&notes.join(format!("{file}.txt")), text.as_bytes())?;
@@ -100,6 +102,24 @@ pub fn pending(out: &Path) -> bool {
         let lost = e.text.is_some() && !notes.join(format!("{file}.txt")).is_file();
         (!current || lost) && matches!(format_of(e, &documents.join(file)), Ok(Some(_)))
     })
+}
+
+/// The text of one note; a document too large, unreadable or not readable as its format is
+/// a named failure.
+fn read_note(
+    entry: &ManifestEntry,
+    format: note_text::Format,
+    path: &Path,
+) -> Result<String, note_text::Error> {
+    if entry.bytes > NOTE_BYTES_MAX {
+        return Err(note_text::Error(format!(
+            "the document is larger than {} MiB; left unread",
+            NOTE_BYTES_MAX >> 20
+        )));
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| note_text::Error(format!("cannot read {}: {e}", path.display())))?;
+    note_text::extract(format, &bytes)
 }
 
 /// The note format of a listed document: by its content type, else by its first bytes.
@@ -203,13 +223,18 @@ mod tests {
             std::fs::write(docs.join(name), bytes).unwrap();
             manifest.insert(name.to_owned(), entry(ct, bytes));
         }
+        // Listed, but its file is gone: named, not fatal.
+        manifest.insert(
+            "DocumentReference-d-6.txt".to_owned(),
+            entry(Some("text/plain"), b"gone"),
+        );
         std::fs::create_dir_all(layout::notes_dir(dir.path())).unwrap();
         let stale = layout::notes_dir(dir.path()).join("DocumentReference-gone-1.txt.txt");
         std::fs::write(&stale, "old").unwrap();
         let r = extract_all(dir.path(), &mut manifest).unwrap();
         assert_eq!(
             (r.extracted, r.failed, r.already_present),
-            (2, 1, 0),
+            (2, 2, 0),
             "{r:?}"
         );
         assert_eq!(r.failures[0].0, "DocumentReference-d-3.xml");
@@ -243,7 +268,7 @@ mod tests {
         let r = extract_all(dir.path(), &mut manifest).unwrap();
         assert_eq!(
             (r.extracted, r.failed, r.already_present),
-            (0, 1, 2),
+            (0, 2, 2),
             "{r:?}"
         );
         assert_eq!(manifest, before);
