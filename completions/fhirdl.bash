@@ -242,7 +242,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__bundle)
-            opts="-p -v -q -h -V --out --output --type --gzip --no-attachments --profile --verbose --quiet --json --config-dir --data-dir --help --version"
+            opts="-p -v -q -h -V --out --output --type --gzip --no-attachments --profiles --all-profiles --dedupe --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -258,6 +258,10 @@ _fhirdl() {
                     ;;
                 --type)
                     COMPREPLY=($(compgen -W "collection transaction" -- "${cur}"))
+                    return 0
+                    ;;
+                --profiles)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --profile)

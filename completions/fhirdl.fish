@@ -309,11 +309,14 @@ complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l out -d 'Export 
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l output -d 'Write the Bundle here ("-" for stdout) instead of <DIR>/record.bundle.json[.gz]' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l type -d 'collection: a set of resources; transaction: PUT each one, to load into a FHIR server' -r -f -a "collection\t'A set of resources to keep or import (the default)'
 transaction\t'PUT by type and id, to load into a FHIR server all or nothing'"
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l profiles -d 'One Bundle of these profiles\' exports (comma-separated names), each resource at its own server\'s URL' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -s p -l profile -d 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l config-dir -d 'Folder for the settings file (default: the platform\'s config folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l data-dir -d 'Folder for exports and the file credential store (default: the platform\'s data folder)' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l gzip -d 'Compress with gzip'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l no-attachments -d 'Leave the saved documents (attachments/) out'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l all-profiles -d 'One Bundle of the exports of every profile that has one'
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l dedupe -d 'Leave out a resource whose text is exactly that of one already in the Bundle (the same resource exported by two profiles), and say how many'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -s v -l verbose -d 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -s q -l quiet -d 'Only errors and warnings on stderr'
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand bundle" -l json -d 'Print one machine-readable JSON document on stdout'

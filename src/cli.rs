@@ -257,6 +257,7 @@ Examples:
       | curl -X POST -H 'Content-Type: application/fhir+json' \\
           --data-binary @- https://fhir.example.org/r4
   fhirdl unbundle record.bundle.json --out ./copy   # and back
+  fhirdl bundle --profiles clinic,hospital --dedupe  # one Bundle of both
 
 Resources are copied byte for byte from the NDJSON files; saved documents are
 added as Binary entries at the URL the record points to (--no-attachments
@@ -538,6 +539,23 @@ pub struct BundleArgs {
     /// Leave the saved documents (attachments/) out.
     #[arg(long)]
     pub no_attachments: bool,
+    /// One Bundle of these profiles' exports (comma-separated names), each resource at its
+    /// own server's URL.
+    #[arg(
+        long,
+        value_name = "A,B",
+        value_delimiter = ',',
+        num_args = 1..,
+        conflicts_with_all = ["out", "all_profiles"]
+    )]
+    pub profiles: Vec<String>,
+    /// One Bundle of the exports of every profile that has one.
+    #[arg(long, conflicts_with = "out")]
+    pub all_profiles: bool,
+    /// Leave out a resource whose text is exactly that of one already in the Bundle (the same
+    /// resource exported by two profiles), and say how many.
+    #[arg(long)]
+    pub dedupe: bool,
 }
 
 #[derive(Debug, Args, Clone)]

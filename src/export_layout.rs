@@ -8,6 +8,7 @@
 //! manifest.json                    count, size and SHA-256 of every <Type>.ndjson
 //! attachments/<file>               the record's documents
 //! attachments/manifest.json        which resource each document belongs to
+//! notes/<file>.txt                 the text of a document of attachments/ that is a note
 //! record.html                      `fhirdl view`
 //! record.bundle.json[.gz]          `fhirdl bundle`
 //! README.txt                       what the folder is, for whoever finds it
@@ -33,6 +34,8 @@ pub const PRETTY: &str = "json";
 pub const ATTACHMENTS: &str = "attachments";
 /// Which resource each document belongs to, with its size and digest.
 pub const ATTACHMENTS_MANIFEST: &str = "attachments/manifest.json";
+/// The text of the documents that are notes (C-CDA, HTML, XHTML, RTF, plain text).
+pub const NOTES: &str = "notes";
 /// The page `fhirdl view` writes.
 pub const PAGE: &str = "record.html";
 /// The Bundle `fhirdl bundle` writes, and its gzip form.
@@ -107,6 +110,17 @@ pub fn attachment_name(file: &str) -> String {
 /// `<dir>/attachments/manifest.json`.
 pub fn attachments_manifest_path(dir: &Path) -> PathBuf {
     under(dir, ATTACHMENTS_MANIFEST)
+}
+
+/// `<dir>/notes`.
+pub fn notes_dir(dir: &Path) -> PathBuf {
+    under(dir, NOTES)
+}
+
+/// `notes/<file>.txt`: the text of document `file` (under `attachments/`), relative to the
+/// export folder as the attachments manifest and the page name it.
+pub fn note_name(file: &str) -> String {
+    format!("{NOTES}/{file}.txt")
 }
 
 /// `<dir>/.fhirdl`: fhirdl's own folder, where spool files go.

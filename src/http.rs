@@ -361,6 +361,18 @@ pub async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Result<Vec<
     Ok(out)
 }
 
+/// A `Content-Type`'s media type, in lower case and without its parameters
+/// (`Text/HTML; charset=utf-8` → `text/html`); empty when there is none.
+pub fn media_type(content_type: Option<&str>) -> String {
+    content_type
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
 pub fn looks_like_html(bytes: &[u8]) -> bool {
     let start: Vec<u8> = bytes
         .iter()

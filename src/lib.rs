@@ -29,6 +29,7 @@ pub mod interrupt;
 pub mod json_text;
 pub mod keep_alive;
 pub mod manual;
+pub mod note_text;
 pub mod output;
 pub mod person;
 pub mod providers;

@@ -7,18 +7,23 @@
 //! so a repeated id is seen next to its twin and left out. Documents saved under
 //! `attachments/` become Binary entries whose `fullUrl` is the URL the record's attachment
 //! points to, so the Bundle carries them and a reader resolves them inside it. [`split`]
-//! reads a Bundle back into NDJSON files (`fhirdl unbundle`).
+//! reads a Bundle back into NDJSON files (`fhirdl unbundle`); [`sources`] writes the exports of
+//! several profiles as one Bundle.
 
+mod binary;
+mod origin;
+pub mod sources;
 pub mod split;
 
 use crate::error::{Failure, Kind};
 use crate::folder::{for_each_line, Folder, TypeFile};
 use crate::sync::bundle::valid_id;
-use anyhow::{Context, Result};
+use anyhow::Result;
+use binary::{binary, binary_identity};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
-use std::io::{Read, Write};
+use std::io::Write;
 
 /// `Bundle.type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -37,6 +42,9 @@ pub struct Options {
     pub attachments: bool,
     /// `Bundle.timestamp`.
     pub timestamp: String,
+    /// Leave out a resource whose text is exactly that of one written already (from another
+    /// source), and count it.
+    pub dedupe: bool,
 }
 
 /// What was written.
@@ -47,13 +55,19 @@ pub struct Summary {
     pub resources: BTreeMap<String, usize>,
     /// Saved documents added as Binary entries.
     pub attachments: usize,
-    /// Lines left out because their id repeats the line before.
+    /// Lines left out because their id repeats the line before, or their `fullUrl` one written
+    /// already (two profiles of the same server).
     pub duplicates: usize,
+    /// Resources left out by `--dedupe` because their text is that of one written already.
+    pub same_text: usize,
     /// Lines left out because they are not a resource of their file's type with a valid id.
     pub skipped: usize,
     pub warnings: Vec<String>,
     /// Bytes of the Bundle's JSON (before gzip).
     pub bytes: u64,
+    /// Per source, when the Bundle was written from several.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<sources::SourceSummary>,
 }
 
 /// The `resourceType` and `id` of a line; the rest is checked as JSON and skipped.
@@ -85,52 +99,61 @@ impl Write for Counting<'_> {
 
 /// Writes the folder's resources as one Bundle to `out`.
 pub fn write(folder: &Folder, opts: &Options, out: &mut dyn Write) -> Result<Summary> {
-    let mut bundle = Writer::new(folder, opts, out);
+    let mut bundle = Writer::new(opts, out);
     bundle.open()?;
-    for t in &folder.types {
-        bundle.resources(t)?;
-    }
-    if opts.attachments {
-        bundle.documents()?;
-    }
+    bundle.source(folder)?;
     bundle.close()
 }
 
 /// One Bundle being written: where its bytes go and what it holds so far.
-struct Writer<'a, 'w> {
-    folder: &'a Folder,
+pub(crate) struct Writer<'a, 'w> {
     opts: &'a Options,
     out: Counting<'w>,
-    /// The FHIR base without its trailing slash: resources' `fullUrl` start with it.
+    /// The FHIR base of the source being written, without its trailing slash: its resources'
+    /// `fullUrl` start with it.
     base: Option<String>,
-    summary: Summary,
+    pub(crate) summary: Summary,
     /// No entry written yet (the next one is not preceded by a comma).
     first: bool,
-    /// Every `fullUrl` written, so that a document the record holds already is not added again.
+    /// Every `fullUrl` written, so that none is written twice.
     full_urls: HashSet<String>,
+    /// SHA-256 of every resource written, with `--dedupe`.
+    texts: HashSet<[u8; 32]>,
 }
 
 impl<'a, 'w> Writer<'a, 'w> {
-    fn new(folder: &'a Folder, opts: &'a Options, out: &'w mut dyn Write) -> Writer<'a, 'w> {
+    pub(crate) fn new(opts: &'a Options, out: &'w mut dyn Write) -> Writer<'a, 'w> {
         Writer {
-            folder,
             opts,
             out: Counting {
                 inner: out,
                 bytes: 0,
             },
-            base: folder
-                .fhir_base
-                .as_deref()
-                .map(|b| b.trim_end_matches('/').to_owned()),
+            base: None,
             summary: Summary::default(),
             first: true,
             full_urls: HashSet::new(),
+            texts: HashSet::new(),
         }
     }
 
+    /// Every resource of one export folder, then its saved documents.
+    pub(crate) fn source(&mut self, folder: &Folder) -> Result<()> {
+        self.base = folder
+            .fhir_base
+            .as_deref()
+            .map(|b| b.trim_end_matches('/').to_owned());
+        for t in &folder.types {
+            self.resources(t)?;
+        }
+        if self.opts.attachments {
+            self.documents(folder)?;
+        }
+        Ok(())
+    }
+
     /// The Bundle's own elements, up to the opening of `entry`.
-    fn open(&mut self) -> Result<()> {
+    pub(crate) fn open(&mut self) -> Result<()> {
         let kind = match self.opts.bundle_type {
             BundleType::Collection => "collection",
             BundleType::Transaction => "transaction",
@@ -191,11 +214,25 @@ impl<'a, 'w> Writer<'a, 'w> {
         })
     }
 
-    /// The entry of one resource, its line copied byte for byte.
+    /// The entry of one resource, its line copied byte for byte; left out when its `fullUrl`
+    /// was written already, or (with `--dedupe`) its text.
     fn resource(&mut self, ty: &str, id: &str, line: &[u8]) -> Result<()> {
         let full_url = self.base.as_ref().map(|b| format!("{b}/{ty}/{id}"));
         if let Some(u) = &full_url {
-            self.full_urls.insert(u.clone());
+            if !self.full_urls.insert(u.clone()) {
+                self.summary.duplicates += 1;
+                self.summary
+                    .warnings
+                    .push(format!("{u} is in more than one export; the first is kept"));
+                return Ok(());
+            }
+        }
+        if self.opts.dedupe {
+            use sha2::Digest;
+            if !self.texts.insert(sha2::Sha256::digest(line).into()) {
+                self.summary.same_text += 1;
+                return Ok(());
+            }
         }
         self.entry_start(full_url.as_deref())?;
         self.out.write_all(b"\"resource\":")?;
@@ -208,8 +245,7 @@ impl<'a, 'w> Writer<'a, 'w> {
 
     /// A Binary entry per saved document that the record refers to by URL and does not hold
     /// already.
-    fn documents(&mut self) -> Result<()> {
-        let folder = self.folder;
+    fn documents(&mut self, folder: &Folder) -> Result<()> {
         let binaries =
             crate::sync::ndjson::ids_in(&crate::export_layout::ndjson_path(&folder.dir, "Binary"))?;
         for (file, entry) in &folder.attachments {
@@ -277,90 +313,12 @@ impl<'a, 'w> Writer<'a, 'w> {
     }
 
     /// Closes the Bundle and says what it holds.
-    fn close(mut self) -> Result<Summary> {
+    pub(crate) fn close(mut self) -> Result<Summary> {
         self.out.write_all(b"\n]}\n")?;
         self.out.flush()?;
         self.summary.bytes = self.out.bytes;
         Ok(self.summary)
     }
-}
-
-/// The Binary id and absolute URL of a saved document: the id of a `<base>/Binary/<id>` URL,
-/// else `fhirdl-` and 24 hex digits of the URL's SHA-256 (stable across runs).
-fn binary_identity(base: Option<&str>, url: &str) -> (String, Option<String>) {
-    let absolute = if url.contains("://") {
-        Some(url.to_owned())
-    } else {
-        base.map(|b| format!("{b}/{}", url.trim_start_matches('/')))
-    };
-    let id = absolute
-        .as_deref()
-        .and_then(|u| {
-            let b = base?;
-            let rest = u.strip_prefix(b)?.strip_prefix("/Binary/")?;
-            valid_id(rest).then(|| rest.to_owned())
-        })
-        .unwrap_or_else(|| {
-            let hash = crate::sync::manifest::sha256_hex(url.as_bytes());
-            format!("fhirdl-{}", &hash[..24])
-        });
-    (id, absolute)
-}
-
-/// `"resource":{Binary}` with the file's bytes in base64, streamed. DSTU2 calls the bytes
-/// `content` and has no `securityContext`.
-fn binary(
-    out: &mut dyn Write,
-    folder: &Folder,
-    id: &str,
-    content_type: Option<&str>,
-    path: &std::path::Path,
-) -> Result<()> {
-    use base64::Engine;
-    let dstu2 = folder
-        .fhir_version
-        .as_deref()
-        .is_some_and(|v| v.starts_with("1.") || v.starts_with("0."));
-    write!(
-        out,
-        "\"resource\":{{\"resourceType\":\"Binary\",\"id\":\"{id}\",\"contentType\":{}",
-        serde_json::to_string(content_type.unwrap_or("application/octet-stream"))?
-    )?;
-    if let (false, Some(patient)) = (dstu2, folder.patient.as_deref().filter(|p| valid_id(p))) {
-        write!(
-            out,
-            ",\"securityContext\":{{\"reference\":\"Patient/{patient}\"}}"
-        )?;
-    }
-    write!(out, ",\"{}\":\"", if dstu2 { "content" } else { "data" })?;
-    let mut file =
-        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    // A multiple of 3 bytes encodes without padding until the last chunk.
-    let mut buf = vec![0u8; 3 * 64 * 1024];
-    let mut encoded = String::new();
-    loop {
-        let mut filled = 0;
-        while filled < buf.len() {
-            let n = file
-                .read(&mut buf[filled..])
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            if n == 0 {
-                break;
-            }
-            filled += n;
-        }
-        if filled == 0 {
-            break;
-        }
-        encoded.clear();
-        base64::engine::general_purpose::STANDARD.encode_string(&buf[..filled], &mut encoded);
-        out.write_all(encoded.as_bytes())?;
-        if filled < buf.len() {
-            break;
-        }
-    }
-    out.write_all(b"\"}")?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -383,6 +341,7 @@ mod tests {
             bundle_type: t,
             attachments: true,
             timestamp: "2025-01-01T00:00:00Z".into(),
+            dedupe: false,
         }
     }
 

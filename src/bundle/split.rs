@@ -34,7 +34,22 @@ pub struct Split {
     /// Resources without a valid `resourceType` or `id`.
     pub skipped: usize,
     pub warnings: Vec<String>,
+    /// One folder per server, when the Bundle holds the resources of several (told by their
+    /// `fullUrl`s).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<SplitSource>,
 }
+
+/// One server's resources, in a folder of their own.
+#[derive(Debug, Serialize)]
+pub struct SplitSource {
+    pub fhir_base: Option<String>,
+    pub folder: std::path::PathBuf,
+    pub resources: usize,
+}
+
+/// The resources of one type from one server (`""`: no server known).
+type Spools = BTreeMap<(String, String), Spool>;
 
 /// Reads a Bundle from `input` (gzip is recognised by its magic bytes) and writes its
 /// resources to `<dir>/<Type>.ndjson`. `dir` must not hold NDJSON files already.
@@ -58,7 +73,8 @@ pub fn split<'r>(input: impl Read + 'r, dir: &Path) -> Result<Split> {
         offset: 0,
     };
     let mut out = Split::default();
-    let mut spools: BTreeMap<String, Spool> = BTreeMap::new();
+    let mut spools = Spools::new();
+    let mut origins = super::origin::Origins::default();
     scan.expect(b'{')?;
     let mut resource_type = None;
     let mut saw_entries = false;
@@ -69,7 +85,7 @@ pub fn split<'r>(input: impl Read + 'r, dir: &Path) -> Result<Split> {
             "entry" => {
                 saw_entries = true;
                 scan.expect(b'[')?;
-                scan.elements(|scan| entry(scan, dir, &mut out, &mut spools))?;
+                scan.elements(|scan| entry(scan, dir, &mut out, &mut spools, &mut origins))?;
             }
             _ => scan.skip_value()?,
         }
@@ -84,17 +100,54 @@ pub fn split<'r>(input: impl Read + 'r, dir: &Path) -> Result<Split> {
     if !saw_entries {
         out.warnings.push("the Bundle has no entries".into());
     }
+    write_sources(dir, spools, &mut out)?;
+    Ok(out)
+}
+
+/// Every spool into its `<Type>.ndjson` file: in `dir` when the Bundle came from one server
+/// (or none said), else in a folder per server below it (`no-server` for entries before any
+/// server's).
+fn write_sources(dir: &Path, spools: Spools, out: &mut Split) -> Result<()> {
     create_private_dir(dir)?;
-    for (ty, spool) in spools {
+    let mut bases: Vec<&str> = spools.keys().map(|(b, _)| b.as_str()).collect();
+    bases.dedup();
+    // Entries of no known server go with the one server there is, if there is only one.
+    let servers = bases.iter().filter(|b| !b.is_empty()).count();
+    let folders: BTreeMap<String, std::path::PathBuf> = if servers > 1 {
+        super::origin::folder_names(bases)
+            .into_iter()
+            .map(|(base, name)| (base, dir.join(name)))
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
+    for sub in folders.values() {
+        refuse_existing(sub)?;
+        create_private_dir(sub)?;
+    }
+    for ((base, ty), spool) in spools {
+        let target = folders.get(&base).map_or(dir, |p| p.as_path());
         let mut sorted = spool.into_sorted()?;
-        let mut file = AtomicFile::create(&layout::ndjson_path(dir, &ty))?;
+        let mut file = AtomicFile::create(&layout::ndjson_path(target, &ty))?;
+        let mut n = 0;
         while let Some((_, line)) = sorted.next_entry()? {
             file.write_all(line.as_bytes())?;
             file.write_all(b"\n")?;
+            n += 1;
         }
         file.commit()?;
+        if let Some(folder) = folders.get(&base) {
+            match out.sources.iter_mut().find(|s| &s.folder == folder) {
+                Some(s) => s.resources += n,
+                None => out.sources.push(SplitSource {
+                    fhir_base: (!base.is_empty()).then(|| base.clone()),
+                    folder: folder.clone(),
+                    resources: n,
+                }),
+            }
+        }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// A folder that already holds NDJSON files (an export) is not written into.
@@ -123,15 +176,22 @@ fn entry(
     scan: &mut Scanner<'_>,
     dir: &Path,
     out: &mut Split,
-    spools: &mut BTreeMap<String, Spool>,
+    spools: &mut Spools,
+    origins: &mut super::origin::Origins,
 ) -> Result<()> {
     let mut resource = None;
+    let mut full_url = None;
     scan.expect(b'{')?;
     scan.members(|scan, key| {
-        if key == "resource" {
-            resource = Some(scan.capture()?);
-        } else {
-            scan.skip_value()?;
+        match key {
+            "resource" => resource = Some(scan.capture()?),
+            "fullUrl" => {
+                // A fullUrl that is not a string says no server; the entry is still read.
+                let mut raw = Vec::new();
+                scan.copy_value(&mut raw, 1 << 20)?;
+                full_url = serde_json::from_slice::<String>(&raw).ok();
+            }
+            _ => scan.skip_value()?,
         }
         Ok(())
     })?;
@@ -159,7 +219,10 @@ fn entry(
         return Ok(());
     }
     let line = String::from_utf8(bytes).context("a resource is not UTF-8")?;
-    let spool = spools.entry(ty.clone()).or_insert_with(|| Spool::new(dir));
+    let base = origins.of(full_url.as_deref(), &ty, &id);
+    let spool = spools
+        .entry((base, ty.clone()))
+        .or_insert_with(|| Spool::new(dir));
     if spool.insert(id.clone(), line)? {
         *out.resources.entry(ty).or_default() += 1;
     } else {
@@ -379,6 +442,47 @@ mod tests {
         assert_eq!(
             crate::exit::exit_code(&split(bundle.as_bytes(), &out).unwrap_err()),
             2
+        );
+    }
+
+    #[test]
+    fn a_bundle_of_two_servers_comes_back_as_a_folder_per_server() {
+        let bundle = r#"{"resourceType":"Bundle","type":"collection","entry":[
+            {"fullUrl":"http://a/fhir/Patient/p","resource":{"resourceType":"Patient","id":"p"}},
+            {"fullUrl":"http://a/fhir/Observation/o","resource":{"resourceType":"Observation","id":"o","v":1}},
+            {"fullUrl":"https://b/r4/Patient/p","resource":{"resourceType":"Patient","id":"p","b":true}},
+            {"fullUrl":"https://b/r4/document/7","resource":{"resourceType":"Binary","id":"fhirdl-7"}}
+        ]}"#;
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let s = split(bundle.as_bytes(), &out).unwrap();
+        assert_eq!((s.duplicates, s.resources["Patient"]), (0, 2));
+        let read = |p: &str| std::fs::read_to_string(out.join(p)).unwrap();
+        assert_eq!(
+            read("a_fhir/Patient.ndjson"),
+            "{\"resourceType\":\"Patient\",\"id\":\"p\"}\n"
+        );
+        assert_eq!(
+            read("b_r4/Patient.ndjson"),
+            "{\"resourceType\":\"Patient\",\"id\":\"p\",\"b\":true}\n"
+        );
+        assert!(read("b_r4/Binary.ndjson").contains("fhirdl-7"));
+        assert!(!out.join("Patient.ndjson").exists());
+        // One server and entries of none: one folder, as before.
+        let one = r#"{"resourceType":"Bundle","entry":[
+            {"fullUrl":"urn:uuid:1","resource":{"resourceType":"Goal","id":"g"}},
+            {"fullUrl":"http://a/fhir/Goal/h","resource":{"resourceType":"Goal","id":"h"}}]}"#;
+        let s1 = split(one.as_bytes(), &dir.path().join("one")).unwrap();
+        assert!(s1.sources.is_empty());
+        assert_eq!(s1.resources["Goal"], 2);
+        let counts: Vec<(Option<&str>, usize)> = s
+            .sources
+            .iter()
+            .map(|x| (x.fhir_base.as_deref(), x.resources))
+            .collect();
+        assert_eq!(
+            counts,
+            [(Some("http://a/fhir"), 2), (Some("https://b/r4"), 2)]
         );
     }
 

@@ -12,13 +12,33 @@ use std::io::Write;
 use std::path::Path;
 
 pub async fn run(ctx: &Ctx, args: &BundleArgs) -> Result<()> {
-    let dir = ctx.export_dir(args.out.as_deref())?;
-    let folder = Folder::open(&dir)?;
-    folder::readme::write(&dir)?;
+    let merged = !args.profiles.is_empty() || args.all_profiles;
+    let (sources, default_dir) = if merged {
+        let sources = chosen_sources(ctx, args)?;
+        (sources, ctx.settings.paths.data_dir.clone())
+    } else {
+        let dir = ctx.export_dir(args.out.as_deref())?;
+        let folder = Folder::open(&dir)?;
+        folder::readme::write(&dir)?;
+        let source = bundle::sources::Source {
+            profile: None,
+            folder,
+        };
+        (vec![source], dir)
+    };
+    if merged && args.r#type == BundleType::Transaction {
+        return Err(Failure::new(
+            Kind::Usage,
+            "a transaction PUTs each resource at Type/id, where two servers' ids collide",
+        )
+        .hint("bundle several profiles as a collection (the default), or one profile with --type transaction")
+        .into());
+    }
     let opts = bundle::Options {
         bundle_type: args.r#type,
         attachments: !args.no_attachments,
         timestamp: crate::datetime::now_rfc3339(),
+        dedupe: args.dedupe,
     };
     let to_stdout = args.output.as_deref() == Some(Path::new("-"));
     if to_stdout && ctx.ui.json {
@@ -28,9 +48,10 @@ pub async fn run(ctx: &Ctx, args: &BundleArgs) -> Result<()> {
                 .into(),
         );
     }
+    let write = |out: &mut dyn Write| write(&sources, merged, &opts, args.gzip, out);
     let (path, summary) = if to_stdout {
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
-        (None, write(&folder, &opts, args.gzip, &mut out)?)
+        (None, write(&mut out)?)
     } else {
         let name = if args.gzip {
             crate::export_layout::BUNDLE_GZ
@@ -39,10 +60,13 @@ pub async fn run(ctx: &Ctx, args: &BundleArgs) -> Result<()> {
         };
         let path = match &args.output {
             Some(p) => folder::absolute(p)?,
-            None => dir.join(name),
+            None => default_dir.join(name),
         };
+        if merged {
+            crate::atomic::create_private_dir(&default_dir)?;
+        }
         let mut file = Atomic(AtomicFile::create(&path)?);
-        let summary = write(&folder, &opts, args.gzip, &mut file)?;
+        let summary = write(&mut file)?;
         file.0.commit()?;
         (Some(path), summary)
     };
@@ -66,6 +90,7 @@ pub async fn run(ctx: &Ctx, args: &BundleArgs) -> Result<()> {
         "Wrote a {kind} Bundle of {} entries ({} documents) to {shown}",
         summary.entries, summary.attachments
     ));
+    say_sources(ctx, &summary, args.dedupe);
     if let Some(p) = &path {
         ctx.ui.out(&p.display().to_string());
     }
@@ -78,22 +103,97 @@ pub async fn run(ctx: &Ctx, args: &BundleArgs) -> Result<()> {
 }
 
 fn write(
-    folder: &Folder,
+    sources: &[bundle::sources::Source],
+    merged: bool,
     opts: &bundle::Options,
     gzip: bool,
     out: &mut dyn Write,
 ) -> Result<bundle::Summary> {
+    let body = |out: &mut dyn Write| match (merged, sources) {
+        (false, [one]) => bundle::write(&one.folder, opts, out),
+        _ => bundle::sources::write_sources(sources, opts, out),
+    };
     if gzip {
         let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::default());
-        let summary = bundle::write(folder, opts, &mut gz)?;
+        let summary = body(&mut gz)?;
         gz.finish()
             .context("cannot finish the gzip stream")?
             .flush()?;
         Ok(summary)
     } else {
-        let summary = bundle::write(folder, opts, out)?;
+        let summary = body(out)?;
         out.flush()?;
         Ok(summary)
+    }
+}
+
+/// The exports `--profiles A,B` or `--all-profiles` name, in the order given (by name for
+/// `--all-profiles`, which takes every profile whose folder holds an export).
+fn chosen_sources(ctx: &Ctx, args: &BundleArgs) -> Result<Vec<bundle::sources::Source>> {
+    let cfg = crate::config::load(&ctx.settings.paths)?;
+    let names: Vec<String> = if args.all_profiles {
+        cfg.names()
+    } else {
+        args.profiles.clone()
+    };
+    let mut sources = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for name in names {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let Some(profile) = cfg.profiles.get(&name) else {
+            return Err(
+                Failure::new(Kind::Usage, format!("no profile named {name}"))
+                    .hint("`fhirdl profile list` shows the profiles")
+                    .into(),
+            );
+        };
+        let dir = profile.export_dir(&name, &ctx.settings.paths);
+        let folder = match Folder::open(&dir) {
+            Ok(f) => f,
+            // Every profile with an export: one never synced is not one.
+            Err(_) if args.all_profiles => continue,
+            Err(e) => {
+                return Err(Failure::new(
+                    Kind::Usage,
+                    format!("profile {name} has no export in {}: {e:#}", dir.display()),
+                )
+                .hint(format!("run `fhirdl sync --profile {name}` first"))
+                .into())
+            }
+        };
+        folder::readme::write(&dir)?;
+        sources.push(bundle::sources::Source {
+            profile: Some(name),
+            folder,
+        });
+    }
+    if sources.is_empty() {
+        return Err(
+            Failure::new(Kind::Usage, "no profile has an export to bundle")
+                .hint("sign in and download a record first: fhirdl login, then fhirdl sync")
+                .into(),
+        );
+    }
+    Ok(sources)
+}
+
+/// What each source added, and what `--dedupe` left out.
+fn say_sources(ctx: &Ctx, summary: &bundle::Summary, dedupe: bool) {
+    for s in &summary.sources {
+        ctx.ui.info(&format!(
+            "  {:<16} {:>8} entries from {}",
+            s.profile.as_deref().unwrap_or("-"),
+            s.entries,
+            s.fhir_base.as_deref().unwrap_or("?")
+        ));
+    }
+    if dedupe {
+        ctx.ui.info(&format!(
+            "--dedupe left out {} resources whose text was already in the Bundle",
+            summary.same_text
+        ));
     }
 }
 
@@ -136,6 +236,14 @@ pub async fn unbundle(ctx: &Ctx, args: &UnbundleArgs) -> Result<()> {
     let mut text = String::new();
     for (ty, n) in &s.resources {
         text.push_str(&format!("{ty:<28} {n:>8}\n"));
+    }
+    for src in &s.sources {
+        ctx.ui.info(&format!(
+            "  {} resources from {} in {}",
+            src.resources,
+            src.fhir_base.as_deref().unwrap_or("an unnamed server"),
+            src.folder.display()
+        ));
     }
     ctx.ui.out(text.trim_end());
     let mut doc = serde_json::to_value(&s)?;

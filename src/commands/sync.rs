@@ -446,6 +446,20 @@ pub fn print_report(ctx: &Ctx, r: &Report) {
         for p in &a.not_followed_documents {
             text.push_str(&format!("document not followed: {p}\n"));
         }
+        let n = &a.notes;
+        if n.extracted + n.already_present + n.failed > 0 {
+            text.push_str(&format!(
+                "notes as text: {} extracted, {} already present, {} failed\n",
+                n.extracted, n.already_present, n.failed
+            ));
+        }
+        for (file, why) in &n.failures {
+            text.push_str(&format!(
+                "text not extracted: {}: {}\n",
+                crate::export_layout::attachment_name(file),
+                crate::sanitize::clean(why)
+            ));
+        }
     }
     text.push_str(&format!(
         "\n{} resources in {} ({} requests){}",

@@ -16,7 +16,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 /// What fhirdl writes at the top of an export besides the NDJSON files and the manifest.
-const KNOWN: [&str; 7] = [
+const KNOWN: [&str; 8] = [
+    layout::NOTES,
     layout::README,
     layout::PAGE,
     layout::BUNDLE,

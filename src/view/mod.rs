@@ -11,6 +11,7 @@ mod dates;
 mod fields;
 mod html;
 pub mod merge;
+mod note_text;
 mod page;
 mod record;
 mod rows;

@@ -735,6 +735,12 @@ fn files_cell(
                     html::text(&kind),
                     size(entry.bytes)
                 );
+                out.push_str(&super::note_text::cell(
+                    lookup.folder,
+                    &lookup.prefix,
+                    &file,
+                    &entry,
+                ));
                 links += 1;
             }
             None => {

@@ -7,6 +7,7 @@
 
 mod common;
 
+mod bundle_merge;
 mod client_key;
 mod completions;
 mod disk;
@@ -26,6 +27,7 @@ mod kills;
 mod known_servers;
 mod login;
 mod man;
+mod notes;
 mod outstanding;
 mod powerloss;
 mod progress;

@@ -53,6 +53,20 @@ fn json_value() -> impl Strategy<Value = Value> {
 
 proptest! {
     #[test]
+    fn note_texts_never_panic_on_any_bytes(
+        bytes in proptest::collection::vec(any::<u8>(), 0..400),
+        markup in "[<>{}\\\\/a-z'&;#0-9 ?*-]{0,200}",
+    ) {
+        use fhirdl::note_text::{extract, Format};
+        for format in [Format::Xml, Format::Html, Format::Xhtml, Format::Rtf, Format::Plain] {
+            let _ = extract(format, &bytes);
+            let _ = extract(format, markup.as_bytes());
+            let rtf = format!("{{\\rtf1 {markup}}}");
+            let _ = extract(format, rtf.as_bytes());
+        }
+    }
+
+    #[test]
     fn valid_ids_are_plain_file_name_parts(id in ".{0,80}") {
         if valid_id(&id) {
             prop_assert!(!id.contains('/') && !id.contains('\\') && !id.contains('\0'));

@@ -59,14 +59,7 @@ pub fn attachments_of(resource_type: &str, resource: &Value) -> Vec<Attachment> 
 
 /// A file extension for a content type, from a fixed list (never the server's text).
 pub fn extension(content_type: Option<&str>) -> &'static str {
-    let ct = content_type
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match ct.as_str() {
+    match crate::http::media_type(content_type).as_str() {
         "application/pdf" => "pdf",
         "application/xml" | "text/xml" | "application/hl7-v3+xml" | "application/cda+xml" => "xml",
         "text/plain" => "txt",

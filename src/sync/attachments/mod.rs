@@ -17,6 +17,7 @@
 
 mod carried;
 mod download;
+pub mod notes;
 mod save;
 
 use crate::sanitize::clean;
@@ -51,6 +52,15 @@ pub struct ManifestEntry {
     pub content_type: Option<String>,
     pub bytes: usize,
     pub sha256: String,
+    /// `notes/<file>.txt`: the document's text, when it is a note (see [`notes`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// The `sha256` of the document the text (or the failure) comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_from_sha256: Option<String>,
+    /// Why the document's text could not be extracted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_failed: Option<String>,
 }
 
 /// A document that was not saved, and why.
@@ -104,6 +114,8 @@ pub struct Report {
     /// Documents on another server: not downloaded, since the token goes only to the FHIR
     /// server.
     pub not_followed_documents: Vec<Problem>,
+    /// The text of the documents that are notes.
+    pub notes: notes::NotesReport,
 }
 
 impl Report {
@@ -119,7 +131,16 @@ impl Report {
 
     /// Whether anything was looked at.
     pub fn is_empty(&self) -> bool {
-        self.downloaded + self.decoded + self.already_present + self.failed + self.not_followed == 0
+        let n = &self.notes;
+        self.downloaded
+            + self.decoded
+            + self.already_present
+            + self.failed
+            + self.not_followed
+            + n.extracted
+            + n.already_present
+            + n.failed
+            == 0
     }
 }
 

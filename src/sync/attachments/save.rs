@@ -52,10 +52,16 @@ pub async fn save_all(
         }
     }
     pass.progress.all_queued();
-    let (manifest, report) = pass.finish().await?;
+    let (mut manifest, mut report) = pass.finish().await?;
     progress.finish();
     // The documents' names are made durable here, once, before the manifest lists them.
     sync_dir(&dir);
+    let out_dir = out.to_path_buf();
+    (manifest, report.notes) = tokio::task::spawn_blocking(move || {
+        let notes = super::notes::extract_all(&out_dir, &mut manifest);
+        notes.map(|n| (manifest, n))
+    })
+    .await??;
     if manifest != before {
         write_atomic(&manifest_path, &serde_json::to_vec_pretty(&manifest)?)?;
     }
@@ -239,6 +245,9 @@ fn bytes_entry(a: &Attachment, doc: Document) -> ManifestEntry {
         content_type: doc.content_type.or_else(|| a.content_type.clone()),
         bytes: bytes.len(),
         sha256: crate::sync::manifest::sha256_hex(&bytes),
+        text: None,
+        text_from_sha256: None,
+        text_failed: None,
     }
 }
 

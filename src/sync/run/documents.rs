@@ -76,6 +76,7 @@ impl Run<'_> {
             .collect();
         self.documents.needed = !self.state.attachments_complete
             || attachments::manifest_lists_empty_documents(&self.opts.out)
+            || attachments::notes::pending(&self.opts.out)
             || attachments::TYPES.iter().any(|t| self.dirty.contains(*t));
     }
 
