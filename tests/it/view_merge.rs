@@ -1,6 +1,6 @@
 //! Who is who, and `fhirdl view --all-profiles` / `--profiles A,B`, end to end: two sandbox
-//! providers holding the same person (alice at both; the second provider's export differs in a
-//! few facts: a value changed, some facts left out, one of its own), and a third profile of
+//! providers holding the same person (alice at both; the second provider's record differs in a
+//! few facts: a value changed, a fact it does not hold, one of its own), and a third profile of
 //! another person (bob). The merged page is checked in headless Chromium: every row names its
 //! source(s), a fact both providers hold is one row, differing values are two rows side by side.
 
@@ -59,13 +59,13 @@ fn page_rows(dom: &str) -> Vec<PageRow> {
         .collect()
 }
 
-/// The world: profiles `clinic-a` (alice at sandbox A), `clinic-b` (alice at sandbox B, its
-/// export edited as described in the module doc) and `other` (bob at sandbox A), all synced.
+/// The world: profiles `clinic-a` (alice at sandbox A), `clinic-b` (alice at sandbox B, whose
+/// record differs as described in the module doc) and `other` (bob at sandbox A), all synced.
 struct World {
     env: TestContext,
     _second: Sandbox,
     second_base: String,
-    /// What was done to clinic-b's export.
+    /// How clinic-b's record differs from clinic-a's.
     changed: String,
     dropped: Vec<String>,
     added: String,
@@ -100,50 +100,42 @@ fn world() -> World {
     assert_eq!(code(&login), 0, "{}", text(&login));
     let login = env.login_as("bob", "other");
     assert_eq!(code(&login), 0, "{}", text(&login));
-    for p in ["clinic-a", "clinic-b", "other"] {
+    for p in ["clinic-a", "other"] {
         let out = env.fhirdl(&["sync", "--profile", p, "-q"]);
         assert_eq!(code(&out), 0, "{p}: {}", text(&out));
     }
-    let b = env.export_dir("clinic-b");
-    // A measured value that differs, Conditions only at A, and one only at B.
-    // Each chosen fact is the only one of its concept and day, so that it cannot be taken
-    // for another.
-    let obs_path = b.join("Observation.ndjson");
-    let mut obs = ndjson(&obs_path);
-    let at = obs
+    // The second provider's record is the first's (one seed) but for a measured value that
+    // differs, a Condition it does not hold and one only it holds, changed on that server
+    // before it is synced. Each chosen fact is the only one of its concept and day, so that it
+    // cannot be taken for another; they are chosen from clinic-a's copy of the same record.
+    let a = env.export_dir("clinic-a");
+    let obs = ndjson(&a.join("Observation.ndjson"));
+    let mut measured = obs
         .iter()
-        .position(|o| {
-            o["valueQuantity"]["value"].is_number() && alone(&obs, o, "effectiveDateTime")
-        })
-        .expect("a measured Observation");
-    let changed = obs[at]["id"].as_str().unwrap().to_owned();
-    let v = obs[at]["valueQuantity"]["value"].as_f64().unwrap();
-    obs[at]["valueQuantity"]["value"] = serde_json::json!(v + 7.0);
-    write_ndjson(&obs_path, &obs);
-    let cond_path = b.join("Condition.ndjson");
-    let mut conds = ndjson(&cond_path);
-    let all = conds.clone();
-    let dated = |c: &Value| alone(&all, c, "onsetDateTime");
-    assert!(
-        conds.iter().filter(|c| dated(c)).count() >= 2,
-        "the record has dated Conditions"
-    );
-    let first = conds.iter().position(dated).unwrap();
-    let dropped: Vec<String> = conds
-        .drain(first..first + 1)
-        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .find(|o| o["valueQuantity"]["value"].is_number() && alone(&obs, o, "effectiveDateTime"))
+        .expect("a measured Observation")
+        .clone();
+    let changed = measured["id"].as_str().unwrap().to_owned();
+    let v = measured["valueQuantity"]["value"].as_f64().unwrap();
+    measured["valueQuantity"]["value"] = serde_json::json!(v + 7.0);
+    second.set_resource(measured).unwrap();
+    let conds = ndjson(&a.join("Condition.ndjson"));
+    let dated: Vec<&Value> = conds
+        .iter()
+        .filter(|c| alone(&conds, c, "onsetDateTime"))
         .collect();
-    let unchanged = conds.iter().find(|c| dated(c)).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let mut own = conds.iter().find(|c| dated(c)).unwrap().clone();
+    assert!(dated.len() >= 2, "the record has dated Conditions");
+    let dropped = vec![dated[0]["id"].as_str().unwrap().to_owned()];
+    assert!(second.delete_resource("Condition", &dropped[0]));
+    let unchanged = dated[1]["id"].as_str().unwrap().to_owned();
+    let mut own = dated[1].clone();
     own["id"] = "only-at-b".into();
     own["onsetDateTime"] = "2024-12-30".into();
     own["code"] = serde_json::json!({"coding": [{"system": "http://snomed.info/sct",
         "code": "38341003", "display": "Hypertension"}], "text": "Hypertension (Ärztin)"});
-    conds.push(own);
-    write_ndjson(&cond_path, &conds);
+    second.set_resource(own).unwrap();
+    let out = env.fhirdl(&["sync", "--profile", "clinic-b", "-q"]);
+    assert_eq!(code(&out), 0, "clinic-b: {}", text(&out));
     World {
         env,
         _second: second,
@@ -179,11 +171,6 @@ fn alone(all: &[Value], r: &Value, field: &str) -> bool {
             .iter()
             .filter(|o| o["id"] != r["id"])
             .all(|o| key(o).iter().all(|k| !mine.contains(k)))
-}
-
-fn write_ndjson(path: &Path, values: &[Value]) {
-    let text: String = values.iter().map(|v| format!("{v}\n")).collect();
-    std::fs::write(path, text).unwrap();
 }
 
 fn row<'a>(rows: &'a [PageRow], id: &str) -> Option<&'a PageRow> {
