@@ -17,6 +17,7 @@ pub mod config;
 pub mod connect;
 pub mod console;
 pub mod datetime;
+pub mod directory;
 pub mod doctor;
 pub mod error;
 pub mod exit;
