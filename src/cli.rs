@@ -3,6 +3,8 @@
 //! Nothing here reads files, the environment beyond clap's `env` fallbacks, or the network;
 //! [`crate::settings`] turns these into what a command will do.
 
+pub mod directory;
+
 use crate::auth::loopback::RedirectHost;
 use crate::auth::store::StoreKind;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -91,6 +93,12 @@ pub enum Command {
     /// Make the app's private key for private_key_jwt sign-in and print its public key set.
     #[command(subcommand, after_help = KEY_EXAMPLES)]
     Key(KeyCommand),
+    /// Download the published directories of practices and their FHIR endpoints.
+    #[command(subcommand, after_help = directory::UPDATE_EXAMPLES)]
+    Directory(directory::DirectoryCommand),
+    /// Find your practice by name in the downloaded directories, with the command to sign in.
+    #[command(after_help = directory::FIND_EXAMPLES)]
+    Find(directory::FindArgs),
     /// List the built-in provider presets and their endpoints, or the known server quirks.
     #[command(
         after_help = "Examples:\n  fhirdl providers\n  fhirdl providers --json\n  fhirdl providers --quirks"
@@ -155,6 +163,8 @@ impl Command {
             Command::Logout(a) => Some(&a.trace),
             Command::Doctor(a) => Some(&a.trace),
             Command::Demo(a) => Some(&a.trace),
+            Command::Directory(directory::DirectoryCommand::Update(a)) => Some(&a.trace),
+            Command::Find(a) => Some(&a.trace),
             _ => None,
         }
     }

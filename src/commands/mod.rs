@@ -4,7 +4,9 @@
 pub mod bundle;
 pub mod completions;
 pub mod demo;
+pub mod directory;
 pub mod doctor;
+pub mod find;
 pub mod history;
 pub mod key;
 pub mod login;

@@ -142,7 +142,7 @@ async fn fetch(
     before: Option<&SourceRow>,
     progress: bool,
 ) -> Result<Option<Fresh>> {
-    let url = url::Url::parse(&w.url).with_context(|| format!("{} is not a URL", w.url))?;
+    let url = url::Url::parse(&w.url).context("it is not a URL")?;
     let mut req = http.client().get(url.clone()).header(
         ACCEPT,
         "application/fhir+json, application/json;q=0.9, */*;q=0.1",
@@ -181,11 +181,11 @@ async fn fetch(
     let (etag, last_modified) = (header(ETAG), header(LAST_MODIFIED));
     let (file, bytes) = download(resp, dir, progress)
         .await
-        .with_context(|| format!("the download of {} broke", redact_url(&url)))?;
+        .context("the download broke")?;
     let parsed = tokio::task::spawn_blocking(move || shapes::parse(std::io::BufReader::new(file)))
         .await
         .context("the directory reader stopped")?
-        .with_context(|| format!("cannot read the directory at {}", redact_url(&url)))?;
+        .context("its document cannot be read")?;
     let row = SourceRow {
         url: w.url.clone(),
         vendor: w.vendor.clone(),

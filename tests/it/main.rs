@@ -9,6 +9,7 @@ mod common;
 
 mod client_key;
 mod completions;
+mod directory;
 mod disk;
 mod doctor;
 mod ehr_matrix;
