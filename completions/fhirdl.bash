@@ -1107,7 +1107,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__login)
-            opts="-p -v -q -h -V --trace-file --trace-bodies --provider --fhir-base --client-id --confidential --client-key --scope --port --redirect-path --redirect-host --no-browser --paste --no-aud --timeout --credential-store --search-param --profile --verbose --quiet --json --config-dir --data-dir --help --version"
+            opts="-p -v -q -h -V --trace-file --trace-bodies --provider --fhir-base --practice --client-id --confidential --client-key --scope --port --redirect-path --redirect-host --no-browser --paste --no-aud --timeout --credential-store --search-param --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1122,6 +1122,10 @@ _fhirdl() {
                     return 0
                     ;;
                 --fhir-base)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --practice)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -57,6 +57,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand --trace-file 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)'
             cand --provider 'A built-in provider preset (see `fhirdl providers`)'
             cand --fhir-base 'The FHIR base URL of any SMART on FHIR server (overrides the preset''s)'
+            cand --practice 'Your practice, by its id from `fhirdl find` or words of its name: signs in to the FHIR base the endpoint directories list for it (see `fhirdl directory update`)'
             cand --client-id 'The client id of your app registration'
             cand --client-key 'Authenticate the app with this private key (private_key_jwt) instead of a secret: PEM PKCS#8 or a JWK with its private members, ES384 (P-384) or RS384 (RSA ≥ 2048 bits). Kept in the credential store only; `fhirdl key create` makes one instead'
             cand --scope 'Scopes to request instead of the ones fhirdl chooses from the server''s capabilities'

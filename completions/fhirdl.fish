@@ -65,6 +65,7 @@ ecw\t''
 meditech\t''
 veradigm\t''"
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l fhir-base -d 'The FHIR base URL of any SMART on FHIR server (overrides the preset\'s)' -r
+complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l practice -d 'Your practice, by its id from `fhirdl find` or words of its name: signs in to the FHIR base the endpoint directories list for it (see `fhirdl directory update`)' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l client-id -d 'The client id of your app registration' -r
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l client-key -d 'Authenticate the app with this private key (private_key_jwt) instead of a secret: PEM PKCS#8 or a JWK with its private members, ES384 (P-384) or RS384 (RSA ≥ 2048 bits). Kept in the credential store only; `fhirdl key create` makes one instead' -r -F
 complete -c fhirdl -n "__fish_fhirdl_using_subcommand login" -l scope -d 'Scopes to request instead of the ones fhirdl chooses from the server\'s capabilities' -r

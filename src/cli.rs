@@ -200,6 +200,8 @@ Examples:
   # NextGen Enterprise (client id and secret come from your app registration)
   FHIRDL_CLIENT_SECRET=… fhirdl login --provider nextgen-enterprise-r4 \\
       --client-id my-app --profile nextgen
+  # Your practice, found by name in the endpoint directories (fhirdl find)
+  fhirdl login --practice 'sunrise family medicine' --client-id my-app
   # Any SMART on FHIR server, found from its discovery documents
   fhirdl login --fhir-base https://fhir.example.org/r4 --client-id my-app \\
       --profile clinic
@@ -355,6 +357,10 @@ pub struct LoginArgs {
     /// The FHIR base URL of any SMART on FHIR server (overrides the preset's).
     #[arg(long, value_name = "URL")]
     pub fhir_base: Option<String>,
+    /// Your practice, by its id from `fhirdl find` or words of its name: signs in to the FHIR
+    /// base the endpoint directories list for it (see `fhirdl directory update`).
+    #[arg(long, value_name = "ID|WORDS", conflicts_with_all = ["fhir_base", "provider"])]
+    pub practice: Option<String>,
     /// The client id of your app registration.
     #[arg(long, env = "FHIRDL_CLIENT_ID", value_name = "ID")]
     pub client_id: Option<String>,

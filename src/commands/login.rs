@@ -46,7 +46,13 @@ pub async fn run(ctx: &Ctx, args: &LoginArgs) -> Result<()> {
     } else {
         Mode::Browser
     };
-    let report = login(ctx, &ProfileRequest::from(args), args.timeout, mode).await?;
+    let mut request = ProfileRequest::from(args);
+    if let Some(practice) = &args.practice {
+        let chosen = super::practice::choose(ctx, practice)?;
+        request.fhir_base = Some(chosen.listing.fhir_base.clone());
+        request.practice = Some(super::practice::remembered(&chosen));
+    }
+    let report = login(ctx, &request, args.timeout, mode).await?;
     print_report(ctx, &report);
     Ok(())
 }
@@ -97,6 +103,7 @@ impl From<&LoginArgs> for ProfileRequest {
             credential_store: args.credential_store,
             search_params: args.search_param.clone(),
             client_key: args.client_key.clone(),
+            practice: None,
         }
     }
 }
@@ -180,6 +187,7 @@ pub async fn login(
     store.save(&name, &signed.credentials).await?;
     profile.discovery = Some(discovery.clone());
     cfg.profiles.insert(name.clone(), profile.clone());
+    cfg.remember_client_id(&profile);
     if cfg.default_profile.is_none() {
         cfg.default_profile = Some(name.clone());
     }

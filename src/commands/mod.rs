@@ -12,6 +12,7 @@ pub mod key;
 pub mod login;
 pub mod logout;
 pub mod man;
+pub mod practice;
 pub mod profile;
 pub mod providers;
 pub mod sandbox;

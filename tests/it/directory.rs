@@ -280,3 +280,100 @@ fn a_missing_an_old_or_a_stale_index_says_how_to_update() {
     );
     ctx.shutdown();
 }
+
+/// `fhirdl login --practice …` (alice, file store), with `extra` flags.
+fn login_practice(ctx: &TestContext, profile: &str, practice: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "login",
+        "--profile",
+        profile,
+        "--practice",
+        practice,
+        "--credential-store",
+        "file",
+        "--timeout",
+        "20s",
+    ];
+    args.extend(extra);
+    ctx.fhirdl(&args)
+}
+
+#[test]
+fn login_by_practice_remembers_the_organization_and_the_client_id() {
+    let ctx = TestContext::with_defaults();
+    let (brands, endpoints) = (doc(&ctx, "brands.json"), doc(&ctx, "endpoints.json"));
+    assert_eq!(code(&update(&ctx, &[&brands, &endpoints])), 0);
+    // Words that match one practice pick it.
+    let out = login_practice(
+        &ctx,
+        "sunrise",
+        "sunrize family medicine",
+        &["--client-id", "fhirdl-sandbox"],
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let status = json(&ctx.fhirdl(&["status", "--profile", "sunrise", "--json"]));
+    let profile = &status["profiles"][0];
+    assert_eq!(
+        profile["practice"]["name"], "Sunrise Family Medicine",
+        "{status:#}"
+    );
+    assert_eq!(profile["fhir_base"], ctx.base().trim_end_matches('/'));
+    let human = ctx.fhirdl(&["status", "--all"]);
+    assert!(
+        String::from_utf8_lossy(&human.stdout)
+            .contains("practice:      Sunrise Family Medicine, 12 Dawn Street"),
+        "{}",
+        text(&human)
+    );
+    // A second practice on the same server: by its id, and without --client-id.
+    let id = json(&find(&ctx, &["lakeview", "internal", "medicine"]))["matches"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = login_practice(&ctx, "lakeview", &id, &[]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let status = json(&ctx.fhirdl(&["status", "--profile", "lakeview", "--json"]));
+    assert_eq!(
+        status["profiles"][0]["practice"]["name"], "Lakeview Internal Medicine",
+        "{status:#}"
+    );
+    ctx.shutdown();
+}
+
+#[test]
+fn several_matching_practices_without_a_terminal_exit_2_and_are_listed() {
+    let ctx = TestContext::with_defaults();
+    assert_eq!(code(&update(&ctx, &[&doc(&ctx, "brands.json")])), 0);
+    let out = login_practice(
+        &ctx,
+        "river",
+        "riverside",
+        &["--client-id", "fhirdl-sandbox"],
+    );
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Riverside Health") && stderr.contains("Riverside Pediatrics"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        stderr.contains("fhirdl login --practice "),
+        "{}",
+        text(&out)
+    );
+    let out = login_practice(
+        &ctx,
+        "none",
+        "orthodontics kalamazoo",
+        &["--client-id", "fhirdl-sandbox"],
+    );
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(
+        !ctx.config_dir().join("config.toml").exists()
+            || !std::fs::read_to_string(ctx.config_dir().join("config.toml"))
+                .unwrap()
+                .contains("[profiles.river]")
+    );
+    ctx.shutdown();
+}
