@@ -136,22 +136,34 @@ impl Index {
         Ok(self.conn.query_row(&sql, [id], read_match).optional()?)
     }
 
-    /// Candidates for a search: rows sharing trigrams with the words (best bm25 first), or,
-    /// with no word of three letters, every row the filters admit; at most `limit`.
+    /// Candidates for a search, best bm25 first, at most `limit`: rows sharing trigrams with
+    /// every typed word (`Need::Every`) or with any (`Need::Any`); with no word of three
+    /// letters, every row the filters admit.
     pub fn candidates(
         &self,
-        trigrams: &[String],
+        words: &[Vec<String>],
+        need: Need,
         filters: &Filters,
         limit: usize,
     ) -> Result<Vec<Match>> {
-        let (from, text) = if trigrams.is_empty() {
+        let (from, text) = if words.is_empty() {
             (format!("{SELECT_MATCH} WHERE ?1 IS NULL"), None)
         } else {
-            let q = trigrams
+            let join = match need {
+                Need::Every => " AND ",
+                Need::Any => " OR ",
+            };
+            let q = words
                 .iter()
-                .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+                .map(|runs| {
+                    let quoted: Vec<String> = runs
+                        .iter()
+                        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+                        .collect();
+                    format!("({})", quoted.join(" OR "))
+                })
                 .collect::<Vec<_>>()
-                .join(" OR ");
+                .join(join);
             (
                 format!(
                     "{SELECT_MATCH} JOIN orgs_fts ON orgs_fts.rowid = o.id WHERE orgs_fts MATCH ?1"
@@ -159,7 +171,7 @@ impl Index {
                 Some(q),
             )
         };
-        let order = if trigrams.is_empty() {
+        let order = if words.is_empty() {
             "o.id"
         } else {
             "orgs_fts.rank"
@@ -181,6 +193,13 @@ impl Index {
         )?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+}
+
+/// Whether a candidate must share trigrams with every typed word or with any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Every,
+    Any,
 }
 
 /// What `find --state/--city/--vendor` narrow to.

@@ -10,20 +10,24 @@ pub fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The trigrams the full-text index is asked for: of each typed word of three letters or
-/// more, every three-letter run.
-pub fn trigrams(query: &[String]) -> Vec<String> {
-    let mut out = Vec::new();
-    for word in query {
-        let chars: Vec<char> = word.chars().collect();
-        for run in chars.windows(3) {
-            let t: String = run.iter().collect();
-            if !out.contains(&t) {
-                out.push(t);
+/// The trigrams the full-text index is asked for, word by word: of each typed word of three
+/// letters or more, every three-letter run (a misspelt word keeps most of its word's).
+pub fn trigrams(query: &[String]) -> Vec<Vec<String>> {
+    query
+        .iter()
+        .map(|word| {
+            let chars: Vec<char> = word.chars().collect();
+            let mut runs: Vec<String> = Vec::new();
+            for run in chars.windows(3) {
+                let t: String = run.iter().collect();
+                if !runs.contains(&t) {
+                    runs.push(t);
+                }
             }
-        }
-    }
-    out
+            runs
+        })
+        .filter(|runs| !runs.is_empty())
+        .collect()
 }
 
 /// Levenshtein distance between two short words (characters, not bytes).
@@ -123,7 +127,10 @@ mod tests {
 
     #[test]
     fn trigrams_of_each_word() {
-        assert_eq!(trigrams(&words("Oak, Sunr")), ["oak", "sun", "unr"]);
+        assert_eq!(
+            trigrams(&words("Oak, Sunr")),
+            [vec!["oak"], vec!["sun", "unr"]]
+        );
         assert!(trigrams(&words("md")).is_empty());
     }
 

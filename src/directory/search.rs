@@ -1,7 +1,7 @@
 //! A search of the index: candidates from the trigram table (best bm25 first), re-ranked by
 //! [`rank::score`] so typos and word order do not matter, one match per id.
 
-use super::index::{Filters, Index, Match};
+use super::index::{Filters, Index, Match, Need};
 use super::rank;
 use anyhow::Result;
 
@@ -12,7 +12,13 @@ const CANDIDATES: usize = 2000;
 /// The best `limit` matches for `query` within `filters`.
 pub fn find(index: &Index, query: &str, filters: &Filters, limit: usize) -> Result<Vec<Match>> {
     let typed = rank::words(query);
-    let candidates = index.candidates(&rank::trigrams(&typed), filters, CANDIDATES)?;
+    let trigrams = rank::trigrams(&typed);
+    // Rows near every typed word first (few, and found fast); when there are none (a typed
+    // word the name lacks), rows near any of them (many: slower).
+    let mut candidates = index.candidates(&trigrams, Need::Every, filters, CANDIDATES)?;
+    if candidates.is_empty() && trigrams.len() > 1 {
+        candidates = index.candidates(&trigrams, Need::Any, filters, CANDIDATES)?;
+    }
     let mut scored: Vec<(f64, Match)> = candidates
         .into_iter()
         .map(|m| (score(&typed, &m), m))
@@ -94,6 +100,9 @@ mod tests {
         let found = find(&index, "sunrize famly medicne", &Filters::default(), 5).unwrap();
         assert_eq!(found[0].listing.name, "Sunrise Family Medicine");
         let found = find(&index, "medicine family sunrise", &Filters::default(), 5).unwrap();
+        assert_eq!(found[0].listing.name, "Sunrise Family Medicine");
+        // A typed word the name lacks: found through the rows near any word.
+        let found = find(&index, "sunrise family pharmacy", &Filters::default(), 5).unwrap();
         assert_eq!(found[0].listing.name, "Sunrise Family Medicine");
         assert!(find(&index, "orthopedic surgery", &Filters::default(), 5)
             .unwrap()
