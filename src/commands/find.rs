@@ -3,6 +3,7 @@
 
 use super::Ctx;
 use crate::cli::directory::FindArgs;
+use crate::directory::check::Health;
 use crate::directory::index::{self, Filters, Index, Match, Opened};
 use crate::directory::search;
 use crate::error::{Failure, Kind};
@@ -22,9 +23,23 @@ pub async fn run(ctx: &Ctx, args: &FindArgs) -> Result<()> {
     };
     let query = args.words.join(" ");
     let matches = search::find(&index, &query, &filters, usize::from(args.limit))?;
-    ctx.ui.json_out(
-        &serde_json::json!({ "matches": matches.iter().map(to_json).collect::<Vec<_>>() }),
-    );
+    let health: Vec<Option<Health>> = match args.check {
+        true => {
+            let bases: Vec<String> = matches
+                .iter()
+                .map(|m| m.listing.fhir_base.clone())
+                .collect();
+            let found = crate::directory::check::check_all(&ctx.http, &bases).await;
+            found.into_iter().map(Some).collect()
+        }
+        false => vec![None; matches.len()],
+    };
+    let docs: Vec<serde_json::Value> = matches
+        .iter()
+        .zip(&health)
+        .map(|(m, h)| to_json(m, h.as_ref()))
+        .collect();
+    ctx.ui.json_out(&serde_json::json!({ "matches": docs }));
     if matches.is_empty() {
         ctx.ui.info(&format!(
             "No practice matches \"{}\"{}. Try fewer or other words (the brand, the portal's name), or without --state/--city/--vendor.",
@@ -34,7 +49,11 @@ pub async fn run(ctx: &Ctx, args: &FindArgs) -> Result<()> {
         return Ok(());
     }
     let now = crate::datetime::now_unix();
-    let text: Vec<String> = matches.iter().map(|m| render(m, now)).collect();
+    let text: Vec<String> = matches
+        .iter()
+        .zip(&health)
+        .map(|(m, h)| render(m, h.as_ref(), now))
+        .collect();
     ctx.ui.out(&text.join("\n"));
     Ok(())
 }
@@ -70,7 +89,7 @@ fn warn_if_stale(ctx: &Ctx, index: &Index) -> Result<()> {
     Ok(())
 }
 
-fn render(m: &Match, now: i64) -> String {
+fn render(m: &Match, health: Option<&Health>, now: i64) -> String {
     let l = &m.listing;
     let mut text = format!("{}  (id {})\n", clean(&l.name), m.id);
     if let Some(a) = &l.address {
@@ -101,6 +120,9 @@ fn render(m: &Match, now: i64) -> String {
         clean(&m.source),
         crate::datetime::human_duration(now - m.fetched_at)
     ));
+    if let Some(h) = health {
+        text.push_str(&format!("  check:    {}\n", h.describe()));
+    }
     text.push_str(&format!(
         "  sign in:  fhirdl login --practice {} --profile <name>\n",
         m.id
@@ -108,9 +130,10 @@ fn render(m: &Match, now: i64) -> String {
     text
 }
 
-fn to_json(m: &Match) -> serde_json::Value {
+/// A match as `--json` shows it (with `--check`, also what the check found).
+fn to_json(m: &Match, health: Option<&Health>) -> serde_json::Value {
     let l = &m.listing;
-    serde_json::json!({
+    let mut doc = serde_json::json!({
         "id": m.id,
         "name": l.name,
         "address": l.address,
@@ -119,5 +142,9 @@ fn to_json(m: &Match) -> serde_json::Value {
         "fhir_version": l.fhir_version,
         "vendor": m.vendor,
         "source": m.source,
-    })
+    });
+    if let Some(h) = health {
+        doc["check"] = serde_json::to_value(h).unwrap_or_default();
+    }
+    doc
 }

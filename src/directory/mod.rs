@@ -10,6 +10,7 @@
 //! index with full-text search; [`rank`] orders what a search found; [`sources`] is the
 //! built-in list of published directories; [`update`] downloads them.
 
+pub mod check;
 pub mod clean;
 pub mod index;
 pub mod rank;

@@ -377,3 +377,41 @@ fn several_matching_practices_without_a_terminal_exit_2_and_are_listed() {
     );
     ctx.shutdown();
 }
+
+#[test]
+fn check_probes_each_shown_endpoint() {
+    let ctx = TestContext::with_defaults();
+    // A directory whose one practice lists an address that is no FHIR server (no /metadata).
+    let mirror = ctx.serve(|origin| {
+        let doc = serde_json::json!({"resourceType": "Bundle", "type": "collection", "entry": [
+            {"resource": {"resourceType": "Organization", "id": "o", "name": "Stale Valley Clinic",
+                          "endpoint": [{"reference": "Endpoint/e"}]}},
+            {"resource": {"resourceType": "Endpoint", "id": "e", "status": "active",
+                          "address": format!("{origin}/gone/r4")}}]});
+        axum::Router::new().route(
+            "/dir.json",
+            axum::routing::get(move || std::future::ready(axum::Json(doc.clone()))),
+        )
+    });
+    assert_eq!(
+        code(&update(
+            &ctx,
+            &[&doc(&ctx, "brands.json"), &mirror.url("/dir.json")]
+        )),
+        0
+    );
+    let out = ctx.fhirdl(&["find", "--json", "--check", "sunrise", "family"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let check = &json(&out)["matches"][0]["check"];
+    assert_eq!(check["status"], "ok", "{check}");
+    assert_eq!(check["smart"], true, "{check}");
+    let out = ctx.fhirdl(&["find", "--check", "stale", "valley"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("check:    not a FHIR server: its /metadata answered HTTP 404"),
+        "{}",
+        text(&out)
+    );
+    ctx.shutdown();
+}
