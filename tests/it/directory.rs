@@ -415,3 +415,44 @@ fn check_probes_each_shown_endpoint() {
     );
     ctx.shutdown();
 }
+
+#[test]
+fn several_matching_practices_on_a_terminal_are_offered_to_choose_from() {
+    use crate::common::pty::Terminal;
+    use std::time::Duration;
+    let ctx = TestContext::with_defaults();
+    assert_eq!(code(&update(&ctx, &[&doc(&ctx, "brands.json")])), 0);
+    let mut cmd = ctx.command();
+    cmd.args([
+        "login",
+        "--profile",
+        "river",
+        "--practice",
+        "riverside",
+        "--client-id",
+        "fhirdl-sandbox",
+    ])
+    .args(["--credential-store", "file", "--timeout", "20s"]);
+    let term = Terminal::spawn_interactive(cmd);
+    term.wait_for("the question", Duration::from_secs(30), |t| {
+        t.contains("Which one?")
+    });
+    term.type_line("2");
+    let (out, raw) = term.finish(Duration::from_secs(60));
+    let screen = crate::common::pty::plain(&raw);
+    assert_eq!(code(&out), 0, "{}\n{screen}", text(&out));
+    let second = screen
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("2. "))
+        .and_then(|l| l.split(" (id ").next())
+        .and_then(|l| l.split(", ").next())
+        .unwrap_or_else(|| panic!("no second choice on the terminal:\n{screen}"))
+        .to_string();
+    let status = json(&ctx.fhirdl(&["status", "--profile", "river", "--json"]));
+    assert_eq!(
+        status["profiles"][0]["practice"]["name"],
+        second.as_str(),
+        "{status:#}\n{screen}"
+    );
+    ctx.shutdown();
+}
