@@ -1,7 +1,9 @@
 //! The local index of the directories: one SQLite file (`directory/index.sqlite3` in the data
 //! folder) with the sources (and their ETag / Last-Modified), the endpoints (one row per
 //! normalised FHIR base, whichever sources list it) and the organizations, searched through
-//! an FTS5 trigram table (typos and partial words still share most trigrams).
+//! an FTS5 trigram table (typos and partial words still share most trigrams). Searches ask for
+//! single trigrams only, never phrases, so the table keeps no positions (`detail = 'none'`):
+//! its posting lists are smaller and read faster.
 //!
 //! The file is versioned (`PRAGMA user_version`): one of another version is not read, and the
 //! next `directory update` builds it anew. A new index is always written whole to a temporary
@@ -27,7 +29,7 @@ CREATE TABLE orgs(id INTEGER PRIMARY KEY, key TEXT NOT NULL, source TEXT NOT NUL
     portal TEXT, address TEXT, city TEXT, state TEXT);
 CREATE INDEX orgs_key ON orgs(key);
 CREATE INDEX orgs_source ON orgs(source);
-CREATE VIRTUAL TABLE orgs_fts USING fts5(text, tokenize = 'trigram', content = '');
+CREATE VIRTUAL TABLE orgs_fts USING fts5(text, tokenize = 'trigram', content = '', detail = 'none');
 ";
 
 /// Where the index lives in the data folder.
