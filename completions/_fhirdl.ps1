@@ -40,6 +40,8 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Revoke the tokens at the provider and forget them (and the profile)')
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'List, show or remove saved profiles, and say which are one person')
             [CompletionResult]::new('key', 'key', [CompletionResultType]::ParameterValue, 'Make the app''s private key for private_key_jwt sign-in and print its public key set')
+            [CompletionResult]::new('directory', 'directory', [CompletionResultType]::ParameterValue, 'Download the published directories of practices and their FHIR endpoints')
+            [CompletionResult]::new('find', 'find', [CompletionResultType]::ParameterValue, 'Find your practice by name in the downloaded directories, with the command to sign in')
             [CompletionResult]::new('providers', 'providers', [CompletionResultType]::ParameterValue, 'List the built-in provider presets and their endpoints, or the known server quirks')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('sandbox', 'sandbox', [CompletionResultType]::ParameterValue, 'Run the embedded SMART on FHIR test server in the foreground')
@@ -59,6 +61,7 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             [CompletionResult]::new('--trace-file', '--trace-file', [CompletionResultType]::ParameterName, 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)')
             [CompletionResult]::new('--provider', '--provider', [CompletionResultType]::ParameterName, 'A built-in provider preset (see `fhirdl providers`)')
             [CompletionResult]::new('--fhir-base', '--fhir-base', [CompletionResultType]::ParameterName, 'The FHIR base URL of any SMART on FHIR server (overrides the preset''s)')
+            [CompletionResult]::new('--practice', '--practice', [CompletionResultType]::ParameterName, 'Your practice, by its id from `fhirdl find` or words of its name: signs in to the FHIR base the endpoint directories list for it (see `fhirdl directory update`)')
             [CompletionResult]::new('--client-id', '--client-id', [CompletionResultType]::ParameterName, 'The client id of your app registration')
             [CompletionResult]::new('--client-key', '--client-key', [CompletionResultType]::ParameterName, 'Authenticate the app with this private key (private_key_jwt) instead of a secret: PEM PKCS#8 or a JWK with its private members, ES384 (P-384) or RS384 (RSA ≥ 2048 bits). Kept in the credential store only; `fhirdl key create` makes one instead')
             [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'Scopes to request instead of the ones fhirdl chooses from the server''s capabilities')
@@ -360,6 +363,77 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
         'fhirdl;key;help;help' {
             break
         }
+        'fhirdl;directory' {
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)')
+            [CompletionResult]::new('--config-dir', '--config-dir', [CompletionResultType]::ParameterName, 'Folder for the settings file (default: the platform''s config folder)')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Folder for exports and the file credential store (default: the platform''s data folder)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors and warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors and warnings on stderr')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one machine-readable JSON document on stdout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Download the vendors'' published directories into the local index (data folder)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'fhirdl;directory;update' {
+            [CompletionResult]::new('--trace-file', '--trace-file', [CompletionResultType]::ParameterName, 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)')
+            [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Read this directory instead of the built-in list (repeat for more): a FHIR Bundle of Organizations and Endpoints, plain or gzip')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)')
+            [CompletionResult]::new('--config-dir', '--config-dir', [CompletionResultType]::ParameterName, 'Folder for the settings file (default: the platform''s config folder)')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Folder for exports and the file credential store (default: the platform''s data folder)')
+            [CompletionResult]::new('--trace-bodies', '--trace-bodies', [CompletionResultType]::ParameterName, 'Also write request and response bodies to the --trace-file (it will hold health data)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors and warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors and warnings on stderr')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one machine-readable JSON document on stdout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'fhirdl;directory;help' {
+            [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Download the vendors'' published directories into the local index (data folder)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'fhirdl;directory;help;update' {
+            break
+        }
+        'fhirdl;directory;help;help' {
+            break
+        }
+        'fhirdl;find' {
+            [CompletionResult]::new('--trace-file', '--trace-file', [CompletionResultType]::ParameterName, 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Only practices in this state (two letters, e.g. IL)')
+            [CompletionResult]::new('--city', '--city', [CompletionResultType]::ParameterName, 'Only practices in this city')
+            [CompletionResult]::new('--vendor', '--vendor', [CompletionResultType]::ParameterName, 'Only endpoints of this EHR vendor (e.g. Epic, NextGen)')
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Show at most N matches')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)')
+            [CompletionResult]::new('--config-dir', '--config-dir', [CompletionResultType]::ParameterName, 'Folder for the settings file (default: the platform''s config folder)')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Folder for exports and the file credential store (default: the platform''s data folder)')
+            [CompletionResult]::new('--trace-bodies', '--trace-bodies', [CompletionResultType]::ParameterName, 'Also write request and response bodies to the --trace-file (it will hold health data)')
+            [CompletionResult]::new('--check', '--check', [CompletionResultType]::ParameterName, 'Check each match''s endpoint: its SMART configuration and CapabilityStatement')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors and warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors and warnings on stderr')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one machine-readable JSON document on stdout')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'fhirdl;providers' {
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)')
@@ -604,6 +678,8 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Revoke the tokens at the provider and forget them (and the profile)')
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'List, show or remove saved profiles, and say which are one person')
             [CompletionResult]::new('key', 'key', [CompletionResultType]::ParameterValue, 'Make the app''s private key for private_key_jwt sign-in and print its public key set')
+            [CompletionResult]::new('directory', 'directory', [CompletionResultType]::ParameterValue, 'Download the published directories of practices and their FHIR endpoints')
+            [CompletionResult]::new('find', 'find', [CompletionResultType]::ParameterValue, 'Find your practice by name in the downloaded directories, with the command to sign in')
             [CompletionResult]::new('providers', 'providers', [CompletionResultType]::ParameterValue, 'List the built-in provider presets and their endpoints, or the known server quirks')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('sandbox', 'sandbox', [CompletionResultType]::ParameterValue, 'Run the embedded SMART on FHIR test server in the foreground')
@@ -663,6 +739,16 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
             break
         }
         'fhirdl;help;key;create' {
+            break
+        }
+        'fhirdl;help;directory' {
+            [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Download the vendors'' published directories into the local index (data folder)')
+            break
+        }
+        'fhirdl;help;directory;update' {
+            break
+        }
+        'fhirdl;help;find' {
             break
         }
         'fhirdl;help;providers' {

@@ -25,8 +25,14 @@ _fhirdl() {
             fhirdl,demo)
                 cmd="fhirdl__subcmd__demo"
                 ;;
+            fhirdl,directory)
+                cmd="fhirdl__subcmd__directory"
+                ;;
             fhirdl,doctor)
                 cmd="fhirdl__subcmd__doctor"
+                ;;
+            fhirdl,find)
+                cmd="fhirdl__subcmd__find"
                 ;;
             fhirdl,help)
                 cmd="fhirdl__subcmd__help"
@@ -73,6 +79,18 @@ _fhirdl() {
             fhirdl,view)
                 cmd="fhirdl__subcmd__view"
                 ;;
+            fhirdl__subcmd__directory,help)
+                cmd="fhirdl__subcmd__directory__subcmd__help"
+                ;;
+            fhirdl__subcmd__directory,update)
+                cmd="fhirdl__subcmd__directory__subcmd__update"
+                ;;
+            fhirdl__subcmd__directory__subcmd__help,help)
+                cmd="fhirdl__subcmd__directory__subcmd__help__subcmd__help"
+                ;;
+            fhirdl__subcmd__directory__subcmd__help,update)
+                cmd="fhirdl__subcmd__directory__subcmd__help__subcmd__update"
+                ;;
             fhirdl__subcmd__help,bundle)
                 cmd="fhirdl__subcmd__help__subcmd__bundle"
                 ;;
@@ -82,8 +100,14 @@ _fhirdl() {
             fhirdl__subcmd__help,demo)
                 cmd="fhirdl__subcmd__help__subcmd__demo"
                 ;;
+            fhirdl__subcmd__help,directory)
+                cmd="fhirdl__subcmd__help__subcmd__directory"
+                ;;
             fhirdl__subcmd__help,doctor)
                 cmd="fhirdl__subcmd__help__subcmd__doctor"
+                ;;
+            fhirdl__subcmd__help,find)
+                cmd="fhirdl__subcmd__help__subcmd__find"
                 ;;
             fhirdl__subcmd__help,help)
                 cmd="fhirdl__subcmd__help__subcmd__help"
@@ -129,6 +153,9 @@ _fhirdl() {
                 ;;
             fhirdl__subcmd__help,view)
                 cmd="fhirdl__subcmd__help__subcmd__view"
+                ;;
+            fhirdl__subcmd__help__subcmd__directory,update)
+                cmd="fhirdl__subcmd__help__subcmd__directory__subcmd__update"
                 ;;
             fhirdl__subcmd__help__subcmd__key,create)
                 cmd="fhirdl__subcmd__help__subcmd__key__subcmd__create"
@@ -212,7 +239,7 @@ _fhirdl() {
 
     case "${cmd}" in
         fhirdl)
-            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version login sync status logout profile key providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help"
+            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version login sync status logout profile key directory find providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -355,6 +382,116 @@ _fhirdl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        fhirdl__subcmd__directory)
+            opts="-p -v -q -h -V --profile --verbose --quiet --json --config-dir --data-dir --help --version update help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__directory__subcmd__help)
+            opts="update help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__directory__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__directory__subcmd__help__subcmd__update)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__directory__subcmd__update)
+            opts="-p -v -q -h -V --trace-file --trace-bodies --source --profile --verbose --quiet --json --config-dir --data-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --trace-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --source)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         fhirdl__subcmd__doctor)
             opts="-p -v -q -h -V --trace-file --trace-bodies --fhir-base --report --offline-checks-only --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -397,8 +534,58 @@ _fhirdl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        fhirdl__subcmd__find)
+            opts="-p -v -q -h -V --trace-file --trace-bodies --state --city --vendor --limit --check --profile --verbose --quiet --json --config-dir --data-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --trace-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --city)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vendor)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         fhirdl__subcmd__help)
-            opts="login sync status logout profile key providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help"
+            opts="login sync status logout profile key directory find providers completions sandbox doctor view bundle unbundle history verify demo man sandbox-browser help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -453,7 +640,49 @@ _fhirdl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        fhirdl__subcmd__help__subcmd__directory)
+            opts="update"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__help__subcmd__directory__subcmd__update)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         fhirdl__subcmd__help__subcmd__doctor)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        fhirdl__subcmd__help__subcmd__find)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -928,7 +1157,7 @@ _fhirdl() {
             return 0
             ;;
         fhirdl__subcmd__login)
-            opts="-p -v -q -h -V --trace-file --trace-bodies --provider --fhir-base --client-id --confidential --client-key --register --no-register --scope --redirect-uri --port --redirect-path --redirect-host --no-browser --paste --no-aud --timeout --credential-store --search-param --profile --verbose --quiet --json --config-dir --data-dir --help --version"
+            opts="-p -v -q -h -V --trace-file --trace-bodies --provider --fhir-base --practice --client-id --confidential --client-key --register --no-register --scope --redirect-uri --port --redirect-path --redirect-host --no-browser --paste --no-aud --timeout --credential-store --search-param --profile --verbose --quiet --json --config-dir --data-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -943,6 +1172,10 @@ _fhirdl() {
                     return 0
                     ;;
                 --fhir-base)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --practice)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -37,6 +37,8 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand logout 'Revoke the tokens at the provider and forget them (and the profile)'
             cand profile 'List, show or remove saved profiles, and say which are one person'
             cand key 'Make the app''s private key for private_key_jwt sign-in and print its public key set'
+            cand directory 'Download the published directories of practices and their FHIR endpoints'
+            cand find 'Find your practice by name in the downloaded directories, with the command to sign in'
             cand providers 'List the built-in provider presets and their endpoints, or the known server quirks'
             cand completions 'Print a shell completion script'
             cand sandbox 'Run the embedded SMART on FHIR test server in the foreground'
@@ -55,6 +57,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand --trace-file 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)'
             cand --provider 'A built-in provider preset (see `fhirdl providers`)'
             cand --fhir-base 'The FHIR base URL of any SMART on FHIR server (overrides the preset''s)'
+            cand --practice 'Your practice, by its id from `fhirdl find` or words of its name: signs in to the FHIR base the endpoint directories list for it (see `fhirdl directory update`)'
             cand --client-id 'The client id of your app registration'
             cand --client-key 'Authenticate the app with this private key (private_key_jwt) instead of a secret: PEM PKCS#8 or a JWK with its private members, ES384 (P-384) or RS384 (RSA ≥ 2048 bits). Kept in the credential store only; `fhirdl key create` makes one instead'
             cand --scope 'Scopes to request instead of the ones fhirdl chooses from the server''s capabilities'
@@ -332,6 +335,71 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
         }
         &'fhirdl;key;help;help'= {
         }
+        &'fhirdl;directory'= {
+            cand -p 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'
+            cand --profile 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand -v 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
+            cand --verbose 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand update 'Download the vendors'' published directories into the local index (data folder)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'fhirdl;directory;update'= {
+            cand --trace-file 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)'
+            cand --source 'Read this directory instead of the built-in list (repeat for more): a FHIR Bundle of Organizations and Endpoints, plain or gzip'
+            cand -p 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'
+            cand --profile 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand --trace-bodies 'Also write request and response bodies to the --trace-file (it will hold health data)'
+            cand -v 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
+            cand --verbose 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'fhirdl;directory;help'= {
+            cand update 'Download the vendors'' published directories into the local index (data folder)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'fhirdl;directory;help;update'= {
+        }
+        &'fhirdl;directory;help;help'= {
+        }
+        &'fhirdl;find'= {
+            cand --trace-file 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)'
+            cand --state 'Only practices in this state (two letters, e.g. IL)'
+            cand --city 'Only practices in this city'
+            cand --vendor 'Only endpoints of this EHR vendor (e.g. Epic, NextGen)'
+            cand --limit 'Show at most N matches'
+            cand -p 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'
+            cand --profile 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'
+            cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'
+            cand --data-dir 'Folder for exports and the file credential store (default: the platform''s data folder)'
+            cand --trace-bodies 'Also write request and response bodies to the --trace-file (it will hold health data)'
+            cand --check 'Check each match''s endpoint: its SMART configuration and CapabilityStatement'
+            cand -v 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
+            cand --verbose 'More detail on stderr (-v; -vv for more; where the network is used: one line per HTTP exchange, and with -vv its headers, redacted)'
+            cand -q 'Only errors and warnings on stderr'
+            cand --quiet 'Only errors and warnings on stderr'
+            cand --json 'Print one machine-readable JSON document on stdout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'fhirdl;providers'= {
             cand -p 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'
             cand --profile 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'
@@ -564,6 +632,8 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand logout 'Revoke the tokens at the provider and forget them (and the profile)'
             cand profile 'List, show or remove saved profiles, and say which are one person'
             cand key 'Make the app''s private key for private_key_jwt sign-in and print its public key set'
+            cand directory 'Download the published directories of practices and their FHIR endpoints'
+            cand find 'Find your practice by name in the downloaded directories, with the command to sign in'
             cand providers 'List the built-in provider presets and their endpoints, or the known server quirks'
             cand completions 'Print a shell completion script'
             cand sandbox 'Run the embedded SMART on FHIR test server in the foreground'
@@ -610,6 +680,13 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
             cand create 'Make a new key for the profile (replacing its old one) and print the public JWKS'
         }
         &'fhirdl;help;key;create'= {
+        }
+        &'fhirdl;help;directory'= {
+            cand update 'Download the vendors'' published directories into the local index (data folder)'
+        }
+        &'fhirdl;help;directory;update'= {
+        }
+        &'fhirdl;help;find'= {
         }
         &'fhirdl;help;providers'= {
         }

@@ -3,6 +3,8 @@
 //! Nothing here reads files, the environment beyond clap's `env` fallbacks, or the network;
 //! [`crate::settings`] turns these into what a command will do.
 
+pub mod directory;
+
 use crate::auth::loopback::RedirectHost;
 use crate::auth::store::StoreKind;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -91,6 +93,12 @@ pub enum Command {
     /// Make the app's private key for private_key_jwt sign-in and print its public key set.
     #[command(subcommand, after_help = KEY_EXAMPLES)]
     Key(KeyCommand),
+    /// Download the published directories of practices and their FHIR endpoints.
+    #[command(subcommand, after_help = directory::UPDATE_EXAMPLES)]
+    Directory(directory::DirectoryCommand),
+    /// Find your practice by name in the downloaded directories, with the command to sign in.
+    #[command(after_help = directory::FIND_EXAMPLES)]
+    Find(directory::FindArgs),
     /// List the built-in provider presets and their endpoints, or the known server quirks.
     #[command(
         after_help = "Examples:\n  fhirdl providers\n  fhirdl providers --json\n  fhirdl providers --quirks"
@@ -155,6 +163,8 @@ impl Command {
             Command::Logout(a) => Some(&a.trace),
             Command::Doctor(a) => Some(&a.trace),
             Command::Demo(a) => Some(&a.trace),
+            Command::Directory(directory::DirectoryCommand::Update(a)) => Some(&a.trace),
+            Command::Find(a) => Some(&a.trace),
             _ => None,
         }
     }
@@ -190,6 +200,8 @@ Examples:
   # NextGen Enterprise (client id and secret come from your app registration)
   FHIRDL_CLIENT_SECRET=… fhirdl login --provider nextgen-enterprise-r4 \\
       --client-id my-app --profile nextgen
+  # Your practice, found by name in the endpoint directories (fhirdl find)
+  fhirdl login --practice 'sunrise family medicine' --client-id my-app
   # Any SMART on FHIR server, found from its discovery documents
   fhirdl login --fhir-base https://fhir.example.org/r4 --client-id my-app \\
       --profile clinic
@@ -348,6 +360,10 @@ pub struct LoginArgs {
     /// The FHIR base URL of any SMART on FHIR server (overrides the preset's).
     #[arg(long, value_name = "URL")]
     pub fhir_base: Option<String>,
+    /// Your practice, by its id from `fhirdl find` or words of its name: signs in to the FHIR
+    /// base the endpoint directories list for it (see `fhirdl directory update`).
+    #[arg(long, value_name = "ID|WORDS", conflicts_with_all = ["fhir_base", "provider"])]
+    pub practice: Option<String>,
     /// The client id of your app registration.
     #[arg(long, env = "FHIRDL_CLIENT_ID", value_name = "ID")]
     pub client_id: Option<String>,

@@ -17,6 +17,7 @@ pub mod config;
 pub mod connect;
 pub mod console;
 pub mod datetime;
+pub mod directory;
 pub mod doctor;
 pub mod error;
 pub mod exit;
@@ -120,6 +121,8 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<()> {
         Command::Logout(args) => commands::logout::run(ctx, args).await,
         Command::Profile(cmd) => commands::profile::run(ctx, cmd).await,
         Command::Key(cmd) => commands::key::run(ctx, cmd).await,
+        Command::Directory(cmd) => commands::directory::run(ctx, cmd).await,
+        Command::Find(args) => commands::find::run(ctx, args).await,
         Command::Providers { quirks } => commands::providers::run(ctx, *quirks),
         Command::Completions { shell } => {
             commands::completions::run(*shell);

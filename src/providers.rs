@@ -280,6 +280,19 @@ pub fn find(name: &str) -> Option<&'static Preset> {
     PRESETS.iter().find(|p| p.name.eq_ignore_ascii_case(name))
 }
 
+/// The preset for the practices of `vendor` as an endpoint directory names it ("Epic",
+/// "Oracle Health", "NextGen"): the first preset whose quirks-list vendor begins with that name.
+pub fn for_vendor(vendor: &str) -> Option<&'static Preset> {
+    let wanted = vendor.trim().to_lowercase();
+    if wanted.is_empty() {
+        return None;
+    }
+    PRESETS.iter().find(|p| {
+        p.vendor
+            .is_some_and(|v| v.to_lowercase().starts_with(&wanted))
+    })
+}
+
 /// Names of all presets, for error messages.
 pub fn names() -> Vec<&'static str> {
     PRESETS.iter().map(|p| p.name).collect()
@@ -288,6 +301,17 @@ pub fn names() -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_directory_vendor_leads_to_its_preset() {
+        let name = |v: &str| for_vendor(v).map(|p| p.name);
+        assert_eq!(name("Epic"), Some("epic"));
+        assert_eq!(name("Oracle Health"), Some("oracle-health"));
+        assert_eq!(name("NextGen"), Some("nextgen-enterprise-r4"));
+        assert_eq!(name("eClinicalWorks"), Some("ecw"));
+        assert_eq!(name("MEDITECH"), None);
+        assert_eq!(name(""), None);
+    }
 
     #[test]
     fn presets_are_https_and_unique() {

@@ -10,6 +10,8 @@ use crate::auth::login::Mode;
 use crate::auth::store::StoreKind;
 use crate::cli::DemoArgs;
 use crate::config::{Paths, ProfileRequest};
+use crate::directory::index::{Filters, Match};
+use crate::directory::update::Wanted;
 use crate::sync::Options;
 use anyhow::{Context, Result};
 use fhirdl_sandbox::browser::{sign_in, Consent};
@@ -39,7 +41,8 @@ pub async fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
     })
     .await
     .context("cannot start the embedded sandbox")?;
-    let report = sign_in_demo(ctx, &demo, &sandbox).await?;
+    let practice = find_demo_practice(ctx, &demo, &sandbox).await?;
+    let report = sign_in_demo(ctx, &demo, &sandbox, &practice).await?;
     // With --json the one document on stdout is the whole demo's, printed at the end.
     let human = !ctx.ui.json;
     if human {
@@ -104,6 +107,7 @@ pub async fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
     // The record as a page to read: built from the folder alone.
     let page = super::view::build(&demo, &opts.out, None)?;
     ctx.ui.json_out(&serde_json::json!({
+        "practice": {"id": practice.id, "name": practice.listing.name, "fhir_base": practice.listing.fhir_base},
         "login": report,
         "full_sync": full,
         "incremental_sync": incremental,
@@ -117,12 +121,44 @@ pub async fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
     Ok(())
 }
 
+/// The words the demo types to find its practice (misspelt, as people do).
+const DEMO_PRACTICE_WORDS: &str = "sunrize famly medicine";
+
+/// Finds the sandbox's practice by name, as `fhirdl find` does: the sandbox's own published
+/// directory (a SMART 2.2 Brands bundle) downloaded into the demo's index, then searched.
+async fn find_demo_practice(ctx: &Ctx, demo: &Ctx, sandbox: &Sandbox) -> Result<Match> {
+    let url = sandbox.origin().join("/directory/brands.json")?;
+    ctx.ui.info(&format!(
+        "Finding the practice by name in the sandbox's endpoint directory ({url})…"
+    ));
+    let wanted = [Wanted {
+        url: url.to_string(),
+        vendor: None,
+    }];
+    let data_dir = &demo.settings.paths.data_dir;
+    crate::directory::update::update(&demo.http, data_dir, &wanted, false).await?;
+    let index = super::find::open_index(demo)?;
+    let found =
+        crate::directory::search::find(&index, DEMO_PRACTICE_WORDS, &Filters::default(), 1)?;
+    let m = found
+        .into_iter()
+        .next()
+        .context("the sandbox's directory lists no practice")?;
+    ctx.ui.info(&format!(
+        "  \"{DEMO_PRACTICE_WORDS}\" → {} (id {}), FHIR base {}",
+        m.listing.name, m.id, m.listing.fhir_base
+    ));
+    Ok(m)
+}
+
 /// Signs in to `sandbox` as its first test patient through the real browser flow (a scripted
-/// browser types the password into the sandbox's own page), saving the demo's profile.
+/// browser types the password into the sandbox's own page), saving the demo's profile for the
+/// practice found by name.
 async fn sign_in_demo(
     ctx: &Ctx,
     demo: &Ctx,
     sandbox: &Sandbox,
+    practice: &Match,
 ) -> Result<crate::commands::login::LoginReport> {
     let user = sandbox
         .users()
@@ -135,7 +171,8 @@ async fn sign_in_demo(
         user.username
     ));
     let request = ProfileRequest {
-        fhir_base: Some(sandbox.fhir_base().to_string()),
+        fhir_base: Some(practice.listing.fhir_base.clone()),
+        practice: Some(super::practice::remembered(practice)),
         client_id: Some(sandbox.config().public_client_id.clone()),
         credential_store: Some(StoreKind::File),
         ..ProfileRequest::default()
@@ -193,6 +230,7 @@ fn next_steps(
          The demo's profile '{DEMO_PROFILE}' is kept apart from yours, with its settings and owner-only\n\
          credential file under {dir}:\n\
          \x20 fhirdl {folders} --profile {DEMO_PROFILE} status --offline\n\
+         \x20 fhirdl {folders} find {DEMO_PRACTICE_WORDS}    # its practice, found by name\n\
          Run `fhirdl demo` again for a fresh sandbox and export.",
         export = quote(export),
         page = page.display(),

@@ -48,7 +48,21 @@ pub async fn run(ctx: &Ctx, args: &LoginArgs) -> Result<()> {
     } else {
         Mode::Browser
     };
-    let report = login(ctx, &ProfileRequest::from(args), args.timeout, mode).await?;
+    let mut request = ProfileRequest::from(args);
+    if let Some(practice) = &args.practice {
+        let chosen = super::practice::choose(ctx, practice)?;
+        request.fhir_base = Some(chosen.listing.fhir_base.clone());
+        request.practice = Some(super::practice::remembered(&chosen));
+        // The vendor's preset brings its sign-in rules (Epic: register this computer).
+        if request.provider.is_none() {
+            request.provider = chosen
+                .vendor
+                .as_deref()
+                .and_then(crate::providers::for_vendor)
+                .map(|p| p.name.to_owned());
+        }
+    }
+    let report = login(ctx, &request, args.timeout, mode).await?;
     print_report(ctx, &report);
     Ok(())
 }
@@ -116,6 +130,7 @@ impl From<&LoginArgs> for ProfileRequest {
                 _ => None,
             },
             redirect_uri: args.redirect_uri.clone(),
+            practice: None,
         }
     }
 }
@@ -204,6 +219,7 @@ pub async fn login(
     store.save(&name, &signed.credentials).await?;
     profile.discovery = Some(discovery.clone());
     cfg.profiles.insert(name.clone(), profile.clone());
+    cfg.remember_client_id(&profile);
     if cfg.default_profile.is_none() {
         cfg.default_profile = Some(name.clone());
     }

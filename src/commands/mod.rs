@@ -4,12 +4,15 @@
 pub mod bundle;
 pub mod completions;
 pub mod demo;
+pub mod directory;
 pub mod doctor;
+pub mod find;
 pub mod history;
 pub mod key;
 pub mod login;
 pub mod logout;
 pub mod man;
+pub mod practice;
 pub mod profile;
 pub mod providers;
 pub mod sandbox;

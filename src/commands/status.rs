@@ -10,6 +10,7 @@ use crate::exit::kind_of;
 use crate::fhir::client::patient_name;
 use crate::fhir::version::FhirRelease;
 use crate::keep_alive::{Idle, RefreshLimits};
+use crate::sanitize::clean;
 use anyhow::Result;
 use serde::Serialize;
 
@@ -18,6 +19,8 @@ struct ProfileStatus {
     profile: String,
     default: bool,
     provider: Option<String>,
+    /// The organization chosen with `login --practice` (as the directory listed it).
+    practice: Option<crate::config::Practice>,
     fhir_base: String,
     fhir_version: Option<String>,
     software: Option<String>,
@@ -180,6 +183,7 @@ impl ProfileStatus {
             profile: name.to_string(),
             default: is_default,
             provider: profile.provider.clone(),
+            practice: profile.practice.clone(),
             fhir_base: profile.fhir_base.clone(),
             fhir_version: profile
                 .discovery
@@ -334,6 +338,14 @@ fn render(s: &ProfileStatus) -> String {
     let mut line = |k: &str, v: String| out.push_str(&format!("  {k:<15}{v}\n"));
     if let Some(p) = &s.provider {
         line("provider:", p.clone());
+    }
+    if let Some(p) = &s.practice {
+        let place = p
+            .address
+            .as_deref()
+            .map(|a| format!(", {}", clean(a)))
+            .unwrap_or_default();
+        line("practice:", format!("{}{place}", clean(&p.name)));
     }
     let mut base = s.fhir_base.clone();
     if let Some(v) = &s.fhir_version {

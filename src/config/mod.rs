@@ -32,6 +32,24 @@ pub struct ConfigFile {
     pub different_people: Vec<[String; 2]>,
     #[serde(default)]
     pub profiles: BTreeMap<String, Profile>,
+    /// Client ids of the app registrations used so far, by vendor (`vendor:Epic`) and by
+    /// server (`server:https://host`): a second practice on the same vendor or server signs
+    /// in without `--client-id` (an app registration is per vendor, not per practice).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub client_ids: BTreeMap<String, String>,
+}
+
+/// The practice a profile signs in to, as the endpoint directory listed it (`login
+/// --practice`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Practice {
+    /// The directory's id (`fhirdl find`).
+    pub id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -74,6 +92,9 @@ pub struct Profile {
     /// Cached SMART discovery; refreshed by every login.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discovery: Option<Discovery>,
+    /// The organization chosen with `login --practice`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub practice: Option<Practice>,
 }
 
 fn yes() -> bool {
@@ -246,6 +267,7 @@ mod tests {
             out_dir: None,
             search_params: Vec::new(),
             discovery: None,
+            practice: None,
         }
     }
 

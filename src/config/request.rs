@@ -39,6 +39,8 @@ pub struct ProfileRequest {
     pub register: Option<bool>,
     /// `--redirect-uri`: a registered redirect URI that is not the loopback listener.
     pub redirect_uri: Option<String>,
+    /// `--practice`: the organization the directory listed at `fhir_base`.
+    pub practice: Option<super::Practice>,
 }
 
 impl ConfigFile {
@@ -66,11 +68,44 @@ impl ConfigFile {
                 }
                 p
             }
-            None => new_profile(&name, request, preset, explicit_base.as_ref())?,
+            None => {
+                let remembered = explicit_base
+                    .as_ref()
+                    .and_then(|base| self.remembered_client_id(base, request.practice.as_ref()));
+                new_profile(&name, request, preset, explicit_base.as_ref(), remembered)?
+            }
         };
+        if request.practice.is_some() {
+            profile.practice = request.practice.clone();
+        }
         apply_flags(&mut profile, request);
         profile.fhir_base = parse_base(&profile.fhir_base)?.to_string();
         Ok((name, profile))
+    }
+
+    /// The client id an earlier login used with this practice's vendor or this server.
+    fn remembered_client_id(
+        &self,
+        base: &url::Url,
+        practice: Option<&super::Practice>,
+    ) -> Option<String> {
+        let by_vendor = practice.and_then(|p| p.vendor.as_deref()).map(vendor_key);
+        by_vendor
+            .into_iter()
+            .chain(std::iter::once(server_key(base)))
+            .find_map(|key| self.client_ids.get(&key).cloned())
+    }
+
+    /// Remembers the client id `profile` signed in with, for its vendor and its server.
+    pub fn remember_client_id(&mut self, profile: &Profile) {
+        if let Ok(base) = parse_base(&profile.fhir_base) {
+            self.client_ids
+                .insert(server_key(&base), profile.client_id.clone());
+        }
+        if let Some(vendor) = profile.practice.as_ref().and_then(|p| p.vendor.as_deref()) {
+            self.client_ids
+                .insert(vendor_key(vendor), profile.client_id.clone());
+        }
     }
 
     /// `--profile`, else the preset's name or the server's host, else the saved one.
@@ -82,6 +117,11 @@ impl ConfigFile {
     ) -> Result<String> {
         if let Some(n) = &request.name {
             return Ok(n.clone());
+        }
+        // A practice found in the directory is named by its server, so that two practices of
+        // one vendor (whose preset it takes) are two profiles.
+        if let (Some(_), Some(base)) = (&request.practice, base) {
+            return Ok(base.host_str().unwrap_or("fhir").to_string());
         }
         if let Some(p) = preset {
             return Ok(p.name.to_string());
@@ -105,6 +145,7 @@ fn new_profile(
     request: &ProfileRequest,
     preset: Option<&Preset>,
     base: Option<&url::Url>,
+    remembered: Option<String>,
 ) -> Result<Profile> {
     let base = match (base, preset) {
         (Some(b), _) => b.to_string(),
@@ -121,8 +162,8 @@ fn new_profile(
             .into())
         }
     };
-    let client_id = match (&request.client_id, preset) {
-        (Some(c), _) => c.clone(),
+    let client_id = match (request.client_id.clone().or(remembered), preset) {
+        (Some(c), _) => c,
         (None, Some(p)) if p.name == "smart-sandbox" => SMART_SANDBOX_CLIENT_ID.to_string(),
         _ => {
             return Err(Failure::new(Kind::Usage, "--client-id is required for a new profile")
@@ -145,7 +186,17 @@ fn new_profile(
         out_dir: None,
         search_params: Vec::new(),
         discovery: None,
+        practice: request.practice.clone(),
     })
+}
+
+fn vendor_key(vendor: &str) -> String {
+    format!("vendor:{}", vendor.to_lowercase())
+}
+
+/// The server's origin: the practices a vendor hosts share it (Oracle Health's, NextGen's).
+fn server_key(base: &url::Url) -> String {
+    format!("server:{}", base.origin().ascii_serialization())
 }
 
 /// A preset whose organizations each have their own FHIR base, used without `--fhir-base`.

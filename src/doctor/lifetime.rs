@@ -220,6 +220,7 @@ mod tests {
             out_dir: None,
             search_params: Vec::new(),
             discovery: None,
+            practice: None,
         }
     }
 

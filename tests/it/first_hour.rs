@@ -90,7 +90,9 @@ fn each_commands_help_fits_and_offers_what_matters_to_it() {
             }
         }
         let traced = sub.get_arguments().any(|a| a.get_id() == "trace_file");
-        let network = ["login", "sync", "status", "logout", "doctor", "demo"];
+        let network = [
+            "login", "sync", "status", "logout", "doctor", "demo", "find",
+        ];
         assert_eq!(
             traced,
             network.contains(&sub.get_name()),

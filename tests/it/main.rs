@@ -10,6 +10,7 @@ mod common;
 mod bundle_merge;
 mod client_key;
 mod completions;
+mod directory;
 mod disk;
 mod doctor;
 mod ehr_matrix;

@@ -255,6 +255,7 @@ fn saved_profile(ctx: &TestContext, server: &Server) {
                 software: None,
                 fetched_at: "2026-01-01T00:00:00Z".into(),
             }),
+            practice: None,
         },
     );
     std::fs::create_dir_all(&config_dir).unwrap();

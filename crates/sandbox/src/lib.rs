@@ -8,7 +8,7 @@
 //! request passes first (counters, holds, latency, injected faults) in `intake`; the real
 //! servers' oddities the sandbox can imitate in `quirks` ([`Quirks`]) and `hostile`
 //! ([`Hostile`]), with opaque paging cursors in `cursor` and the request-rate cap in
-//! `ratelimit`; whole EHRs (Epic, Oracle Health, athenahealth, eClinicalWorks, MEDITECH,
+//! `ratelimit`; its own published endpoint directory, in the vendors' shapes, in `directory`; whole EHRs (Epic, Oracle Health, athenahealth, eClinicalWorks, MEDITECH,
 //! Veradigm, NextGen) in [`personality`] ([`Ehr`], [`SandboxConfig::for_ehr`]); seeded failures
 //! of the FHIR data endpoints in `faults` ([`FaultPlan`]); HTTPS (h2 and http/1.1 with a fresh
 //! certificate, [`SandboxConfig::tls`]) in `https`. [`browser`] plays the user's part of a
@@ -23,6 +23,7 @@ mod ccda;
 mod config;
 mod crypto;
 mod cursor;
+mod directory;
 mod document;
 mod everything;
 mod extras;

@@ -21,8 +21,8 @@ use crate::quirks::AttachmentStyle;
 use crate::state::Shared;
 use crate::stats::SandboxStats;
 use crate::{
-    authorize, document, everything, fhir, generator, https, intake, read, search, token,
-    transaction,
+    authorize, directory, document, everything, fhir, generator, https, intake, read, search,
+    token, transaction,
 };
 
 /// A running sandbox server. Dropping it stops the server.
@@ -315,7 +315,8 @@ fn router(shared: &Arc<Shared>) -> Router {
         )
         .route("/oauth/token", post(token::token))
         .route("/oauth/jwks", get(token::jwks))
-        .route("/oauth/introspect", post(token::introspect));
+        .route("/oauth/introspect", post(token::introspect))
+        .route("/directory/{name}", get(directory::serve));
     app = fhir_routes(app, base);
     // NextGen's next links switch `/fhir/r4/` to `/fhir/R4/`; both spellings must answer.
     if let Some(alternate) = &shared.alternate_base_path {

@@ -15,6 +15,8 @@ use rustix::termios::{tcsetwinsize, Winsize};
 /// A command running with its stderr on a pseudo-terminal.
 pub struct Terminal {
     child: Option<Child>,
+    /// The controller side, for typing (only with [`Terminal::spawn_interactive`]).
+    keyboard: Option<std::fs::File>,
     /// Every byte the command wrote to the terminal so far; the condvar says more arrived.
     screen: Arc<(Mutex<Vec<u8>>, Condvar)>,
     reader: Option<std::thread::JoinHandle<()>>,
@@ -22,7 +24,26 @@ pub struct Terminal {
 
 impl Terminal {
     /// Starts `cmd` with stderr on a new pty (stdout piped, stdin as `cmd` set it).
-    pub fn spawn(mut cmd: Command) -> Terminal {
+    pub fn spawn(cmd: Command) -> Terminal {
+        Terminal::start(cmd, false)
+    }
+
+    /// [`Terminal::spawn`] with stdin on the pty too: a person at the keyboard
+    /// ([`Terminal::type_line`]).
+    pub fn spawn_interactive(cmd: Command) -> Terminal {
+        Terminal::start(cmd, true)
+    }
+
+    /// Types `line` and Enter.
+    pub fn type_line(&self, line: &str) {
+        use std::io::Write as _;
+        let mut keyboard = self.keyboard.as_ref().expect("an interactive terminal");
+        keyboard
+            .write_all(format!("{line}\n").as_bytes())
+            .expect("typing on the terminal");
+    }
+
+    fn start(mut cmd: Command, interactive: bool) -> Terminal {
         let flags = OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC;
         let controller = openpt(flags).expect("a pseudo-terminal");
         grantpt(&controller).expect("grantpt");
@@ -41,6 +62,11 @@ impl Terminal {
             .open(name.to_str().expect("a UTF-8 pty name"))
             .expect("the terminal side of the pty")
             .into();
+        if interactive {
+            cmd.stdin(Stdio::from(
+                user.try_clone().expect("the terminal side, again"),
+            ));
+        }
         let child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::from(user))
@@ -50,9 +76,11 @@ impl Terminal {
         // the end (EIO once the last writer is gone).
         drop(cmd);
         let screen = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+        let keyboard;
         let reader = {
             let screen = screen.clone();
             let mut controller = std::fs::File::from(controller);
+            keyboard = interactive.then(|| controller.try_clone().expect("the controller, again"));
             std::thread::spawn(move || {
                 let mut buf = [0u8; 8192];
                 // Ends with EIO (Linux) or 0 when the command and its children closed the pty.
@@ -64,6 +92,7 @@ impl Terminal {
         };
         Terminal {
             child: Some(child),
+            keyboard,
             screen,
             reader: Some(reader),
         }
