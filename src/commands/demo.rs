@@ -76,6 +76,7 @@ pub async fn run(ctx: &Ctx, args: &DemoArgs) -> Result<()> {
         wait: None,
         data_dir: Some(demo.settings.paths.data_dir.clone()),
         vendor: None,
+        practice: profile.practice.as_ref().map(|p| p.name.clone()),
         reconcile_days: Some(crate::sync::RECONCILE_DAYS),
     };
     ctx.ui.info("\nFull export of the patient's record…");

@@ -273,6 +273,7 @@ async fn run_one(
         wait: args.wait,
         data_dir: Some(ctx.settings.paths.data_dir.clone()),
         vendor: preset.and_then(|p| p.vendor).map(str::to_owned),
+        practice: profile.practice.as_ref().map(|p| p.name.clone()),
         reconcile_days: Some(args.reconcile_every),
     };
     // The preset's published limit applies unless the user sets one (and, in `sync_profile`,

@@ -34,6 +34,8 @@ pub struct Folder {
     pub fhir_base: Option<String>,
     pub fhir_version: Option<String>,
     pub patient: Option<String>,
+    /// The practice the profile signs in to (`login --practice`), as manifest.json names it.
+    pub practice: Option<String>,
     /// `synced_at` of manifest.json.
     pub synced_at: Option<String>,
     /// `finished_at` of `.fhirdl/last_run.json`.
@@ -89,6 +91,7 @@ impl Folder {
             fhir_base: text(&manifest, "fhir_base").or_else(|| text(&state, "fhir_base")),
             fhir_version: text(&manifest, "fhir_version"),
             patient: text(&manifest, "patient").or_else(|| text(&state, "patient")),
+            practice: text(&manifest, "practice"),
             synced_at: text(&manifest, "synced_at"),
             last_run_at: text(&last_run, "finished_at"),
             types: types

@@ -28,6 +28,10 @@ pub struct Manifest {
     pub fhir_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patient: Option<String>,
+    /// The practice the profile signs in to, as the endpoint directory names it
+    /// (`login --practice`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub practice: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub synced_at: Option<String>,
     /// How complete each type's copy is (see [`super::Completeness`]), by type.

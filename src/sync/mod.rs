@@ -75,6 +75,8 @@ pub struct Options {
     /// The quirks-list vendor the profile's provider preset names (its rules apply though the
     /// server's host and CapabilityStatement may not say).
     pub vendor: Option<String>,
+    /// The practice the profile signs in to (`login --practice`), named in the manifest.
+    pub practice: Option<String>,
     /// A type searched incrementally is fetched whole and compared ("reconciled") when its
     /// last whole fetch is older than this many days (`None`: never on its own). Incremental
     /// searches miss what servers change without moving `meta.lastUpdated`.

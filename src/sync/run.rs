@@ -838,6 +838,7 @@ impl<'a> Run<'a> {
                 .and_then(serde_json::Value::as_str)
                 .map(str::to_string),
             patient: Some(self.patient.clone()),
+            practice: self.opts.practice.clone(),
             synced_at: Some(now_rfc3339()),
             ..Manifest::default()
         }

@@ -162,7 +162,13 @@ pub fn read(folder: &Folder, prefix: Vec<String>) -> Result<Record> {
     }
     record.notes.sort_by(|a, b| b.date.cmp(&a.date));
     record.sections = sections;
-    record.provider = record.provider.take().or_else(|| folder.fhir_base.clone());
+    // The practice chosen in the directory, else the patient's managing organization, else
+    // the server.
+    record.provider = folder
+        .practice
+        .clone()
+        .or(record.provider.take())
+        .or_else(|| folder.fhir_base.clone());
     Ok(record)
 }
 

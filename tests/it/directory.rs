@@ -325,6 +325,22 @@ fn login_by_practice_remembers_the_organization_and_the_client_id() {
         "{}",
         text(&human)
     );
+    // The export and its page name the practice.
+    let out = ctx.fhirdl(&[
+        "sync",
+        "--profile",
+        "sunrise",
+        "--types",
+        "Patient",
+        "--view",
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let export = ctx.export_dir("sunrise");
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(export.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["practice"], "Sunrise Family Medicine");
+    let page = std::fs::read_to_string(export.join("record.html")).unwrap();
+    assert!(page.contains("Sunrise Family Medicine"));
     // A second practice on the same server: by its id, and without --client-id.
     let id = json(&find(&ctx, &["lakeview", "internal", "medicine"]))["matches"][0]["id"]
         .as_str()
