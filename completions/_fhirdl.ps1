@@ -383,7 +383,7 @@ Register-ArgumentCompleter -Native -CommandName 'fhirdl' -ScriptBlock {
         }
         'fhirdl;directory;update' {
             [CompletionResult]::new('--trace-file', '--trace-file', [CompletionResultType]::ParameterName, 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)')
-            [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Read this directory instead of the built-in list (repeat for more): a FHIR Bundle of Organizations and Endpoints, plain or gzip')
+            [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Read this directory instead of the built-in list and the settings file''s `directory_sources` (repeat for more): a FHIR Bundle of Organizations and Endpoints, plain or gzip')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)')
             [CompletionResult]::new('--config-dir', '--config-dir', [CompletionResultType]::ParameterName, 'Folder for the settings file (default: the platform''s config folder)')

@@ -354,7 +354,7 @@ set edit:completion:arg-completer[fhirdl] = {|@words|
         }
         &'fhirdl;directory;update'= {
             cand --trace-file 'Append one JSON line per HTTP exchange to FILE (0600; tokens, codes, cookies redacted)'
-            cand --source 'Read this directory instead of the built-in list (repeat for more): a FHIR Bundle of Organizations and Endpoints, plain or gzip'
+            cand --source 'Read this directory instead of the built-in list and the settings file''s `directory_sources` (repeat for more): a FHIR Bundle of Organizations and Endpoints, plain or gzip'
             cand -p 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'
             cand --profile 'Profile: a saved provider sign-in (`login`: the name to save it under; other commands: defaults to the only or default profile)'
             cand --config-dir 'Folder for the settings file (default: the platform''s config folder)'

@@ -15,8 +15,9 @@ pub enum DirectoryCommand {
 pub struct DirectoryUpdateArgs {
     #[command(flatten)]
     pub trace: TraceArgs,
-    /// Read this directory instead of the built-in list (repeat for more): a FHIR Bundle of
-    /// Organizations and Endpoints, plain or gzip.
+    /// Read this directory instead of the built-in list and the settings file's
+    /// `directory_sources` (repeat for more): a FHIR Bundle of Organizations and Endpoints,
+    /// plain or gzip.
     #[arg(long = "source", value_name = "URL")]
     pub sources: Vec<String>,
 }

@@ -17,7 +17,8 @@ pub async fn run(ctx: &Ctx, cmd: &DirectoryCommand) -> Result<()> {
 }
 
 async fn update(ctx: &Ctx, args: &DirectoryUpdateArgs) -> Result<()> {
-    let wanted = wanted(args)?;
+    let added = crate::config::load(&ctx.settings.paths)?.directory_sources;
+    let wanted = wanted(args, &added)?;
     let ui = &ctx.ui;
     let progress = !ui.quiet && !ui.json && ui.verbosity == 0 && std::io::stderr().is_terminal();
     if !ui.json {
@@ -64,29 +65,40 @@ async fn update(ctx: &Ctx, args: &DirectoryUpdateArgs) -> Result<()> {
         .into())
 }
 
-/// `--source` URLs (checked), or the built-in list.
-fn wanted(args: &DirectoryUpdateArgs) -> Result<Vec<Wanted>> {
+/// `--source` URLs (checked), or the built-in list and the settings file's
+/// `directory_sources` (`added`).
+fn wanted(args: &DirectoryUpdateArgs, added: &[String]) -> Result<Vec<Wanted>> {
     if args.sources.is_empty() {
-        return Ok(BUILT_IN
-            .iter()
-            .map(|s| Wanted {
-                url: s.url.to_string(),
-                vendor: Some(s.vendor.to_string()),
-            })
-            .collect());
+        let built_in = BUILT_IN.iter().map(|s| Wanted {
+            url: s.url.to_string(),
+            vendor: Some(s.vendor.to_string()),
+        });
+        let mut all: Vec<Wanted> = built_in.collect();
+        for s in added {
+            let w = checked(s, "directory_sources in the settings file has")?;
+            if !all.iter().any(|a| a.url == w.url) {
+                all.push(w);
+            }
+        }
+        return Ok(all);
     }
     args.sources
         .iter()
-        .map(|s| {
-            let url = url::Url::parse(s).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
-            match url {
-                Some(_) => Ok(Wanted { url: s.clone(), vendor: sources::vendor_of(s).map(str::to_string) }),
-                None => Err(Failure::new(Kind::Usage, format!("--source {s} is not an http(s) URL"))
-                    .hint("pass the address of a FHIR Bundle, e.g. `fhirdl directory update --source https://host/brands.json`")
-                    .into()),
-            }
-        })
+        .map(|s| checked(s, "--source"))
         .collect()
+}
+
+/// One source URL, which must be http(s); `from` says where it was given.
+fn checked(s: &str, from: &str) -> Result<Wanted> {
+    let url = url::Url::parse(s)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"));
+    match url {
+        Some(_) => Ok(Wanted { url: s.to_owned(), vendor: sources::vendor_of(s).map(str::to_string) }),
+        None => Err(Failure::new(Kind::Usage, format!("{from} {}, which is not an http(s) URL", crate::sanitize::clean(s)))
+            .hint("give the address of a FHIR Bundle, e.g. `fhirdl directory update --source https://host/brands.json`")
+            .into()),
+    }
 }
 
 fn shown(url: &str) -> String {
@@ -139,4 +151,37 @@ fn to_json(o: &Outcome) -> serde_json::Value {
         "dropped": o.dropped,
         "bytes": o.bytes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(sources: &[&str]) -> DirectoryUpdateArgs {
+        DirectoryUpdateArgs {
+            trace: Default::default(),
+            sources: sources.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_settings_add_sources_to_the_built_in_list_and_source_replaces_both() {
+        let added = vec![
+            "https://mirror.example.org/brands.json".to_string(),
+            BUILT_IN[0].url.to_string(),
+        ];
+        let all = wanted(&args(&[]), &added).unwrap();
+        assert_eq!(
+            all.len(),
+            BUILT_IN.len() + 1,
+            "a built-in URL is not read twice"
+        );
+        assert_eq!(all.last().unwrap().url, added[0]);
+        assert_eq!(all[0].vendor.as_deref(), Some(BUILT_IN[0].vendor));
+        let only = wanted(&args(&["http://127.0.0.1:9/d.json"]), &added).unwrap();
+        assert_eq!(only.len(), 1);
+        let err = wanted(&args(&[]), &["ftp://x/d.json".to_string()]).unwrap_err();
+        assert!(err.to_string().contains("settings file"), "{err}");
+        assert!(wanted(&args(&["file:///etc/passwd"]), &[]).is_err());
+    }
 }

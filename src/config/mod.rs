@@ -37,6 +37,10 @@ pub struct ConfigFile {
     /// in without `--client-id` (an app registration is per vendor, not per practice).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub client_ids: BTreeMap<String, String>,
+    /// More endpoint directories for `fhirdl directory update` to read besides the built-in
+    /// list (URLs of FHIR Bundles: other vendors, a mirror, an organization's own list).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub directory_sources: Vec<String>,
 }
 
 /// The practice a profile signs in to, as the endpoint directory listed it (`login
