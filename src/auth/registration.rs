@@ -152,6 +152,18 @@ fn issued_client_id(value: Option<&Value>) -> Option<String> {
     visible.then(|| id.to_owned())
 }
 
+/// The sign-in's access token goes to the registration endpoint only when it is at the origin
+/// of the FHIR server or of the token endpoint that issued the token: a discovery document
+/// cannot send it elsewhere.
+pub fn may_receive_access_token(endpoint: &str, fhir_base: &str, token_endpoint: &str) -> bool {
+    let Ok(endpoint) = Url::parse(endpoint) else {
+        return false;
+    };
+    [fhir_base, token_endpoint]
+        .iter()
+        .any(|trusted| same_origin(trusted, &endpoint))
+}
+
 /// The registration access token is sent only to the origin that issued it.
 fn same_origin(uri: &str, endpoint: &Url) -> bool {
     Url::parse(uri).is_ok_and(|u| u.origin() == endpoint.origin())
@@ -319,6 +331,35 @@ mod tests {
         }
         assert_eq!(issued_client_id(Some(&json!("x".repeat(300)))), None);
         assert_eq!(issued_client_id(None), None);
+    }
+
+    #[test]
+    fn the_access_token_is_posted_only_to_the_fhir_or_token_origin() {
+        let (base, token) = (
+            "https://ehr.example.org/api/FHIR/R4",
+            "https://login.example.org/oauth2/token",
+        );
+        assert!(may_receive_access_token(
+            "https://ehr.example.org/oauth2/register",
+            base,
+            token
+        ));
+        assert!(may_receive_access_token(
+            "https://login.example.org/register",
+            base,
+            token
+        ));
+        assert!(!may_receive_access_token(
+            "https://evil.example/register",
+            base,
+            token
+        ));
+        assert!(!may_receive_access_token(
+            "http://ehr.example.org/oauth2/register",
+            base,
+            token
+        ));
+        assert!(!may_receive_access_token("::", base, token));
     }
 
     #[test]

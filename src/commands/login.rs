@@ -352,6 +352,26 @@ async fn registration(
         };
     };
     forget_registration(ctx, store, name, profile).await;
+    let token_endpoint = profile
+        .discovery
+        .as_ref()
+        .map(|d| d.token_endpoint.as_str())
+        .unwrap_or_default();
+    if !crate::auth::registration::may_receive_access_token(
+        &endpoint,
+        &profile.fhir_base,
+        token_endpoint,
+    ) {
+        return Err(Failure::new(
+            Kind::LoginFailed,
+            format!(
+                "the provider's registration endpoint {} is not at its FHIR server's or token endpoint's address: fhirdl does not send your access token there",
+                crate::sanitize::clean(&endpoint)
+            ),
+        )
+        .hint(format!("report this to the provider; sign in without registering: fhirdl login --profile {name} --no-register"))
+        .into());
+    }
     ctx.ui
         .info("Registering this computer with the provider, so later runs need no browser…");
     let (registration, secrets) = crate::auth::registration::register(
