@@ -210,3 +210,45 @@ fn a_pem_key_is_imported_with_login_client_key() {
     assert!(!ctx.transcript().contains(&body));
     ctx.assert_no_leaks();
 }
+
+/// `key create --alg RS384` makes an RSA-2048 key; the sign-in works with it, and `logout`
+/// revokes both tokens authenticated by an assertion signed with it (the sandbox accepts no
+/// other proof from this client).
+#[test]
+fn an_rs384_key_made_here_signs_in_and_logout_revokes_with_it() {
+    let ctx = sandbox();
+    let out = ctx.fhirdl(&[
+        "key",
+        "create",
+        "--profile",
+        "r",
+        "--alg",
+        "RS384",
+        "--credential-store",
+        "file",
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let jwks: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let jwk = &jwks["keys"][0];
+    assert_eq!(
+        (jwk["kty"].as_str(), jwk["alg"].as_str()),
+        (Some("RSA"), Some("RS384"))
+    );
+    let n = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(jwk["n"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(n.len(), 256, "2048 bits");
+    ctx.sandbox
+        .register_client_key(CLIENT, jwks.clone())
+        .unwrap();
+    let out = login(&ctx, "r", &[]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let revoked = ctx.sandbox.stats().revocations;
+    let out = ctx.fhirdl(&["logout", "--profile", "r", "--json"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let done = json(&out);
+    assert_eq!(done["revoked"].as_array().map(Vec::len), Some(2), "{done}");
+    assert!(done["warnings"].as_array().unwrap().is_empty(), "{done}");
+    assert_eq!(ctx.sandbox.stats().revocations, revoked + 2);
+    ctx.assert_no_leaks();
+}
